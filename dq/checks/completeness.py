@@ -1,0 +1,105 @@
+"""Completeness checks: values present, required columns present, tables not empty."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import polars as pl
+
+from dq.checks.base import CheckDef, Compiled, Context, Param, blank_or_null
+
+__all__ = ["CHECKS"]
+
+
+def _not_null(p: Mapping[str, Any], ctx: Context) -> Compiled:
+    col = p["column"]
+    return Compiled(applies=pl.lit(True), violates=blank_or_null(col, ctx.schema.get(col)))
+
+
+def _columns_present(p: Mapping[str, Any], ctx: Context) -> Compiled:
+    """Schema-level: every expected column exists with a compatible type."""
+    expected: dict[str, str] = {}
+    if p.get("columns"):
+        expected = {c: "" for c in p["columns"]}
+    elif ctx.spec is not None:
+        expected = {c.name: c.type for c in ctx.spec.columns if c.required or p["all"]}
+    missing, mistyped = [], []
+    for name, typ in expected.items():
+        if name not in ctx.schema:
+            missing.append(name)
+            continue
+        got = ctx.schema[name]
+        if typ and got != pl.String and ctx.spec is not None:
+            want = ctx.spec.column(name).dtype  # type: ignore[union-attr]
+            if not (got == want or (got.is_numeric() and want.is_numeric())):
+                mistyped.append(f"{name} ({got}, expected {typ})")
+    failed = len(missing) + len(mistyped)
+
+    def describe(_: Mapping[str, Any]) -> str:
+        parts = []
+        if missing:
+            parts.append("missing: " + ", ".join(missing))
+        if mistyped:
+            parts.append("wrong type: " + ", ".join(mistyped))
+        return "; ".join(parts) or f"all {len(expected)} columns present"
+
+    return Compiled(
+        aggregate=lambda mask: (pl.lit(len(expected)), pl.lit(failed)),
+        describe=describe,
+        empty_applies=True,
+    )
+
+
+def _row_count(p: Mapping[str, Any], ctx: Context) -> Compiled:
+    lo, hi = p.get("min"), p.get("max")
+    n = pl.len()
+    bad = pl.lit(False)
+    if lo is not None:
+        bad = bad | (n < lo)
+    if hi is not None:
+        bad = bad | (n > hi)
+    return Compiled(
+        aggregate=lambda mask: (pl.lit(1), bad.cast(pl.UInt32)),
+        details={"rows": n},
+        describe=lambda d: (
+            f"{d['rows']} rows (expected {lo if lo is not None else '-'}..{hi if hi is not None else '-'})"
+        ),
+        empty_applies=True,
+    )
+
+
+CHECKS = (
+    CheckDef(
+        "not_null",
+        "completeness",
+        "The column has a value in every row; empty or blank strings count as missing.",
+        (Param("column", "column"),),
+        _not_null,
+        lambda p: [p["column"]],
+        null_semantics="null, empty and whitespace-only values fail",
+        gx_equivalent="expect_column_values_to_not_be_null",
+    ),
+    CheckDef(
+        "columns_present",
+        "completeness",
+        "Required columns exist with the catalogue's types (or the listed columns exist).",
+        (
+            Param("columns", "strs", required=False, help="explicit list; default: catalogue"),
+            Param("all", "bool", required=False, default=False, help="also optional columns"),
+        ),
+        _columns_present,
+        lambda p: [],
+        null_semantics="schema-level: counts columns, not rows",
+    ),
+    CheckDef(
+        "row_count",
+        "completeness",
+        "The table has between min and max rows.",
+        (Param("min", "int", required=False), Param("max", "int", required=False)),
+        _row_count,
+        lambda p: [],
+        null_semantics="counts every row; judged on empty tables too",
+        gx_equivalent="expect_table_row_count_to_be_between",
+    ),
+)

@@ -1,0 +1,173 @@
+"""Consistency checks: links between tables, totals that add up, counts within groups."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import polars as pl
+
+from dq.checks.base import CheckDef, Compiled, Context, Join, Param, present, sql, sql_columns
+from dq.errors import CheckError
+
+__all__ = ["CHECKS"]
+
+
+def _references(p: Mapping[str, Any]) -> list[tuple[str, str]]:
+    refs = p["references"]
+    refs = [refs] if isinstance(refs, str) else list(refs)
+    out = []
+    for r in refs:
+        table, _, column = str(r).partition(".")
+        if not column:
+            raise CheckError(f"reference {r!r} must be 'table.column'")
+        out.append((table, column))
+    return out
+
+
+def _foreign_key(p: Mapping[str, Any], ctx: Context) -> Compiled:
+    col = p["column"]
+    flag = f"__fk__{ctx.rule_id}"
+    parts = []
+    for table, column in _references(p):
+        if column not in ctx.other_schema(table):
+            raise CheckError(f"referenced column '{table}.{column}' does not exist")
+        parts.append(ctx.other(table).select(pl.col(column).cast(pl.String).alias(flag)))
+    right = pl.concat(parts).unique().with_columns(pl.lit(True).alias(f"{flag}__hit"))
+    join = Join(right, (pl.col(col).cast(pl.String),), (pl.col(flag),))  # type: ignore[arg-type]
+    return Compiled(applies=present(col, ctx), violates=pl.col(f"{flag}__hit").is_null(), joins=(join,))
+
+
+def _num(col: str) -> pl.Expr:
+    return pl.col(col).cast(pl.Float64, strict=False)
+
+
+def _row_total(p: Mapping[str, Any], ctx: Context) -> Compiled:
+    tol = float(p["tolerance"] or 0)
+    if p.get("total_column"):
+        parts = list(p.get("part_columns") or [])
+        if not parts:
+            raise CheckError("a total column needs 'part_columns'")
+        total = _num(p["total_column"])
+        computed = pl.sum_horizontal([_num(c) for c in parts])
+        complete = pl.all_horizontal([_num(c).is_not_null() for c in [p["total_column"], *parts]])
+        return Compiled(applies=complete, violates=(total - computed).abs() > tol)
+    label, total_label = p.get("label_column"), p["total_label"]
+    cols = list(p.get("columns") or [])
+    if not label or not cols:
+        raise CheckError("row_total needs 'label_column' and 'columns', or 'total_column'")
+    skip = [total_label, *p["exclude_labels"]]
+    is_total = pl.col(label).cast(pl.String).str.strip_chars() == total_label
+    is_part = ~pl.col(label).cast(pl.String).str.strip_chars().is_in(skip)
+    details: dict[str, pl.Expr] = {}
+    bad = []
+    for c in cols:
+        stated = _num(c).filter(is_total).sum()
+        computed = _num(c).filter(is_part).sum()
+        details[f"stated:{c}"], details[f"computed:{c}"] = stated, computed
+        bad.append(((stated - computed).abs() > tol).cast(pl.Int32))
+    has_total = is_total.any().cast(pl.Int32)
+
+    def describe(d: Mapping[str, Any]) -> str:
+        wrong = [
+            f"{c}: stated {_fmt(d[f'stated:{c}'])}, computed {_fmt(d[f'computed:{c}'])}"
+            for c in cols
+            if d[f"stated:{c}"] is not None and abs((d[f"stated:{c}"] or 0) - (d[f"computed:{c}"] or 0)) > tol
+        ]
+        return (
+            f"{total_label} row differs from the sum of rows: " + "; ".join(wrong)
+            if wrong
+            else (f"{total_label} row equals the sum of rows in {len(cols)} column(s)")
+        )
+
+    return Compiled(
+        aggregate=lambda mask: (has_total * len(cols), has_total * pl.sum_horizontal(bad)),
+        details=details,
+        describe=describe,
+    )
+
+
+def _fmt(v: Any) -> str:
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def _row_total_columns(p: Mapping[str, Any]) -> list[str]:
+    if p.get("total_column"):
+        return [p["total_column"], *(p.get("part_columns") or [])]
+    return [c for c in [p.get("label_column"), *(p.get("columns") or [])] if c]
+
+
+def _group_count(p: Mapping[str, Any], ctx: Context) -> Compiled:
+    keys = list(p["group_by"])
+    cond = sql(p["condition"]).fill_null(False)
+    key = pl.struct(keys) if len(keys) > 1 else pl.col(keys[0])
+    complete = pl.all_horizontal([present(k, ctx) for k in keys])
+    lo, hi = p.get("min"), p.get("max")
+
+    def out_of_range(n: pl.Expr) -> pl.Expr:
+        bad = pl.lit(False)
+        if lo is not None:
+            bad = bad | (n < lo)
+        if hi is not None:
+            bad = bad | (n > hi)
+        return bad
+
+    def aggregate(mask: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+        m = mask & complete
+        n = (cond & m).cast(pl.Int64).sum().over(keys)
+        return key.filter(m).n_unique(), key.filter(m & out_of_range(n)).n_unique()
+
+    def sample(lf: pl.LazyFrame, mask: pl.Expr) -> pl.LazyFrame:
+        m = mask & complete
+        n = (cond & m).cast(pl.Int64).sum().over(keys)
+        return lf.filter(m).filter(out_of_range(n)).sort(keys)
+
+    return Compiled(aggregate=aggregate, sample=sample)
+
+
+CHECKS = (
+    CheckDef(
+        "foreign_key",
+        "consistency",
+        "Values exist in another table of the same extract ('table.column', or a list whose"
+        " union is searched).",
+        (Param("column", "column"), Param("references", "strs")),
+        _foreign_key,
+        lambda p: [p["column"]],
+        null_semantics="null and blank values are not evaluated (not_null covers them)",
+    ),
+    CheckDef(
+        "row_total",
+        "consistency",
+        "A total row (label_column = total_label, e.g. 合计) equals the sum of the other rows"
+        " in each listed column; or a total column equals the sum of its part columns.",
+        (
+            Param("label_column", "column", required=False),
+            Param("total_label", "str", required=False, default="合计"),
+            Param("exclude_labels", "strs", required=False, default=["小计"]),
+            Param("columns", "columns", required=False),
+            Param("total_column", "column", required=False),
+            Param("part_columns", "columns", required=False),
+            Param("tolerance", "number", required=False, default=0),
+        ),
+        _row_total,
+        _row_total_columns,
+        null_semantics="non-numeric cells count as missing in sums; a table without a total"
+        " row is not applicable",
+    ),
+    CheckDef(
+        "group_count",
+        "consistency",
+        "Within each group (e.g. an inpatient), the number of rows matching a condition lies"
+        " in [min, max]; failures and evaluations are counted in groups.",
+        (
+            Param("group_by", "columns"),
+            Param("condition", "sql"),
+            Param("min", "int", required=False),
+            Param("max", "int", required=False),
+        ),
+        _group_count,
+        lambda p: [*p["group_by"], *sql_columns(p["condition"])],
+        null_semantics="rows with a null group key are not evaluated; counted per group",
+    ),
+)

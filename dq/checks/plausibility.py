@@ -1,0 +1,197 @@
+"""Plausibility checks: ranges, comparisons, expressions, ratios and event times."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any
+
+import polars as pl
+
+from dq.checks.base import (
+    CheckDef,
+    Compiled,
+    Context,
+    Param,
+    literal_for,
+    sql,
+    sql_columns,
+)
+from dq.errors import CheckError
+
+__all__ = ["CHECKS"]
+
+OPS = ("<", "<=", ">", ">=", "==", "!=")
+
+
+def _between(p: Mapping[str, Any], ctx: Context) -> Compiled:
+    col = p["column"]
+    dtype = ctx.schema.get(col)
+    if dtype == pl.String:
+        raise CheckError(f"column '{col}' is text; between needs numbers, dates or datetimes")
+    bad = pl.lit(False)
+    if p.get("min") is not None:
+        lo = literal_for(p["min"], dtype)
+        bad = bad | ((pl.col(col) < lo) if p["min_inclusive"] else (pl.col(col) <= lo))
+    if p.get("max") is not None:
+        hi = literal_for(p["max"], dtype)
+        bad = bad | ((pl.col(col) > hi) if p["max_inclusive"] else (pl.col(col) >= hi))
+    return Compiled(applies=pl.col(col).is_not_null(), violates=bad)
+
+
+def _side(text: Any, ctx: Context) -> pl.Expr:
+    if isinstance(text, bool | int | float | date | datetime):
+        return pl.lit(text)
+    if isinstance(text, str) and text in ctx.schema:
+        return pl.col(text)
+    return sql(str(text))
+
+
+def _compare(p: Mapping[str, Any], ctx: Context) -> Compiled:
+    op, tol = p["op"], float(p["tolerance"] or 0)
+    left, right = _side(p["left"], ctx), _side(p["right"], ctx)
+    if tol:
+        # The tolerance loosens the comparison: == means |left - right| <= tolerance.
+        ok = {
+            "==": (left - right).abs() <= tol,
+            "!=": (left - right).abs() > tol,
+            "<": left - tol < right,
+            "<=": left - tol <= right,
+            ">": left + tol > right,
+            ">=": left + tol >= right,
+        }[op]
+    else:
+        ok = {
+            "==": left == right,
+            "!=": left != right,
+            "<": left < right,
+            "<=": left <= right,
+            ">": left > right,
+            ">=": left >= right,
+        }[op]
+    return Compiled(applies=left.is_not_null() & right.is_not_null(), violates=~ok.fill_null(True))
+
+
+def _compare_columns(p: Mapping[str, Any]) -> list[str]:
+    cols: list[str] = []
+    for side in (p["left"], p["right"]):
+        if isinstance(side, str):
+            cols += sql_columns(side)
+    return list(dict.fromkeys(cols))
+
+
+def _expression(p: Mapping[str, Any], ctx: Context) -> Compiled:
+    e = sql(p["expr"])
+    return Compiled(applies=e.is_not_null(), violates=~e.fill_null(True))
+
+
+def _ratio(p: Mapping[str, Any], ctx: Context) -> Compiled:
+    num, den = _side(p["numerator"], ctx), _side(p["denominator"], ctx)
+    r = num.cast(pl.Float64) / den.cast(pl.Float64) * float(p["scale"])
+    bad = pl.lit(False)
+    if p.get("min") is not None:
+        bad = bad | (r < p["min"])
+    if p.get("max") is not None:
+        bad = bad | (r > p["max"])
+    return Compiled(applies=num.is_not_null() & den.is_not_null() & (den != 0), violates=bad)
+
+
+def _temporal(col: str, ctx: Context) -> pl.Expr:
+    dtype = ctx.schema.get(col)
+    if dtype is None or not dtype.is_temporal():
+        raise CheckError(f"column '{col}' is {dtype}, not a date or datetime")
+    return pl.col(col).cast(pl.Datetime("us"))
+
+
+def _in_period(p: Mapping[str, Any], ctx: Context) -> Compiled:
+    col = p["column"]
+    start, end = ctx.require_period()
+    v = _temporal(col, ctx)
+    return Compiled(applies=pl.col(col).is_not_null(), violates=(v < start) | (v >= end))
+
+
+def _not_future(p: Mapping[str, Any], ctx: Context) -> Compiled:
+    col = p["column"]
+    v = _temporal(col, ctx)
+    return Compiled(applies=pl.col(col).is_not_null(), violates=v > ctx.now)
+
+
+_COL = Param("column", "column")
+
+CHECKS = (
+    CheckDef(
+        "between",
+        "plausibility",
+        "Numbers, dates or datetimes lie between min and max (inclusive by default).",
+        (
+            _COL,
+            Param("min", "scalar", required=False),
+            Param("max", "scalar", required=False),
+            Param("min_inclusive", "bool", required=False, default=True),
+            Param("max_inclusive", "bool", required=False, default=True),
+        ),
+        _between,
+        lambda p: [p["column"]],
+        null_semantics="null values are not evaluated",
+        gx_equivalent="expect_column_values_to_be_between",
+    ),
+    CheckDef(
+        "compare",
+        "plausibility",
+        "left OP right, where each side is a column, a value or an SQL expression, with an"
+        " optional tolerance (e.g. discharge_time >= admission_time; amount == quantity *"
+        " unit_price ± 0.01).",
+        (
+            Param("left", "sql"),
+            Param("op", "str", choices=OPS),
+            Param("right", "scalar"),
+            Param("tolerance", "number", required=False, default=0),
+        ),
+        _compare,
+        _compare_columns,
+        null_semantics="rows where either side is null are not evaluated",
+        gx_equivalent="expect_column_pair_values_a_to_be_greater_than_b",
+    ),
+    CheckDef(
+        "expression",
+        "plausibility",
+        "A boolean SQL expression (Polars' SQL parser) that must hold for every row.",
+        (Param("expr", "sql"),),
+        _expression,
+        lambda p: sql_columns(p["expr"]),
+        null_semantics="rows where the expression is null are not evaluated",
+    ),
+    CheckDef(
+        "ratio",
+        "plausibility",
+        "numerator ÷ denominator × scale lies within [min, max] (e.g. a rate in [0, 100]).",
+        (
+            Param("numerator", "sql"),
+            Param("denominator", "sql"),
+            Param("scale", "number", required=False, default=1),
+            Param("min", "number", required=False),
+            Param("max", "number", required=False),
+        ),
+        _ratio,
+        lambda p: [c for k in ("numerator", "denominator") for c in sql_columns(str(p[k]))],
+        null_semantics="rows with a null side or a zero denominator are not evaluated",
+    ),
+    CheckDef(
+        "in_period",
+        "plausibility",
+        "The event time lies inside the audited month.",
+        (_COL,),
+        _in_period,
+        lambda p: [p["column"]],
+        null_semantics="null values are not evaluated",
+    ),
+    CheckDef(
+        "not_future",
+        "plausibility",
+        "The date or time is not after the moment of the audit.",
+        (_COL,),
+        _not_future,
+        lambda p: [p["column"]],
+        null_semantics="null values are not evaluated",
+    ),
+)

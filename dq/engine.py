@@ -1,0 +1,354 @@
+"""The engine: every rule of a table compiled into one lazy Polars query, collected once.
+
+For each table the engine
+
+1. compiles each rule to expressions (a rule that cannot compile becomes a result with status
+   ``error`` and a reason; the others still run),
+2. applies the lazy joins the rules need (foreign keys, lookups), each right side reduced to
+   unique keys so no row is duplicated,
+3. collects every rule's ``evaluated`` and ``failed`` counts (and details such as stated vs
+   computed totals) in ONE pass with a single ``select``,
+4. fetches failing-row samples only for rules that failed, masking the catalogue's pii columns.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from dq.catalogue import Catalogue, load_catalogue
+from dq.checks import REGISTRY, Compiled, Context, Join
+from dq.checks.base import sql
+from dq.errors import CheckError
+from dq.masking import mask_row
+from dq.results import AuditResult, RuleResult, TableInfo, status_for
+from dq.sources import Extract, parse_period
+from dq.suite import Rule, Suite
+
+__all__ = ["Plan", "audit_extract", "evaluate_frame"]
+
+DEFAULT_SAMPLES = 5
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A compiled rule: the expressions to collect and how to sample and describe it."""
+
+    rule: Rule
+    compiled: Compiled
+    mask: pl.Expr  # rows the rule applies to (when & applies), for row-level checks
+    exprs: dict[str, pl.Expr]
+
+    @property
+    def row_level(self) -> bool:
+        return self.compiled.aggregate is None
+
+
+def _error(rule: Rule, reason: str) -> RuleResult:
+    return _result(rule, "error", 0, 0, reason)
+
+
+def _result(
+    rule: Rule, status: str, evaluated: int, failed: int, message: str, samples: Iterable = ()
+) -> RuleResult:
+    try:
+        columns = tuple(rule.columns)
+    except Exception:  # columns of a rule whose params are broken
+        columns = ()
+    return RuleResult(
+        rule=rule.id,
+        suite=rule.suite,
+        table=rule.table,
+        check=rule.check,
+        columns=columns,
+        dimension=rule.dimension,
+        severity=rule.severity,
+        status=status,
+        evaluated=int(evaluated),
+        failed=int(failed),
+        fail_fraction=(failed / evaluated) if evaluated else None,
+        message=message,
+        samples=tuple(samples),
+        weight=rule.weight,
+        threshold=rule.threshold.to_dict(),
+        title_zh=rule.title_zh,
+        title_en=rule.title_en,
+    )
+
+
+def _lookup_join(rule: Rule, tables: Mapping[str, pl.LazyFrame]) -> Join:
+    lk = rule.lookup
+    assert lk is not None
+    if lk.table not in tables:
+        raise CheckError(f"lookup table '{lk.table}' is not in the extract")
+    right_keys = [r for _, r in lk.on]
+    right = (
+        tables[lk.table]
+        .select([*right_keys, *(pl.col(c).alias(lk.alias(c)) for c in lk.columns)])
+        .unique(subset=right_keys, keep="first", maintain_order=False)
+    )
+    # Rename the right keys so they never clash with the left frame's columns.
+    right = right.rename({r: f"__lk__{lk.table}__{r}" for r in right_keys})
+    return Join(
+        right,
+        tuple(pl.col(left) for left, _ in lk.on),  # type: ignore[misc]
+        tuple(pl.col(f"__lk__{lk.table}__{r}") for r in right_keys),  # type: ignore[misc]
+    )
+
+
+def _apply_joins(frame: pl.LazyFrame, joins: Sequence[Join]) -> pl.LazyFrame:
+    for j in joins:
+        frame = frame.join(
+            j.right, left_on=list(j.left_on), right_on=list(j.right_on), how="left", coalesce=False
+        )
+    return frame
+
+
+def _compile(
+    rule: Rule, base_ctx: Context, schema: Mapping[str, pl.DataType], tables, prefix: str
+) -> tuple[Plan | None, list[Join], RuleResult | None]:
+    joins: list[Join] = []
+    full_schema = dict(schema)
+    try:
+        if rule.lookup is not None:
+            joins.append(_lookup_join(rule, tables))
+            other = tables[rule.lookup.table].collect_schema()
+            for c in rule.lookup.columns:
+                full_schema[rule.lookup.alias(c)] = other[c]
+        needed = list(rule.columns)
+        if rule.when:
+            needed += sql(rule.when).meta.root_names()
+        missing = [c for c in dict.fromkeys(needed) if c not in full_schema]
+        if missing:
+            return (
+                None,
+                [],
+                _error(rule, f"column(s) missing from {rule.table}: {', '.join(missing)}"),
+            )
+        ctx = Context(
+            table=rule.table,
+            schema=full_schema,
+            catalogue=base_ctx.catalogue,
+            spec=base_ctx.spec,
+            period=base_ctx.period,
+            now=base_ctx.now,
+            tables=tables,
+            rule_id=prefix,
+        )
+        compiled = REGISTRY[rule.check].compile(rule.params, ctx)
+        joins += list(compiled.joins)
+        when = _when(rule)
+        if compiled.aggregate is not None:
+            mask = when
+            evaluated, failed = compiled.aggregate(when)
+        else:
+            applies = compiled.applies if compiled.applies is not None else pl.lit(True)
+            mask = when & applies.fill_null(False)
+            assert compiled.violates is not None
+            bad = mask & compiled.violates.fill_null(False)
+            evaluated, failed = mask.sum(), bad.sum()
+            mask = bad  # for sampling: the failing rows
+        exprs = {f"{prefix}:n": evaluated, f"{prefix}:f": failed}
+        exprs |= {f"{prefix}:d:{k}": v for k, v in compiled.details.items()}
+        plan = Plan(rule, compiled, mask, exprs)
+        # Resolve types now, without data, so a type clash errors this rule only.
+        probe = _apply_joins(pl.LazyFrame(schema=dict(schema)), joins)
+        probe.select([e.alias(k) for k, e in exprs.items()]).collect_schema()
+        return plan, joins, None
+    except CheckError as exc:
+        return None, [], _error(rule, str(exc))
+    except Exception as exc:  # a Polars type or expression error
+        return None, [], _error(rule, f"cannot evaluate: {type(exc).__name__}: {exc}".strip())
+
+
+def _when(rule: Rule) -> pl.Expr:
+    """The rows a rule applies to; a column-length mask even without a condition."""
+    if rule.when:
+        return sql(rule.when).fill_null(False)
+    return pl.repeat(True, pl.len())
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, dt.datetime | dt.date | dt.time):
+        return v.isoformat(sep=" ") if isinstance(v, dt.datetime) else v.isoformat()
+    if isinstance(v, decimal.Decimal):
+        return float(v)
+    if isinstance(v, list):
+        return [_jsonable(x) for x in v]
+    return v
+
+
+def _collect(frame: pl.LazyFrame, streaming: bool) -> pl.DataFrame:
+    return frame.collect(engine="streaming" if streaming else "auto")
+
+
+def evaluate_frame(
+    frame: pl.LazyFrame,
+    rules: Sequence[Rule],
+    table: str,
+    *,
+    catalogue: Catalogue | None = None,
+    tables: Mapping[str, pl.LazyFrame] | None = None,
+    period: str | None = None,
+    now: dt.datetime | None = None,
+    samples: int = DEFAULT_SAMPLES,
+    streaming: bool = False,
+) -> tuple[int, list[RuleResult]]:
+    """Evaluate ``rules`` on one table in a single pass. Returns (row count, results)."""
+    cat = catalogue or load_catalogue()
+    spec = cat.table(table)
+    tables = dict(tables or {})
+    tables.setdefault(table, frame)
+    schema = frame.collect_schema()
+    ctx = Context(
+        table=table,
+        schema=schema,
+        catalogue=cat,
+        spec=spec,
+        period=parse_period(period) if period else None,
+        now=now or dt.datetime.now(),
+        tables=tables,
+    )
+    plans: list[Plan] = []
+    joins: list[Join] = []
+    seen_lookups: dict[tuple, Join] = {}
+    results: dict[str, RuleResult] = {}
+    for i, rule in enumerate(rules):
+        plan, rule_joins, err = _compile(rule, ctx, schema, tables, f"r{i}")
+        if err is not None:
+            results[rule.id] = err
+            continue
+        assert plan is not None
+        for j in rule_joins:
+            if rule.lookup is not None and j is rule_joins[0]:
+                key = (rule.lookup.table, rule.lookup.on, rule.lookup.columns)
+                if key in seen_lookups:
+                    continue
+                seen_lookups[key] = j
+            joins.append(j)
+        plans.append(plan)
+
+    joined = _apply_joins(frame, joins)
+    exprs = [pl.len().alias("__rows")]
+    for p in plans:
+        exprs += [e.alias(k) for k, e in p.exprs.items()]
+    try:
+        row = _collect(joined.select(exprs), streaming).row(0, named=True)
+    except Exception:
+        # Isolate the failing rule(s): collect each plan on its own.
+        row = {"__rows": _collect(frame.select(pl.len().alias("__rows")), streaming).item()}
+        for p in list(plans):
+            try:
+                sub = _apply_joins(frame, joins)
+                part = _collect(sub.select([e.alias(k) for k, e in p.exprs.items()]), streaming)
+                row |= part.row(0, named=True)
+            except Exception as exc:
+                results[p.rule.id] = _error(p.rule, f"cannot evaluate: {type(exc).__name__}: {exc}")
+                plans.remove(p)
+    n_rows = int(row["__rows"])
+
+    failing: list[Plan] = []
+    for p, prefix in ((p, next(iter(p.exprs)).split(":")[0]) for p in plans):
+        evaluated, failed = int(row[f"{prefix}:n"] or 0), int(row[f"{prefix}:f"] or 0)
+        details = {k.split(":d:", 1)[1]: _jsonable(v) for k, v in row.items() if k.startswith(f"{prefix}:d:")}
+        exceeded = p.rule.threshold.exceeded(failed, evaluated)
+        status = status_for(failed, evaluated, p.rule.severity, exceeded)
+        if p.compiled.describe is not None and evaluated:
+            message = p.compiled.describe(details)
+        elif evaluated == 0:
+            message = "table is empty" if n_rows == 0 else "no rows to evaluate"
+        else:
+            message = f"{failed} of {evaluated} fail ({failed / evaluated:.2%})"
+        results[p.rule.id] = _result(p.rule, status, evaluated, failed, message)
+        if status in ("fail", "warn") and samples > 0 and failed > 0:
+            failing.append(p)
+
+    if failing:
+        _add_samples(joined, failing, results, schema, spec.pii if spec else {}, spec, samples, streaming)
+    return n_rows, [results[r.id] for r in rules]
+
+
+def _add_samples(
+    joined: pl.LazyFrame,
+    failing: list[Plan],
+    results: dict[str, RuleResult],
+    schema: Mapping[str, pl.DataType],
+    pii: dict[str, str],
+    spec,
+    n: int,
+    streaming: bool,
+) -> None:
+    queries: list[pl.LazyFrame] = []
+    chosen: list[Plan] = []
+    for p in failing:
+        sample_fn: Callable | None = p.compiled.sample
+        if p.compiled.aggregate is not None and sample_fn is None:
+            continue  # table-level check: the message says what is wrong
+        when = _when(p.rule)
+        rows = sample_fn(joined, when) if sample_fn else joined.filter(p.mask)
+        cols = [*(spec.key if spec else ()), *p.rule.columns, *p.compiled.sample_columns]
+        if p.rule.lookup:
+            cols += [p.rule.lookup.alias(c) for c in p.rule.lookup.columns]
+        cols = [c for c in dict.fromkeys(cols) if c in schema or (p.rule.lookup and "__" in c)]
+        queries.append(rows.select(cols).head(n))
+        chosen.append(p)
+    if not queries:
+        return
+    frames = pl.collect_all(queries, engine="streaming" if streaming else "auto")
+    for p, df in zip(chosen, frames, strict=True):
+        rows = [mask_row({k: _jsonable(v) for k, v in r.items()}, pii) for r in df.iter_rows(named=True)]
+        old = results[p.rule.id]
+        results[p.rule.id] = RuleResult(**{**old.__dict__, "samples": tuple(rows)})
+
+
+def audit_extract(
+    extract: Extract,
+    suites: Sequence[Suite],
+    *,
+    period: str | None = None,
+    samples: int = DEFAULT_SAMPLES,
+    catalogue: Catalogue | None = None,
+    now: dt.datetime | None = None,
+    streaming: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> AuditResult:
+    """Audit every table of an extract with the suites that target it."""
+    cat = catalogue or load_catalogue()
+    period = period or extract.period
+    frames = {name: src.frame for name, src in extract.tables.items()}
+    results: list[RuleResult] = []
+    infos: list[TableInfo] = []
+    by_table: dict[str, list[Rule]] = {}
+    for s in suites:
+        if s.applies_to(extract.kind):
+            by_table.setdefault(s.table, []).extend(s.rules)
+    for table, rules in by_table.items():
+        src = extract.tables.get(table)
+        if src is None:
+            results += [_result(r, "not_applicable", 0, 0, f"table {table} was not uploaded") for r in rules]
+            continue
+        if progress:
+            progress(table)
+        n_rows, table_results = evaluate_frame(
+            src.frame,
+            rules,
+            table,
+            catalogue=cat,
+            tables=frames,
+            period=period,
+            now=now,
+            samples=samples,
+            streaming=streaming,
+        )
+        infos.append(TableInfo(table, n_rows, str(src.path)))
+        results += table_results
+    for name, src in extract.tables.items():
+        if name not in by_table:
+            infos.append(TableInfo(name, None, str(src.path)))
+    unit = {k: v for k, v in extract.manifest.items() if k not in ("generated_by",)}
+    return AuditResult(unit, period, tuple(infos), tuple(results), tuple(extract.problems))

@@ -1,0 +1,54 @@
+"""Errors raised by dq.
+
+    DQError                     base of everything dq raises on purpose
+    ├── SuiteError              a suite or catalogue file is invalid (lists every problem)
+    ├── InputError              an extract, table file or manifest cannot be read
+    └── CheckError              a rule cannot be compiled or run (becomes a result with status error)
+
+Every message names the file, table, rule or row it is about so that a user can act on it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["CheckError", "DQError", "InputError", "Problem", "SuiteError"]
+
+
+class DQError(Exception):
+    """Base class for errors dq raises on purpose."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One validation problem in a suite or catalogue file."""
+
+    file: str
+    rule: str | None
+    field: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.rule:
+            where += f" rule {self.rule}"
+        if self.field:
+            where += f" field '{self.field}'"
+        return f"{where}: {self.message}"
+
+
+class SuiteError(DQError):
+    """A suite or catalogue is invalid. ``problems`` lists every problem found."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = list(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"{len(self.problems)} problem(s) in suites:\n{lines}")
+
+
+class InputError(DQError):
+    """An extract or table file cannot be read."""
+
+
+class CheckError(DQError):
+    """A rule cannot be compiled or evaluated."""

@@ -1,0 +1,296 @@
+"""Reading site extracts: manifest, reference counts and table files into typed LazyFrames.
+
+Readers keep every value visible. Where a column arrives as text but the catalogue wants a
+number, date or datetime, the reader parses it into the typed column and keeps the original text
+in ``<column>__raw``; a value that does not parse becomes null in the typed column and is counted
+by the ``date_parse`` conformance rule, never dropped.
+
+Accepted: Parquet; CSV in UTF-8 (with or without BOM) or GB18030/GBK (detected, or named with
+``encoding``); Excel .xlsx (first sheet). Dates: ISO (``2020-09-01``) or ``YYYYMMDD``;
+datetimes: ISO (``2020-09-01 08:30:00``, ``T`` separator, fractional seconds) or
+``YYYYMMDDHHMMSS``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import calendar
+import csv
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import yaml
+
+from dq.catalogue import Catalogue, TableSpec, load_catalogue
+from dq.checks.conformance import raw_column
+from dq.errors import InputError
+
+__all__ = [
+    "TABLE_SUFFIXES",
+    "Extract",
+    "TableSource",
+    "detect_encoding",
+    "open_extract",
+    "parse_period",
+    "parse_temporal",
+    "read_table",
+]
+
+TABLE_SUFFIXES = (".parquet", ".csv", ".xlsx")
+_DATE_FORMATS = ("%Y-%m-%d", "%Y%m%d", "%Y/%m/%d")
+_DATETIME_FORMATS = (
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y%m%d%H%M%S",
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%d %H:%M",
+    "%Y/%m/%d %H:%M:%S",
+)
+MANIFEST_KEYS = {
+    "unit_id", "org_code", "name", "kind", "district", "period", "declared_tables",
+    "collection_mode", "generated_by", "seed", "profile",
+}  # fmt: skip
+
+
+def parse_period(period: str) -> tuple[datetime, datetime]:
+    """'2020-09' → (2020-09-01 00:00, 2020-10-01 00:00)."""
+    try:
+        start = datetime.strptime(period, "%Y-%m")
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"period {period!r} is not YYYY-MM") from exc
+    days = calendar.monthrange(start.year, start.month)[1]
+    end = datetime(start.year + start.month // 12, start.month % 12 + 1, 1)
+    assert (end - start).days == days
+    return start, end
+
+
+def parse_temporal(text: pl.Expr, typ: str) -> pl.Expr:
+    """Parse text into a date or datetime trying each accepted format; null where none fits."""
+    s = text.cast(pl.String).str.strip_chars()
+    if typ == "date":
+        parsed = [s.str.to_date(f, strict=False) for f in _DATE_FORMATS]
+        # A datetime where a date is expected keeps its date part.
+        parsed += [s.str.to_datetime(f, strict=False).dt.date() for f in _DATETIME_FORMATS[:3]]
+    else:
+        parsed = [s.str.to_datetime(f, strict=False, time_unit="us") for f in _DATETIME_FORMATS]
+        parsed += [s.str.to_date(f, strict=False).cast(pl.Datetime("us")) for f in _DATE_FORMATS[:2]]
+    return pl.coalesce(parsed)
+
+
+def detect_encoding(path: Path, sample_bytes: int = 1 << 20) -> str:
+    """'utf-8' (BOM or not) or 'gb18030'; GB18030 is a superset of GBK and GB2312."""
+    head = path.read_bytes()[:sample_bytes] if path.stat().st_size < sample_bytes else None
+    if head is None:
+        with path.open("rb") as fh:
+            head = fh.read(sample_bytes)
+    if head.startswith(b"\xef\xbb\xbf"):
+        return "utf-8"
+    try:
+        head.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError as exc:
+        # A cut in the middle of a multi-byte character at the end of the sample is fine.
+        if exc.start >= len(head) - 3:
+            return "utf-8"
+    try:
+        head.decode("gb18030")
+        return "gb18030"
+    except UnicodeDecodeError as exc:
+        if exc.start >= len(head) - 3:
+            return "gb18030"
+        raise InputError(
+            f"{path}: neither UTF-8 nor GB18030 (byte {exc.start}); name the encoding with --encoding"
+        ) from exc
+
+
+def _scan_csv(path: Path, encoding: str | None) -> pl.LazyFrame:
+    enc = (encoding or detect_encoding(path)).lower().replace("_", "-")
+    if enc in ("utf-8", "utf8", "utf-8-sig"):
+        return pl.scan_csv(path, infer_schema=False, encoding="utf8", missing_utf8_is_empty_string=True)
+    if enc not in ("gb18030", "gbk", "gb2312", "cp936"):
+        raise InputError(f"{path}: unsupported encoding {encoding!r} (use utf-8 or gb18030)")
+    # Polars reads UTF-8 only: transcode in chunks to a temporary UTF-8 file, then scan it.
+    tmp = tempfile.NamedTemporaryFile(prefix="dq-", suffix=".csv", delete=False)  # noqa: SIM115
+    atexit.register(Path(tmp.name).unlink, missing_ok=True)
+    try:
+        with path.open(encoding="gb18030", newline="") as src, tmp:
+            while chunk := src.read(1 << 22):
+                tmp.write(chunk.encode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not valid {enc} at byte {exc.start}") from exc
+    return pl.scan_csv(tmp.name, infer_schema=False, missing_utf8_is_empty_string=True)
+
+
+def _scan(path: Path, encoding: str | None) -> pl.LazyFrame:
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            lf = pl.scan_parquet(path)
+            lf.collect_schema()
+            return lf
+        if suffix == ".csv":
+            lf = _scan_csv(path, encoding)
+            lf.collect_schema()
+            return lf
+        if suffix == ".xlsx":
+            return pl.read_excel(path, engine="calamine", infer_schema_length=0).lazy()
+    except InputError:
+        raise
+    except Exception as exc:
+        raise InputError(f"{path}: cannot read {suffix[1:]} file: {exc}") from exc
+    raise InputError(f"{path}: unsupported file type {suffix!r} (use {', '.join(TABLE_SUFFIXES)})")
+
+
+def _coerce(lf: pl.LazyFrame, spec: TableSpec | None) -> pl.LazyFrame:
+    """Cast columns to the catalogue's types, keeping the text of parsed values in __raw."""
+    if spec is None:
+        return lf
+    schema = lf.collect_schema()
+    exprs: list[pl.Expr] = []
+    for col in spec.columns:
+        if col.name not in schema:
+            continue
+        got, want = schema[col.name], col.dtype
+        if got == want:
+            continue
+        c = pl.col(col.name)
+        if col.type == "str":
+            exprs.append(c.cast(pl.String).alias(col.name))
+        elif got == pl.String:
+            exprs.append(c.alias(raw_column(col.name)))
+            if col.type in ("date", "datetime"):
+                exprs.append(parse_temporal(c, col.type).alias(col.name))
+            else:
+                exprs.append(c.str.strip_chars().cast(want, strict=False).alias(col.name))
+        elif col.type in ("date", "datetime") and got.is_temporal():
+            exprs.append(c.cast(want).alias(col.name))
+        elif col.type in ("int", "decimal") and got.is_numeric():
+            exprs.append(c.cast(want, strict=False).alias(col.name))
+        # Anything else (e.g. a number where a date is wanted) is left as is: columns_present
+        # reports the wrong type and rules on it report a type error.
+    return lf.with_columns(exprs) if exprs else lf
+
+
+@dataclass(frozen=True)
+class TableSource:
+    table: str
+    path: Path
+    frame: pl.LazyFrame
+    spec: TableSpec | None
+
+
+def read_table(
+    path: str | Path,
+    table: str | None = None,
+    catalogue: Catalogue | None = None,
+    encoding: str | None = None,
+) -> TableSource:
+    """Read one table file into a typed LazyFrame (table name defaults to the file's stem)."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{p}: no such file")
+    cat = catalogue or load_catalogue()
+    name = table or p.stem
+    spec = cat.table(name)
+    return TableSource(name, p, _coerce(_scan(p, encoding), spec), spec)
+
+
+@dataclass
+class Extract:
+    """One unit's data for one period."""
+
+    root: Path
+    manifest: dict[str, Any]
+    tables: dict[str, TableSource]
+    reference: dict[str, float] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def kind(self) -> str | None:
+        return self.manifest.get("kind")
+
+    @property
+    def period(self) -> str | None:
+        p = self.manifest.get("period")
+        return str(p) if p is not None else None
+
+    @property
+    def unit_id(self) -> str:
+        return str(self.manifest.get("unit_id") or self.manifest.get("org_code") or self.root.name)
+
+
+def _read_manifest(path: Path) -> dict[str, Any]:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise InputError(f"{path}: cannot read manifest: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise InputError(f"{path}: the manifest must be a mapping")
+    unknown = set(raw) - MANIFEST_KEYS
+    if unknown:
+        raise InputError(f"{path}: unknown manifest key(s): {', '.join(sorted(unknown))}")
+    if raw.get("kind") not in ("hospital", "district"):
+        raise InputError(f"{path}: 'kind' must be hospital or district, got {raw.get('kind')!r}")
+    if "period" in raw:
+        raw["period"] = str(raw["period"])
+        parse_period(raw["period"])
+    declared = raw.get("declared_tables")
+    if declared is not None and not (
+        isinstance(declared, list) and all(isinstance(t, str) for t in declared)
+    ):
+        raise InputError(f"{path}: declared_tables must be a list of table names (or absent)")
+    mode = raw.setdefault("collection_mode", "upload")
+    if mode not in ("upload", "direct_db"):
+        raise InputError(f"{path}: collection_mode must be upload or direct_db, got {mode!r}")
+    return raw
+
+
+def _read_reference(path: Path) -> dict[str, float]:
+    out: dict[str, float] = {}
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            for i, row in enumerate(csv.DictReader(fh), start=2):
+                try:
+                    out[row["metric"].strip()] = float(row["value"])
+                except (KeyError, TypeError, ValueError) as exc:
+                    raise InputError(f"{path} row {i}: expected columns metric,value ({exc})") from exc
+    except OSError as exc:
+        raise InputError(f"{path}: {exc}") from exc
+    return out
+
+
+def open_extract(
+    path: str | Path, catalogue: Catalogue | None = None, encoding: str | None = None
+) -> Extract:
+    """Open a site extract folder (manifest.yaml + table files) or a single table file."""
+    p = Path(path)
+    cat = catalogue or load_catalogue()
+    if not p.exists():
+        raise InputError(f"{p}: no such file or folder")
+    if p.is_file():
+        src = read_table(p, catalogue=cat, encoding=encoding)
+        kind = src.spec.kind if src.spec else None
+        return Extract(p.parent, {"kind": kind, "name": p.name}, {src.table: src})
+    manifest_path = p / "manifest.yaml"
+    if not manifest_path.exists():
+        raise InputError(f"{p}: not an extract (no manifest.yaml); pass a table file or a folder")
+    manifest = _read_manifest(manifest_path)
+    tables: dict[str, TableSource] = {}
+    problems: list[str] = []
+    for f in sorted(p.iterdir()):
+        if f.suffix.lower() not in TABLE_SUFFIXES or f.name.startswith("."):
+            continue
+        if f.stem in tables:
+            raise InputError(f"{f}: table {f.stem} is present twice in {p}")
+        if cat.table(f.stem) is None:
+            problems.append(f"{f.name}: not a table of the catalogue; ignored")
+            continue
+        tables[f.stem] = read_table(f, catalogue=cat, encoding=encoding)
+    ref = p / "reference.csv"
+    reference = _read_reference(ref) if ref.exists() else {}
+    return Extract(p, manifest, tables, reference, problems)
