@@ -324,8 +324,11 @@ def audit_extract(
     results: list[RuleResult] = []
     infos: list[TableInfo] = []
     by_table: dict[str, list[Rule]] = {}
+    kind_tables = set(cat.tables_of(extract.kind)) if extract.kind else set()
     for s in suites:
-        if s.applies_to(extract.kind):
+        # A suite runs on the tables of the extract's kind (a missing one is reported as not
+        # uploaded) and on any other table the extract has; summary suites stay out.
+        if s.applies_to(extract.kind) and (s.table in kind_tables or s.table in extract.tables):
             by_table.setdefault(s.table, []).extend(s.rules)
     for table, rules in by_table.items():
         src = extract.tables.get(table)

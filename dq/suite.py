@@ -52,7 +52,7 @@ __all__ = [
 ]
 
 SEVERITIES = ("warning", "error", "critical")
-KINDS = ("hospital", "district", "any")
+KINDS = ("hospital", "district", "published", "any")
 SUITE_KEYS = {"suite", "title", "table", "kind", "description", "defaults", "rules"}
 RULE_KEYS = {
     "id", "title", "dimension", "check", "params", "when", "severity", "threshold", "weight",
@@ -255,6 +255,11 @@ class _Loader:
             for p in check.params:
                 if p.name in params and params[p.name] is not None:
                     msg = self.param_value(p.kind, params[p.name])
+                    if not msg and p.kind == "sql" and isinstance(params[p.name], str):
+                        try:
+                            sql(params[p.name])
+                        except CheckError as exc:
+                            msg = str(exc)
                     if msg:
                         self.problem(file, rid, f"params.{p.name}", msg)
                     elif p.choices and params[p.name] not in p.choices:
@@ -337,7 +342,12 @@ class _Loader:
             for c in rule.lookup.columns:
                 schema[rule.lookup.alias(c)] = other.column(c).dtype  # type: ignore[union-attr]
         known = set(schema)
-        for c in rule.columns + (sql(rule.when).meta.root_names() if rule.when else []):
+        try:
+            needed = rule.columns + (sql(rule.when).meta.root_names() if rule.when else [])
+        except CheckError as exc:  # e.g. an SQL side of compare that does not parse
+            self.problem(rule.source, rule.id, "params", str(exc))
+            return
+        for c in needed:
             if c not in known:
                 hint = difflib.get_close_matches(c, known, n=1)
                 self.problem(

@@ -6,12 +6,20 @@ family module; nothing else needs to change.
 
 from __future__ import annotations
 
-from dq.checks import completeness, conformance, consistency, plausibility, timeliness, uniqueness
+from dq.checks import (
+    completeness,
+    conformance,
+    consistency,
+    peers,
+    plausibility,
+    timeliness,
+    uniqueness,
+)
 from dq.checks.base import DIMENSIONS, CheckDef, Compiled, Context, Join, Param
 
 __all__ = ["DIMENSIONS", "REGISTRY", "CheckDef", "Compiled", "Context", "Join", "Param", "get"]
 
-_FAMILIES = (completeness, conformance, plausibility, uniqueness, timeliness, consistency)
+_FAMILIES = (completeness, conformance, plausibility, uniqueness, timeliness, consistency, peers)
 
 REGISTRY: dict[str, CheckDef] = {}
 for _family in _FAMILIES:

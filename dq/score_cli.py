@@ -1,0 +1,123 @@
+"""`dq score`: audit and score every unit of a batch (or the published summaries), store, rank."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import polars as pl
+
+from dq.errors import DQError
+
+__all__ = ["configure_parser", "run"]
+
+DEFAULT_STORE = "history"
+
+
+def configure_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("root", nargs="?", help="batch root: ROOT/<period>/<unit>/ extract folders")
+    p.add_argument("--period", required=True, help="month to score, YYYY-MM")
+    p.add_argument("--published", metavar="DIR", help="score the published summaries in DIR instead")
+    p.add_argument(
+        "--store", default=DEFAULT_STORE, help=f"history dataset folder (default: {DEFAULT_STORE})"
+    )
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.add_argument("--force", action="store_true", help="re-score units already scored for the period")
+    p.add_argument("--suite", action="append", help="suite file or folder (default: rules/suites)")
+    p.add_argument("--samples", type=int, default=5, help="failing rows kept per rule (0: none)")
+    p.add_argument("--streaming", action="store_true", help="use Polars' streaming engine")
+    p.add_argument("--reports", action="store_true", help="render the period's HTML reports afterwards")
+    p.add_argument("--out", default="reports", help="folder for --reports (default: reports)")
+    p.add_argument("--lang", choices=("zh", "en"), default="zh", help="language of --reports")
+
+
+def _print_table(ranking: pl.DataFrame, title: str) -> None:
+    if ranking.is_empty():
+        print("no scores")
+        return
+    cols = [
+        c
+        for c in (
+            "kind",
+            "rank",
+            "unit_id",
+            "unit_name",
+            "district",
+            "score",
+            "grade",
+            "submission",
+            "records",
+            "status",
+        )
+        if c in ranking.columns
+    ]
+    if sys.stdout.isatty():
+        from rich.console import Console
+        from rich.table import Table
+
+        t = Table(title=title)
+        for c in cols:
+            t.add_column(c, justify="right" if c in ("rank", "score", "submission", "records") else "left")
+        for row in ranking.select(cols).iter_rows():
+            t.add_row(*("-" if v is None else (f"{v:.2f}" if isinstance(v, float) else str(v)) for v in row))
+        Console().print(t)
+        return
+    print(title)
+    for row in ranking.select(cols).iter_rows(named=True):
+        print(
+            "  ".join(
+                "-" if v is None else (f"{v:.2f}" if isinstance(v, float) else str(v)) for v in row.values()
+            )
+        )
+
+
+def run(args: argparse.Namespace) -> int:
+    from dq.batch import score_batch, score_published
+    from dq.store import Store
+
+    store = Store(args.store)
+
+    def log(msg: str) -> None:
+        print(msg, file=sys.stderr)
+
+    if args.published:
+        outcome = score_published(args.period, store, root=Path(args.published), suite_paths=args.suite)
+    elif args.root:
+        outcome = score_batch(
+            args.root, args.period, store, suite_paths=args.suite, force=args.force,
+            samples=args.samples, streaming=args.streaming, log=log,
+        )  # fmt: skip
+    else:
+        raise DQError("give a batch ROOT or --published DIR")
+    if args.format == "json":
+        payload = {
+            "run_id": outcome.run.run_id,
+            "period": args.period,
+            "ranking": outcome.ranking.to_dicts(),
+            "errors": [{"unit_id": u.unit_id, "error": u.error} for u in outcome.errors],
+            "skipped": [u.unit_id for u in outcome.units if u.skipped],
+            "findings": [f.to_dict() for f in outcome.findings if f.status in ("fail", "warn", "error")],
+        }
+        print(json.dumps(payload, ensure_ascii=False, indent=2, default=str))
+    else:
+        skipped = sum(1 for u in outcome.units if u.skipped)
+        _print_table(outcome.ranking, f"dq score {args.period} — run {outcome.run.run_id}")
+        print(
+            f"{len(outcome.units)} units ({skipped} already scored, skipped), {len(outcome.errors)} errors, "
+            f"{outcome.rows:,} rows in {outcome.seconds:.1f}s"
+        )
+        for f in outcome.findings:
+            if f.status in ("fail", "warn", "error"):
+                print(f"table finding {f.rule} {f.status}: {f.message}")
+        for u in outcome.errors:
+            print(f"error {u.unit_id}: {u.error}", file=sys.stderr)
+    if args.reports:
+        try:
+            from dq.report.cli import render_period
+        except ModuleNotFoundError:
+            print("dq: warning: reports are not available in this build", file=sys.stderr)
+        else:
+            render_period(store, args.period, Path(args.out), lang=args.lang)
+    return 1 if outcome.errors else 0

@@ -1,0 +1,291 @@
+"""Score history: a Hive-partitioned Parquet dataset, one folder per period.
+
+    <store>/runs/period=2020-09/<run_id>.parquet              one row: run metadata
+    <store>/results/period=2020-09/<run_id>__<unit>.parquet    rule results of one unit
+    <store>/scores/period=2020-09/<run_id>__<unit>.parquet     unit × facet scores
+    <store>/summaries/period=2020-09/<run_id>__<unit>.parquet  the unit's submission summary
+
+Files are written to a temporary name and renamed (atomic on POSIX), one unit at a time, so an
+interrupted run keeps what it finished and can be resumed. Every run is kept. The *latest* score
+of a unit for a period is the one from the most recently started run that scored it. Plain
+Polars reads it: ``pl.scan_parquet("<store>/scores/**/*.parquet", hive_partitioning=True)``;
+DuckDB likewise with ``read_parquet('<store>/scores/*/*.parquet', hive_partitioning=true)``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from dq import __version__
+from dq.results import RuleResult
+from dq.scoring import RulePoints, UnitScore
+
+__all__ = ["RUN_SCHEMA", "Run", "Store", "suites_hash"]
+
+RUN_SCHEMA = {
+    "run_id": pl.String,
+    "started_at": pl.Datetime("us", "UTC"),
+    "finished_at": pl.Datetime("us", "UTC"),
+    "status": pl.String,
+    "dq_version": pl.String,
+    "suites_hash": pl.String,
+    "source": pl.String,
+    "root": pl.String,
+    "units": pl.Int64,
+    "errors": pl.Int64,
+}
+RESULT_SCHEMA = {
+    "run_id": pl.String,
+    "unit_id": pl.String,
+    "rule": pl.String,
+    "suite": pl.String,
+    "table": pl.String,
+    "check": pl.String,
+    "columns": pl.String,
+    "dimension": pl.String,
+    "severity": pl.String,
+    "status": pl.String,
+    "evaluated": pl.Int64,
+    "failed": pl.Int64,
+    "fail_fraction": pl.Float64,
+    "max_fraction": pl.Float64,
+    "max_count": pl.Int64,
+    "weight": pl.Float64,
+    "points": pl.Float64,
+    "max_points": pl.Float64,
+    "message": pl.String,
+    "samples": pl.String,
+    "title_zh": pl.String,
+    "title_en": pl.String,
+    "fix_zh": pl.String,
+    "fix_en": pl.String,
+}
+SCORE_SCHEMA = {
+    "run_id": pl.String,
+    "unit_id": pl.String,
+    "unit_name": pl.String,
+    "kind": pl.String,
+    "district": pl.String,
+    "status": pl.String,
+    "error": pl.String,
+    "facet": pl.String,
+    "score": pl.Float64,
+    "grade": pl.String,
+}
+
+
+def suites_hash(paths: Iterable[Path]) -> str:
+    """SHA-256 over the files that define a run's judgement (suites, catalogue, scoring)."""
+    h = hashlib.sha256()
+    files: list[Path] = []
+    for p in paths:
+        files += sorted(p.rglob("*.yaml")) if p.is_dir() else [p]
+    for f in sorted(set(files)):
+        h.update(f.name.encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Run:
+    run_id: str
+    period: str
+    started_at: datetime
+    suites_hash: str
+    source: str
+    root: str
+
+
+def _atomic_write(frame: pl.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    frame.write_parquet(tmp)
+    os.replace(tmp, path)
+
+
+def _safe(unit_id: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in unit_id)
+
+
+class Store:
+    """Read and write the history dataset rooted at ``root``."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    # -- writing -------------------------------------------------------------------------
+    def begin_run(self, period: str, suites_hash: str, source: str, root: str = "") -> Run:
+        now = datetime.now(UTC)
+        run_id = f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+        run = Run(run_id, period, now, suites_hash, source, root)
+        self._write_run(run, "running", None, 0, 0)
+        return run
+
+    def finish_run(self, run: Run, units: int, errors: int) -> None:
+        self._write_run(run, "complete", datetime.now(UTC), units, errors)
+
+    def _write_run(self, run: Run, status: str, finished: datetime | None, units: int, errors: int) -> None:
+        row = {
+            "run_id": run.run_id,
+            "started_at": run.started_at,
+            "finished_at": finished,
+            "status": status,
+            "dq_version": __version__,
+            "suites_hash": run.suites_hash,
+            "source": run.source,
+            "root": run.root,
+            "units": units,
+            "errors": errors,
+        }
+        _atomic_write(pl.DataFrame([row], schema=RUN_SCHEMA), self._path("runs", run, None))
+
+    def _path(self, kind: str, run: Run, unit_id: str | None) -> Path:
+        name = run.run_id if unit_id is None else f"{run.run_id}__{_safe(unit_id)}"
+        return self.root / kind / f"period={run.period}" / f"{name}.parquet"
+
+    def write_unit(
+        self,
+        run: Run,
+        unit: dict[str, Any],
+        results: Sequence[RuleResult],
+        score: UnitScore | None,
+        summary: dict[str, Any] | None,
+        fixes: dict[str, tuple[str, str]] | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Write one unit's results, scores and summary (each file atomically)."""
+        uid = str(unit["unit_id"])
+        pts: dict[str, RulePoints] = {p.rule: p for p in (score.points if score else ())}
+        fixes = fixes or {}
+        rows = []
+        for r in results:
+            p = pts.get(r.rule)
+            fz, fe = fixes.get(r.rule, ("", ""))
+            rows.append(
+                {
+                    "run_id": run.run_id,
+                    "unit_id": uid,
+                    "rule": r.rule,
+                    "suite": r.suite,
+                    "table": r.table,
+                    "check": r.check,
+                    "columns": ",".join(r.columns),
+                    "dimension": r.dimension,
+                    "severity": r.severity,
+                    "status": r.status,
+                    "evaluated": r.evaluated,
+                    "failed": r.failed,
+                    "fail_fraction": r.fail_fraction,
+                    "max_fraction": (r.threshold or {}).get("max_fraction"),
+                    "max_count": (r.threshold or {}).get("max_count"),
+                    "weight": r.weight,
+                    "points": p.points if p else None,
+                    "max_points": p.max_points if p else None,
+                    "message": r.message,
+                    "samples": json.dumps(list(r.samples), ensure_ascii=False, default=str),
+                    "title_zh": r.title_zh,
+                    "title_en": r.title_en,
+                    "fix_zh": fz,
+                    "fix_en": fe,
+                }
+            )
+        _atomic_write(pl.DataFrame(rows, schema=RESULT_SCHEMA), self._path("results", run, uid))
+        base = {
+            "run_id": run.run_id,
+            "unit_id": uid,
+            "unit_name": unit.get("unit_name") or unit.get("name") or uid,
+            "kind": unit.get("kind"),
+            "district": unit.get("district"),
+            "status": "error" if error else "ok",
+            "error": error,
+        }
+        facets = score.rows() if score else [{"facet": "overall", "score": None}]
+        srows = [
+            {**base, **f, "grade": score.grade if score and f["facet"] == "overall" else None} for f in facets
+        ]
+        _atomic_write(pl.DataFrame(srows, schema=SCORE_SCHEMA), self._path("scores", run, uid))
+        if summary is not None:
+            from dq.summary import summary_frame
+
+            frame = summary_frame([summary]).drop("period").with_columns(pl.lit(run.run_id).alias("run_id"))
+            _atomic_write(frame, self._path("summaries", run, uid))
+
+    # -- reading -------------------------------------------------------------------------
+    def _scan(self, kind: str) -> pl.LazyFrame | None:
+        folder = self.root / kind
+        if not any(folder.glob("period=*/*.parquet")):
+            return None
+        return pl.scan_parquet(
+            str(folder / "period=*" / "*.parquet"), hive_partitioning=True, missing_columns="insert"
+        ).with_columns(pl.col("period").cast(pl.String))
+
+    def runs(self) -> pl.DataFrame:
+        lf = self._scan("runs")
+        if lf is None:
+            return pl.DataFrame(schema={"period": pl.String, **RUN_SCHEMA})
+        return lf.collect().sort("started_at")
+
+    def periods(self) -> list[str]:
+        return sorted(self.runs()["period"].unique().to_list())
+
+    def _latest(self, kind: str, period: str | None) -> pl.DataFrame:
+        """Rows of ``kind`` from each unit's latest run (per period)."""
+        lf = self._scan(kind)
+        if lf is None:
+            return pl.DataFrame()
+        if period is not None:
+            lf = lf.filter(pl.col("period") == period)
+        runs = self.runs().select("run_id", "started_at")
+        df = lf.collect().join(runs, on="run_id", how="left")
+        latest = df.group_by("period", "unit_id").agg(pl.col("started_at").max().alias("_latest"))
+        return (
+            df.join(latest, on=["period", "unit_id"])
+            .filter(pl.col("started_at") == pl.col("_latest"))
+            .drop("_latest")
+        )
+
+    def scores(self, period: str | None = None, facet: str | None = "overall") -> pl.DataFrame:
+        """Latest scores per unit (one facet, or all with ``facet=None``)."""
+        df = self._latest("scores", period)
+        if df.is_empty():
+            return pl.DataFrame(schema={"period": pl.String, **SCORE_SCHEMA})
+        return df.filter(pl.col("facet") == facet) if facet else df
+
+    def results(self, period: str, unit_id: str | None = None, run_id: str | None = None) -> pl.DataFrame:
+        if run_id is not None:
+            lf = self._scan("results")
+            df = lf.filter(pl.col("run_id") == run_id).collect() if lf is not None else pl.DataFrame()
+            if not df.is_empty():
+                df = df.filter(pl.col("period") == period)
+        else:
+            df = self._latest("results", period)
+        if df.is_empty():
+            return pl.DataFrame(schema={"period": pl.String, **RESULT_SCHEMA})
+        return df.filter(pl.col("unit_id") == unit_id) if unit_id else df
+
+    def summaries(self, period: str | None = None) -> pl.DataFrame:
+        return self._latest("summaries", period)
+
+    def scored_units(self, period: str) -> set[str]:
+        """Units with a successful score for the period (skipped when resuming)."""
+        df = self.scores(period)
+        if df.is_empty():
+            return set()
+        return set(df.filter(pl.col("status") == "ok")["unit_id"].to_list())
+
+    def history(self, unit_id: str) -> pl.DataFrame:
+        """The unit's latest overall score in every period, oldest first."""
+        df = self.scores(None)
+        if df.is_empty():
+            return df
+        return df.filter(pl.col("unit_id") == unit_id).sort("period")
