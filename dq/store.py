@@ -273,6 +273,33 @@ class Store:
             return pl.DataFrame(schema={"period": pl.String, **RESULT_SCHEMA})
         return df.filter(pl.col("unit_id") == unit_id) if unit_id else df
 
+    def previous_results(self, period: str, unit_id: str) -> tuple[str | None, pl.DataFrame]:
+        """The unit's results from the run before its latest one for ``period``: an earlier run
+        of the same period, else its latest run of the most recent earlier period.
+        Returns (that run's period or None, results)."""
+        lf = self._scan("scores")
+        if lf is None:
+            return None, pl.DataFrame(schema={"period": pl.String, **RESULT_SCHEMA})
+        runs = self.runs().select("run_id", "started_at")
+        seen = (
+            lf.filter(
+                (pl.col("unit_id") == unit_id) & (pl.col("facet") == "overall") & (pl.col("status") == "ok")
+            )
+            .select("period", "run_id")
+            .collect()
+            .join(runs, on="run_id")
+            .filter(pl.col("period") <= period)
+            .sort(["period", "started_at"])
+        )
+        if seen.height < 2:
+            return None, pl.DataFrame(schema={"period": pl.String, **RESULT_SCHEMA})
+        latest = seen.filter(pl.col("period") == period).tail(1)
+        before = seen.filter(pl.col("started_at") < latest["started_at"][0]) if latest.height else seen
+        if before.is_empty():
+            return None, pl.DataFrame(schema={"period": pl.String, **RESULT_SCHEMA})
+        prev = before.tail(1).row(0, named=True)
+        return prev["period"], self.results(prev["period"], unit_id, run_id=prev["run_id"])
+
     def summaries(self, period: str | None = None) -> pl.DataFrame:
         return self._latest("summaries", period)
 

@@ -106,6 +106,7 @@ def summarize(extract: Extract, period: str | None = None, catalogue: Catalogue 
         "uploaded_not_declared": len(set(uploaded) - declared_set) if status == "declared" else None,
         "data_volume": volume,
         "upload_days": len(days),
+        "upload_dates": ",".join(str(d.day) for d in sorted(days)),
         "days_in_period": (end - start).days,
         "outpatient_uploaded": out_n,
         "outpatient_reference": _int(ref.get("outpatient_visits")),
