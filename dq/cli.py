@@ -10,7 +10,6 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from dq import __version__
@@ -96,9 +95,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
         parse_period(args.period)
     if extract.kind is None and not any(s.table in extract.tables for s in suites):
         raise DQError(f"{args.path}: no suite targets this table; pass --suite")
-    audit = audit_extract(
-        extract, suites, period=args.period, samples=args.samples, streaming=args.streaming
-    )
+    audit = audit_extract(extract, suites, period=args.period, samples=args.samples, streaming=args.streaming)
     for p in audit.problems:
         print(f"dq: warning: {p}", file=sys.stderr)
     out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
