@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+import yaml
 
 from dq.catalogue import default_rules_dir, load_catalogue
 from dq.engine import audit_extract, evaluate_frame
@@ -25,6 +26,7 @@ from dq.sources import open_extract, parse_period
 from dq.store import Run, Store, suites_hash
 from dq.suite import Rule, Suite, load_suites
 from dq.summary import summarize, summary_frame
+from dq.yamlio import load_yaml
 
 __all__ = ["BatchOutcome", "UnitOutcome", "evaluate_submissions", "score_batch", "score_published"]
 
@@ -83,7 +85,17 @@ def evaluate_submissions(summaries: pl.DataFrame, suites: Sequence[Suite]) -> di
 
 
 def _unit_from_dir(path: Path) -> dict[str, Any]:
-    return {"unit_id": path.name, "name": path.name, "kind": None, "district": None}
+    """The unit of an extract folder before it is opened: the id it is stored under is the
+    manifest's (unit_id, else org_code, as :attr:`dq.sources.Extract.unit_id`), else the folder's
+    name, so resuming recognises units whose folder is named otherwise."""
+    uid = path.name
+    try:
+        m = load_yaml((path / "manifest.yaml").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        m = None
+    if isinstance(m, dict) and (m.get("unit_id") or m.get("org_code")):
+        uid = str(m.get("unit_id") or m.get("org_code"))
+    return {"unit_id": uid, "name": uid, "kind": None, "district": None}
 
 
 def _progress(total: int, enabled: bool):
@@ -134,12 +146,13 @@ def score_batch(
         task = bar.add_task("", total=len(unit_dirs))
         for d in unit_dirs:
             bar.update(task, description=d.name)
-            if d.name in done:
-                outcomes.append(UnitOutcome(_unit_from_dir(d), skipped=True))
+            unit = _unit_from_dir(d)
+            if unit["unit_id"] in done:
+                outcomes.append(UnitOutcome(unit, skipped=True))
                 bar.advance(task)
                 continue
             t = time.perf_counter()
-            out = UnitOutcome(_unit_from_dir(d))
+            out = UnitOutcome(unit)
             try:
                 ext = open_extract(d, catalogue=cat)
                 m = ext.manifest

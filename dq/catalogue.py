@@ -15,6 +15,7 @@ import polars as pl
 import yaml
 
 from dq.errors import Problem, SuiteError
+from dq.yamlio import load_yaml
 
 __all__ = [
     "POLARS_TYPES",
@@ -105,7 +106,7 @@ def _column(raw: dict[str, Any], where: str, problems: list[Problem]) -> Column 
 def _load_cached(path: str) -> Catalogue:
     p = Path(path)
     try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        raw = load_yaml(p.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise SuiteError([Problem(str(p), None, None, f"cannot read catalogue: {exc}")]) from exc
     problems: list[Problem] = []

@@ -110,7 +110,12 @@ def _apply_joins(frame: pl.LazyFrame, joins: Sequence[Join]) -> pl.LazyFrame:
 
 
 def _compile(
-    rule: Rule, base_ctx: Context, schema: Mapping[str, pl.DataType], tables, prefix: str
+    rule: Rule,
+    base_ctx: Context,
+    schema: Mapping[str, pl.DataType],
+    tables,
+    prefix: str,
+    empty: pl.LazyFrame,
 ) -> tuple[Plan | None, list[Join], RuleResult | None]:
     joins: list[Join] = []
     full_schema = dict(schema)
@@ -157,7 +162,7 @@ def _compile(
         exprs |= {f"{prefix}:d:{k}": v for k, v in compiled.details.items()}
         plan = Plan(rule, compiled, mask, exprs)
         # Resolve types now, without data, so a type clash errors this rule only.
-        probe = _apply_joins(pl.LazyFrame(schema=dict(schema)), joins)
+        probe = _apply_joins(empty, joins)
         probe.select([e.alias(k) for k, e in exprs.items()]).collect_schema()
         return plan, joins, None
     except CheckError as exc:
@@ -218,8 +223,9 @@ def evaluate_frame(
     joins: list[Join] = []
     seen_lookups: dict[tuple, Join] = {}
     results: dict[str, RuleResult] = {}
+    empty = pl.LazyFrame(schema=dict(schema))  # for type-checking rules without data
     for i, rule in enumerate(rules):
-        plan, rule_joins, err = _compile(rule, ctx, schema, tables, f"r{i}")
+        plan, rule_joins, err = _compile(rule, ctx, schema, tables, f"r{i}", empty)
         if err is not None:
             results[rule.id] = err
             continue

@@ -22,6 +22,7 @@ from dq.catalogue import default_rules_dir
 from dq.checks import DIMENSIONS
 from dq.errors import Problem, SuiteError
 from dq.results import RuleResult
+from dq.yamlio import load_yaml
 
 __all__ = [
     "RulePoints",
@@ -42,7 +43,7 @@ SCORED = ("pass", "warn", "fail")
 @dataclass(frozen=True)
 class ScoringConfig:
     zero_at_default: float = 0.9
-    zero_at_suites: Mapping[str, float] = field(default_factory=dict)
+    zero_at_suites: Mapping[str, float] = field(default_factory=lambda: {SUBMISSION_SUITE: 0.0})
     severity_factor: Mapping[str, float] = field(
         default_factory=lambda: {"warning": 0.5, "error": 1.0, "critical": 2.0}
     )
@@ -61,7 +62,7 @@ class ScoringConfig:
 def load_scoring(path: str | Path | None = None) -> ScoringConfig:
     p = Path(path) if path else default_rules_dir() / "scoring.yaml"
     try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        raw = load_yaml(p.read_text(encoding="utf-8")) or {}
         zero = raw.get("zero_at", {})
         cfg = ScoringConfig(
             zero_at_default=float(zero.get("default", 0.9)),
@@ -172,4 +173,9 @@ def district_rollup(units: pl.DataFrame) -> pl.DataFrame:
             pl.len().alias("hospitals"),
         )
     )
-    return platform.join(hospitals, on="district", how="full", coalesce=True).sort("district")
+    return (
+        platform.join(hospitals, on="district", how="full", coalesce=True)
+        # A district platform without hospitals has 0 of them, not an unknown number.
+        .with_columns(pl.col("hospitals_scored", "hospitals").fill_null(0))
+        .sort("district")
+    )

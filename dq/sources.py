@@ -28,6 +28,7 @@ import yaml
 from dq.catalogue import Catalogue, TableSpec, load_catalogue
 from dq.checks.conformance import raw_column
 from dq.errors import InputError
+from dq.yamlio import load_yaml
 
 __all__ = [
     "TABLE_SUFFIXES",
@@ -82,36 +83,44 @@ def parse_temporal(text: pl.Expr, typ: str) -> pl.Expr:
     return pl.coalesce(parsed)
 
 
+def _bad_byte(head: bytes, encoding: str, truncated: bool) -> int | None:
+    """Offset of the first byte of ``head`` that does not decode, or None."""
+    try:
+        head.decode(encoding)
+        return None
+    except UnicodeDecodeError as exc:
+        # A multi-byte character cut by the end of a truncated sample is fine.
+        if truncated and exc.start >= len(head) - 3:
+            return None
+        return exc.start
+
+
+def _head(path: Path, sample_bytes: int) -> tuple[bytes, bool]:
+    with path.open("rb") as fh:
+        head = fh.read(sample_bytes + 1)
+    return head[:sample_bytes], len(head) > sample_bytes
+
+
 def detect_encoding(path: Path, sample_bytes: int = 1 << 20) -> str:
     """'utf-8' (BOM or not) or 'gb18030'; GB18030 is a superset of GBK and GB2312."""
-    head = path.read_bytes()[:sample_bytes] if path.stat().st_size < sample_bytes else None
-    if head is None:
-        with path.open("rb") as fh:
-            head = fh.read(sample_bytes)
-    if head.startswith(b"\xef\xbb\xbf"):
+    head, truncated = _head(path, sample_bytes)
+    if head.startswith(b"\xef\xbb\xbf") or _bad_byte(head, "utf-8", truncated) is None:
         return "utf-8"
-    try:
-        head.decode("utf-8")
-        return "utf-8"
-    except UnicodeDecodeError as exc:
-        # A cut in the middle of a multi-byte character at the end of the sample is fine.
-        if exc.start >= len(head) - 3:
-            return "utf-8"
-    try:
-        head.decode("gb18030")
+    bad = _bad_byte(head, "gb18030", truncated)
+    if bad is None:
         return "gb18030"
-    except UnicodeDecodeError as exc:
-        if exc.start >= len(head) - 3:
-            return "gb18030"
-        raise InputError(
-            f"{path}: neither UTF-8 nor GB18030 (byte {exc.start}); name the encoding with --encoding"
-        ) from exc
+    raise InputError(f"{path}: neither UTF-8 nor GB18030 (byte {bad}); name the encoding with --encoding")
 
 
 def _scan_csv(path: Path, encoding: str | None) -> pl.LazyFrame:
     enc = (encoding or detect_encoding(path)).lower().replace("_", "-")
     if enc in ("utf-8", "utf8", "utf-8-sig"):
-        return pl.scan_csv(path, infer_schema=False, encoding="utf8", missing_utf8_is_empty_string=True)
+        if encoding:  # named by the user: make sure it fits before Polars fails mid-audit
+            head, truncated = _head(path, 1 << 20)
+            bad = _bad_byte(head, "utf-8", truncated)
+            if bad is not None:
+                raise InputError(f"{path}: not valid UTF-8 at byte {bad} (GB18030? try --encoding gb18030)")
+        return pl.scan_csv(path, infer_schema=False, encoding="utf8", empty_string_is_null=False)
     if enc not in ("gb18030", "gbk", "gb2312", "cp936"):
         raise InputError(f"{path}: unsupported encoding {encoding!r} (use utf-8 or gb18030)")
     # Polars reads UTF-8 only: transcode in chunks to a temporary UTF-8 file, then scan it.
@@ -122,8 +131,8 @@ def _scan_csv(path: Path, encoding: str | None) -> pl.LazyFrame:
             while chunk := src.read(1 << 22):
                 tmp.write(chunk.encode("utf-8"))
     except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not valid {enc} at byte {exc.start}") from exc
-    return pl.scan_csv(tmp.name, infer_schema=False, missing_utf8_is_empty_string=True)
+        raise InputError(f"{path}: not valid {enc} ({exc.reason})") from exc
+    return pl.scan_csv(tmp.name, infer_schema=False, empty_string_is_null=False)
 
 
 def _scan(path: Path, encoding: str | None) -> pl.LazyFrame:
@@ -226,7 +235,7 @@ class Extract:
 
 def _read_manifest(path: Path) -> dict[str, Any]:
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = load_yaml(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise InputError(f"{path}: cannot read manifest: {exc}") from exc
     if not isinstance(raw, dict):
@@ -238,7 +247,10 @@ def _read_manifest(path: Path) -> dict[str, Any]:
         raise InputError(f"{path}: 'kind' must be hospital or district, got {raw.get('kind')!r}")
     if "period" in raw:
         raw["period"] = str(raw["period"])
-        parse_period(raw["period"])
+        try:
+            parse_period(raw["period"])
+        except InputError as exc:
+            raise InputError(f"{path}: {exc}") from exc
     declared = raw.get("declared_tables")
     if declared is not None and not (
         isinstance(declared, list) and all(isinstance(t, str) for t in declared)
@@ -283,7 +295,7 @@ def open_extract(
     tables: dict[str, TableSource] = {}
     problems: list[str] = []
     for f in sorted(p.iterdir()):
-        if f.suffix.lower() not in TABLE_SUFFIXES or f.name.startswith("."):
+        if f.suffix.lower() not in TABLE_SUFFIXES or f.name.startswith(".") or f.name == "reference.csv":
             continue
         if f.stem in tables:
             raise InputError(f"{f}: table {f.stem} is present twice in {p}")

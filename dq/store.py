@@ -109,8 +109,12 @@ class Run:
 def _atomic_write(frame: pl.DataFrame, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    frame.write_parquet(tmp)
-    os.replace(tmp, path)
+    try:
+        frame.write_parquet(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # never leave a half-written file behind
+        raise
 
 
 def _safe(unit_id: str) -> str:
@@ -291,10 +295,15 @@ class Store:
             .filter(pl.col("period") <= period)
             .sort(["period", "started_at"])
         )
-        if seen.height < 2:
-            return None, pl.DataFrame(schema={"period": pl.String, **RESULT_SCHEMA})
         latest = seen.filter(pl.col("period") == period).tail(1)
-        before = seen.filter(pl.col("started_at") < latest["started_at"][0]) if latest.height else seen
+        # Earlier periods come first whenever their runs started (a backfilled month is still
+        # the month before), then the earlier runs of the same period.
+        before = seen.filter(
+            (pl.col("period") < period)
+            | ((pl.col("period") == period) & (pl.col("started_at") < latest["started_at"][0]))
+            if latest.height
+            else pl.col("period") < period
+        )
         if before.is_empty():
             return None, pl.DataFrame(schema={"period": pl.String, **RESULT_SCHEMA})
         prev = before.tail(1).row(0, named=True)

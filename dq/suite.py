@@ -40,6 +40,7 @@ from dq.catalogue import Catalogue, default_rules_dir, load_catalogue
 from dq.checks import DIMENSIONS, REGISTRY, Context
 from dq.checks.base import PARAM_KINDS, sql
 from dq.errors import CheckError, Problem, SuiteError
+from dq.yamlio import load_yaml
 
 __all__ = [
     "SEVERITIES",
@@ -143,6 +144,7 @@ class Suite:
 class _Loader:
     catalogue: Catalogue
     problems: list[Problem] = field(default_factory=list)
+    _empty: dict[str, pl.LazyFrame] | None = None
 
     def problem(self, file: str, rule: str | None, fld: str | None, msg: str) -> None:
         self.problems.append(Problem(file, rule, fld, msg))
@@ -213,6 +215,15 @@ class _Loader:
             "sql": "an SQL expression",
         }[kind]
         return f"expected {expected}, got {value!r}"
+
+    def empty_tables(self) -> dict[str, pl.LazyFrame]:
+        """Empty frames with the catalogue's schema, built once per loader."""
+        if self._empty is None:
+            self._empty = {
+                name: pl.LazyFrame(schema={c.name: c.dtype for c in t.columns})
+                for name, t in self.catalogue.tables.items()
+            }
+        return self._empty
 
     # -- rules ---------------------------------------------------------------------------
     def rule(
@@ -356,17 +367,14 @@ class _Loader:
                     + (f"; did you mean '{hint[0]}'?" if hint else ""),
                 )  # fmt: skip
                 return
-        empty = {
-            name: pl.LazyFrame(schema={c.name: c.dtype for c in t.columns})
-            for name, t in self.catalogue.tables.items()
-        }
+        empty = self.empty_tables()
         ctx = Context(
             table=rule.table, schema=schema, catalogue=self.catalogue, spec=spec,
             period=(datetime(2000, 1, 1), datetime(2000, 2, 1)), tables=empty, rule_id=rule.id,
         )  # fmt: skip
         try:
             compiled = REGISTRY[rule.check].compile(rule.params, ctx)
-            frame = pl.LazyFrame(schema=schema)
+            frame = empty[rule.table] if not rule.lookup else pl.LazyFrame(schema=schema)
             for j in compiled.joins:
                 frame = frame.join(j.right, left_on=list(j.left_on), right_on=list(j.right_on), how="left")
             exprs = []
@@ -385,7 +393,7 @@ class _Loader:
     def suite(self, path: Path) -> Suite | None:
         file = str(path)
         try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+            raw = load_yaml(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
             self.problem(file, None, None, f"cannot read YAML: {exc}")
             return None

@@ -73,7 +73,7 @@ def summarize(extract: Extract, period: str | None = None, catalogue: Catalogue 
             ev = pl.col(event).cast(pl.Datetime("us"))
             exprs.append(((ev >= start) & (ev < end)).sum().alias("events"))
         if name in ("resident_record", "hypertension_followup", "diabetes_followup"):
-            exprs.append(pl.col("record_id").n_unique().alias("records"))
+            exprs.append(pl.col("record_id").drop_nulls().n_unique().alias("records"))
         row = src.frame.select(exprs).collect().row(0, named=True)
         volume += int(row["rows"] or 0)
         days.update(row["days"] or [])
@@ -83,11 +83,19 @@ def summarize(extract: Extract, period: str | None = None, catalogue: Catalogue 
     declared = extract.manifest.get("declared_tables")
     status = _declaration_status(extract.manifest)
     outpatient_table = cat.kinds.get(kind, {}).get("outpatient_table")
-    out_n = counts.get(outpatient_table, {}).get("events") if outpatient_table else None
-    dis_n = counts.get("inpatient_record", {}).get("events") if kind == "hospital" else None
+
+    def events(table: str) -> int | None:
+        # A table that was not uploaded at all counts 0 events; one without a usable event
+        # time (or upload time) an unknown number.
+        return counts.get(table, {}).get("events") if table in extract.tables else 0
+
+    out_n = events(outpatient_table) if outpatient_table else None
+    dis_n = events("inpatient_record") if kind == "hospital" else None
     ref = extract.reference
     out_rate, out_status = _rate(out_n, ref.get("outpatient_visits"))
-    dis_rate, dis_status = _rate(dis_n, ref.get("discharges"))
+    dis_rate, dis_status = (
+        _rate(dis_n, ref.get("discharges")) if kind == "hospital" else (None, "not_applicable")
+    )
     declared_set = set(declared or []) if status == "declared" else set()
 
     def records(table: str) -> int | None:
@@ -115,7 +123,7 @@ def summarize(extract: Extract, period: str | None = None, catalogue: Catalogue 
         "discharge_uploaded": dis_n,
         "discharge_reference": _int(ref.get("discharges")),
         "discharge_rate": dis_rate,
-        "discharge_rate_status": dis_status if kind == "hospital" else "not_applicable",
+        "discharge_rate_status": dis_status,
         "records_basic": records("resident_record"),
         "records_hypertension": records("hypertension_followup"),
         "records_diabetes": records("diabetes_followup"),
