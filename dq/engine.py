@@ -303,6 +303,12 @@ def _add_samples(
         cols = [c for c in dict.fromkeys(cols) if c in schema or (p.rule.lookup and "__" in c)]
         queries.append(rows.select(cols).head(n))
         chosen.append(p)
+        if p.rule.lookup is not None:
+            # Looked-up columns keep the pii tags of the table they come from.
+            other = load_catalogue().table(p.rule.lookup.table)
+            for c in p.rule.lookup.columns:
+                if other is not None and c in other.pii:
+                    pii = {**pii, p.rule.lookup.alias(c): other.pii[c]}
     if not queries:
         return
     frames = pl.collect_all(queries, engine="streaming" if streaming else "auto")

@@ -268,9 +268,9 @@ class Store:
     def results(self, period: str, unit_id: str | None = None, run_id: str | None = None) -> pl.DataFrame:
         if run_id is not None:
             lf = self._scan("results")
-            df = lf.filter(pl.col("run_id") == run_id).collect() if lf is not None else pl.DataFrame()
-            if not df.is_empty():
-                df = df.filter(pl.col("period") == period)
+            # Filter the partition first so only that period's files are read.
+            cond = (pl.col("period") == period) & (pl.col("run_id") == run_id)
+            df = lf.filter(cond).collect() if lf is not None else pl.DataFrame()
         else:
             df = self._latest("results", period)
         if df.is_empty():

@@ -1,0 +1,108 @@
+"""HTML from the view models: Jinja2 templates beside this module, autoescaping on.
+
+Every page is one self-contained file: the stylesheet (``templates/report.css``) is included
+into a ``<style>`` element, charts are inline SVG built by :mod:`dq.report.svg`, and the only
+script (the index's table sorter) is inline. Nothing refers to a URL outside the page.
+
+Data reaches the templates only as view-model fields, which Jinja escapes; the templates never
+use ``|safe``. The charts are :class:`markupsafe.Markup` built by our own code from numbers and
+escaped text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from dq import __version__
+from dq.report import svg
+from dq.report.i18n import LABELS, tr
+from dq.report.model import CampaignReport, IndexPage, UnitReport
+
+__all__ = ["TEMPLATES", "environment", "render_campaign", "render_index", "render_unit"]
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+WEEKDAYS = {"zh": "一二三四五六日", "en": "MTWTFSS"}
+
+
+def _num(value: float | None, digits: int = 2) -> str:
+    return "—" if value is None else f"{value:,.{digits}f}"
+
+
+def _int(value: int | float | None) -> str:
+    return "—" if value is None else f"{int(value):,}"
+
+
+def _signed(value: float | None, suffix: str = "") -> str:
+    if value is None:
+        return "—"
+    return f"{'+' if value > 0 else '−' if value < 0 else '±'}{abs(value):,.2f}{suffix}"
+
+
+@lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        autoescape=True,  # every template, .css included (they hold no data)
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["num"] = _num
+    env.filters["int"] = _int
+    env.filters["signed"] = _signed
+    env.filters["grade_class"] = svg.grade_of
+    return env
+
+
+def _render(template: str, lang: str, generated_at: str, **context: Any) -> str:
+    return (
+        environment()
+        .get_template(template)
+        .render(t=LABELS[lang], lang=lang, generated_at=generated_at, dq_version=__version__, **context)
+    )
+
+
+def unit_charts(report: UnitReport) -> Mapping[str, Markup]:
+    lang = report.lang
+    charts = {
+        "gauge": svg.gauge(report.score, report.grade, tr(lang, "overall_score"), tr(lang, "no_score")),
+        "dimensions": svg.hbars(report.dimensions, tr(lang, "dimensions_chart"), tr(lang, "not_evaluated")),
+        "parts": svg.hbars(report.parts, tr(lang, "parts"), tr(lang, "not_evaluated"), width=460),
+        "trend": svg.trend(report.trend, tr(lang, "trend_chart")),
+    }
+    sub = report.submission
+    if sub is not None and sub.calendar:
+        charts["calendar"] = svg.calendar(sub.calendar, tr(lang, "upload_days"), WEEKDAYS[lang])
+    return charts
+
+
+def render_unit(report: UnitReport, index_href: str | None = "index.html") -> str:
+    """The unit report as one HTML document."""
+    return _render(
+        "unit.html",
+        report.lang,
+        report.generated_at,
+        r=report,
+        charts=unit_charts(report),
+        index_href=index_href,
+    )
+
+
+def render_campaign(report: CampaignReport, index_hrefs: Mapping[str, str] | None = None) -> str:
+    lang = report.lang
+    chart = svg.campaign_dots(
+        report.kinds, tr(lang, "campaign_before"), tr(lang, "campaign_after"), tr(lang, "distribution")
+    )
+    return _render(
+        "campaign.html", lang, report.generated_at, c=report, chart=chart, index_hrefs=dict(index_hrefs or {})
+    )
+
+
+def render_index(page: IndexPage) -> str:
+    return _render("index.html", page.lang, page.generated_at, p=page)

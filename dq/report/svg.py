@@ -1,0 +1,234 @@
+"""Inline SVG charts built from numbers: gauge, bars, trend line, upload calendar, before/after dots.
+
+Each function returns :class:`markupsafe.Markup` so a template can place it as is. Geometry comes
+from numbers only; every piece of text (labels, unit names) goes through :func:`markupsafe.escape`
+before it is put into the SVG, so a chart never carries markup from the data. Colours and fonts
+come from the page's CSS (classes ``c-*``), which keeps the charts printable and themable.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from markupsafe import Markup, escape
+
+from dq.report.model import Bar, Day, KindGrowth, TrendPoint
+
+__all__ = ["GRADE_BANDS", "calendar", "campaign_dots", "gauge", "grade_of", "hbars", "trend"]
+
+GRADE_BANDS = ((90.0, "A"), (80.0, "B"), (60.0, "C"), (0.0, "D"))
+
+
+def grade_of(score: float | None) -> str:
+    """The CSS grade class of a score (A–D), or ``na`` when there is none."""
+    if score is None:
+        return "na"
+    return next(g for lo, g in GRADE_BANDS if score >= lo)
+
+
+def _n(x: float) -> str:
+    """A coordinate: at most one decimal, no trailing zeros."""
+    s = f"{x:.1f}"
+    return s[:-2] if s.endswith(".0") else s
+
+
+def _text(cls: str, x: float, y: float, content: str) -> str:
+    """A text element; ``content`` must already be escaped (or be a number)."""
+    return f'<text class="{cls}" x="{_n(x)}" y="{_n(y)}">{content}</text>'
+
+
+def _svg(width: float, height: float, body: list[str], label: str, cls: str) -> Markup:
+    head = (
+        f'<svg class="chart {cls}" viewBox="0 0 {_n(width)} {_n(height)}" '
+        f'width="{_n(width)}" height="{_n(height)}" role="img" aria-label="{escape(label)}">'
+    )
+    return Markup(head + "".join(body) + "</svg>")
+
+
+def gauge(score: float | None, grade: str, label: str, empty: str) -> Markup:
+    """A ring filled to ``score`` percent with the score and grade in the middle."""
+    size, stroke = 148.0, 14.0
+    r = (size - stroke) / 2
+    c = size / 2
+    circ = 2 * math.pi * r
+    g = grade_of(score)
+    body = [f'<circle class="g-track" cx="{_n(c)}" cy="{_n(c)}" r="{_n(r)}" stroke-width="{_n(stroke)}"/>']
+    if score is not None:
+        filled = circ * max(0.0, min(score, 100.0)) / 100
+        body.append(
+            f'<circle class="g-fill c-{g}" cx="{_n(c)}" cy="{_n(c)}" r="{_n(r)}" stroke-width="{_n(stroke)}" '
+            f'stroke-dasharray="{filled:.2f} {circ:.2f}" transform="rotate(-90 {_n(c)} {_n(c)})"/>'
+        )
+        body.append(f'<text class="g-score" x="{_n(c)}" y="{_n(c + 4)}">{score:.2f}</text>')
+        body.append(f'<text class="g-grade c-{g}" x="{_n(c)}" y="{_n(c + 30)}">{escape(grade)}</text>')
+    else:
+        body.append(f'<text class="g-empty" x="{_n(c)}" y="{_n(c + 6)}">{escape(empty)}</text>')
+    return _svg(size, size, body, label, "gauge")
+
+
+def hbars(bars: Sequence[Bar], label: str, empty: str, width: float = 460) -> Markup:
+    """Horizontal bars on a 0–100 scale, one per item; items without a score say ``empty``."""
+    row, left, right, top = 30.0, 92.0, 52.0, 18.0
+    track = width - left - right
+    height = top + row * len(bars) + 6
+    body = []
+    for tick in (0, 60, 80, 90, 100):
+        x = left + track * tick / 100
+        body.append(
+            f'<line class="grid" x1="{_n(x)}" y1="{_n(top - 4)}" x2="{_n(x)}" y2="{_n(height - 4)}"/>'
+        )
+        body.append(f'<text class="axis" x="{_n(x)}" y="{_n(top - 7)}">{tick}</text>')
+    for i, b in enumerate(bars):
+        y = top + i * row
+        body.append(f'<text class="bar-label" x="{_n(left - 10)}" y="{_n(y + 19)}">{escape(b.label)}</text>')
+        body.append(
+            f'<rect class="bar-track" x="{_n(left)}" y="{_n(y + 6)}" width="{_n(track)}" height="18" rx="3"/>'
+        )
+        if b.score is None:
+            body.append(f'<text class="bar-empty" x="{_n(left + 8)}" y="{_n(y + 19)}">{escape(empty)}</text>')
+            continue
+        w = track * max(0.0, min(b.score, 100.0)) / 100
+        g = grade_of(b.score)
+        body.append(
+            f'<rect class="bar c-{g}" x="{_n(left)}" y="{_n(y + 6)}" '
+            f'width="{_n(max(w, 2))}" height="18" rx="3"/>'
+        )
+        body.append(
+            f'<text class="bar-value" x="{_n(left + track + 8)}" y="{_n(y + 19)}">{b.score:.2f}</text>'
+        )
+    return _svg(width, height, body, label, "bars")
+
+
+def trend(points: Sequence[TrendPoint], label: str, width: float = 460, height: float = 210) -> Markup:
+    """The unit's score per period: grade bands, a line through the scored periods, the current
+    period highlighted. A single period is drawn as one point in the middle."""
+    left, right, top, bottom = 34.0, 16.0, 12.0, 40.0
+    plot_w, plot_h = width - left - right, height - top - bottom
+
+    def y_of(score: float) -> float:
+        return top + plot_h * (1 - max(0.0, min(score, 100.0)) / 100)
+
+    body = []
+    bands = ((100, 90, "A"), (90, 80, "B"), (80, 60, "C"), (60, 0, "D"))
+    for hi, lo, g in bands:
+        body.append(
+            f'<rect class="band b-{g}" x="{_n(left)}" y="{_n(y_of(hi))}" width="{_n(plot_w)}" '
+            f'height="{_n(y_of(lo) - y_of(hi))}"/>'
+        )
+    for tick in (0, 60, 80, 90, 100):
+        y = y_of(tick)
+        body.append(
+            f'<line class="grid" x1="{_n(left)}" y1="{_n(y)}" x2="{_n(left + plot_w)}" y2="{_n(y)}"/>'
+        )
+        body.append(f'<text class="axis axis-y" x="{_n(left - 6)}" y="{_n(y + 4)}">{tick}</text>')
+    n = len(points)
+    if n == 0:
+        return _svg(width, height, body, label, "trend")
+
+    def x_of(i: int) -> float:
+        return left + plot_w / 2 if n == 1 else left + 18 + (plot_w - 36) * i / (n - 1)
+
+    step = max(1, math.ceil(n / 8))  # at most ~8 period labels
+    for i, p in enumerate(points):
+        if i % step == 0 or i == n - 1 or p.current:
+            cls = "axis axis-x current" if p.current else "axis axis-x"
+            body.append(_text(cls, x_of(i), height - bottom + 18, escape(p.label)))
+    scored = [(x_of(i), y_of(p.score), p) for i, p in enumerate(points) if p.score is not None]
+    if len(scored) > 1:
+        d = " ".join(f"{'M' if j == 0 else 'L'}{_n(x)} {_n(y)}" for j, (x, y, _) in enumerate(scored))
+        body.append(f'<path class="line" d="{d}"/>')
+    for x, y, p in scored:
+        g = grade_of(p.score)
+        r = 6 if p.current else 4
+        body.append(
+            f'<circle class="dot c-{g}{" current" if p.current else ""}" cx="{_n(x)}" cy="{_n(y)}" r="{r}"/>'
+        )
+        if p.current or len(scored) <= 6:
+            body.append(f'<text class="point-label" x="{_n(x)}" y="{_n(y - 10)}">{p.score:.2f}</text>')
+    return _svg(width, height, body, label, "trend")
+
+
+def calendar(days: Sequence[Day], label: str, weekday_names: Sequence[str]) -> Markup:
+    """A one-row strip of the month: filled cells for days with an upload, hollow ones without.
+    Weekend days carry a small mark under the cell."""
+    cell, gap, top = 21.0, 3.0, 14.0
+    width = len(days) * (cell + gap) - gap + 2
+    height = top + cell + 12
+    body = []
+    for i, d in enumerate(days):
+        x = 1 + i * (cell + gap)
+        cls = "cal-on" if d.uploaded else "cal-off"
+        if d.weekday == 0 or i == 0:
+            body.append(_text("cal-wd", x + cell / 2, top - 4, escape(weekday_names[d.weekday])))
+        body.append(
+            f'<rect class="{cls}" x="{_n(x)}" y="{_n(top)}" width="{_n(cell)}" height="{_n(cell)}" rx="3"/>'
+        )
+        body.append(f'<text class="cal-day {cls}-t" x="{_n(x + cell / 2)}" y="{_n(top + 15)}">{d.day}</text>')
+        if d.weekday >= 5:
+            body.append(
+                f'<rect class="cal-we" x="{_n(x + 3)}" y="{_n(top + cell + 3)}" '
+                f'width="{_n(cell - 6)}" height="3" rx="1.5"/>'
+            )
+    return _svg(width, height, body, label, "calendar")
+
+
+def campaign_dots(
+    kinds: Sequence[KindGrowth], before: str, after: str, label: str, width: float = 900
+) -> Markup:
+    """Per kind, every unit's before score (grey, upper row) and after score (coloured, lower
+    row) on a shared axis, a thin line joining the two dots of a unit, and each row's mean."""
+    scores = [s for k in kinds for u in k.units for s in (u.before, u.after) if s is not None]
+    if not scores:
+        return _svg(width, 20, [], label, "dots")
+    lo = max(0.0, math.floor(min(scores) / 10) * 10)
+    hi = 100.0
+    left, right, top = 150.0, 24.0, 26.0
+    block, row_gap = 96.0, 40.0
+    plot_w = width - left - right
+    height = top + block * len(kinds) + 20
+
+    def x_of(s: float) -> float:
+        return left + plot_w * (s - lo) / (hi - lo)
+
+    body = []
+    for tick in range(int(lo), 101, 10):
+        x = x_of(tick)
+        body.append(
+            f'<line class="grid" x1="{_n(x)}" y1="{_n(top - 6)}" x2="{_n(x)}" y2="{_n(height - 18)}"/>'
+        )
+        body.append(f'<text class="axis" x="{_n(x)}" y="{_n(top - 10)}">{tick}</text>')
+    for k_i, k in enumerate(kinds):
+        y0 = top + k_i * block + 14
+        y1 = y0 + row_gap
+        body.append(f'<text class="dots-kind" x="4" y="{_n(y0 + row_gap / 2 + 5)}">{escape(k.label)}</text>')
+        body.append(f'<text class="dots-row" x="{_n(left - 10)}" y="{_n(y0 + 4)}">{escape(before)}</text>')
+        body.append(f'<text class="dots-row" x="{_n(left - 10)}" y="{_n(y1 + 4)}">{escape(after)}</text>')
+        for u in k.units:
+            if u.before is None or u.after is None:
+                continue
+            cls = "up" if u.after > u.before else "down" if u.after < u.before else "same"
+            body.append(
+                f'<line class="link {cls}" x1="{_n(x_of(u.before))}" y1="{_n(y0)}" '
+                f'x2="{_n(x_of(u.after))}" y2="{_n(y1)}"><title>{escape(u.unit_name)}</title></line>'
+            )
+        for u in k.units:
+            if u.before is None or u.after is None:
+                continue
+            name = escape(u.unit_name)
+            body.append(
+                f'<circle class="dot-before" cx="{_n(x_of(u.before))}" cy="{_n(y0)}" r="5">'
+                f"<title>{name}: {u.before:.2f}</title></circle>"
+            )
+            body.append(
+                f'<circle class="dot-after c-{grade_of(u.after)}" '
+                f'cx="{_n(x_of(u.after))}" cy="{_n(y1)}" r="5">'
+                f"<title>{name}: {u.after:.2f}</title></circle>"
+            )
+        for mean, y in ((k.mean_before, y0), (k.mean_after, y1)):
+            if mean is None:
+                continue
+            x = x_of(mean)
+            body.append(f'<line class="mean" x1="{_n(x)}" y1="{_n(y - 12)}" x2="{_n(x)}" y2="{_n(y + 12)}"/>')
+            body.append(_text("mean-label", x, y + 24 if y == y1 else y - 15, f"{mean:.2f}"))
+    return _svg(width, height, body, label, "dots")
