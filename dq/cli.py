@@ -205,6 +205,7 @@ def _optional_commands(sub) -> None:
         ("history", "dq.history_cli", "list stored runs and scores"),
         ("report", "dq.report.cli", "render HTML score reports"),
         ("gx", "dq.gx", "export suites as Great Expectations suites"),
+        ("demo", "dq.demo", "run the main job end to end on the bundled data"),
     ):
         try:
             mod = importlib.import_module(module)
