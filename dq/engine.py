@@ -24,7 +24,7 @@ import polars as pl
 from dq.catalogue import Catalogue, load_catalogue
 from dq.checks import REGISTRY, Compiled, Context, Join
 from dq.checks.base import sql
-from dq.errors import CheckError
+from dq.errors import CheckError, NotApplicable
 from dq.masking import mask_row
 from dq.results import AuditResult, RuleResult, TableInfo, status_for
 from dq.sources import Extract, parse_period
@@ -85,7 +85,7 @@ def _lookup_join(rule: Rule, tables: Mapping[str, pl.LazyFrame]) -> Join:
     lk = rule.lookup
     assert lk is not None
     if lk.table not in tables:
-        raise CheckError(f"lookup table '{lk.table}' is not in the extract")
+        raise NotApplicable(f"lookup table '{lk.table}' was not uploaded")
     right_keys = [r for _, r in lk.on]
     right = (
         tables[lk.table]
@@ -104,7 +104,12 @@ def _lookup_join(rule: Rule, tables: Mapping[str, pl.LazyFrame]) -> Join:
 def _apply_joins(frame: pl.LazyFrame, joins: Sequence[Join]) -> pl.LazyFrame:
     for j in joins:
         frame = frame.join(
-            j.right, left_on=list(j.left_on), right_on=list(j.right_on), how="left", coalesce=False
+            j.right,
+            left_on=list(j.left_on),
+            right_on=list(j.right_on),
+            how="left",
+            coalesce=False,
+            maintain_order="left",  # samples stay the table's first failing rows
         )
     return frame
 
@@ -165,6 +170,8 @@ def _compile(
         probe = _apply_joins(empty, joins)
         probe.select([e.alias(k) for k, e in exprs.items()]).collect_schema()
         return plan, joins, None
+    except NotApplicable as exc:
+        return None, [], _result(rule, "not_applicable", 0, 0, str(exc))
     except CheckError as exc:
         return None, [], _error(rule, str(exc))
     except Exception as exc:  # a Polars type or expression error

@@ -4,6 +4,8 @@
     ├── SuiteError              a suite or catalogue file is invalid (lists every problem)
     ├── InputError              an extract, table file or manifest cannot be read
     └── CheckError              a rule cannot be compiled or run (becomes a result with status error)
+        └── NotApplicable       the rule has nothing to judge (e.g. a referenced table was not
+                                uploaded; becomes a result with status not_applicable)
 
 Every message names the file, table, rule or row it is about so that a user can act on it.
 """
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["CheckError", "DQError", "InputError", "Problem", "SuiteError"]
+__all__ = ["CheckError", "DQError", "InputError", "NotApplicable", "Problem", "SuiteError"]
 
 
 class DQError(Exception):
@@ -52,3 +54,7 @@ class InputError(DQError):
 
 class CheckError(DQError):
     """A rule cannot be compiled or evaluated."""
+
+
+class NotApplicable(CheckError):
+    """The rule has nothing to judge here; its result is ``not_applicable``, not an error."""

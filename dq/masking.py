@@ -23,7 +23,7 @@ def mask_value(value: Any, how: str) -> Any:
     if how == "id":
         return s[:6] + "*" * max(len(s) - 10, 0) + s[-4:] if len(s) > 10 else "*" * len(s)
     if how == "name":
-        return s[0] + "*" * max(len(s) - 1, 1)
+        return s[0] + "*" * (len(s) - 1) if len(s) > 1 else "*"
     if how == "phone":
         return s[:3] + "*" * max(len(s) - 7, 0) + s[-4:] if len(s) > 7 else "*" * len(s)
     return "*" * len(s)

@@ -69,8 +69,11 @@ class AuditResult:
     @property
     def summary(self) -> dict[str, Any]:
         counts = Counter(r.status for r in self.results)
+        # A rule of severity error or critical that failed, or that could not run, blocks.
         blocking = [
-            r.rule for r in self.results if r.status == "fail" and r.severity in ("error", "critical")
+            r.rule
+            for r in self.results
+            if r.status in ("fail", "error") and r.severity in ("error", "critical")
         ]
         return {
             "rules": len(self.results),

@@ -323,6 +323,9 @@ class _Loader:
     def lookup(self, raw: Any, file: str, rid: str) -> Lookup | None:
         if raw is None:
             return None
+        if isinstance(raw, Mapping) and True in raw and "on" not in raw:
+            # YAML 1.1 reads a bare `on:` key as the boolean true.
+            raw = {("on" if k is True else k): v for k, v in raw.items()}
         ok = (
             isinstance(raw, Mapping)
             and not set(raw) - {"table", "on", "columns"}

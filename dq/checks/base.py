@@ -24,7 +24,7 @@ from typing import Any
 import polars as pl
 
 from dq.catalogue import Catalogue, TableSpec
-from dq.errors import CheckError
+from dq.errors import CheckError, NotApplicable
 
 __all__ = [
     "DIMENSIONS",
@@ -105,8 +105,11 @@ class Context:
         return self.period
 
     def other(self, table: str) -> pl.LazyFrame:
+        if self.catalogue.table(table) is None:
+            raise CheckError(f"unknown table '{table}': not a table of the catalogue")
         if table not in self.tables:
-            raise CheckError(f"referenced table '{table}' is not in the extract")
+            # The missing table is the submission suite's finding (declared, not uploaded).
+            raise NotApplicable(f"referenced table '{table}' was not uploaded")
         return self.tables[table]
 
     def other_schema(self, table: str) -> Mapping[str, pl.DataType]:

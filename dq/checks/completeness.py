@@ -14,6 +14,11 @@ __all__ = ["CHECKS"]
 
 def _not_null(p: Mapping[str, Any], ctx: Context) -> Compiled:
     col = p["column"]
+    raw = f"{col}__raw"
+    if raw in ctx.schema:
+        # The reader parsed this column from text: a value that was given but did not parse is
+        # date_parse's finding, not a missing value.
+        return Compiled(applies=pl.lit(True), violates=blank_or_null(raw, ctx.schema[raw]))
     return Compiled(applies=pl.lit(True), violates=blank_or_null(col, ctx.schema.get(col)))
 
 
@@ -21,7 +26,8 @@ def _columns_present(p: Mapping[str, Any], ctx: Context) -> Compiled:
     """Schema-level: every expected column exists with a compatible type."""
     expected: dict[str, str] = {}
     if p.get("columns"):
-        expected = {c: "" for c in p["columns"]}
+        listed = p["columns"]
+        expected = {c: "" for c in ([listed] if isinstance(listed, str) else listed)}
     elif ctx.spec is not None:
         expected = {c.name: c.type for c in ctx.spec.columns if c.required or p["all"]}
     missing, mistyped = [], []
@@ -53,15 +59,22 @@ def _columns_present(p: Mapping[str, Any], ctx: Context) -> Compiled:
 
 def _row_count(p: Mapping[str, Any], ctx: Context) -> Compiled:
     lo, hi = p.get("min"), p.get("max")
-    n = pl.len()
-    bad = pl.lit(False)
-    if lo is not None:
-        bad = bad | (n < lo)
-    if hi is not None:
-        bad = bad | (n > hi)
+    # Filled by aggregate(): the rows counted are those of the rule's `when` mask.
+    details: dict[str, pl.Expr] = {}
+
+    def aggregate(mask: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+        n = mask.sum()
+        details["rows"] = n
+        bad = pl.lit(False)
+        if lo is not None:
+            bad = bad | (n < lo)
+        if hi is not None:
+            bad = bad | (n > hi)
+        return pl.lit(1), bad.cast(pl.UInt32)
+
     return Compiled(
-        aggregate=lambda mask: (pl.lit(1), bad.cast(pl.UInt32)),
-        details={"rows": n},
+        aggregate=aggregate,
+        details=details,
         describe=lambda d: (
             f"{d['rows']} rows (expected {lo if lo is not None else '-'}..{hi if hi is not None else '-'})"
         ),

@@ -66,19 +66,20 @@ def _length(p: Mapping[str, Any], ctx: Context) -> Compiled:
     return Compiled(applies=present(col, ctx), violates=bad)
 
 
-def _birth(s: pl.Expr, start: int, fmt: str, prefix: str = "") -> pl.Expr:
-    text = s.str.slice(start, len(fmt.replace("%Y", "YYYY").replace("%", "")))
+def _birth(s: pl.Expr, start: int, length: int, prefix: str = "") -> pl.Expr:
+    """The birth date written as ``length`` digits from ``start`` (``prefix`` completes the year)."""
+    text = s.str.slice(start, length)
     if prefix:
         text = pl.lit(prefix) + text
-    return text.str.to_date(fmt, strict=False)
+    return text.str.to_date("%Y%m%d", strict=False)
 
 
 def id18_birth(s: pl.Expr) -> pl.Expr:
-    return _birth(s, 6, "%Y%m%d")
+    return _birth(s, 6, 8)  # YYYYMMDD
 
 
 def id15_birth(s: pl.Expr) -> pl.Expr:
-    return _birth(s, 6, "%Y%m%d", prefix="19")
+    return _birth(s, 6, 6, prefix="19")  # YYMMDD of the 1900s
 
 
 def id18_valid(col: str, ctx: Context) -> pl.Expr:

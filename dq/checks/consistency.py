@@ -53,20 +53,27 @@ def _row_total(p: Mapping[str, Any], ctx: Context) -> Compiled:
         complete = pl.all_horizontal([_num(c).is_not_null() for c in [p["total_column"], *parts]])
         return Compiled(applies=complete, violates=(total - computed).abs() > tol)
     label, total_label = p.get("label_column"), p["total_label"]
-    cols = list(p.get("columns") or [])
-    if not label or not cols:
-        raise CheckError("row_total needs 'label_column' and 'columns', or 'total_column'")
-    skip = [total_label, *p["exclude_labels"]]
-    is_total = pl.col(label).cast(pl.String).str.strip_chars() == total_label
-    is_part = ~pl.col(label).cast(pl.String).str.strip_chars().is_in(skip)
+    if not label:
+        raise CheckError("row_total needs 'label_column' (row form) or 'total_column' (column form)")
+    excluded = p["exclude_labels"]  # text or a list of text
+    skip = [total_label, *([excluded] if isinstance(excluded, str) else excluded)]
+    # Without a column list, every column but the label and the excluded ones is summed.
+    cols = list(p.get("columns") or [c for c in ctx.schema if c != label and c not in p["exclude_columns"]])
+    labels = pl.col(label).cast(pl.String).str.strip_chars()
+    is_total = labels == total_label
+    is_part = ~labels.is_in(skip).fill_null(False)
+    # Filled by aggregate(): only the rows of the rule's `when` mask take part in the sums.
     details: dict[str, pl.Expr] = {}
-    bad = []
-    for c in cols:
-        stated = _num(c).filter(is_total).sum()
-        computed = _num(c).filter(is_part).sum()
-        details[f"stated:{c}"], details[f"computed:{c}"] = stated, computed
-        bad.append(((stated - computed).abs() > tol).cast(pl.Int32))
-    has_total = is_total.any().cast(pl.Int32)
+
+    def aggregate(mask: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+        bad = []
+        for c in cols:
+            stated = _num(c).filter(is_total & mask).sum()
+            computed = _num(c).filter(is_part & mask).sum()
+            details[f"stated:{c}"], details[f"computed:{c}"] = stated, computed
+            bad.append(((stated - computed).abs() > tol).fill_null(False).cast(pl.Int32))
+        has_total = (is_total & mask).any().cast(pl.Int32)
+        return has_total * len(cols), has_total * pl.sum_horizontal(bad)
 
     def describe(d: Mapping[str, Any]) -> str:
         wrong = [
@@ -81,14 +88,16 @@ def _row_total(p: Mapping[str, Any], ctx: Context) -> Compiled:
         )
 
     return Compiled(
-        aggregate=lambda mask: (has_total * len(cols), has_total * pl.sum_horizontal(bad)),
+        aggregate=aggregate,
         details=details,
         describe=describe,
     )
 
 
 def _fmt(v: Any) -> str:
-    return f"{v:g}" if isinstance(v, float) else str(v)
+    if isinstance(v, float):
+        return str(int(v)) if v.is_integer() else f"{v:.2f}"
+    return str(v)
 
 
 def _row_total_columns(p: Mapping[str, Any]) -> list[str]:
@@ -145,7 +154,8 @@ CHECKS = (
             Param("label_column", "column", required=False),
             Param("total_label", "str", required=False, default="合计"),
             Param("exclude_labels", "strs", required=False, default=["小计"]),
-            Param("columns", "columns", required=False),
+            Param("columns", "columns", required=False, help="default: every other column"),
+            Param("exclude_columns", "strs", required=False, default=[]),
             Param("total_column", "column", required=False),
             Param("part_columns", "columns", required=False),
             Param("tolerance", "number", required=False, default=0),

@@ -24,7 +24,9 @@ def _event_column(p: Mapping[str, Any], ctx: Context) -> str:
 def _upload_timeliness(p: Mapping[str, Any], ctx: Context) -> Compiled:
     col, up = _event_column(p, ctx), p["upload_column"]
     dtype = ctx.schema.get(col)
-    if dtype is None or not dtype.is_temporal():
+    if dtype is None:  # the default event column is not among the rule's columns
+        raise CheckError(f"column(s) missing from {ctx.table}: {col}")
+    if not dtype.is_temporal():
         raise CheckError(f"column '{col}' is {dtype}, not a date or datetime")
     max_days = float(p["max_days"])
     if dtype == pl.Date:
@@ -41,7 +43,8 @@ def _upload_days(p: Mapping[str, Any], ctx: Context) -> Compiled:
     start, end = ctx.require_period()
     n_days = (end.date() - start.date()).days
     in_period = (pl.col(col) >= start) & (pl.col(col) < end)
-    days = pl.col(col).filter(in_period).dt.date().unique().sort()
+    # Filled by aggregate(): only the rows of the rule's `when` mask count.
+    details: dict[str, pl.Expr] = {}
     all_days = [start.date() + timedelta(days=i) for i in range(n_days)]
 
     def describe(d: Mapping[str, Any]) -> str:
@@ -53,9 +56,14 @@ def _upload_days(p: Mapping[str, Any], ctx: Context) -> Compiled:
             ", ".join(map(str, missing))
         )
 
+    def aggregate(mask: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+        days = pl.col(col).filter(in_period & mask).dt.date().unique().sort()
+        details["days"] = days.implode()
+        return pl.lit(n_days), pl.lit(n_days) - days.len()
+
     return Compiled(
-        aggregate=lambda mask: (pl.lit(n_days), pl.lit(n_days) - days.len()),
-        details={"days": days.implode()},
+        aggregate=aggregate,
+        details=details,
         describe=describe,
         empty_applies=True,
     )
