@@ -90,7 +90,8 @@ CHECKS = (
         (Param("column", "column"),),
         _not_null,
         lambda p: [p["column"]],
-        null_semantics="null, empty and whitespace-only values fail",
+        null_semantics="null, empty and whitespace-only values fail; for a column parsed from text the"
+        " text is tested, so a value given but unparseable is left to date_parse",
         gx_equivalent="expect_column_values_to_not_be_null",
     ),
     CheckDef(
