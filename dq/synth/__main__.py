@@ -1,0 +1,5 @@
+import sys
+
+from dq.synth.cli import main
+
+sys.exit(main())

@@ -1,0 +1,811 @@
+"""Known defects: which unit gets which, which rows carry them, how rows are altered.
+
+Every injected defect breaks exactly one rule of the suites: rows are chosen disjointly per table
+(a row carries at most one defect), defect values are chosen so that no other check fires (an
+orphan link is a well-formed id that does not exist; a bad checksum keeps a valid birth date and
+matching sex; an out-of-period visit was uploaded within a day, …), and parent tables keep their
+clean values for their children (a visit moved out of the period does not move its settlement).
+
+Planning is two-level:
+
+- per unit, a seeded *profile* (independent of the rest of the batch): the newsletter's own
+  findings (未反馈 → ``not_reported``, fewer upload days → ``missing_upload_days``) plus random
+  row-level and submission-level kinds;
+- per batch (``--profile before``), a coverage pass adds every kind still missing to an eligible
+  unit, so a batch of one hospital and one district already shows every kind.
+
+``--profile after`` keeps the base data and re-draws nothing: each defect of the *before* plan
+persists with probability 0.2 (at about half its size), the rest are fixed, and a few new ones
+appear.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import polars as pl
+
+from dq.synth.plan import Period, UnitPlan
+from dq.synth.tables import DATE_EVENTS, DAY, EVENT_COLUMNS, HOUR, ID_FORMAT, ids, record_ids, tod_clinic
+from dq.synth.values import civil_from_days, id15_numbers, id18_numbers, stable_hash
+
+if TYPE_CHECKING:
+    from dq.synth.tables import UnitData
+
+__all__ = [
+    "CHECK_OF",
+    "KINDS",
+    "SUBMISSION_KINDS",
+    "Defect",
+    "apply_rows",
+    "apply_text",
+    "plan_batch",
+    "select_rows",
+]
+
+H, D = "hospital", "district"
+
+# kind -> the check (dq.checks registry name) that should catch it
+CHECK_OF = {
+    "null_required": "not_null",
+    "blank_required": "not_null",
+    "bad_code": "in_set",
+    "bad_id_checksum": "id_card",
+    "bad_id_birthdate": "id_card",
+    "legacy_id15": "id_legacy",
+    "id_sex_mismatch": "id_card_matches",
+    "bad_icd10": "icd10",
+    "bad_icd9cm3": "icd9cm3",
+    "unparseable_date": "date_parse",
+    "duplicate_key": "unique",
+    "orphan_link": "foreign_key",
+    "discharge_before_admission": "compare",
+    "report_before_specimen": "compare",
+    "dbp_not_below_sbp": "compare",
+    "out_of_range": "between",
+    "negative_fee": "between",
+    "amount_mismatch": "compare",
+    "self_pay_mismatch": "compare",
+    "los_mismatch": "compare",
+    "event_out_of_period": "in_period",
+    "future_date": "not_future",
+    "late_upload": "upload_timeliness",
+    "diag_main_count": "group_count",
+    "missing_upload_days": "upload_days",
+    "declared_not_uploaded": "proportion",
+    "uploaded_not_declared": "proportion",
+    "over_reporting": "between",
+    "not_reported": "expression",
+}
+SUBMISSION_KINDS = (
+    "not_reported",
+    "declared_not_uploaded",
+    "uploaded_not_declared",
+    "missing_upload_days",
+    "over_reporting",
+)
+TEXT_ONLY = {"unparseable_date"}
+
+_NULLABLE_H = (
+    ("patient_index", ("name",)),
+    ("outpatient_visit", ("dept_code",)),
+    ("inpatient_record", ("dept_code",)),
+    ("lab_result", ("result_value",)),
+    ("outpatient_prescription", ("drug_code",)),
+)
+_NULLABLE_D = (
+    ("resident_record", ("name",)),
+    ("resident_record", ("address_code",)),
+    ("family_doctor_contract", ("doctor_id",)),
+    ("vaccination_record", ("vaccine_code",)),
+)
+_LATE_H = tuple(
+    (t, (EVENT_COLUMNS[t], "upload_time"))
+    for t in (
+        "outpatient_visit",
+        "inpatient_record",
+        "surgery_record",
+        "lab_report",
+        "exam_report",
+        "fee_settlement",
+    )
+)
+_LATE_D = tuple(
+    (t, (EVENT_COLUMNS[t], "upload_time"))
+    for t in (
+        "resident_record",
+        "hypertension_followup",
+        "diabetes_followup",
+        "community_visit",
+        "vaccination_record",
+        "family_doctor_contract",
+    )
+)
+
+# row- and group-level kinds: unit kind -> ((table, columns), ...)
+KINDS: dict[str, dict[str, tuple[tuple[str, tuple[str, ...]], ...]]] = {
+    "null_required": {H: _NULLABLE_H, D: _NULLABLE_D},
+    "blank_required": {H: _NULLABLE_H, D: _NULLABLE_D},
+    "bad_code": {
+        H: (
+            ("outpatient_visit", ("visit_type",)),
+            ("inpatient_record", ("discharge_method",)),
+            ("lab_result", ("abnormal_flag",)),
+            ("exam_report", ("modality",)),
+            ("patient_index", ("id_type",)),
+            ("patient_index", ("sex_code",)),
+        ),
+        D: (("resident_record", ("sex_code",)),),
+    },
+    "bad_id_checksum": {H: (("patient_index", ("id_no",)),), D: (("resident_record", ("id_no",)),)},
+    "bad_id_birthdate": {H: (("patient_index", ("id_no",)),), D: (("resident_record", ("id_no",)),)},
+    "legacy_id15": {H: (("patient_index", ("id_no",)),), D: (("resident_record", ("id_no",)),)},
+    "id_sex_mismatch": {
+        H: (("patient_index", ("id_no", "sex_code")),),
+        D: (("resident_record", ("id_no", "sex_code")),),
+    },
+    "bad_icd10": {
+        # not inpatient_record: its code must also equal the main diagnosis row (DX-302)
+        H: (("outpatient_visit", ("diagnosis_code",)),),
+        D: (("community_visit", ("diagnosis_code",)),),
+    },
+    "bad_icd9cm3": {H: (("surgery_record", ("operation_code",)),)},
+    # a required temporal column that does not parse is also null for not_null: only optional ones
+    "unparseable_date": {H: (("inpatient_record", ("discharge_time",)),)},
+    "duplicate_key": {
+        H: (
+            ("outpatient_visit", ("visit_id",)),
+            ("exam_report", ("report_id",)),
+            ("fee_settlement", ("settlement_id",)),
+            ("lab_result", ("report_id", "item_code")),
+        ),
+        D: (
+            ("community_visit", ("visit_id",)),
+            ("hypertension_followup", ("followup_id",)),
+        ),
+    },
+    "orphan_link": {
+        H: (
+            ("outpatient_visit", ("patient_id",)),
+            ("outpatient_prescription", ("visit_id",)),
+            ("lab_result", ("report_id",)),
+            ("surgery_record", ("inpatient_id",)),
+            ("exam_report", ("patient_id",)),
+        ),
+        D: (
+            ("hypertension_followup", ("record_id",)),
+            ("diabetes_followup", ("record_id",)),
+            ("vaccination_record", ("record_id",)),
+            ("family_doctor_contract", ("record_id",)),
+            ("community_visit", ("record_id",)),
+        ),
+    },
+    "discharge_before_admission": {H: (("inpatient_record", ("admission_time", "discharge_time")),)},
+    "report_before_specimen": {H: (("lab_report", ("specimen_time", "report_time")),)},
+    "dbp_not_below_sbp": {D: (("hypertension_followup", ("sbp", "dbp")),)},
+    "out_of_range": {
+        H: (("outpatient_prescription", ("quantity",)),),
+        D: (
+            ("hypertension_followup", ("sbp",)),
+            ("diabetes_followup", ("fasting_glucose",)),
+            ("vaccination_record", ("dose_seq",)),
+        ),
+    },
+    "negative_fee": {
+        H: (("outpatient_visit", ("total_fee",)), ("inpatient_record", ("total_fee",))),
+        D: (("community_visit", ("total_fee",)),),
+    },
+    "amount_mismatch": {H: (("outpatient_prescription", ("quantity", "unit_price", "amount")),)},
+    "self_pay_mismatch": {H: (("fee_settlement", ("total_amount", "insurance_amount", "self_pay_amount")),)},
+    "los_mismatch": {H: (("inpatient_record", ("admission_time", "discharge_time", "length_of_stay")),)},
+    "event_out_of_period": {
+        H: (("outpatient_visit", ("visit_time",)), ("fee_settlement", ("settle_time",))),
+        # follow-ups may be back-dated (no in_period rule): not them
+        D: (("community_visit", ("visit_time",)), ("vaccination_record", ("vaccination_date",))),
+    },
+    "future_date": {H: (("patient_index", ("birth_date",)),)},
+    "late_upload": {H: _LATE_H, D: _LATE_D},
+    "diag_main_count": {H: (("inpatient_diagnosis", ("inpatient_id", "diag_type")),)},
+}
+ROW_KINDS = tuple(KINDS)
+ALL_KINDS = ROW_KINDS + SUBMISSION_KINDS
+
+# leaf tables a unit may declare and then not upload (nothing else depends on them)
+DROPPABLE = {
+    H: ("exam_report", "surgery_record", "fee_settlement"),
+    D: ("vaccination_record", "family_doctor_contract", "diabetes_followup"),
+}
+# orphan values: id kind of the referenced table
+ORPHAN_ID = {"patient_id": "patient", "visit_id": "visit", "report_id": "lab", "inpatient_id": "inpatient"}
+
+
+@dataclass
+class Defect:
+    """One injected defect of a unit; ``rows`` (base-row indices) is filled at generation."""
+
+    kind: str
+    table: str | None
+    columns: tuple[str, ...]
+    rate: float = 0.0  # share of the table's rows (row/group kinds)
+    figure: int = 0  # submission kinds: days / tables / 1
+    detail: dict[str, Any] = field(default_factory=dict)
+    rows: np.ndarray | None = None
+    origin: str = "seeded"  # seeded | newsletter | coverage | persisting | new
+
+    @property
+    def check(self) -> str:
+        return CHECK_OF[self.kind]
+
+
+@dataclass
+class UnitDefects:
+    """The defect plan of one unit and the submission decisions that follow from it."""
+
+    defects: list[Defect]
+    collection_mode: str  # upload | direct_db
+    reported: bool  # declared_tables present in the manifest
+    missing_days: list[int]
+    dropped: list[str]  # declared but not uploaded
+    undeclared: list[str]  # uploaded but not declared
+
+    def row_defects(self, table: str | None = None) -> list[Defect]:
+        return [
+            d for d in self.defects if d.kind not in SUBMISSION_KINDS and (table is None or d.table == table)
+        ]
+
+
+# ============================================================================ planning
+
+
+def _rng(seed: int, *purpose: object) -> np.random.Generator:
+    return np.random.default_rng([seed & 0xFFFFFFFF, seed >> 32 & 0xFFFFFFFF, stable_hash(*purpose)])
+
+
+def _rate(rng: np.random.Generator, kind: str) -> float:
+    if kind == "late_upload":
+        return float(rng.uniform(0.01, 0.05))
+    return float(rng.uniform(0.003, 0.025))
+
+
+def _outpatient_table(plan: UnitPlan) -> str:
+    return "outpatient_visit" if plan.kind == "hospital" else "community_visit"
+
+
+def _pick_missing(rng: np.random.Generator, n_days: int, m: int) -> list[int]:
+    """m non-adjacent days, never the first or the last of the month."""
+    chosen: set[int] = set()
+    for d in rng.permutation(np.arange(1, n_days - 1)):
+        if len(chosen) >= m:
+            break
+        if d - 1 in chosen or d + 1 in chosen:
+            continue
+        chosen.add(int(d))
+    return sorted(chosen)
+
+
+def _options(plan: UnitPlan, kind: str, uploaded: set[str]) -> list[tuple[str, tuple[str, ...]]]:
+    if kind in TEXT_ONLY and plan.style != "text":
+        return []
+    return [o for o in KINDS[kind].get(plan.kind, ()) if o[0] in uploaded]
+
+
+def _uploaded(plan: UnitPlan, ud: UnitDefects) -> set[str]:
+    return set(plan.tables) - set(ud.dropped)
+
+
+def _unit_before(plan: UnitPlan, period: Period, seed: int) -> UnitDefects:
+    rng = _rng(seed, "defects", plan.unit_id)
+    mode = "direct_db" if plan.declaration_status == "direct_db" else "upload"
+    reported = plan.declaration_status != "not_reported"
+    ud = UnitDefects([], mode, reported, [], [], [])
+    if mode == "upload" and not reported:
+        ud.defects.append(Defect("not_reported", None, ("declared_tables",), figure=1, origin="newsletter"))
+    # missing upload days: as many as the newsletter reports (at most 12), else sometimes 1-3
+    gap = 0
+    if plan.published_upload_days and plan.published_days:
+        gap = max(0, plan.published_days - plan.published_upload_days)
+    draw_days = rng.random()
+    m = min(gap, 12) if gap else (int(rng.integers(1, 4)) if draw_days < 0.12 else 0)
+    if m:
+        ud.missing_days = _pick_missing(rng, period.n_days, m)
+        ud.defects.append(
+            Defect(
+                "missing_upload_days",
+                _outpatient_table(plan),
+                ("upload_time",),
+                figure=len(ud.missing_days),
+                detail={"days": [d + 1 for d in ud.missing_days]},
+                origin="newsletter" if gap else "seeded",
+            )
+        )
+    u_drop, u_undecl, u_over = rng.random(3)
+    if mode == "upload" and reported and u_drop < 0.15:
+        ud.dropped = [str(rng.choice(DROPPABLE[plan.kind]))]
+        ud.defects.append(Defect("declared_not_uploaded", None, (), figure=1, detail={"tables": ud.dropped}))
+    uploaded = _uploaded(plan, ud)
+    if mode == "upload" and reported and u_undecl < 0.15:
+        ud.undeclared = [str(rng.choice(sorted(uploaded)))]
+        ud.defects.append(
+            Defect("uploaded_not_declared", None, (), figure=1, detail={"tables": ud.undeclared})
+        )
+    if plan.reference_available and u_over < 0.15:
+        ud.defects.append(_over_reporting(rng, plan))
+    for kind in ROW_KINDS:
+        u = rng.random()
+        opts = _options(plan, kind, uploaded)
+        if opts and u < 0.3:
+            table, cols = opts[int(rng.integers(0, len(opts)))]
+            ud.defects.append(Defect(kind, table, cols, rate=_rate(rng, kind)))
+    return ud
+
+
+def _over_reporting(rng: np.random.Generator, plan: UnitPlan) -> Defect:
+    if plan.kind == "hospital" and rng.random() < 0.4:
+        metric, table = "discharges", "inpatient_record"
+    else:
+        metric, table = (
+            "outpatient_visits",
+            ("outpatient_visit" if plan.kind == "hospital" else "community_visit"),
+        )
+    return Defect(
+        "over_reporting", table, (metric,), figure=1, detail={"share": float(rng.uniform(0.7, 0.95))}
+    )
+
+
+def _cover(plans: list[UnitPlan], uds: dict[str, UnitDefects], period: Period, seed: int) -> None:
+    """Add every kind that no unit has yet to an eligible unit (seeded choice)."""
+    rng = _rng(seed, "coverage", *[p.unit_id for p in plans])
+    present = {d.kind for ud in uds.values() for d in ud.defects}
+    for kind in ALL_KINDS:
+        if kind in present:
+            continue
+        order = [plans[i] for i in rng.permutation(len(plans))]
+        done = False
+        for plan in order:
+            ud = uds[plan.unit_id]
+            if _add_kind(rng, plan, ud, kind, period):
+                done = True
+                break
+        if not done and kind in TEXT_ONLY:
+            # no text-style unit could take it: switch a unit that has such tables to text
+            for plan in order:
+                if KINDS[kind].get(plan.kind) and plan.style == "typed":
+                    plan.style = "text"
+                    if _add_kind(rng, plan, uds[plan.unit_id], kind, period):
+                        done = True
+                        break
+                    plan.style = "typed"
+        if not done and kind in ("declared_not_uploaded", "uploaded_not_declared"):
+            # only unreported units: make one report (if another stays unreported)
+            unreported = [
+                p for p in order if not uds[p.unit_id].reported and uds[p.unit_id].collection_mode == "upload"
+            ]
+            if len(unreported) > 1 or (unreported and "not_reported" not in present):
+                plan = unreported[0]
+                ud = uds[plan.unit_id]
+                ud.reported = True
+                ud.defects = [d for d in ud.defects if d.kind != "not_reported"]
+                done = _add_kind(rng, plan, ud, kind, period)
+        if not done and kind == "over_reporting":
+            for plan in order:
+                plan.reference_available = True
+                done = _add_kind(rng, plan, uds[plan.unit_id], kind, period)
+                break
+        if done:
+            present.add(kind)
+
+
+def _add_kind(rng: np.random.Generator, plan: UnitPlan, ud: UnitDefects, kind: str, period: Period) -> bool:
+    if kind == "not_reported":
+        if ud.collection_mode != "upload" or not ud.reported or ud.dropped or ud.undeclared:
+            return False
+        ud.reported = False
+        ud.defects.append(Defect("not_reported", None, ("declared_tables",), figure=1, origin="coverage"))
+        return True
+    if kind in ("declared_not_uploaded", "uploaded_not_declared"):
+        if ud.collection_mode != "upload" or not ud.reported:
+            return False
+        if kind == "declared_not_uploaded":
+            busy = {d.table for d in ud.row_defects()} | set(ud.undeclared)
+            free = [t for t in DROPPABLE[plan.kind] if t not in busy and t not in ud.dropped]
+            if not free:
+                return False
+            ud.dropped.append(str(rng.choice(free)))
+            ud.defects.append(
+                Defect(kind, None, (), figure=1, detail={"tables": list(ud.dropped)}, origin="coverage")
+            )
+        else:
+            ud.undeclared = [str(rng.choice(sorted(_uploaded(plan, ud))))]
+            ud.defects.append(
+                Defect(kind, None, (), figure=1, detail={"tables": ud.undeclared}, origin="coverage")
+            )
+        return True
+    if kind == "missing_upload_days":
+        ud.missing_days = _pick_missing(rng, period.n_days, int(rng.integers(1, 4)))
+        ud.defects.append(
+            Defect(
+                kind,
+                _outpatient_table(plan),
+                ("upload_time",),
+                figure=len(ud.missing_days),
+                detail={"days": [d + 1 for d in ud.missing_days]},
+                origin="coverage",
+            )
+        )
+        return True
+    if kind == "over_reporting":
+        if not plan.reference_available:
+            return False
+        d = _over_reporting(rng, plan)
+        d.origin = "coverage"
+        ud.defects.append(d)
+        return True
+    opts = _options(plan, kind, _uploaded(plan, ud))
+    if not opts:
+        return False
+    table, cols = opts[int(rng.integers(0, len(opts)))]
+    ud.defects.append(Defect(kind, table, cols, rate=_rate(rng, kind), origin="coverage"))
+    return True
+
+
+def _after(plan: UnitPlan, before: UnitDefects, period: Period, seed: int) -> UnitDefects:
+    """Governance: ~80 % of the defects fixed, the rest persisting at about half size, a few new."""
+    rng = _rng(seed, "after", plan.unit_id)
+    ud = UnitDefects([], before.collection_mode, True, [], [], [])
+    for d in before.defects:
+        if rng.random() >= 0.2:
+            if d.kind == "not_reported":
+                ud.reported = True
+            continue
+        keep = Defect(
+            d.kind,
+            d.table,
+            d.columns,
+            rate=d.rate / 2,
+            figure=d.figure,
+            detail=dict(d.detail),
+            origin="persisting",
+        )
+        if d.kind == "not_reported":
+            ud.reported = False
+        elif d.kind == "missing_upload_days":
+            days = before.missing_days[: max(1, len(before.missing_days) // 2)]
+            ud.missing_days = days
+            keep.figure = len(days)
+            keep.detail = {"days": [x + 1 for x in days]}
+        elif d.kind == "declared_not_uploaded":
+            ud.dropped = list(before.dropped)
+        elif d.kind == "uploaded_not_declared":
+            ud.undeclared = list(before.undeclared)
+        ud.defects.append(keep)
+    if rng.random() < 0.35:
+        have = {d.kind for d in ud.defects}
+        kinds = [k for k in ROW_KINDS if k not in have and _options(plan, k, _uploaded(plan, ud))]
+        if kinds:
+            kind = kinds[int(rng.integers(0, len(kinds)))]
+            opts = _options(plan, kind, _uploaded(plan, ud))
+            table, cols = opts[int(rng.integers(0, len(opts)))]
+            ud.defects.append(Defect(kind, table, cols, rate=_rate(rng, kind) / 2, origin="new"))
+    return ud
+
+
+def plan_batch(plans: list[UnitPlan], period: Period, seed: int, profile: str) -> dict[str, UnitDefects]:
+    """The defect plan of every unit of the batch (may switch a unit to the text style)."""
+    if profile not in ("before", "after"):
+        raise ValueError(f"profile must be 'before' or 'after', got {profile!r}")
+    uds = {p.unit_id: _unit_before(p, period, seed) for p in plans}
+    _cover(plans, uds, period, seed)
+    if profile == "after":
+        uds = {p.unit_id: _after(p, uds[p.unit_id], period, seed) for p in plans}
+    return uds
+
+
+# ============================================================================ row selection
+
+
+def _eligible(ud: UnitData, d: Defect):
+    """A function index-array -> bool-array restricting the rows a defect may use (or None)."""
+    t, k = d.table, d.kind
+    per = ud.period
+    if t == "patient_index":
+        s = ud.sk[t]
+        year = civil_from_days(s["birth"])[0]
+        if k in ("bad_id_checksum", "bad_id_birthdate", "id_sex_mismatch") or (
+            k == "bad_code" and d.columns == ("id_type",)
+        ):
+            return lambda i: s["idt"][i] == 0
+        if k == "legacy_id15":
+            return lambda i: (s["idt"][i] == 0) & (year[i] >= 1920) & (year[i] <= 1984)
+        if k == "future_date":
+            return lambda i: (s["idt"][i] == 2) & (year[i] >= 1940)
+    if t == "resident_record" and k == "legacy_id15":
+        year = civil_from_days(ud.sk[t]["birth"])[0]
+        return lambda i: (year[i] >= 1920) & (year[i] <= 1984)
+    if k == "discharge_before_admission":
+        n_surg = ud.sk["inpatient_record"]["n_surg"]
+        return lambda i: n_surg[i] == 0
+    if k == "orphan_link" and t == "community_visit":
+        rec = ud.sk[t]["record"]
+        return lambda i: rec[i] >= 0
+    # rows 0..n_days-1 of an event table are the ones that guarantee an upload on every day
+    # (see UnitData.event_days): defects that move an upload to another day leave them alone
+    if k == "late_upload":
+        ev = ud.sk[t]["event"]
+        return lambda i: ((ev[i] // DAY - per.start_day) <= per.n_days - 3) & (i >= per.n_days)
+    if k == "event_out_of_period":
+        return lambda i: i >= per.n_days
+    return None
+
+
+def _sample(rng: np.random.Generator, n: int, k: int, used: np.ndarray, ok) -> np.ndarray:
+    if n <= 2_000_000:
+        mask = ~used
+        if ok is not None:
+            mask &= ok(np.arange(n))
+        pool = np.flatnonzero(mask)
+        return np.sort(rng.choice(pool, min(k, len(pool)), replace=False)) if len(pool) else pool
+    chosen: list[np.ndarray] = []
+    got = 0
+    seen = used.copy()
+    for _ in range(50):
+        cand = np.unique(rng.integers(0, n, max(64, 4 * (k - got))))
+        cand = cand[~seen[cand]]
+        if ok is not None:
+            cand = cand[ok(cand)]
+        cand = rng.permutation(cand)[: k - got]
+        seen[cand] = True
+        chosen.append(cand)
+        got += len(cand)
+        if got >= k:
+            break
+    return np.sort(np.concatenate(chosen)) if chosen else np.zeros(0, dtype=np.int64)
+
+
+def select_rows(ud: UnitData, plan: UnitDefects, seed: int) -> None:
+    """Choose the rows of every row/group defect: disjoint within a table, eligible, clean."""
+    rng = np.random.default_rng([seed & 0xFFFFFFFF, ud.plan.key, stable_hash("rows")])
+    used: dict[str, np.ndarray] = {}
+    for d in plan.row_defects():
+        if d.kind == "diag_main_count":
+            n = ud.n["inpatient_record"]
+            k = max(1, round(d.rate * n))
+            sel = _sample(rng, n, k, np.zeros(n, dtype=bool), None)
+            ip = ud.sk["inpatient_record"]
+            two = (ip["n_diag"][sel] >= 2) & (rng.random(len(sel)) < 0.5)
+            # zero main diagnoses: the first row becomes '2'; two: the second row becomes '1'
+            d.detail["diag_rows"] = ip["diag_offsets"][sel] + two
+            d.detail["diag_values"] = np.where(two, "1", "2")
+            # a second main diagnosis repeats the main code (DX-302 compares main rows)
+            d.detail["diag_codes"] = ud.ref.icd10_code[ud.inpatient_main_diag(sel)]
+            d.detail["diag_two"] = two
+            d.detail["group_rows"] = int(ip["n_diag"][sel].sum())
+            d.rows = sel
+            continue
+        n = ud.n[d.table]
+        u = used.setdefault(d.table, np.zeros(n, dtype=bool))
+        k = max(1, min(round(d.rate * n), n // 10))
+        sel = _sample(rng, n, k, u, _eligible(ud, d))
+        u[sel] = True
+        d.rows = sel
+
+
+# ============================================================================ applying
+
+
+def _scatter(df: pl.DataFrame, col: str, local: np.ndarray, values) -> pl.DataFrame:
+    s = df.get_column(col).clone()
+    if not isinstance(values, pl.Series):
+        values = pl.Series(values, dtype=s.dtype)
+    s.scatter(local, values.cast(s.dtype))
+    return df.with_columns(s)
+
+
+def _dt(seconds: np.ndarray) -> pl.Series:
+    return pl.Series(np.asarray(seconds, dtype=np.int64) * 1_000_000).cast(pl.Datetime("us"))
+
+
+def _choose(rng: np.random.Generator, options: list[str], n: int) -> list[str]:
+    return [options[i] for i in rng.integers(0, len(options), n)]
+
+
+BAD_CODES = {
+    "visit_type": ["5", "0", "01", "门诊"],
+    "discharge_method": ["6", "0", "01", "治愈"],
+    "abnormal_flag": ["X", "+", "HH", "↑"],
+    "modality": ["XR", "B超", "ct", "MRI"],
+    "id_type": ["1", "身份证", "001"],
+}
+
+
+def _apply_one(
+    ud: UnitData, d: Defect, df: pl.DataFrame, local: np.ndarray, g: np.ndarray, rng: np.random.Generator
+) -> pl.DataFrame:
+    k, t = d.kind, d.table
+    n = len(local)
+    col = d.columns[0]
+    per = ud.period
+    if k == "null_required":
+        return _scatter(df, col, local, [None] * n)
+    if k == "blank_required":
+        return _scatter(df, col, local, _choose(rng, ["", " ", "  "], n))
+    if k == "bad_code":
+        if col == "sex_code":
+            cur = df.get_column(col).gather(local).to_list()
+            return _scatter(
+                df,
+                col,
+                local,
+                [
+                    ("男" if c == "1" else "女") if r < 0.6 else ("M" if c == "1" else "F")
+                    for c, r in zip(cur, rng.random(n), strict=True)
+                ],
+            )
+        return _scatter(df, col, local, _choose(rng, BAD_CODES[col], n))
+    if k in ("bad_id_checksum", "bad_id_birthdate", "legacy_id15"):
+        s = ud.sk[t]
+        y, m, dd = civil_from_days(s["birth"][g])
+        area, seq = s["area"][g], s["seq3"][g]
+        if k == "bad_id_checksum":
+            new = id18_numbers(area, y, m, dd, seq, check_shift=rng.integers(1, 11, n))
+        elif k == "legacy_id15":
+            new = id15_numbers(area, y, m, dd, seq)
+        else:
+            # an impossible birth date, injective so two bad numbers never coincide (id_no is
+            # unique): day and month swapped when the day is > 12 (DD/MM confusion), else a day
+            # of 32..43
+            swap = dd > 12
+            bm = np.where(swap, dd, m)
+            bd = np.where(swap, m, dd + 31)
+            new = id18_numbers(area, y, bm, bd, seq)
+        return _scatter(df, "id_no", local, new)
+    if k == "id_sex_mismatch":
+        cur = df.get_column("sex_code").gather(local)
+        return _scatter(
+            df,
+            "sex_code",
+            local,
+            pl.select(pl.when(cur == "1").then(pl.lit("2")).otherwise(pl.lit("1"))).to_series(),
+        )
+    if k in ("bad_icd10", "bad_icd9cm3"):
+        cur = df.get_column(col).gather(local)
+        v = pl.Series(rng.integers(0, 3, n))
+        if k == "bad_icd10":
+            alt = [cur.str.replace(".", "", literal=True), cur.str.to_lowercase(), cur.str.slice(0, 2)]
+        else:
+            alt = [
+                cur.str.replace(".", "", literal=True),
+                cur.str.slice(0, 5) + "." + cur.str.slice(5),
+                cur + "A",
+            ]
+        new = pl.select(pl.when(v == 0).then(alt[0]).when(v == 1).then(alt[1]).otherwise(alt[2])).to_series()
+        return _scatter(df, col, local, new)
+    if k == "orphan_link":
+        if col == "record_id":
+            new = record_ids(ud.plan.area, 10**8 - 1 - g)
+        else:
+            kind = ORPHAN_ID[col]
+            new = ids(kind, 10 ** ID_FORMAT[kind][1] - 1 - g)
+        return _scatter(df, col, local, new)
+    if k == "discharge_before_admission":
+        dis = ud.sk["inpatient_record"]["event"][g]
+        df = _scatter(df, "admission_time", local, _dt(dis + rng.integers(HOUR, 20 * HOUR, n)))
+        return _scatter(df, "length_of_stay", local, np.zeros(n, dtype=np.int64))
+    if k == "report_before_specimen":
+        rep = ud.sk["lab_report"]["event"][g]
+        return _scatter(df, "specimen_time", local, _dt(rep + rng.integers(HOUR // 2, 6 * HOUR, n)))
+    if k == "dbp_not_below_sbp":
+        sbp = df.get_column("sbp").gather(local).to_numpy()
+        return _scatter(df, "dbp", local, np.minimum(sbp + rng.integers(0, 11, n), 200))
+    if k == "out_of_range":
+        if col == "quantity":  # zero quantity: amount 0 still equals quantity × price
+            df = _scatter(df, "quantity", local, np.zeros(n))
+            return _scatter(df, "amount", local, np.zeros(n))
+        if col == "sbp":
+            return _scatter(df, "sbp", local, rng.integers(301, 400, n))
+        if col == "fasting_glucose":
+            return _scatter(
+                df, col, local, np.where(rng.random(n) < 0.7, np.round(rng.uniform(40, 99, n), 1), 0.5)
+            )
+        return _scatter(df, col, local, np.zeros(n, dtype=np.int64))  # dose_seq
+    if k == "negative_fee":
+        cur = df.get_column(col).gather(local).to_numpy()
+        return _scatter(df, col, local, -np.abs(cur) - 0.01)
+    if k == "amount_mismatch":
+        cur = df.get_column("amount").gather(local).to_numpy()
+        new = np.where(rng.random(n) < 0.5, cur * 10, cur + np.round(rng.uniform(1, 50, n), 2))
+        return _scatter(df, "amount", local, np.round(new + 0.01, 2))
+    if k == "self_pay_mismatch":
+        cur = df.get_column("self_pay_amount").gather(local).to_numpy()
+        return _scatter(df, "self_pay_amount", local, np.round(cur + rng.uniform(5, 200, n), 2))
+    if k == "los_mismatch":
+        cur = df.get_column("length_of_stay").gather(local).to_numpy()
+        return _scatter(df, "length_of_stay", local, cur + rng.integers(3, 11, n))
+    if k == "event_out_of_period":
+        if t in DATE_EVENTS:
+            df = _scatter(
+                df, col, local, pl.Series(np.full(n, per.start_day - 1, dtype=np.int32)).cast(pl.Date)
+            )
+            up = per.start_s + rng.integers(8 * HOUR, 20 * HOUR, n)
+        else:
+            df = _scatter(df, col, local, _dt(per.start_s - rng.integers(HOUR, 20 * HOUR, n)))
+            up = per.start_s + rng.integers(600, 3 * HOUR, n)
+        return _scatter(df, "upload_time", local, _dt(up))
+    if k == "future_date":  # a century typo: 1987 -> 2087
+        birth = ud.sk["patient_index"]["birth"][g]
+        return _scatter(df, col, local, pl.Series((birth + 36524).astype(np.int32)).cast(pl.Date))
+    if k == "late_upload":
+        ev = ud.sk[t]["event"][g]
+        day = ev // DAY - per.start_day
+        new = np.minimum(day + rng.integers(2, 5, n), per.n_days - 1)
+        missing = np.isin(new, ud.missing)
+        new = new + missing  # missing days are never adjacent nor the last day
+        up = (per.start_day + new) * DAY + tod_clinic(rng, n)
+        return _scatter(df, "upload_time", local, _dt(up))
+    raise ValueError(f"unknown defect kind {k!r}")  # pragma: no cover
+
+
+def apply_rows(
+    ud: UnitData, plan: UnitDefects, table: str, df: pl.DataFrame, start: int, stop: int, seed: int
+) -> pl.DataFrame:
+    """Apply the typed-level defects of ``table`` to its clean rows [start, stop)."""
+    rng = np.random.default_rng([seed & 0xFFFFFFFF, ud.plan.key, stable_hash("apply", table, start)])
+    dups = None
+    for d in plan.row_defects(table):
+        if d.kind == "unparseable_date":
+            continue
+        if d.kind == "diag_main_count":
+            rows = d.detail["diag_rows"]
+            m = (rows >= start) & (rows < stop)
+            if m.any():
+                df = _scatter(df, "diag_type", rows[m] - start, list(d.detail["diag_values"][m]))
+                two = m & d.detail["diag_two"]
+                if two.any():
+                    df = _scatter(df, "diagnosis_code", rows[two] - start, list(d.detail["diag_codes"][two]))
+            continue
+        g = d.rows[(d.rows >= start) & (d.rows < stop)]
+        if not len(g):
+            continue
+        local = g - start
+        if d.kind == "duplicate_key":
+            dups = local if dups is None else np.concatenate([dups, local])
+            continue
+        df = _apply_one(ud, d, df, local, g, rng)
+    if dups is not None:
+        df = pl.concat([df, df[np.sort(dups)]])
+    return df
+
+
+def apply_text(
+    ud: UnitData, plan: UnitDefects, table: str, df: pl.DataFrame, start: int, stop: int, seed: int
+) -> pl.DataFrame:
+    """Apply the text-level defects (values no reader can parse) to a text-styled chunk."""
+    rng = np.random.default_rng([seed & 0xFFFFFFFF, ud.plan.key, stable_hash("text", table, start)])
+    for d in plan.row_defects(table):
+        if d.kind != "unparseable_date":
+            continue
+        g = d.rows[(d.rows >= start) & (d.rows < stop)]
+        if not len(g):
+            continue
+        local = g - start
+        col = d.columns[0]
+        cur = df.get_column(col).gather(local)
+        year = cur.str.slice(0, 4)
+        compact = ud.plan.compact_dates
+        v = pl.Series(rng.integers(0, 3, len(g)))
+        if compact:
+            alt = [year + "0230101500", year + "1305081200", year + "0915251000"]
+        else:
+            alt = [year + "-02-30 10:15:00", year + "-13-05 08:12:00", year + "-09-15 25:10:00"]
+        new = pl.select(pl.when(v == 0).then(alt[0]).when(v == 1).then(alt[1]).otherwise(alt[2])).to_series()
+        df = _scatter(df, col, local, new)
+    return df
+
+
+def truth_count(d: Defect) -> int:
+    """The number dq should count for this defect."""
+    if d.kind in SUBMISSION_KINDS:
+        return d.figure
+    n = 0 if d.rows is None else len(d.rows)
+    return 2 * n if d.kind == "duplicate_key" else n

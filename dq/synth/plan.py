@@ -1,0 +1,278 @@
+"""Which units a batch has, how big each unit's tables are, and how each unit writes its files.
+
+Volumes come from the newsletters' 数据采集情况 tables through :func:`dq.published.load_collection`:
+the generated period's own table if it was published, else 2020-09, else 2018-03. Per hospital:
+outpatient visits (门急诊上传人次), discharges (出院人次) and the data volume (数据上传量, all rows);
+per district: community visits, health records (basic / hypertension / diabetes) and the data
+volume. Everything is multiplied by ``scale``; every uploaded table keeps a sensible minimum.
+"""
+
+from __future__ import annotations
+
+import calendar
+import math
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+
+from dq.synth.values import stable_hash, uscc
+
+__all__ = [
+    "DISTRICT_TABLES",
+    "HOSPITAL_TABLES",
+    "PUBLISHED_PERIODS",
+    "Period",
+    "UnitPlan",
+    "load_units",
+    "parse_period",
+]
+
+HOSPITAL_TABLES = (
+    "patient_index",
+    "outpatient_visit",
+    "outpatient_prescription",
+    "inpatient_record",
+    "inpatient_diagnosis",
+    "surgery_record",
+    "lab_report",
+    "lab_result",
+    "exam_report",
+    "fee_settlement",
+)
+DISTRICT_TABLES = (
+    "resident_record",
+    "hypertension_followup",
+    "diabetes_followup",
+    "community_visit",
+    "vaccination_record",
+    "family_doctor_contract",
+)
+PUBLISHED_PERIODS = ("2020-09", "2018-03")
+
+# Current GB/T 2260 codes of Nanjing's districts; 江北新区 is not a county-level division (its
+# area lies in 浦口 and 六合), so it uses 浦口's code.
+DISTRICT_AREA = {
+    "玄武区": "320102",
+    "秦淮区": "320104",
+    "建邺区": "320105",
+    "鼓楼区": "320106",
+    "浦口区": "320111",
+    "栖霞区": "320113",
+    "雨花台区": "320114",
+    "江宁区": "320115",
+    "六合区": "320116",
+    "溧水区": "320117",
+    "高淳区": "320118",
+    "江北新区": "320111",
+}
+
+# Minimum base rows of the tables whose size is set directly (derived tables follow them).
+MIN_ROWS = {
+    "patient_index": 60,
+    "outpatient_visit": 60,
+    "inpatient_record": 50,
+    "lab_report": 40,
+    "exam_report": 40,
+    "resident_record": 90,
+    "hypertension_followup": 40,
+    "diabetes_followup": 40,
+    "community_visit": 60,
+    "vaccination_record": 40,
+    "family_doctor_contract": 40,
+}
+MIN_DERIVED = 30  # surgery_record, and any other table built from its parents
+
+
+@dataclass(frozen=True)
+class Period:
+    """A month: label 'YYYY-MM', first day as days since 1970-01-01, number of days."""
+
+    label: str
+    start_day: int
+    n_days: int
+
+    @property
+    def start_s(self) -> int:
+        return self.start_day * 86400
+
+    @property
+    def end_s(self) -> int:
+        return (self.start_day + self.n_days) * 86400
+
+
+def parse_period(text: str) -> Period:
+    try:
+        y, m = (int(x) for x in text.split("-"))
+        first = date(y, m, 1)
+    except ValueError as exc:
+        raise ValueError(f"period must be YYYY-MM, got {text!r}") from exc
+    if len(text) != 7:
+        raise ValueError(f"period must be YYYY-MM, got {text!r}")
+    return Period(text, (first - date(1970, 1, 1)).days, calendar.monthrange(y, m)[1])
+
+
+@dataclass
+class UnitPlan:
+    """One unit of the batch: identity, published figures, volumes and output style."""
+
+    unit_id: str
+    name: str
+    kind: str  # hospital | district
+    district: str | None
+    area: str
+    org_code: str
+    declaration_status: str  # declared | not_reported | direct_db (from the newsletter)
+    source_period: str | None  # newsletter the figures come from
+    published_upload_days: int | None
+    published_days: int | None
+    reference_available: bool  # False when the newsletter says 未获取卫统数据
+    counts: dict[str, int]  # target base rows of the directly sized tables
+    factor: float  # detail multiplier from the data volume (rows per visit beyond the base)
+    target_rows: int  # data volume × scale (0 when not published)
+    style: str = "typed"  # typed | text (parquet); csv is always text
+    compact_dates: bool = False  # text style: YYYYMMDD / YYYYMMDDHHMMSS instead of ISO
+    encoding: str = "utf-8"  # csv only: utf-8 | gb18030
+    key: int = 0  # stable hash of the unit id
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        return HOSPITAL_TABLES if self.kind == "hospital" else DISTRICT_TABLES
+
+
+def _int(v: object) -> int:
+    if v is None:
+        return 0
+    try:
+        f = float(v)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return 0
+    return 0 if math.isnan(f) else int(f)
+
+
+def _at_least(table: str, value: float, key: int) -> int:
+    """``value`` rounded, but at least the table's minimum plus a per-unit offset (0-19), so units
+    clamped to the minimum do not all report identical counts."""
+    floor = MIN_ROWS[table] + stable_hash(key, table) % 20
+    return max(floor, round(value))
+
+
+def _hospital_counts(row: dict, scale: float, key: int) -> tuple[dict[str, int], float, int]:
+    v = _int(row.get("outpatient_uploaded")) * scale
+    d = _int(row.get("discharge_uploaded")) * scale
+    target = _int(row.get("data_volume")) * scale
+    fixed = 2.5 * v + 5.2 * d
+    variable = 5.48 * v + 33.5 * d
+    factor = 1.0 if variable <= 0 or target <= 0 else (target - fixed) / variable
+    factor = float(min(8.0, max(0.3, factor)))
+    counts = {
+        "patient_index": 0.5 * v + 0.8 * d,
+        "outpatient_visit": v,
+        "inpatient_record": d,
+        "lab_report": (0.3 * v + 4 * d) * factor,
+        "exam_report": (0.08 * v + 1.5 * d) * factor,
+    }
+    out = {t: _at_least(t, c, key) for t, c in counts.items()}
+    return out, factor, round(target)
+
+
+def _district_counts(row: dict, scale: float, key: int) -> tuple[dict[str, int], float, int]:
+    c = _int(row.get("outpatient_uploaded")) * scale
+    b = _int(row.get("records_basic")) * scale
+    h = _int(row.get("records_hypertension")) * scale
+    g = _int(row.get("records_diabetes")) * scale
+    target = _int(row.get("data_volume")) * scale
+    fixed = b + h + g + c
+    variable = 0.15 * c + 0.05 * b
+    factor = 1.0 if variable <= 0 or target <= 0 else (target - fixed) / variable
+    factor = float(min(10.0, max(0.3, factor)))
+    records = _at_least("resident_record", b, key)
+    vaccine_slots = math.ceil(records / 10) * 31  # children × childhood doses, see tables
+    out = {
+        "resident_record": records,
+        "community_visit": _at_least("community_visit", c, key),
+        "vaccination_record": min(
+            vaccine_slots // 2, _at_least("vaccination_record", 0.15 * c * factor, key)
+        ),
+        "family_doctor_contract": _at_least("family_doctor_contract", 0.05 * b * factor, key),
+    }
+    # follow-ups are subsets of the adults with a record (records with index % 10 == 0 are
+    # children): at most 60 % of them each
+    adults = out["resident_record"] - math.ceil(out["resident_record"] / 10)
+    cap = int(adults * 0.6)
+    out["hypertension_followup"] = min(cap, _at_least("hypertension_followup", h, key))
+    out["diabetes_followup"] = min(cap, _at_least("diabetes_followup", g, key))
+    return out, factor, round(target)
+
+
+def _published_rows(period: str) -> dict[str, tuple[str, dict]]:
+    """unit_id -> (source period, summary row), preferring ``period``, then 2020-09, 2018-03."""
+    from dq.published import available_periods, load_collection
+
+    have = set(available_periods())
+    order = [p for p in (period, *PUBLISHED_PERIODS) if p in have]
+    out: dict[str, tuple[str, dict]] = {}
+    for p in dict.fromkeys(order):
+        for kind in ("district", "hospital"):
+            try:
+                df = load_collection(p, kind)
+            except ValueError:
+                continue
+            for row in df.iter_rows(named=True):
+                out.setdefault(row["unit_id"], (p, row))
+    return out
+
+
+def load_units(period: Period, scale: float, seed: int, units: list[str] | None, fmt: str) -> list[UnitPlan]:
+    """The batch's units in a stable order: districts first, then hospitals (newsletter order)."""
+    from dq.registry import Registry
+
+    registry = Registry.load()
+    published = _published_rows(period.label)
+    if units:
+        ids = list(dict.fromkeys(units))
+        insts = [registry.get(u) for u in ids]  # raises UnknownUnitError for unknown ids
+    else:
+        insts = [registry.get(u) for u in published]
+        insts.sort(key=lambda i: (i.kind != "district",))
+    plans = []
+    for inst in insts:
+        if inst.kind not in ("hospital", "district"):
+            raise ValueError(f"unit {inst.unit_id} has kind {inst.kind!r}")
+        source, row = published.get(inst.unit_id, (None, {}))
+        key = stable_hash("unit", inst.unit_id)
+        if inst.kind == "hospital":
+            counts, factor, target = _hospital_counts(row, scale, key)
+        else:
+            counts, factor, target = _district_counts(row, scale, key)
+        district = inst.district if inst.kind == "hospital" else inst.name
+        area = DISTRICT_AREA.get(district or "", "320100")
+        rng = np.random.default_rng([seed & 0xFFFFFFFF, key, 1])
+        style = "text" if fmt == "csv" or rng.random() < 0.4 else "typed"
+        compact = bool(rng.random() < 0.5)
+        encoding = "gb18030" if fmt == "csv" and rng.random() < 0.3 else "utf-8"
+        no_ref = row.get("outpatient_rate_status") == "no_reference"
+        plans.append(
+            UnitPlan(
+                unit_id=inst.unit_id,
+                name=inst.name,
+                kind=inst.kind,
+                district=district,
+                area=area,
+                org_code=uscc(inst.unit_id, area),
+                declaration_status=row.get("declaration_status") or "declared",
+                source_period=source,
+                published_upload_days=row.get("upload_days"),
+                published_days=row.get("days_in_period"),
+                reference_available=not no_ref and rng.random() >= 0.12,
+                counts=counts,
+                factor=factor,
+                target_rows=target,
+                style=style,
+                compact_dates=compact,
+                encoding=encoding,
+                key=key,
+            )
+        )
+    return plans
