@@ -35,7 +35,7 @@ def test_every_injected_defect_is_found_exactly(
     per_kind = out["per_kind"]
     recall = {kind: matched / n for kind, (n, matched) in per_kind.items()}
     assert all(r == 1.0 for r in recall.values()), recall
-    assert len(per_kind) >= 20
+    assert len(per_kind) >= (20 if profile == "before" else 5)  # after governance most are fixed
     if every_kind:
         # With this seed the pair carries every kind the generator knows.
         assert set(per_kind) == set(KINDS) | set(SUBMISSION_KINDS)
