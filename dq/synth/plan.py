@@ -16,6 +16,7 @@ from datetime import date
 
 import numpy as np
 
+from dq.catalogue import load_catalogue
 from dq.synth.values import stable_hash, uscc
 
 __all__ = [
@@ -28,26 +29,9 @@ __all__ = [
     "parse_period",
 ]
 
-HOSPITAL_TABLES = (
-    "patient_index",
-    "outpatient_visit",
-    "outpatient_prescription",
-    "inpatient_record",
-    "inpatient_diagnosis",
-    "surgery_record",
-    "lab_report",
-    "lab_result",
-    "exam_report",
-    "fee_settlement",
-)
-DISTRICT_TABLES = (
-    "resident_record",
-    "hypertension_followup",
-    "diabetes_followup",
-    "community_visit",
-    "vaccination_record",
-    "family_doctor_contract",
-)
+# The tables each kind uploads come from the catalogue (the upload specification as data).
+HOSPITAL_TABLES = tuple(load_catalogue().tables_of("hospital"))
+DISTRICT_TABLES = tuple(load_catalogue().tables_of("district"))
 PUBLISHED_PERIODS = ("2020-09", "2018-03")
 
 # Current GB/T 2260 codes of Nanjing's districts; 江北新区 is not a county-level division (its
