@@ -7,8 +7,10 @@ For each table the engine
 2. applies the lazy joins the rules need (foreign keys, lookups), each right side reduced to
    unique keys so no row is duplicated,
 3. collects every rule's ``evaluated`` and ``failed`` counts (and details such as stated vs
-   computed totals) in ONE pass with a single ``select``,
-4. fetches failing-row samples only for rules that failed, masking the catalogue's pii columns.
+   computed totals) in ONE pass: each row-level rule's masks are computed once, as columns, and
+   the same pass gathers the first failing rows of row-level rules (see :func:`_one_pass`),
+4. keeps samples only for rules that failed, masking the catalogue's pii columns; aggregate
+   checks with a ``sample`` query (e.g. group counts) that failed get theirs from a second query.
 """
 
 from __future__ import annotations
@@ -41,8 +43,10 @@ class Plan:
 
     rule: Rule
     compiled: Compiled
-    mask: pl.Expr  # rows the rule applies to (when & applies), for row-level checks
+    mask: pl.Expr  # row-level: the failing rows (when & applies & violates); aggregate: when
     exprs: dict[str, pl.Expr]
+    prefix: str = ""
+    applies: pl.Expr | None = None  # row-level checks: the evaluated rows (when & applies)
 
     @property
     def row_level(self) -> bool:
@@ -159,13 +163,15 @@ def _compile(
         else:
             applies = compiled.applies if compiled.applies is not None else pl.lit(True)
             mask = when & applies.fill_null(False)
-            assert compiled.violates is not None
-            bad = mask & compiled.violates.fill_null(False)
+            violates = _violates(compiled, mask)
+            bad = mask & violates.fill_null(False)
             evaluated, failed = mask.sum(), bad.sum()
-            mask = bad  # for sampling: the failing rows
         exprs = {f"{prefix}:n": evaluated, f"{prefix}:f": failed}
         exprs |= {f"{prefix}:d:{k}": v for k, v in compiled.details.items()}
-        plan = Plan(rule, compiled, mask, exprs)
+        if compiled.aggregate is None:
+            plan = Plan(rule, compiled, bad, exprs, prefix, applies=mask)
+        else:
+            plan = Plan(rule, compiled, mask, exprs, prefix)
         # Resolve types now, without data, so a type clash errors this rule only.
         probe = _apply_joins(empty, joins)
         probe.select([e.alias(k) for k, e in exprs.items()]).collect_schema()
@@ -176,6 +182,20 @@ def _compile(
         return None, [], _error(rule, str(exc))
     except Exception as exc:  # a Polars type or expression error
         return None, [], _error(rule, f"cannot evaluate: {type(exc).__name__}: {exc}".strip())
+
+
+def _violates(compiled: Compiled, mask: pl.Expr) -> pl.Expr:
+    """A row-level check's violations; ``violates_among(mask)`` for set-wise checks (if given).
+
+    ``Compiled.violates_among`` (optional) lets a set-wise check whose failures are rows -- such
+    as uniqueness: every row of a repeated key -- be evaluated like a row-level check: its
+    failures among the evaluated rows ``mask`` are one row-level expression (e.g. a window count
+    over ``mask``), so its counts and samples come from the one pass instead of a second query.
+    """
+    among = getattr(compiled, "violates_among", None)
+    violates = among(mask) if among is not None else compiled.violates
+    assert violates is not None
+    return violates
 
 
 def _when(rule: Rule) -> pl.Expr:
@@ -247,11 +267,9 @@ def evaluate_frame(
         plans.append(plan)
 
     joined = _apply_joins(frame, joins)
-    exprs = [pl.len().alias("__rows")]
-    for p in plans:
-        exprs += [e.alias(k) for k, e in p.exprs.items()]
+    sample_cols = {p.prefix: _sample_columns(p, schema, spec) for p in plans}
     try:
-        row = _collect(joined.select(exprs), streaming).row(0, named=True)
+        row = _collect(_one_pass(joined, plans, sample_cols, samples), streaming).row(0, named=True)
     except Exception:
         # Isolate the failing rule(s): collect each plan on its own.
         row = {"__rows": _collect(frame.select(pl.len().alias("__rows")), streaming).item()}
@@ -266,7 +284,8 @@ def evaluate_frame(
     n_rows = int(row["__rows"])
 
     failing: list[Plan] = []
-    for p, prefix in ((p, next(iter(p.exprs)).split(":")[0]) for p in plans):
+    sampled: dict[str, list[dict[str, Any]]] = {}
+    for p, prefix in ((p, p.prefix) for p in plans):
         evaluated, failed = int(row[f"{prefix}:n"] or 0), int(row[f"{prefix}:f"] or 0)
         details = {k.split(":d:", 1)[1]: _jsonable(v) for k, v in row.items() if k.startswith(f"{prefix}:d:")}
         exceeded = p.rule.threshold.exceeded(failed, evaluated)
@@ -280,35 +299,80 @@ def evaluate_frame(
         results[p.rule.id] = _result(p.rule, status, evaluated, failed, message)
         if status in ("fail", "warn") and samples > 0 and failed > 0:
             failing.append(p)
+            if f"{prefix}:s:0" in row:
+                cols = sample_cols[prefix]
+                values = zip(*(row[f"{prefix}:s:{j}"] for j in range(len(cols))), strict=True)
+                sampled[p.rule.id] = [dict(zip(cols, v, strict=True)) for v in values]
 
     if failing:
-        _add_samples(joined, failing, results, schema, spec.pii if spec else {}, spec, samples, streaming)
+        _add_samples(
+            joined, failing, results, sample_cols, sampled, spec.pii if spec else {}, samples, streaming
+        )
     return n_rows, [results[r.id] for r in rules]
+
+
+def _sample_columns(p: Plan, schema: Mapping[str, pl.DataType], spec) -> list[str]:
+    """Columns shown in a rule's failing-row samples: the table key, then the rule's columns."""
+    cols = [*(spec.key if spec else ()), *p.rule.columns, *p.compiled.sample_columns]
+    if p.rule.lookup:
+        cols += [p.rule.lookup.alias(c) for c in p.rule.lookup.columns]
+    return [c for c in dict.fromkeys(cols) if c in schema or (p.rule.lookup and "__" in c)]
+
+
+def _one_pass(
+    joined: pl.LazyFrame, plans: Sequence[Plan], sample_cols: Mapping[str, list[str]], n: int
+) -> pl.LazyFrame:
+    """Every rule's counts (and row-level rules' first ``n`` failing rows) in one query.
+
+    Each row-level rule's masks are materialised once as columns -- ``evaluated`` rows, then
+    ``failed`` rows from them -- and everything else is read off those columns: Polars' common
+    subexpression elimination does not always see that ``mask.sum()`` and ``(mask & bad).sum()``
+    share ``mask``, nor can a later query reuse them for samples. The samples of row-level rules
+    are gathered here (the first ``n`` failing rows, in table order), so no second scan is needed.
+    """
+    masks: list[pl.Expr] = []
+    bads: list[pl.Expr] = []
+    out = [pl.len().alias("__rows")]
+    for p in plans:
+        if not p.row_level or p.applies is None:
+            out += [e.alias(k) for k, e in p.exprs.items()]
+            continue
+        m, b = f"__dq_{p.prefix}_evaluated", f"__dq_{p.prefix}_failed"
+        masks.append(p.applies.alias(m))
+        bads.append((pl.col(m) & _violates(p.compiled, pl.col(m)).fill_null(False)).alias(b))
+        out += [pl.col(m).sum().alias(f"{p.prefix}:n"), pl.col(b).sum().alias(f"{p.prefix}:f")]
+        out += [e.alias(f"{p.prefix}:d:{k}") for k, e in p.compiled.details.items()]
+        if n > 0 and sample_cols[p.prefix]:
+            # Column by column: packing the columns into a struct first copies them whole.
+            first = pl.col(b).arg_true()
+            order = getattr(p.compiled, "sample_order", ())  # e.g. the key: duplicates together
+            if order:
+                first = first.sort_by([pl.col(k).filter(pl.col(b)) for k in order])
+            first = first.head(n)
+            out += [
+                pl.col(c).gather(first).implode().alias(f"{p.prefix}:s:{j}")
+                for j, c in enumerate(sample_cols[p.prefix])
+            ]
+    return joined.with_columns(masks).with_columns(bads).select(out)
 
 
 def _add_samples(
     joined: pl.LazyFrame,
     failing: list[Plan],
     results: dict[str, RuleResult],
-    schema: Mapping[str, pl.DataType],
+    sample_cols: Mapping[str, list[str]],
+    sampled: Mapping[str, list[dict[str, Any]]],
     pii: dict[str, str],
-    spec,
     n: int,
     streaming: bool,
 ) -> None:
+    """Attach masked samples: gathered in the main pass, or queried now (set-wise checks)."""
     queries: list[pl.LazyFrame] = []
     chosen: list[Plan] = []
     for p in failing:
         sample_fn: Callable | None = p.compiled.sample
         if p.compiled.aggregate is not None and sample_fn is None:
             continue  # table-level check: the message says what is wrong
-        when = _when(p.rule)
-        rows = sample_fn(joined, when) if sample_fn else joined.filter(p.mask)
-        cols = [*(spec.key if spec else ()), *p.rule.columns, *p.compiled.sample_columns]
-        if p.rule.lookup:
-            cols += [p.rule.lookup.alias(c) for c in p.rule.lookup.columns]
-        cols = [c for c in dict.fromkeys(cols) if c in schema or (p.rule.lookup and "__" in c)]
-        queries.append(rows.select(cols).head(n))
         chosen.append(p)
         if p.rule.lookup is not None:
             # Looked-up columns keep the pii tags of the table they come from.
@@ -316,11 +380,18 @@ def _add_samples(
             for c in p.rule.lookup.columns:
                 if other is not None and c in other.pii:
                     pii = {**pii, p.rule.lookup.alias(c): other.pii[c]}
-    if not queries:
-        return
-    frames = pl.collect_all(queries, engine="streaming" if streaming else "auto")
-    for p, df in zip(chosen, frames, strict=True):
-        rows = [mask_row({k: _jsonable(v) for k, v in r.items()}, pii) for r in df.iter_rows(named=True)]
+        if p.rule.id in sampled:
+            continue
+        when = _when(p.rule)
+        rows = sample_fn(joined, when) if sample_fn else joined.filter(p.mask)
+        order = getattr(p.compiled, "sample_order", ())
+        if order:
+            rows = rows.sort(list(order))
+        queries.append(rows.select(sample_cols[p.prefix]).head(n))
+    frames = iter(pl.collect_all(queries, engine="streaming" if streaming else "auto") if queries else [])
+    for p in chosen:
+        got = sampled[p.rule.id] if p.rule.id in sampled else next(frames).iter_rows(named=True)
+        rows = [mask_row({k: _jsonable(v) for k, v in r.items()}, pii) for r in got]
         old = results[p.rule.id]
         results[p.rule.id] = RuleResult(**{**old.__dict__, "samples": tuple(rows)})
 

@@ -127,6 +127,11 @@ class Compiled:
     joins: tuple[Join, ...] = ()
     sample_columns: tuple[str, ...] = ()
     empty_applies: bool = False  # True for checks that judge an empty table (row_count)
+    # Set-wise checks whose failures are rows (uniqueness): the failing rows among the evaluated
+    # rows ``mask`` (when & applies), as one row-level expression. The engine then evaluates the
+    # rule like a row-level one, so its counts and samples come from the one pass.
+    violates_among: Callable[[pl.Expr], pl.Expr] | None = None
+    sample_order: tuple[str, ...] = ()  # order of the samples (uniqueness: the key)
 
 
 @dataclass(frozen=True)

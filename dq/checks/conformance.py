@@ -43,6 +43,12 @@ def _in_set(p: Mapping[str, Any], ctx: Context) -> Compiled:
     dtype = ctx.schema.get(col)
     if dtype == pl.String or dtype is None:
         values = [str(v) for v in values]
+    elif dtype.is_numeric():
+        # Polars 2's is_in does not convert between number types: compare both as Float64.
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+            raise CheckError(f"values {values!r} are not all numbers, but column '{col}' is {dtype}")
+        floats = [float(v) for v in values]
+        return Compiled(applies=present(col, ctx), violates=~pl.col(col).cast(pl.Float64).is_in(floats))
     return Compiled(applies=present(col, ctx), violates=~pl.col(col).is_in(values))
 
 

@@ -15,17 +15,13 @@ __all__ = ["CHECKS"]
 def _unique(p: Mapping[str, Any], ctx: Context) -> Compiled:
     cols = list(p["columns"])
     complete = pl.all_horizontal([~blank_or_null(c, ctx.schema.get(c)) for c in cols])
-    key = pl.struct(cols) if len(cols) > 1 else pl.col(cols[0])
 
-    def aggregate(mask: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
-        m = mask & complete
-        # Every row of a key that occurs more than once counts as failing (as in GX).
-        return m.sum(), key.filter(m).is_duplicated().sum()
+    def violates_among(mask: pl.Expr) -> pl.Expr:
+        # Every row of a key that occurs more than once among the evaluated rows fails (as in
+        # GX). A window count over the mask is exact and ~2x faster than is_duplicated().
+        return mask.cast(pl.UInt32).sum().over(cols) > 1
 
-    def sample(lf: pl.LazyFrame, mask: pl.Expr) -> pl.LazyFrame:
-        return lf.filter(mask & complete).filter(key.is_duplicated()).sort(cols)
-
-    return Compiled(aggregate=aggregate, sample=sample)
+    return Compiled(applies=complete, violates_among=violates_among, sample_order=tuple(cols))
 
 
 CHECKS = (
