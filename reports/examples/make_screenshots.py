@@ -24,19 +24,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+from dq.report.chromium import FLAGS, find_chromium
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--hide-scrollbars",
-]
 
 
 def screenshot(chromium: str, page: Path, png: Path, profile: Path, size: str = "1200,2400") -> None:
@@ -68,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     from dq.report.cli import render_campaign_file, render_period
     from dq.store import Store
 
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    chromium = find_chromium() or shutil.which("chromium-browser")
     if chromium is None:
         print("make_screenshots: chromium is not installed (apt-get install chromium fonts-noto-cjk)")
         return 1
