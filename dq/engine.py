@@ -192,7 +192,7 @@ def _violates(compiled: Compiled, mask: pl.Expr) -> pl.Expr:
     failures among the evaluated rows ``mask`` are one row-level expression (e.g. a window count
     over ``mask``), so its counts and samples come from the one pass instead of a second query.
     """
-    among = getattr(compiled, "violates_among", None)
+    among = compiled.violates_among
     violates = among(mask) if among is not None else compiled.violates
     assert violates is not None
     return violates
@@ -345,7 +345,7 @@ def _one_pass(
         if n > 0 and sample_cols[p.prefix]:
             # Column by column: packing the columns into a struct first copies them whole.
             first = pl.col(b).arg_true()
-            order = getattr(p.compiled, "sample_order", ())  # e.g. the key: duplicates together
+            order = p.compiled.sample_order  # e.g. the key: duplicates together
             if order:
                 first = first.sort_by([pl.col(k).filter(pl.col(b)) for k in order])
             first = first.head(n)
@@ -384,7 +384,7 @@ def _add_samples(
             continue
         when = _when(p.rule)
         rows = sample_fn(joined, when) if sample_fn else joined.filter(p.mask)
-        order = getattr(p.compiled, "sample_order", ())
+        order = p.compiled.sample_order
         if order:
             rows = rows.sort(list(order))
         queries.append(rows.select(sample_cols[p.prefix]).head(n))

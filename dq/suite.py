@@ -385,6 +385,8 @@ class _Loader:
                 exprs.append(compiled.violates.alias("v"))
             if compiled.applies is not None:
                 exprs.append(compiled.applies.alias("a"))
+            if compiled.violates_among is not None:
+                exprs.append(compiled.violates_among(pl.lit(True)).alias("u"))
             if exprs:
                 frame.select(exprs).collect_schema()
         except CheckError as exc:
