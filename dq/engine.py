@@ -27,7 +27,7 @@ from dq.catalogue import Catalogue, load_catalogue
 from dq.checks import REGISTRY, Compiled, Context, Join
 from dq.checks.base import sql
 from dq.errors import CheckError, NotApplicable
-from dq.masking import mask_row
+from dq.masking import mask_sample
 from dq.results import AuditResult, RuleResult, TableInfo, status_for
 from dq.sources import Extract, parse_period
 from dq.suite import Rule, Suite
@@ -275,8 +275,7 @@ def evaluate_frame(
         row = {"__rows": _collect(frame.select(pl.len().alias("__rows")), streaming).item()}
         for p in list(plans):
             try:
-                sub = _apply_joins(frame, joins)
-                part = _collect(sub.select([e.alias(k) for k, e in p.exprs.items()]), streaming)
+                part = _collect(joined.select([e.alias(k) for k, e in p.exprs.items()]), streaming)
                 row |= part.row(0, named=True)
             except Exception as exc:
                 results[p.rule.id] = _error(p.rule, f"cannot evaluate: {type(exc).__name__}: {exc}")
@@ -305,9 +304,7 @@ def evaluate_frame(
                 sampled[p.rule.id] = [dict(zip(cols, v, strict=True)) for v in values]
 
     if failing:
-        _add_samples(
-            joined, failing, results, sample_cols, sampled, spec.pii if spec else {}, samples, streaming
-        )
+        _add_samples(joined, failing, results, sample_cols, sampled, table, cat, samples, streaming)
     return n_rows, [results[r.id] for r in rules]
 
 
@@ -362,7 +359,8 @@ def _add_samples(
     results: dict[str, RuleResult],
     sample_cols: Mapping[str, list[str]],
     sampled: Mapping[str, list[dict[str, Any]]],
-    pii: dict[str, str],
+    table: str,
+    cat: Catalogue,
     n: int,
     streaming: bool,
 ) -> None:
@@ -374,12 +372,6 @@ def _add_samples(
         if p.compiled.aggregate is not None and sample_fn is None:
             continue  # table-level check: the message says what is wrong
         chosen.append(p)
-        if p.rule.lookup is not None:
-            # Looked-up columns keep the pii tags of the table they come from.
-            other = load_catalogue().table(p.rule.lookup.table)
-            for c in p.rule.lookup.columns:
-                if other is not None and c in other.pii:
-                    pii = {**pii, p.rule.lookup.alias(c): other.pii[c]}
         if p.rule.id in sampled:
             continue
         when = _when(p.rule)
@@ -391,7 +383,7 @@ def _add_samples(
     frames = iter(pl.collect_all(queries, engine="streaming" if streaming else "auto") if queries else [])
     for p in chosen:
         got = sampled[p.rule.id] if p.rule.id in sampled else next(frames).iter_rows(named=True)
-        rows = [mask_row({k: _jsonable(v) for k, v in r.items()}, pii) for r in got]
+        rows = [mask_sample({k: _jsonable(v) for k, v in r.items()}, table, cat) for r in got]
         old = results[p.rule.id]
         results[p.rule.id] = RuleResult(**{**old.__dict__, "samples": tuple(rows)})
 

@@ -38,9 +38,7 @@ def _declaration_status(manifest: dict[str, Any]) -> str:
 
 
 def _rate(uploaded: int | None, reference: float | None) -> tuple[float | None, str]:
-    if reference is None:
-        return None, "no_reference"
-    if not reference:
+    if not reference:  # absent, or zero: no rate can be computed
         return None, "no_reference"
     return round(100.0 * (uploaded or 0) / reference, 2), "reported"
 

@@ -28,7 +28,7 @@ import polars as pl
 from dq import __version__
 from dq.catalogue import Catalogue, load_catalogue
 from dq.checks import DIMENSIONS
-from dq.masking import mask_value
+from dq.masking import mask_sample
 from dq.report.i18n import period_label, tr
 from dq.scoring import load_scoring, rank_units
 from dq.store import Store
@@ -240,37 +240,6 @@ def report_filename(unit_id: str) -> str:
     """The unit report's file name (the unit id, reduced to safe characters)."""
     safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in str(unit_id)).lstrip(".")
     return f"{safe or '_'}.html"
-
-
-def _pii_maps(cat: Catalogue) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
-    per_table = {name: spec.pii for name, spec in cat.tables.items()}
-    anywhere: dict[str, str] = {}
-    for pii in per_table.values():
-        for col, how in pii.items():
-            anywhere.setdefault(col, how)
-    return per_table, anywhere
-
-
-def mask_sample(row: Mapping[str, Any], table: str, cat: Catalogue) -> dict[str, Any]:
-    """Mask every pii value of a sample row again (idempotent on already masked values).
-
-    Samples are masked by the engine; the report masks once more so that nothing unmasked can
-    reach a page: the rule's table's pii columns, their ``__raw`` companions, looked-up columns
-    named ``<table>__<column>``, and any column whose name is a pii column elsewhere in the
-    catalogue.
-    """
-    per_table, anywhere = _pii_maps(cat)
-    own = per_table.get(table, {})
-    out: dict[str, Any] = {}
-    for key, value in row.items():
-        base = key.removesuffix("__raw")
-        how = own.get(base)
-        if how is None and "__" in base:
-            other, col = base.split("__", 1)
-            how = per_table.get(other, {}).get(col) or anywhere.get(col)
-        how = how or anywhere.get(base)
-        out[key] = mask_value(value, how) if how else value
-    return out
 
 
 def _cell(value: Any, lang: str) -> str:
