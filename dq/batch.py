@@ -98,7 +98,7 @@ def _unit_from_dir(path: Path) -> dict[str, Any]:
     return {"unit_id": uid, "name": uid, "kind": None, "district": None}
 
 
-def _progress(total: int, enabled: bool):
+def _progress(enabled: bool):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     return Progress(
@@ -142,7 +142,7 @@ def score_batch(
     outcomes: list[UnitOutcome] = []
     total_rows = 0
     show = sys.stderr.isatty() if progress is None else progress
-    with _progress(len(unit_dirs), show) as bar:
+    with _progress(show) as bar:
         task = bar.add_task("", total=len(unit_dirs))
         for d in unit_dirs:
             bar.update(task, description=d.name)
