@@ -20,6 +20,7 @@ import yaml
 from dq.catalogue import default_rules_dir, load_catalogue
 from dq.engine import audit_extract, evaluate_frame
 from dq.errors import DQError, InputError
+from dq.published import data_dir as published_data_dir
 from dq.results import RuleResult
 from dq.scoring import UnitScore, load_scoring, rank_units, score_unit
 from dq.sources import open_extract, parse_period
@@ -236,7 +237,8 @@ def score_published(
     from dq.registry import Registry
 
     t0 = time.perf_counter()
-    data_root = Path(root) if root else None
+    parse_period(period)
+    data_root = published_data_dir(root)
     frames = []
     for kind in ("district", "hospital"):
         try:
@@ -244,7 +246,10 @@ def score_published(
         except FileNotFoundError:
             continue
     if not frames:
-        raise InputError(f"no published collection tables for {period} in {data_root or 'datasets/nanjing'}")
+        have = sorted({f.name[:7] for f in data_root.glob("*_collection_*.csv")})
+        raise InputError(
+            f"{data_root}: no published collection tables for {period} (periods there: {', '.join(have) or 'none'})"
+        )
     published = pl.concat(frames, how="diagonal_relaxed")
     frame = summary_frame(published.to_dicts())
     suites = load_suites(suite_paths)
@@ -252,7 +257,7 @@ def score_published(
     fixes = {r.id: (r.fix_zh, r.fix_en) for s in suites for r in s.rules}
     registry = Registry.load()
     run = store.begin_run(
-        period, suites_hash([default_rules_dir()]), "published", str(data_root or "datasets/nanjing")
+        period, suites_hash([default_rules_dir()]), "published", str(data_root)
     )
     sub = evaluate_submissions(frame, suites)
     outcomes = []
@@ -276,7 +281,7 @@ def score_published(
 
 def check_published_tables(period: str, root: Path | None, suites: Sequence[Suite]) -> list[RuleResult]:
     """Run the published-table suites (row totals) on ``<root>/<period>_<name>.csv``."""
-    folder = root or Path(__file__).resolve().parents[1] / "datasets" / "nanjing"
+    folder = published_data_dir(root)
     by_table = {s.table: s for s in suites if s.kind == "published"}
     findings: list[RuleResult] = []
     for f in sorted(folder.glob(f"{period}_*.csv")):

@@ -37,8 +37,10 @@ PII_KINDS = ("id", "name", "phone")
 
 
 def default_rules_dir() -> Path:
-    """The ``rules/`` folder shipped beside the package."""
-    return Path(__file__).resolve().parents[1] / "rules"
+    """The ``dq/rules`` folder shipped inside the package."""
+    from dq.resources import rules_dir
+
+    return rules_dir()
 
 
 @dataclass(frozen=True)

@@ -9,40 +9,38 @@
 
 from __future__ import annotations
 
-import argparse
 import shutil
-import sys
-import time
+from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["configure_parser", "run"]
+__all__ = ["run_demo"]
 
 BEFORE, AFTER = "2020-08", "2020-09"
 PUBLISHED = ("2018-03", "2020-09")
 
 
-def configure_parser(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", default="demo", help="output folder (default: demo)")
-    p.add_argument("--scale", type=float, default=0.001, help="synthetic volume scale (default 0.001)")
-    p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--lang", choices=("zh", "en"), default="zh")
-    p.add_argument("--fresh", action="store_true", help="delete OUT first")
-
-
-def run(args: argparse.Namespace) -> int:
+def run_demo(
+    out: str | Path = "demo",
+    *,
+    scale: float = 0.001,
+    seed: int = 7,
+    lang: str = "zh",
+    fresh: bool = False,
+    say: Callable[[str], None] | None = None,
+    progress: bool = False,
+) -> dict[str, Path]:
+    """Run the main job end to end into ``out``; return the paths of what a user opens first."""
     from dq.batch import score_batch, score_published
-    from dq.report.cli import render_campaign_file, render_period
+    from dq.outputs import ensure_dir
+    from dq.report.files import render_campaign_file, render_period
     from dq.store import Store
     from dq.synth import generate
 
-    out = Path(args.out)
-    if args.fresh and out.exists():
+    out = Path(out)
+    if fresh and out.exists():
         shutil.rmtree(out)
-    t0 = time.perf_counter()
-
-    def say(msg: str) -> None:
-        print(f"[{time.perf_counter() - t0:6.1f}s] {msg}", file=sys.stderr)
-
+    ensure_dir(out)
+    say = say or (lambda _msg: None)
     published = Store(out / "history-published")
     published_reports = out / "reports-published"
     for period in PUBLISHED:
@@ -51,23 +49,24 @@ def run(args: argparse.Namespace) -> int:
         for f in outcome.findings:
             if f.status in ("fail", "warn"):
                 say(f"  table finding {f.rule}: {f.message}")
-        render_period(published, period, published_reports, lang=args.lang, echo=None)
-    render_campaign_file(published, *PUBLISHED, published_reports, lang=args.lang)
+        render_period(published, period, published_reports, lang=lang, echo=None)
+    render_campaign_file(published, *PUBLISHED, published_reports, lang=lang)
 
     batch, store, reports = out / "batch", Store(out / "history"), out / "reports"
     for period, profile in ((BEFORE, "before"), (AFTER, "after")):
         if not (batch / period).exists():
-            say(f"generating the synthetic batch {period} ({profile} the campaign, scale {args.scale:g})")
-            generate(batch, period, scale=args.scale, seed=args.seed, profile=profile, progress=False)
+            say(f"generating the synthetic batch {period} ({profile} the campaign, scale {scale:g})")
+            generate(batch, period, scale=scale, seed=seed, profile=profile, progress=False)
         say(f"auditing and scoring {period}")
-        outcome = score_batch(batch, period, store, progress=sys.stderr.isatty())
+        outcome = score_batch(batch, period, store, progress=progress)
         say(f"  {len(outcome.units)} units, {outcome.rows:,} rows, {len(outcome.errors)} errors")
-        render_period(store, period, reports, lang=args.lang, echo=None)
-    campaign = render_campaign_file(store, BEFORE, AFTER, reports, lang=args.lang)[0]
+        render_period(store, period, reports, lang=lang, echo=None)
+    campaign = render_campaign_file(store, BEFORE, AFTER, reports, lang=lang)[0]
 
-    print(f"published summaries: {published_reports / PUBLISHED[1] / 'index.html'}")
-    print(f"published campaign:  {published_reports / f'campaign_{PUBLISHED[0]}_{PUBLISHED[1]}.html'}")
-    print(f"synthetic month:     {reports / AFTER / 'index.html'}")
-    print(f"synthetic campaign:  {campaign}")
-    print(f"history:             {store.root} (dq history --store {store.root})")
-    return 0
+    return {
+        "published_index": published_reports / PUBLISHED[1] / "index.html",
+        "published_campaign": published_reports / f"campaign_{PUBLISHED[0]}_{PUBLISHED[1]}.html",
+        "synthetic_index": reports / AFTER / "index.html",
+        "synthetic_campaign": Path(campaign),
+        "history": store.root,
+    }

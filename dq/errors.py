@@ -2,7 +2,9 @@
 
     DQError                     base of everything dq raises on purpose
     ├── SuiteError              a suite or catalogue file is invalid (lists every problem)
-    ├── InputError              an extract, table file or manifest cannot be read
+    ├── InputError              an extract, table file, manifest, registry or store cannot be read
+    │   └── UsageError          a command-line value is invalid (period, count, option pair)
+    ├── OutputError             an output folder or file cannot be written
     └── CheckError              a rule cannot be compiled or run (becomes a result with status error)
         └── NotApplicable       the rule has nothing to judge (e.g. a referenced table was not
                                 uploaded; becomes a result with status not_applicable)
@@ -14,7 +16,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["CheckError", "DQError", "InputError", "NotApplicable", "Problem", "SuiteError"]
+__all__ = [
+    "CheckError",
+    "DQError",
+    "InputError",
+    "NotApplicable",
+    "OutputError",
+    "Problem",
+    "SuiteError",
+    "UsageError",
+]
 
 
 class DQError(Exception):
@@ -50,6 +61,14 @@ class SuiteError(DQError):
 
 class InputError(DQError):
     """An extract or table file cannot be read."""
+
+
+class UsageError(InputError):
+    """A value given on the command line or to an API function is invalid."""
+
+
+class OutputError(DQError):
+    """An output folder or file cannot be created or written."""
 
 
 class CheckError(DQError):

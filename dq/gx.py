@@ -38,10 +38,8 @@ final newline). GX has no ``max_count``; it is kept in ``meta`` only.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +47,7 @@ from dq.catalogue import Catalogue, load_catalogue
 from dq.checks.conformance import ICD9CM3_PATTERN, ICD10_PATTERN
 from dq.suite import Rule, Suite
 
-__all__ = ["configure_parser", "rule_expectation", "run", "to_gx_suite"]
+__all__ = ["export_suites", "rule_expectation", "to_gx_suite"]
 
 # dq severity -> GX FailureSeverity (critical | warning | info).
 GX_SEVERITY = {"critical": "critical", "error": "critical", "warning": "warning"}
@@ -249,37 +247,22 @@ def to_gx_suite(suite: Suite, catalogue: Catalogue | None = None) -> dict[str, A
     }
 
 
-# ---------------------------------------------------------------- CLI: dq gx
-def configure_parser(p: argparse.ArgumentParser) -> None:
-    p.description = (
-        "Write the rules that have a Great Expectations equivalent as GX 1.x expectation suites"
-        " (JSON). Rules without one are listed in meta.dq_not_exported."
-    )
-    p.add_argument("paths", nargs="*", help="suite files or folders (default: rules/suites)")
-    p.add_argument(
-        "--out",
-        metavar="DIR",
-        help="write one <suite id>.json per suite into DIR (default: stdout; one suite is written"
-        " as an object, several as a list)",
-    )
+def export_suites(paths=None, out: str | Path | None = None) -> list[dict[str, Any]]:
+    """GX documents for the suites at ``paths`` (default: the shipped suites).
 
-
-def run(args: argparse.Namespace) -> int:
+    With ``out``, also write one ``<suite id>.json`` per suite into that folder (created if
+    needed) and return the documents; each document's ``meta.dq_path`` then names its file.
+    """
     from dq.suite import load_suites
 
     cat = load_catalogue()
-    suites = load_suites(args.paths or None, catalogue=cat)
-    docs = [to_gx_suite(s, cat) for s in suites]
-    if args.out:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
+    docs = [to_gx_suite(s, cat) for s in load_suites(paths or None, catalogue=cat)]
+    if out is not None:
+        from dq.outputs import ensure_dir
+
+        folder = ensure_dir(out)
         for d in docs:
-            path = out / f"{d['name']}.json"
+            path = folder / f"{d['name']}.json"
             path.write_text(json.dumps(d, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-            n, skipped = len(d["expectations"]), len(d["meta"]["dq_not_exported"])
-            print(f"{path}: {n} expectations, {skipped} rules not exported", file=sys.stderr)
-        return 0
-    doc: Any = docs[0] if len(docs) == 1 else docs
-    json.dump(doc, sys.stdout, ensure_ascii=False, indent=2)
-    sys.stdout.write("\n")
-    return 0
+            d["meta"]["dq_path"] = str(path)
+    return docs

@@ -70,10 +70,21 @@ _COLLECTION_FILE = re.compile(r"(\d{4}-\d{2})_collection_(hospital|district)\.cs
 
 
 def data_dir(root: str | Path | None = None) -> Path:
-    """Directory holding the newsletter CSVs (default: the repository's ``datasets/nanjing``)."""
-    if root is not None:
-        return Path(root)
-    return Path(__file__).resolve().parents[1] / "datasets" / "nanjing"
+    """Folder holding the newsletter CSVs: ``root`` as a folder, or the name of a bundled set
+    (``nanjing``, the default, shipped in ``dq/data/nanjing``)."""
+    from dq.errors import InputError
+    from dq.resources import data_dir as bundled, published_dir
+
+    if root is None:
+        return published_dir()
+    path = Path(root)
+    if path.is_dir():
+        return path
+    if path.name == str(root) and any((bundled() / str(root)).glob("*_collection_*.csv")):
+        return published_dir(str(root))
+    raise InputError(
+        f"{root}: neither a folder of published tables nor a bundled set (bundled: nanjing)"
+    )
 
 
 def available_periods(root: str | Path | None = None) -> list[str]:

@@ -46,8 +46,10 @@ _WHITESPACE = re.compile(r"\s+")
 
 
 def default_registry_path() -> Path:
-    """``datasets/institutions.csv`` of the repository this package lives in."""
-    return Path(__file__).resolve().parents[1] / "datasets" / "institutions.csv"
+    """``dq/data/institutions.csv``, shipped inside the package."""
+    from dq.resources import data_dir
+
+    return data_dir() / "institutions.csv"
 
 
 def normalise_name(name: str) -> str:

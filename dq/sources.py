@@ -14,11 +14,9 @@ datetimes: ISO (``2020-09-01 08:30:00``, ``T`` separator, fractional seconds) or
 from __future__ import annotations
 
 import atexit
-import calendar
 import csv
 import tempfile
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +25,7 @@ import yaml
 
 from dq.catalogue import Catalogue, TableSpec, load_catalogue
 from dq.checks.conformance import raw_column
+from dq.columns import parse_period
 from dq.errors import InputError
 from dq.yamlio import load_yaml
 
@@ -46,18 +45,6 @@ MANIFEST_KEYS = {
     "unit_id", "org_code", "name", "kind", "district", "period", "declared_tables",
     "collection_mode", "generated_by", "seed", "profile",
 }  # fmt: skip
-
-
-def parse_period(period: str) -> tuple[datetime, datetime]:
-    """'2020-09' → (2020-09-01 00:00, 2020-10-01 00:00)."""
-    try:
-        start = datetime.strptime(period, "%Y-%m")
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"period {period!r} is not YYYY-MM") from exc
-    days = calendar.monthrange(start.year, start.month)[1]
-    end = datetime(start.year + start.month // 12, start.month % 12 + 1, 1)
-    assert (end - start).days == days
-    return start, end
 
 
 def parse_temporal(text: pl.Expr, typ: str) -> pl.Expr:
@@ -248,7 +235,7 @@ def _read_manifest(path: Path) -> dict[str, Any]:
         try:
             parse_period(raw["period"])
         except InputError as exc:
-            raise InputError(f"{path}: {exc}") from exc
+            raise InputError(f"{path}: 'period': {exc}") from exc
     declared = raw.get("declared_tables")
     if declared is not None and not (
         isinstance(declared, list) and all(isinstance(t, str) for t in declared)

@@ -317,7 +317,7 @@ def test_evaluate_submissions_compares_each_unit_with_all_peers():
 # ----------------------------------------------------------------------------- synthetic batch
 def _synth_available() -> bool:
     try:
-        import dq.synth.cli  # noqa: F401
+        import dq.cli.synth  # noqa: F401
     except ModuleNotFoundError:
         return False
     return True

@@ -242,7 +242,7 @@ def test_exit_2_for_a_bad_period(tmp_path: Path, extract: Path, capsys) -> None:
     code, _, err = audit(
         capsys, str(extract), "--suite", str(suite(tmp_path, PASSING)), "--period", "2020-13"
     )
-    assert code == 2 and "'2020-13' is not YYYY-MM" in err
+    assert code == 2 and "a period is a month written YYYY-MM" in err and "2020-13" not in err
 
 
 def test_exit_2_for_a_table_file_no_suite_targets(tmp_path: Path, capsys) -> None:

@@ -26,7 +26,7 @@ from dq.store import Store
 from dq.suite import load_suites
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO / "datasets" / "nanjing"
+DATA = REPO / "dq" / "data" / "nanjing"
 PERIODS = ("2018-03", "2020-09")
 FOUND = ("fail", "warn")
 
@@ -180,7 +180,7 @@ def outcomes(tmp_path_factory) -> dict[str, BatchOutcome]:
     store = Store(tmp_path_factory.mktemp("published") / "history")
     # The submission and published suites are all these figures need (loading the record-level
     # suites too would only cost time).
-    suites = [REPO / "rules" / "suites" / "submission", REPO / "rules" / "suites" / "published"]
+    suites = [REPO / "dq" / "rules" / "suites" / "submission", REPO / "dq" / "rules" / "suites" / "published"]
     return {p: score_published(p, store, suite_paths=suites) for p in PERIODS}
 
 
@@ -365,7 +365,7 @@ def test_findings_table_and_doc(outcomes):
         spec.loader.exec_module(script)
     finally:
         del sys.modules[spec.name]
-    rules = {r.id: r for s in load_suites([REPO / "rules" / "suites" / "submission"]) for r in s.rules}
+    rules = {r.id: r for s in load_suites([REPO / "dq" / "rules" / "suites" / "submission"]) for r in s.rules}
     doc = script.render(outcomes, rules)
     for period, o in outcomes.items():
         lines = print_findings(o)

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from dq.report.chromium import FLAGS, find_chromium
-from dq.report.cli import render_campaign_file, render_period
+from dq.report.files import render_campaign_file, render_period
 from dq.results import RuleResult
 from dq.scoring import load_scoring, score_unit
 from dq.store import Store

@@ -29,7 +29,7 @@ import pytest
 from dq.batch import score_batch
 from dq.catalogue import default_rules_dir, load_catalogue
 from dq.cli import main
-from dq.report.cli import render_campaign_file, render_period
+from dq.report.files import render_campaign_file, render_period
 from dq.report.model import PeriodData
 from dq.report.render import render_unit
 from dq.results import RuleResult

@@ -6,6 +6,8 @@ family module; nothing else needs to change.
 
 from __future__ import annotations
 
+from typing import Any
+
 from dq.checks import (
     completeness,
     conformance,
@@ -17,7 +19,17 @@ from dq.checks import (
 )
 from dq.checks.base import DIMENSIONS, CheckDef, Compiled, Context, Join, Param
 
-__all__ = ["DIMENSIONS", "REGISTRY", "CheckDef", "Compiled", "Context", "Join", "Param", "get"]
+__all__ = [
+    "DIMENSIONS",
+    "REGISTRY",
+    "CheckDef",
+    "Compiled",
+    "Context",
+    "Join",
+    "Param",
+    "check_catalogue",
+    "get",
+]
 
 _FAMILIES = (completeness, conformance, plausibility, uniqueness, timeliness, consistency, peers)
 
@@ -31,3 +43,21 @@ for _family in _FAMILIES:
 
 def get(name: str) -> CheckDef | None:
     return REGISTRY.get(name)
+
+
+def check_catalogue() -> list[dict[str, Any]]:
+    """The check registry as plain data (read by `dq checks` and the docs)."""
+    return [
+        {
+            "name": c.name,
+            "dimension": c.dimension,
+            "summary": c.summary,
+            "params": [
+                {"name": p.name, "kind": p.kind, "required": p.required, "default": p.default}
+                for p in c.params
+            ],
+            "nulls": c.null_semantics,
+            "gx": c.gx_equivalent,
+        }
+        for c in REGISTRY.values()
+    ]

@@ -8,8 +8,7 @@ injection), :mod:`~dq.synth.values` (IDs, names, codes), :mod:`~dq.synth.writer`
 :mod:`~dq.synth.crosscheck` (dq's audit of a batch against its truth).
 """
 
-from dq.synth.cli import configure_parser, run
 from dq.synth.defects import CHECK_OF, KINDS, SUBMISSION_KINDS
 from dq.synth.generate import generate
 
-__all__ = ["CHECK_OF", "KINDS", "SUBMISSION_KINDS", "configure_parser", "generate", "run"]
+__all__ = ["CHECK_OF", "KINDS", "SUBMISSION_KINDS", "generate"]

@@ -1,5 +1,5 @@
 import sys
 
-from dq.synth.cli import main
+from dq.cli.synth import main
 
 sys.exit(main())

@@ -49,8 +49,10 @@ _ORG_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
 
 
 def reference_dir() -> Path:
-    """``datasets/reference`` of the repository this package lives in."""
-    return Path(__file__).resolve().parents[2] / "datasets" / "reference"
+    """``dq/data/reference``, shipped inside the package."""
+    from dq.resources import data_dir
+
+    return data_dir() / "reference"
 
 
 def stable_hash(*parts: object) -> int:

@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     sys.path.insert(0, str(REPO))
     from dq.batch import score_batch, score_published
-    from dq.report.cli import render_campaign_file, render_period
+    from dq.report.files import render_campaign_file, render_period
     from dq.store import Store
 
     chromium = find_chromium() or shutil.which("chromium-browser")
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         store, reports = Store(work / "history"), work / "reports"
         for period in ("2018-03", "2020-09"):
-            score_published(period, store, root=REPO / "datasets" / "nanjing")
+            score_published(period, store, root=REPO / "dq" / "data" / "nanjing")
             render_period(store, period, reports, echo=None)
         render_campaign_file(store, "2018-03", "2020-09", reports)
         screenshot(chromium, reports / "2020-09" / f"{args.unit}.html", args.out / "unit.png", work / "p")

@@ -1,4 +1,4 @@
-"""`dq report`: render the HTML reports from the history store.
+"""Report files: render the HTML reports of a history store into a folder (``dq report``).
 
     dq report unit H022 --period 2020-09      reports/2020-09/H022.html
     dq report all --period 2020-09            every unit of the period + reports/2020-09/index.html
@@ -12,29 +12,17 @@ Each action takes ``--store`` (default ``history``), ``--out`` (default ``report
 
 from __future__ import annotations
 
-import argparse
-import os
 import re
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 from dq.errors import InputError
+from dq.outputs import atomic_write_text
 from dq.store import Store
 
-__all__ = ["configure_parser", "render_campaign_file", "render_period", "render_unit_file", "run"]
+__all__ = ["render_campaign_file", "render_period", "render_unit_file"]
 
-DEFAULT_STORE = "history"
-DEFAULT_OUT = "reports"
 _CAMPAIGN = re.compile(r"^campaign_(.+)_(.+)\.html$")
-
-
-def _write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
 
 
 def _safe(text: str) -> str:
@@ -65,7 +53,7 @@ def render_index_file(data, out_dir: Path) -> Path:
 
     out_dir = Path(out_dir)
     page = build_index(data, _campaign_links(out_dir, data.period))
-    return _write(out_dir / _safe(data.period) / "index.html", render_index(page))
+    return atomic_write_text(out_dir / _safe(data.period) / "index.html", render_index(page))
 
 
 def render_period(
@@ -84,7 +72,7 @@ def render_period(
     folder = out / _safe(period)
     written = []
     for uid in data.unit_ids():
-        path = _write(folder / report_filename(uid), render_unit(data.unit(uid)))
+        path = atomic_write_text(folder / report_filename(uid), render_unit(data.unit(uid)))
         written.append(path)
         if echo:
             echo(str(path))
@@ -104,7 +92,9 @@ def render_unit_file(store: Store, period: str, unit_id: str, out_dir: str | Pat
         raise InputError(f"unit {unit_id} has no score for {period} in {store.root}")
     folder = Path(out_dir) / _safe(period)
     index = "index.html" if (folder / "index.html").exists() else None
-    return _write(folder / report_filename(unit_id), render_unit(data.unit(unit_id), index_href=index))
+    return atomic_write_text(
+        folder / report_filename(unit_id), render_unit(data.unit(unit_id), index_href=index)
+    )
 
 
 def render_campaign_file(
@@ -124,38 +114,10 @@ def render_campaign_file(
         for p in dict.fromkeys((report.before_period, report.after_period))
         if (out / _safe(p) / "index.html").exists()
     }
-    path = _write(out / f"campaign_{_safe(before)}_{_safe(after)}.html", render_campaign(report, indexes))
+    path = atomic_write_text(
+        out / f"campaign_{_safe(before)}_{_safe(after)}.html", render_campaign(report, indexes)
+    )
     written = [path]
     for period in indexes:
         written.append(render_index_file(_period_data(store, period, lang), out))
     return written
-
-
-def configure_parser(p: argparse.ArgumentParser) -> None:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--store", default=DEFAULT_STORE, help=f"history dataset (default: {DEFAULT_STORE})")
-    common.add_argument("--out", default=DEFAULT_OUT, help=f"output folder (default: {DEFAULT_OUT})")
-    common.add_argument("--lang", choices=("zh", "en"), default="zh", help="language (default: zh)")
-    sub = p.add_subparsers(dest="action", required=True, metavar="{unit,all,campaign}")
-    u = sub.add_parser("unit", parents=[common], help="one unit's report for a period")
-    u.add_argument("unit", help="unit id, e.g. H022")
-    u.add_argument("--period", required=True, help="YYYY-MM")
-    a = sub.add_parser("all", parents=[common], help="every unit's report and the index of a period")
-    a.add_argument("--period", required=True, help="YYYY-MM")
-    c = sub.add_parser("campaign", parents=[common], help="before/after campaign report")
-    c.add_argument("--before", required=True, help="period YYYY-MM or run id")
-    c.add_argument("--after", required=True, help="period YYYY-MM or run id")
-
-
-def run(args: argparse.Namespace) -> int:
-    store = Store(args.store)
-    if not store.root.exists():
-        raise InputError(f"{store.root}: no history store here (pass --store)")
-    if args.action == "unit":
-        print(render_unit_file(store, args.period, args.unit, args.out, args.lang))
-    elif args.action == "all":
-        render_period(store, args.period, args.out, args.lang)
-    else:
-        for path in render_campaign_file(store, args.before, args.after, args.out, args.lang):
-            print(path)
-    return 0

@@ -19,7 +19,11 @@ DEFAULT_STORE = "history"
 def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("root", nargs="?", help="batch root: ROOT/<period>/<unit>/ extract folders")
     p.add_argument("--period", required=True, help="month to score, YYYY-MM")
-    p.add_argument("--published", metavar="DIR", help="score the published summaries in DIR instead")
+    p.add_argument(
+        "--published",
+        metavar="DIR",
+        help="score the published summaries in DIR, or a bundled set by name (nanjing) instead",
+    )
     p.add_argument(
         "--store", default=DEFAULT_STORE, help=f"history dataset folder (default: {DEFAULT_STORE})"
     )
@@ -83,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
         print(msg, file=sys.stderr)
 
     if args.published:
-        outcome = score_published(args.period, store, root=Path(args.published), suite_paths=args.suite)
+        outcome = score_published(args.period, store, root=args.published, suite_paths=args.suite)
     elif args.root:
         outcome = score_batch(
             args.root, args.period, store, suite_paths=args.suite, force=args.force,
@@ -114,10 +118,7 @@ def run(args: argparse.Namespace) -> int:
         for u in outcome.errors:
             print(f"error {u.unit_id}: {u.error}", file=sys.stderr)
     if args.reports:
-        try:
-            from dq.report.cli import render_period
-        except ModuleNotFoundError:
-            print("dq: warning: reports are not available in this build", file=sys.stderr)
-        else:
-            render_period(store, args.period, Path(args.out), lang=args.lang)
+        from dq.report.files import render_period
+
+        render_period(store, args.period, Path(args.out), lang=args.lang)
     return 1 if outcome.errors else 0

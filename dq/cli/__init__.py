@@ -1,0 +1,97 @@
+"""The ``dq`` command line: a thin layer over the library, one module per command.
+
+Exit codes (the same for every command):
+
+    0  every rule passed (warnings allowed); for batch commands, every unit was done
+    1  findings: a rule of severity error or critical failed, or a unit of a batch errored
+    2  usage or input error: invalid suite, unreadable file or manifest, bad period, unwritable output
+    3  an unexpected error inside dq (a bug: please report it)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import traceback
+from collections.abc import Sequence
+
+from dq import __version__
+from dq.cli import audit, checks, demo, gx, history, report, score, suites, synth
+from dq.cli.common import EXIT_BUG, EXIT_OK, EXIT_USAGE
+from dq.errors import DQError
+
+__all__ = ["build_parser", "main"]
+
+# name, module, help: every command is imported statically so none can vanish from the parser.
+COMMANDS = (
+    ("audit", audit, "audit one site extract (folder) or one table file"),
+    ("score", score, "audit and score every unit of a batch"),
+    ("history", history, "list stored runs and scores"),
+    ("report", report, "render HTML score reports"),
+    ("synth", synth, "generate a synthetic batch of site extracts with known defects"),
+    ("suites", suites, "list or validate rule suites"),
+    ("checks", checks, "list the check catalogue"),
+    ("gx", gx, "export suites as Great Expectations suites"),
+    ("demo", demo, "run the main job end to end on the bundled data"),
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse exits 2 on a usage error already; keep its message on one line."""
+
+
+def _common_options() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("-q", "--quiet", action="store_true", help="print only results and errors")
+    p.add_argument("-v", "--verbose", action="store_true", help="say more (and show tracebacks of bugs)")
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="dq", description="Data-quality audits for regional health information platforms.")
+    parser.add_argument("--version", action="version", version=f"dq {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    common = _common_options()
+    for name, module, help_ in COMMANDS:
+        p = sub.add_parser(name, help=help_, parents=[common])
+        module.configure_parser(p)
+        p.set_defaults(func=module.run)
+    return parser
+
+
+def _report_error(args: argparse.Namespace | None, message: str, kind: str, code: int) -> int:
+    if args is not None and getattr(args, "format", None) == "json":
+        print(
+            json.dumps({"error": {"kind": kind, "message": message, "exit_code": code}}, ensure_ascii=False)
+        )
+    print(f"dq: error: {message}", file=sys.stderr)
+    return code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except DQError as exc:
+        return _report_error(args, str(exc), type(exc).__name__, EXIT_USAGE)
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        return _report_error(args, f"{where}{exc.strerror or exc}", "OSError", EXIT_USAGE)
+    except KeyboardInterrupt:
+        print("dq: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # output piped into head & co.
+        sys.stderr.close()
+        return EXIT_OK
+    except Exception as exc:  # a bug: say so briefly, never exit 1 (which means "findings")
+        if getattr(args, "verbose", False):
+            traceback.print_exc()
+        msg = f"unexpected {type(exc).__name__}: a bug in dq {__version__}; please report it with the command"
+        msg += " you ran" + ("" if getattr(args, "verbose", False) else " (-v shows the traceback)")
+        return _report_error(args, msg, "InternalError", EXIT_BUG)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,33 @@
+"""`dq checks`: the check catalogue."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from dq.checks import check_catalogue
+from dq.cli.common import EXIT_OK
+
+__all__ = ["configure_parser", "run"]
+
+
+def configure_parser(c: argparse.ArgumentParser) -> None:
+    c.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+
+
+def run(args: argparse.Namespace) -> int:
+    checks = check_catalogue()
+    if args.format == "json":
+        print(json.dumps(checks, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    if args.format == "markdown":
+        print("| check | dimension | parameters | what it checks | nulls |")
+        print("| --- | --- | --- | --- | --- |")
+        for c in checks:
+            params = ", ".join(p["name"] + ("" if p["required"] else "?") for p in c["params"])
+            print(f"| `{c['name']}` | {c['dimension']} | {params} | {c['summary']} | {c['nulls']} |")
+        return EXIT_OK
+    for c in checks:
+        params = ", ".join(p["name"] + ("" if p["required"] else "?") for p in c["params"])
+        print(f"{c['name']:<18} {c['dimension']:<13} ({params})\n    {c['summary']}")
+    return EXIT_OK
