@@ -39,6 +39,7 @@ class UnitOutcome:
     unit: dict[str, Any]
     results: list[RuleResult] = field(default_factory=list)
     summary: dict[str, Any] | None = None
+    tables: dict[str, int | None] | None = None  # rows of each uploaded table
     score: UnitScore | None = None
     error: str | None = None
     seconds: float = 0.0
@@ -168,6 +169,7 @@ def score_batch(
                 audit = audit_extract(ext, record_suites, period=period, samples=samples, streaming=streaming)
                 out.results = list(audit.results)
                 out.summary = summarize(ext, period, cat)
+                out.tables = {ti.table: ti.rows for ti in audit.tables}
                 total_rows += sum(ti.rows or 0 for ti in audit.tables)
             except DQError as exc:
                 out.error = str(exc)
@@ -199,7 +201,7 @@ def score_batch(
         o.score = score_unit(o.results, cfg)
     for o in outcomes:
         if not o.skipped:
-            store.write_unit(run, o.unit, o.results, o.score, o.summary, fixes, o.error)
+            store.write_unit(run, o.unit, o.results, o.score, o.summary, fixes, o.error, o.tables)
     errors = sum(1 for o in outcomes if o.error)
     store.finish_run(run, sum(1 for o in outcomes if not o.skipped), errors)
     ranking = _ranking(store, period)
@@ -248,7 +250,8 @@ def score_published(
     if not frames:
         have = sorted({f.name[:7] for f in data_root.glob("*_collection_*.csv")})
         raise InputError(
-            f"{data_root}: no published collection tables for {period} (periods there: {', '.join(have) or 'none'})"
+            f"{data_root}: no published collection tables for {period}"
+            f" (periods there: {', '.join(have) or 'none'})"
         )
     published = pl.concat(frames, how="diagonal_relaxed")
     frame = summary_frame(published.to_dicts())

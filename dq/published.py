@@ -73,7 +73,8 @@ def data_dir(root: str | Path | None = None) -> Path:
     """Folder holding the newsletter CSVs: ``root`` as a folder, or the name of a bundled set
     (``nanjing``, the default, shipped in ``dq/data/nanjing``)."""
     from dq.errors import InputError
-    from dq.resources import data_dir as bundled, published_dir
+    from dq.resources import data_dir as bundled
+    from dq.resources import published_dir
 
     if root is None:
         return published_dir()

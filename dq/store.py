@@ -4,6 +4,7 @@
     <store>/results/period=2020-09/<run_id>__<unit>.parquet    rule results of one unit
     <store>/scores/period=2020-09/<run_id>__<unit>.parquet     unit × facet scores
     <store>/summaries/period=2020-09/<run_id>__<unit>.parquet  the unit's submission summary
+    <store>/tables/period=2020-09/<run_id>__<unit>.parquet     rows of each table the unit uploaded
 
 Files are written to a temporary name and renamed (atomic on POSIX), one unit at a time, so an
 interrupted run keeps what it finished and can be resumed. Every run is kept. The *latest* score
@@ -18,7 +19,7 @@ import hashlib
 import json
 import os
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,7 +31,7 @@ from dq import __version__
 from dq.results import RuleResult
 from dq.scoring import RulePoints, UnitScore
 
-__all__ = ["RUN_SCHEMA", "Run", "Store", "suites_hash"]
+__all__ = ["RUN_SCHEMA", "TABLE_SCHEMA", "Run", "Store", "suites_hash"]
 
 RUN_SCHEMA = {
     "run_id": pl.String,
@@ -70,6 +71,7 @@ RESULT_SCHEMA = {
     "fix_zh": pl.String,
     "fix_en": pl.String,
 }
+TABLE_SCHEMA = {"run_id": pl.String, "unit_id": pl.String, "table": pl.String, "rows": pl.Int64}
 SCORE_SCHEMA = {
     "run_id": pl.String,
     "unit_id": pl.String,
@@ -166,8 +168,9 @@ class Store:
         summary: dict[str, Any] | None,
         fixes: dict[str, tuple[str, str]] | None = None,
         error: str | None = None,
+        tables: Mapping[str, int | None] | None = None,
     ) -> None:
-        """Write one unit's results, scores and summary (each file atomically)."""
+        """Write one unit's results, scores, summary and table row counts (each file atomically)."""
         uid = str(unit["unit_id"])
         pts: dict[str, RulePoints] = {p.rule: p for p in (score.points if score else ())}
         fixes = fixes or {}
@@ -223,6 +226,9 @@ class Store:
 
             frame = summary_frame([summary]).drop("period").with_columns(pl.lit(run.run_id).alias("run_id"))
             _atomic_write(frame, self._path("summaries", run, uid))
+        if tables is not None:
+            trows = [{"run_id": run.run_id, "unit_id": uid, "table": t, "rows": n} for t, n in tables.items()]
+            _atomic_write(pl.DataFrame(trows, schema=TABLE_SCHEMA), self._path("tables", run, uid))
 
     # -- reading -------------------------------------------------------------------------
     def _scan(self, kind: str) -> pl.LazyFrame | None:
@@ -311,6 +317,14 @@ class Store:
 
     def summaries(self, period: str | None = None) -> pl.DataFrame:
         return self._latest("summaries", period)
+
+    def table_rows(self, period: str | None = None) -> pl.DataFrame:
+        """Rows of each uploaded table per unit and period, from each unit's latest run
+        (columns period, unit_id, table, rows; a table not uploaded has no row)."""
+        df = self._latest("tables", period)
+        if df.is_empty():
+            return pl.DataFrame(schema={"period": pl.String, **TABLE_SCHEMA})
+        return df.select("period", *TABLE_SCHEMA)
 
     def scored_units(self, period: str) -> set[str]:
         """Units with a successful score for the period (skipped when resuming)."""
