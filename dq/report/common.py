@@ -1,0 +1,191 @@
+"""Shared pieces of the report views: small records, formatting and pure helpers, labels.
+
+The pure helpers (:func:`classify_changes`, :func:`growth`, :func:`sample_table`,
+:func:`threshold_text`, :func:`rank_of`) are what the unit tests check. Every label comes from
+:mod:`dq.report.i18n`, so a view is complete in one language.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import polars as pl
+
+from dq.catalogue import Catalogue
+from dq.masking import mask_sample
+from dq.report.i18n import tr
+from dq.scoring import rank_units
+
+FAILING = ("fail", "warn")
+KINDS_ORDER = ("district", "hospital")
+PERIOD_RE = re.compile(r"^\d{4}-\d{2}$")
+_RATE_STATUSES = ("reported", "no_reference", "not_published", "not_applicable")
+_GENERIC_MESSAGE = re.compile(r"^\d+ of \d+ fail \([\d.]+%\)$")
+MAX_SAMPLE_ROWS = 5
+MAX_CELL = 80
+
+
+# ----------------------------------------------------------------------------- small pieces
+@dataclass(frozen=True)
+class Bar:
+    """One labelled score (a dimension or a part); ``score`` None = nothing evaluated."""
+
+    key: str
+    label: str
+    score: float | None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    period: str
+    label: str
+    score: float | None
+    current: bool = False
+
+
+@dataclass(frozen=True)
+class Day:
+    day: int
+    weekday: int  # 0 = Monday
+    uploaded: bool
+
+
+@dataclass(frozen=True)
+class SampleTable:
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+
+# ----------------------------------------------------------------------------- pure helpers
+def _fmt_pct(x: float | None, digits: int = 2) -> str:
+    return "—" if x is None else f"{x:.{digits}f}%"
+
+
+def _fmt_num(x: float | None) -> str:
+    if x is None:
+        return "—"
+    return f"{x:.2f}".rstrip("0").rstrip(".") if x != int(x) else str(int(x))
+
+
+def threshold_text(max_fraction: float | None, max_count: int | None, lang: str) -> str:
+    """The rule's threshold in words: no failure allowed, a share, or a count."""
+    parts = []
+    if max_fraction:
+        parts.append(tr(lang, "threshold_fraction", pct=_fmt_pct(100 * max_fraction).replace(".00%", "%")))
+    if max_count:
+        parts.append(tr(lang, "threshold_count", n=max_count))
+    if not parts:
+        return tr(lang, "threshold_none")
+    return ("；" if lang == "zh" else "; ").join(parts)
+
+
+def report_filename(unit_id: str) -> str:
+    """The unit report's file name (the unit id, reduced to safe characters)."""
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in str(unit_id)).lstrip(".")
+    return f"{safe or '_'}.html"
+
+
+def _cell(value: Any, lang: str) -> str:
+    if value is None:
+        return "（空）" if lang == "zh" else "(empty)"
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
+
+
+def sample_table(samples: str | Sequence[Mapping[str, Any]] | None, table: str, cat: Catalogue, lang: str):
+    """The stored samples (JSON text or rows) as a small masked table."""
+    if isinstance(samples, str):
+        try:
+            rows = json.loads(samples) if samples.strip() else []
+        except json.JSONDecodeError:
+            rows = []
+    else:
+        rows = list(samples or [])
+    rows = [r for r in rows if isinstance(r, Mapping)][:MAX_SAMPLE_ROWS]
+    masked = [mask_sample(r, table, cat) for r in rows]
+    columns = tuple(dict.fromkeys(k for r in masked for k in r))
+    body = tuple(tuple(_cell(r.get(c), lang) for c in columns) for r in masked)
+    return SampleTable(columns, body)
+
+
+def classify_changes(
+    current: Iterable[Mapping[str, Any]], previous: Iterable[Mapping[str, Any]] | None
+) -> dict[str, list[str]]:
+    """Compare two runs' rule results (dicts with ``rule`` and ``status``).
+
+    Returns rule ids by class: ``new`` (failing now, not failing before), ``persisting`` (failing
+    in both), ``fixed`` (failing before, passing now) and ``gone`` (failing before, neither failing
+    nor passing now: could not run, not applicable or absent). Failing = status fail or warn.
+    With no previous run (``previous`` None) every list is empty: there is nothing to compare.
+    """
+    out: dict[str, list[str]] = {"fixed": [], "new": [], "persisting": [], "gone": []}
+    if previous is None:
+        return out
+    now = {r["rule"]: r["status"] for r in current}
+    before = {r["rule"]: r["status"] for r in previous}
+    for rule, status in now.items():
+        if status in FAILING:
+            out["persisting" if before.get(rule) in FAILING else "new"].append(rule)
+    for rule, status in before.items():
+        if status not in FAILING or now.get(rule) in FAILING:
+            continue
+        out["fixed" if now.get(rule) == "pass" else "gone"].append(rule)
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def rank_of(scores: pl.DataFrame, unit_id: str) -> tuple[int | None, int | None]:
+    """(rank, number of ranked units) of ``unit_id`` among the units of its kind (1 = best)."""
+    if scores.is_empty() or unit_id not in scores["unit_id"].to_list():
+        return None, None
+    ranked = rank_units(scores.select("unit_id", "kind", "score").with_columns(pl.col("kind").fill_null("")))
+    row = ranked.filter(pl.col("unit_id") == unit_id).row(0, named=True)
+    return row["rank"], (row["of"] if row["rank"] is not None else None)
+
+
+def growth(pairs: Sequence[tuple[float, float]]) -> tuple[float | None, float | None, int]:
+    """(mean over units of (after − before) / before × 100, relative change of the mean × 100, n).
+
+    Units with a before score of 0 have no relative change and are left out of the first measure
+    (n counts the units it averages); the second uses every pair.
+    """
+    rel = [(a - b) / b * 100 for b, a in pairs if b]
+    per_unit = sum(rel) / len(rel) if rel else None
+    mean_b = sum(b for b, _ in pairs) / len(pairs) if pairs else None
+    mean_a = sum(a for _, a in pairs) / len(pairs) if pairs else None
+    of_mean = (mean_a - mean_b) / mean_b * 100 if mean_b else None  # type: ignore[operator]
+    return per_unit, of_mean, len(rel)
+
+
+# ----------------------------------------------------------------------------- labels
+def kind_label(kind: str | None, lang: str, plural: bool = False) -> str:
+    k = kind if kind in KINDS_ORDER else "other"
+    return tr(lang, f"kinds_{k}" if plural else f"kind_{k}")
+
+
+def _kind(kind: str | None) -> str:
+    return kind if kind in KINDS_ORDER else "other"
+
+
+def _grade_label(grade: str | None, lang: str) -> str:
+    return tr(lang, f"grade_{grade}") if grade in ("A", "B", "C", "D") else ""
+
+
+def _title(row: Mapping[str, Any], lang: str) -> str:
+    own = row.get(f"title_{lang}") or ""
+    other = row.get("title_en" if lang == "zh" else "title_zh") or ""
+    return own or other or str(row.get("rule") or "")
+
+
+def _short_error(error: str, period: str) -> str:
+    """The batch's error without the server's folders: ``/srv/batch/2020-09/H1/x`` → ``H1/x``."""
+    return re.sub(r"[^\s'\"]*/" + re.escape(period) + "/", "", error)
+
+
+def _now() -> str:
+    return datetime.now(UTC).astimezone().strftime("%Y-%m-%d %H:%M")

@@ -1,0 +1,92 @@
+"""Store access of the report views: every read of the history store the reports make.
+
+The views (:mod:`dq.report.unit`, :mod:`dq.report.index`, :mod:`dq.report.campaign`) take the
+frames read here and never open the store themselves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from dq.errors import InputError
+from dq.report.common import PERIOD_RE
+from dq.report.i18n import period_label
+from dq.store import Store
+
+__all__ = ["PeriodFrames", "Side", "read_period", "resolve_side", "side_results", "side_scores"]
+
+
+@dataclass(frozen=True)
+class PeriodFrames:
+    """The store's frames for one period: every facet, overall scores, results, summaries and
+    the overall scores of this and every earlier period (the trend)."""
+
+    period: str
+    facets: pl.DataFrame
+    overall: pl.DataFrame
+    results: pl.DataFrame
+    summaries: pl.DataFrame
+    history: pl.DataFrame
+
+
+def read_period(store: Store, period: str) -> PeriodFrames:
+    facets = store.scores(period, facet=None)
+    overall = facets.filter(pl.col("facet") == "overall") if not facets.is_empty() else facets
+    allp = store.scores(None)
+    history = allp.filter(pl.col("period") <= period) if not allp.is_empty() else allp
+    return PeriodFrames(period, facets, overall, store.results(period), store.summaries(period), history)
+
+
+@dataclass(frozen=True)
+class Side:
+    """One side of a campaign: a period (latest scores) or one run."""
+
+    period: str
+    run_id: str | None
+    label: str
+
+
+def resolve_side(store: Store, spec: str, lang: str) -> Side:
+    """``2020-09`` (the period's latest scores) or a run id (that run's scores)."""
+    if PERIOD_RE.match(spec):
+        return Side(spec, None, period_label(spec, lang))
+    runs = store.runs()
+    hit = runs.filter(pl.col("run_id") == spec) if not runs.is_empty() else runs
+    if hit.is_empty():
+        raise InputError(f"{spec}: neither a period (YYYY-MM) nor a run id in {store.root}")
+    period = hit["period"][0]
+    return Side(period, spec, f"{period_label(period, lang)} · {spec}")
+
+
+_SCORE_COLUMNS = ("unit_id", "unit_name", "kind", "district", "score", "run_id")
+
+
+def side_scores(store: Store, side: Side) -> pl.DataFrame:
+    """Overall scores (status ok) of one side: unit_id, unit_name, kind, district, score, run_id."""
+    if side.run_id is None:
+        df = store.scores(side.period)
+    else:
+        files = sorted(Path(store.root, "scores").glob(f"period={side.period}/{side.run_id}__*.parquet"))
+        df = (
+            pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed")
+            if files
+            else pl.DataFrame()
+        )
+        if not df.is_empty():
+            df = df.filter(pl.col("facet") == "overall")
+    if df.is_empty():
+        return pl.DataFrame(schema={c: (pl.Float64 if c == "score" else pl.String) for c in _SCORE_COLUMNS})
+    if "run_id" not in df.columns:
+        df = df.with_columns(pl.lit(side.run_id).cast(pl.String).alias("run_id"))
+    return df.filter(pl.col("status") == "ok").select(*_SCORE_COLUMNS)
+
+
+def side_results(store: Store, side: Side) -> pl.DataFrame:
+    return store.results(side.period, run_id=side.run_id)
+
+
+def previous_results(store: Store, period: str, unit_id: str) -> tuple[str | None, pl.DataFrame]:
+    return store.previous_results(period, unit_id)

@@ -1,0 +1,116 @@
+"""The index view: every unit of a period, grouped by kind (:func:`build_index`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import polars as pl
+
+from dq.report.common import FAILING, KINDS_ORDER, _grade_label, kind_label, report_filename
+from dq.report.i18n import period_label, tr
+from dq.report.unit import PeriodData
+from dq.scoring import rank_units
+
+
+@dataclass(frozen=True)
+class IndexRow:
+    unit_id: str
+    href: str
+    unit_name: str
+    district: str
+    status: str
+    status_label: str
+    score: float | None
+    grade: str
+    grade_label: str
+    rank: int | None
+    submission: float | None
+    records: float | None
+    failing: int
+
+
+@dataclass(frozen=True)
+class IndexGroup:
+    kind: str
+    label: str
+    rows: tuple[IndexRow, ...]
+    mean: float | None
+    of: int
+
+
+@dataclass(frozen=True)
+class IndexPage:
+    lang: str
+    period: str
+    period_label: str
+    n: int
+    errors: int
+    groups: tuple[IndexGroup, ...]
+    campaigns: tuple[tuple[str, str], ...]  # (label, href)
+    generated_at: str
+
+
+def build_index(data: PeriodData, campaigns: Sequence[tuple[str, str]] = ()) -> IndexPage:
+    lang = data.lang
+    overall = data.overall
+    groups: list[IndexGroup] = []
+    n = errors = 0
+    if not overall.is_empty():
+        facets = data.facets.filter(pl.col("facet").is_in(["part:submission", "part:records"]))
+        parts: dict[tuple[str, str], float | None] = {
+            (r["unit_id"], r["facet"]): r["score"] for r in facets.iter_rows(named=True)
+        }
+        res = data.results
+        failing: dict[str, int] = {}
+        if not res.is_empty():
+            counts = res.filter(pl.col("status").is_in(FAILING)).group_by("unit_id").len()
+            failing = dict(counts.iter_rows())
+        ranked = rank_units(
+            overall.with_columns(
+                pl.when(pl.col("status") == "ok").then(pl.col("score")).otherwise(None).alias("score"),
+                pl.col("kind").fill_null("other"),
+            )
+        )
+        kinds = sorted(
+            set(ranked["kind"].to_list()), key=lambda k: (KINDS_ORDER.index(k) if k in KINDS_ORDER else 9, k)
+        )
+        for kind in kinds:
+            sub = ranked.filter(pl.col("kind") == kind).sort(["rank", "unit_id"], nulls_last=True)
+            rows = []
+            for r in sub.iter_rows(named=True):
+                ok = r["status"] == "ok"
+                n += 1
+                errors += not ok
+                rows.append(
+                    IndexRow(
+                        unit_id=r["unit_id"],
+                        href=report_filename(r["unit_id"]),
+                        unit_name=str(r["unit_name"] or r["unit_id"]),
+                        district=str(r["district"] or ""),
+                        status="ok" if ok else "error",
+                        status_label=tr(lang, "status_ok" if ok else "status_unreadable"),
+                        score=r["score"],
+                        grade=str(r["grade"] or "") if ok else "",
+                        grade_label=_grade_label(r["grade"], lang) if ok else "",
+                        rank=r["rank"],
+                        submission=parts.get((r["unit_id"], "part:submission")) if ok else None,
+                        records=parts.get((r["unit_id"], "part:records")) if ok else None,
+                        failing=failing.get(r["unit_id"], 0) if ok else 0,
+                    )
+                )
+            scored = [x.score for x in rows if x.score is not None]
+            mean = round(sum(scored) / len(scored), 2) if scored else None
+            groups.append(
+                IndexGroup(kind, kind_label(kind, lang, plural=True), tuple(rows), mean, len(scored))
+            )
+    return IndexPage(
+        lang=lang,
+        period=data.period,
+        period_label=period_label(data.period, lang),
+        n=n,
+        errors=errors,
+        groups=tuple(groups),
+        campaigns=tuple(campaigns),
+        generated_at=data.generated_at,
+    )

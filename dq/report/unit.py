@@ -1,0 +1,405 @@
+"""The unit report's view: one unit and period (:func:`build_unit_report`, or
+:class:`PeriodData` for every unit of a period with the store read once)."""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from dq import __version__
+from dq.catalogue import Catalogue, load_catalogue
+from dq.checks import DIMENSIONS
+from dq.report.common import (
+    _GENERIC_MESSAGE,
+    _RATE_STATUSES,
+    FAILING,
+    Bar,
+    Day,
+    SampleTable,
+    TrendPoint,
+    _fmt_num,
+    _fmt_pct,
+    _grade_label,
+    _kind,
+    _now,
+    _short_error,
+    _title,
+    classify_changes,
+    kind_label,
+    rank_of,
+    sample_table,
+    threshold_text,
+)
+from dq.report.data import previous_results, read_period
+from dq.report.i18n import period_label, tr
+from dq.scoring import load_scoring
+from dq.store import Store
+
+
+@dataclass(frozen=True)
+class Rate:
+    """Uploaded count against the official count (卫统数) for outpatient visits or discharges."""
+
+    key: str
+    label: str
+    uploaded: int | None
+    reference: int | None
+    rate: float | None
+    status: str  # reported | no_reference | not_published | not_applicable
+    status_text: str  # shown instead of a rate when there is none ('' when reported)
+    over: bool  # rate above 100 %
+
+
+@dataclass(frozen=True)
+class SubmissionView:
+    declaration_status: str  # declared | not_reported | direct_db
+    declared: int | None
+    required: int | None
+    declared_text: str  # "26 / 85", "未反馈 / 85", "开库采集"
+    declared_note: str
+    uploaded_tables: int | None
+    data_volume: int | None
+    upload_days: int | None
+    days_in_period: int | None
+    calendar: tuple[Day, ...]  # empty when the dates are unknown
+    calendar_note: str  # why there is no calendar ('' when there is one)
+    first_weekday: int  # weekday of day 1 (0 = Monday)
+    rates: tuple[Rate, ...]
+    records: tuple[tuple[str, int | None], ...]  # district health-record counts
+
+
+@dataclass(frozen=True)
+class FailingRule:
+    rule: str
+    title: str
+    table: str
+    dimension: str
+    dimension_label: str
+    severity: str
+    severity_label: str
+    status: str
+    status_label: str
+    points: float
+    max_points: float
+    lost: float
+    failed: int
+    evaluated: int
+    fail_fraction: float | None
+    counts_text: str
+    threshold_text: str
+    lost_text: str
+    message: str  # the engine's detail, '' when it only repeats the counts
+    samples: SampleTable
+    fix: str
+    change: str | None  # new | persisting | None (nothing to compare with)
+    change_label: str
+
+
+@dataclass(frozen=True)
+class RuleRef:
+    rule: str
+    title: str
+
+
+@dataclass(frozen=True)
+class Changes:
+    previous_period: str | None
+    previous_label: str
+    fixed: tuple[RuleRef, ...] = ()
+    new: tuple[RuleRef, ...] = ()
+    persisting: tuple[RuleRef, ...] = ()
+    gone: tuple[RuleRef, ...] = ()  # failed before, not evaluated now (error / not applicable)
+
+
+@dataclass(frozen=True)
+class UnitReport:
+    lang: str
+    unit_id: str
+    unit_name: str
+    kind: str
+    kind_label: str
+    district: str
+    period: str
+    period_label: str
+    status: str  # ok | error
+    error: str
+    score: float | None
+    grade: str
+    grade_label: str
+    rank: int | None
+    of: int | None
+    rank_text: str
+    rank_among: str
+    parts: tuple[Bar, ...]
+    dimensions: tuple[Bar, ...]
+    trend: tuple[TrendPoint, ...]
+    submission: SubmissionView | None
+    failing: tuple[FailingRule, ...]
+    not_run: tuple[RuleRef, ...]
+    changes: Changes
+    run_id: str
+    generated_at: str
+    dq_version: str = __version__
+
+
+# ----------------------------------------------------------------------------- unit report
+def _calendar(period: str, dates: str | None, days_total: int | None) -> tuple[tuple[Day, ...], int]:
+    try:
+        year, month = (int(x) for x in period.split("-"))
+        first, n = calendar.monthrange(year, month)
+    except ValueError:
+        return (), 0
+    n = days_total or n
+    if dates is None:
+        return (), first
+    on = {int(x) for x in str(dates).split(",") if x.strip().isdigit()}
+    days = tuple(Day(d, (first + d - 1) % 7, d in on) for d in range(1, n + 1))
+    return days, first
+
+
+def _rate(row: Mapping[str, Any], key: str, lang: str) -> Rate:
+    status = row.get(f"{key}_rate_status") or "not_published"
+    rate = row.get(f"{key}_rate")
+    if status == "reported" and rate is not None:
+        text = ""
+    else:
+        text = tr(lang, f"rate_{status}") if status in _RATE_STATUSES[1:] else "—"
+    return Rate(
+        key=key,
+        label=tr(lang, key),
+        uploaded=row.get(f"{key}_uploaded"),
+        reference=row.get(f"{key}_reference"),
+        rate=rate if status == "reported" else None,
+        status=status,
+        status_text=text,
+        over=bool(status == "reported" and rate is not None and rate > 100),
+    )
+
+
+def submission_view(row: Mapping[str, Any], period: str, lang: str) -> SubmissionView:
+    """The submission figures of a summary row, markers kept as markers."""
+    status = row.get("declaration_status") or "declared"
+    declared, required = row.get("declared_tables"), row.get("required_tables")
+    req = "—" if required is None else str(required)
+    if status == "not_reported":
+        text, note = f"{tr(lang, 'declared_not_reported')} / {req}", tr(lang, "declared_not_reported_note")
+    elif status == "direct_db":
+        text, note = tr(lang, "declared_direct_db"), tr(lang, "declared_direct_db_note")
+    else:
+        text, note = f"{'—' if declared is None else declared} / {req}", ""
+    days_total = row.get("days_in_period")
+    cal, first = _calendar(period, row.get("upload_dates"), days_total)
+    upload_days = row.get("upload_days")
+    if cal:
+        cal_note = ""
+    elif upload_days is not None:
+        cal_note = tr(lang, "calendar_count_only", days=upload_days)
+    else:
+        cal_note = tr(lang, "calendar_unknown")
+    rates = [_rate(row, "outpatient", lang)]
+    if row.get("kind") != "district" or row.get("discharge_rate_status") not in (None, "not_applicable"):
+        rates.append(_rate(row, "discharge", lang))
+    records: tuple[tuple[str, int | None], ...] = ()
+    if row.get("kind") == "district":
+        records = tuple(
+            (tr(lang, f"records_{k}"), row.get(f"records_{k}")) for k in ("basic", "hypertension", "diabetes")
+        )
+    return SubmissionView(
+        declaration_status=status,
+        declared=declared,
+        required=required,
+        declared_text=text,
+        declared_note=note,
+        uploaded_tables=row.get("uploaded_tables"),
+        data_volume=row.get("data_volume"),
+        upload_days=upload_days,
+        days_in_period=days_total,
+        calendar=cal,
+        calendar_note=cal_note,
+        first_weekday=first,
+        rates=tuple(rates),
+        records=records,
+    )
+
+
+def _failing_rule(r: Mapping[str, Any], change: str | None, cat: Catalogue, lang: str) -> FailingRule:
+    points = float(r.get("points") or 0.0)
+    max_points = float(r.get("max_points") or 0.0)
+    lost = round(max_points - points, 2)
+    evaluated, failed = int(r.get("evaluated") or 0), int(r.get("failed") or 0)
+    frac = r.get("fail_fraction")
+    if frac is None and evaluated:
+        frac = failed / evaluated
+    message = str(r.get("message") or "")
+    fix = (r.get(f"fix_{lang}") or r.get("fix_en" if lang == "zh" else "fix_zh") or "").strip()
+    dim, sev, status = str(r.get("dimension") or ""), str(r.get("severity") or ""), str(r.get("status"))
+    return FailingRule(
+        rule=str(r["rule"]),
+        title=_title(r, lang),
+        table=str(r.get("table") or ""),
+        dimension=dim,
+        dimension_label=tr(lang, f"dim_{dim}") if dim in DIMENSIONS else dim,
+        severity=sev,
+        severity_label=tr(lang, f"severity_{sev}") if sev in ("warning", "error", "critical") else sev,
+        status=status,
+        status_label=tr(lang, f"status_{status}"),
+        points=round(points, 2),
+        max_points=round(max_points, 2),
+        lost=lost,
+        failed=failed,
+        evaluated=evaluated,
+        fail_fraction=frac,
+        counts_text=tr(
+            lang,
+            "failed_of",
+            failed=f"{failed:,}",
+            evaluated=f"{evaluated:,}",
+            pct=_fmt_pct(None if frac is None else 100 * frac),
+        ),
+        threshold_text=threshold_text(r.get("max_fraction"), r.get("max_count"), lang),
+        lost_text=tr(lang, "points_lost", lost=_fmt_num(lost), max=_fmt_num(max_points)),
+        message="" if _GENERIC_MESSAGE.match(message) else message,
+        samples=sample_table(r.get("samples"), str(r.get("table") or ""), cat, lang),
+        fix=fix or tr(lang, "no_fix"),
+        change=change,
+        change_label=tr(lang, f"change_{change}") if change else "",
+    )
+
+
+def sort_failing(rules: Iterable[FailingRule]) -> list[FailingRule]:
+    """Most points lost first; ties by severity (critical first), then rule id."""
+    order = {"critical": 0, "error": 1, "warning": 2}
+    return sorted(rules, key=lambda f: (-f.lost, order.get(f.severity, 3), f.rule))
+
+
+class PeriodData:
+    """The store's frames for one period, read once, to build every unit report of it."""
+
+    def __init__(self, store: Store, period: str, lang: str = "zh", catalogue: Catalogue | None = None):
+        self.store, self.period, self.lang = store, period, lang
+        self.cat = catalogue or load_catalogue()
+        frames = read_period(store, period)
+        self.facets, self.overall = frames.facets, frames.overall
+        self.results, self.summaries, self.history = frames.results, frames.summaries, frames.history
+        self.cfg = load_scoring()
+        self.generated_at = _now()
+
+    def unit_ids(self) -> list[str]:
+        return [] if self.overall.is_empty() else sorted(self.overall["unit_id"].to_list())
+
+    def unit(self, unit_id: str) -> UnitReport:
+        lang = self.lang
+        mine = self.facets.filter(pl.col("unit_id") == unit_id) if not self.facets.is_empty() else self.facets
+        if mine.is_empty():
+            raise KeyError(f"unit {unit_id} has no score for {self.period}")
+        facets = {r["facet"]: r for r in mine.iter_rows(named=True)}
+        base = facets.get("overall") or next(iter(facets.values()))
+        kind = _kind(base.get("kind"))
+        ok = base.get("status") == "ok"
+        score = base.get("score") if ok else None
+        rank, of = rank_of(self.overall.filter(pl.col("status") == "ok"), unit_id) if ok else (None, None)
+        if score is None:
+            rank, of = None, None
+        parts = tuple(
+            Bar(
+                p,
+                tr(lang, f"part_{p}"),
+                facets.get(f"part:{p}", {}).get("score"),
+                tr(lang, "part_weight", weight=_fmt_num(100 * w)),
+            )
+            for p, w in self.cfg.parts.items()
+        )
+        dims = tuple(Bar(d, tr(lang, f"dim_{d}"), facets.get(d, {}).get("score")) for d in DIMENSIONS)
+        trend = self._trend(unit_id)
+        summary = None
+        if ok and not self.summaries.is_empty():
+            rows = self.summaries.filter(pl.col("unit_id") == unit_id).to_dicts()
+            summary = submission_view(rows[0], self.period, lang) if rows else None
+        res = (
+            self.results.filter(pl.col("unit_id") == unit_id).to_dicts()
+            if ok and not self.results.is_empty()
+            else []
+        )
+        failing, not_run, changes = self._rules(unit_id, res) if ok else ((), (), Changes(None, ""))
+        return UnitReport(
+            lang=lang,
+            unit_id=unit_id,
+            unit_name=str(base.get("unit_name") or unit_id),
+            kind=kind,
+            kind_label=kind_label(kind, lang),
+            district=str(base.get("district") or ""),
+            period=self.period,
+            period_label=period_label(self.period, lang),
+            status="ok" if ok else "error",
+            error="" if ok else _short_error(str(base.get("error") or ""), self.period),
+            score=score,
+            grade=str(base.get("grade") or "") if ok else "",
+            grade_label=_grade_label(base.get("grade"), lang) if ok else "",
+            rank=rank,
+            of=of,
+            rank_text=tr(lang, "rank_text", rank=rank, of=of) if rank else tr(lang, "no_rank"),
+            rank_among=tr(lang, "rank_among", kinds=kind_label(kind, lang, plural=True)),
+            parts=parts,
+            dimensions=dims,
+            trend=trend,
+            submission=summary,
+            failing=tuple(failing),
+            not_run=tuple(not_run),
+            changes=changes,
+            run_id=str(base.get("run_id") or ""),
+            generated_at=self.generated_at,
+        )
+
+    def _trend(self, unit_id: str) -> tuple[TrendPoint, ...]:
+        if self.history.is_empty():
+            return ()
+        rows = self.history.filter(pl.col("unit_id") == unit_id).sort("period")
+        return tuple(
+            TrendPoint(
+                r["period"],
+                period_label(r["period"], self.lang),
+                r["score"] if r.get("status") == "ok" else None,
+                r["period"] == self.period,
+            )
+            for r in rows.iter_rows(named=True)
+        )
+
+    def _rules(self, unit_id: str, res: list[dict[str, Any]]):
+        lang = self.lang
+        prev_period, prev = previous_results(self.store, self.period, unit_id)
+        has_prev = prev_period is not None and not prev.is_empty()
+        classes = classify_changes(res, prev.to_dicts() if has_prev else None)
+        change_of = {r: k for k in ("new", "persisting") for r in classes[k]}
+        failing = sort_failing(
+            _failing_rule(r, change_of.get(r["rule"]) if has_prev else None, self.cat, lang)
+            for r in res
+            if r.get("status") in FAILING
+        )
+        not_run = [RuleRef(r["rule"], _title(r, lang)) for r in res if r.get("status") == "error"]
+        if not has_prev:
+            return failing, not_run, Changes(None, tr(lang, "changes_none"))
+        titles = {r["rule"]: _title(r, lang) for r in prev.to_dicts()} | {
+            r["rule"]: _title(r, lang) for r in res
+        }
+        assert prev_period is not None
+        label = period_label(prev_period, lang)
+        if prev_period == self.period:
+            label += " (earlier run)" if lang == "en" else "（同月较早一次评分）"
+        refs = {k: tuple(RuleRef(r, titles.get(r, r)) for r in v) for k, v in classes.items()}
+        changes = Changes(
+            prev_period,
+            tr(lang, "changes_previous", period=label),
+            refs["fixed"],
+            refs["new"],
+            refs["persisting"],
+            refs["gone"],
+        )
+        return failing, not_run, changes
+
+
+def build_unit_report(store: Store, period: str, unit_id: str, lang: str = "zh") -> UnitReport:
+    return PeriodData(store, period, lang).unit(unit_id)
