@@ -18,17 +18,16 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
 
 from dq.catalogue import Catalogue, load_catalogue
-from dq.checks import REGISTRY, Compiled, Context, Join
-from dq.checks.base import sql
+from dq.checks import Aggregate, Context, Join
 from dq.errors import CheckError, NotApplicable
 from dq.masking import mask_sample
-from dq.results import AuditResult, RuleResult, TableInfo, status_for
+from dq.plan import Plan, apply_joins, compile_rule, when_mask
+from dq.results import AuditResult, RuleResult, Status, TableInfo, status_for
 from dq.sources import Extract, parse_period
 from dq.suite import Rule, Suite
 
@@ -37,28 +36,12 @@ __all__ = ["Plan", "audit_extract", "evaluate_frame"]
 DEFAULT_SAMPLES = 5
 
 
-@dataclass(frozen=True)
-class Plan:
-    """A compiled rule: the expressions to collect and how to sample and describe it."""
-
-    rule: Rule
-    compiled: Compiled
-    mask: pl.Expr  # row-level: the failing rows (when & applies & violates); aggregate: when
-    exprs: dict[str, pl.Expr]
-    prefix: str = ""
-    applies: pl.Expr | None = None  # row-level checks: the evaluated rows (when & applies)
-
-    @property
-    def row_level(self) -> bool:
-        return self.compiled.aggregate is None
-
-
 def _error(rule: Rule, reason: str) -> RuleResult:
     return _result(rule, "error", 0, 0, reason)
 
 
 def _result(
-    rule: Rule, status: str, evaluated: int, failed: int, message: str, samples: Iterable = ()
+    rule: Rule, status: Status, evaluated: int, failed: int, message: str, samples: Iterable = ()
 ) -> RuleResult:
     try:
         columns = tuple(rule.columns)
@@ -85,124 +68,16 @@ def _result(
     )
 
 
-def _lookup_join(rule: Rule, tables: Mapping[str, pl.LazyFrame]) -> Join:
-    lk = rule.lookup
-    assert lk is not None
-    if lk.table not in tables:
-        raise NotApplicable(f"lookup table '{lk.table}' was not uploaded")
-    right_keys = [r for _, r in lk.on]
-    right = (
-        tables[lk.table]
-        .select([*right_keys, *(pl.col(c).alias(lk.alias(c)) for c in lk.columns)])
-        .unique(subset=right_keys, keep="first", maintain_order=False)
-    )
-    # Rename the right keys so they never clash with the left frame's columns.
-    right = right.rename({r: f"__lk__{lk.table}__{r}" for r in right_keys})
-    return Join(
-        right,
-        tuple(pl.col(left) for left, _ in lk.on),  # type: ignore[misc]
-        tuple(pl.col(f"__lk__{lk.table}__{r}") for r in right_keys),  # type: ignore[misc]
-    )
-
-
-def _apply_joins(frame: pl.LazyFrame, joins: Sequence[Join]) -> pl.LazyFrame:
-    for j in joins:
-        frame = frame.join(
-            j.right,
-            left_on=list(j.left_on),
-            right_on=list(j.right_on),
-            how="left",
-            coalesce=False,
-            maintain_order="left",  # samples stay the table's first failing rows
-        )
-    return frame
-
-
-def _compile(
-    rule: Rule,
-    base_ctx: Context,
-    schema: Mapping[str, pl.DataType],
-    tables,
-    prefix: str,
-    empty: pl.LazyFrame,
-) -> tuple[Plan | None, list[Join], RuleResult | None]:
-    joins: list[Join] = []
-    full_schema = dict(schema)
+def _compile(rule: Rule, ctx: Context, prefix: str, empty: pl.LazyFrame) -> Plan | RuleResult:
+    """The rule's plan, or its result when it cannot run (not applicable, or an error)."""
     try:
-        if rule.lookup is not None:
-            joins.append(_lookup_join(rule, tables))
-            other = tables[rule.lookup.table].collect_schema()
-            for c in rule.lookup.columns:
-                full_schema[rule.lookup.alias(c)] = other[c]
-        needed = list(rule.columns)
-        if rule.when:
-            needed += sql(rule.when).meta.root_names()
-        missing = [c for c in dict.fromkeys(needed) if c not in full_schema]
-        if missing:
-            return (
-                None,
-                [],
-                _error(rule, f"column(s) missing from {rule.table}: {', '.join(missing)}"),
-            )
-        ctx = Context(
-            table=rule.table,
-            schema=full_schema,
-            catalogue=base_ctx.catalogue,
-            spec=base_ctx.spec,
-            period=base_ctx.period,
-            now=base_ctx.now,
-            tables=tables,
-            rule_id=prefix,
-        )
-        compiled = REGISTRY[rule.check].compile(rule.params, ctx)
-        joins += list(compiled.joins)
-        when = _when(rule)
-        if compiled.aggregate is not None:
-            mask = when
-            evaluated, failed = compiled.aggregate(when)
-        else:
-            applies = compiled.applies if compiled.applies is not None else pl.lit(True)
-            mask = when & applies.fill_null(False)
-            violates = _violates(compiled, mask)
-            bad = mask & violates.fill_null(False)
-            evaluated, failed = mask.sum(), bad.sum()
-        exprs = {f"{prefix}:n": evaluated, f"{prefix}:f": failed}
-        exprs |= {f"{prefix}:d:{k}": v for k, v in compiled.details.items()}
-        if compiled.aggregate is None:
-            plan = Plan(rule, compiled, bad, exprs, prefix, applies=mask)
-        else:
-            plan = Plan(rule, compiled, mask, exprs, prefix)
-        # Resolve types now, without data, so a type clash errors this rule only.
-        probe = _apply_joins(empty, joins)
-        probe.select([e.alias(k) for k, e in exprs.items()]).collect_schema()
-        return plan, joins, None
+        return compile_rule(rule, ctx, prefix, empty)
     except NotApplicable as exc:
-        return None, [], _result(rule, "not_applicable", 0, 0, str(exc))
+        return _result(rule, "not_applicable", 0, 0, str(exc))
     except CheckError as exc:
-        return None, [], _error(rule, str(exc))
+        return _error(rule, str(exc))
     except Exception as exc:  # a Polars type or expression error
-        return None, [], _error(rule, f"cannot evaluate: {type(exc).__name__}: {exc}".strip())
-
-
-def _violates(compiled: Compiled, mask: pl.Expr) -> pl.Expr:
-    """A row-level check's violations; ``violates_among(mask)`` for set-wise checks (if given).
-
-    ``Compiled.violates_among`` (optional) lets a set-wise check whose failures are rows -- such
-    as uniqueness: every row of a repeated key -- be evaluated like a row-level check: its
-    failures among the evaluated rows ``mask`` are one row-level expression (e.g. a window count
-    over ``mask``), so its counts and samples come from the one pass instead of a second query.
-    """
-    among = compiled.violates_among
-    violates = among(mask) if among is not None else compiled.violates
-    assert violates is not None
-    return violates
-
-
-def _when(rule: Rule) -> pl.Expr:
-    """The rows a rule applies to; a column-length mask even without a condition."""
-    if rule.when:
-        return sql(rule.when).fill_null(False)
-    return pl.repeat(True, pl.len())
+        return _error(rule, f"cannot evaluate: {type(exc).__name__}: {exc}".strip())
 
 
 def _jsonable(v: Any) -> Any:
@@ -252,13 +127,12 @@ def evaluate_frame(
     results: dict[str, RuleResult] = {}
     empty = pl.LazyFrame(schema=dict(schema))  # for type-checking rules without data
     for i, rule in enumerate(rules):
-        plan, rule_joins, err = _compile(rule, ctx, schema, tables, f"r{i}", empty)
-        if err is not None:
-            results[rule.id] = err
+        plan = _compile(rule, ctx, f"r{i}", empty)
+        if isinstance(plan, RuleResult):
+            results[rule.id] = plan
             continue
-        assert plan is not None
-        for j in rule_joins:
-            if rule.lookup is not None and j is rule_joins[0]:
+        for j in plan.joins:
+            if rule.lookup is not None and j is plan.joins[0]:
                 key = (rule.lookup.table, rule.lookup.on, rule.lookup.columns)
                 if key in seen_lookups:
                     continue
@@ -266,7 +140,7 @@ def evaluate_frame(
             joins.append(j)
         plans.append(plan)
 
-    joined = _apply_joins(frame, joins)
+    joined = apply_joins(frame, joins)
     sample_cols = {p.prefix: _sample_columns(p, schema, spec) for p in plans}
     try:
         row = _collect(_one_pass(joined, plans, sample_cols, samples), streaming).row(0, named=True)
@@ -336,7 +210,7 @@ def _one_pass(
             continue
         m, b = f"__dq_{p.prefix}_evaluated", f"__dq_{p.prefix}_failed"
         masks.append(p.applies.alias(m))
-        bads.append((pl.col(m) & _violates(p.compiled, pl.col(m)).fill_null(False)).alias(b))
+        bads.append((pl.col(m) & p.compiled.violations(pl.col(m)).fill_null(False)).alias(b))
         out += [pl.col(m).sum().alias(f"{p.prefix}:n"), pl.col(b).sum().alias(f"{p.prefix}:f")]
         out += [e.alias(f"{p.prefix}:d:{k}") for k, e in p.compiled.details.items()]
         if n > 0 and sample_cols[p.prefix]:
@@ -368,13 +242,13 @@ def _add_samples(
     queries: list[pl.LazyFrame] = []
     chosen: list[Plan] = []
     for p in failing:
-        sample_fn: Callable | None = p.compiled.sample
-        if p.compiled.aggregate is not None and sample_fn is None:
+        sample_fn: Callable | None = p.compiled.sample if isinstance(p.compiled, Aggregate) else None
+        if not p.row_level and sample_fn is None:
             continue  # table-level check: the message says what is wrong
         chosen.append(p)
         if p.rule.id in sampled:
             continue
-        when = _when(p.rule)
+        when = when_mask(p.rule)
         rows = sample_fn(joined, when) if sample_fn else joined.filter(p.mask)
         order = p.compiled.sample_order
         if order:

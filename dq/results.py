@@ -7,11 +7,27 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
-__all__ = ["STATUSES", "AuditResult", "RuleResult", "TableInfo", "status_for"]
+__all__ = [
+    "DIMENSIONS",
+    "SEVERITIES",
+    "STATUSES",
+    "AuditResult",
+    "Dimension",
+    "RuleResult",
+    "Severity",
+    "Status",
+    "TableInfo",
+    "status_for",
+]
 
-STATUSES = ("pass", "warn", "fail", "error", "not_applicable")
+Status = Literal["pass", "warn", "fail", "error", "not_applicable"]
+Severity = Literal["warning", "error", "critical"]
+Dimension = Literal["completeness", "conformance", "plausibility", "uniqueness", "timeliness", "consistency"]
+STATUSES: tuple[Status, ...] = get_args(Status)
+SEVERITIES: tuple[Severity, ...] = get_args(Severity)
+DIMENSIONS: tuple[Dimension, ...] = get_args(Dimension)
 
 
 @dataclass(frozen=True)
@@ -21,9 +37,9 @@ class RuleResult:
     table: str
     check: str
     columns: tuple[str, ...]
-    dimension: str
-    severity: str
-    status: str
+    dimension: Dimension
+    severity: Severity
+    status: Status
     evaluated: int
     failed: int
     fail_fraction: float | None
@@ -97,7 +113,7 @@ class AuditResult:
         }
 
 
-def status_for(failed: int, evaluated: int, severity: str, exceeded: bool) -> str:
+def status_for(failed: int, evaluated: int, severity: Severity, exceeded: bool) -> Status:
     if evaluated == 0:
         return "not_applicable"
     if not exceeded:

@@ -40,6 +40,8 @@ from dq.catalogue import Catalogue, default_rules_dir, load_catalogue
 from dq.checks import DIMENSIONS, REGISTRY, Context
 from dq.checks.base import PARAM_KINDS, sql
 from dq.errors import CheckError, Problem, SuiteError
+from dq.plan import MissingColumns, compile_rule
+from dq.results import SEVERITIES, Dimension, Severity
 from dq.yamlio import load_yaml
 
 __all__ = [
@@ -52,7 +54,6 @@ __all__ = [
     "load_suites",
 ]
 
-SEVERITIES = ("warning", "error", "critical")
 KINDS = ("hospital", "district", "published", "any")
 SUITE_KEYS = {"suite", "title", "table", "kind", "description", "defaults", "rules"}
 RULE_KEYS = {
@@ -102,8 +103,8 @@ class Rule:
     table: str
     check: str
     params: Mapping[str, Any]
-    dimension: str
-    severity: str
+    dimension: Dimension
+    severity: Severity
     threshold: Threshold
     weight: float
     title_zh: str
@@ -346,53 +347,33 @@ class _Loader:
         return Lookup(raw["table"], tuple(raw["on"].items()), tuple(raw["columns"]))
 
     def dry_compile(self, rule: Rule) -> None:
-        """Compile the rule against empty frames with the catalogue's schema."""
+        """Compile the rule as the engine does, against empty frames with the catalogue's schema."""
         spec = self.catalogue.table(rule.table)
         if spec is None:
             return
-        schema = {c.name: c.dtype for c in spec.columns}
-        if rule.lookup:
-            other = self.catalogue.table(rule.lookup.table)
-            for c in rule.lookup.columns:
-                schema[rule.lookup.alias(c)] = other.column(c).dtype  # type: ignore[union-attr]
-        known = set(schema)
-        try:
-            needed = rule.columns + (sql(rule.when).meta.root_names() if rule.when else [])
-        except CheckError as exc:  # e.g. an SQL side of compare that does not parse
-            self.problem(rule.source, rule.id, "params", str(exc))
-            return
-        for c in needed:
-            if c not in known:
-                hint = difflib.get_close_matches(c, known, n=1)
-                self.problem(
-                    rule.source, rule.id, "params" if c in rule.columns else "when",
-                    f"table {rule.table} has no column {c!r}"
-                    + (f"; did you mean '{hint[0]}'?" if hint else ""),
-                )  # fmt: skip
-                return
         empty = self.empty_tables()
         ctx = Context(
-            table=rule.table, schema=schema, catalogue=self.catalogue, spec=spec,
-            period=(datetime(2000, 1, 1), datetime(2000, 2, 1)), tables=empty, rule_id=rule.id,
+            table=rule.table, schema=empty[rule.table].collect_schema(), catalogue=self.catalogue,
+            spec=spec, period=(datetime(2000, 1, 1), datetime(2000, 2, 1)), tables=empty,
         )  # fmt: skip
         try:
-            compiled = REGISTRY[rule.check].compile(rule.params, ctx)
-            frame = empty[rule.table] if not rule.lookup else pl.LazyFrame(schema=schema)
-            for j in compiled.joins:
-                frame = frame.join(j.right, left_on=list(j.left_on), right_on=list(j.right_on), how="left")
-            exprs = []
-            if compiled.violates is not None:
-                exprs.append(compiled.violates.alias("v"))
-            if compiled.applies is not None:
-                exprs.append(compiled.applies.alias("a"))
-            if compiled.violates_among is not None:
-                exprs.append(compiled.violates_among(pl.lit(True)).alias("u"))
-            if exprs:
-                frame.select(exprs).collect_schema()
+            compile_rule(rule, ctx, empty=empty[rule.table])
+        except MissingColumns as exc:
+            c = exc.columns[0]
+            known = list(ctx.schema)
+            if rule.lookup:
+                known += [rule.lookup.alias(x) for x in rule.lookup.columns]
+            hint = difflib.get_close_matches(c, known, n=1)
+            self.problem(
+                rule.source, rule.id, "params" if c in rule.columns else "when",
+                f"table {rule.table} has no column {c!r}" + (f"; did you mean '{hint[0]}'?" if hint else ""),
+            )  # fmt: skip
         except CheckError as exc:
             self.problem(rule.source, rule.id, "params", str(exc))
-        except Exception as exc:
-            self.problem(rule.source, rule.id, "params", f"does not compile: {exc}")
+        except Exception as exc:  # a Polars type error: the first line says what clashes
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            self.problem(rule.source, rule.id, "params", f"does not compile with its when: {reason}"
+                         if rule.when else f"does not compile: {reason}")  # fmt: skip
 
     # -- suites --------------------------------------------------------------------------
     def suite(self, path: Path) -> Suite | None:

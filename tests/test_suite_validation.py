@@ -462,3 +462,12 @@ def test_cli_validate_good_file_exits_0(tmp_path: Path, capsys: pytest.CaptureFi
 def test_cli_validate_missing_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["suites", "validate", str(tmp_path / "nope.yaml")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_a_when_that_is_not_a_condition_is_found_at_load(tmp_path: Path) -> None:
+    # The loader compiles rules as the engine does (dq.plan.compile_rule), counts included, so
+    # a text column used as a condition fails here rather than at the first audit.
+    for check, params in [("row_count", {"min": 1}), ("not_null", {"column": "name"})]:
+        bad_rule(
+            tmp_path, "params", "does not compile with its when", check=check, params=params, when="name"
+        )

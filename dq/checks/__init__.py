@@ -17,16 +17,18 @@ from dq.checks import (
     timeliness,
     uniqueness,
 )
-from dq.checks.base import DIMENSIONS, CheckDef, Compiled, Context, Join, Param
+from dq.checks.base import DIMENSIONS, Aggregate, CheckDef, Compiled, Context, Join, Param, RowLevel
 
 __all__ = [
     "DIMENSIONS",
     "REGISTRY",
+    "Aggregate",
     "CheckDef",
     "Compiled",
     "Context",
     "Join",
     "Param",
+    "RowLevel",
     "check_catalogue",
     "get",
 ]

@@ -1,16 +1,16 @@
 """The building blocks of the check catalogue.
 
 A check is a :class:`CheckDef`: a name, a default dimension, typed parameters and a ``compile``
-function that turns validated parameters into a :class:`Compiled` plan made of Polars
-expressions. The engine puts the plans of every rule of a table into one lazy query.
+function that turns validated parameters into a compiled plan made of Polars expressions. The
+engine puts the plans of every rule of a table into one lazy query.
 
-A compiled plan is one of two shapes:
+A compiled plan is one of two types (:data:`Compiled` is their union):
 
-* **row-level** — ``applies`` (rows the check looks at) and ``violates`` (True where a row breaks
+* :class:`RowLevel` — ``applies`` (rows the check looks at) and ``violates`` (True where a row breaks
   the rule). The engine counts ``evaluated = sum(when & applies)`` and
   ``failed = sum(when & applies & violates)``, and samples failing rows.
-* **aggregate** — ``aggregate(mask)`` returns ``(evaluated, failed)`` scalar expressions over the
-  rows in ``mask``; used for set-wise checks (uniqueness, group counts) and table-level checks
+* :class:`Aggregate` — ``aggregate(mask)`` returns ``(evaluated, failed)`` scalar expressions over the
+  rows in ``mask``; used for set-wise checks (group counts, proportions) and table-level checks
   (row count, upload days, row totals). ``sample`` optionally returns the failing rows.
 """
 
@@ -25,27 +25,22 @@ import polars as pl
 
 from dq.catalogue import Catalogue, TableSpec
 from dq.errors import CheckError, NotApplicable
+from dq.results import DIMENSIONS, Dimension
 
 __all__ = [
     "DIMENSIONS",
+    "Aggregate",
     "CheckDef",
     "Compiled",
     "Context",
     "Join",
     "Param",
+    "RowLevel",
     "blank_or_null",
     "present",
     "sql",
 ]
 
-DIMENSIONS = (
-    "completeness",
-    "conformance",
-    "plausibility",
-    "uniqueness",
-    "timeliness",
-    "consistency",
-)
 
 # Parameter kinds understood by the loader (see Param.kind).
 PARAM_KINDS = (
@@ -116,28 +111,66 @@ class Context:
         return self.other(table).collect_schema()
 
 
-@dataclass(frozen=True)
-class Compiled:
-    applies: pl.Expr | None = None
-    violates: pl.Expr | None = None
-    aggregate: Callable[[pl.Expr], tuple[pl.Expr, pl.Expr]] | None = None
-    sample: Callable[[pl.LazyFrame, pl.Expr], pl.LazyFrame] | None = None
+@dataclass(frozen=True, kw_only=True)
+class _Plan:
+    """What both shapes of a compiled check may carry besides their counts."""
+
     details: Mapping[str, pl.Expr] = field(default_factory=dict)
     describe: Callable[[Mapping[str, Any]], str] | None = None
     joins: tuple[Join, ...] = ()
     sample_columns: tuple[str, ...] = ()
-    empty_applies: bool = False  # True for checks that judge an empty table (row_count)
-    # Set-wise checks whose failures are rows (uniqueness): the failing rows among the evaluated
-    # rows ``mask`` (when & applies), as one row-level expression. The engine then evaluates the
-    # rule like a row-level one, so its counts and samples come from the one pass.
-    violates_among: Callable[[pl.Expr], pl.Expr] | None = None
     sample_order: tuple[str, ...] = ()  # order of the samples (uniqueness: the key)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RowLevel(_Plan):
+    """A check judged row by row: ``applies`` selects the rows it looks at, and each of them
+    fails where ``violates`` is True.
+
+    Set-wise checks whose failures are rows (uniqueness: every row of a repeated key) give
+    ``violates_among`` instead: the failing rows among the evaluated rows ``mask``
+    (``when & applies``), as one row-level expression such as a window count over the mask.
+    The engine then evaluates them like any row-level rule, counts and samples in one pass.
+    Exactly one of ``violates`` and ``violates_among`` is given.
+    """
+
+    applies: pl.Expr = field(default_factory=lambda: pl.lit(True))
+    violates: pl.Expr | None = None
+    violates_among: Callable[[pl.Expr], pl.Expr] | None = None
+
+    def __post_init__(self) -> None:
+        if (self.violates is None) == (self.violates_among is None):
+            raise TypeError("RowLevel takes exactly one of violates and violates_among")
+
+    def violations(self, mask: pl.Expr) -> pl.Expr:
+        """True where a row breaks the rule, given the evaluated rows ``mask``."""
+        if self.violates_among is not None:
+            return self.violates_among(mask)
+        assert self.violates is not None
+        return self.violates
+
+
+@dataclass(frozen=True, kw_only=True)
+class Aggregate(_Plan):
+    """A check judged over a set of rows (group counts, proportions) or the table as a whole
+    (row count, upload days, columns present, row totals).
+
+    ``aggregate(mask)`` returns ``(evaluated, failed)`` scalar expressions over the rows in
+    ``mask`` (the rule's ``when``); ``sample(frame, mask)``, if given, returns the failing rows.
+    """
+
+    aggregate: Callable[[pl.Expr], tuple[pl.Expr, pl.Expr]]
+    sample: Callable[[pl.LazyFrame, pl.Expr], pl.LazyFrame] | None = None
+
+
+Compiled = RowLevel | Aggregate
+"""What a check's ``compile`` returns: one of the two shapes."""
 
 
 @dataclass(frozen=True)
 class CheckDef:
     name: str
-    dimension: str
+    dimension: Dimension
     summary: str
     params: tuple[Param, ...]
     compile: Callable[[Mapping[str, Any], Context], Compiled]

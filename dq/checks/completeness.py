@@ -7,7 +7,7 @@ from typing import Any
 
 import polars as pl
 
-from dq.checks.base import CheckDef, Compiled, Context, Param, blank_or_null
+from dq.checks.base import Aggregate, CheckDef, Compiled, Context, Param, RowLevel, blank_or_null
 
 __all__ = ["CHECKS"]
 
@@ -18,8 +18,8 @@ def _not_null(p: Mapping[str, Any], ctx: Context) -> Compiled:
     if raw in ctx.schema:
         # The reader parsed this column from text: a value that was given but did not parse is
         # date_parse's finding, not a missing value.
-        return Compiled(applies=pl.lit(True), violates=blank_or_null(raw, ctx.schema[raw]))
-    return Compiled(applies=pl.lit(True), violates=blank_or_null(col, ctx.schema.get(col)))
+        return RowLevel(applies=pl.lit(True), violates=blank_or_null(raw, ctx.schema[raw]))
+    return RowLevel(applies=pl.lit(True), violates=blank_or_null(col, ctx.schema.get(col)))
 
 
 def _columns_present(p: Mapping[str, Any], ctx: Context) -> Compiled:
@@ -50,10 +50,9 @@ def _columns_present(p: Mapping[str, Any], ctx: Context) -> Compiled:
             parts.append("wrong type: " + ", ".join(mistyped))
         return "; ".join(parts) or f"all {len(expected)} columns present"
 
-    return Compiled(
+    return Aggregate(
         aggregate=lambda mask: (pl.lit(len(expected)), pl.lit(failed)),
         describe=describe,
-        empty_applies=True,
     )
 
 
@@ -72,13 +71,12 @@ def _row_count(p: Mapping[str, Any], ctx: Context) -> Compiled:
             bad = bad | (n > hi)
         return pl.lit(1), bad.cast(pl.UInt32)
 
-    return Compiled(
+    return Aggregate(
         aggregate=aggregate,
         details=details,
         describe=lambda d: (
             f"{d['rows']} rows (expected {lo if lo is not None else '-'}..{hi if hi is not None else '-'})"
         ),
-        empty_applies=True,
     )
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import polars as pl
 
-from dq.checks.base import CheckDef, Compiled, Context, Param, present
+from dq.checks.base import CheckDef, Compiled, Context, Param, RowLevel, present
 from dq.errors import CheckError
 
 __all__ = ["CHECKS", "ICD9CM3_PATTERN", "ICD10_PATTERN", "id18_valid", "raw_column"]
@@ -48,8 +48,8 @@ def _in_set(p: Mapping[str, Any], ctx: Context) -> Compiled:
         if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
             raise CheckError(f"values {values!r} are not all numbers, but column '{col}' is {dtype}")
         floats = [float(v) for v in values]
-        return Compiled(applies=present(col, ctx), violates=~pl.col(col).cast(pl.Float64).is_in(floats))
-    return Compiled(applies=present(col, ctx), violates=~pl.col(col).is_in(values))
+        return RowLevel(applies=present(col, ctx), violates=~pl.col(col).cast(pl.Float64).is_in(floats))
+    return RowLevel(applies=present(col, ctx), violates=~pl.col(col).is_in(values))
 
 
 def _regex(p: Mapping[str, Any], ctx: Context) -> Compiled:
@@ -58,7 +58,7 @@ def _regex(p: Mapping[str, Any], ctx: Context) -> Compiled:
         pl.select(pl.lit("").str.contains(p["pattern"]))
     except Exception as exc:
         raise CheckError(f"invalid regex {p['pattern']!r}: {exc}") from exc
-    return Compiled(applies=present(col, ctx), violates=~_str(col).str.contains(p["pattern"]))
+    return RowLevel(applies=present(col, ctx), violates=~_str(col).str.contains(p["pattern"]))
 
 
 def _length(p: Mapping[str, Any], ctx: Context) -> Compiled:
@@ -69,7 +69,7 @@ def _length(p: Mapping[str, Any], ctx: Context) -> Compiled:
         bad = bad | (n < p["min"])
     if p.get("max") is not None:
         bad = bad | (n > p["max"])
-    return Compiled(applies=present(col, ctx), violates=bad)
+    return RowLevel(applies=present(col, ctx), violates=bad)
 
 
 def _birth(s: pl.Expr, start: int, length: int, prefix: str = "") -> pl.Expr:
@@ -118,12 +118,12 @@ def _id_card(p: Mapping[str, Any], ctx: Context) -> Compiled:
     ok = id18_valid(col, ctx)
     if p["allow_legacy"]:
         ok = ok | _id15_valid(col)
-    return Compiled(applies=present(col, ctx), violates=~ok)
+    return RowLevel(applies=present(col, ctx), violates=~ok)
 
 
 def _id_legacy(p: Mapping[str, Any], ctx: Context) -> Compiled:
     col = p["column"]
-    return Compiled(applies=present(col, ctx), violates=_id15_valid(col))
+    return RowLevel(applies=present(col, ctx), violates=_id15_valid(col))
 
 
 def _id_card_matches(p: Mapping[str, Any], ctx: Context) -> Compiled:
@@ -136,7 +136,7 @@ def _id_card_matches(p: Mapping[str, Any], ctx: Context) -> Compiled:
     sex_known = _str(scol).is_in(["1", "2"])
     bad_birth = pl.col(bcol).is_not_null() & (birth != pl.col(bcol).cast(pl.Date, strict=False))
     bad_sex = sex_known & (id_sex != _str(scol))
-    return Compiled(
+    return RowLevel(
         applies=present(col, ctx) & (v18 | v15),
         violates=(bad_birth.fill_null(False) | bad_sex.fill_null(False)),
     )
@@ -145,7 +145,7 @@ def _id_card_matches(p: Mapping[str, Any], ctx: Context) -> Compiled:
 def _pattern_check(pattern: str):
     def compile_(p: Mapping[str, Any], ctx: Context) -> Compiled:
         col = p["column"]
-        return Compiled(applies=present(col, ctx), violates=~_str(col).str.contains(pattern))
+        return RowLevel(applies=present(col, ctx), violates=~_str(col).str.contains(pattern))
 
     return compile_
 
@@ -155,7 +155,7 @@ def _date_parse(p: Mapping[str, Any], ctx: Context) -> Compiled:
     col = p["column"]
     raw = raw_column(col)
     if raw in ctx.schema:
-        return Compiled(
+        return RowLevel(
             applies=present(raw, ctx),
             violates=pl.col(col).is_null(),
             sample_columns=(raw,),
@@ -163,11 +163,11 @@ def _date_parse(p: Mapping[str, Any], ctx: Context) -> Compiled:
     dtype = ctx.schema.get(col)
     if dtype is not None and (dtype.is_temporal() or dtype.is_numeric()):
         # Natively typed: nothing to coerce, every present value conforms.
-        return Compiled(applies=pl.col(col).is_not_null(), violates=pl.lit(False))
+        return RowLevel(applies=pl.col(col).is_not_null(), violates=pl.lit(False))
     from dq.sources import parse_temporal  # local: sources imports checks
 
     parsed = parse_temporal(pl.col(col), p["type"])
-    return Compiled(applies=present(col, ctx), violates=parsed.is_null())
+    return RowLevel(applies=present(col, ctx), violates=parsed.is_null())
 
 
 _COL = Param("column", "column")

@@ -7,7 +7,18 @@ from typing import Any
 
 import polars as pl
 
-from dq.checks.base import CheckDef, Compiled, Context, Join, Param, present, sql, sql_columns
+from dq.checks.base import (
+    Aggregate,
+    CheckDef,
+    Compiled,
+    Context,
+    Join,
+    Param,
+    RowLevel,
+    present,
+    sql,
+    sql_columns,
+)
 from dq.errors import CheckError
 
 __all__ = ["CHECKS"]
@@ -35,7 +46,7 @@ def _foreign_key(p: Mapping[str, Any], ctx: Context) -> Compiled:
         parts.append(ctx.other(table).select(pl.col(column).cast(pl.String).alias(flag)))
     right = pl.concat(parts).unique().with_columns(pl.lit(True).alias(f"{flag}__hit"))
     join = Join(right, (pl.col(col).cast(pl.String),), (pl.col(flag),))  # type: ignore[arg-type]
-    return Compiled(applies=present(col, ctx), violates=pl.col(f"{flag}__hit").is_null(), joins=(join,))
+    return RowLevel(applies=present(col, ctx), violates=pl.col(f"{flag}__hit").is_null(), joins=(join,))
 
 
 def _num(col: str) -> pl.Expr:
@@ -51,7 +62,7 @@ def _row_total(p: Mapping[str, Any], ctx: Context) -> Compiled:
         total = _num(p["total_column"])
         computed = pl.sum_horizontal([_num(c) for c in parts])
         complete = pl.all_horizontal([_num(c).is_not_null() for c in [p["total_column"], *parts]])
-        return Compiled(applies=complete, violates=(total - computed).abs() > tol)
+        return RowLevel(applies=complete, violates=(total - computed).abs() > tol)
     label, total_label = p.get("label_column"), p["total_label"]
     if not label:
         raise CheckError("row_total needs 'label_column' (row form) or 'total_column' (column form)")
@@ -87,7 +98,7 @@ def _row_total(p: Mapping[str, Any], ctx: Context) -> Compiled:
             else (f"{total_label} row equals the sum of rows in {len(cols)} column(s)")
         )
 
-    return Compiled(
+    return Aggregate(
         aggregate=aggregate,
         details=details,
         describe=describe,
@@ -131,7 +142,7 @@ def _group_count(p: Mapping[str, Any], ctx: Context) -> Compiled:
         n = (cond & m).cast(pl.Int64).sum().over(keys)
         return lf.filter(m).filter(out_of_range(n)).sort(keys)
 
-    return Compiled(aggregate=aggregate, sample=sample)
+    return Aggregate(aggregate=aggregate, sample=sample)
 
 
 CHECKS = (

@@ -11,7 +11,7 @@ from typing import Any
 
 import polars as pl
 
-from dq.checks.base import CheckDef, Compiled, Context, Param, sql, sql_columns
+from dq.checks.base import Aggregate, CheckDef, Compiled, Context, Param, RowLevel, sql, sql_columns
 
 __all__ = ["CHECKS"]
 
@@ -32,7 +32,7 @@ def _proportion(p: Mapping[str, Any], ctx: Context) -> Compiled:
     def sample(lf: pl.LazyFrame, mask: pl.Expr) -> pl.LazyFrame:
         return lf.filter(mask & ok & (failed > 0))
 
-    return Compiled(aggregate=aggregate, sample=sample)
+    return Aggregate(aggregate=aggregate, sample=sample)
 
 
 def _peer_outlier(p: Mapping[str, Any], ctx: Context) -> Compiled:
@@ -53,7 +53,7 @@ def _peer_outlier(p: Mapping[str, Any], ctx: Context) -> Compiled:
     bad = {"low": z < -limit, "high": z > limit, "both": z.abs() > limit}[direction]
     n_peers = valid.sum().over(groups) if groups else valid.sum()
     applies = valid & (n_peers >= int(p["min_peers"])) & (mad > 0)
-    return Compiled(applies=applies, violates=bad)
+    return RowLevel(applies=applies, violates=bad)
 
 
 def _identical_across(p: Mapping[str, Any], ctx: Context) -> Compiled:
@@ -65,7 +65,7 @@ def _identical_across(p: Mapping[str, Any], ctx: Context) -> Compiled:
         present = present & ~pl.col(cols[0]).is_in(ignore)
     groups = list(p.get("group_by") or [])
     dup = (pl.len().over([*groups, *cols]) > 1) if groups else key.is_duplicated()
-    return Compiled(applies=present, violates=dup)
+    return RowLevel(applies=present, violates=dup)
 
 
 CHECKS = (

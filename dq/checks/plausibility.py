@@ -13,6 +13,7 @@ from dq.checks.base import (
     Compiled,
     Context,
     Param,
+    RowLevel,
     literal_for,
     sql,
     sql_columns,
@@ -36,7 +37,7 @@ def _between(p: Mapping[str, Any], ctx: Context) -> Compiled:
     if p.get("max") is not None:
         hi = literal_for(p["max"], dtype)
         bad = bad | ((pl.col(col) > hi) if p["max_inclusive"] else (pl.col(col) >= hi))
-    return Compiled(applies=pl.col(col).is_not_null(), violates=bad)
+    return RowLevel(applies=pl.col(col).is_not_null(), violates=bad)
 
 
 def _side(text: Any, ctx: Context) -> pl.Expr:
@@ -69,7 +70,7 @@ def _compare(p: Mapping[str, Any], ctx: Context) -> Compiled:
             ">": left > right,
             ">=": left >= right,
         }[op]
-    return Compiled(applies=left.is_not_null() & right.is_not_null(), violates=~ok.fill_null(True))
+    return RowLevel(applies=left.is_not_null() & right.is_not_null(), violates=~ok.fill_null(True))
 
 
 def _compare_columns(p: Mapping[str, Any]) -> list[str]:
@@ -82,7 +83,7 @@ def _compare_columns(p: Mapping[str, Any]) -> list[str]:
 
 def _expression(p: Mapping[str, Any], ctx: Context) -> Compiled:
     e = sql(p["expr"])
-    return Compiled(applies=e.is_not_null(), violates=~e.fill_null(True))
+    return RowLevel(applies=e.is_not_null(), violates=~e.fill_null(True))
 
 
 def _ratio(p: Mapping[str, Any], ctx: Context) -> Compiled:
@@ -93,7 +94,7 @@ def _ratio(p: Mapping[str, Any], ctx: Context) -> Compiled:
         bad = bad | (r < p["min"])
     if p.get("max") is not None:
         bad = bad | (r > p["max"])
-    return Compiled(applies=num.is_not_null() & den.is_not_null() & (den != 0), violates=bad)
+    return RowLevel(applies=num.is_not_null() & den.is_not_null() & (den != 0), violates=bad)
 
 
 def _temporal(col: str, ctx: Context) -> pl.Expr:
@@ -107,13 +108,13 @@ def _in_period(p: Mapping[str, Any], ctx: Context) -> Compiled:
     col = p["column"]
     start, end = ctx.require_period()
     v = _temporal(col, ctx)
-    return Compiled(applies=pl.col(col).is_not_null(), violates=(v < start) | (v >= end))
+    return RowLevel(applies=pl.col(col).is_not_null(), violates=(v < start) | (v >= end))
 
 
 def _not_future(p: Mapping[str, Any], ctx: Context) -> Compiled:
     col = p["column"]
     v = _temporal(col, ctx)
-    return Compiled(applies=pl.col(col).is_not_null(), violates=v > ctx.now)
+    return RowLevel(applies=pl.col(col).is_not_null(), violates=v > ctx.now)
 
 
 _COL = Param("column", "column")

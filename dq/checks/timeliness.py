@@ -8,7 +8,7 @@ from typing import Any
 
 import polars as pl
 
-from dq.checks.base import CheckDef, Compiled, Context, Param
+from dq.checks.base import Aggregate, CheckDef, Compiled, Context, Param, RowLevel
 from dq.errors import CheckError
 
 __all__ = ["CHECKS"]
@@ -35,7 +35,7 @@ def _upload_timeliness(p: Mapping[str, Any], ctx: Context) -> Compiled:
         late = lag_days > max_days
     else:
         late = (pl.col(up) - pl.col(col).cast(pl.Datetime("us"))) > timedelta(days=max_days)
-    return Compiled(applies=pl.col(col).is_not_null() & pl.col(up).is_not_null(), violates=late)
+    return RowLevel(applies=pl.col(col).is_not_null() & pl.col(up).is_not_null(), violates=late)
 
 
 def _upload_days(p: Mapping[str, Any], ctx: Context) -> Compiled:
@@ -61,11 +61,10 @@ def _upload_days(p: Mapping[str, Any], ctx: Context) -> Compiled:
         details["days"] = days.implode()
         return pl.lit(n_days), pl.lit(n_days) - days.len()
 
-    return Compiled(
+    return Aggregate(
         aggregate=aggregate,
         details=details,
         describe=describe,
-        empty_applies=True,
     )
 
 

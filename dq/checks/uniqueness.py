@@ -7,7 +7,7 @@ from typing import Any
 
 import polars as pl
 
-from dq.checks.base import CheckDef, Compiled, Context, Param, blank_or_null
+from dq.checks.base import CheckDef, Compiled, Context, Param, RowLevel, blank_or_null
 
 __all__ = ["CHECKS"]
 
@@ -21,7 +21,7 @@ def _unique(p: Mapping[str, Any], ctx: Context) -> Compiled:
         # GX). A window count over the mask is exact and ~2x faster than is_duplicated().
         return mask.cast(pl.UInt32).sum().over(cols) > 1
 
-    return Compiled(applies=complete, violates_among=violates_among, sample_order=tuple(cols))
+    return RowLevel(applies=complete, violates_among=violates_among, sample_order=tuple(cols))
 
 
 CHECKS = (
