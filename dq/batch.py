@@ -274,7 +274,7 @@ def score_published(
             or (row["unit_name"] if row["kind"] == "district" else None),
         }
         results = sub[row["unit_id"]]
-        o = UnitOutcome(unit, results, row, score_unit(results, cfg))
+        o = UnitOutcome(unit, results, row, score=score_unit(results, cfg))
         store.write_unit(run, unit, results, o.score, row, fixes)
         outcomes.append(o)
     findings = check_published_tables(period, data_root, suites)

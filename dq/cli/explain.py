@@ -1,0 +1,71 @@
+"""`dq explain`: where a unit loses points, each rule's loss in overall-score points.
+
+    dq explain H022 --period 2020-09 [--store history] [--format table|json] [--lang zh|en]
+
+The losses add up to 100 − score (see :mod:`dq.explain`). JSON: ``score``, ``lost``, ``by_part``,
+``by_dimension`` and ``losses`` (``rule``, ``title_zh``, ``title_en``, ``table``, ``dimension``,
+``part``, ``points``), largest first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from dq.cli.common import console, period
+
+__all__ = ["configure_parser", "run"]
+
+
+def configure_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("unit", help="unit id, e.g. H022")
+    p.add_argument("--period", required=True, type=period, help="YYYY-MM")
+    p.add_argument("--store", default="history", help="history dataset folder (default: history)")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.add_argument("--lang", choices=("zh", "en"), default="zh", help="titles' language (default: zh)")
+    p.add_argument("--top", type=int, default=0, help="show only the N largest losses (default: all)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from dq.errors import InputError
+    from dq.explain import unit_losses
+    from dq.store import Store
+
+    store = Store(args.store)
+    if not store.root.exists():
+        raise InputError(f"{store.root}: no history store here (pass --store)")
+    ul = unit_losses(store, args.period, args.unit)
+    losses = ul.losses[: args.top] if args.top > 0 else ul.losses
+    if args.format == "json":
+        doc = ul.as_dict()
+        doc["losses"] = doc["losses"][: len(losses)]
+        print(json.dumps(doc, ensure_ascii=False, indent=2))
+        return 0
+    out = console()
+    zh = args.lang == "zh"
+    head = (
+        f"得分 {ul.score:.2f}（{ul.grade}），失分 {ul.lost:.2f}"
+        if zh
+        else f"score {ul.score:.2f} ({ul.grade}), lost {ul.lost:.2f}"
+    )
+    out.print(f"{ul.unit_id} {ul.unit_name} · {ul.period} · {head}")
+    parts = ul.by_part()
+    out.print(
+        ("上报情况 " if zh else "submission ")
+        + f"{parts.get('submission', 0):.2f} · "
+        + ("记录质量 " if zh else "records ")
+        + f"{parts.get('records', 0):.2f}"
+    )
+    dims = ", ".join(f"{d} {v:.2f}" for d, v in ul.by_dimension().items() if v)
+    if dims:
+        out.print(("按维度：" if zh else "by dimension: ") + dims)
+    t = Table(show_edge=False)
+    for col in ("rule", "title", "table", "dimension", "points"):
+        t.add_column(col, justify="right" if col == "points" else "left")
+    for x in losses:
+        title = (x.title_zh if zh else x.title_en) or x.title_zh
+        t.add_row(x.rule, title, x.table, x.dimension, f"{x.points:.2f}")
+    out.print(t)
+    return 0
