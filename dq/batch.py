@@ -1,7 +1,21 @@
 """Scoring a whole batch: audit every unit, derive summaries, run the submission suite, score, store.
 
+The batch runs in four steps, so that a killed batch never loses the units it finished:
+
+1. **discover** the unit folders of ``ROOT/<period>/`` and their ids (:func:`discover_units`);
+2. **audit** each unit with :func:`audit_unit`, a pure function of the folder, the period and the
+   suites (no store, no globals: it can run in another process or on a Dask worker) that returns
+   a picklable :class:`UnitOutcome`;
+3. **commit** each outcome to the store at once (:func:`commit_unit`: results, summary and a score
+   against the peers known so far, each file written to a temporary name and renamed);
+4. **rescore** at the end: the peer-dependent submission rules are evaluated again over every
+   summary stored for the period, and the units of this run (and those a killed run left behind)
+   are rewritten with their final scores.
+
 One broken extract never stops the batch: it becomes a unit with status ``error`` (and no
 score), listed at the end. Units already scored for the period are skipped unless ``force``.
+A run ends ``complete``, ``failed`` (stopped by an error of its own, e.g. an unwritable store) or
+``interrupted``; the store's lock keeps a second writer out while a batch runs.
 """
 
 from __future__ import annotations
@@ -9,27 +23,38 @@ from __future__ import annotations
 import sys
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 import yaml
 
-from dq.catalogue import default_rules_dir, load_catalogue
+from dq.catalogue import Catalogue, default_rules_dir, load_catalogue
 from dq.engine import audit_extract, evaluate_frame
-from dq.errors import DQError, InputError
+from dq.errors import DQError, InputError, OutputError
 from dq.published import data_dir as published_data_dir
 from dq.results import RuleResult
-from dq.scoring import UnitScore, load_scoring, rank_units, score_unit
+from dq.scoring import ScoringConfig, UnitScore, load_scoring, rank_units, score_unit
 from dq.sources import open_extract, parse_period
 from dq.store import Run, Store, suites_hash
 from dq.suite import Rule, Suite, load_suites
 from dq.summary import summarize, summary_frame
 from dq.yamlio import load_yaml
 
-__all__ = ["BatchOutcome", "UnitOutcome", "evaluate_submissions", "score_batch", "score_published"]
+__all__ = [
+    "BatchOutcome",
+    "UnitOutcome",
+    "audit_unit",
+    "commit_unit",
+    "discover_units",
+    "evaluate_submissions",
+    "record_suites",
+    "score_batch",
+    "score_published",
+]
 
 SUBMISSION_TABLE = "submission_summary"
 
@@ -44,6 +69,9 @@ class UnitOutcome:
     error: str | None = None
     seconds: float = 0.0
     skipped: bool = False
+    rows: int = 0
+    trace: str | None = None  # the traceback of an unexpected error (logged, never stored)
+    folder: str = ""  # the extract folder audited
 
     @property
     def unit_id(self) -> str:
@@ -68,7 +96,9 @@ def _sql_str(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def evaluate_submissions(summaries: pl.DataFrame, suites: Sequence[Suite]) -> dict[str, list[RuleResult]]:
+def evaluate_submissions(
+    summaries: pl.DataFrame, suites: Sequence[Suite], units: Sequence[str] | None = None
+) -> dict[str, list[RuleResult]]:
     """Run the submission suite(s) once per unit over ALL summaries (so peer checks see the peers).
 
     Each rule is narrowed to one unit by adding ``unit_id = '…'`` to its ``when`` condition, so
@@ -78,7 +108,7 @@ def evaluate_submissions(summaries: pl.DataFrame, suites: Sequence[Suite]) -> di
     rules = [r for s in suites if s.table == SUBMISSION_TABLE for r in s.rules]
     out: dict[str, list[RuleResult]] = {}
     frame = summaries.lazy()
-    for uid in summaries["unit_id"].to_list():
+    for uid in summaries["unit_id"].to_list() if units is None else units:
         cond = f"unit_id = {_sql_str(uid)}"
         narrowed: list[Rule] = [replace(r, when=f"({r.when}) AND {cond}" if r.when else cond) for r in rules]
         _, results = evaluate_frame(frame, narrowed, SUBMISSION_TABLE, samples=0)
@@ -93,7 +123,7 @@ def _unit_from_dir(path: Path) -> dict[str, Any]:
     uid = path.name
     try:
         m = load_yaml((path / "manifest.yaml").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, DQError):
         m = None
     if isinstance(m, dict) and (m.get("unit_id") or m.get("org_code")):
         uid = str(m.get("unit_id") or m.get("org_code"))
@@ -113,6 +143,148 @@ def _progress(enabled: bool):
     )
 
 
+def discover_units(root: str | Path, period: str) -> list[Path]:
+    """The unit folders of ``root/period`` (sorted; hidden entries ignored)."""
+    parse_period(period)
+    base = Path(root) / period
+    if not base.is_dir():
+        raise InputError(f"{base}: no such batch folder (expected ROOT/{period}/<unit>/)")
+    unit_dirs = sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not unit_dirs:
+        raise InputError(f"{base}: the batch has no unit folders")
+    return unit_dirs
+
+
+def record_suites(suites: Sequence[Suite]) -> list[Suite]:
+    """The suites :func:`audit_unit` runs: every suite but the submission and published ones."""
+    return [s for s in suites if s.table != SUBMISSION_TABLE and s.kind != "published"]
+
+
+def audit_unit(
+    path: str | Path,
+    period: str,
+    suites: Sequence[Suite],
+    *,
+    unit: dict[str, Any] | None = None,
+    catalogue: Catalogue | None = None,
+    samples: int = 5,
+    streaming: bool = False,
+) -> UnitOutcome:
+    """Audit one unit folder for ``period`` with the record-level ``suites``: its results and
+    submission summary, or its error. Pure: reads only the folder (no store, no globals), never
+    raises for a bad extract, and returns a picklable outcome, so it can run in another process.
+    """
+    d = Path(path)
+    t = time.perf_counter()
+    out = UnitOutcome(dict(unit) if unit else _unit_from_dir(d), folder=str(d))
+    try:
+        cat = catalogue or load_catalogue()
+        ext = open_extract(d, catalogue=cat)
+        m = ext.manifest
+        out.unit = {
+            "unit_id": ext.unit_id,
+            "name": m.get("name") or ext.unit_id,
+            "kind": m.get("kind"),
+            "district": m.get("district"),
+        }
+        if ext.period and ext.period != period:
+            raise InputError(f"{d}/manifest.yaml: period {ext.period} is not the batch's {period}")
+        audit = audit_extract(ext, record_suites(suites), period=period, samples=samples, streaming=streaming)
+        out.results = list(audit.results)
+        out.summary = summarize(ext, period, cat)
+        out.tables = {ti.table: ti.rows for ti in audit.tables}
+        out.rows = sum(ti.rows or 0 for ti in audit.tables)
+    except DQError as exc:
+        out.error = str(exc)
+    except Exception as exc:  # one broken site never stops the batch
+        out.error = f"{type(exc).__name__}: {exc}"
+        out.trace = traceback.format_exc()
+    out.seconds = time.perf_counter() - t
+    return out
+
+
+def _sequential(fn: Callable[[Path], UnitOutcome], paths: Sequence[Path]) -> Iterator[UnitOutcome]:
+    for p in paths:
+        yield fn(p)
+
+
+def commit_unit(
+    store: Store,
+    run: Run,
+    outcome: UnitOutcome,
+    peers: dict[str, dict[str, Any]],
+    suites: Sequence[Suite],
+    cfg: ScoringConfig,
+    fixes: dict[str, tuple[str, str]],
+) -> None:
+    """Store one unit at once: its results, summary and a score against the peers known so far
+    (``peers``: unit id → summary, updated with this unit's). A unit whose files cannot be written
+    for a reason of its own becomes an error of that unit; an unwritable store stops the batch."""
+    if outcome.summary is not None:
+        peers[outcome.unit_id] = outcome.summary
+    results = list(outcome.results)
+    if not outcome.error:
+        frame = summary_frame(list(peers.values()))
+        results += evaluate_submissions(frame, suites, units=[outcome.unit_id]).get(outcome.unit_id, [])
+        outcome.score = score_unit(results, cfg)
+    try:
+        store.write_unit(
+            run, outcome.unit, results, outcome.score, outcome.summary, fixes, outcome.error, outcome.tables
+        )
+    except OutputError:
+        raise
+    except Exception as exc:  # e.g. a value Parquet cannot hold: this unit's error only
+        outcome.error = f"{outcome.unit_id}: its results could not be stored ({type(exc).__name__})"
+        outcome.score = None
+        store.write_unit(run, outcome.unit, [], None, None, fixes, outcome.error)
+
+
+def _rescore(
+    store: Store,
+    run: Run,
+    period: str,
+    suites: Sequence[Suite],
+    cfg: ScoringConfig,
+    outcomes: dict[str, UnitOutcome],
+) -> None:
+    """Evaluate the submission suite again over every summary stored for the period and rewrite
+    the units of this run, and those a killed run left unfinished, with their final scores."""
+    stored = store.summaries(period)
+    if stored.is_empty():
+        return
+    keep = [c for c in summary_frame([]).columns if c in stored.columns]
+    frame = summary_frame(stored.select(keep).with_columns(pl.lit(period).alias("period")).to_dicts())
+    todo = [uid for uid, o in outcomes.items() if not o.error and not o.skipped]
+    adopt = store.unfinished_units(period)
+    if not adopt.is_empty():
+        adopt = adopt.filter((pl.col("status") == "ok") & (pl.col("run_id") != run.run_id))
+        todo += [u for u in adopt["unit_id"].to_list() if u not in outcomes or outcomes[u].skipped]
+    have = set(frame["unit_id"].to_list())
+    todo = [u for u in todo if u in have]
+    if not todo:
+        return
+    sub = evaluate_submissions(frame, suites, units=todo)
+    summaries = {r["unit_id"]: r for r in frame.to_dicts()}
+    for uid in todo:
+        o = outcomes.get(uid)
+        if o is not None and not o.skipped:
+            records, fx, unit, tables = o.results, None, o.unit, o.tables
+        else:  # a unit finished by an interrupted run: adopted into this one
+            records, fx = store.unit_results(period, uid)
+            records = [r for r in records if r.table != SUBMISSION_TABLE]
+            row = adopt.filter(pl.col("unit_id") == uid).row(0, named=True)
+            unit = {k: row[k] for k in ("unit_id", "unit_name", "kind", "district")}
+            counts = store.table_rows(period).filter(pl.col("unit_id") == uid)
+            tables = dict(zip(counts["table"].to_list(), counts["rows"].to_list(), strict=True))
+        results = [*records, *sub.get(uid, [])]
+        score = score_unit(results, cfg)
+        fixes = fx or {r.id: (r.fix_zh, r.fix_en) for s in suites for r in s.rules}
+        store.write_unit(run, unit, results, score, summaries[uid], fixes, None, tables)
+        if o is not None and not o.skipped:
+            o.score = score
+            o.results = results
+
+
 def score_batch(
     root: str | Path,
     period: str,
@@ -124,88 +296,80 @@ def score_batch(
     streaming: bool = False,
     log: Callable[[str], None] | None = None,
     progress: bool | None = None,
+    map_units: Callable[[Callable[[Path], UnitOutcome], Sequence[Path]], Iterable[UnitOutcome]] | None = None,
 ) -> BatchOutcome:
-    """Audit and score every unit under ``root/period`` and append the results to ``store``."""
+    """Audit and score every unit under ``root/period`` and append the results to ``store``.
+
+    ``map_units(fn, paths)`` runs ``fn`` (a picklable :func:`audit_unit` with everything but the
+    folder bound) over the folders and yields the outcomes in any order, e.g. on a Dask cluster;
+    by default the units run one after the other in this process. Each outcome is committed to
+    the store as soon as it arrives.
+    """
     t0 = time.perf_counter()
-    parse_period(period)
-    base = Path(root) / period
-    if not base.is_dir():
-        raise InputError(f"{base}: no such batch folder (expected ROOT/{period}/<unit>/)")
-    unit_dirs = sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if not unit_dirs:
-        raise InputError(f"{base}: the batch has no unit folders")
+    unit_dirs = discover_units(root, period)
     cat = load_catalogue()
     suites = load_suites(suite_paths)
-    record_suites = [s for s in suites if s.table != SUBMISSION_TABLE and s.kind != "published"]
     cfg = load_scoring()
     fixes = {r.id: (r.fix_zh, r.fix_en) for s in suites for r in s.rules}
-    run = store.begin_run(period, suites_hash([default_rules_dir()]), "batch", str(Path(root).resolve()))
-    done = set() if force else store.scored_units(period)
-    outcomes: list[UnitOutcome] = []
-    total_rows = 0
     show = sys.stderr.isatty() if progress is None else progress
-    with _progress(show) as bar:
-        task = bar.add_task("", total=len(unit_dirs))
-        for d in unit_dirs:
-            bar.update(task, description=d.name)
-            unit = _unit_from_dir(d)
-            if unit["unit_id"] in done:
-                outcomes.append(UnitOutcome(unit, skipped=True))
-                bar.advance(task)
-                continue
-            t = time.perf_counter()
-            out = UnitOutcome(unit)
+    with store.lock():
+        stale = store.mark_interrupted()
+        if stale and log:
+            log(f"runs {', '.join(stale)} were interrupted; their finished units are kept")
+        run = store.begin_run(period, suites_hash([default_rules_dir()]), "batch", str(Path(root).resolve()))
+        outcomes: dict[str, UnitOutcome] = {}
+        status = "failed"
+        try:
+            done = set() if force else store.scored_units(period)
+            todo: list[Path] = []
+            units: dict[Path, dict[str, Any]] = {}
+            for d in unit_dirs:
+                unit = units[d] = _unit_from_dir(d)
+                if unit["unit_id"] in done:
+                    outcomes[unit["unit_id"]] = UnitOutcome(unit, skipped=True, folder=str(d))
+                else:
+                    todo.append(d)
+            peers: dict[str, dict[str, Any]] = {}
+            previous = store.summaries(period)
+            if not previous.is_empty():
+                keep = [c for c in summary_frame([]).columns if c in previous.columns]
+                for row in previous.select(keep).with_columns(pl.lit(period).alias("period")).to_dicts():
+                    peers[row["unit_id"]] = row
+            fn = partial(
+                audit_unit, period=period, suites=record_suites(suites), catalogue=cat,
+                samples=samples, streaming=streaming,
+            )  # fmt: skip
+            with _progress(show) as bar:
+                task = bar.add_task("", total=len(unit_dirs))
+                bar.advance(task, len(unit_dirs) - len(todo))
+                for n, out in enumerate((map_units or _sequential)(fn, todo), start=1):
+                    commit_unit(store, run, out, peers, suites, cfg, fixes)
+                    if out.trace and log:
+                        log(out.trace)
+                    outcomes[out.unit_id] = out
+                    if log and not show:
+                        state = "error" if out.error else "ok"
+                        log(f"[{n}/{len(todo)}] {out.unit_id} {state} ({out.seconds:.1f}s)")
+                    bar.update(task, description=out.unit_id)
+                    bar.advance(task)
+            _rescore(store, run, period, suites, cfg, outcomes)
+            status = "complete"
+        except KeyboardInterrupt:
+            status = "interrupted"
+            raise
+        finally:
+            fresh = [o for o in outcomes.values() if not o.skipped]
             try:
-                ext = open_extract(d, catalogue=cat)
-                m = ext.manifest
-                out.unit = {
-                    "unit_id": ext.unit_id,
-                    "name": m.get("name") or ext.unit_id,
-                    "kind": m.get("kind"),
-                    "district": m.get("district"),
-                }
-                if ext.period and ext.period != period:
-                    raise InputError(f"{d}/manifest.yaml: period {ext.period} is not the batch's {period}")
-                audit = audit_extract(ext, record_suites, period=period, samples=samples, streaming=streaming)
-                out.results = list(audit.results)
-                out.summary = summarize(ext, period, cat)
-                out.tables = {ti.table: ti.rows for ti in audit.tables}
-                total_rows += sum(ti.rows or 0 for ti in audit.tables)
-            except DQError as exc:
-                out.error = str(exc)
-            except Exception as exc:  # one broken site never stops the batch
-                out.error = f"{type(exc).__name__}: {exc}"
-                if log:
-                    log(traceback.format_exc())
-            out.seconds = time.perf_counter() - t
-            outcomes.append(out)
-            if log and not show:
-                state = "error" if out.error else "ok"
-                log(f"[{len(outcomes)}/{len(unit_dirs)}] {out.unit_id} {state} ({out.seconds:.1f}s)")
-            bar.advance(task)
-
-    # Submission suite over every summary of the period (stored ones too, for the peer checks).
-    rows = [o.summary for o in outcomes if o.summary]
-    previous = store.summaries(period)
-    if not previous.is_empty():
-        fresh = {r["unit_id"] for r in rows}
-        keep = [c for c in summary_frame([]).columns if c in previous.columns]
-        old = previous.filter(~pl.col("unit_id").is_in(list(fresh))).select(keep)
-        rows += old.with_columns(pl.lit(period).alias("period")).to_dicts()
-    frame = summary_frame(rows)
-    sub = evaluate_submissions(frame, suites) if rows else {}
-    for o in outcomes:
-        if o.skipped or o.error:
-            continue
-        o.results += sub.get(o.unit_id, [])
-        o.score = score_unit(o.results, cfg)
-    for o in outcomes:
-        if not o.skipped:
-            store.write_unit(run, o.unit, o.results, o.score, o.summary, fixes, o.error, o.tables)
-    errors = sum(1 for o in outcomes if o.error)
-    store.finish_run(run, sum(1 for o in outcomes if not o.skipped), errors)
+                store.finish_run(run, len(fresh), sum(1 for o in fresh if o.error), status)
+            except OutputError:
+                if status == "complete":
+                    raise
     ranking = _ranking(store, period)
-    return BatchOutcome(run, outcomes, ranking, rows=total_rows, seconds=time.perf_counter() - t0)
+    rank = {str(d): i for i, d in enumerate(unit_dirs)}
+    ordered = sorted(outcomes.values(), key=lambda o: (rank.get(o.folder, len(rank)), o.unit_id))
+    return BatchOutcome(
+        run, ordered, ranking, rows=sum(o.rows for o in ordered), seconds=time.perf_counter() - t0
+    )
 
 
 def _ranking(store: Store, period: str) -> pl.DataFrame:
@@ -249,19 +413,15 @@ def score_published(
             continue
     if not frames:
         have = sorted({f.name[:7] for f in data_root.glob("*_collection_*.csv")})
-        raise InputError(
-            f"{data_root}: no published collection tables for {period}"
-            f" (periods there: {', '.join(have) or 'none'})"
-        )
+        there = ", ".join(have) or "none"
+        raise InputError(f"{data_root}: no published collection tables for {period} (periods there: {there})")
     published = pl.concat(frames, how="diagonal_relaxed")
     frame = summary_frame(published.to_dicts())
     suites = load_suites(suite_paths)
     cfg = load_scoring()
     fixes = {r.id: (r.fix_zh, r.fix_en) for s in suites for r in s.rules}
     registry = Registry.load()
-    run = store.begin_run(
-        period, suites_hash([default_rules_dir()]), "published", str(data_root)
-    )
+    run = store.begin_run(period, suites_hash([default_rules_dir()]), "published", str(data_root))
     sub = evaluate_submissions(frame, suites)
     outcomes = []
     for row in frame.to_dicts():

@@ -15,9 +15,12 @@ DuckDB likewise with ``read_parquet('<store>/scores/*/*.parquet', hive_partition
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
+import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,10 +31,18 @@ from typing import Any
 import polars as pl
 
 from dq import __version__
+from dq.errors import InputError, OutputError
 from dq.results import RuleResult
 from dq.scoring import RulePoints, UnitScore
 
-__all__ = ["RUN_SCHEMA", "TABLE_SCHEMA", "Run", "Store", "suites_hash"]
+__all__ = ["RUN_SCHEMA", "RUN_STATUSES", "TABLE_SCHEMA", "Run", "Store", "safe_name", "suites_hash"]
+
+#: A run is ``running`` while its process holds the store's lock; it ends ``complete`` (every unit
+#: was tried, some may have errors), ``failed`` (the batch stopped on an error of its own, e.g. the
+#: store became unwritable) or ``interrupted`` (killed or stopped by the user; a ``running`` row
+#: whose process is gone is read as ``interrupted``).
+RUN_STATUSES = ("running", "complete", "failed", "interrupted")
+LOCK_NAME = ".dq-lock"
 
 RUN_SCHEMA = {
     "run_id": pl.String,
@@ -109,18 +120,39 @@ class Run:
 
 
 def _atomic_write(frame: pl.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write ``frame`` to a temporary name, then rename it: readers never see half a file.
+
+    A store that cannot be written (read-only, full, not a folder) is an :class:`OutputError`
+    naming the path; the temporary file is removed whatever happens.
+    """
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         frame.write_parquet(tmp)
         os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)  # never leave a half-written file behind
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)  # never leave a half-written file behind
+        if isinstance(exc, OSError) or type(exc).__module__.startswith("polars"):
+            reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0][:200]
+            raise OutputError(f"{path}: cannot write to the store ({reason})") from exc
         raise
 
 
-def _safe(unit_id: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in unit_id)
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def safe_name(unit_id: str) -> str:
+    """A file-name part for ``unit_id``: the id itself when it is short and plain, else a
+    cleaned prefix plus a hash of the id, so that two ids never share a file and no name is too
+    long (``H/011`` and ``H_011`` get different names)."""
+    if _SAFE_NAME.fullmatch(unit_id) and ".." not in unit_id:
+        return unit_id
+    clean = "".join(ch if ch.isascii() and (ch.isalnum() or ch in "-_") else "_" for ch in unit_id)[:40]
+    return f"{clean}~{hashlib.sha256(unit_id.encode('utf-8', 'surrogatepass')).hexdigest()[:12]}"
+
+
+_safe = safe_name
 
 
 class Store:
@@ -128,17 +160,106 @@ class Store:
 
     def __init__(self, root: str | Path):
         self.root = Path(root)
+        self._lock_fh: Any = None
+        self._auto_lock = False
 
     # -- writing -------------------------------------------------------------------------
     def begin_run(self, period: str, suites_hash: str, source: str, root: str = "") -> Run:
+        if self._lock_fh is None:  # a writer outside score_batch: hold the lock until finish_run
+            self._acquire()
+            self._auto_lock = True
         now = datetime.now(UTC)
         run_id = f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
         run = Run(run_id, period, now, suites_hash, source, root)
         self._write_run(run, "running", None, 0, 0)
         return run
 
-    def finish_run(self, run: Run, units: int, errors: int) -> None:
-        self._write_run(run, "complete", datetime.now(UTC), units, errors)
+    def finish_run(self, run: Run, units: int, errors: int, status: str = "complete") -> None:
+        if status not in RUN_STATUSES[1:]:
+            raise ValueError(f"status {status!r} is not one of {RUN_STATUSES[1:]}")
+        try:
+            self._write_run(run, status, datetime.now(UTC), units, errors)
+        finally:
+            if self._auto_lock:
+                self._auto_lock = False
+                self._release()
+
+    # -- the writer's lock ---------------------------------------------------------------
+    @contextlib.contextmanager
+    def lock(self):
+        """Hold the store's writer lock (``<store>/.dq-lock``) for a batch.
+
+        A second writer gets an :class:`InputError` naming the store and the process that holds
+        it. The lock is an OS file lock: a killed process releases it, so a stale lock never
+        blocks the next run. Re-entrant within one :class:`Store` object.
+        """
+        if self._lock_fh is not None:
+            yield
+            return
+        self._acquire()
+        try:
+            yield
+        finally:
+            self._release()
+
+    def _acquire(self) -> None:
+        root = self.root
+        if root.exists() and not root.is_dir():
+            raise OutputError(f"{root}: the store exists and is not a folder (choose another --store)")
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            fh = open(root / LOCK_NAME, "a+")  # noqa: SIM115
+        except OSError as exc:
+            raise OutputError(f"{root}: cannot use the store ({exc.strerror or exc})") from exc
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            fh.close()
+            raise InputError(
+                f"{root}: the store is in use by another dq run ({holder}); wait for it to "
+                "finish or use another --store"
+            ) from None
+        with contextlib.suppress(OSError):
+            fh.seek(0)
+            fh.truncate()
+            fh.write(f"pid {os.getpid()} since {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC\n")
+            fh.flush()
+        self._lock_fh = fh
+
+    def _release(self) -> None:
+        if self._lock_fh is not None:
+            self._lock_fh.close()  # releases the lock
+            self._lock_fh = None
+
+    def locked(self) -> bool:
+        """True while some process holds the store's writer lock."""
+        path = self.root / LOCK_NAME
+        if not path.is_file():
+            return False
+        try:
+            with open(path) as fh:
+                try:
+                    fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    return True
+                return False
+        except OSError:
+            return False
+
+    def mark_interrupted(self) -> list[str]:
+        """Rewrite the rows of runs still marked ``running`` whose process is gone as
+        ``interrupted`` (call with the lock held). Returns their run ids."""
+        runs = self.runs(resolve_stale=False)
+        stale = runs.filter(pl.col("status") == "running")
+        done = []
+        for row in stale.iter_rows(named=True):
+            run = Run(row["run_id"], row["period"], row["started_at"], row["suites_hash"] or "",
+                      row["source"] or "", row["root"] or "")  # fmt: skip
+            self._write_run(run, "interrupted", None, row["units"] or 0, row["errors"] or 0)
+            done.append(row["run_id"])
+        return done
 
     def _write_run(self, run: Run, status: str, finished: datetime | None, units: int, errors: int) -> None:
         row = {
@@ -239,11 +360,21 @@ class Store:
             str(folder / "period=*" / "*.parquet"), hive_partitioning=True, missing_columns="insert"
         ).with_columns(pl.col("period").cast(pl.String))
 
-    def runs(self) -> pl.DataFrame:
+    def runs(self, resolve_stale: bool = True) -> pl.DataFrame:
+        """Every run, oldest first. A ``running`` row whose process no longer holds the store's
+        lock is reported as ``interrupted``."""
         lf = self._scan("runs")
         if lf is None:
             return pl.DataFrame(schema={"period": pl.String, **RUN_SCHEMA})
-        return lf.collect().sort("started_at")
+        df = lf.collect().sort("started_at")
+        if resolve_stale and (df["status"] == "running").any() and not self.locked():
+            df = df.with_columns(
+                pl.when(pl.col("status") == "running")
+                .then(pl.lit("interrupted"))
+                .otherwise(pl.col("status"))
+                .alias("status")
+            )
+        return df
 
     def periods(self) -> list[str]:
         return sorted(self.runs()["period"].unique().to_list())
@@ -339,3 +470,46 @@ class Store:
         if df.is_empty():
             return df
         return df.filter(pl.col("unit_id") == unit_id).sort("period")
+
+    def unit_results(self, period: str, unit_id: str) -> tuple[list[RuleResult], dict[str, tuple[str, str]]]:
+        """The unit's latest stored results as :class:`RuleResult` objects, and their fixes."""
+        df = self.results(period, unit_id)
+        out: list[RuleResult] = []
+        fixes: dict[str, tuple[str, str]] = {}
+        for row in df.iter_rows(named=True):
+            threshold = {k: row[k] for k in ("max_fraction", "max_count") if row.get(k) is not None}
+            try:
+                samples = tuple(json.loads(row["samples"] or "[]"))
+            except ValueError:
+                samples = ()
+            out.append(
+                RuleResult(
+                    rule=row["rule"],
+                    suite=row["suite"],
+                    table=row["table"],
+                    check=row["check"],
+                    columns=tuple(c for c in (row["columns"] or "").split(",") if c),
+                    dimension=row["dimension"],
+                    severity=row["severity"],
+                    status=row["status"],
+                    evaluated=row["evaluated"] or 0,
+                    failed=row["failed"] or 0,
+                    fail_fraction=row["fail_fraction"],
+                    message=row["message"] or "",
+                    samples=samples,
+                    weight=row["weight"] if row["weight"] is not None else 1.0,
+                    threshold=threshold,
+                    title_zh=row["title_zh"] or "",
+                    title_en=row["title_en"] or "",
+                )
+            )
+            fixes[row["rule"]] = (row["fix_zh"] or "", row["fix_en"] or "")
+        return out, fixes
+
+    def unfinished_units(self, period: str) -> pl.DataFrame:
+        """Latest overall scores of the period whose run did not complete (a killed batch)."""
+        scores = self.scores(period)
+        if scores.is_empty():
+            return scores
+        runs = self.runs().select("run_id", pl.col("status").alias("run_status"))
+        return scores.join(runs, on="run_id", how="left").filter(pl.col("run_status") != "complete")

@@ -11,6 +11,7 @@ import pytest
 
 import dq
 from dq.catalogue import default_rules_dir
+from dq.errors import OutputError
 from dq.results import RuleResult
 from dq.scoring import load_scoring, score_unit
 from dq.store import RESULT_SCHEMA, SCORE_SCHEMA, Store, suites_hash
@@ -58,7 +59,8 @@ def scored(store: Store, period: str | None = None) -> dict[str, float | None]:
 
 
 def visible_files(root: Path) -> list[Path]:
-    return sorted(p for p in root.rglob("*") if p.is_file())
+    """The store's data files (its writer lock file apart)."""
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.name != ".dq-lock")
 
 
 # ----------------------------------------------------------------------------- atomic writes
@@ -101,15 +103,16 @@ def test_crash_mid_write_leaves_no_partial_file_visible(tmp_path: Path, monkeypa
     before = visible_files(tmp_path / "h")
     with monkeypatch.context() as m:
         _crashing_write(m)
-        with pytest.raises(OSError, match="No space"):
+        with pytest.raises(OutputError, match="No space"):
             write(store, run, "H002", 5)
-        with pytest.raises(OSError, match="No space"):
+        with pytest.raises(OutputError, match="No space"):
             store.finish_run(run, 2, 0)  # would replace the existing runs file
     # Nothing new is visible, not even a temporary file, and what was there is intact.
     assert visible_files(tmp_path / "h") == before
     assert scored(store) == {"H001": 100.0}
+    # The run could not record its end; once its lock is released it reads as interrupted.
     runs = store.runs()
-    assert runs.height == 1 and runs["status"][0] == "running"
+    assert runs.height == 1 and runs["status"][0] == "interrupted"
 
 
 def test_partial_temp_file_of_a_killed_process_is_ignored(tmp_path: Path):

