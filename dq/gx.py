@@ -38,20 +38,19 @@ final newline). GX has no ``max_count``; it is kept in ``meta`` only.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
 
 from dq.catalogue import Catalogue, load_catalogue
-from dq.checks.conformance import ICD9CM3_PATTERN, ICD10_PATTERN
+from dq.checks import REGISTRY
+from dq.checks.base import GXContext, NotExported
 from dq.suite import Rule, Suite
 
-__all__ = ["export_suites", "rule_expectation", "to_gx_suite"]
+__all__ = ["NotExported", "export_suites", "rule_expectation", "to_gx_suite"]
 
 # dq severity -> GX FailureSeverity (critical | warning | info).
 GX_SEVERITY = {"critical": "critical", "error": "critical", "warning": "warning"}
-PATTERNS = {"icd10": ICD10_PATTERN, "icd9cm3": ICD9CM3_PATTERN}
 # Table-level expectations: no ``mostly`` (every other exported expectation accepts it).
 NO_MOSTLY = {"expect_table_row_count_to_be_between"}
 
@@ -64,141 +63,21 @@ NOTES = [
 ]
 
 
-class NotExported(Exception):
-    """The rule has no faithful GX equivalent; the message says why."""
-
-
-def _jsonable(v: Any) -> Any:
-    """JSON value; dates become midnight datetimes, which GX parses into ``datetime`` bounds."""
-    if isinstance(v, dt.datetime):
-        return v.isoformat(sep=" ")
-    if isinstance(v, dt.date):
-        return dt.datetime(v.year, v.month, v.day).isoformat(sep=" ")
-    if isinstance(v, list | tuple):
-        return [_jsonable(x) for x in v]
-    return v
-
-
-def _bound(v: Any, ctype: str | None) -> Any:
-    """A bound for a column of catalogue type ``ctype``; ISO text on a date column is a date."""
-    if isinstance(v, str) and ctype in ("date", "datetime"):
-        try:
-            v = dt.datetime.fromisoformat(v)
-        except ValueError:
-            return v
-    return _jsonable(v)
-
-
-def _column_type(rule: Rule, column: str, cat: Catalogue) -> str | None:
-    spec = cat.table(rule.table)
-    col = spec.column(column) if spec else None
-    return col.type if col else None
-
-
-def _is_column(side: Any, rule: Rule, cat: Catalogue) -> bool:
-    return isinstance(side, str) and _column_type(rule, side, cat) is not None
-
-
-def _compare(rule: Rule, cat: Catalogue) -> tuple[str, dict[str, Any]]:
-    p = rule.params
-    left, op, right = p["left"], p["op"], p["right"]
-    if p.get("tolerance"):
-        raise NotExported("compare with a tolerance")
-    if not _is_column(left, rule, cat):
-        raise NotExported("compare whose left side is an expression")
-    if _is_column(right, rule, cat):
-        pair = {"ignore_row_if": "either_value_is_missing"}
-        if op in (">", ">="):
-            return "expect_column_pair_values_a_to_be_greater_than_b", {
-                "column_A": left, "column_B": right, "or_equal": op == ">=", **pair,
-            }  # fmt: skip
-        if op in ("<", "<="):
-            return "expect_column_pair_values_a_to_be_greater_than_b", {
-                "column_A": right, "column_B": left, "or_equal": op == "<=", **pair,
-            }  # fmt: skip
-        if op == "==":
-            return "expect_column_pair_values_to_be_equal", {"column_A": left, "column_B": right, **pair}
-        raise NotExported(f"compare of two columns with {op}")
-    if isinstance(right, str):
-        # Not a column of the table: dq parses it as an SQL expression.
-        raise NotExported("compare whose right side is an expression")
-    if isinstance(right, bool):
-        raise NotExported("compare with a boolean")
-    value = _jsonable(right)
-    temporal = isinstance(right, dt.date) or _column_type(rule, left, cat) in ("date", "datetime")
-    if op in (">", ">="):
-        return "expect_column_values_to_be_between", {
-            "column": left, "min_value": value, "strict_min": op == ">",
-        }  # fmt: skip
-    if op in ("<", "<="):
-        return "expect_column_values_to_be_between", {
-            "column": left, "max_value": value, "strict_max": op == "<",
-        }  # fmt: skip
-    if op == "==" and temporal:
-        return "expect_column_values_to_be_between", {"column": left, "min_value": value, "max_value": value}
-    if op == "==":
-        return "expect_column_values_to_be_in_set", {"column": left, "value_set": [value]}
-    if temporal:
-        raise NotExported("compare != with a date (GX sets do not match dates)")
-    return "expect_column_values_to_not_be_in_set", {"column": left, "value_set": [value]}
-
-
 def rule_expectation(rule: Rule, catalogue: Catalogue | None = None) -> tuple[str, dict[str, Any]]:
-    """(GX expectation type, kwargs) for one rule, or :class:`NotExported`."""
+    """(GX expectation type, kwargs) for one rule, or :class:`NotExported` saying why not.
+
+    The mapping of each check is its :attr:`CheckDef.gx <dq.checks.CheckDef>`; what no check
+    can carry over (a ``when`` condition, a ``lookup``) is refused here.
+    """
     cat = catalogue or load_catalogue()
     if rule.when:
         raise NotExported("rule with a 'when' condition")
     if rule.lookup is not None:
         raise NotExported("rule with a lookup")
-    p, check = rule.params, rule.check
-    if check == "not_null":
-        return "expect_column_values_to_not_be_null", {"column": p["column"]}
-    if check == "in_set":
-        values = p.get("values")
-        if values is None:
-            values = list(cat.code_sets.get(p.get("code_set") or "", {}))
-            if not values:
-                raise NotExported(f"unknown code set {p.get('code_set')!r}")
-        ctype = _column_type(rule, p["column"], cat)
-        if ctype in ("date", "datetime"):
-            raise NotExported("in_set on a date column (GX sets do not match dates)")
-        if ctype in (None, "str"):
-            values = [str(v) for v in values]
-        return "expect_column_values_to_be_in_set", {"column": p["column"], "value_set": _jsonable(values)}
-    if check == "regex" or check in PATTERNS:
-        pattern = p["pattern"] if check == "regex" else PATTERNS[check]
-        return "expect_column_values_to_match_regex", {"column": p["column"], "regex": pattern}
-    if check == "length":
-        if p.get("min") is None and p.get("max") is None:
-            raise NotExported("length without bounds")
-        kw = {"column": p["column"], "min_value": p.get("min"), "max_value": p.get("max")}
-        return "expect_column_value_lengths_to_be_between", kw
-    if check == "between":
-        if p.get("min") is None and p.get("max") is None:
-            raise NotExported("between without bounds")
-        ctype = _column_type(rule, p["column"], cat)
-        return "expect_column_values_to_be_between", {
-            "column": p["column"],
-            "min_value": _bound(p.get("min"), ctype),
-            "max_value": _bound(p.get("max"), ctype),
-            "strict_min": not p.get("min_inclusive", True),
-            "strict_max": not p.get("max_inclusive", True),
-        }
-    if check == "unique":
-        cols = list(p["columns"])
-        if len(cols) == 1:
-            return "expect_column_values_to_be_unique", {"column": cols[0]}
-        return "expect_compound_columns_to_be_unique", {
-            "column_list": cols,
-            "ignore_row_if": "any_value_is_missing",
-        }
-    if check == "compare":
-        return _compare(rule, cat)
-    if check == "row_count":
-        if p.get("min") is None and p.get("max") is None:
-            raise NotExported("row_count without bounds")
-        return "expect_table_row_count_to_be_between", {"min_value": p.get("min"), "max_value": p.get("max")}
-    raise NotExported(f"check '{check}' has no GX equivalent")
+    mapping = REGISTRY[rule.check].gx
+    if mapping is None:
+        raise NotExported(f"check '{rule.check}' has no GX equivalent")
+    return mapping.export(rule.params, GXContext(cat, cat.table(rule.table)))
 
 
 def to_gx_suite(suite: Suite, catalogue: Catalogue | None = None) -> dict[str, Any]:

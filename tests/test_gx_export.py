@@ -289,3 +289,22 @@ def test_cli_invalid_suite_is_a_usage_error(tmp_path, capsys):
     bad.write_text("suite: x\ntable: nope\nrules: []\n", encoding="utf-8")
     assert main(["gx", str(bad)]) == 2
     assert "unknown table" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- each check's own mapping
+def test_every_mapped_expectation_type_exists_in_gx():
+    from dq.checks import REGISTRY
+
+    mapped = {c.name: c.gx.expectations for c in REGISTRY.values() if c.gx is not None}
+    assert {"not_null", "in_set", "regex", "icd10", "icd9cm3", "length", "between", "unique"} <= set(mapped)
+    for check, types in mapped.items():
+        for t in types:
+            cls = "".join(w.capitalize() for w in t.split("_"))
+            assert hasattr(gx.expectations, cls), (check, t)
+
+
+def test_exported_types_are_the_ones_each_check_declares(exported):
+    from dq.checks import REGISTRY
+
+    for e in exported["expectations"]:
+        assert e["type"] in REGISTRY[e["meta"]["dq_check"]].gx.expectations, e

@@ -33,7 +33,10 @@ __all__ = [
     "CheckDef",
     "Compiled",
     "Context",
+    "GXContext",
+    "GXMapping",
     "Join",
+    "NotExported",
     "Param",
     "RowLevel",
     "blank_or_null",
@@ -176,10 +179,69 @@ class CheckDef:
     compile: Callable[[Mapping[str, Any], Context], Compiled]
     columns: Callable[[Mapping[str, Any]], list[str]]
     null_semantics: str = "null and blank values are not evaluated"
-    gx_equivalent: str | None = None
+    gx: GXMapping | None = None  # how the check is written in Great Expectations, if it can be
 
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)
+
+    @property
+    def gx_equivalent(self) -> str | None:
+        return " / ".join(self.gx.expectations) if self.gx else None
+
+
+class NotExported(Exception):
+    """A rule has no faithful Great Expectations equivalent; the message says why."""
+
+
+@dataclass(frozen=True)
+class GXContext:
+    """What a check's GX mapping may know besides the rule's parameters."""
+
+    catalogue: Catalogue
+    spec: TableSpec | None = None
+
+    def column_type(self, column: str) -> str | None:
+        """The catalogue type of a column of the rule's table (str, int, decimal, date, datetime)."""
+        col = self.spec.column(column) if self.spec else None
+        return col.type if col else None
+
+    def is_column(self, side: Any) -> bool:
+        return isinstance(side, str) and self.column_type(side) is not None
+
+
+@dataclass(frozen=True)
+class GXMapping:
+    """A check written as a GX 1.x expectation.
+
+    ``expectations`` are the expectation types the check may become (documentation, and what
+    ``dq gx import`` reads back); ``export(params, ctx)`` returns ``(type, kwargs)`` for one rule
+    or raises :class:`NotExported` when these parameters have no faithful equivalent.
+    """
+
+    expectations: tuple[str, ...]
+    export: Callable[[Mapping[str, Any], GXContext], tuple[str, dict[str, Any]]]
+
+
+def gx_value(v: Any) -> Any:
+    """A JSON value for GX; dates become midnight datetimes, which GX parses into ``datetime``
+    bounds that compare with pandas datetime columns (a bare ISO date would not)."""
+    if isinstance(v, datetime):
+        return v.isoformat(sep=" ")
+    if isinstance(v, date):
+        return datetime(v.year, v.month, v.day).isoformat(sep=" ")
+    if isinstance(v, list | tuple):
+        return [gx_value(x) for x in v]
+    return v
+
+
+def gx_bound(v: Any, ctype: str | None) -> Any:
+    """A bound for a column of catalogue type ``ctype``; ISO text on a date column is a date."""
+    if isinstance(v, str) and ctype in ("date", "datetime"):
+        try:
+            v = datetime.fromisoformat(v)
+        except ValueError:
+            return v
+    return gx_value(v)
 
 
 def sql(text: str) -> pl.Expr:

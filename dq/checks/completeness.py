@@ -7,7 +7,18 @@ from typing import Any
 
 import polars as pl
 
-from dq.checks.base import Aggregate, CheckDef, Compiled, Context, Param, RowLevel, blank_or_null
+from dq.checks.base import (
+    Aggregate,
+    CheckDef,
+    Compiled,
+    Context,
+    GXContext,
+    GXMapping,
+    NotExported,
+    Param,
+    RowLevel,
+    blank_or_null,
+)
 
 __all__ = ["CHECKS"]
 
@@ -80,6 +91,16 @@ def _row_count(p: Mapping[str, Any], ctx: Context) -> Compiled:
     )
 
 
+def _not_null_gx(p: Mapping[str, Any], ctx: GXContext) -> tuple[str, dict[str, Any]]:
+    return "expect_column_values_to_not_be_null", {"column": p["column"]}
+
+
+def _row_count_gx(p: Mapping[str, Any], ctx: GXContext) -> tuple[str, dict[str, Any]]:
+    if p.get("min") is None and p.get("max") is None:
+        raise NotExported("row_count without bounds")
+    return "expect_table_row_count_to_be_between", {"min_value": p.get("min"), "max_value": p.get("max")}
+
+
 CHECKS = (
     CheckDef(
         "not_null",
@@ -90,7 +111,7 @@ CHECKS = (
         lambda p: [p["column"]],
         null_semantics="null, empty and whitespace-only values fail; for a column parsed from text the"
         " text is tested, so a value given but unparseable is left to date_parse",
-        gx_equivalent="expect_column_values_to_not_be_null",
+        gx=GXMapping(("expect_column_values_to_not_be_null",), _not_null_gx),
     ),
     CheckDef(
         "columns_present",
@@ -112,6 +133,6 @@ CHECKS = (
         _row_count,
         lambda p: [],
         null_semantics="counts every row; judged on empty tables too",
-        gx_equivalent="expect_table_row_count_to_be_between",
+        gx=GXMapping(("expect_table_row_count_to_be_between",), _row_count_gx),
     ),
 )

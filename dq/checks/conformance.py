@@ -7,7 +7,18 @@ from typing import Any
 
 import polars as pl
 
-from dq.checks.base import CheckDef, Compiled, Context, Param, RowLevel, present
+from dq.checks.base import (
+    CheckDef,
+    Compiled,
+    Context,
+    GXContext,
+    GXMapping,
+    NotExported,
+    Param,
+    RowLevel,
+    gx_value,
+    present,
+)
 from dq.errors import CheckError
 
 __all__ = ["CHECKS", "ICD9CM3_PATTERN", "ICD10_PATTERN", "id18_valid", "raw_column"]
@@ -170,6 +181,39 @@ def _date_parse(p: Mapping[str, Any], ctx: Context) -> Compiled:
     return RowLevel(applies=present(col, ctx), violates=parsed.is_null())
 
 
+def _in_set_gx(p: Mapping[str, Any], ctx: GXContext) -> tuple[str, dict[str, Any]]:
+    values = p.get("values")
+    if values is None:
+        values = list(ctx.catalogue.code_sets.get(p.get("code_set") or "", {}))
+        if not values:
+            raise NotExported(f"unknown code set {p.get('code_set')!r}")
+    ctype = ctx.column_type(p["column"])
+    if ctype in ("date", "datetime"):
+        raise NotExported("in_set on a date column (GX sets do not match dates)")
+    if ctype in (None, "str"):
+        values = [str(v) for v in values]
+    return "expect_column_values_to_be_in_set", {"column": p["column"], "value_set": gx_value(values)}
+
+
+def _regex_gx(pattern: str | None = None):
+    """The check's own pattern (icd10, icd9cm3) or the rule's (regex)."""
+
+    def export(p: Mapping[str, Any], ctx: GXContext) -> tuple[str, dict[str, Any]]:
+        return "expect_column_values_to_match_regex", {
+            "column": p["column"],
+            "regex": pattern or p["pattern"],
+        }
+
+    return GXMapping(("expect_column_values_to_match_regex",), export)
+
+
+def _length_gx(p: Mapping[str, Any], ctx: GXContext) -> tuple[str, dict[str, Any]]:
+    if p.get("min") is None and p.get("max") is None:
+        raise NotExported("length without bounds")
+    kw = {"column": p["column"], "min_value": p.get("min"), "max_value": p.get("max")}
+    return "expect_column_value_lengths_to_be_between", kw
+
+
 _COL = Param("column", "column")
 
 CHECKS = (
@@ -184,7 +228,7 @@ CHECKS = (
         ),
         _in_set,
         lambda p: [p["column"]],
-        gx_equivalent="expect_column_values_to_be_in_set",
+        gx=GXMapping(("expect_column_values_to_be_in_set",), _in_set_gx),
     ),
     CheckDef(
         "regex",
@@ -193,7 +237,7 @@ CHECKS = (
         (_COL, Param("pattern", "str")),
         _regex,
         lambda p: [p["column"]],
-        gx_equivalent="expect_column_values_to_match_regex",
+        gx=_regex_gx(),
     ),
     CheckDef(
         "length",
@@ -202,7 +246,7 @@ CHECKS = (
         (_COL, Param("min", "int", required=False), Param("max", "int", required=False)),
         _length,
         lambda p: [p["column"]],
-        gx_equivalent="expect_column_value_lengths_to_be_between",
+        gx=GXMapping(("expect_column_value_lengths_to_be_between",), _length_gx),
     ),
     CheckDef(
         "id_card",
@@ -239,6 +283,7 @@ CHECKS = (
         (_COL,),
         _pattern_check(ICD10_PATTERN),
         lambda p: [p["column"]],
+        gx=_regex_gx(ICD10_PATTERN),
     ),
     CheckDef(
         "icd9cm3",
@@ -247,6 +292,7 @@ CHECKS = (
         (_COL,),
         _pattern_check(ICD9CM3_PATTERN),
         lambda p: [p["column"]],
+        gx=_regex_gx(ICD9CM3_PATTERN),
     ),
     CheckDef(
         "date_parse",

@@ -12,8 +12,13 @@ from dq.checks.base import (
     CheckDef,
     Compiled,
     Context,
+    GXContext,
+    GXMapping,
+    NotExported,
     Param,
     RowLevel,
+    gx_bound,
+    gx_value,
     literal_for,
     sql,
     sql_columns,
@@ -117,6 +122,63 @@ def _not_future(p: Mapping[str, Any], ctx: Context) -> Compiled:
     return RowLevel(applies=pl.col(col).is_not_null(), violates=v > ctx.now)
 
 
+def _between_gx(p: Mapping[str, Any], ctx: GXContext) -> tuple[str, dict[str, Any]]:
+    if p.get("min") is None and p.get("max") is None:
+        raise NotExported("between without bounds")
+    ctype = ctx.column_type(p["column"])
+    return "expect_column_values_to_be_between", {
+        "column": p["column"],
+        "min_value": gx_bound(p.get("min"), ctype),
+        "max_value": gx_bound(p.get("max"), ctype),
+        "strict_min": not p.get("min_inclusive", True),
+        "strict_max": not p.get("max_inclusive", True),
+    }
+
+
+def _compare_gx(p: Mapping[str, Any], ctx: GXContext) -> tuple[str, dict[str, Any]]:
+    """column OP column as a pair expectation; column OP value as between / (not) in set."""
+    left, op, right = p["left"], p["op"], p["right"]
+    if p.get("tolerance"):
+        raise NotExported("compare with a tolerance")
+    if not ctx.is_column(left):
+        raise NotExported("compare whose left side is an expression")
+    if ctx.is_column(right):
+        pair = {"ignore_row_if": "either_value_is_missing"}
+        if op in (">", ">="):
+            return "expect_column_pair_values_a_to_be_greater_than_b", {
+                "column_A": left, "column_B": right, "or_equal": op == ">=", **pair,
+            }  # fmt: skip
+        if op in ("<", "<="):
+            return "expect_column_pair_values_a_to_be_greater_than_b", {
+                "column_A": right, "column_B": left, "or_equal": op == "<=", **pair,
+            }  # fmt: skip
+        if op == "==":
+            return "expect_column_pair_values_to_be_equal", {"column_A": left, "column_B": right, **pair}
+        raise NotExported(f"compare of two columns with {op}")
+    if isinstance(right, str):
+        # Not a column of the table: dq parses it as an SQL expression.
+        raise NotExported("compare whose right side is an expression")
+    if isinstance(right, bool):
+        raise NotExported("compare with a boolean")
+    value = gx_value(right)
+    temporal = isinstance(right, date) or ctx.column_type(left) in ("date", "datetime")
+    if op in (">", ">="):
+        return "expect_column_values_to_be_between", {
+            "column": left, "min_value": value, "strict_min": op == ">",
+        }  # fmt: skip
+    if op in ("<", "<="):
+        return "expect_column_values_to_be_between", {
+            "column": left, "max_value": value, "strict_max": op == "<",
+        }  # fmt: skip
+    if op == "==" and temporal:
+        return "expect_column_values_to_be_between", {"column": left, "min_value": value, "max_value": value}
+    if op == "==":
+        return "expect_column_values_to_be_in_set", {"column": left, "value_set": [value]}
+    if temporal:
+        raise NotExported("compare != with a date (GX sets do not match dates)")
+    return "expect_column_values_to_not_be_in_set", {"column": left, "value_set": [value]}
+
+
 _COL = Param("column", "column")
 
 CHECKS = (
@@ -134,7 +196,7 @@ CHECKS = (
         _between,
         lambda p: [p["column"]],
         null_semantics="null values are not evaluated",
-        gx_equivalent="expect_column_values_to_be_between",
+        gx=GXMapping(("expect_column_values_to_be_between",), _between_gx),
     ),
     CheckDef(
         "compare",
@@ -151,7 +213,16 @@ CHECKS = (
         _compare,
         _compare_columns,
         null_semantics="rows where either side is null are not evaluated",
-        gx_equivalent="expect_column_pair_values_a_to_be_greater_than_b",
+        gx=GXMapping(
+            (
+                "expect_column_pair_values_a_to_be_greater_than_b",
+                "expect_column_pair_values_to_be_equal",
+                "expect_column_values_to_be_between",
+                "expect_column_values_to_be_in_set",
+                "expect_column_values_to_not_be_in_set",
+            ),
+            _compare_gx,
+        ),
     ),
     CheckDef(
         "expression",

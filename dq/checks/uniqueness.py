@@ -7,7 +7,16 @@ from typing import Any
 
 import polars as pl
 
-from dq.checks.base import CheckDef, Compiled, Context, Param, RowLevel, blank_or_null
+from dq.checks.base import (
+    CheckDef,
+    Compiled,
+    Context,
+    GXContext,
+    GXMapping,
+    Param,
+    RowLevel,
+    blank_or_null,
+)
 
 __all__ = ["CHECKS"]
 
@@ -24,6 +33,16 @@ def _unique(p: Mapping[str, Any], ctx: Context) -> Compiled:
     return RowLevel(applies=complete, violates_among=violates_among, sample_order=tuple(cols))
 
 
+def _unique_gx(p: Mapping[str, Any], ctx: GXContext) -> tuple[str, dict[str, Any]]:
+    cols = list(p["columns"])
+    if len(cols) == 1:
+        return "expect_column_values_to_be_unique", {"column": cols[0]}
+    return "expect_compound_columns_to_be_unique", {
+        "column_list": cols,
+        "ignore_row_if": "any_value_is_missing",
+    }
+
+
 CHECKS = (
     CheckDef(
         "unique",
@@ -33,6 +52,8 @@ CHECKS = (
         _unique,
         lambda p: list(p["columns"]),
         null_semantics="rows where any key column is null or blank are not evaluated",
-        gx_equivalent="expect_column_values_to_be_unique / expect_compound_columns_to_be_unique",
+        gx=GXMapping(
+            ("expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique"), _unique_gx
+        ),
     ),
 )
