@@ -33,7 +33,7 @@ import polars as pl
 import yaml
 
 from dq.catalogue import Catalogue, default_rules_dir, load_catalogue
-from dq.engine import audit_extract, evaluate_frame
+from dq.engine import evaluate_frame
 from dq.errors import DQError, InputError, OutputError
 from dq.published import data_dir as published_data_dir
 from dq.results import RuleResult
@@ -41,7 +41,7 @@ from dq.scoring import ScoringConfig, UnitScore, load_scoring, rank_units, score
 from dq.sources import open_extract, parse_period
 from dq.store import Run, Store, suites_hash
 from dq.suite import Rule, Suite, load_suites
-from dq.summary import summarize, summary_frame
+from dq.summary import audit_and_summarize, summary_frame
 from dq.yamlio import load_yaml
 
 __all__ = [
@@ -189,9 +189,11 @@ def audit_unit(
         }
         if ext.period and ext.period != period:
             raise InputError(f"{d}/manifest.yaml: period {ext.period} is not the batch's {period}")
-        audit = audit_extract(ext, record_suites(suites), period=period, samples=samples, streaming=streaming)
+        # The submission summary comes from the audit's own pass over each table.
+        audit, out.summary = audit_and_summarize(
+            ext, record_suites(suites), period, catalogue=cat, samples=samples, streaming=streaming
+        )
         out.results = list(audit.results)
-        out.summary = summarize(ext, period, cat)
         out.tables = {ti.table: ti.rows for ti in audit.tables}
         out.rows = sum(ti.rows or 0 for ti in audit.tables)
     except DQError as exc:

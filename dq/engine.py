@@ -31,7 +31,7 @@ from dq.results import AuditResult, RuleResult, Status, TableInfo, status_for
 from dq.sources import Extract, parse_period
 from dq.suite import Rule, Suite
 
-__all__ = ["Plan", "audit_extract", "evaluate_frame"]
+__all__ = ["Plan", "TableEvaluation", "audit_extract", "evaluate_frame", "evaluate_table"]
 
 DEFAULT_SAMPLES = 5
 
@@ -107,6 +107,38 @@ def evaluate_frame(
     streaming: bool = False,
 ) -> tuple[int, list[RuleResult]]:
     """Evaluate ``rules`` on one table in a single pass. Returns (row count, results)."""
+    ev = evaluate_table(
+        frame, rules, table, catalogue=catalogue, tables=tables, period=period, now=now,
+        samples=samples, streaming=streaming,
+    )  # fmt: skip
+    return ev.rows, ev.results
+
+
+@dataclass(frozen=True)
+class TableEvaluation:
+    """One table's evaluation: its row count, the rules' results and the ``extra`` aggregates."""
+
+    rows: int
+    results: list[RuleResult]
+    extra: dict[str, Any]
+
+
+def evaluate_table(
+    frame: pl.LazyFrame,
+    rules: Sequence[Rule],
+    table: str,
+    *,
+    catalogue: Catalogue | None = None,
+    tables: Mapping[str, pl.LazyFrame] | None = None,
+    period: str | None = None,
+    now: dt.datetime | None = None,
+    samples: int = DEFAULT_SAMPLES,
+    streaming: bool = False,
+    extra: Mapping[str, pl.Expr] | None = None,
+) -> TableEvaluation:
+    """:func:`evaluate_frame`, plus ``extra`` named aggregate expressions over the table computed
+    in the same pass (e.g. the submission summary's volumes), so the table is read once."""
+    extra = dict(extra or {})
     cat = catalogue or load_catalogue()
     spec = cat.table(table)
     tables = dict(tables or {})
@@ -143,10 +175,12 @@ def evaluate_frame(
     joined = apply_joins(frame, joins)
     sample_cols = {p.prefix: _sample_columns(p, schema, spec) for p in plans}
     try:
-        row = _collect(_one_pass(joined, plans, sample_cols, samples), streaming).row(0, named=True)
+        query = _one_pass(joined, plans, sample_cols, samples, extra)
+        row = _collect(query, streaming).row(0, named=True)
     except Exception:
         # Isolate the failing rule(s): collect each plan on its own.
-        row = {"__rows": _collect(frame.select(pl.len().alias("__rows")), streaming).item()}
+        base = [pl.len().alias("__rows"), *(e.alias(f"__x:{k}") for k, e in extra.items())]
+        row = _collect(frame.select(base), streaming).row(0, named=True)
         for p in list(plans):
             try:
                 part = _collect(joined.select([e.alias(k) for k, e in p.exprs.items()]), streaming)
@@ -179,7 +213,8 @@ def evaluate_frame(
 
     if failing:
         _add_samples(joined, failing, results, sample_cols, sampled, table, cat, samples, streaming)
-    return n_rows, [results[r.id] for r in rules]
+    values = {k: row[f"__x:{k}"] for k in extra}
+    return TableEvaluation(n_rows, [results[r.id] for r in rules], values)
 
 
 def _sample_columns(p: Plan, schema: Mapping[str, pl.DataType], spec) -> list[str]:
@@ -191,7 +226,11 @@ def _sample_columns(p: Plan, schema: Mapping[str, pl.DataType], spec) -> list[st
 
 
 def _one_pass(
-    joined: pl.LazyFrame, plans: Sequence[Plan], sample_cols: Mapping[str, list[str]], n: int
+    joined: pl.LazyFrame,
+    plans: Sequence[Plan],
+    sample_cols: Mapping[str, list[str]],
+    n: int,
+    extra: Mapping[str, pl.Expr] | None = None,
 ) -> pl.LazyFrame:
     """Every rule's counts (and row-level rules' first ``n`` failing rows) in one query.
 
@@ -203,7 +242,7 @@ def _one_pass(
     """
     masks: list[pl.Expr] = []
     bads: list[pl.Expr] = []
-    out = [pl.len().alias("__rows")]
+    out = [pl.len().alias("__rows"), *(e.alias(f"__x:{k}") for k, e in (extra or {}).items())]
     for p in plans:
         if not p.row_level or p.applies is None:
             out += [e.alias(k) for k, e in p.exprs.items()]
@@ -272,13 +311,21 @@ def audit_extract(
     now: dt.datetime | None = None,
     streaming: bool = False,
     progress: Callable[[str], None] | None = None,
+    extra: Callable[[str, pl.LazyFrame], Mapping[str, pl.Expr]] | None = None,
 ) -> AuditResult:
-    """Audit every table of an extract with the suites that target it."""
+    """Audit every table of an extract with the suites that target it.
+
+    ``extra(table, frame)`` (optional) names aggregate expressions to compute over each table in
+    the audit's own pass (a table no rule targets gets a light pass of its own); their values
+    are in :attr:`AuditResult.extra`, by table. :func:`dq.summary.audit_and_summarize` uses it
+    so that the submission summary costs no second read.
+    """
     cat = catalogue or load_catalogue()
     period = period or extract.period
     frames = {name: src.frame for name, src in extract.tables.items()}
     results: list[RuleResult] = []
     infos: list[TableInfo] = []
+    values: dict[str, dict[str, Any]] = {}
     by_table: dict[str, list[Rule]] = {}
     kind_tables = set(cat.tables_of(extract.kind)) if extract.kind else set()
     for s in suites:
@@ -293,7 +340,7 @@ def audit_extract(
             continue
         if progress:
             progress(table)
-        n_rows, table_results = evaluate_frame(
+        ev = evaluate_table(
             src.frame,
             rules,
             table,
@@ -303,11 +350,18 @@ def audit_extract(
             now=now,
             samples=samples,
             streaming=streaming,
+            extra=extra(table, src.frame) if extra else None,
         )
-        infos.append(TableInfo(table, n_rows, str(src.path)))
-        results += table_results
+        infos.append(TableInfo(table, ev.rows, str(src.path)))
+        results += ev.results
+        if ev.extra:
+            values[table] = ev.extra
     for name, src in extract.tables.items():
         if name not in by_table:
             infos.append(TableInfo(name, None, str(src.path)))
+            exprs = extra(name, src.frame) if extra else None
+            if exprs:
+                row = _collect(src.frame.select([e.alias(k) for k, e in exprs.items()]), streaming)
+                values[name] = row.row(0, named=True)
     unit = {k: v for k, v in extract.manifest.items() if k not in ("generated_by",)}
-    return AuditResult(unit, period, tuple(infos), tuple(results), tuple(extract.problems))
+    return AuditResult(unit, period, tuple(infos), tuple(results), tuple(extract.problems), values)

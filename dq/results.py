@@ -81,6 +81,8 @@ class AuditResult:
     tables: tuple[TableInfo, ...]
     results: tuple[RuleResult, ...]
     problems: tuple[str, ...] = ()
+    # Values of audit_extract's ``extra`` aggregates, by table (not part of the audit's output).
+    extra: dict[str, dict[str, Any]] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def summary(self) -> dict[str, Any]:

@@ -9,15 +9,27 @@ audits both.
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from dq.catalogue import Catalogue, load_catalogue
 from dq.sources import Extract, parse_period
 
-__all__ = ["SUMMARY_SCHEMA", "summarize", "summary_frame"]
+if TYPE_CHECKING:
+    from dq.results import AuditResult
+    from dq.suite import Suite
+
+__all__ = [
+    "SUMMARY_SCHEMA",
+    "audit_and_summarize",
+    "summarize",
+    "summary_exprs",
+    "summary_frame",
+    "summary_from_counts",
+]
 
 
 def _schema() -> dict[str, pl.DataType]:
@@ -43,41 +55,97 @@ def _rate(uploaded: int | None, reference: float | None) -> tuple[float | None, 
     return round(100.0 * (uploaded or 0) / reference, 2), "reported"
 
 
-def summarize(extract: Extract, period: str | None = None, catalogue: Catalogue | None = None) -> dict:
-    """Compute the submission summary of one extract (one light pass per table)."""
+RECORD_TABLES = ("resident_record", "hypertension_followup", "diabetes_followup")
+
+
+def summary_exprs(
+    table: str, frame: pl.LazyFrame, period: str, catalogue: Catalogue | None = None
+) -> dict[str, pl.Expr]:
+    """The aggregates the summary needs from one table (rows and upload days in the period,
+    events in the period, distinct records), or none if it has no usable upload time."""
     cat = catalogue or load_catalogue()
+    schema = frame.collect_schema()
+    if "upload_time" not in schema or not schema["upload_time"].is_temporal():
+        return {}
+    start, end = parse_period(period)
+    in_period = (pl.col("upload_time") >= start) & (pl.col("upload_time") < end)
+    exprs = {
+        "rows": in_period.sum(),
+        "days": pl.col("upload_time").filter(in_period).dt.date().unique().implode(),
+    }
+    spec = cat.table(table)
+    event = spec.event_time if spec else None
+    if event and event in schema and schema[event].is_temporal():
+        ev = pl.col(event).cast(pl.Datetime("us"))
+        exprs["events"] = ((ev >= start) & (ev < end)).sum()
+    if table in RECORD_TABLES and "record_id" in schema:
+        exprs["records"] = pl.col("record_id").drop_nulls().n_unique()
+    return exprs
+
+
+def _period_of(extract: Extract, period: str | None) -> str:
     period = period or extract.period
     if period is None:
         raise ValueError(f"{extract.root}: no period in the manifest; pass --period")
+    return period
+
+
+def summarize(extract: Extract, period: str | None = None, catalogue: Catalogue | None = None) -> dict:
+    """Compute the submission summary of one extract (one light pass per table).
+
+    :func:`audit_and_summarize` gives the same summary from the audit's own pass."""
+    cat = catalogue or load_catalogue()
+    period = _period_of(extract, period)
+    counts: dict[str, dict[str, Any]] = {}
+    for name, src in extract.tables.items():
+        exprs = summary_exprs(name, src.frame, period, cat)
+        if exprs:
+            frame = src.frame.select([e.alias(k) for k, e in exprs.items()]).collect()
+            counts[name] = frame.row(0, named=True)
+    return summary_from_counts(extract, period, counts, cat)
+
+
+def audit_and_summarize(
+    extract: Extract,
+    suites: Sequence[Suite],
+    period: str | None = None,
+    *,
+    catalogue: Catalogue | None = None,
+    samples: int = 5,
+    streaming: bool = False,
+    now: datetime | None = None,
+) -> tuple[AuditResult, dict]:
+    """Audit an extract and compute its submission summary in the same pass over each table."""
+    from dq.engine import audit_extract
+
+    cat = catalogue or load_catalogue()
+    period = _period_of(extract, period)
+    audit = audit_extract(
+        extract, suites, period=period, samples=samples, catalogue=cat, now=now, streaming=streaming,
+        extra=lambda table, frame: summary_exprs(table, frame, period, cat),
+    )  # fmt: skip
+    return audit, summary_from_counts(extract, period, audit.extra, cat)
+
+
+def summary_from_counts(
+    extract: Extract, period: str, counts: Mapping[str, Mapping[str, Any]], catalogue: Catalogue | None = None
+) -> dict:
+    """The summary row from the per-table aggregates of :func:`summary_exprs` (by table)."""
+    cat = catalogue or load_catalogue()
     start, end = parse_period(period)
     kind = extract.kind or ""
     required = cat.tables_of(kind)
-    in_period = (pl.col("upload_time") >= start) & (pl.col("upload_time") < end)
     volume = 0
     days: set[date] = set()
     uploaded: list[str] = []
-    counts: dict[str, Any] = {}
-    for name, src in extract.tables.items():
-        schema = src.frame.collect_schema()
-        if "upload_time" not in schema or not schema["upload_time"].is_temporal():
+    for name in extract.tables:
+        row = counts.get(name)
+        if row is None:
             continue
-        exprs = [
-            in_period.sum().alias("rows"),
-            pl.col("upload_time").filter(in_period).dt.date().unique().implode().alias("days"),
-        ]
-        spec = cat.table(name)
-        event = spec.event_time if spec else None
-        if event and event in schema and schema[event].is_temporal():
-            ev = pl.col(event).cast(pl.Datetime("us"))
-            exprs.append(((ev >= start) & (ev < end)).sum().alias("events"))
-        if name in ("resident_record", "hypertension_followup", "diabetes_followup"):
-            exprs.append(pl.col("record_id").drop_nulls().n_unique().alias("records"))
-        row = src.frame.select(exprs).collect().row(0, named=True)
         volume += int(row["rows"] or 0)
         days.update(row["days"] or [])
         if row["rows"]:
             uploaded.append(name)
-        counts[name] = row
     declared = extract.manifest.get("declared_tables")
     status = _declaration_status(extract.manifest)
     outpatient_table = cat.kinds.get(kind, {}).get("outpatient_table")
