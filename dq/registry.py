@@ -37,11 +37,12 @@ KINDS = ("hospital", "district")
 CATEGORIES = ("hospital", "community", "maternal_child", "district", "other")
 COLUMNS = ("unit_id", "name", "kind", "category", "district", "aliases")
 
+# An optional city prefix (P01-H001) names units of a province's registry (dq.synth.province).
 _ID_PATTERNS = {
-    "district": re.compile(r"D\d{2}"),
-    "community": re.compile(r"C\d{3}"),
+    "district": re.compile(r"(?:P\d{2}-)?D\d{2}"),
+    "community": re.compile(r"(?:P\d{2}-)?C\d{3}"),
 }
-_DEFAULT_ID_PATTERN = re.compile(r"H\d{3}")
+_DEFAULT_ID_PATTERN = re.compile(r"(?:P\d{2}-)?H\d{3}")
 _WHITESPACE = re.compile(r"\s+")
 
 

@@ -30,6 +30,13 @@ def _seed(text: str) -> int:
     return v
 
 
+def _cities(text: str) -> int:
+    v = _seed(text)
+    if not 1 <= v <= 99:
+        raise argparse.ArgumentTypeError("cities must be between 1 and 99")
+    return v
+
+
 def configure_parser(p: argparse.ArgumentParser) -> None:
     """Add the ``dq synth`` arguments to ``p``."""
     p.description = (
@@ -67,6 +74,14 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
         default="parquet",
         help="file format of the tables (default parquet)",
     )
+    p.add_argument(
+        "--cities",
+        type=_cities,
+        default=None,
+        metavar="K",
+        help="a province: K cities' worth of units under one period, ids prefixed P01- … (see "
+        "dq.synth.province)",
+    )
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
 
 
@@ -74,19 +89,23 @@ def run(args: argparse.Namespace) -> int:
     """Run ``dq synth`` with parsed arguments; return the exit code."""
     from dq.registry import UnknownUnitError
     from dq.synth.generate import generate
+    from dq.synth.province import generate_province
 
     t0 = time.perf_counter()
+    cities = getattr(args, "cities", None)
     try:
-        root = generate(
-            args.out,
-            args.period,
-            scale=args.scale,
-            seed=args.seed,
-            profile=args.profile,
-            units=args.units,
-            fmt=args.fmt,
-            progress=getattr(args, "progress", True),
-        )
+        options = {
+            "scale": args.scale,
+            "seed": args.seed,
+            "profile": args.profile,
+            "units": args.units,
+            "fmt": args.fmt,
+            "progress": getattr(args, "progress", True),
+        }
+        if cities:
+            root = generate_province(args.out, args.period, cities, **options)
+        else:
+            root = generate(args.out, args.period, **options)
     except (ValueError, UnknownUnitError) as exc:
         print(f"dq synth: error: {exc}", file=sys.stderr)
         return 2
