@@ -35,6 +35,18 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reports", action="store_true", help="render the period's HTML reports afterwards")
     p.add_argument("--out", default="reports", help="folder for --reports (default: reports)")
     p.add_argument("--lang", choices=("zh", "en"), default="zh", help="language of --reports")
+    cluster = p.add_mutually_exclusive_group()
+    cluster.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="audit the units on a local Dask cluster of N worker processes (needs dq[cluster])",
+    )
+    cluster.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="audit the units on a running Dask cluster, e.g. tcp://host:8786 (needs dq[cluster])",
+    )
 
 
 def _print_table(ranking: pl.DataFrame, title: str) -> None:
@@ -89,10 +101,19 @@ def run(args: argparse.Namespace) -> int:
     if args.published:
         outcome = score_published(args.period, store, root=args.published, suite_paths=args.suite)
     elif args.root:
-        outcome = score_batch(
-            args.root, args.period, store, suite_paths=args.suite, force=args.force,
-            samples=args.samples, streaming=args.streaming, log=log,
-        )  # fmt: skip
+        options = dict(
+            suite_paths=args.suite, force=args.force, samples=args.samples, streaming=args.streaming, log=log
+        )
+        if args.workers or args.scheduler:
+            from dq.distributed import score_batch_on_cluster
+
+            outcome = score_batch_on_cluster(
+                args.root, args.period, store, workers=args.workers, scheduler=args.scheduler,
+                reports=Path(args.out) if args.reports else None, lang=args.lang, **options,
+            )  # fmt: skip
+            args.reports = False  # rendered on the cluster
+        else:
+            outcome = score_batch(args.root, args.period, store, **options)
     else:
         raise DQError("give a batch ROOT or --published DIR")
     if args.format == "json":

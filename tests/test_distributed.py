@@ -1,0 +1,111 @@
+"""Scoring on a real Dask LocalCluster (2 worker processes) gives the serial run's scores, even
+when a worker process is killed while it audits a unit."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+distributed = pytest.importorskip("distributed")
+
+from dq.batch import score_batch  # noqa: E402
+from dq.distributed import (  # noqa: E402
+    cluster_client,
+    dask_map_units,
+    polars_threads_per_worker,
+    score_batch_on_cluster,
+)
+from dq.store import Store  # noqa: E402
+from dq.synth import generate  # noqa: E402
+
+PERIOD = "2020-09"
+UNITS = ["H001", "H004", "H014", "H046", "D01", "D05"]
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("batch")
+    root = generate(out, PERIOD, scale=0.0005, seed=5, units=UNITS, progress=False)
+    broken = root / "H999"  # a broken extract: isolated as that unit's error on both paths
+    broken.mkdir()
+    (broken / "manifest.yaml").write_text("unit_id: H999\nkind: clinic\n", encoding="utf-8")
+    return out
+
+
+@pytest.fixture(scope="module")
+def serial(batch: Path, tmp_path_factory: pytest.TempPathFactory) -> pl.DataFrame:
+    store = Store(tmp_path_factory.mktemp("serial"))
+    score_batch(batch, PERIOD, store, progress=False)
+    return _scores(store)
+
+
+@pytest.fixture(scope="module")
+def client():
+    with cluster_client(workers=2) as c:
+        yield c
+
+
+def _scores(store: Store) -> pl.DataFrame:
+    df = store.scores(PERIOD, facet=None)
+    return df.select("unit_id", "facet", "status", "error", "score", "grade").sort("unit_id", "facet")
+
+
+def test_polars_threads_are_split_between_the_workers(client) -> None:
+    def threads() -> tuple[str | None, int]:
+        import polars
+
+        return os.environ.get("POLARS_MAX_THREADS"), polars.thread_pool_size()
+
+    got = set(client.run(threads).values())
+    n = polars_threads_per_worker(2)
+    assert got == {(str(n), n)}
+
+
+def test_a_killed_worker_has_its_unit_retried_and_the_scores_are_the_serial_ones(
+    client, batch: Path, serial: pl.DataFrame, tmp_path: Path
+) -> None:
+    before = client.run(os.getpid)
+    killed: list[int] = []
+
+    def kill_a_busy_worker(done: int, total: int) -> None:
+        if killed:
+            return
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # wait until a worker is auditing a unit
+            busy = [addr for addr, keys in client.processing().items() if keys]
+            if busy:
+                pid = before.get(busy[0])
+                if pid:
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(pid)
+                return
+            time.sleep(0.05)
+
+    store = Store(tmp_path / "history")
+    outcome = score_batch(
+        batch, PERIOD, store, progress=False, map_units=dask_map_units(client, on_done=kill_a_busy_worker)
+    )
+    assert killed, "no worker was busy after the first unit: nothing was killed"
+    assert killed[0] not in client.run(os.getpid).values()  # it died for real (the nanny restarted it)
+    assert [u.unit_id for u in outcome.errors] == ["H999"]
+    assert _scores(store).equals(serial)
+    assert len(serial.filter(pl.col("facet") == "overall")) == len(UNITS) + 1
+
+
+def test_an_existing_cluster_by_address_with_reports_as_tasks(
+    client, batch: Path, serial: pl.DataFrame, tmp_path: Path
+) -> None:
+    store = Store(tmp_path / "history")
+    address = client.scheduler.address
+    out = tmp_path / "reports"
+    outcome = score_batch_on_cluster(batch, PERIOD, store, scheduler=address, reports=out, progress=False)
+    assert [u.unit_id for u in outcome.errors] == ["H999"]
+    assert _scores(store).equals(serial)
+    pages = {p.name for p in (out / PERIOD).glob("*.html")}
+    assert "index.html" in pages
+    assert len(pages) == len(UNITS) + 2  # every unit (the broken one too) and the index
