@@ -17,7 +17,7 @@ import traceback
 from collections.abc import Sequence
 
 from dq import __version__
-from dq.cli import audit, checks, demo, explain, gx, history, report, score, suites, synth
+from dq.cli import audit, checks, demo, explain, gx, history, report, score, send, suites, synth
 from dq.cli.common import EXIT_BUG, EXIT_OK, EXIT_USAGE
 from dq.errors import DQError
 
@@ -30,6 +30,7 @@ COMMANDS = (
     ("history", history, "list stored runs and scores"),
     ("report", report, "render HTML score reports"),
     ("explain", explain, "where a unit loses points, in overall-score points"),
+    ("send", send, "e-mail every unit its report, once, and record it"),
     ("synth", synth, "generate a synthetic batch of site extracts with known defects"),
     ("suites", suites, "list or validate rule suites"),
     ("checks", checks, "list the check catalogue"),

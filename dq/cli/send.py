@@ -1,0 +1,149 @@
+"""`dq send`: e-mail every unit its report for a period, once, and record it in the store."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from dq.cli.common import EXIT_FAILED, EXIT_OK, console, period
+
+__all__ = ["configure_parser", "run"]
+
+DEFAULT_PASSWORD_ENV = "DQ_SMTP_PASSWORD"
+
+
+def configure_parser(p: argparse.ArgumentParser) -> None:
+    # No abbreviations: ``--password s3cret`` must be refused, not taken as ``--password-env``.
+    p.allow_abbrev = False
+    p.add_argument("--period", required=True, type=period, help="month whose reports to send, YYYY-MM")
+    p.add_argument("--store", default="history", help="history dataset folder (default: history)")
+    p.add_argument(
+        "--reports", default="reports", help="folder the reports were rendered to (default: reports)"
+    )
+    p.add_argument(
+        "--contacts", required=True, metavar="FILE", help="contacts CSV or YAML (unit_id,to,cc,language)"
+    )
+    p.add_argument("--smtp", metavar="HOST:PORT", help="mail server (not needed with --dry-run)")
+    tls = p.add_mutually_exclusive_group()
+    tls.add_argument(
+        "--starttls", action="store_true", help="upgrade the connection with STARTTLS (port 587)"
+    )
+    tls.add_argument("--ssl", action="store_true", help="connect over TLS from the start (port 465)")
+    p.add_argument("--user", help="login name on the mail server")
+    p.add_argument(
+        "--password-env",
+        metavar="VAR",
+        default=None,
+        help=f"environment variable holding the password (default with --user: {DEFAULT_PASSWORD_ENV})",
+    )
+    p.add_argument("--cafile", metavar="PEM", help="CA certificate(s) to trust for the server's certificate")
+    p.add_argument(
+        "--from", dest="sender", metavar="ADDR", help="sender address (default: --user if an address)"
+    )
+    p.add_argument("--only", nargs="+", metavar="UNIT", help="send only these units")
+    p.add_argument("--dry-run", action="store_true", help="write .eml files to --out and send nothing")
+    p.add_argument("--out", metavar="DIR", help="folder for the .eml files of --dry-run")
+    p.add_argument("--force", action="store_true", help="send again to units already sent for the period")
+    p.add_argument(
+        "--insecure", action="store_true", help="allow a server other than this machine without TLS"
+    )
+    p.add_argument("--retries", type=int, default=3, help="retries of a failed delivery (default: 3)")
+    p.add_argument(
+        "--backoff",
+        type=float,
+        default=2.0,
+        help="seconds before the first retry, doubled each time (default: 2)",
+    )
+    p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the server (default: 30)")
+    p.add_argument(
+        "--registry", metavar="CSV", help="unit registry to check contacts against (default: bundled)"
+    )
+    p.add_argument("--format", choices=("table", "json"), default="table")
+
+
+def run(args: argparse.Namespace) -> int:
+    from dq.contacts import load_contacts
+    from dq.errors import UsageError
+    from dq.registry import Registry, RegistryError
+    from dq.send import SmtpSettings, default_sender, password_from_env, send_period
+    from dq.store import Store
+
+    if args.out and not args.dry_run:
+        raise UsageError("--out is for --dry-run (the .eml files); nothing is written when sending")
+    try:
+        registry = Registry.load(args.registry)
+    except RegistryError as exc:
+        raise UsageError(str(exc)) from exc
+    contacts = load_contacts(args.contacts, registry)
+    smtp = None
+    if args.smtp and not args.dry_run:
+        var = args.password_env or (DEFAULT_PASSWORD_ENV if args.user else None)
+        smtp = SmtpSettings.parse(
+            args.smtp,
+            security="starttls" if args.starttls else "ssl" if args.ssl else "none",
+            user=args.user,
+            password=password_from_env(var),
+            insecure=args.insecure,
+            cafile=args.cafile,
+            timeout=args.timeout,
+        )
+    sender = args.sender or default_sender(args.user, dry_run=args.dry_run)
+
+    def log(msg: str) -> None:
+        if not args.quiet:
+            print(msg, file=sys.stderr)
+
+    for w in contacts.warnings:
+        log(f"warning: {w}")
+    outcome = send_period(
+        Store(args.store),
+        args.period,
+        contacts,
+        reports_dir=args.reports,
+        sender=sender,
+        smtp=smtp,
+        only=args.only,
+        dry_run=args.dry_run,
+        out=args.out,
+        force=args.force,
+        retries=args.retries,
+        backoff=args.backoff,
+        log=log if args.verbose else None,
+    )
+    if args.format == "json":
+        payload = {
+            "period": outcome.period,
+            "dry_run": outcome.dry_run,
+            "ok": outcome.ok,
+            "units": [u.to_dict() for u in outcome.units],
+            "warnings": outcome.warnings,
+        }
+        print(json.dumps(payload, ensure_ascii=False, indent=2))
+    else:
+        _print_table(outcome)
+    return EXIT_OK if outcome.ok else EXIT_FAILED
+
+
+def _print_table(outcome) -> None:
+    from rich.table import Table
+
+    verb = "dry run" if outcome.dry_run else "send"
+    t = Table(title=f"dq send {outcome.period} ({verb})")
+    for c in ("unit", "name", "status", "to", "detail"):
+        t.add_column(c, overflow="fold")
+    for u in outcome.units:
+        style = None if u.ok else "bold red"
+        detail = u.detail or u.file or u.message_id
+        t.add_row(u.unit_id, u.unit_name, u.status, ", ".join((*u.to, *u.cc)), detail, style=style)
+    out = console()
+    out.print(t)
+    counts = {}
+    for u in outcome.units:
+        counts[u.status] = counts.get(u.status, 0) + 1
+    summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    out.print(f"{len(outcome.units)} units: {summary} in {outcome.seconds:.1f}s")
+    for u in outcome.units:
+        if not u.ok:
+            what = "sent with a problem" if u.status == "partial" else "not sent"
+            print(f"{what} {u.unit_id}: {u.status}: {u.detail}", file=sys.stderr)
