@@ -55,16 +55,15 @@ import polars as pl
 from dq.contacts import Contact, Contacts
 from dq.deliveries import DeliveryEvent, DeliveryLog
 from dq.errors import DQError, InputError, OutputError, UsageError
+from dq.explain import Loss
 
 __all__ = [
-    "Loss",
     "SendOutcome",
     "SmtpSettings",
     "UnitMail",
     "UnitOutcome",
     "build_message",
     "largest_losses",
-    "losses_from_results",
     "rows_to_fix_files",
     "send_period",
 ]
@@ -77,71 +76,26 @@ _XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 # -- the three largest losses ---------------------------------------------------------------------
-@dataclass(frozen=True)
-class Loss:
-    """Overall-score points a rule cost the unit (its share of 100 − score)."""
+def largest_losses(store, period: str, unit_id: str, n: int = 3) -> list[Loss]:
+    """The ``n`` rules that cost ``unit_id`` the most overall-score points in ``period``: the same
+    figures as ``dq explain`` and the report (:mod:`dq.explain`)."""
+    from dq.explain import unit_losses
 
-    rule: str
-    title_zh: str
-    title_en: str
-    table: str
-    dimension: str
-    points: float
-
-    def title(self, lang: str) -> str:
-        own = self.title_zh if lang == "zh" else self.title_en
-        return own or self.title_en or self.title_zh or self.rule
+    return list(unit_losses(store, period, unit_id).losses[:n])
 
 
-def losses_from_results(rows: Iterable[Mapping[str, Any]], parts: Mapping[str, float]) -> list[Loss]:
-    """Each scored rule's loss in overall-score points, largest first.
+def _top_losses(results: pl.DataFrame, unit_id: str, score: float, n: int = 3) -> list[Loss]:
+    """:func:`largest_losses` from the period's results read once for the whole batch."""
+    from dq.explain import rule_losses
 
-    A rule of part p (``submission`` for the submission suite, else ``records``) that earned
-    ``points`` of ``max_points`` costs ``(max_points − points) / Σ max_points(p) × 100 × w_p / Σ w``
-    where w are the weights of the parts that were scored, so a unit's losses add up to
-    ``100 − score``.
-    """
-    scored = [r for r in rows if r.get("points") is not None and r.get("max_points")]
-    part_of = {id(r): ("submission" if r.get("suite") == "submission" else "records") for r in scored}
-    totals: dict[str, float] = {}
-    for r in scored:
-        totals[part_of[id(r)]] = totals.get(part_of[id(r)], 0.0) + float(r["max_points"])
-    weights = {p: float(w) for p, w in parts.items() if totals.get(p)}
-    all_w = sum(weights.values())
-    out = []
-    for r in scored:
-        part = part_of[id(r)]
-        lost = float(r["max_points"]) - float(r["points"])
-        if lost <= 0 or part not in weights:
-            continue
-        pts = lost / totals[part] * 100.0 * weights[part] / all_w
-        out.append(
-            Loss(
-                rule=str(r["rule"]),
-                title_zh=str(r.get("title_zh") or ""),
-                title_en=str(r.get("title_en") or ""),
-                table=str(r.get("table") or ""),
-                dimension=str(r.get("dimension") or ""),
-                points=pts,
-            )
-        )
-    return sorted(out, key=lambda x: (-x.points, x.rule))
-
-
-def largest_losses(
-    store, period: str, unit_id: str, n: int = 3, results: pl.DataFrame | None = None
-) -> list[Loss]:
-    """The ``n`` rules that cost ``unit_id`` the most overall-score points in ``period``.
-
-    Read from the stored rule points of the unit's latest run (``results`` may hold the period's
-    results already read, to read the store once per batch)."""
-    from dq.scoring import load_scoring
-
-    frame = results if results is not None else store.results(period, unit_id)
-    if frame.is_empty():
+    if results.is_empty():
         return []
-    rows = frame.filter(pl.col("unit_id") == unit_id).to_dicts()
-    return losses_from_results(rows, load_scoring().parts)[:n]
+    return rule_losses(results.filter(pl.col("unit_id") == unit_id).to_dicts(), score)[:n]
+
+
+def _loss_title(loss: Loss, lang: str) -> str:
+    own = loss.title_zh if lang == "zh" else loss.title_en
+    return own or loss.title_en or loss.title_zh or loss.rule
 
 
 # -- what one unit's message is made of ------------------------------------------------------------
@@ -216,7 +170,7 @@ def _texts(mail: UnitMail, lang: str) -> dict[str, Any]:
         else w["no_rank"]
     )
     losses = [
-        w["loss"].format(title=x.title(lang), table=x.table, rule=x.rule, points=f"{x.points:.2f}")
+        w["loss"].format(title=_loss_title(x, lang), table=x.table, rule=x.rule, points=f"{x.points:.2f}")
         for x in mail.losses
     ]
     return {
@@ -691,7 +645,7 @@ def send_period(
                     grade=str(row.get("grade") or ""),
                     rank=rank,
                     of=of,
-                    losses=tuple(largest_losses(store, period, uid, 3, results=results)),
+                    losses=tuple(_top_losses(results, uid, float(row["score"]))),
                     report=report,
                     report_sha256=_sha256(report),
                     fixes=rows_to_fix_files(report, stems),

@@ -31,9 +31,9 @@ from dq.cli import main
 from dq.contacts import load_contacts
 from dq.deliveries import DeliveryLog
 from dq.errors import UsageError
+from dq.explain import unit_losses
 from dq.report.files import render_period
-from dq.scoring import load_scoring
-from dq.send import SmtpSettings, losses_from_results, send_period
+from dq.send import SmtpSettings, largest_losses, send_period
 from dq.store import Store
 from dq.synth import generate
 
@@ -215,16 +215,20 @@ def test_one_message_per_unit_with_its_report(work, server):
     assert "points" in h003.get_body(("plain",)).get_content()
 
 
-def test_losses_add_up_to_what_the_unit_lost(work):
-    """The message's losses are the unit's share of 100 − score: over all rules they add up."""
+def test_losses_in_the_message_are_those_of_dq_explain(work, server):
+    """The body's three losses are the unit's three largest in overall-score points."""
+    handler = Handler()
+    _, port = server(handler)
+    assert _send(work, port).ok
     store = Store(work / "history")
-    results = store.results(P)
-    parts = load_scoring().parts
-    for row in store.scores(P).iter_rows(named=True):
-        rows = results.filter(pl.col("unit_id") == row["unit_id"]).to_dicts()
-        losses = losses_from_results(rows, parts)
-        assert sum(x.points for x in losses) == pytest.approx(100 - row["score"], abs=0.02)
-        assert [x.points for x in losses] == sorted((x.points for x in losses), reverse=True)
+    for unit, (m,) in handler.by_unit().items():
+        expected = unit_losses(store, P, unit).losses[:3]
+        assert [x.rule for x in largest_losses(store, P, unit)] == [x.rule for x in expected]
+        text = m.msg.get_body(("plain",)).get_content()
+        listed = [line for line in text.splitlines() if re.match(r"[123]\. ", line)]
+        assert len(listed) == len(expected)
+        for line, loss in zip(listed, expected, strict=True):
+            assert loss.rule in line and f"{loss.points:.2f}" in line
 
 
 def test_rows_to_fix_files_are_attached_to_their_unit_only(work, server):
