@@ -233,19 +233,19 @@ def test_losses_in_the_message_are_those_of_dq_explain(work, server):
 
 def test_rows_to_fix_files_are_attached_to_their_unit_only(work, server):
     folder = work / "reports" / P
-    (folder / "H001.fix.csv").write_bytes("\ufeffrule,patient_id\nOV-111,P0001\n".encode())
-    (folder / "H001_rows_to_fix.xlsx").write_bytes(b"PK\x03\x04 not really a workbook")
-    (folder / "H002.fix.csv").write_text("rule\n", encoding="utf-8")
+    (folder / "H001_fix.csv").write_bytes("\ufeffrule,patient_id\nOV-111,P0001\n".encode())
+    (folder / "H001_fix.xlsx").write_bytes(b"PK\x03\x04 not really a workbook")
+    (folder / "H002_fix.csv").write_text("rule\n", encoding="utf-8")
     handler = Handler()
     _, port = server(handler)
     assert _send(work, port).ok
     got = handler.by_unit()
     att = _attachments(got["H001"][0].msg)
-    assert sorted(att) == [f"dq_{P}_H001.fix.csv", f"dq_{P}_H001.html", f"dq_{P}_H001_rows_to_fix.xlsx"]
-    assert att[f"dq_{P}_H001.fix.csv"] == (folder / "H001.fix.csv").read_bytes()
+    assert sorted(att) == [f"dq_{P}_H001_fix.csv", f"dq_{P}_H001.html", f"dq_{P}_H001_fix.xlsx"]
+    assert att[f"dq_{P}_H001_fix.csv"] == (folder / "H001_fix.csv").read_bytes()
     types = {p.get_filename(): p.get_content_type() for p in got["H001"][0].msg.iter_attachments()}
-    assert types[f"dq_{P}_H001_rows_to_fix.xlsx"].endswith("spreadsheetml.sheet")
-    assert sorted(_attachments(got["H002"][0].msg)) == [f"dq_{P}_H002.fix.csv", f"dq_{P}_H002.html"]
+    assert types[f"dq_{P}_H001_fix.xlsx"].endswith("spreadsheetml.sheet")
+    assert sorted(_attachments(got["H002"][0].msg)) == [f"dq_{P}_H002_fix.csv", f"dq_{P}_H002.html"]
     assert sorted(_attachments(got["D01"][0].msg)) == [f"dq_{P}_D01.html"]
 
 
