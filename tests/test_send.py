@@ -241,11 +241,11 @@ def test_rows_to_fix_files_are_attached_to_their_unit_only(work, server):
     assert _send(work, port).ok
     got = handler.by_unit()
     att = _attachments(got["H001"][0].msg)
-    assert sorted(att) == [f"dq_{P}_H001_fix.csv", f"dq_{P}_H001.html", f"dq_{P}_H001_fix.xlsx"]
+    assert sorted(att) == [f"dq_{P}_H001.html", f"dq_{P}_H001_fix.csv", f"dq_{P}_H001_fix.xlsx"]
     assert att[f"dq_{P}_H001_fix.csv"] == (folder / "H001_fix.csv").read_bytes()
     types = {p.get_filename(): p.get_content_type() for p in got["H001"][0].msg.iter_attachments()}
     assert types[f"dq_{P}_H001_fix.xlsx"].endswith("spreadsheetml.sheet")
-    assert sorted(_attachments(got["H002"][0].msg)) == [f"dq_{P}_H002_fix.csv", f"dq_{P}_H002.html"]
+    assert sorted(_attachments(got["H002"][0].msg)) == [f"dq_{P}_H002.html", f"dq_{P}_H002_fix.csv"]
     assert sorted(_attachments(got["D01"][0].msg)) == [f"dq_{P}_D01.html"]
 
 
