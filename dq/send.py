@@ -30,7 +30,6 @@ from an environment variable named by ``--password-env``, never from its command
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import html
 import ipaddress
@@ -511,6 +510,11 @@ class SendOutcome:
 @contextlib.contextmanager
 def _lock(folder: Path):
     """One ``dq send`` per store at a time: two would both think a unit was not sent yet."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock (the record still prevents a second send later)
+        yield
+        return
     folder.mkdir(parents=True, exist_ok=True)
     fh = (folder / ".send.lock").open("a")
     try:

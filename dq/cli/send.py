@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from dq.cli.common import EXIT_FAILED, EXIT_OK, console, period
+from dq.cli.common import EXIT_FAILED, EXIT_OK, console, count, period
 
 __all__ = ["configure_parser", "run"]
 
@@ -48,7 +48,7 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--insecure", action="store_true", help="allow a server other than this machine without TLS"
     )
-    p.add_argument("--retries", type=int, default=3, help="retries of a failed delivery (default: 3)")
+    p.add_argument("--retries", type=count, default=3, help="retries of a failed delivery (default: 3)")
     p.add_argument(
         "--backoff",
         type=float,
