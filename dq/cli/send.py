@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
         force=args.force,
         retries=args.retries,
         backoff=args.backoff,
-        log=log if args.verbose else None,
+        log=log,  # each unit as it goes, retries and failures: what a cron log needs
     )
     if args.format == "json":
         payload = {
