@@ -1,8 +1,102 @@
 """dq: a data-quality auditing rule engine for regional health information platforms.
 
-The public entry points are small: load suites (:func:`dq.suite.load_suites`), open an extract
-(:func:`dq.sources.open_extract`) and audit it (:func:`dq.engine.audit_extract`).
+The public API (docs/api.md)::
+
+    import dq
+    result = dq.audit("examples/extract")        # AuditResult; result.to_frame() is a Polars frame
+    dq.validate(frame, rules)                    # list[RuleResult] for any Polars frame
+    dq.load_suites(["my_rules/"])                # list[Suite] of validated Rules
+
+Every error a caller can cause is a :class:`dq.DQError`. Names are imported on first use, so
+``import dq`` stays light.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
-__all__ = ["__version__"]
+
+if TYPE_CHECKING:
+    from dq.api import audit, validate
+    from dq.errors import (
+        CheckError,
+        DQError,
+        InputError,
+        NotApplicable,
+        OutputError,
+        Problem,
+        PublishedError,
+        StoreError,
+        SuiteError,
+        UsageError,
+    )
+    from dq.registry import RegistryError, UnknownUnitError
+    from dq.results import SCHEMA_VERSION, AuditResult, RuleResult, TableInfo, results_frame
+    from dq.suite import Rule, Suite, load_suites
+
+_EXPORTS = {
+    "audit": "dq.api",
+    "validate": "dq.api",
+    "load_suites": "dq.suite",
+    "Rule": "dq.suite",
+    "Suite": "dq.suite",
+    "AuditResult": "dq.results",
+    "RuleResult": "dq.results",
+    "TableInfo": "dq.results",
+    "SCHEMA_VERSION": "dq.results",
+    "results_frame": "dq.results",
+    "DQError": "dq.errors",
+    "SuiteError": "dq.errors",
+    "Problem": "dq.errors",
+    "InputError": "dq.errors",
+    "UsageError": "dq.errors",
+    "StoreError": "dq.errors",
+    "PublishedError": "dq.errors",
+    "OutputError": "dq.errors",
+    "CheckError": "dq.errors",
+    "NotApplicable": "dq.errors",
+    "RegistryError": "dq.registry",
+    "UnknownUnitError": "dq.registry",
+}
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "AuditResult",
+    "CheckError",
+    "DQError",
+    "InputError",
+    "NotApplicable",
+    "OutputError",
+    "Problem",
+    "PublishedError",
+    "RegistryError",
+    "Rule",
+    "RuleResult",
+    "StoreError",
+    "Suite",
+    "SuiteError",
+    "TableInfo",
+    "UnknownUnitError",
+    "UsageError",
+    "__version__",
+    "audit",
+    "load_suites",
+    "results_frame",
+    "validate",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dq' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})

@@ -409,10 +409,8 @@ def score_published(
     data_root = published_data_dir(root)
     frames = []
     for kind in ("district", "hospital"):
-        try:
+        if (data_root / f"{period}_collection_{kind}.csv").is_file():
             frames.append(load_collection(period, kind, root=data_root))
-        except FileNotFoundError:
-            continue
     if not frames:
         have = sorted({f.name[:7] for f in data_root.glob("*_collection_*.csv")})
         there = ", ".join(have) or "none"

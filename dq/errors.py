@@ -3,7 +3,12 @@
     DQError                     base of everything dq raises on purpose
     ├── SuiteError              a suite or catalogue file is invalid (lists every problem)
     ├── InputError              an extract, table file, manifest, registry or store cannot be read
-    │   └── UsageError          a command-line value is invalid (period, count, option pair)
+    │   ├── UsageError          a value given on the command line or to a function is invalid
+    │   │                       (period, count, option pair); also a ValueError
+    │   ├── StoreError          the history store is not a folder or cannot be read
+    │   ├── PublishedError      a published table is missing or a cell is malformed (a ValueError)
+    │   ├── RegistryError       the unit registry CSV is invalid (dq.registry; a ValueError)
+    │   └── UnknownUnitError    a unit name or id is not in the registry (dq.registry; a LookupError)
     ├── OutputError             an output folder or file cannot be written
     └── CheckError              a rule cannot be compiled or run (becomes a result with status error)
         └── NotApplicable       the rule has nothing to judge (e.g. a referenced table was not
@@ -23,6 +28,8 @@ __all__ = [
     "NotApplicable",
     "OutputError",
     "Problem",
+    "PublishedError",
+    "StoreError",
     "SuiteError",
     "UsageError",
 ]
@@ -63,8 +70,16 @@ class InputError(DQError):
     """An extract or table file cannot be read."""
 
 
-class UsageError(InputError):
+class UsageError(InputError, ValueError):
     """A value given on the command line or to an API function is invalid."""
+
+
+class StoreError(InputError):
+    """The history store cannot be used: it is a file, or its dataset cannot be read."""
+
+
+class PublishedError(InputError, ValueError):
+    """A published table is missing, or one of its cells is neither a number nor a known marker."""
 
 
 class OutputError(DQError):

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import polars as pl
 
+from dq.errors import PublishedError
 from dq.registry import Registry
 
 __all__ = [
@@ -83,9 +84,7 @@ def data_dir(root: str | Path | None = None) -> Path:
         return path
     if path.name == str(root) and any((bundled() / str(root)).glob("*_collection_*.csv")):
         return published_dir(str(root))
-    raise InputError(
-        f"{root}: neither a folder of published tables nor a bundled set (bundled: nanjing)"
-    )
+    raise InputError(f"{root}: neither a folder of published tables nor a bundled set (bundled: nanjing)")
 
 
 def available_periods(root: str | Path | None = None) -> list[str]:
@@ -106,14 +105,14 @@ def load_table(name: str, root: str | Path | None = None) -> pl.DataFrame:
     file = folder / (name if name.endswith(".csv") else f"{name}.csv")
     if not file.is_file():
         known = ", ".join(sorted(p.stem for p in folder.glob("*.csv"))) or "none"
-        raise ValueError(f"no table {name!r} in {folder}; available: {known}")
+        raise PublishedError(f"no table {name!r} in {folder}; available: {known}")
     return pl.read_csv(file, infer_schema=False, encoding="utf8")
 
 
 def _days_in_period(period: str) -> int:
     m = _PERIOD.fullmatch(period)
     if not m or not 1 <= int(m.group(2)) <= 12:
-        raise ValueError(f"period must look like 'YYYY-MM', got {period!r}")
+        raise PublishedError(f"period must look like 'YYYY-MM', got {period!r}")
     return calendar.monthrange(int(m.group(1)), int(m.group(2)))[1]
 
 
@@ -137,22 +136,24 @@ class _Row:
         if value is None:
             if optional:
                 return None
-            raise ValueError(f"{self.where(column)}: empty cell, expected a whole number")
+            raise PublishedError(f"{self.where(column)}: empty cell, expected a whole number")
         if not _INT.fullmatch(value):
-            raise ValueError(f"{self.where(column)}: {value!r} is neither a whole number nor a known marker")
+            raise PublishedError(
+                f"{self.where(column)}: {value!r} is neither a whole number nor a known marker"
+            )
         return int(value)
 
     def declaration(self) -> tuple[str, int | None, int | None]:
         declared = self.cell("declared_tables")
         if declared is None:
-            raise ValueError(f"{self.where('declared_tables')}: empty cell")
+            raise PublishedError(f"{self.where('declared_tables')}: empty cell")
         if declared in DECLARATION_MARKERS:
             status, declared_n = DECLARATION_MARKERS[declared], None
         elif _INT.fullmatch(declared):
             status, declared_n = "declared", int(declared)
         else:
             markers = ", ".join(DECLARATION_MARKERS)
-            raise ValueError(
+            raise PublishedError(
                 f"{self.where('declared_tables')}: {declared!r} is neither a whole number "
                 f"nor a known marker ({markers})"
             )
@@ -165,12 +166,12 @@ class _Row:
             return None, "not_published"
         value = self.cell(column)
         if value is None:
-            raise ValueError(f"{self.where(column)}: empty cell, expected a rate or a marker")
+            raise PublishedError(f"{self.where(column)}: empty cell, expected a rate or a marker")
         if value in RATE_MARKERS:
             return None, RATE_MARKERS[value]
         if not _DECIMAL.fullmatch(value):
             markers = ", ".join(RATE_MARKERS)
-            raise ValueError(
+            raise PublishedError(
                 f"{self.where(column)}: {value!r} is neither a number nor a known marker ({markers})"
             )
         return float(value), "reported"
@@ -186,33 +187,34 @@ def load_collection(
 
     One row per unit in printed order (a 合计 row, if any, is left out; use :func:`load_table`
     for the raw table). Columns and types: :data:`SUMMARY_SCHEMA`. Units are resolved through the
-    registry (``datasets/institutions.csv`` unless ``registry`` is given). Raises ``ValueError``
-    naming the file, line and column for any cell that is neither a number nor a known marker.
+    registry (``datasets/institutions.csv`` unless ``registry`` is given). Raises
+    :class:`~dq.errors.PublishedError` (a ``ValueError``) naming the file, line and column for any
+    cell that is neither a number nor a known marker.
     """
     if kind not in KINDS:
-        raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+        raise PublishedError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
     days = _days_in_period(period)
     name = f"{period}_collection_{kind}.csv"
     file = data_dir(root) / name
     if not file.is_file():
         periods = ", ".join(available_periods(root)) or "none"
-        raise ValueError(f"no {kind} collection table for {period!r} ({file}); periods: {periods}")
+        raise PublishedError(f"no {kind} collection table for {period!r} ({file}); periods: {periods}")
     registry = registry if registry is not None else Registry.load()
     raw = load_table(name, root)
     if "unit" not in raw.columns:
-        raise ValueError(f"{name}: no 'unit' column")
+        raise PublishedError(f"{name}: no 'unit' column")
 
     records = []
     for line_no, row in enumerate(raw.iter_rows(named=True), start=2):
         cells = _Row(name, line_no, row)
         unit_name = cells.cell("unit")
         if unit_name is None:
-            raise ValueError(f"{name} line {line_no}: empty unit name")
+            raise PublishedError(f"{name} line {line_no}: empty unit name")
         if unit_name == TOTAL:
             continue
         inst = registry.resolve(unit_name, context=f"{name} line {line_no}")
         if inst.kind != kind:
-            raise ValueError(
+            raise PublishedError(
                 f"{name} line {line_no}: {unit_name!r} is a {inst.kind} ({inst.unit_id}) "
                 f"in the registry, but this is the {kind} table"
             )

@@ -6,10 +6,11 @@ district, aliases``). Printed names differ between tables and issues (``解放�
 which accepts the canonical name or any alias, ignoring whitespace and full-width/half-width
 differences (``（湖山路）`` equals ``(湖山路)``).
 
-    LookupError
+    dq.errors.InputError (and LookupError)
     └── UnknownUnitError    a name or id is not in the registry (message lists 3 candidates)
-    ValueError
+    dq.errors.InputError (and ValueError)
     └── RegistryError       the registry file itself is invalid (lists every problem)
+    dq.errors.UsageError    an unknown kind or category, no collection tables for a period
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from dq.errors import InputError, UsageError
 
 __all__ = [
     "CATEGORIES",
@@ -75,7 +78,7 @@ class Institution:
         return (self.name, *self.aliases)
 
 
-class UnknownUnitError(LookupError):
+class UnknownUnitError(InputError, LookupError):
     """A unit name or id is not in the registry; ``candidates`` holds the 3 closest names."""
 
     def __init__(self, name: str, candidates: list[str], context: str | None = None):
@@ -90,7 +93,7 @@ class UnknownUnitError(LookupError):
         return (type(self), (self.name, self.candidates, self.context))
 
 
-class RegistryError(ValueError):
+class RegistryError(InputError, ValueError):
     """The registry CSV is invalid. ``problems`` lists every problem found."""
 
     def __init__(self, path: Path, problems: list[str]):
@@ -205,9 +208,9 @@ class Registry:
     def units(self, kind: str | None = None, category: str | None = None) -> list[Institution]:
         """Units in registry order, optionally filtered by kind and/or category."""
         if kind is not None and kind not in KINDS:
-            raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+            raise UsageError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
         if category is not None and category not in CATEGORIES:
-            raise ValueError(f"category must be one of {', '.join(CATEGORIES)}, got {category!r}")
+            raise UsageError(f"category must be one of {', '.join(CATEGORIES)}, got {category!r}")
         return [
             u
             for u in self._units.values()
@@ -220,7 +223,7 @@ class Registry:
         files = [root / f"{period}_collection_{kind}.csv" for kind in ("district", "hospital")]
         existing = [f for f in files if f.exists()]
         if not existing:
-            raise ValueError(f"no collection tables for period {period!r} under {root}")
+            raise UsageError(f"no collection tables for period {period!r} under {root}")
         out: list[Institution] = []
         for file in existing:
             with file.open(encoding="utf-8", newline="") as fh:

@@ -5,12 +5,18 @@ The plan of a check is a :class:`dq.suite.Rule`; its outcome is a :class:`RuleRe
 
 from __future__ import annotations
 
+import json
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
+
+if TYPE_CHECKING:
+    import polars as pl
 
 __all__ = [
     "DIMENSIONS",
+    "SCHEMA_VERSION",
     "SEVERITIES",
     "STATUSES",
     "AuditResult",
@@ -19,6 +25,7 @@ __all__ = [
     "Severity",
     "Status",
     "TableInfo",
+    "results_frame",
     "status_for",
 ]
 
@@ -28,6 +35,30 @@ Dimension = Literal["completeness", "conformance", "plausibility", "uniqueness",
 STATUSES: tuple[Status, ...] = get_args(Status)
 SEVERITIES: tuple[Severity, ...] = get_args(Severity)
 DIMENSIONS: tuple[Dimension, ...] = get_args(Dimension)
+# Version of the JSON layout of AuditResult.to_dict() (docs/json.md); bumped on any incompatible
+# change (a field removed, renamed or retyped). New fields may appear without a bump.
+SCHEMA_VERSION = 1
+
+FRAME_SCHEMA = {
+    "rule": "String",
+    "suite": "String",
+    "table": "String",
+    "check": "String",
+    "columns": "List[String]",
+    "dimension": "String",
+    "severity": "String",
+    "status": "String",
+    "evaluated": "Int64",
+    "failed": "Int64",
+    "fail_fraction": "Float64",
+    "max_fraction": "Float64",
+    "max_count": "Int64",
+    "weight": "Float64",
+    "message": "String",
+    "title_zh": "String",
+    "title_en": "String",
+    "samples": "String",
+}
 
 
 @dataclass(frozen=True)
@@ -104,8 +135,13 @@ class AuditResult:
     def exit_code(self) -> int:
         return 0 if self.summary["passed"] else 1
 
+    def to_frame(self) -> pl.DataFrame:
+        """One row per rule result (columns: :data:`FRAME_SCHEMA`; samples as JSON text)."""
+        return results_frame(self.results)
+
     def to_dict(self) -> dict[str, Any]:
         return {
+            "schema_version": SCHEMA_VERSION,
             "unit": self.unit,
             "period": self.period,
             "tables": [t.to_dict() for t in self.tables],
@@ -113,6 +149,26 @@ class AuditResult:
             "summary": self.summary,
             "problems": list(self.problems),
         }
+
+
+def results_frame(results: Iterable[RuleResult]) -> pl.DataFrame:
+    """Rule results as a Polars DataFrame, one row each (the samples as JSON text)."""
+    import polars as pl
+
+    rows = [
+        {
+            **{k: getattr(r, k) for k in FRAME_SCHEMA if hasattr(r, k) and k not in ("columns", "samples")},
+            "columns": list(r.columns),
+            "max_fraction": (r.threshold or {}).get("max_fraction"),
+            "max_count": (r.threshold or {}).get("max_count"),
+            "samples": json.dumps([dict(x) for x in r.samples], ensure_ascii=False, default=str),
+        }
+        for r in results
+    ]
+    schema = {
+        k: pl.List(pl.String) if v == "List[String]" else getattr(pl, v) for k, v in FRAME_SCHEMA.items()
+    }
+    return pl.DataFrame(rows, schema=schema)
 
 
 def status_for(failed: int, evaluated: int, severity: Severity, exceeded: bool) -> Status:

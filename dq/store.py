@@ -31,7 +31,7 @@ from typing import Any
 import polars as pl
 
 from dq import __version__
-from dq.errors import InputError, OutputError
+from dq.errors import InputError, OutputError, StoreError
 from dq.results import RuleResult
 from dq.scoring import RulePoints, UnitScore
 
@@ -162,6 +162,8 @@ class Store:
         self.root = Path(root)
         self._lock_fh: Any = None
         self._auto_lock = False
+        if self.root.exists() and not self.root.is_dir():
+            raise StoreError(f"{self.root}: is a file, not a history store (give --store a folder)")
 
     # -- writing -------------------------------------------------------------------------
     def begin_run(self, period: str, suites_hash: str, source: str, root: str = "") -> Run:

@@ -52,6 +52,7 @@ __all__ = [
     "Threshold",
     "default_suite_paths",
     "load_suites",
+    "suite_from_data",
 ]
 
 KINDS = ("hospital", "district", "published", "any")
@@ -383,6 +384,10 @@ class _Loader:
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
             self.problem(file, None, None, f"cannot read YAML: {exc}")
             return None
+        return self.suite_data(raw, file)
+
+    def suite_data(self, raw: Any, file: str) -> Suite | None:
+        """Validate one suite given as data (what a suite file holds); ``file`` names it."""
         if not isinstance(raw, Mapping):
             self.problem(file, None, None, "a suite file must be a mapping")
             return None
@@ -447,6 +452,25 @@ def load_suites(paths: Iterable[str | Path] | None = None, catalogue: Catalogue 
         s = loader.suite(f)
         if s is not None:
             suites.append(s)
+    _check_unique(loader, suites)
+    if loader.problems:
+        raise SuiteError(loader.problems)
+    return suites
+
+
+def suite_from_data(raw: Any, source: str = "<rules>", catalogue: Catalogue | None = None) -> Suite:
+    """One suite given as data in the suite language (a mapping, as a suite file holds), validated
+    exactly as :func:`load_suites` validates files; :class:`SuiteError` lists every problem."""
+    loader = _Loader(catalogue or load_catalogue())
+    suite = loader.suite_data(raw, source)
+    if suite is not None:
+        _check_unique(loader, [suite])
+    if loader.problems or suite is None:
+        raise SuiteError(loader.problems or [Problem(source, None, None, "not a suite")])
+    return suite
+
+
+def _check_unique(loader: _Loader, suites: list[Suite]) -> None:
     seen_rules: dict[str, str] = {}
     seen_suites: dict[str, str] = {}
     for s in suites:
@@ -462,6 +486,3 @@ def load_suites(paths: Iterable[str | Path] | None = None, catalogue: Catalogue 
             if r.id in seen_rules:
                 loader.problem(s.source, r.id, "id", f"duplicate rule id (also in {seen_rules[r.id]})")
             seen_rules[r.id] = s.source
-    if loader.problems:
-        raise SuiteError(loader.problems)
-    return suites

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from dq.catalogue import Catalogue, load_catalogue
+from dq.errors import UsageError
 from dq.sources import Extract, parse_period
 
 if TYPE_CHECKING:
@@ -86,7 +87,7 @@ def summary_exprs(
 def _period_of(extract: Extract, period: str | None) -> str:
     period = period or extract.period
     if period is None:
-        raise ValueError(f"{extract.root}: no period in the manifest; pass --period")
+        raise UsageError(f"{extract.root}: no period in the manifest; pass --period")
     return period
 
 

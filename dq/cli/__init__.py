@@ -15,6 +15,7 @@ import json
 import sys
 import traceback
 from collections.abc import Sequence
+from typing import NoReturn
 
 from dq import __version__
 from dq.cli import audit, checks, demo, explain, gx, history, report, score, send, suites, synth
@@ -40,7 +41,14 @@ COMMANDS = (
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse exits 2 on a usage error already; keep its message on one line."""
+    """argparse exits 2 on a usage error; say it on one line (and as JSON with --format json)."""
+
+    json_errors = False
+
+    def error(self, message: str) -> NoReturn:
+        _report_error(None, f"{message} (see {self.prog} --help)", "UsageError", EXIT_USAGE,
+                      as_json=_Parser.json_errors)  # fmt: skip
+        raise SystemExit(EXIT_USAGE)
 
 
 def _common_options() -> argparse.ArgumentParser:
@@ -62,8 +70,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _report_error(args: argparse.Namespace | None, message: str, kind: str, code: int) -> int:
-    if args is not None and getattr(args, "format", None) == "json":
+def _wants_json(argv: Sequence[str]) -> bool:
+    argv = list(argv)
+    return "--format=json" in argv or any(
+        a == "--format" and argv[i + 1 : i + 2] == ["json"] for i, a in enumerate(argv)
+    )
+
+
+def _report_error(
+    args: argparse.Namespace | None, message: str, kind: str, code: int, as_json: bool = False
+) -> int:
+    if as_json or (args is not None and getattr(args, "format", None) == "json"):
         print(
             json.dumps({"error": {"kind": kind, "message": message, "exit_code": code}}, ensure_ascii=False)
         )
@@ -72,8 +89,13 @@ def _report_error(args: argparse.Namespace | None, message: str, kind: str, code
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    _Parser.json_errors = _wants_json(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version (0) or a usage error already reported (2)
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     try:
         return int(args.func(args) or 0)
     except DQError as exc:

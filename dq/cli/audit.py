@@ -6,8 +6,7 @@ import argparse
 import json
 import sys
 
-from dq.cli.common import console
-from dq.errors import DQError
+from dq.cli.common import console, count, period
 
 __all__ = ["configure_parser", "run"]
 
@@ -23,10 +22,11 @@ STATUS_STYLE = {
 def configure_parser(a: argparse.ArgumentParser) -> None:
     a.add_argument("path", help="extract folder (manifest.yaml + tables) or a table file")
     a.add_argument("--suite", action="append", help="suite file or folder (repeatable)")
-    a.add_argument("--period", help="audited month YYYY-MM (default: the manifest's)")
+    a.add_argument("--period", type=period, help="audited month YYYY-MM (default: the manifest's)")
+    a.add_argument("--table", help="the catalogue table a single file holds (default: the file's name)")
     a.add_argument("--format", choices=("table", "json"), default="table")
     a.add_argument("--output", "-o", help="write the result to this file")
-    a.add_argument("--samples", type=int, default=5, help="failing rows shown per rule (0: none)")
+    a.add_argument("--samples", type=count, default=5, help="failing rows shown per rule (0: none)")
     a.add_argument("--encoding", help="CSV encoding (default: detect UTF-8 or GB18030)")
     a.add_argument("--streaming", action="store_true", help="use Polars' streaming engine")
 
@@ -76,19 +76,12 @@ def _audit_table_rich(audit, con) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dq.engine import audit_extract
-    from dq.sources import open_extract
-    from dq.suite import load_suites
+    from dq.api import audit as run_audit
 
-    extract = open_extract(args.path, encoding=args.encoding)
-    suites = load_suites(args.suite or None)
-    if args.period:
-        from dq.sources import parse_period
-
-        parse_period(args.period)
-    if extract.kind is None and not any(s.table in extract.tables for s in suites):
-        raise DQError(f"{args.path}: no suite targets this table; pass --suite")
-    audit = audit_extract(extract, suites, period=args.period, samples=args.samples, streaming=args.streaming)
+    audit = run_audit(
+        args.path, args.suite or None, args.period, args.samples,
+        table=args.table, encoding=args.encoding, streaming=args.streaming,
+    )  # fmt: skip
     for p in audit.problems:
         print(f"dq: warning: {p}", file=sys.stderr)
     out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115

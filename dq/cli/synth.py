@@ -7,6 +7,8 @@ import sys
 import time
 from pathlib import Path
 
+from dq.cli.common import EXIT_USAGE, period
+
 __all__ = ["configure_parser", "main", "run"]
 
 
@@ -45,7 +47,7 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
         "tables times --scale (1.0 is a real month, about 10^8 rows)."
     )
     p.add_argument("--out", required=True, type=Path, metavar="DIR", help="output folder")
-    p.add_argument("--period", required=True, metavar="YYYY-MM", help="month to generate")
+    p.add_argument("--period", required=True, type=period, metavar="YYYY-MM", help="month to generate")
     p.add_argument(
         "--scale",
         type=_scale,
@@ -87,28 +89,23 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``dq synth`` with parsed arguments; return the exit code."""
-    from dq.registry import UnknownUnitError
     from dq.synth.generate import generate
     from dq.synth.province import generate_province
 
     t0 = time.perf_counter()
     cities = getattr(args, "cities", None)
-    try:
-        options = {
-            "scale": args.scale,
-            "seed": args.seed,
-            "profile": args.profile,
-            "units": args.units,
-            "fmt": args.fmt,
-            "progress": getattr(args, "progress", True),
-        }
-        if cities:
-            root = generate_province(args.out, args.period, cities, **options)
-        else:
-            root = generate(args.out, args.period, **options)
-    except (ValueError, UnknownUnitError) as exc:
-        print(f"dq synth: error: {exc}", file=sys.stderr)
-        return 2
+    options = {
+        "scale": args.scale,
+        "seed": args.seed,
+        "profile": args.profile,
+        "units": args.units,
+        "fmt": args.fmt,
+        "progress": getattr(args, "progress", True) and not getattr(args, "quiet", False),
+    }
+    if cities:
+        root = generate_province(args.out, args.period, cities, **options)
+    else:
+        root = generate(args.out, args.period, **options)
     import json
 
     truth = json.loads((root / "truth.json").read_text(encoding="utf-8"))
@@ -121,6 +118,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from dq.errors import DQError
+
     parser = argparse.ArgumentParser(prog="python -m dq.synth")
     configure_parser(parser)
-    return run(parser.parse_args(argv))
+    try:
+        return run(parser.parse_args(argv))
+    except SystemExit as exc:  # argparse's usage error: return its code like the other errors
+        return int(exc.code or 0)
+    except DQError as exc:
+        print(f"dq synth: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE

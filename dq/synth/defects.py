@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
+from dq.errors import UsageError
 from dq.synth.plan import Period, UnitPlan
 from dq.synth.tables import DATE_EVENTS, DAY, EVENT_COLUMNS, HOUR, ID_FORMAT, ids, record_ids, tod_clinic
 from dq.synth.values import civil_from_days, id15_numbers, id18_numbers, stable_hash
@@ -496,7 +497,7 @@ def _after(plan: UnitPlan, before: UnitDefects, period: Period, seed: int) -> Un
 def plan_batch(plans: list[UnitPlan], period: Period, seed: int, profile: str) -> dict[str, UnitDefects]:
     """The defect plan of every unit of the batch (may switch a unit to the text style)."""
     if profile not in ("before", "after"):
-        raise ValueError(f"profile must be 'before' or 'after', got {profile!r}")
+        raise UsageError(f"profile must be 'before' or 'after', got {profile!r}")
     uds = {p.unit_id: _unit_before(p, period, seed) for p in plans}
     _cover(plans, uds, period, seed)
     if profile == "after":

@@ -39,6 +39,8 @@ import yaml
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from dq.catalogue import load_catalogue
+from dq.errors import UsageError
+from dq.outputs import ensure_dir
 from dq.synth.defects import (
     CHECK_OF,
     UnitDefects,
@@ -261,17 +263,16 @@ def generate(
 ) -> Path:
     """Write a batch of synthetic extracts under ``out/<period>/``; return that directory."""
     if fmt not in FORMATS:
-        raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+        raise UsageError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     if not scale > 0:
-        raise ValueError(f"scale must be positive, got {scale}")
+        raise UsageError(f"scale must be positive, got {scale}")
     if seed < 0:
-        raise ValueError(f"seed must be non-negative, got {seed}")
+        raise UsageError(f"seed must be non-negative, got {seed}")
     per = parse_period(period)
     plans = load_units(per, scale, seed, units, fmt)
     uds = plan_batch(plans, per, seed, profile)
 
-    root = Path(out) / per.label
-    root.mkdir(parents=True, exist_ok=True)
+    root = ensure_dir(Path(out) / per.label)
     keep = {p.unit_id for p in plans}
     for child in sorted(root.iterdir()):
         if child.is_dir() and child.name not in keep and _is_ours(child):

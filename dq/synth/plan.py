@@ -16,7 +16,9 @@ from datetime import date
 
 import numpy as np
 
+from dq import columns
 from dq.catalogue import load_catalogue
+from dq.errors import UsageError
 from dq.synth.values import stable_hash, uscc
 
 __all__ = [
@@ -86,13 +88,10 @@ class Period:
 
 
 def parse_period(text: str) -> Period:
-    try:
-        y, m = (int(x) for x in text.split("-"))
-        first = date(y, m, 1)
-    except ValueError as exc:
-        raise ValueError(f"period must be YYYY-MM, got {text!r}") from exc
-    if len(text) != 7:
-        raise ValueError(f"period must be YYYY-MM, got {text!r}")
+    """A month ``YYYY-MM``; anything else raises the same :class:`~dq.errors.UsageError` as everywhere."""
+    start, _ = columns.parse_period(text)
+    y, m = start.year, start.month
+    first = date(y, m, 1)
     return Period(text, (first - date(1970, 1, 1)).days, calendar.monthrange(y, m)[1])
 
 
@@ -223,7 +222,7 @@ def load_units(period: Period, scale: float, seed: int, units: list[str] | None,
     plans = []
     for inst in insts:
         if inst.kind not in ("hospital", "district"):
-            raise ValueError(f"unit {inst.unit_id} has kind {inst.kind!r}")
+            raise UsageError(f"unit {inst.unit_id} has kind {inst.kind!r}")
         source, row = published.get(inst.unit_id, (None, {}))
         key = stable_hash("unit", inst.unit_id)
         if inst.kind == "hospital":

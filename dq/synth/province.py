@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from dq.errors import UsageError
 from dq.registry import COLUMNS, Registry
 
 __all__ = ["city_prefix", "generate_province"]
@@ -61,7 +62,7 @@ def generate_province(
     from dq.synth.generate import generate
 
     if cities < 1:
-        raise ValueError(f"cities must be at least 1, got {cities}")
+        raise UsageError(f"cities must be at least 1, got {cities}")
     out = Path(out)
     root = out / period
     root.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,249 @@
+"""dq from Python: audit an extract, or validate any Polars frame against rules, in a few lines.
+
+    import dq, polars as pl
+
+    result = dq.audit("examples/extract")            # an extract folder or one table file
+    result.summary["passed"], result.to_frame()
+
+    dq.validate(pl.DataFrame({"a": [1, None]}),
+                [{"id": "A1", "check": "not_null", "params": {"column": "a"}}])[0].failed   # 1
+
+Rules come as a suite file or folder, a YAML string, or a list of dicts in the suite language;
+they are validated exactly as suite files are, and :class:`~dq.errors.SuiteError` lists every
+problem. Every mistake a caller can make raises a subclass of :class:`~dq.errors.DQError`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import yaml
+
+from dq.catalogue import Catalogue, Column, TableSpec, load_catalogue
+from dq.columns import parse_period
+from dq.errors import Problem, SuiteError, UsageError
+from dq.results import AuditResult, RuleResult
+from dq.suite import Rule, Suite, load_suites, suite_from_data
+from dq.yamlio import load_yaml
+
+__all__ = ["FRAME_TABLE", "audit", "validate"]
+
+# The table name rules are checked against when validate() is given a frame and no table.
+FRAME_TABLE = "frame"
+
+SuitesArg = str | Path | Sequence[str | Path | Suite] | None
+
+
+def _samples(samples: int) -> int:
+    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 0:
+        raise UsageError(f"samples must be a whole number >= 0, got {samples!r}")
+    return samples
+
+
+def _period(period: str | None) -> str | None:
+    if period is not None:
+        parse_period(period)
+    return period
+
+
+def _suites(suites: SuitesArg, catalogue: Catalogue) -> list[Suite]:
+    if suites is None:
+        return load_suites(None, catalogue)
+    if isinstance(suites, str | Path):
+        suites = [suites]
+    loaded = [s for s in suites if isinstance(s, Suite)]
+    paths = [s for s in suites if not isinstance(s, Suite)]
+    return loaded + (load_suites(paths, catalogue) if paths else [])
+
+
+def _table_name(name: str, catalogue: Catalogue) -> str:
+    if catalogue.table(name) is None:
+        hint = difflib.get_close_matches(name, catalogue.tables, n=1)
+        raise UsageError(
+            f"unknown table {name!r}"
+            + (f"; did you mean '{hint[0]}'?" if hint else "")
+            + " (see dq/rules/catalogue.yaml)"
+        )
+    return name
+
+
+def audit(
+    path: str | Path,
+    suites: SuitesArg = None,
+    period: str | None = None,
+    samples: int = 5,
+    *,
+    table: str | None = None,
+    encoding: str | None = None,
+    streaming: bool = False,
+    catalogue: Catalogue | None = None,
+) -> AuditResult:
+    """Audit a site extract folder (``manifest.yaml`` + table files) or one table file.
+
+    ``suites``: suite files or folders (default: the shipped suites), or loaded :class:`Suite`\\ s.
+    ``period``: the audited month ``YYYY-MM`` (default: the manifest's). ``samples``: failing rows
+    kept per rule, identifiers masked. ``table``: the catalogue table a lone file holds (default:
+    the file's name without its suffix); a lone file is audited with that table's suites only.
+    """
+    from dq.engine import audit_extract
+    from dq.sources import Extract, open_extract, read_table
+
+    cat = catalogue or load_catalogue()
+    samples, period = _samples(samples), _period(period)
+    p = Path(path)
+    if table is not None:
+        _table_name(table, cat)
+    if p.is_file():
+        src = read_table(p, table=table, catalogue=cat, encoding=encoding)
+        if src.spec is None:
+            hint = difflib.get_close_matches(src.table, cat.tables, n=1)
+            raise UsageError(
+                f"{p}: {src.table!r} is not a table of the catalogue; name the file's table with --table"
+                f" (table=), e.g. --table {hint[0] if hint else 'patient_index'}"
+            )
+        extract = Extract(
+            p.parent, {"kind": src.spec.kind if src.spec else None, "name": p.name}, {src.table: src}
+        )
+        chosen = [s for s in _suites(suites, cat) if s.table == src.table]
+        if not chosen:
+            raise UsageError(
+                f"{p}: no suite targets table {src.table}; pass --suite (or --table to name the table)"
+            )
+    else:
+        if table is not None:
+            raise UsageError(f"{p}: --table names the table of a single file, not of an extract folder")
+        extract = open_extract(p, catalogue=cat, encoding=encoding)
+        chosen = _suites(suites, cat)
+    return audit_extract(extract, chosen, period=period, samples=samples, catalogue=cat, streaming=streaming)
+
+
+# -- validate ------------------------------------------------------------------------------------
+_TYPES = (
+    (lambda t: t == pl.String or t == pl.Categorical or t == pl.Enum, "str"),
+    (lambda t: t.is_integer(), "int"),
+    (lambda t: t.is_numeric(), "decimal"),
+    (lambda t: t == pl.Date, "date"),
+    (lambda t: t == pl.Datetime, "datetime"),
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class _FrameColumn(Column):
+    """A column of a caller's frame: the catalogue's kind of type, and the frame's own dtype."""
+
+    frame_dtype: pl.DataType | None = None
+
+    @property
+    def dtype(self) -> pl.DataType:  # type: ignore[override]
+        return self.frame_dtype if self.frame_dtype is not None else super().dtype
+
+
+def _frame_spec(name: str, schema: Mapping[str, pl.DataType]) -> TableSpec:
+    cols = []
+    for col, dtype in schema.items():
+        kind = next((k for test, k in _TYPES if test(dtype)), "str")
+        cols.append(_FrameColumn(col, kind, False, None, None, frame_dtype=dtype))
+    return TableSpec(name=name, kind="", title_zh=name, title_en=name, columns=tuple(cols))
+
+
+def _rules_data(rules: Any) -> tuple[Any, str]:
+    """The suite-language data of ``rules`` and a name for it in error messages."""
+    if isinstance(rules, Path) or (
+        isinstance(rules, str) and "\n" not in rules and rules.strip().endswith((".yaml", ".yml"))
+    ):
+        path = Path(rules)
+        if not path.is_file():
+            raise SuiteError([Problem(str(path), None, None, "no such file")])
+        try:
+            return load_yaml(path.read_text(encoding="utf-8")), str(path)
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            raise SuiteError([Problem(str(path), None, None, f"cannot read YAML: {exc}")]) from exc
+    if isinstance(rules, str):
+        try:
+            return load_yaml(rules), "<rules>"
+        except yaml.YAMLError as exc:
+            raise SuiteError([Problem("<rules>", None, None, f"cannot read YAML: {exc}")]) from exc
+    return rules, "<rules>"
+
+
+def _titled(rule: Any) -> Any:
+    if isinstance(rule, Mapping) and "title" not in rule and isinstance(rule.get("id"), str):
+        return {**rule, "title": rule["id"]}
+    return rule
+
+
+def _as_suite_mapping(data: Any, table: str | None, source: str) -> dict[str, Any]:
+    if isinstance(data, Mapping) and "check" in data and "rules" not in data:
+        data = [data]  # one rule
+    if isinstance(data, list | tuple):
+        data = {"rules": list(data)}
+    if isinstance(data, Mapping):
+        out = dict(data)
+        out.setdefault("suite", "validate")
+        if table is not None or "table" not in out:
+            out["table"] = table or FRAME_TABLE
+        if isinstance(out.get("rules"), list):
+            # The one leniency over suite files: a rule's title defaults to its id.
+            out["rules"] = [_titled(r) for r in out["rules"]]
+        return out
+    raise SuiteError(
+        [Problem(source, None, None, "rules must be a suite file, a YAML string or a list of rule mappings")]
+    )
+
+
+def validate(
+    frame: pl.DataFrame | pl.LazyFrame,
+    rules: str | Path | Sequence[Mapping[str, Any]] | Mapping[str, Any] | Suite | Sequence[Rule],
+    table: str | None = None,
+    period: str | None = None,
+    *,
+    samples: int = 5,
+    catalogue: Catalogue | None = None,
+) -> list[RuleResult]:
+    """Check ``frame`` (a Polars DataFrame or LazyFrame, any columns) against ``rules``.
+
+    ``rules``: a suite file path, a YAML string (a suite, or a list of rules), a list of rule
+    mappings in the suite language, or loaded :class:`Suite`/:class:`Rule` objects. They are
+    validated as suite files are: :class:`~dq.errors.SuiteError` lists every problem, e.g. a
+    column the frame does not have. ``table``: a catalogue table whose types (and identifier
+    masking) the frame follows; without it the rules are checked against the frame's own
+    columns. Returns one :class:`RuleResult` per rule, in order.
+    """
+    from dq.engine import evaluate_frame
+    from dq.sources import _coerce
+
+    if not isinstance(frame, pl.DataFrame | pl.LazyFrame):
+        module = type(frame).__module__.split(".")[0]
+        if module != "pandas":
+            raise UsageError(f"frame must be a Polars DataFrame or LazyFrame, got {type(frame).__name__}")
+        frame = pl.from_pandas(frame)
+    lf = frame.lazy()
+    samples, period = _samples(samples), _period(period)
+    cat = catalogue or load_catalogue()
+
+    if isinstance(rules, Suite):
+        rule_list = list(rules.rules)
+    elif isinstance(rules, Sequence) and rules and all(isinstance(r, Rule) for r in rules):
+        rule_list = list(rules)  # type: ignore[arg-type]
+    else:
+        data, source = _rules_data(rules)
+        mapping = _as_suite_mapping(data, table, source)
+        name = mapping["table"]
+        if isinstance(name, str) and cat.table(name) is None:
+            # Not a catalogue table: check the rules against the frame's own columns.
+            spec = _frame_spec(name, lf.collect_schema())
+            cat = dataclasses.replace(cat, tables={**cat.tables, name: spec})
+        rule_list = list(suite_from_data(mapping, source, cat).rules)
+    if not rule_list:
+        return []
+    name = rule_list[0].table
+    if cat.table(name) is None:
+        cat = dataclasses.replace(cat, tables={**cat.tables, name: _frame_spec(name, lf.collect_schema())})
+    lf = _coerce(lf, cat.table(name))
+    _, results = evaluate_frame(lf, rule_list, name, catalogue=cat, period=period, samples=samples)
+    return results
