@@ -42,6 +42,8 @@ from dq.sources import open_extract, parse_period
 from dq.store import Run, Store, suites_hash
 from dq.suite import Rule, Suite, load_suites
 from dq.summary import audit_and_summarize, summary_frame
+from dq.urls import is_url, list_unit_urls, local_copy, url_name
+from dq.urls import read_text as read_url
 from dq.yamlio import load_yaml
 
 __all__ = [
@@ -116,13 +118,16 @@ def evaluate_submissions(
     return out
 
 
-def _unit_from_dir(path: Path) -> dict[str, Any]:
+def _unit_from_dir(path: Path | str) -> dict[str, Any]:
     """The unit of an extract folder before it is opened: the id it is stored under is the
     manifest's (unit_id, else org_code, as :attr:`dq.sources.Extract.unit_id`), else the folder's
     name, so resuming recognises units whose folder is named otherwise."""
-    uid = path.name
+    uid = url_name(path) if is_url(path) else Path(path).name
     try:
-        m = load_yaml((path / "manifest.yaml").read_text(encoding="utf-8"))
+        if is_url(path):
+            m = load_yaml(read_url(f"{str(path).rstrip('/')}/manifest.yaml"))
+        else:
+            m = load_yaml((Path(path) / "manifest.yaml").read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError, DQError):
         m = None
     if isinstance(m, dict) and (m.get("unit_id") or m.get("org_code")):
@@ -144,8 +149,11 @@ def _progress(enabled: bool):
 
 
 def discover_units(root: str | Path, period: str) -> list[Path]:
-    """The unit folders of ``root/period`` (sorted; hidden entries ignored)."""
+    """The unit folders of ``root/period`` (sorted; hidden entries ignored); URLs for an fsspec
+    URL ``root`` (:mod:`dq.urls`)."""
     parse_period(period)
+    if is_url(root):
+        return list_unit_urls(str(root), period)  # type: ignore[return-value]
     base = Path(root) / period
     if not base.is_dir():
         raise InputError(f"{base}: no such batch folder (expected ROOT/{period}/<unit>/)")
@@ -173,7 +181,11 @@ def audit_unit(
     """Audit one unit folder for ``period`` with the record-level ``suites``: its results and
     submission summary, or its error. Pure: reads only the folder (no store, no globals), never
     raises for a bad extract, and returns a picklable outcome, so it can run in another process.
+    A folder given as an fsspec URL is copied to a local temporary folder and audited there.
     """
+    if is_url(path):
+        return _audit_url(str(path), period, suites, unit=unit, catalogue=catalogue, samples=samples,
+                          streaming=streaming)  # fmt: skip
     d = Path(path)
     t = time.perf_counter()
     out = UnitOutcome(dict(unit) if unit else _unit_from_dir(d), folder=str(d))
@@ -201,6 +213,21 @@ def audit_unit(
     except Exception as exc:  # one broken site never stops the batch
         out.error = f"{type(exc).__name__}: {exc}"
         out.trace = traceback.format_exc()
+    out.seconds = time.perf_counter() - t
+    return out
+
+
+def _audit_url(url: str, period: str, suites: Sequence[Suite], **options: Any) -> UnitOutcome:
+    unit = options.pop("unit", None) or _unit_from_dir(url)
+    t = time.perf_counter()
+    try:
+        with local_copy(url) as local:
+            out = audit_unit(local, period, suites, unit=unit, **options)
+        if out.error:  # name the file by its URL, not by the temporary copy
+            out.error = out.error.replace(str(local), url.rstrip("/"))
+    except DQError as exc:
+        out = UnitOutcome(unit, error=str(exc))
+    out.folder = url
     out.seconds = time.perf_counter() - t
     return out
 
@@ -318,7 +345,8 @@ def score_batch(
         stale = store.mark_interrupted()
         if stale and log:
             log(f"runs {', '.join(stale)} were interrupted; their finished units are kept")
-        run = store.begin_run(period, suites_hash([default_rules_dir()]), "batch", str(Path(root).resolve()))
+        where = str(root) if is_url(root) else str(Path(root).resolve())
+        run = store.begin_run(period, suites_hash([default_rules_dir()]), "batch", where)
         outcomes: dict[str, UnitOutcome] = {}
         status = "failed"
         try:

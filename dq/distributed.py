@@ -31,8 +31,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -40,7 +38,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dq.errors import InputError, UsageError
+from dq.errors import UsageError
+from dq.urls import is_url, url_name
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -51,7 +50,6 @@ if TYPE_CHECKING:
 __all__ = [
     "cluster_client",
     "dask_map_units",
-    "is_url",
     "polars_threads_per_worker",
     "render_reports_on_cluster",
     "score_batch_on_cluster",
@@ -114,20 +112,11 @@ def cluster_client(
         yield client
 
 
-def is_url(path: str | Path) -> bool:
-    """True for an fsspec URL other than a plain local path."""
-    return isinstance(path, str) and "://" in path
-
-
-def _unit_name(path: str | Path) -> str:
-    return str(path).rstrip("/").rsplit("/", 1)[-1]
-
-
 def _failed(path: str | Path, exc: BaseException) -> UnitOutcome:
     """The outcome of a unit whose task itself failed (e.g. it kept killing workers)."""
     from dq.batch import UnitOutcome, _unit_from_dir
 
-    unit = _unit_from_dir(Path(path)) if not is_url(path) else {"unit_id": _unit_name(path)}
+    unit = _unit_from_dir(Path(path)) if not is_url(path) else {"unit_id": url_name(path)}
     unit = {"name": unit["unit_id"], "kind": None, "district": None, **unit}
     if type(exc).__name__ == "KilledWorker":
         msg = f"{unit['unit_id']}: the workers auditing it died repeatedly (out of memory?); not scored"
@@ -149,7 +138,7 @@ def dask_map_units(
         if not paths:
             return
         token = uuid.uuid4().hex[:8]
-        keys = [f"dq-unit-{_unit_name(p)}-{token}" for p in paths]
+        keys = [f"dq-unit-{url_name(p)}-{token}" for p in paths]
         # pure=False: a unit is audited again on every run, never taken from a cache.
         futures = client.map(fn, paths, key=keys, pure=False)
         where = {f.key: p for f, p in zip(futures, paths, strict=True)}
@@ -164,48 +153,6 @@ def dask_map_units(
             yield out
 
     return map_units
-
-
-def _fetch_and_audit(url: str, fn: Callable[[Any], UnitOutcome]) -> UnitOutcome:
-    """On a worker: copy one unit folder from an fsspec URL to a local temporary folder and
-    audit it there; the copy is removed afterwards."""
-    import fsspec
-
-    fs, remote = fsspec.core.url_to_fs(url)
-    tmp = Path(tempfile.mkdtemp(prefix="dq-unit-"))
-    try:
-        local = tmp / _unit_name(url)
-        local.mkdir()
-        for f in fs.ls(remote, detail=False):
-            name = str(f).rstrip("/").rsplit("/", 1)[-1]
-            if fs.isfile(f):
-                fs.get_file(f, str(local / name))
-        out = fn(local)
-        out.folder = url
-        return out
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def url_units(root: str, period: str) -> list[str]:
-    """The unit folders of ``root/period`` where ``root`` is an fsspec URL (sorted)."""
-    import fsspec
-
-    from dq.sources import parse_period
-
-    parse_period(period)
-    fs, base = fsspec.core.url_to_fs(root.rstrip("/") + "/" + period)
-    if not fs.isdir(base):
-        raise InputError(f"{root}/{period}: no such batch folder (expected ROOT/{period}/<unit>/)")
-    protocol = root.split("://", 1)[0]
-    entries = fs.ls(base, detail=True)
-    names = sorted(
-        str(e["name"]).rstrip("/").rsplit("/", 1)[-1] for e in entries if e.get("type") == "directory"
-    )
-    names = [n for n in names if not n.startswith(".")]
-    if not names:
-        raise InputError(f"{root}/{period}: the batch has no unit folders")
-    return [f"{protocol}://{base.rstrip('/')}/{n}" for n in names]
 
 
 def score_batch_on_cluster(

@@ -97,15 +97,20 @@ def test_a_killed_worker_has_its_unit_retried_and_the_scores_are_the_serial_ones
     assert len(serial.filter(pl.col("facet") == "overall")) == len(UNITS) + 1
 
 
-def test_an_existing_cluster_by_address_with_reports_as_tasks(
+def test_an_existing_cluster_by_address_a_url_root_and_reports_as_tasks(
     client, batch: Path, serial: pl.DataFrame, tmp_path: Path
 ) -> None:
     store = Store(tmp_path / "history")
     address = client.scheduler.address
     out = tmp_path / "reports"
-    outcome = score_batch_on_cluster(batch, PERIOD, store, scheduler=address, reports=out, progress=False)
+    url = f"file://{batch}"  # an fsspec URL: each worker copies its unit folder locally
+    outcome = score_batch_on_cluster(url, PERIOD, store, scheduler=address, reports=out, progress=False)
     assert [u.unit_id for u in outcome.errors] == ["H999"]
-    assert _scores(store).equals(serial)
+    assert (
+        outcome.errors[0].error is not None
+        and f"{url}/{PERIOD}/H999/manifest.yaml" in outcome.errors[0].error
+    )
+    assert _scores(store).drop("error").equals(serial.drop("error"))
     pages = {p.name for p in (out / PERIOD).glob("*.html")}
     assert "index.html" in pages
     assert len(pages) == len(UNITS) + 2  # every unit (the broken one too) and the index
