@@ -35,6 +35,7 @@ import yaml
 from dq.catalogue import Catalogue, default_rules_dir, load_catalogue
 from dq.engine import evaluate_frame
 from dq.errors import DQError, InputError, OutputError
+from dq.fixlist import write_fix_rows
 from dq.published import data_dir as published_data_dir
 from dq.results import RuleResult
 from dq.scoring import ScoringConfig, UnitScore, load_scoring, rank_units, score_unit
@@ -177,6 +178,7 @@ def audit_unit(
     catalogue: Catalogue | None = None,
     samples: int = 5,
     streaming: bool = False,
+    fix_rows: int = 0,
 ) -> UnitOutcome:
     """Audit one unit folder for ``period`` with the record-level ``suites``: its results and
     submission summary, or its error. Pure: reads only the folder (no store, no globals), never
@@ -203,7 +205,13 @@ def audit_unit(
             raise InputError(f"{d}/manifest.yaml: period {ext.period} is not the batch's {period}")
         # The submission summary comes from the audit's own pass over each table.
         audit, out.summary = audit_and_summarize(
-            ext, record_suites(suites), period, catalogue=cat, samples=samples, streaming=streaming
+            ext,
+            record_suites(suites),
+            period,
+            catalogue=cat,
+            samples=samples,
+            streaming=streaming,
+            fix_rows=fix_rows,
         )
         out.results = list(audit.results)
         out.tables = {ti.table: ti.rows for ti in audit.tables}
@@ -260,6 +268,8 @@ def commit_unit(
         store.write_unit(
             run, outcome.unit, results, outcome.score, outcome.summary, fixes, outcome.error, outcome.tables
         )
+        if not outcome.error:
+            write_fix_rows(store, run, outcome.unit_id, outcome.results)
     except OutputError:
         raise
     except Exception as exc:  # e.g. a value Parquet cannot hold: this unit's error only
@@ -326,13 +336,15 @@ def score_batch(
     log: Callable[[str], None] | None = None,
     progress: bool | None = None,
     map_units: Callable[[Callable[[Path], UnitOutcome], Sequence[Path]], Iterable[UnitOutcome]] | None = None,
+    fix_rows: int = 1000,
 ) -> BatchOutcome:
     """Audit and score every unit under ``root/period`` and append the results to ``store``.
 
     ``map_units(fn, paths)`` runs ``fn`` (a picklable :func:`audit_unit` with everything but the
     folder bound) over the folders and yields the outcomes in any order, e.g. on a Dask cluster;
     by default the units run one after the other in this process. Each outcome is committed to
-    the store as soon as it arrives.
+    the store as soon as it arrives. ``fix_rows``: failing rows kept per rule for the rows-to-fix
+    files (:mod:`dq.fixlist`; 0 = none).
     """
     t0 = time.perf_counter()
     unit_dirs = discover_units(root, period)
@@ -367,7 +379,7 @@ def score_batch(
                     peers[row["unit_id"]] = row
             fn = partial(
                 audit_unit, period=period, suites=record_suites(suites), catalogue=cat,
-                samples=samples, streaming=streaming,
+                samples=samples, streaming=streaming, fix_rows=fix_rows,
             )  # fmt: skip
             with _progress(show) as bar:
                 task = bar.add_task("", total=len(unit_dirs))

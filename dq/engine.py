@@ -106,11 +106,16 @@ def evaluate_frame(
     now: dt.datetime | None = None,
     samples: int = DEFAULT_SAMPLES,
     streaming: bool = False,
+    fix_rows: int = 0,
 ) -> tuple[int, list[RuleResult]]:
-    """Evaluate ``rules`` on one table in a single pass. Returns (row count, results)."""
+    """Evaluate ``rules`` on one table in a single pass. Returns (row count, results).
+
+    Failing rules keep ``samples`` masked rows; with ``fix_rows`` > 0 they also keep up to that
+    many failing rows (key and rule columns, masked) in ``RuleResult.fix_rows`` (dq.fixlist).
+    """
     ev = evaluate_table(
         frame, rules, table, catalogue=catalogue, tables=tables, period=period, now=now,
-        samples=samples, streaming=streaming,
+        samples=samples, streaming=streaming, fix_rows=fix_rows,
     )  # fmt: skip
     return ev.rows, ev.results
 
@@ -136,9 +141,11 @@ def evaluate_table(
     samples: int = DEFAULT_SAMPLES,
     streaming: bool = False,
     extra: Mapping[str, pl.Expr] | None = None,
+    fix_rows: int = 0,
 ) -> TableEvaluation:
     """:func:`evaluate_frame`, plus ``extra`` named aggregate expressions over the table computed
     in the same pass (e.g. the submission summary's volumes), so the table is read once."""
+    want = max(samples, fix_rows)
     extra = dict(extra or {})
     cat = catalogue or load_catalogue()
     spec = cat.table(table)
@@ -176,7 +183,7 @@ def evaluate_table(
     joined = apply_joins(frame, joins)
     sample_cols = {p.prefix: _sample_columns(p, schema, spec) for p in plans}
     try:
-        query = _one_pass(joined, plans, sample_cols, samples, extra)
+        query = _one_pass(joined, plans, sample_cols, want, extra)
         row = _collect(query, streaming).row(0, named=True)
     except Exception:
         # Isolate the failing rule(s): collect each plan on its own.
@@ -205,7 +212,7 @@ def evaluate_table(
         else:
             message = f"{failed} of {evaluated} fail ({failed / evaluated:.2%})"
         results[p.rule.id] = _result(p.rule, status, evaluated, failed, message)
-        if status in ("fail", "warn") and samples > 0 and failed > 0:
+        if status in ("fail", "warn") and want > 0 and failed > 0:
             failing.append(p)
             if f"{prefix}:s:0" in row:
                 cols = sample_cols[prefix]
@@ -213,7 +220,8 @@ def evaluate_table(
                 sampled[p.rule.id] = [dict(zip(cols, v, strict=True)) for v in values]
 
     if failing:
-        _add_samples(joined, failing, results, sample_cols, sampled, table, cat, samples, streaming)
+        counts = (samples, fix_rows)
+        _add_samples(joined, failing, results, sample_cols, sampled, table, cat, counts, streaming)
     values = {k: row[f"__x:{k}"] for k in extra}
     return TableEvaluation(n_rows, [results[r.id] for r in rules], values)
 
@@ -275,10 +283,13 @@ def _add_samples(
     sampled: Mapping[str, list[dict[str, Any]]],
     table: str,
     cat: Catalogue,
-    n: int,
+    counts: tuple[int, int],
     streaming: bool,
 ) -> None:
-    """Attach masked samples: gathered in the main pass, or queried now (set-wise checks)."""
+    """Attach masked samples (and rows to fix): gathered in the main pass, or queried now
+    (set-wise checks). ``counts`` is (samples, fix_rows)."""
+    n_samples, n_fix = counts
+    n = max(counts)
     queries: list[pl.LazyFrame] = []
     chosen: list[Plan] = []
     for p in failing:
@@ -299,7 +310,9 @@ def _add_samples(
         got = sampled[p.rule.id] if p.rule.id in sampled else next(frames).iter_rows(named=True)
         rows = [mask_sample({k: _jsonable(v) for k, v in r.items()}, table, cat) for r in got]
         old = results[p.rule.id]
-        results[p.rule.id] = RuleResult(**{**old.__dict__, "samples": tuple(rows)})
+        results[p.rule.id] = RuleResult(
+            **{**old.__dict__, "samples": tuple(rows[:n_samples]), "fix_rows": tuple(rows[:n_fix])}
+        )
 
 
 def audit_extract(
@@ -313,6 +326,7 @@ def audit_extract(
     streaming: bool = False,
     progress: Callable[[str], None] | None = None,
     extra: Callable[[str, pl.LazyFrame], Mapping[str, pl.Expr]] | None = None,
+    fix_rows: int = 0,
 ) -> AuditResult:
     """Audit every table of an extract with the suites that target it.
 
@@ -352,6 +366,7 @@ def audit_extract(
             samples=samples,
             streaming=streaming,
             extra=extra(table, src.frame) if extra else None,
+            fix_rows=fix_rows,
         )
         infos.append(TableInfo(table, ev.rows, str(src.path)))
         results += ev.results

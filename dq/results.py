@@ -80,11 +80,15 @@ class RuleResult:
     threshold: dict[str, Any] = field(default_factory=dict)
     title_zh: str = ""
     title_en: str = ""
+    # the failing rows' keys (and the rule's columns), masked, up to the audit's ``fix_rows``;
+    # empty unless asked for (they feed the rows-to-fix files, see dq.fixlist)
+    fix_rows: tuple[dict[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["columns"] = list(self.columns)
         d["samples"] = [dict(s) for s in self.samples]
+        d["fix_rows"] = [dict(s) for s in self.fix_rows]
         return d
 
     @classmethod
@@ -92,6 +96,7 @@ class RuleResult:
         d = dict(d)
         d["columns"] = tuple(d.get("columns") or ())
         d["samples"] = tuple(d.get("samples") or ())
+        d["fix_rows"] = tuple(d.get("fix_rows") or ())
         return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
 
 

@@ -115,15 +115,17 @@ def audit_and_summarize(
     samples: int = 5,
     streaming: bool = False,
     now: datetime | None = None,
+    fix_rows: int = 0,
 ) -> tuple[AuditResult, dict]:
-    """Audit an extract and compute its submission summary in the same pass over each table."""
+    """Audit an extract and compute its submission summary in the same pass over each table
+    (``fix_rows``: failing rows kept per rule, see :func:`dq.engine.evaluate_frame`)."""
     from dq.engine import audit_extract
 
     cat = catalogue or load_catalogue()
     period = _period_of(extract, period)
     audit = audit_extract(
         extract, suites, period=period, samples=samples, catalogue=cat, now=now, streaming=streaming,
-        extra=lambda table, frame: summary_exprs(table, frame, period, cat),
+        extra=lambda table, frame: summary_exprs(table, frame, period, cat), fix_rows=fix_rows,
     )  # fmt: skip
     return audit, summary_from_counts(extract, period, audit.extra, cat)
 

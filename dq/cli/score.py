@@ -9,6 +9,7 @@ from pathlib import Path
 
 import polars as pl
 
+from dq.cli.common import count
 from dq.errors import DQError
 
 __all__ = ["configure_parser", "run"]
@@ -32,6 +33,12 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--suite", action="append", help="suite file or folder (default: rules/suites)")
     p.add_argument("--samples", type=int, default=5, help="failing rows kept per rule (0: none)")
     p.add_argument("--streaming", action="store_true", help="use Polars' streaming engine")
+    p.add_argument(
+        "--max-rows",
+        type=count,
+        default=1000,
+        help="failing rows kept per rule for the rows-to-fix files (default 1000; 0: none)",
+    )
     p.add_argument("--reports", action="store_true", help="render the period's HTML reports afterwards")
     p.add_argument("--out", default="reports", help="folder for --reports (default: reports)")
     p.add_argument("--lang", choices=("zh", "en"), default="zh", help="language of --reports")
@@ -102,7 +109,12 @@ def run(args: argparse.Namespace) -> int:
         outcome = score_published(args.period, store, root=args.published, suite_paths=args.suite)
     elif args.root:
         options = dict(
-            suite_paths=args.suite, force=args.force, samples=args.samples, streaming=args.streaming, log=log
+            suite_paths=args.suite,
+            force=args.force,
+            samples=args.samples,
+            streaming=args.streaming,
+            log=log,
+            fix_rows=args.max_rows,
         )
         if args.workers or args.scheduler:
             from dq.distributed import score_batch_on_cluster
