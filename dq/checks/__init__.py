@@ -12,6 +12,7 @@ from dq.checks import (
     completeness,
     conformance,
     consistency,
+    history,
     peers,
     plausibility,
     timeliness,
@@ -33,7 +34,7 @@ __all__ = [
     "get",
 ]
 
-_FAMILIES = (completeness, conformance, plausibility, uniqueness, timeliness, consistency, peers)
+_FAMILIES = (completeness, conformance, plausibility, uniqueness, timeliness, consistency, peers, history)
 
 REGISTRY: dict[str, CheckDef] = {}
 for _family in _FAMILIES:

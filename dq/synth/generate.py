@@ -31,6 +31,7 @@ import json
 import math
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -260,8 +261,13 @@ def generate(
     units: list[str] | None = None,
     fmt: str = "parquet",
     progress: bool = True,
+    adjust: Callable[[list[UnitPlan], dict[str, UnitDefects]], None] | None = None,
 ) -> Path:
-    """Write a batch of synthetic extracts under ``out/<period>/``; return that directory."""
+    """Write a batch of synthetic extracts under ``out/<period>/``; return that directory.
+
+    ``adjust`` (optional) may change the units' plans and defect plans before anything is drawn
+    (volumes, tables that stop, defect rates); :mod:`dq.synth.series` uses it for monthly series.
+    """
     if fmt not in FORMATS:
         raise UsageError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     if not scale > 0:
@@ -271,6 +277,8 @@ def generate(
     per = parse_period(period)
     plans = load_units(per, scale, seed, units, fmt)
     uds = plan_batch(plans, per, seed, profile)
+    if adjust is not None:
+        adjust(plans, uds)
 
     root = ensure_dir(Path(out) / per.label)
     keep = {p.unit_id for p in plans}
