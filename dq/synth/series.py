@@ -126,12 +126,42 @@ def _scale_counts(up: UnitPlan, factor: float, only: str | None = None) -> None:
         up.counts["vaccination_record"] = min(up.counts["vaccination_record"], slots)
 
 
+# Every month starts from the plans of one reference month (28 days, so its missing upload
+# days exist in every month): a unit keeps its volumes, styles and defects from month to month,
+# and only what the series changes (trend, season, noise, events) differs.
+REFERENCE = "2019-02"
+_COPIED = (
+    "declaration_status", "source_period", "published_upload_days", "published_days",
+    "reference_available", "factor", "target_rows", "style", "compact_dates", "encoding",
+)  # fmt: skip
+
+
+def _reference(
+    ids: list[str], seed: int, scale: float, fmt: str
+) -> tuple[list[UnitPlan], dict[str, UnitDefects]]:
+    from dq.synth.defects import plan_batch
+    from dq.synth.plan import load_units, parse_period
+
+    per = parse_period(REFERENCE)
+    plans = load_units(per, scale, seed, ids, fmt)
+    return plans, plan_batch(plans, per, seed, "before")
+
+
 def _adjuster(
-    month: str, factors: dict[str, dict[str, float]], events: list[dict[str, Any]]
+    month: str,
+    factors: dict[str, dict[str, float]],
+    events: list[dict[str, Any]],
+    reference: Callable[[], tuple[list[UnitPlan], dict[str, UnitDefects]]],
 ) -> Callable[[list[UnitPlan], dict[str, UnitDefects]], None]:
     def adjust(plans: list[UnitPlan], uds: dict[str, UnitDefects]) -> None:
+        ref_plans, ref_uds = reference()
+        by_id = {p.unit_id: p for p in ref_plans}
         for up in plans:
-            ud = uds[up.unit_id]
+            ref = by_id[up.unit_id]
+            for name in _COPIED:
+                setattr(up, name, getattr(ref, name))
+            up.counts = dict(ref.counts)
+            uds[up.unit_id] = ud = ref_uds[up.unit_id]
             _scale_counts(up, factors[up.unit_id][month])
             for ev in events:
                 if ev["unit"] != up.unit_id or not ev["month"] <= month <= ev["until"]:
@@ -157,12 +187,7 @@ def _resolve_events(
     events: list[dict[str, Any]], months: list[str], units: list[str], seed: int, scale: float
 ) -> list[dict[str, Any]]:
     """Fix each event's table (and defect) from the units' plans, and the metrics it should flag."""
-    from dq.synth.defects import plan_batch
-    from dq.synth.plan import load_units, parse_period
-
-    per = parse_period(months[0])
-    plans = load_units(per, scale, seed, units, "parquet")
-    uds = plan_batch(plans, per, seed, "before")
+    plans, uds = _reference(units, seed, scale, "parquet")
     by_id = {p.unit_id: p for p in plans}
     out = []
     for ev in events:
@@ -213,9 +238,13 @@ def series(
     factors = _factors(ids, months, seed)
     planned = _resolve_events(_plan_events(ids, months, seed), months, ids, seed, scale) if events else []
     out = Path(out)
+
+    def reference() -> tuple[list[UnitPlan], dict[str, UnitDefects]]:
+        return _reference(ids, seed, scale, fmt)
+
     for m in months:
-        generate(out, m, scale=scale, seed=seed, units=ids, fmt=fmt, progress=progress,
-                 adjust=_adjuster(m, factors, planned))  # fmt: skip
+        adjust = _adjuster(m, factors, planned, reference)
+        generate(out, m, scale=scale, seed=seed, units=ids, fmt=fmt, progress=progress, adjust=adjust)
     truth = {
         "generated_by": "dq synth --months",
         "months": months,
