@@ -33,6 +33,7 @@ import polars as pl
 import yaml
 
 from dq.catalogue import Catalogue, default_rules_dir, load_catalogue
+from dq.checks.history import earlier_metrics, history_rules, with_history
 from dq.engine import evaluate_frame
 from dq.errors import DQError, InputError, OutputError
 from dq.fixlist import write_fix_rows
@@ -304,6 +305,8 @@ def _rescore(
         return
     sub = evaluate_submissions(frame, suites, units=todo)
     summaries = {r["unit_id"]: r for r in frame.to_dicts()}
+    hist_rules = history_rules(suites)  # a unit against its own earlier periods in the store
+    earlier = earlier_metrics(store, period) if hist_rules else pl.DataFrame()
     for uid in todo:
         o = outcomes.get(uid)
         if o is not None and not o.skipped:
@@ -316,6 +319,7 @@ def _rescore(
             counts = store.table_rows(period).filter(pl.col("unit_id") == uid)
             tables = dict(zip(counts["table"].to_list(), counts["rows"].to_list(), strict=True))
         results = [*records, *sub.get(uid, [])]
+        results = with_history(results, hist_rules, period, earlier, uid, summaries[uid], tables)
         score = score_unit(results, cfg)
         fixes = fx or {r.id: (r.fix_zh, r.fix_en) for s in suites for r in s.rules}
         store.write_unit(run, unit, results, score, summaries[uid], fixes, None, tables)
@@ -463,6 +467,8 @@ def score_published(
     registry = Registry.load()
     run = store.begin_run(period, suites_hash([default_rules_dir()]), "published", str(data_root))
     sub = evaluate_submissions(frame, suites)
+    hist_rules = history_rules(suites)
+    earlier = earlier_metrics(store, period) if hist_rules else pl.DataFrame()
     outcomes = []
     for row in frame.to_dicts():
         inst = registry.get(row["unit_id"])
@@ -473,7 +479,7 @@ def score_published(
             "district": (inst.district if inst else None)
             or (row["unit_name"] if row["kind"] == "district" else None),
         }
-        results = sub[row["unit_id"]]
+        results = with_history(sub[row["unit_id"]], hist_rules, period, earlier, row["unit_id"], row)
         o = UnitOutcome(unit, results, row, score=score_unit(results, cfg))
         store.write_unit(run, unit, results, o.score, row, fixes)
         outcomes.append(o)

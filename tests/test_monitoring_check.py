@@ -214,3 +214,12 @@ def test_bad_params_are_reported_at_load(tmp_path, params, error) -> None:
     )
     with pytest.raises(SuiteError, match=error):
         load_suites([f])
+
+
+def test_a_stray_failing_row_of_a_small_table_is_no_jump_but_five_are() -> None:
+    p = {**P, "direction": "rise", "min_change": 1.0}
+    zero = [(p_, 0.0) for p_, _ in STEADY]
+    assert not judge("rule.SR-500.fail_fraction", 1 / 30, zero, "2020-06", p, evaluated=30).flagged
+    assert judge("rule.SR-500.fail_fraction", 1 / 30, zero, "2020-06", p).flagged  # rows unknown: 1 %
+    one = [(p_, 1 / 63) for p_, _ in STEADY]
+    assert judge("rule.PI-111.fail_fraction", 5 / 63, one, "2020-06", p, evaluated=63).flagged

@@ -86,8 +86,13 @@ def _months(period: str) -> int:
     return 12 * y + m - 1
 
 
-def _offset(metric: str) -> float:
-    return 0.01 if metric.endswith(".fail_fraction") else 1.0
+def _offset(metric: str, evaluated: int | None = None) -> float:
+    """What is added before the logarithm: 1 for counts; for a fail fraction 1 % or two rows of
+    the rows evaluated, whichever is more, so one or two stray failing rows of a small table
+    are no jump."""
+    if not metric.endswith(".fail_fraction"):
+        return 1.0
+    return max(0.01, 2 / evaluated) if evaluated else 0.01
 
 
 def _fmt(v: float | None) -> str:
@@ -126,16 +131,21 @@ class Judgement:
 
 
 def judge(
-    metric: str, value: float, history: Sequence[tuple[str, float]], period: str, params: Mapping[str, Any]
+    metric: str,
+    value: float,
+    history: Sequence[tuple[str, float]],
+    period: str,
+    params: Mapping[str, Any],
+    evaluated: int | None = None,
 ) -> Judgement:
     """Judge ``value`` of ``period`` against ``history`` ((period, value), any order; only
-    periods before ``period`` are used)."""
+    periods before ``period`` are used). ``evaluated``: the rows a fail fraction is of."""
     hist = sorted((p, float(v)) for p, v in history if p < period and v is not None and math.isfinite(v))
     method = str(params.get("method") or "robust_z")
     window = int(params.get("window") or 6)
     need = int(params.get("min_history") if params.get("min_history") is not None else 3)
     direction = str(params.get("direction") or "both")
-    off = _offset(metric)
+    off = _offset(metric, evaluated)
     if len(hist) < max(need, 1):
         return Judgement(
             metric, value, False, False, None, None, method, (), tuple(hist),
@@ -260,14 +270,17 @@ def evaluate_history(
     history: pl.DataFrame,
     summary: Mapping[str, Any] | None = None,
     samples: int = 5,
+    evaluated: Mapping[str, int] | None = None,
 ) -> list[RuleResult]:
     """Evaluate ``history_change`` rules for one unit-period.
 
     ``current`` is the unit's metrics of ``period`` (:func:`dq.metrics.unit_metrics`);
     ``history`` the unit's stored metrics (columns period, metric, value); only periods before
     ``period`` are used, so a re-run of a period is never compared with itself. ``summary`` (the
-    unit's submission summary) decides each rule's ``when``.
+    unit's submission summary) decides each rule's ``when``; ``evaluated`` maps a fail fraction
+    metric to the rows it is of.
     """
+    evaluated = evaluated or {}
     from dq.engine import _result
 
     hist = history.filter(pl.col("period") < period) if not history.is_empty() else history
@@ -294,7 +307,9 @@ def evaluate_history(
         pattern = str(rule.params["metric"])
         names = _matches(pattern, set(current) | set(by_metric))
         judged = [
-            judge(m, current[m], by_metric.get(m, []), period, rule.params) for m in names if m in current
+            judge(m, current[m], by_metric.get(m, []), period, rule.params, evaluated.get(m))
+            for m in names
+            if m in current
         ]
         done = [j for j in judged if j.applicable]
         if not done:
@@ -365,8 +380,41 @@ def evaluate_stored(
             for (uid,), g in now.group_by("unit_id")
         }
     earlier = every.filter(pl.col("period") < period)
+    res = store.results(period)
     out: dict[str, list[RuleResult]] = {}
     for uid, (metrics, summary) in current.items():
         hist = earlier.filter(pl.col("unit_id") == uid)
-        out[uid] = evaluate_history(rules, period, metrics, hist, summary, samples)
+        mine = res.filter(pl.col("unit_id") == uid) if not res.is_empty() else res
+        rows = {f"rule.{r}.fail_fraction": n for r, n in zip(mine["rule"], mine["evaluated"], strict=True)}
+        out[uid] = evaluate_history(rules, period, metrics, hist, summary, samples, evaluated=rows)
     return out
+
+
+def earlier_metrics(store: Any, period: str) -> pl.DataFrame:
+    """Every unit's stored metrics of the periods before ``period`` (read once per batch)."""
+    from dq.metrics import load_metrics
+
+    return load_metrics(store).filter(pl.col("period") < period)
+
+
+def with_history(
+    results: Sequence[RuleResult],
+    rules: Sequence[Any],
+    period: str,
+    earlier: pl.DataFrame,
+    unit_id: str,
+    summary: Mapping[str, Any] | None,
+    tables: Mapping[str, int | None] | None = None,
+) -> list[RuleResult]:
+    """``results`` with the ``history_change`` rules' results (not applicable from the engine)
+    replaced by their evaluation against the unit's ``earlier`` metrics."""
+    from dq.metrics import unit_metrics
+
+    if not rules:
+        return list(results)
+    current = unit_metrics(results, summary, tables)
+    hist = earlier.filter(pl.col("unit_id") == unit_id) if not earlier.is_empty() else earlier
+    rows = {f"rule.{r.rule}.fail_fraction": r.evaluated for r in results}
+    judged = {r.rule: r for r in evaluate_history(rules, period, current, hist, summary, evaluated=rows)}
+    out = [judged.pop(r.rule, r) for r in results]
+    return out + list(judged.values())

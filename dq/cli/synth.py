@@ -47,7 +47,14 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
         "tables times --scale (1.0 is a real month, about 10^8 rows)."
     )
     p.add_argument("--out", required=True, type=Path, metavar="DIR", help="output folder")
-    p.add_argument("--period", required=True, type=period, metavar="YYYY-MM", help="month to generate")
+    when = p.add_mutually_exclusive_group(required=True)
+    when.add_argument("--period", type=period, metavar="YYYY-MM", help="month to generate")
+    when.add_argument(
+        "--months",
+        metavar="FIRST:LAST",
+        help="a batch per month from FIRST to LAST (YYYY-MM:YYYY-MM) with trend, Spring Festival"
+        " seasonality, noise and injected events listed in OUT/truth.json (dq.synth.series)",
+    )
     p.add_argument(
         "--scale",
         type=_scale,
@@ -93,6 +100,8 @@ def run(args: argparse.Namespace) -> int:
     from dq.synth.province import generate_province
 
     t0 = time.perf_counter()
+    if getattr(args, "months", None):
+        return _run_months(args, t0)
     cities = getattr(args, "cities", None)
     options = {
         "scale": args.scale,
@@ -113,6 +122,28 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"dq synth: {len(truth['units'])} units, {rows:,} rows, {len(truth['defects'])} defects "
         f"({len(truth['kinds'])} kinds) in {root} ({time.perf_counter() - t0:.1f} s)"
+    )
+    return 0
+
+
+def _run_months(args: argparse.Namespace, t0: float) -> int:
+    from dq.registry import UnknownUnitError
+    from dq.synth.series import series
+
+    if getattr(args, "cities", None):
+        print("dq synth: error: --months makes one city's series; it does not take --cities", file=sys.stderr)
+        return 2
+    try:
+        truth = series(
+            args.out, args.months, scale=args.scale, seed=args.seed, units=args.units, fmt=args.fmt,
+            progress=getattr(args, "progress", True),
+        )  # fmt: skip
+    except (ValueError, UnknownUnitError) as exc:
+        print(f"dq synth: error: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"dq synth: {len(truth['months'])} months × {len(truth['units'])} units,"
+        f" {len(truth['events'])} events in {args.out}/truth.json ({time.perf_counter() - t0:.1f} s)"
     )
     return 0
 

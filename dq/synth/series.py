@@ -40,7 +40,7 @@ from dq.synth.generate import generate
 from dq.synth.plan import UnitPlan
 from dq.synth.values import stable_hash
 
-__all__ = ["EVENT_KINDS", "month_range", "series"]
+__all__ = ["EVENT_KINDS", "detection", "month_range", "series"]
 
 EVENT_KINDS = ("table_stops", "level_drop", "spike", "rule_jump")
 FESTIVAL_FACTOR = 0.7
@@ -256,3 +256,54 @@ def series(
     }
     (out / "truth.json").write_text(json.dumps(truth, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     return truth
+
+
+def detection(truth: dict[str, Any], store: Any) -> dict[str, Any]:
+    """Compare the history rules' flags in ``store`` with the series' events.
+
+    A flag is a ``history_change`` result that warns or fails. An event is found when its unit
+    is flagged in the event's month on one of the event's metrics (for ``rule_jump``: any rule
+    fail fraction). Flags of a unit-month that no event explains are false alarms; flags in the
+    later months of a persisting event (a table still stopped, a level still low) are counted
+    apart. Rates are per 100 unit-months judged (units with a history rule that could run).
+    """
+    import polars as pl
+
+    months = truth["months"]
+    flags: dict[tuple[str, str], set[str]] = {}
+    judged = 0
+    for m in months:
+        res = store.results(m)
+        if res.is_empty():
+            continue
+        hist = res.filter(pl.col("check") == "history_change")
+        judged += hist.filter(pl.col("status").is_in(["pass", "warn", "fail"]))["unit_id"].n_unique()
+        for row in hist.filter(pl.col("status").is_in(["warn", "fail"])).iter_rows(named=True):
+            metrics = {s["metric"] for s in json.loads(row["samples"] or "[]") if s.get("flagged")}
+            flags.setdefault((row["unit_id"], m), set()).update(metrics or {row["rule"]})
+    found, explained = [], set()
+    for ev in truth["events"]:
+        key = (ev["unit"], ev["month"])
+        got = flags.get(key, set())
+        if ev["kind"] == "rule_jump":
+            hit = any(g.startswith("rule.") for g in got)
+        else:
+            hit = bool(got & set(ev["metrics"]))
+        found.append({**ev, "found": hit, "flagged": sorted(got)})
+        for m in months:
+            if ev["month"] <= m <= ev["until"]:
+                explained.add((ev["unit"], m))
+    false = sorted(k for k in flags if k not in explained)
+    persisting = sorted(
+        k for k in flags if k in explained and k not in {(e["unit"], e["month"]) for e in found}
+    )
+    return {
+        "events": len(found),
+        "found": sum(1 for e in found if e["found"]),
+        "detail": found,
+        "unit_months_judged": judged,
+        "false_alarms": len(false),
+        "false_alarm_unit_months": [f"{u} {m}" for u, m in false],
+        "false_alarms_per_100": round(100 * len(false) / judged, 2) if judged else None,
+        "persisting_flags": len(persisting),
+    }
