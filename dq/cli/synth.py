@@ -127,20 +127,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_months(args: argparse.Namespace, t0: float) -> int:
-    from dq.registry import UnknownUnitError
+    from dq.errors import UsageError
     from dq.synth.series import series
 
     if getattr(args, "cities", None):
-        print("dq synth: error: --months makes one city's series; it does not take --cities", file=sys.stderr)
-        return 2
-    try:
-        truth = series(
-            args.out, args.months, scale=args.scale, seed=args.seed, units=args.units, fmt=args.fmt,
-            progress=getattr(args, "progress", True),
-        )  # fmt: skip
-    except (ValueError, UnknownUnitError) as exc:
-        print(f"dq synth: error: {exc}", file=sys.stderr)
-        return 2
+        raise UsageError("--months makes one city's series; it does not take --cities")
+    truth = series(
+        args.out, args.months, scale=args.scale, seed=args.seed, units=args.units, fmt=args.fmt,
+        progress=getattr(args, "progress", True) and not getattr(args, "quiet", False),
+    )  # fmt: skip
     print(
         f"dq synth: {len(truth['months'])} months × {len(truth['units'])} units,"
         f" {len(truth['events'])} events in {args.out}/truth.json ({time.perf_counter() - t0:.1f} s)"

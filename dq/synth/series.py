@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from dq.checks.history import SPRING_FESTIVAL
+from dq.errors import UsageError
 from dq.synth.defects import DROPPABLE, Defect, UnitDefects
 from dq.synth.generate import generate
 from dq.synth.plan import UnitPlan
@@ -58,10 +59,10 @@ def month_range(text: str) -> list[str]:
         if not (1 <= m0 <= 12 and 1 <= m1 <= 12 and len(first) == len(last) == 7):
             raise ValueError
     except ValueError as exc:
-        raise ValueError(f"months must be YYYY-MM:YYYY-MM, got {text!r}") from exc
+        raise UsageError(f"months must be YYYY-MM:YYYY-MM, got {text!r}") from exc
     a, b = 12 * y0 + m0 - 1, 12 * y1 + m1 - 1
     if b < a:
-        raise ValueError(f"months {text!r}: the last month is before the first")
+        raise UsageError(f"months {text!r}: the last month is before the first")
     return [f"{i // 12:04d}-{i % 12 + 1:02d}" for i in range(a, b + 1)]
 
 
