@@ -419,6 +419,21 @@ def test_missing_stale_and_contactless_units_are_listed(work, server):
     assert sorted(handler.by_unit()) == ["D01", "H001"]
 
 
+def test_unit_whose_extract_failed_is_listed_as_not_scored(work, server):
+    """D01's latest run could not read its extract: the report exists but holds no score."""
+    store = Store(work / "history")
+    run = store.begin_run(P, "x", "batch")
+    unit = {"unit_id": "D01", "unit_name": "玄武区", "kind": "district"}
+    store.write_unit(run, unit, [], None, None, error="manifest.yaml: not YAML")
+    store.finish_run(run, 1, 1)
+    handler = Handler()
+    _, port = server(handler)
+    outcome = _send(work, port)
+    status = {u.unit_id: u.status for u in outcome.units}
+    assert status["D01"] == "no_score" and not outcome.ok
+    assert sorted(handler.by_unit()) == [u for u in UNITS if u != "D01"]
+
+
 def test_report_of_an_earlier_run_is_stale(work, server, month):
     """A unit re-scored after its report was rendered: the report names the old run."""
     store = Store(work / "history")
