@@ -4,7 +4,8 @@
 2. generates a small synthetic city month before (2020-08) and after (2020-09) a data-quality
    campaign, with known defects;
 3. audits and scores every unit of both months into a history store;
-4. renders every unit report, the index pages and the campaign reports.
+4. renders every unit report, the index pages and the campaign reports;
+5. writes each unit's e-mail of 2020-09 as an .eml file (a dry run of ``dq send``).
 """
 
 from __future__ import annotations
@@ -62,6 +63,10 @@ def run_demo(
         say(f"  {len(outcome.units)} units, {outcome.rows:,} rows, {len(outcome.errors)} errors")
         render_period(store, period, reports, lang=lang, echo=None)
     campaign = render_campaign_file(store, BEFORE, AFTER, reports, lang=lang)[0]
+    say(f"writing each unit's e-mail of {AFTER} (dry run of dq send, example.org addresses)")
+    from dq.send import demo_outbox
+
+    outbox = demo_outbox(store, AFTER, reports, out, lang=lang)
 
     return {
         "published_index": published_reports / PUBLISHED[1] / "index.html",
@@ -69,4 +74,5 @@ def run_demo(
         "synthetic_index": reports / AFTER / "index.html",
         "synthetic_campaign": Path(campaign),
         "history": store.root,
+        "outbox": outbox,
     }

@@ -789,3 +789,29 @@ def default_sender(user: str | None, dry_run: bool = False) -> str:
     if dry_run:
         return "dq@localhost"
     raise UsageError("give --from ADDR (the address the reports come from)")
+
+
+def demo_outbox(store, period: str, reports_dir: str | Path, out: str | Path, lang: str = "zh") -> Path:
+    """``dq demo``'s last step: a contacts file with example.org addresses for every unit scored
+    in ``period`` (``out/contacts.csv``) and a dry run that writes each unit's message to
+    ``out/outbox/<period>/``. Returns that folder."""
+    from dq.contacts import load_contacts
+    from dq.outputs import atomic_write_text
+    from dq.store import Store
+
+    store = store if isinstance(store, Store) else Store(store)
+    units = sorted(store.scores(period)["unit_id"].to_list())
+    rows = ["unit_id,to,cc,language"] + [
+        f"{u},quality@{u.lower()}.example.org,it@{u.lower()}.example.org,{lang}" for u in units
+    ]
+    path = atomic_write_text(Path(out) / "contacts.csv", "\n".join(rows) + "\n")
+    send_period(
+        store,
+        period,
+        load_contacts(path),
+        reports_dir=reports_dir,
+        sender="dq@center.example.org",
+        dry_run=True,
+        out=Path(out) / "outbox",
+    )
+    return Path(out) / "outbox" / _safe_period(period)

@@ -33,7 +33,7 @@ from dq.deliveries import DeliveryLog
 from dq.errors import UsageError
 from dq.explain import unit_losses
 from dq.report.files import render_period
-from dq.send import SmtpSettings, largest_losses, send_period
+from dq.send import SmtpSettings, demo_outbox, largest_losses, send_period
 from dq.store import Store
 from dq.synth import generate
 
@@ -582,3 +582,12 @@ def test_cli_json_lists_every_unit(work, server, capsys):
     ]
     code = main(_cli(work, "--smtp", f"127.0.0.1:{port}", "--from", SENDER, "--only", "H999"))
     assert code == 2
+
+
+def test_demo_outbox_writes_every_units_message(work):
+    folder = demo_outbox(Store(work / "history"), P, work / "reports", work / "demo", lang="en")
+    assert sorted(p.stem for p in folder.glob("*.eml")) == UNITS
+    assert len(load_contacts(work / "demo" / "contacts.csv")) == len(UNITS)
+    msg = email.message_from_bytes((folder / "H002.eml").read_bytes(), policy=policy.default)
+    assert msg["Subject"].startswith("[Data quality] 南京市儿童医院 (H002)")
+    assert [a.addr_spec for a in msg["To"].addresses] == ["quality@h002.example.org"]

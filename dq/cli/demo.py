@@ -36,4 +36,5 @@ def run(args: argparse.Namespace) -> int:
     print(f"synthetic month:     {paths['synthetic_index']}")
     print(f"synthetic campaign:  {paths['synthetic_campaign']}")
     print(f"history:             {h} (dq history --store {h})")
+    print(f"e-mails (dry run):   {paths['outbox']}")
     return 0
