@@ -82,6 +82,7 @@ def audit(
     encoding: str | None = None,
     streaming: bool = False,
     catalogue: Catalogue | None = None,
+    follow_symlinks: bool = False,
 ) -> AuditResult:
     """Audit a site extract folder (``manifest.yaml`` + table files) or one table file.
 
@@ -117,7 +118,7 @@ def audit(
     else:
         if table is not None:
             raise UsageError(f"{p}: --table names the table of a single file, not of an extract folder")
-        extract = open_extract(p, catalogue=cat, encoding=encoding)
+        extract = open_extract(p, catalogue=cat, encoding=encoding, follow_symlinks=follow_symlinks)
         chosen = _suites(suites, cat)
     return audit_extract(extract, chosen, period=period, samples=samples, catalogue=cat, streaming=streaming)
 

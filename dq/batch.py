@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-import yaml
 
 from dq.catalogue import Catalogue, default_rules_dir, load_catalogue
 from dq.checks.history import earlier_metrics, history_rules, with_history
@@ -40,7 +39,7 @@ from dq.fixlist import write_fix_rows
 from dq.published import data_dir as published_data_dir
 from dq.results import RuleResult
 from dq.scoring import ScoringConfig, UnitScore, load_scoring, rank_units, score_unit
-from dq.sources import open_extract, parse_period
+from dq.sources import check_unit_id, open_extract, parse_period, read_manifest
 from dq.store import Run, Store, suites_hash
 from dq.suite import Rule, Suite, load_suites
 from dq.summary import audit_and_summarize, summary_frame
@@ -123,18 +122,100 @@ def evaluate_submissions(
 def _unit_from_dir(path: Path | str) -> dict[str, Any]:
     """The unit of an extract folder before it is opened: the id it is stored under is the
     manifest's (unit_id, else org_code, as :attr:`dq.sources.Extract.unit_id`), else the folder's
-    name, so resuming recognises units whose folder is named otherwise."""
-    uid = url_name(path) if is_url(path) else Path(path).name
+    name, so resuming recognises units whose folder is named otherwise. ``error`` says why the
+    manifest's id cannot be used (see :func:`identify_units`)."""
+    uid = _folder_name(path)
+    kind, error, m = None, None, None
     try:
         if is_url(path):
-            m = load_yaml(read_url(f"{str(path).rstrip('/')}/manifest.yaml"))
+            where = f"{str(path).rstrip('/')}/manifest.yaml"
+            m = load_yaml(read_url(where), source=where, max_nodes=10_000)
+            if isinstance(m, dict):
+                for key in ("unit_id", "org_code"):
+                    if m.get(key) is not None:
+                        m[key] = check_unit_id(m[key], where, key)
         else:
-            m = load_yaml((Path(path) / "manifest.yaml").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError, DQError):
+            m = read_manifest(Path(path) / "manifest.yaml")
+    except InputError as exc:
         m = None
-    if isinstance(m, dict) and (m.get("unit_id") or m.get("org_code")):
-        uid = str(m.get("unit_id") or m.get("org_code"))
-    return {"unit_id": uid, "name": uid, "kind": None, "district": None}
+        if "'unit_id'" in str(exc) or "'org_code'" in str(exc):
+            error = str(exc)
+    except (OSError, UnicodeDecodeError, DQError):
+        m = None
+    if isinstance(m, dict):
+        kind = m.get("kind")
+        if m.get("unit_id") or m.get("org_code"):
+            uid = str(m.get("unit_id") or m.get("org_code"))
+    return {"unit_id": uid, "name": uid, "kind": kind, "district": None, "error": error}
+
+
+def _folder_name(path: Path | str) -> str:
+    return url_name(path) if is_url(path) else Path(path).name
+
+
+def identify_units(unit_dirs: Sequence[Path | str], registry: Any = None) -> dict[Any, dict[str, Any]]:
+    """The unit each folder holds, checked against its folder, the other folders and the
+    registry, so that no folder can replace another unit's scores:
+
+    * the id (manifest ``unit_id``, else ``org_code``, else the folder name) must be a short plain
+      string;
+    * a folder named like a registered unit must hold that unit (folder ``H011`` with a manifest
+      saying ``H010`` is refused);
+    * a registered id must have the registered kind;
+    * two folders with one id: the folder named like the id keeps it, the others are refused (all
+      are, when none is).
+
+    A refused folder gets ``error`` set and is stored under ``folder:<name>`` (never a plain id),
+    so its error is listed without touching any unit's history.
+    """
+    if registry is None:
+        from dq.registry import Registry
+
+        try:
+            registry = Registry.load()
+        except Exception:  # a broken registry is reported where it is used; identity checks go on
+            registry = None
+    known = set(getattr(registry, "_units", {}) or {})
+    units = {d: _unit_from_dir(d) for d in unit_dirs}
+    for d, u in units.items():
+        if u["error"]:
+            continue
+        uid = u["unit_id"]
+        try:
+            check_unit_id(uid, f"{d}/manifest.yaml" if uid != _folder_name(d) else str(d), "unit_id")
+        except InputError as exc:
+            u["error"] = str(exc)
+            continue
+        if _folder_name(d) != uid and _folder_name(d) in known:
+            u["error"] = (
+                f"{d}/manifest.yaml: the folder is named like unit {_folder_name(d)} but its manifest says "
+                f"{uid}; refused so that {uid}'s scores are not replaced (fix the manifest or the folder)"
+            )
+        elif uid in known and u["kind"] and registry.get(uid).kind != u["kind"]:
+            u["error"] = (
+                f"{d}/manifest.yaml: unit {uid} is a {registry.get(uid).kind} in the registry, "
+                f"the manifest says {u['kind']}"
+            )
+    claims: dict[str, list[Any]] = {}
+    for d, u in units.items():
+        if not u["error"]:
+            claims.setdefault(u["unit_id"], []).append(d)
+    for uid, dirs in claims.items():
+        if len(dirs) < 2:
+            continue
+        owner = next((d for d in dirs if _folder_name(d) == uid), None)
+        names = ", ".join(_folder_name(d) for d in dirs)
+        for d in dirs:
+            if d != owner:
+                units[d]["error"] = (
+                    f"{d}: unit id {uid} is claimed by several folders ({names}); "
+                    + (f"folder {_folder_name(owner)} keeps it" if owner else "none is scored")
+                    + " (fix the manifests so each unit has its own id)"
+                )
+    for d, u in units.items():
+        if u["error"]:
+            u["unit_id"] = u["name"] = f"folder:{_folder_name(d)}"
+    return units
 
 
 def _progress(enabled: bool):
@@ -176,6 +257,7 @@ def audit_unit(
     suites: Sequence[Suite],
     *,
     unit: dict[str, Any] | None = None,
+    follow_symlinks: bool = False,
     catalogue: Catalogue | None = None,
     samples: int = 5,
     streaming: bool = False,
@@ -192,10 +274,14 @@ def audit_unit(
     d = Path(path)
     t = time.perf_counter()
     out = UnitOutcome(dict(unit) if unit else _unit_from_dir(d), folder=str(d))
+    out.unit.pop("error", None)
+    expected = out.unit_id
     try:
         cat = catalogue or load_catalogue()
-        ext = open_extract(d, catalogue=cat)
+        ext = open_extract(d, catalogue=cat, follow_symlinks=follow_symlinks)
         m = ext.manifest
+        if ext.unit_id != expected:
+            raise InputError(f"{d}/manifest.yaml: the manifest changed during the batch (unit {expected})")
         out.unit = {
             "unit_id": ext.unit_id,
             "name": m.get("name") or ext.unit_id,
@@ -341,6 +427,7 @@ def score_batch(
     progress: bool | None = None,
     map_units: Callable[[Callable[[Path], UnitOutcome], Sequence[Path]], Iterable[UnitOutcome]] | None = None,
     fix_rows: int = 1000,
+    follow_symlinks: bool = False,
 ) -> BatchOutcome:
     """Audit and score every unit under ``root/period`` and append the results to ``store``.
 
@@ -368,10 +455,12 @@ def score_batch(
         try:
             done = set() if force else store.scored_units(period)
             todo: list[Path] = []
-            units: dict[Path, dict[str, Any]] = {}
-            for d in unit_dirs:
-                unit = units[d] = _unit_from_dir(d)
-                if unit["unit_id"] in done:
+            refused: list[UnitOutcome] = []
+            for d, unit in identify_units(unit_dirs).items():
+                error = unit.pop("error")
+                if error:
+                    refused.append(UnitOutcome(unit, error=error, folder=str(d)))
+                elif unit["unit_id"] in done:
                     outcomes[unit["unit_id"]] = UnitOutcome(unit, skipped=True, folder=str(d))
                 else:
                     todo.append(d)
@@ -383,11 +472,16 @@ def score_batch(
                     peers[row["unit_id"]] = row
             fn = partial(
                 audit_unit, period=period, suites=record_suites(suites), catalogue=cat,
-                samples=samples, streaming=streaming, fix_rows=fix_rows,
+                samples=samples, streaming=streaming, fix_rows=fix_rows, follow_symlinks=follow_symlinks,
             )  # fmt: skip
+            for out in refused:
+                commit_unit(store, run, out, peers, suites, cfg, fixes)
+                outcomes[out.unit_id] = out
+                if log and not show:
+                    log(f"[refused] {out.folder}: {out.error}")
             with _progress(show) as bar:
                 task = bar.add_task("", total=len(unit_dirs))
-                bar.advance(task, len(unit_dirs) - len(todo))
+                bar.advance(task, len(unit_dirs) - len(todo) - len(refused))
                 for n, out in enumerate((map_units or _sequential)(fn, todo), start=1):
                     commit_unit(store, run, out, peers, suites, cfg, fixes)
                     if out.trace and log:

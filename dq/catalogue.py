@@ -14,7 +14,7 @@ from typing import Any
 import polars as pl
 import yaml
 
-from dq.errors import Problem, SuiteError
+from dq.errors import InputError, Problem, SuiteError
 from dq.yamlio import load_yaml
 
 __all__ = [
@@ -109,7 +109,7 @@ def _load_cached(path: str) -> Catalogue:
     p = Path(path)
     try:
         raw = load_yaml(p.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
+    except (OSError, yaml.YAMLError, InputError) as exc:
         raise SuiteError([Problem(str(p), None, None, f"cannot read catalogue: {exc}")]) from exc
     problems: list[Problem] = []
     code_sets = {

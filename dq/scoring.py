@@ -20,7 +20,7 @@ import yaml
 
 from dq.catalogue import default_rules_dir
 from dq.checks import DIMENSIONS
-from dq.errors import Problem, SuiteError
+from dq.errors import InputError, Problem, SuiteError
 from dq.results import RuleResult
 from dq.yamlio import load_yaml
 
@@ -71,7 +71,7 @@ def load_scoring(path: str | Path | None = None) -> ScoringConfig:
             parts={k: float(v) for k, v in raw["parts"].items()},
             grades=tuple((g["grade"], g.get("zh", g["grade"]), float(g["min"])) for g in raw["grades"]),
         )
-    except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (OSError, yaml.YAMLError, InputError, KeyError, TypeError, ValueError, AttributeError) as exc:
         raise SuiteError([Problem(str(p), None, None, f"invalid scoring config: {exc}")]) from exc
     bad = [k for k in cfg.parts if k not in ("submission", "records")]
     if bad or not 0 <= cfg.zero_at_default < 1:

@@ -15,19 +15,20 @@ from __future__ import annotations
 
 import atexit
 import csv
+import math
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import polars as pl
-import yaml
 
 from dq.catalogue import Catalogue, TableSpec, load_catalogue
 from dq.checks.conformance import raw_column
 from dq.columns import parse_period
 from dq.errors import InputError
-from dq.yamlio import load_yaml
+from dq.yamlio import read_yaml, regular_file
 
 __all__ = [
     "TABLE_SUFFIXES",
@@ -186,8 +187,7 @@ def read_table(
 ) -> TableSource:
     """Read one table file into a typed LazyFrame (table name defaults to the file's stem)."""
     p = Path(path)
-    if not p.exists():
-        raise InputError(f"{p}: no such file")
+    regular_file(p, "table file")
     cat = catalogue or load_catalogue()
     name = table or p.stem
     spec = cat.table(name)
@@ -218,19 +218,63 @@ class Extract:
         return str(self.manifest.get("unit_id") or self.manifest.get("org_code") or self.root.name)
 
 
-def _read_manifest(path: Path) -> dict[str, Any]:
-    try:
-        raw = load_yaml(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise InputError(f"{path}: cannot read manifest: {exc}") from exc
+#: A unit id: short and plain, so that it can name files and never be mistaken for another.
+UNIT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+MAX_MANIFEST_BYTES = 64 << 10
+_TEXT_KEYS = {"name": 200, "district": 100, "generated_by": 200, "profile": 100}
+
+
+def _describe(value: Any) -> str:
+    """What a manifest value is, without quoting it (it may be long or hostile)."""
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return f"a {len(value)}-character text" if len(value) > 20 else repr(value)
+    return type(value).__name__
+
+
+def check_unit_id(value: Any, where: str, key: str = "unit_id") -> str:
+    """``value`` as a unit id, or an :class:`InputError`: a short plain string (letters,
+    digits, ``- _ .``, at most 64, not starting with a sign) or a whole number."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        value = str(value)
+    if not isinstance(value, str) or not UNIT_ID.fullmatch(value) or ".." in value:
+        raise InputError(
+            f"{where}: '{key}' must be a short plain id (letters, digits, - _ ., at most 64), "
+            f"got {_describe(value)}"
+        )
+    return value
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    """Read and validate ``manifest.yaml`` (a capped, regular, UTF-8 YAML file)."""
+    raw = read_yaml(path, what="manifest", max_bytes=MAX_MANIFEST_BYTES, max_nodes=10_000)
     if not isinstance(raw, dict):
         raise InputError(f"{path}: the manifest must be a mapping")
+    if any(not isinstance(k, str) for k in raw):
+        raise InputError(f"{path}: manifest keys must be names")
     unknown = set(raw) - MANIFEST_KEYS
     if unknown:
-        raise InputError(f"{path}: unknown manifest key(s): {', '.join(sorted(unknown))}")
+        shown = ", ".join(sorted(k[:40] for k in unknown)[:10])
+        raise InputError(f"{path}: unknown manifest key(s): {shown}")
+    for key in ("unit_id", "org_code"):
+        if raw.get(key) is not None:
+            raw[key] = check_unit_id(raw[key], str(path), key)
+    for key, most in _TEXT_KEYS.items():
+        value = raw.get(key)
+        if value is not None and not (isinstance(value, str) and len(value) <= most):
+            raise InputError(
+                f"{path}: '{key}' must be a text of at most {most} characters, got {_describe(value)}"
+            )
+    if "seed" in raw and not (isinstance(raw["seed"], int) or raw["seed"] is None):
+        raise InputError(f"{path}: 'seed' must be a whole number, got {_describe(raw['seed'])}")
     if raw.get("kind") not in ("hospital", "district"):
-        raise InputError(f"{path}: 'kind' must be hospital or district, got {raw.get('kind')!r}")
+        raise InputError(f"{path}: 'kind' must be hospital or district, got {_describe(raw.get('kind'))}")
     if "period" in raw:
+        if not isinstance(raw["period"], str | int):
+            raise InputError(f"{path}: 'period' must be a month YYYY-MM, got {_describe(raw['period'])}")
         raw["period"] = str(raw["period"])
         try:
             parse_period(raw["period"])
@@ -238,49 +282,101 @@ def _read_manifest(path: Path) -> dict[str, Any]:
             raise InputError(f"{path}: 'period': {exc}") from exc
     declared = raw.get("declared_tables")
     if declared is not None and not (
-        isinstance(declared, list) and all(isinstance(t, str) for t in declared)
+        isinstance(declared, list)
+        and len(declared) <= 200
+        and all(isinstance(t, str) and len(t) <= 64 for t in declared)
     ):
         raise InputError(f"{path}: declared_tables must be a list of table names (or absent)")
     mode = raw.setdefault("collection_mode", "upload")
     if mode not in ("upload", "direct_db"):
-        raise InputError(f"{path}: collection_mode must be upload or direct_db, got {mode!r}")
+        raise InputError(f"{path}: collection_mode must be upload or direct_db, got {_describe(mode)}")
     return raw
 
 
 def _read_reference(path: Path) -> dict[str, float]:
+    regular_file(path, "reference file")
     out: dict[str, float] = {}
     try:
         with path.open(encoding="utf-8-sig", newline="") as fh:
             for i, row in enumerate(csv.DictReader(fh), start=2):
                 try:
-                    out[row["metric"].strip()] = float(row["value"])
-                except (KeyError, TypeError, ValueError) as exc:
-                    raise InputError(f"{path} row {i}: expected columns metric,value ({exc})") from exc
+                    value = float(row["value"])
+                    metric = row["metric"].strip()
+                except (KeyError, TypeError, ValueError, AttributeError):
+                    raise InputError(
+                        f"{path} row {i}: expected columns metric,value with a number as value"
+                    ) from None
+                if not math.isfinite(value):
+                    raise InputError(f"{path} row {i}: the value of {metric[:40]} is not a finite number")
+                out[metric] = value
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 (byte {exc.start}); save the reference file as UTF-8") from None
+    except csv.Error as exc:
+        raise InputError(f"{path}: not a readable CSV file ({exc})") from None
     except OSError as exc:
-        raise InputError(f"{path}: {exc}") from exc
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from exc
     return out
 
 
+def _entry(f: Path, root: Path, follow_symlinks: bool) -> Path:
+    """``f`` if it is a regular file of the extract; a symbolic link only with
+    ``follow_symlinks`` and only to a regular file inside the extract folder. Anything else is an
+    :class:`InputError`: a link may point at another unit's data, and a FIFO or device would
+    never finish reading."""
+    if f.is_symlink():
+        if not follow_symlinks:
+            raise InputError(
+                f"{f}: a symbolic link; refused, as it may point at another unit's data (copy the "
+                "file into the extract, or pass --follow-symlinks for links inside the extract folder)"
+            )
+        target = f.resolve()
+        inside = root.resolve()
+        if not target.is_relative_to(inside):
+            raise InputError(f"{f}: a symbolic link to a file outside the extract folder; refused")
+        regular_file(target, "table file")
+        return f
+    regular_file(f, "table file")
+    return f
+
+
 def open_extract(
-    path: str | Path, catalogue: Catalogue | None = None, encoding: str | None = None
+    path: str | Path,
+    catalogue: Catalogue | None = None,
+    encoding: str | None = None,
+    *,
+    follow_symlinks: bool = False,
 ) -> Extract:
-    """Open a site extract folder (manifest.yaml + table files) or a single table file."""
+    """Open a site extract folder (manifest.yaml + table files) or a single table file.
+
+    Every file of the extract must be a regular file: a symbolic link is refused (followed with
+    ``follow_symlinks`` when it stays inside the folder), and a folder, FIFO or device with a
+    table's name is an error, never read.
+    """
     p = Path(path)
     cat = catalogue or load_catalogue()
     if not p.exists():
         raise InputError(f"{p}: no such file or folder")
-    if p.is_file():
+    if not p.is_dir():
         src = read_table(p, catalogue=cat, encoding=encoding)
         kind = src.spec.kind if src.spec else None
         return Extract(p.parent, {"kind": kind, "name": p.name}, {src.table: src})
     manifest_path = p / "manifest.yaml"
-    if not manifest_path.exists():
+    if not manifest_path.exists() and not manifest_path.is_symlink():
         raise InputError(f"{p}: not an extract (no manifest.yaml); pass a table file or a folder")
-    manifest = _read_manifest(manifest_path)
+    manifest = read_manifest(_entry(manifest_path, p, follow_symlinks))
     tables: dict[str, TableSource] = {}
     problems: list[str] = []
     for f in sorted(p.iterdir()):
-        if f.suffix.lower() not in TABLE_SUFFIXES or f.name.startswith(".") or f.name == "reference.csv":
+        if f.name.startswith(".") or f.name == "manifest.yaml":
+            continue
+        if f.suffix.lower() not in TABLE_SUFFIXES:
+            if f.suffix.lower() in (".xls", ".tsv", ".txt", ".json", ".gz", ".zip"):
+                problems.append(
+                    f"{f.name}: not a table format dq reads ({', '.join(TABLE_SUFFIXES)}); ignored"
+                )
+            continue
+        _entry(f, p, follow_symlinks)
+        if f.name == "reference.csv":
             continue
         if f.stem in tables:
             raise InputError(f"{f}: table {f.stem} is present twice in {p}")
@@ -289,5 +385,5 @@ def open_extract(
             continue
         tables[f.stem] = read_table(f, catalogue=cat, encoding=encoding)
     ref = p / "reference.csv"
-    reference = _read_reference(ref) if ref.exists() else {}
+    reference = _read_reference(ref) if ref.exists() or ref.is_symlink() else {}
     return Extract(p, manifest, tables, reference, problems)

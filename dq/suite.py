@@ -34,15 +34,14 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-import yaml
 
 from dq.catalogue import Catalogue, default_rules_dir, load_catalogue
 from dq.checks import DIMENSIONS, REGISTRY, Context
 from dq.checks.base import PARAM_KINDS, sql
-from dq.errors import CheckError, Problem, SuiteError
+from dq.errors import CheckError, InputError, Problem, SuiteError
 from dq.plan import MissingColumns, compile_rule
 from dq.results import SEVERITIES, Dimension, Severity
-from dq.yamlio import load_yaml
+from dq.yamlio import read_yaml
 
 __all__ = [
     "SEVERITIES",
@@ -380,9 +379,9 @@ class _Loader:
     def suite(self, path: Path) -> Suite | None:
         file = str(path)
         try:
-            raw = load_yaml(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-            self.problem(file, None, None, f"cannot read YAML: {exc}")
+            raw = read_yaml(path, what="suite file")
+        except InputError as exc:
+            self.problem(file, None, None, f"cannot read YAML: {str(exc).removeprefix(file + ': ')}")
             return None
         return self.suite_data(raw, file)
 

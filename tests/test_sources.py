@@ -286,7 +286,7 @@ def test_open_extract_folder(tmp_path: Path) -> None:
         ({**MANIFEST, "declared_tables": [1, 2]}, "declared_tables must be a list"),
         ({**MANIFEST, "collection_mode": "ftp"}, "collection_mode must be upload or direct_db"),
         ("- a\n- list\n", "the manifest must be a mapping"),
-        ("kind: [unclosed\n", "cannot read manifest"),
+        ("kind: [unclosed\n", "not valid YAML"),
     ],
     ids=[
         "bad-kind",

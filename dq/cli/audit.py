@@ -29,6 +29,11 @@ def configure_parser(a: argparse.ArgumentParser) -> None:
     a.add_argument("--samples", type=count, default=5, help="failing rows shown per rule (0: none)")
     a.add_argument("--encoding", help="CSV encoding (default: detect UTF-8 or GB18030)")
     a.add_argument("--streaming", action="store_true", help="use Polars' streaming engine")
+    a.add_argument(
+        "--follow-symlinks",
+        action="store_true",
+        help="follow symbolic links that stay inside the extract folder (refused by default)",
+    )
 
 
 def _audit_table_text(audit, out) -> None:
@@ -81,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
     audit = run_audit(
         args.path, args.suite or None, args.period, args.samples,
         table=args.table, encoding=args.encoding, streaming=args.streaming,
+        follow_symlinks=args.follow_symlinks,
     )  # fmt: skip
     for p in audit.problems:
         print(f"dq: warning: {p}", file=sys.stderr)

@@ -39,6 +39,11 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
         default=1000,
         help="failing rows kept per rule for the rows-to-fix files (default 1000; 0: none)",
     )
+    p.add_argument(
+        "--follow-symlinks",
+        action="store_true",
+        help="follow symbolic links that stay inside the extract folder (refused by default)",
+    )
     p.add_argument("--reports", action="store_true", help="render the period's HTML reports afterwards")
     p.add_argument("--out", default="reports", help="folder for --reports (default: reports)")
     p.add_argument("--lang", choices=("zh", "en"), default="zh", help="language of --reports")
@@ -115,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
             streaming=args.streaming,
             log=log,
             fix_rows=args.max_rows,
+            follow_symlinks=args.follow_symlinks,
         )
         if args.workers or args.scheduler:
             from dq.distributed import score_batch_on_cluster
@@ -153,5 +159,6 @@ def run(args: argparse.Namespace) -> int:
     if args.reports:
         from dq.report.files import render_period
 
-        render_period(store, args.period, Path(args.out), lang=args.lang)
+        echo = print if args.format != "json" else (lambda msg: print(msg, file=sys.stderr))
+        render_period(store, args.period, Path(args.out), lang=args.lang, echo=echo)
     return 1 if outcome.errors else 0
