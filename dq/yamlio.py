@@ -24,9 +24,15 @@ import yaml
 
 from dq.errors import InputError
 
-__all__ = ["MAX_YAML_BYTES", "MAX_YAML_NODES", "load_yaml", "read_yaml", "regular_file"]
+__all__ = ["MAX_YAML_BYTES", "MAX_YAML_NODES", "YAMLInputError", "load_yaml", "read_yaml", "regular_file"]
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class YAMLInputError(InputError, yaml.YAMLError):
+    """YAML that is invalid or refused (an :class:`InputError`, and a ``yaml.YAMLError`` for
+    callers that catch that)."""
+
 
 #: Largest YAML file read (suite files of the whole catalogue are about 200 KB).
 MAX_YAML_BYTES = 8 << 20
@@ -102,15 +108,15 @@ def load_yaml(text: str, *, source: str = "YAML", max_nodes: int = MAX_YAML_NODE
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or "not valid YAML"
-        raise InputError(f"{source}{where}: not valid YAML ({problem})") from exc
+        raise YAMLInputError(f"{source}{where}: not valid YAML ({problem})") from exc
     except RecursionError:
-        raise InputError(f"{source}: nested too deeply to be read") from None
+        raise YAMLInputError(f"{source}: nested too deeply to be read") from None
     try:
         _expanded_size(data, max_nodes)
     except ValueError as exc:
-        raise InputError(f"{source}: refused, {exc}") from None
+        raise YAMLInputError(f"{source}: refused, {exc}") from None
     except RecursionError:
-        raise InputError(f"{source}: nested too deeply to be read") from None
+        raise YAMLInputError(f"{source}: nested too deeply to be read") from None
     return data
 
 
