@@ -39,7 +39,7 @@ import smtplib
 import ssl
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import policy
@@ -68,7 +68,6 @@ __all__ = [
 ]
 
 LOCAL_HOSTS = ("localhost", "localhost.localdomain")
-FIX_SUFFIXES = (".csv", ".xlsx")
 STATUSES_OK = ("sent", "skipped", "written")
 _RUN_ID = re.compile(r"\b\d{8}T\d{6}-[0-9a-f]{6}\b")
 _XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -276,27 +275,12 @@ def _parse_sender(text: str) -> Address:
 
 
 # -- files next to the report -------------------------------------------------------------------
-def rows_to_fix_files(report: Path, other_stems: Iterable[str] = ()) -> tuple[Path, ...]:
-    """Files next to ``report`` named after its stem (``H001.fix.csv``, ``H001_rows_to_fix.xlsx``…).
+def rows_to_fix_files(report: Path, unit_id: str) -> tuple[Path, ...]:
+    """The unit's rows-to-fix files (``H001_fix.csv``, ``H001_fix.xlsx``, :mod:`dq.fixlist`)
+    that exist next to its report."""
+    from dq.fixlist import fix_file_names
 
-    A file that also fits a longer stem of another unit (``other_stems``) belongs to that unit and
-    is left out."""
-    stem = report.stem
-    longer = [s for s in other_stems if s != stem and s.startswith(stem)]
-    out = []
-    folder = report.parent
-    if not folder.is_dir():
-        return ()
-    for f in sorted(folder.iterdir()):
-        if not f.is_file() or f == report or f.suffix.lower() not in FIX_SUFFIXES:
-            continue
-        name = f.name
-        if not (name.startswith(stem) and len(name) > len(stem) and name[len(stem)] in "._-"):
-            continue
-        if any(name.startswith(s) and len(name) > len(s) and name[len(s)] in "._-" for s in longer):
-            continue
-        out.append(f)
-    return tuple(out)
+    return tuple(report.parent / n for n in fix_file_names(unit_id) if (report.parent / n).is_file())
 
 
 def _sha256(path: Path) -> str:
@@ -598,7 +582,6 @@ def send_period(
     results = store.results(period)
     ranked_pool = scores.filter(pl.col("status") == "ok")
     folder = Path(reports_dir) / _safe_period(period)
-    stems = [Path(report_filename(u)).stem for u in scored]
     warnings = list(contacts.warnings)
     log_ = DeliveryLog(store.root)
     eml_dir = Path(out) / _safe_period(period) if dry_run and out is not None else None
@@ -639,6 +622,12 @@ def send_period(
                     )
                     outcomes.append(UnitOutcome(uid, name, why, detail))
                     continue
+                fixes = []
+                for f in rows_to_fix_files(report, uid):
+                    if _freshness(f, "", started) is None:
+                        fixes.append(f)
+                    else:
+                        warnings.append(f"{uid}: {f} is older than the unit's latest score; not attached")
                 rank, of = rank_of(ranked_pool, uid)
                 mail = UnitMail(
                     unit_id=uid,
@@ -652,7 +641,7 @@ def send_period(
                     losses=tuple(_top_losses(results, uid, float(row["score"]))),
                     report=report,
                     report_sha256=_sha256(report),
-                    fixes=rows_to_fix_files(report, stems),
+                    fixes=tuple(fixes),
                     run_id=str(row.get("run_id") or ""),
                 )
                 mid = None if force else unfinished.get(uid)

@@ -32,6 +32,7 @@ from dq.contacts import load_contacts
 from dq.deliveries import DeliveryLog
 from dq.errors import UsageError
 from dq.explain import unit_losses
+from dq.fixlist import write_fix_files
 from dq.report.files import render_period
 from dq.send import SmtpSettings, demo_outbox, largest_losses, send_period
 from dq.store import Store
@@ -47,6 +48,7 @@ H001,南京鼓楼医院质控科 <zhikong@h001.example.org>,xinxike@h001.example
 H002,zhikong@h002.example.org; it@h002.example.org,,zh
 H003,Quality Office <quality@h003.example.org>,it@h003.example.org,en
 """
+_XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 ID18 = re.compile(r"(?<![0-9])[1-9][0-9]{5}(?:19|20)[0-9]{9}[0-9Xx](?![0-9])")
 
 
@@ -232,21 +234,37 @@ def test_losses_in_the_message_are_those_of_dq_explain(work, server):
 
 
 def test_rows_to_fix_files_are_attached_to_their_unit_only(work, server):
-    folder = work / "reports" / P
-    (folder / "H001_fix.csv").write_bytes("\ufeffrule,patient_id\nOV-111,P0001\n".encode())
-    (folder / "H001_fix.xlsx").write_bytes(b"PK\x03\x04 not really a workbook")
-    (folder / "H002_fix.csv").write_text("rule\n", encoding="utf-8")
+    """The files dq.fixlist writes next to the report go with it; a file older than the unit's
+    latest score is left out (and said)."""
+    store, folder = Store(work / "history"), work / "reports" / P
+    written = {u: write_fix_files(store, P, u, folder) for u in UNITS}
+    with_fixes = sorted(u for u, paths in written.items() if paths)
+    assert len(with_fixes) >= 2, "the synthetic month should have rows to fix"
+    stale_unit = with_fixes[-1]
+    old = dt.datetime(2020, 1, 1).timestamp()
+    for f in written[stale_unit]:
+        os.utime(f, (old, old))
     handler = Handler()
     _, port = server(handler)
-    assert _send(work, port).ok
+    outcome = _send(work, port)
+    assert outcome.ok
+    assert [w for w in outcome.warnings if "not attached" in w] == [
+        f"{stale_unit}: {f} is older than the unit's latest score; not attached" for f in written[stale_unit]
+    ]
     got = handler.by_unit()
-    att = _attachments(got["H001"][0].msg)
-    assert sorted(att) == [f"dq_{P}_H001.html", f"dq_{P}_H001_fix.csv", f"dq_{P}_H001_fix.xlsx"]
-    assert att[f"dq_{P}_H001_fix.csv"] == (folder / "H001_fix.csv").read_bytes()
-    types = {p.get_filename(): p.get_content_type() for p in got["H001"][0].msg.iter_attachments()}
-    assert types[f"dq_{P}_H001_fix.xlsx"].endswith("spreadsheetml.sheet")
-    assert sorted(_attachments(got["H002"][0].msg)) == [f"dq_{P}_H002.html", f"dq_{P}_H002_fix.csv"]
-    assert sorted(_attachments(got["D01"][0].msg)) == [f"dq_{P}_D01.html"]
+    for unit in UNITS:
+        msg = got[unit][0].msg
+        att = _attachments(msg)
+        fixes = [] if unit == stale_unit else written[unit]
+        assert sorted(att) == sorted([f"dq_{P}_{unit}.html"] + [f"dq_{P}_{f.name}" for f in fixes])
+        for f in fixes:
+            assert att[f"dq_{P}_{f.name}"] == f.read_bytes()
+        types = {p.get_filename(): p.get_content_type() for p in msg.iter_attachments()}
+        for f in fixes:
+            want = "text/csv" if f.suffix == ".csv" else _XLSX
+            assert types[f"dq_{P}_{f.name}"] == want
+        if fixes:
+            assert "_fix.csv" in msg.get_body(("plain",)).get_content()
 
 
 def test_no_report_ever_reaches_another_units_contact(work, server):
@@ -269,7 +287,15 @@ def test_no_report_ever_reaches_another_units_contact(work, server):
         assert unit in m.msg["Subject"] and m.msg["X-DQ-Unit"] == unit
 
 
-def test_messages_hold_no_unmasked_id_number(work, server):
+def test_messages_hold_no_unmasked_id_number(work, server, month):
+    """Bodies, report and rows-to-fix CSV: no 18-digit ID number in clear, though the extracts
+    are full of them."""
+    (extract,) = (month / "batch" / P / "H001").glob("patient_index.*")
+    raw = extract.read_bytes().decode("utf-8", "replace") if extract.suffix == ".csv" else ""
+    raw = raw or pl.read_parquet(extract).write_csv()
+    assert len(ID18.findall(raw)) > 10
+    store = Store(work / "history")
+    assert any([write_fix_files(store, P, u, work / "reports" / P) for u in UNITS])
     handler = Handler()
     _, port = server(handler)
     assert _send(work, port).ok
