@@ -155,7 +155,9 @@ def test_output_file_text(tmp_path: Path, extract: Path, capsys) -> None:
     target = tmp_path / "audit.txt"
     code, out, _ = audit(capsys, str(extract), "-o", str(target), "--suite", str(s))
     assert (code, out) == (0, "")
-    assert target.read_text(encoding="utf-8").splitlines()[0] == "unit: 测试医院  period: 2020-09"
+    text = target.read_text(encoding="utf-8")
+    assert text.splitlines()[0] == "dq audit 测试医院 (H001) · period 2020-09 · 1 table(s) · 2 rows"
+    assert "\x1b[" not in text
 
 
 # ------------------------------------------------------------------ text
@@ -164,12 +166,14 @@ def test_plain_text_when_piped(tmp_path: Path, extract: Path, capsys) -> None:
     code, out, _ = audit(capsys, str(extract), "--suite", str(s))
     lines = out.splitlines()
     assert code == 1
-    assert lines[0] == "unit: 测试医院  period: 2020-09"
-    assert lines[1] == f"table patient_index: 2 rows ({extract / 'patient_index.csv'})"
-    assert lines[2].split()[:5] == ["PASS", "PI-001", "patient_index", "not_null", "0/2"]
-    assert lines[3].split()[:5] == ["WARN", "PI-002", "patient_index", "date_parse", "1/2"]
-    assert lines[4].split()[:6] == ["FAIL", "PI-003", "patient_index", "id_card", "1/2", "(50.00%)"]
-    assert lines[5] == "3 rules: 1 pass, 1 warn, 1 fail, 0 error, 0 not applicable"
+    assert lines[0] == "dq audit 测试医院 (H001) · period 2020-09 · 1 table(s) · 2 rows"
+    assert lines[1].split() == ["patient_index", "2", "rows"]
+    # only what did not pass, the failure (error severity) before the warning
+    assert lines[3].split()[:3] == ["FAIL", "PI-003", "patient_index"]
+    assert lines[4].split()[:4] == ["1", "of", "2", "fail"]
+    assert lines[5].startswith("      · ")
+    assert [ln.split()[0] for ln in lines if ln[:4] in ("FAIL", "WARN", "PASS")] == ["FAIL", "WARN"]
+    assert lines[-1].startswith("3 rules: 1 pass, 1 warn, 1 fail, 0 error, 0 not applicable")
     assert "\x1b[" not in out  # no colour codes in a pipe
 
 

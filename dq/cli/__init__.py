@@ -11,7 +11,9 @@ Exit codes (the same for every command):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -100,15 +102,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except DQError as exc:
         return _report_error(args, str(exc), type(exc).__name__, EXIT_USAGE)
+    except BrokenPipeError:  # output piped into head & co.: stop quietly
+        with contextlib.suppress(OSError, ValueError):  # ValueError: stdout is not a real file
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except OSError as exc:
         where = f"{exc.filename}: " if exc.filename else ""
         return _report_error(args, f"{where}{exc.strerror or exc}", "OSError", EXIT_USAGE)
     except KeyboardInterrupt:
         print("dq: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:  # output piped into head & co.
-        sys.stderr.close()
-        return EXIT_OK
     except Exception as exc:  # a bug: say so briefly, never exit 1 (which means "findings")
         if getattr(args, "verbose", False):
             traceback.print_exc()

@@ -1,22 +1,31 @@
-"""`dq audit`: audit one site extract (folder) or one table file."""
+"""`dq audit`: audit one site extract (folder) or one table file (see :func:`dq.api.audit`).
+
+The terminal view is what an inspector reads: a header (unit, period, tables, rows), then only
+the rules that did not pass, worst first, each with its title, counts and masked sample rows,
+and a last line that sums it up. ``--all`` adds the passing and not-applicable rules.
+"""
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 
-from dq.cli.common import console, count, period
+from dq.cli.common import add_format, console, count, info, period, write_output
 
-__all__ = ["configure_parser", "run"]
+__all__ = ["configure_parser", "render_text", "run"]
 
 STATUS_STYLE = {
-    "pass": "green",
-    "warn": "yellow",
     "fail": "bold red",
     "error": "magenta",
+    "warn": "yellow",
+    "pass": "green",
     "not_applicable": "dim",
 }
+STATUS_LABEL = {"fail": "FAIL", "error": "ERROR", "warn": "WARN", "pass": "PASS", "not_applicable": "N/A"}
+_STATUS_RANK = {s: i for i, s in enumerate(STATUS_STYLE)}
+_SEVERITY_RANK = {"critical": 0, "error": 1, "warning": 2}
 
 
 def configure_parser(a: argparse.ArgumentParser) -> None:
@@ -24,9 +33,11 @@ def configure_parser(a: argparse.ArgumentParser) -> None:
     a.add_argument("--suite", action="append", help="suite file or folder (repeatable)")
     a.add_argument("--period", type=period, help="audited month YYYY-MM (default: the manifest's)")
     a.add_argument("--table", help="the catalogue table a single file holds (default: the file's name)")
-    a.add_argument("--format", choices=("table", "json"), default="table")
-    a.add_argument("--output", "-o", help="write the result to this file")
+    add_format(a)
+    a.add_argument("--output", "-o", help="write the result to this file instead of stdout")
     a.add_argument("--samples", type=count, default=5, help="failing rows shown per rule (0: none)")
+    a.add_argument("--all", action="store_true", help="also list the rules that passed or did not apply")
+    a.add_argument("--lang", choices=("zh", "en"), default="zh", help="language of rule titles (default: zh)")
     a.add_argument("--encoding", help="CSV encoding (default: detect UTF-8 or GB18030)")
     a.add_argument("--streaming", action="store_true", help="use Polars' streaming engine")
     a.add_argument(
@@ -36,48 +47,74 @@ def configure_parser(a: argparse.ArgumentParser) -> None:
     )
 
 
-def _audit_table_text(audit, out) -> None:
-    """Plain text, one rule per line, for pipes and files."""
+def _worst_first(r) -> tuple:
+    return (
+        _STATUS_RANK.get(r.status, 9),
+        _SEVERITY_RANK.get(r.severity, 9),
+        -(r.fail_fraction or 0.0),
+        -r.failed,
+        r.table,
+        r.rule,
+    )
+
+
+def _esc(text: object) -> str:
+    from rich.markup import escape
+
+    return escape(str(text))
+
+
+def _sample_text(sample: dict) -> str:
+    return "  ".join(f"{k}={'∅' if v is None else v}" for k, v in sample.items())
+
+
+def render_text(
+    audit, *, lang: str = "zh", show_all: bool = False, samples: int = 5, quiet: bool = False
+) -> list[str]:
+    """The terminal view as lines of rich markup (printable as plain text with the markup stripped)."""
     unit = audit.unit.get("name") or audit.unit.get("unit_id") or ""
-    print(f"unit: {unit}  period: {audit.period or '-'}", file=out)
-    for t in audit.tables:
-        print(f"table {t.table}: {t.rows if t.rows is not None else '-'} rows ({t.file})", file=out)
-    for r in audit.results:
-        frac = f"{r.fail_fraction:.2%}" if r.fail_fraction is not None else "-"
-        print(
-            f"{r.status.upper():<14} {r.rule:<12} {r.table:<24} {r.check:<18} "
-            f"{r.failed}/{r.evaluated} ({frac})  {r.message}",
-            file=out,
+    uid = audit.unit.get("unit_id")
+    who = f"{unit} ({uid})" if uid and uid != unit else str(unit)
+    read = [t for t in audit.tables if t.rows is not None]
+    rows = sum(t.rows or 0 for t in read)
+    lines: list[str] = []
+    if not quiet:
+        lines.append(
+            f"[bold]dq audit[/] {_esc(who)} · period {_esc(audit.period or '-')} · "
+            f"{len(audit.tables)} table(s) · {rows:,} rows"
         )
-    s = audit.summary
-    print(
-        f"{s['rules']} rules: {s['pass']} pass, {s['warn']} warn, {s['fail']} fail, "
-        f"{s['error']} error, {s['not_applicable']} not applicable",
-        file=out,
-    )
-
-
-def _audit_table_rich(audit, con) -> None:
-    from rich.table import Table
-
-    unit = audit.unit.get("name") or audit.unit.get("unit_id") or ""
-    t = Table(title=f"dq audit — {unit} {audit.period or ''}".strip(), show_lines=False)
-    for col in ("status", "rule", "table", "check", "failed", "evaluated", "%", "message"):
-        t.add_column(col, justify="right" if col in ("failed", "evaluated", "%") else "left")
-    for r in audit.results:
-        frac = f"{r.fail_fraction:.2%}" if r.fail_fraction is not None else "-"
+        for t in sorted(audit.tables, key=lambda t: t.table):
+            n = "not audited (no suite)" if t.rows is None else f"{t.rows:,} rows"
+            lines.append(f"  {_esc(t.table):<26} {n}")
+        lines.append("")
+    shown = [r for r in audit.results if show_all or r.status in ("fail", "error", "warn")]
+    for r in sorted(shown, key=_worst_first):
         style = STATUS_STYLE.get(r.status, "")
-        t.add_row(
-            f"[{style}]{r.status}[/]", r.rule, r.table, r.check, str(r.failed), str(r.evaluated), frac,
-            r.message,
-        )  # fmt: skip
-    con.print(t)
+        title = (r.title_zh if lang == "zh" else r.title_en) or r.title_en or r.title_zh
+        lines.append(
+            f"[{style}]{STATUS_LABEL.get(r.status, r.status):<5}[/] {_esc(r.rule):<10} "
+            f"{_esc(r.table)} · {_esc(title)} [dim]({r.severity}, {r.dimension})[/]"
+        )
+        if r.evaluated:
+            frac = f"{(r.fail_fraction or 0):.2%}"
+            counts = f"{r.failed:,} of {r.evaluated:,} fail ({frac})"
+            plain = r.message == f"{r.failed} of {r.evaluated} fail ({frac})"
+            lines.append(f"      {counts}" + ("" if plain or not r.message else f" — {_esc(r.message)}"))
+        else:
+            lines.append(f"      {_esc(r.message)}")
+        for s in r.samples[:samples]:
+            lines.append(f"      [dim]·[/] {_esc(_sample_text(s))}")
+    if shown:
+        lines.append("")
     s = audit.summary
-    con.print(
+    verdict = "passed" if s["passed"] else f"{len(s['failed_rules'])} blocking rule(s) failed"
+    lines.append(
         f"{s['rules']} rules: [green]{s['pass']} pass[/], [yellow]{s['warn']} warn[/], "
-        f"[bold red]{s['fail']} fail[/], [magenta]{s['error']} error[/], "
-        f"{s['not_applicable']} not applicable"
+        f"[bold red]{s['fail']} fail[/], [magenta]{s['error']} error[/], {s['not_applicable']} not applicable"
+        f" — {verdict}"
+        + ("" if show_all or not (s["pass"] or s["not_applicable"]) else " (--all lists every rule)")
     )
+    return lines
 
 
 def run(args: argparse.Namespace) -> int:
@@ -89,17 +126,25 @@ def run(args: argparse.Namespace) -> int:
         follow_symlinks=args.follow_symlinks,
     )  # fmt: skip
     for p in audit.problems:
-        print(f"dq: warning: {p}", file=sys.stderr)
-    out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
-    try:
-        if args.format == "json":
-            json.dump(audit.to_dict(), out, ensure_ascii=False, indent=2, default=str)
-            out.write("\n")
-        elif out is sys.stdout and sys.stdout.isatty():
-            _audit_table_rich(audit, console())
+        info(args, f"dq: warning: {p}")
+    if args.format == "json":
+        text = json.dumps(audit.to_dict(), ensure_ascii=False, indent=2, default=str) + "\n"
+        if args.output:
+            write_output(args.output, text)
         else:
-            _audit_table_text(audit, out)
-    finally:
-        if out is not sys.stdout:
-            out.close()
+            sys.stdout.write(text)
+        return audit.exit_code
+    lines = render_text(
+        audit, lang=args.lang, show_all=args.all, samples=args.samples, quiet=getattr(args, "quiet", False)
+    )
+    if args.output:
+        buf = io.StringIO()
+        con = console(buf)
+        for line in lines:
+            con.print(line, soft_wrap=True)
+        write_output(args.output, buf.getvalue())
+    else:
+        con = console()
+        for line in lines:
+            con.print(line, soft_wrap=True)
     return audit.exit_code

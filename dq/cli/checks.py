@@ -5,17 +5,18 @@ from __future__ import annotations
 import argparse
 import json
 
-from dq.checks import check_catalogue
-from dq.cli.common import EXIT_OK
+from dq.cli.common import EXIT_OK, add_format
 
 __all__ = ["configure_parser", "run"]
 
 
 def configure_parser(c: argparse.ArgumentParser) -> None:
-    c.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    add_format(c, "markdown")
 
 
 def run(args: argparse.Namespace) -> int:
+    from dq.checks import check_catalogue
+
     checks = check_catalogue()
     if args.format == "json":
         print(json.dumps(checks, ensure_ascii=False, indent=2))

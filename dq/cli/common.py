@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
 __all__ = [
     "EXIT_BUG",
     "EXIT_FAILED",
     "EXIT_OK",
     "EXIT_USAGE",
+    "add_format",
     "console",
     "count",
+    "info",
     "period",
+    "print_json",
+    "print_rows",
     "use_color",
+    "write_output",
 ]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUG = 0, 1, 2, 3
@@ -55,3 +64,78 @@ def count(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected a whole number ≥ 0, got {value}")
     return value
+
+
+def add_format(p: argparse.ArgumentParser, *extra: str) -> None:
+    """``--format table|json`` (plus ``extra`` choices such as markdown), default table."""
+    choices = ("table", "json", *extra)
+    p.add_argument("--format", choices=choices, default="table", help=f"output format: {'|'.join(choices)}")
+
+
+def print_json(doc: Any, out=None) -> None:
+    """``doc`` as indented JSON (UTF-8 text kept as is) on ``out`` (default stdout)."""
+    out = out or sys.stdout
+    out.write(json.dumps(doc, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def info(args: argparse.Namespace, message: str) -> None:
+    """A progress or status line on stderr, unless ``-q``."""
+    if not getattr(args, "quiet", False):
+        print(message, file=sys.stderr)
+
+
+def write_output(path: str | Path, text: str) -> Path:
+    """Write a command's output file atomically; an unusable folder is an OutputError (exit 2)."""
+    from dq.outputs import atomic_write_text
+
+    return atomic_write_text(path, text)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return str(value)
+
+
+def print_rows(
+    rows: Iterable[Mapping[str, Any]],
+    columns: Sequence[str],
+    *,
+    title: str | None = None,
+    right: Iterable[str] = (),
+    out=None,
+) -> None:
+    """A readable table of ``rows``: a rich table on a terminal (colour per ``NO_COLOR``), aligned
+    plain text otherwise (pipes, files), wide characters counted as two columns."""
+    out = out or sys.stdout
+    right = set(right)
+    cells = [[_cell(r.get(c)) for c in columns] for r in rows]
+    if out.isatty():
+        from rich.table import Table
+
+        t = Table(title=title)
+        for c in columns:
+            t.add_column(c, justify="right" if c in right else "left")
+        for row in cells:
+            t.add_row(*row)
+        console(out).print(t)
+        return
+    from rich.cells import cell_len
+
+    widths = [max([cell_len(c), *(cell_len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
+
+    def line(values: Sequence[str]) -> str:
+        parts = []
+        for i, (v, w) in enumerate(zip(values, widths, strict=True)):
+            pad = " " * (w - cell_len(v))
+            parts.append(pad + v if columns[i] in right else v + pad)
+        return "  ".join(parts).rstrip()
+
+    if title:
+        print(title, file=out)
+    print(line(list(columns)), file=out)
+    print(line(["-" * w for w in widths]), file=out)
+    for row in cells:
+        print(line(row), file=out)

@@ -6,6 +6,8 @@ import argparse
 import sys
 import time
 
+from dq.cli.common import add_format, count, print_json
+from dq.cli.synth import _scale
 from dq.demo import run_demo
 
 __all__ = ["configure_parser", "run"]
@@ -13,10 +15,11 @@ __all__ = ["configure_parser", "run"]
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="demo", help="output folder (default: demo)")
-    p.add_argument("--scale", type=float, default=0.001, help="synthetic volume scale (default 0.001)")
-    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--scale", type=_scale, default=0.001, help="synthetic volume scale (default 0.001)")
+    p.add_argument("--seed", type=count, default=7, help="random seed (default 7)")
     p.add_argument("--lang", choices=("zh", "en"), default="zh")
     p.add_argument("--fresh", action="store_true", help="delete OUT first")
+    add_format(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -28,8 +31,11 @@ def run(args: argparse.Namespace) -> int:
 
     paths = run_demo(
         args.out, scale=args.scale, seed=args.seed, lang=args.lang, fresh=args.fresh, say=say,
-        progress=sys.stderr.isatty(),
+        progress=sys.stderr.isatty() and not getattr(args, "quiet", False),
     )  # fmt: skip
+    if args.format == "json":
+        print_json({k: str(v) for k, v in paths.items()})
+        return 0
     h = paths["history"]
     print(f"published summaries: {paths['published_index']}")
     print(f"published campaign:  {paths['published_campaign']}")

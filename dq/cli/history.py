@@ -1,42 +1,83 @@
-"""`dq history`: the runs and scores stored in a history dataset."""
+"""`dq history`: the runs and scores stored in a history dataset, as a readable table or JSON.
+
+    dq history [--store history] [--period P] [--unit U] [--runs] [--format table|json]
+
+Without options: every unit's latest overall score per period. ``--unit`` gives one unit's
+score in every period (or in ``--period``), ``--runs`` the runs themselves.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
 
-__all__ = ["configure_parser", "run"]
+from dq.cli.common import add_format, info, period, print_json, print_rows
+
+__all__ = ["configure_parser", "history_rows", "run"]
+
+SCORE_COLUMNS = ("period", "unit_id", "unit_name", "kind", "status", "score", "grade", "run_id")
+UNIT_COLUMNS = ("period", "score", "grade", "status", "run_id")
+RUN_COLUMNS = ("run_id", "period", "status", "started_at", "finished_at", "units", "errors", "source")
 
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--store", default="history", help="history dataset folder (default: history)")
-    p.add_argument("--period", help="only this period")
-    p.add_argument("--unit", help="a unit's score in every period")
+    p.add_argument("--period", type=period, help="only this period (YYYY-MM)")
+    p.add_argument("--unit", help="one unit's score in every period (or in --period)")
     p.add_argument("--runs", action="store_true", help="list runs instead of scores")
-    p.add_argument("--format", choices=("table", "json"), default="table")
+    add_format(p)
+
+
+def history_rows(store, *, period: str | None = None, unit: str | None = None, runs: bool = False):
+    """(columns, rows as dicts) of what ``dq history`` shows."""
+    import polars as pl
+
+    if runs:
+        df = store.runs()
+        if period:
+            df = df.filter(pl.col("period") == period)
+        cols = RUN_COLUMNS
+    elif unit:
+        df = store.history(unit)
+        if period and not df.is_empty():
+            df = df.filter(pl.col("period") == period)
+        cols = UNIT_COLUMNS
+    else:
+        df = store.scores(period)
+        if not df.is_empty():
+            df = df.sort(["period", "kind", "score"], descending=[False, False, True], nulls_last=True)
+        cols = SCORE_COLUMNS
+    cols = tuple(c for c in cols if c in df.columns)
+    return cols, df.select(cols).to_dicts() if cols else []
 
 
 def run(args: argparse.Namespace) -> int:
-    import polars as pl
-
+    from dq.errors import StoreError
     from dq.store import Store
 
     store = Store(args.store)
-    if args.runs:
-        df = store.runs()
-        if args.period:
-            df = df.filter(pl.col("period") == args.period)
-    elif args.unit:
-        df = store.history(args.unit)
-    else:
-        df = store.scores(args.period)
-        if not df.is_empty():
-            df = df.select(
-                "period", "unit_id", "unit_name", "kind", "status", "score", "grade", "run_id"
-            ).sort(["period", "kind", "score"], descending=[False, False, True], nulls_last=True)
+    if not store.root.exists():
+        raise StoreError(
+            f"{store.root}: no history store here (run `dq score ... --store {store.root}` first)"
+        )
+    cols, rows = history_rows(store, period=args.period, unit=args.unit, runs=args.runs)
     if args.format == "json":
-        print(json.dumps(df.to_dicts(), ensure_ascii=False, indent=2, default=str))
-    else:
-        with pl.Config(tbl_rows=200, tbl_cols=20, fmt_str_lengths=40, tbl_width_chars=200):
-            print(df)
+        print_json(rows)
+        return 0
+    if not rows:
+        what = "runs" if args.runs else "scores"
+        where = " ".join(
+            x
+            for x in (
+                f"for unit {args.unit}" if args.unit else "",
+                f"in {args.period}" if args.period else "",
+            )
+            if x
+        )
+        info(args, f"no {what} {where} in {store.root}".replace("  ", " "))
+        return 0
+    for r in rows:
+        for k in ("started_at", "finished_at"):
+            if r.get(k) is not None:
+                r[k] = f"{r[k]:%Y-%m-%d %H:%M:%S}"
+    print_rows(rows, cols, right=("score", "units", "errors"))
     return 0

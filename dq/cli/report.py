@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from dq.errors import InputError
-from dq.report.files import render_campaign_file, render_period, render_unit_file
-from dq.store import Store
+from dq.cli.common import add_format, info, period, print_json
 
-__all__ = ["configure_parser", "run"]
+__all__ = ["check_campaign", "configure_parser", "run"]
 
 DEFAULT_STORE = "history"
 DEFAULT_OUT = "reports"
@@ -19,26 +17,69 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     common.add_argument("--store", default=DEFAULT_STORE, help=f"history dataset (default: {DEFAULT_STORE})")
     common.add_argument("--out", default=DEFAULT_OUT, help=f"output folder (default: {DEFAULT_OUT})")
     common.add_argument("--lang", choices=("zh", "en"), default="zh", help="language (default: zh)")
+    add_format(common)
+    # -q/-v after the action too (SUPPRESS: do not reset what was given before it).
+    common.add_argument(
+        "-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
+    common.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
     sub = p.add_subparsers(dest="action", required=True, metavar="{unit,all,campaign}")
     u = sub.add_parser("unit", parents=[common], help="one unit's report for a period")
     u.add_argument("unit", help="unit id, e.g. H022")
-    u.add_argument("--period", required=True, help="YYYY-MM")
+    u.add_argument("--period", required=True, type=period, help="YYYY-MM")
     a = sub.add_parser("all", parents=[common], help="every unit's report and the index of a period")
-    a.add_argument("--period", required=True, help="YYYY-MM")
+    a.add_argument("--period", required=True, type=period, help="YYYY-MM")
     c = sub.add_parser("campaign", parents=[common], help="before/after campaign report")
-    c.add_argument("--before", required=True, help="period YYYY-MM or run id")
-    c.add_argument("--after", required=True, help="period YYYY-MM or run id")
+    c.add_argument("--before", required=True, help="period YYYY-MM or run id (the earlier side)")
+    c.add_argument("--after", required=True, help="period YYYY-MM or run id (the later side)")
+
+
+def check_campaign(store, before: str, after: str) -> None:
+    """A campaign compares an earlier side with a later one: refuse anything else, clearly."""
+    from dq.errors import UsageError
+    from dq.report.data import resolve_side
+
+    b, a = resolve_side(store, before, "en"), resolve_side(store, after, "en")
+    earlier = b.period < a.period or (
+        b.period == a.period and b.run_id is not None and a.run_id is not None and b.run_id < a.run_id
+    )
+    if not earlier:
+        raise UsageError(
+            f"a campaign compares an earlier --before with a later --after; got --before {before} "
+            f"and --after {after} (swap them?)"
+        )
 
 
 def run(args: argparse.Namespace) -> int:
+    from dq.columns import parse_period
+    from dq.errors import StoreError
+    from dq.outputs import ensure_dir
+    from dq.report.files import render_campaign_file, render_period, render_unit_file
+    from dq.store import Store
+
     store = Store(args.store)
     if not store.root.exists():
-        raise InputError(f"{store.root}: no history store here (pass --store)")
+        raise StoreError(f"{store.root}: no history store here (run `dq score` first, or pass --store)")
+    if args.action == "campaign":
+        for spec in (args.before, args.after):
+            if spec[:4].isdigit() and len(spec) <= 7:  # looks like a month: the one message for periods
+                parse_period(spec)
+        check_campaign(store, args.before, args.after)
+    ensure_dir(args.out)
     if args.action == "unit":
-        print(render_unit_file(store, args.period, args.unit, args.out, args.lang))
+        paths = [render_unit_file(store, args.period, args.unit, args.out, args.lang)]
     elif args.action == "all":
-        render_period(store, args.period, args.out, args.lang)
+        echo = print if args.format == "table" else None
+        paths = list(render_period(store, args.period, args.out, args.lang, echo=echo))
     else:
-        for path in render_campaign_file(store, args.before, args.after, args.out, args.lang):
+        paths = list(render_campaign_file(store, args.before, args.after, args.out, args.lang))
+    if args.format == "json":
+        print_json({"written": [str(p) for p in paths]})
+    elif args.action == "all":
+        info(args, f"{len(paths)} file(s) written in {args.out}")
+    else:
+        for path in paths:
             print(path)
     return 0

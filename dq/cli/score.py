@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 import polars as pl
 
-from dq.cli.common import count
+from dq.cli.common import add_format, count, info, period, print_json, print_rows
 from dq.errors import DQError
+from dq.results import SCHEMA_VERSION
 
 __all__ = ["configure_parser", "run"]
 
@@ -19,7 +19,7 @@ DEFAULT_STORE = "history"
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("root", nargs="?", help="batch root: ROOT/<period>/<unit>/ extract folders")
-    p.add_argument("--period", required=True, help="month to score, YYYY-MM")
+    p.add_argument("--period", required=True, type=period, help="month to score, YYYY-MM")
     p.add_argument(
         "--published",
         metavar="DIR",
@@ -28,10 +28,10 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--store", default=DEFAULT_STORE, help=f"history dataset folder (default: {DEFAULT_STORE})"
     )
-    p.add_argument("--format", choices=("table", "json"), default="table")
+    add_format(p)
     p.add_argument("--force", action="store_true", help="re-score units already scored for the period")
     p.add_argument("--suite", action="append", help="suite file or folder (default: rules/suites)")
-    p.add_argument("--samples", type=int, default=5, help="failing rows kept per rule (0: none)")
+    p.add_argument("--samples", type=count, default=5, help="failing rows kept per rule (0: none)")
     p.add_argument("--streaming", action="store_true", help="use Polars' streaming engine")
     p.add_argument(
         "--max-rows",
@@ -65,40 +65,22 @@ def _print_table(ranking: pl.DataFrame, title: str) -> None:
     if ranking.is_empty():
         print("no scores")
         return
-    cols = [
-        c
-        for c in (
-            "kind",
-            "rank",
-            "unit_id",
-            "unit_name",
-            "district",
-            "score",
-            "grade",
-            "submission",
-            "records",
-            "status",
-        )
-        if c in ranking.columns
-    ]
-    if sys.stdout.isatty():
-        from rich.console import Console
-        from rich.table import Table
-
-        t = Table(title=title)
-        for c in cols:
-            t.add_column(c, justify="right" if c in ("rank", "score", "submission", "records") else "left")
-        for row in ranking.select(cols).iter_rows():
-            t.add_row(*("-" if v is None else (f"{v:.2f}" if isinstance(v, float) else str(v)) for v in row))
-        Console().print(t)
-        return
-    print(title)
-    for row in ranking.select(cols).iter_rows(named=True):
-        print(
-            "  ".join(
-                "-" if v is None else (f"{v:.2f}" if isinstance(v, float) else str(v)) for v in row.values()
-            )
-        )
+    wanted = (
+        "kind",
+        "rank",
+        "unit_id",
+        "unit_name",
+        "district",
+        "score",
+        "grade",
+        "submission",
+        "records",
+        "status",
+    )
+    cols = [c for c in wanted if c in ranking.columns]
+    print_rows(
+        ranking.select(cols).to_dicts(), cols, title=title, right=("rank", "score", "submission", "records")
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -108,7 +90,12 @@ def run(args: argparse.Namespace) -> int:
     store = Store(args.store)
 
     def log(msg: str) -> None:
-        print(msg, file=sys.stderr)
+        info(args, msg)
+
+    if args.reports:
+        from dq.outputs import ensure_dir
+
+        ensure_dir(args.out)  # an unusable report folder stops us before the work, not after
 
     if args.published:
         outcome = score_published(args.period, store, root=args.published, suite_paths=args.suite)
@@ -136,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
         raise DQError("give a batch ROOT or --published DIR")
     if args.format == "json":
         payload = {
+            "schema_version": SCHEMA_VERSION,
             "run_id": outcome.run.run_id,
             "period": args.period,
             "ranking": outcome.ranking.to_dicts(),
@@ -143,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
             "skipped": [u.unit_id for u in outcome.units if u.skipped],
             "findings": [f.to_dict() for f in outcome.findings if f.status in ("fail", "warn", "error")],
         }
-        print(json.dumps(payload, ensure_ascii=False, indent=2, default=str))
+        print_json(payload)
     else:
         skipped = sum(1 for u in outcome.units if u.skipped)
         _print_table(outcome.ranking, f"dq score {args.period} — run {outcome.run.run_id}")

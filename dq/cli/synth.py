@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from dq.cli.common import EXIT_USAGE, period
+from dq.cli.common import EXIT_USAGE, add_format, period, print_json
 
 __all__ = ["configure_parser", "main", "run"]
 
@@ -77,12 +77,13 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
         "published collection tables)",
     )
     p.add_argument(
-        "--format",
+        "--file-format",
         dest="fmt",
         choices=("parquet", "csv"),
         default="parquet",
         help="file format of the tables (default parquet)",
     )
+    add_format(p)
     p.add_argument(
         "--cities",
         type=_cities,
@@ -119,6 +120,18 @@ def run(args: argparse.Namespace) -> int:
 
     truth = json.loads((root / "truth.json").read_text(encoding="utf-8"))
     rows = sum(u["total_rows"] for u in truth["units"].values())
+    if args.format == "json":
+        print_json(
+            {
+                "root": str(root),
+                "units": len(truth["units"]),
+                "rows": rows,
+                "defects": len(truth["defects"]),
+                "kinds": len(truth["kinds"]),
+                "truth": str(root / "truth.json"),
+            }
+        )
+        return 0
     print(
         f"dq synth: {len(truth['units'])} units, {rows:,} rows, {len(truth['defects'])} defects "
         f"({len(truth['kinds'])} kinds) in {root} ({time.perf_counter() - t0:.1f} s)"
