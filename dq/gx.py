@@ -1,53 +1,53 @@
-"""Export dq suites as Great Expectations (GX 1.x) expectation suites: ``dq gx``.
+"""Great Expectations (GX 1.x) both ways: export dq suites, validate them, import GX suites.
 
-:func:`to_gx_suite` turns a :class:`~dq.suite.Suite` into the JSON-able dict of a GX 1.x
-``ExpectationSuite`` (``gx.ExpectationSuite(**d)`` loads it). Each exported expectation carries
-the dq rule in ``meta`` (``dq_rule``, ``dq_check``, ``dq_severity``, thresholds); a rule's
-``threshold.max_fraction`` becomes ``mostly = 1 - max_fraction`` where GX supports ``mostly``.
-Rules without a faithful equivalent are listed, with the reason, in ``meta.dq_not_exported``.
+* :func:`to_gx_suite` / :func:`export_suites` (``dq gx export``) turn dq suites into the JSON of
+  GX 1.x ``ExpectationSuite`` objects (``gx.ExpectationSuite(**d)`` loads one). Each expectation
+  carries its dq rule in ``meta`` (``dq_rule``, ``dq_check``, ``dq_severity``, thresholds); a
+  rule's ``threshold.max_fraction`` becomes ``mostly = 1 - max_fraction``. Rules without a
+  faithful equivalent are listed with the reason in ``meta.dq_not_exported``. How each check is
+  written is the check's own :class:`~dq.checks.base.GXMapping` (``CheckDef.gx``).
+* :func:`load_batch` reads one table file as dq reads it -- typed by the catalogue, blank strings
+  as missing, the uploaded text of typed columns kept as ``<column>__raw`` -- and returns the
+  pandas frame to hand to GX. On such a frame an exported suite counts what dq counts.
+  :func:`validate_with_gx` does the whole run for an extract.
+* :func:`dq.gx_import.import_suite` (``dq gx import``) turns a GX 1.x suite into a dq suite.
 
-=========================  ===================================================================
-dq check                   GX expectation
-=========================  ===================================================================
-not_null                   expect_column_values_to_not_be_null
-in_set (values/code_set)   expect_column_values_to_be_in_set (code sets resolved)
-regex, icd10, icd9cm3      expect_column_values_to_match_regex (the check's pattern)
-length                     expect_column_value_lengths_to_be_between
-between                    expect_column_values_to_be_between (strict_min/max)
-unique                     expect_column_values_to_be_unique /
-                           expect_compound_columns_to_be_unique (ignore_row_if=any_value_is_missing)
-compare column OP column   expect_column_pair_values_a_to_be_greater_than_b (>, >=; < and <= swap
-                           the columns) / expect_column_pair_values_to_be_equal (==), with
-                           ignore_row_if=either_value_is_missing
-compare column OP value    expect_column_values_to_be_between (<, <=, >, >=) /
-                           expect_column_values_to_be_in_set (==) / ..._not_be_in_set (!=)
-row_count                  expect_table_row_count_to_be_between
-=========================  ===================================================================
-
-Not exported: rules with a ``when`` condition or a ``lookup`` (GX's row conditions use another
-language), a ``compare`` with a tolerance or an SQL expression, and checks without a GX
-counterpart (ID numbers, foreign keys, totals, group counts, timeliness, ...).
-
-Semantic differences the reader of an exported suite should know (see tests/test_gx_parity.py):
-dq counts blank strings as missing (GX does not: convert them to null before validating); date
-and datetime bounds are written as ISO datetimes (a date as its midnight), which GX parses into
-``datetime`` bounds that compare with pandas datetime columns (a bare ISO *date* would become a
-``date`` that pandas refuses to compare); GX regexes are Python's (``$`` also matches before a
-final newline). GX has no ``max_count``; it is kept in ``meta`` only.
+docs/gx.md has the mapping table, the loader's contract and the known differences.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
 
 from dq.catalogue import Catalogue, load_catalogue
 from dq.checks import REGISTRY
 from dq.checks.base import GXContext, NotExported
-from dq.suite import Rule, Suite
+from dq.checks.conformance import raw_column
+from dq.errors import UsageError
+from dq.gx_import import ImportedSuite, import_suite
+from dq.suite import Rule, Suite, load_suites
 
-__all__ = ["NotExported", "export_suites", "rule_expectation", "to_gx_suite"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "GXOutcome",
+    "ImportedSuite",
+    "NotExported",
+    "batch_frame",
+    "export_suites",
+    "import_suite",
+    "load_batch",
+    "rule_expectation",
+    "to_gx_suite",
+    "validate_with_gx",
+]
 
 # dq severity -> GX FailureSeverity (critical | warning | info).
 GX_SEVERITY = {"critical": "critical", "error": "critical", "warning": "warning"}
@@ -56,8 +56,9 @@ NO_MOSTLY = {"expect_table_row_count_to_be_between"}
 
 
 NOTES = [
-    "dq treats empty and whitespace-only strings as missing: convert them to null before"
-    " validating with GX, or GX's not-null checks find fewer failures and its value checks more.",
+    "Validate a frame loaded by dq.gx.load_batch(path, table): typed like dq, blank strings as"
+    " null, and the uploaded text of typed columns as <column>__raw (not-null checks of typed"
+    " columns read it). On such a frame GX counts what dq counts.",
     "GX has no max_count threshold: dq_threshold in each expectation's meta keeps it.",
     "Regexes are searched in both tools; Python's $ also matches before a final newline.",
 ]
@@ -132,8 +133,6 @@ def export_suites(paths=None, out: str | Path | None = None) -> list[dict[str, A
     With ``out``, also write one ``<suite id>.json`` per suite into that folder (created if
     needed) and return the documents; each document's ``meta.dq_path`` then names its file.
     """
-    from dq.suite import load_suites
-
     cat = load_catalogue()
     docs = [to_gx_suite(s, cat) for s in load_suites(paths or None, catalogue=cat)]
     if out is not None:
@@ -145,3 +144,152 @@ def export_suites(paths=None, out: str | Path | None = None) -> list[dict[str, A
             path.write_text(json.dumps(d, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
             d["meta"]["dq_path"] = str(path)
     return docs
+
+
+# ---------------------------------------------------------------------------- running GX
+def batch_frame(
+    frame: pl.DataFrame | pl.LazyFrame, table: str | None = None, catalogue: Catalogue | None = None
+) -> pd.DataFrame:
+    """A frame typed by dq's reader, as GX must see it (a pandas DataFrame).
+
+    Blank and whitespace-only strings become null (dq counts them as missing), and each typed
+    column of the catalogue table keeps the text it was read from as ``<column>__raw`` (a
+    natively typed value is written as text), which exported not-null checks of typed columns
+    read: in dq a value given but not parseable is a ``date_parse`` finding, not a missing one.
+    """
+    cat = catalogue or load_catalogue()
+    lf = frame.lazy()
+    spec = cat.table(table) if table else None
+    schema = lf.collect_schema()
+    raw = [
+        pl.col(c.name).cast(pl.String).alias(raw_column(c.name))
+        for c in (spec.columns if spec else ())
+        if c.type != "str" and c.name in schema and raw_column(c.name) not in schema
+    ]
+    if raw:
+        lf = lf.with_columns(raw)
+    blank = [
+        pl.when(pl.col(c).str.strip_chars() == "").then(None).otherwise(pl.col(c)).alias(c)
+        for c, t in lf.collect_schema().items()
+        if t == pl.String
+    ]
+    return lf.with_columns(blank).collect().to_pandas()
+
+
+def load_batch(
+    path: str | Path,
+    table: str | None = None,
+    *,
+    catalogue: Catalogue | None = None,
+    encoding: str | None = None,
+) -> pd.DataFrame:
+    """Read one table file (Parquet, CSV, .xlsx) as dq does and return it as GX must see it.
+
+    ``table`` is the catalogue table (default: the file's stem). Hand the result to a GX pandas
+    batch (``batch_parameters={"dataframe": load_batch(...)}``) and validate it with the suite
+    :func:`export_suites` wrote for that table.
+    """
+    from dq.sources import read_table
+
+    cat = catalogue or load_catalogue()
+    src = read_table(path, table, cat, encoding)
+    return batch_frame(src.frame, src.table, cat)
+
+
+@dataclass(frozen=True)
+class GXOutcome:
+    """One exported expectation validated by GX on one table of an extract."""
+
+    rule: str
+    table: str
+    expectation: str
+    success: bool
+    unexpected_count: int | None  # None for table-level expectations (row count)
+    element_count: int | None
+    error: str = ""  # set when GX raised instead of validating
+
+    @property
+    def failed(self) -> int | None:
+        """Comparable with dq's ``failed``: failing rows, or 0/1 for a table-level expectation."""
+        if self.error:
+            return None
+        if self.unexpected_count is None:
+            return 0 if self.success else 1
+        return self.unexpected_count
+
+
+def _gx():
+    try:
+        import great_expectations as gx
+    except ImportError as exc:  # pragma: no cover - great_expectations is in the test extra
+        raise UsageError("Great Expectations is not installed: pip install 'dq[gx]'") from exc
+    return gx
+
+
+def _batch_definition(gx):
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    asset = context.data_sources.add_pandas("dq").add_dataframe_asset("table")
+    return asset.add_batch_definition_whole_dataframe("whole")
+
+
+def _raised(info: Any) -> str:
+    info = info or {}
+    if info.get("raised_exception"):
+        return str(info.get("exception_message") or "raised")
+    for v in info.values():
+        if isinstance(v, dict) and v.get("raised_exception"):
+            return str(v.get("exception_message") or "raised")
+    return ""
+
+
+def validate_with_gx(
+    path: str | Path,
+    suites: Sequence[Suite] | Iterable[str | Path] | None = None,
+    *,
+    catalogue: Catalogue | None = None,
+    encoding: str | None = None,
+) -> list[GXOutcome]:
+    """Export ``suites`` (default: the shipped ones), load each table of the extract at ``path``
+    with :func:`batch_frame` and validate it with real GX; one outcome per expectation.
+
+    Only the suites dq itself would run on the extract are used (its kind, its tables).
+    """
+    from dq.sources import open_extract
+
+    gx = _gx()
+    cat = catalogue or load_catalogue()
+    extract = open_extract(path, cat, encoding)
+    loaded = list(suites or ())
+    if not loaded or not all(isinstance(s, Suite) for s in loaded):
+        loaded = load_suites(loaded or None, catalogue=cat)  # type: ignore[arg-type]
+    batch_definition = _batch_definition(gx)
+    frames: dict[str, Any] = {}
+    out: list[GXOutcome] = []
+    for suite in loaded:
+        assert isinstance(suite, Suite)
+        if suite.table not in extract.tables or not suite.applies_to(extract.kind):
+            continue
+        doc = to_gx_suite(suite, cat)
+        if not doc["expectations"]:
+            continue
+        if suite.table not in frames:
+            frames[suite.table] = batch_frame(extract.tables[suite.table].frame, suite.table, cat)
+        batch = batch_definition.get_batch(batch_parameters={"dataframe": frames[suite.table]})
+        validation = batch.validate(gx.ExpectationSuite(**json.loads(json.dumps(doc))))
+        for res in validation.results:
+            r = res.result or {}
+            out.append(
+                GXOutcome(
+                    rule=res.expectation_config.meta["dq_rule"],
+                    table=suite.table,
+                    expectation=res.expectation_config.type,
+                    success=bool(res.success),
+                    unexpected_count=r.get("unexpected_count"),
+                    element_count=r.get("element_count"),
+                    error=_raised(res.exception_info),
+                )
+            )
+    return out

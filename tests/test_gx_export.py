@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from dq.catalogue import load_catalogue
 from dq.cli import main
 from dq.engine import evaluate_frame
-from dq.gx import rule_expectation, to_gx_suite
+from dq.gx import batch_frame, rule_expectation, to_gx_suite
 from dq.suite import Suite, load_suites
 
 pytestmark = pytest.mark.filterwarnings("ignore:This pattern is interpreted as a regular expression")
@@ -165,13 +165,8 @@ def test_export_loads_into_gx(exported):
 
 # ---------------------------------------------------------------- same counts as dq
 def _gx_frame(df: pl.DataFrame):
-    """What a GX user should validate: blank strings as nulls."""
-    blank = [
-        pl.when(pl.col(c).str.strip_chars() == "").then(None).otherwise(pl.col(c)).alias(c)
-        for c, t in df.schema.items()
-        if t == pl.String
-    ]
-    return df.with_columns(blank).to_pandas()
+    """What a GX user validates: the frame as dq.gx.batch_frame hands it over."""
+    return batch_frame(df, TABLE, CATALOGUE)
 
 
 def _compare(suite: Suite, exported: dict[str, Any], batch_definition, df: pl.DataFrame) -> None:

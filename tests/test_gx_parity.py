@@ -88,6 +88,7 @@ from hypothesis import strategies as st
 
 from dq.catalogue import Catalogue, load_catalogue
 from dq.engine import evaluate_frame
+from dq.gx import batch_frame
 from dq.results import RuleResult
 from dq.suite import load_suites
 
@@ -184,13 +185,8 @@ def gx_run() -> GX:
 
 
 def gx_view(df: pl.DataFrame):
-    """The frame as GX sees it: blank strings become None (dq's definition), then pandas."""
-    blank = [
-        pl.when(pl.col(c).str.strip_chars() == "").then(None).otherwise(pl.col(c)).alias(c)
-        for c, t in df.schema.items()
-        if t == pl.String
-    ]
-    return df.with_columns(blank).to_pandas()
+    """The frame as GX sees it: dq.gx.batch_frame (blank strings become None, dq's definition)."""
+    return batch_frame(df)
 
 
 def assert_counts(dq: RuleResult, res, *, values: bool = True) -> None:

@@ -1,4 +1,11 @@
-"""`dq gx`: export suites as Great Expectations 1.x expectation suites (see :mod:`dq.gx`)."""
+"""`dq gx`: Great Expectations 1.x both ways (see :mod:`dq.gx` and :mod:`dq.gx_import`).
+
+    dq gx export [PATHS] [--out DIR]         dq suites -> GX suites (JSON)
+    dq gx import SUITE.json [--out FILE]     a GX suite -> a dq suite (YAML)
+    dq gx validate EXTRACT [PATHS]           run the exported suites with GX; compare with dq
+
+``dq gx PATHS --out DIR`` (no action word) still exports, as before.
+"""
 
 from __future__ import annotations
 
@@ -7,35 +14,133 @@ import json
 import sys
 from typing import Any
 
-from dq.gx import export_suites
+from dq.cli.common import EXIT_FAILED, EXIT_OK
+from dq.errors import UsageError
 
 __all__ = ["configure_parser", "run"]
+
+ACTIONS = ("export", "import", "validate")
 
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
     p.description = (
-        "Write the rules that have a Great Expectations equivalent as GX 1.x expectation suites"
-        " (JSON). Rules without one are listed in meta.dq_not_exported."
+        "Great Expectations (GX 1.x) both ways. `dq gx export [PATHS] [--out DIR]` writes the rules"
+        " that have a GX equivalent as GX suites (rules without one are listed in"
+        " meta.dq_not_exported); `dq gx import SUITE.json [--out FILE.yaml] [--table T]` turns a GX"
+        " suite into a dq suite (expectations dq cannot express are listed, never dropped);"
+        " `dq gx validate EXTRACT [PATHS]` loads the extract with dq.gx.load_batch, validates it"
+        " with GX and compares GX's counts with dq's. Without an action word, PATHS are exported."
     )
-    p.add_argument("paths", nargs="*", help="suite files or folders (default: rules/suites)")
+    p.add_argument(
+        "paths",
+        nargs="*",
+        metavar="[ACTION] PATH",
+        help="export: suite files or folders (default: the shipped suites); import: one GX suite"
+        " JSON; validate: the extract folder or table file, then suite paths",
+    )
     p.add_argument(
         "--out",
-        metavar="DIR",
-        help="write one <suite id>.json per suite into DIR (default: stdout; one suite is written"
-        " as an object, several as a list)",
+        metavar="PATH",
+        help="export: write one <suite id>.json per suite into this folder (default: stdout; one"
+        " suite as an object, several as a list); import: the YAML file to write (default: stdout)",
     )
+    p.add_argument("--table", help="import: the catalogue table (default: meta.dq_table of the suite)")
+    p.add_argument("--suite-id", help="import: the dq suite id (default: the GX suite's name)")
+    p.add_argument(
+        "--kind",
+        choices=("hospital", "district", "published", "any"),
+        help="import: the units the suite is for (default: meta.dq_kind, else any)",
+    )
+    p.add_argument("--format", choices=("table", "json"), default="table", help="validate: output format")
 
 
 def run(args: argparse.Namespace) -> int:
-    docs = export_suites(args.paths or None, args.out)
+    paths = list(args.paths or [])
+    action = paths.pop(0) if paths and paths[0] in ACTIONS else "export"
+    if action == "import":
+        return _import(args, paths)
+    if action == "validate":
+        return _validate(args, paths)
+    return _export(args, paths)
+
+
+def _export(args: argparse.Namespace, paths: list[str]) -> int:
+    from dq.gx import export_suites
+
+    docs = export_suites(paths or None, args.out)
     if args.out:
         for d in docs:
             n, skipped = len(d["expectations"]), len(d["meta"]["dq_not_exported"])
             print(
                 f"{d['meta'].pop('dq_path')}: {n} expectations, {skipped} rules not exported", file=sys.stderr
             )
-        return 0
+        return EXIT_OK
     doc: Any = docs[0] if len(docs) == 1 else docs
     json.dump(doc, sys.stdout, ensure_ascii=False, indent=2)
     sys.stdout.write("\n")
-    return 0
+    return EXIT_OK
+
+
+def _import(args: argparse.Namespace, paths: list[str]) -> int:
+    from dq.gx_import import import_suite
+
+    if len(paths) != 1:
+        raise UsageError("dq gx import takes one GX suite file: dq gx import SUITE.json --out FILE.yaml")
+    imported = import_suite(paths[0], table=args.table, suite_id=args.suite_id, kind=args.kind)
+    for n in imported.not_imported:
+        print(f"not imported: #{n['index']} {n['expectation']}: {n['reason']}", file=sys.stderr)
+    if args.out:
+        path = imported.write(args.out)
+        print(
+            f"{path}: {len(imported.rules)} rules, {len(imported.not_imported)} expectations not imported",
+            file=sys.stderr,
+        )
+    else:
+        if not imported.rules:
+            imported.write("")  # raises: nothing to write
+        sys.stdout.write(imported.to_yaml())
+    return EXIT_OK
+
+
+def _validate(args: argparse.Namespace, paths: list[str]) -> int:
+    from dq.engine import audit_extract
+    from dq.gx import validate_with_gx
+    from dq.sources import open_extract
+    from dq.suite import load_suites
+
+    if not paths:
+        raise UsageError("dq gx validate takes an extract folder or table file: dq gx validate EXTRACT")
+    extract, suite_paths = paths[0], paths[1:]
+    suites = load_suites(suite_paths or None)
+    gx_rows = validate_with_gx(extract, suites)
+    dq = {r.rule: r for r in audit_extract(open_extract(extract), suites, samples=0).results}
+    rows = []
+    for o in gx_rows:
+        r = dq.get(o.rule)
+        rows.append(
+            {
+                "rule": o.rule,
+                "table": o.table,
+                "expectation": o.expectation,
+                "dq_failed": r.failed if r else None,
+                "gx_failed": o.failed,
+                "gx_success": o.success,
+                "agree": r is not None and not o.error and r.failed == o.failed,
+                "error": o.error,
+            }
+        )
+    differ = [x for x in rows if not x["agree"]]
+    if args.format == "json":
+        json.dump({"expectations": rows, "differ": len(differ)}, sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+    else:
+        width = max((len(x["rule"]) for x in rows), default=4)
+        if not args.quiet:
+            for x in rows:
+                mark = "ok  " if x["agree"] else "DIFF"
+                print(
+                    f"{mark} {x['rule']:<{width}} {x['expectation']:<52} dq {x['dq_failed']!s:>6}"
+                    f"  gx {x['gx_failed']!s:>6}" + (f"  {x['error']}" if x["error"] else "")
+                )
+        print(f"{len(rows)} expectations validated with GX; {len(differ)} differ from dq")
+    return EXIT_FAILED if differ else EXIT_OK
