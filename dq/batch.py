@@ -36,6 +36,7 @@ from dq.checks.history import earlier_metrics, history_rules, with_history
 from dq.engine import evaluate_frame
 from dq.errors import DQError, InputError, OutputError
 from dq.fixlist import write_fix_rows
+from dq.masking import describe_error
 from dq.published import data_dir as published_data_dir
 from dq.results import RuleResult
 from dq.scoring import ScoringConfig, UnitScore, load_scoring, rank_units, score_unit
@@ -306,8 +307,9 @@ def audit_unit(
     except DQError as exc:
         out.error = str(exc)
     except Exception as exc:  # one broken site never stops the batch
-        out.error = f"{type(exc).__name__}: {exc}"
-        out.trace = traceback.format_exc()
+        out.error = f"{d}: {describe_error(exc)}"
+        # The traceback's frames, not its message: library messages may quote cell values.
+        out.trace = "".join(traceback.format_tb(exc.__traceback__)) + describe_error(exc)
     out.seconds = time.perf_counter() - t
     return out
 

@@ -25,8 +25,8 @@ import polars as pl
 
 from dq.catalogue import Catalogue, load_catalogue
 from dq.checks import Aggregate, Context, Join
-from dq.errors import CheckError, NotApplicable
-from dq.masking import mask_sample
+from dq.errors import CheckError, DQError, InputError, NotApplicable
+from dq.masking import describe_error, mask_sample
 from dq.plan import Plan, apply_joins, compile_rule, when_mask
 from dq.results import AuditResult, RuleResult, Status, TableInfo, status_for
 from dq.sources import Extract, parse_period
@@ -78,7 +78,7 @@ def _compile(rule: Rule, ctx: Context, prefix: str, empty: pl.LazyFrame) -> Plan
     except CheckError as exc:
         return _error(rule, str(exc))
     except Exception as exc:  # a Polars type or expression error
-        return _error(rule, f"cannot evaluate: {type(exc).__name__}: {exc}".strip())
+        return _error(rule, f"cannot evaluate: {describe_error(exc)}")
 
 
 def _jsonable(v: Any) -> Any:
@@ -194,7 +194,7 @@ def evaluate_table(
                 part = _collect(joined.select([e.alias(k) for k, e in p.exprs.items()]), streaming)
                 row |= part.row(0, named=True)
             except Exception as exc:
-                results[p.rule.id] = _error(p.rule, f"cannot evaluate: {type(exc).__name__}: {exc}")
+                results[p.rule.id] = _error(p.rule, f"cannot evaluate: {describe_error(exc)}")
                 plans.remove(p)
     n_rows = int(row["__rows"])
 
@@ -355,19 +355,24 @@ def audit_extract(
             continue
         if progress:
             progress(table)
-        ev = evaluate_table(
-            src.frame,
-            rules,
-            table,
-            catalogue=cat,
-            tables=frames,
-            period=period,
-            now=now,
-            samples=samples,
-            streaming=streaming,
-            extra=extra(table, src.frame) if extra else None,
-            fix_rows=fix_rows,
-        )
+        try:
+            ev = evaluate_table(
+                src.frame,
+                rules,
+                table,
+                catalogue=cat,
+                tables=frames,
+                period=period,
+                now=now,
+                samples=samples,
+                streaming=streaming,
+                extra=extra(table, src.frame) if extra else None,
+                fix_rows=fix_rows,
+            )
+        except DQError:
+            raise
+        except Exception as exc:  # the table cannot be read through: name it, quote no value
+            raise InputError(f"{src.path}: cannot read the table ({describe_error(exc)})") from exc
         infos.append(TableInfo(table, ev.rows, str(src.path)))
         results += ev.results
         if ev.extra:

@@ -28,6 +28,7 @@ from dq.catalogue import Catalogue, TableSpec, load_catalogue
 from dq.checks.conformance import raw_column
 from dq.columns import parse_period
 from dq.errors import InputError
+from dq.masking import describe_error
 from dq.yamlio import read_yaml, regular_file
 
 __all__ = [
@@ -137,7 +138,7 @@ def _scan(path: Path, encoding: str | None) -> pl.LazyFrame:
     except InputError:
         raise
     except Exception as exc:
-        raise InputError(f"{path}: cannot read {suffix[1:]} file: {exc}") from exc
+        raise InputError(f"{path}: cannot read {suffix[1:]} file: {describe_error(exc)}") from exc
     raise InputError(f"{path}: unsupported file type {suffix!r} (use {', '.join(TABLE_SUFFIXES)})")
 
 
@@ -191,7 +192,25 @@ def read_table(
     cat = catalogue or load_catalogue()
     name = table or p.stem
     spec = cat.table(name)
-    return TableSource(name, p, _coerce(_scan(p, encoding), spec), spec)
+    lf = _scan(p, encoding)
+    _check_columns(p, lf, spec)
+    return TableSource(name, p, _coerce(lf, spec), spec)
+
+
+def _check_columns(path: Path, lf: pl.LazyFrame, spec: TableSpec | None) -> None:
+    """Refuse what the readers would otherwise hide: a catalogue column holding nested values
+    (a struct or list: its text would carry every field, identifiers included)."""
+    if spec is None:
+        return
+    schema = lf.collect_schema()
+    for col in spec.columns:
+        dtype = schema.get(col.name)
+        if dtype is not None and dtype.is_nested():
+            kind = type(dtype).__name__.lower()
+            raise InputError(
+                f"{path}: column {col.name} holds {kind} values, not {col.type}; "
+                "export one plain value per column"
+            )
 
 
 @dataclass

@@ -207,6 +207,33 @@ def _reference_inf(d: Path) -> None:
     (d / "reference.csv").write_text("metric,value\noutpatient_visits,inf\n", encoding="utf-8")
 
 
+# ----------------------------------------------------------------------------- patient data
+@case("H042")
+def _id_numbers_in_an_untagged_column(d: Path) -> None:
+    """Resident ID numbers used as patient_id in visits (not in patient_index): the foreign-key
+    rule fails and its samples show the untagged column, masked."""
+    good(d, "H042")
+    visits().with_columns(pl.Series("patient_id", ID_NUMBERS)).write_parquet(d / "outpatient_visit.parquet")
+
+
+@case("H043", error=("H043/patient_index.parquet",))
+def _struct_patient_id(d: Path) -> None:
+    """patient_id holds a struct of identifiers: a library error would quote them."""
+    good(d, "H043")
+    p = patients()
+    p.with_columns(pl.struct(pl.col("patient_id"), pl.col("id_no"), pl.col("name"), pl.col("phone"))
+                   .alias("patient_id")).write_parquet(d / "patient_index.parquet")  # fmt: skip
+
+
+@case("H044")
+def _phones_and_names_in_free_text(d: Path) -> None:
+    """Diagnosis codes that are a name and a phone number: invalid codes, sampled, masked."""
+    good(d, "H044")
+    v = visits()
+    text = [f"{NAMES[i % 4]} {PHONES[i]}" for i in range(v.height)]
+    v.with_columns(pl.Series("diagnosis_code", text)).write_parquet(d / "outpatient_visit.parquet")
+
+
 GOOD = ["H001", "H002", "H010"]
 
 
@@ -291,3 +318,13 @@ def test_no_identifier_leaks_anywhere(scored):
     for where, text in texts.items():
         for secret in SECRETS:
             assert secret not in text, (where, secret)
+
+
+def test_untagged_identifiers_are_sampled_masked(scored):
+    """The leak test is not vacuous: the identifiers planted in untagged columns do reach the
+    samples, masked (ID numbers keep 6 + 4 digits, phones 3 + 4)."""
+    res = Store(scored["store"]).results(P)
+    h042 = " ".join(res.filter(pl.col("unit_id") == "H042")["samples"].to_list())
+    assert any(f"{i[:6]}********{i[-4:]}" in h042 for i in ID_NUMBERS), h042[:500]
+    h044 = " ".join(res.filter(pl.col("unit_id") == "H044")["samples"].to_list())
+    assert any(f"{p[:3]}****{p[-4:]}" in h044 for p in PHONES), h044[:500]

@@ -1,0 +1,57 @@
+"""No patient data in any message: library errors are redacted, identifiers masked anywhere."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+from conftest import gb11643
+
+from dq.masking import clean_value, describe_error, mask_identifiers
+
+ID = gb11643("32010219800101123")
+PHONE = "13812345678"
+
+
+def polars_error(values: list[str]) -> Exception:
+    with pytest.raises(Exception) as info:
+        pl.DataFrame({"patient_id": values}).select(pl.col("patient_id").cast(pl.Int64, strict=True))
+    return info.value
+
+
+def test_a_polars_conversion_error_keeps_column_and_types_and_drops_the_values():
+    exc = polars_error([f"王小明 {ID} {PHONE}"])
+    assert ID in str(exc) and "王小明" in str(exc)  # Polars does quote them
+    msg = describe_error(exc)
+    assert ID not in msg and PHONE not in msg and "王" not in msg
+    assert "patient_id" in msg and "i64" in msg and type(exc).__name__ in msg
+    assert "\n" not in msg
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"value {ID} not allowed",
+        f'found: "{PHONE}"',
+        f"could not parse `李秀英` in row 3: {ID}",
+        f"{ID[:17]}x is bad",
+    ],
+)
+def test_describe_error_never_carries_an_identifier(text: str):
+    msg = describe_error(ValueError(text))
+    for secret in (ID, PHONE, "李秀英", ID[:17]):
+        assert secret not in msg, msg
+
+
+def test_identifiers_are_masked_in_any_text_and_nested_values():
+    assert mask_identifiers(f"id {ID}, tel 025-84567890, {PHONE}") == (
+        f"id {ID[:6]}********{ID[-4:]}, tel 025*****7890, 138****5678"
+    )
+    assert mask_identifiers("visit V12345678901234567890 and 2020-09-01") == (
+        "visit V12345678901234567890 and 2020-09-01"
+    )
+    nested = clean_value({"a": [ID, {"b": PHONE}], "c": int(PHONE)})
+    assert nested == {"a": [f"{ID[:6]}********{ID[-4:]}", {"b": "138****5678"}], "c": "138****5678"}
+
+
+def test_long_sample_values_are_cut():
+    assert clean_value("x" * 5000) == "x" * 200 + "…"
