@@ -31,7 +31,7 @@ import yaml
 
 from dq.errors import InputError
 from dq.registry import Registry, UnknownUnitError
-from dq.yamlio import load_yaml
+from dq.yamlio import load_yaml, regular_file
 
 __all__ = ["COLUMNS", "LANGUAGES", "Contact", "Contacts", "ContactsError", "load_contacts", "parse_addresses"]
 
@@ -133,7 +133,10 @@ def parse_addresses(text: str | Iterable[str] | None) -> tuple[tuple[Address, ..
 def _read_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
     """(line number, row) pairs from a CSV or YAML contacts file."""
     try:
-        size = path.stat().st_size
+        size = regular_file(path, "contacts file").st_size  # a FIFO or a folder is refused
+    except InputError as exc:
+        raise ContactsError(path, [str(exc).removeprefix(f"{path}: ")]) from None
+    try:
         if size > MAX_BYTES:
             raise ContactsError(path, [f"file is {size:,} bytes; a contacts file is expected to be small"])
         data = path.read_bytes()
@@ -145,9 +148,10 @@ def _read_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
         raise ContactsError(path, [f"not UTF-8 text (byte {exc.start}); save it as CSV UTF-8"]) from exc
     if path.suffix.lower() in (".yaml", ".yml"):
         try:
-            doc = load_yaml(text)
-        except yaml.YAMLError as exc:
-            raise ContactsError(path, [f"not valid YAML: {exc}".splitlines()[0]]) from exc
+            doc = load_yaml(text, source=str(path))
+        except (yaml.YAMLError, InputError) as exc:  # invalid, or aliases that expand too far
+            why = str(exc).removeprefix(str(path)).lstrip(": ").splitlines()[0]
+            raise ContactsError(path, [why if "YAML" in why else f"not valid YAML: {why}"]) from exc
         if isinstance(doc, Mapping) and "contacts" in doc:
             doc = doc["contacts"]
         if not isinstance(doc, list) or not all(isinstance(r, Mapping) for r in doc):

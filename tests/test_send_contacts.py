@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -119,11 +120,20 @@ contacts:
         load_contacts(write(tmp_path, "!!python/object:os.system {}\n", "e.yaml"))
     with pytest.raises(ContactsError, match="list of mappings"):
         load_contacts(write(tmp_path, "H001: a@h001.example.org\n", "f.yaml"))
+    bomb = "a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n" + "".join(
+        f"{c}: &{c} [{', '.join([f'*{p}'] * 10)}]\n" for p, c in zip("abcdef", "bcdefg", strict=True)
+    )
+    with pytest.raises(ContactsError, match="aliases expand"):
+        load_contacts(write(tmp_path, bomb, "g.yaml"))
 
 
 def test_unreadable_files_are_input_errors(tmp_path):
-    with pytest.raises(ContactsError, match="cannot read"):
+    with pytest.raises(ContactsError, match="no such file"):
         load_contacts(tmp_path / "missing.csv")
+    fifo = tmp_path / "fifo.csv"
+    os.mkfifo(fifo)
+    with pytest.raises(ContactsError, match="not a regular file"):  # would block forever if read
+        load_contacts(fifo)
     with pytest.raises(ContactsError, match="not UTF-8"):
         load_contacts(write(tmp_path, "unit_id,to\nH001,质控@example.org\n", encoding="gbk"))
     with pytest.raises(ContactsError, match="header must be"):
