@@ -114,6 +114,7 @@ class UnitMail:
     report_sha256: str
     fixes: tuple[Path, ...] = ()
     run_id: str = ""
+    report_data: bytes | None = field(default=None, repr=False)  # the bytes hashed, when read already
 
 
 def _report_words(lang: str) -> dict[str, str]:
@@ -246,9 +247,8 @@ def build_message(
     msg["X-DQ-Report-SHA256"] = mail.report_sha256
     msg.set_content(_text_body(t), charset="utf-8")
     msg.add_alternative(_html_body(t, lang), subtype="html", charset="utf-8")
-    msg.add_attachment(
-        mail.report.read_bytes(), maintype="text", subtype="html", filename=attachment_name(mail, mail.report)
-    )
+    data = mail.report_data if mail.report_data is not None else mail.report.read_bytes()
+    msg.add_attachment(data, maintype="text", subtype="html", filename=attachment_name(mail, mail.report))
     for f in mail.fixes:
         if f.suffix.lower() == ".csv":
             maintype, subtype = "text", "csv"
@@ -281,14 +281,6 @@ def rows_to_fix_files(report: Path, unit_id: str) -> tuple[Path, ...]:
     from dq.fixlist import fix_file_names
 
     return tuple(report.parent / n for n in fix_file_names(unit_id) if (report.parent / n).is_file())
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 # -- SMTP -----------------------------------------------------------------------------------------
@@ -442,7 +434,7 @@ def _describe(exc: BaseException) -> str:
 @dataclass
 class UnitOutcome:
     """What happened to one unit. ``status``: sent, skipped, written (dry run), partial, failed,
-    no_contact, no_report, stale_report, no_score."""
+    no_contact, no_report, stale_report, no_score, error (the message could not be built)."""
 
     unit_id: str
     unit_name: str
@@ -622,6 +614,12 @@ def send_period(
                     )
                     outcomes.append(UnitOutcome(uid, name, why, detail))
                     continue
+                try:
+                    data = report.read_bytes()
+                except OSError as exc:
+                    detail = f"{report}: cannot read ({exc.strerror or exc})"
+                    outcomes.append(UnitOutcome(uid, name, "no_report", detail))
+                    continue
                 fixes = []
                 for f in rows_to_fix_files(report, uid):
                     if _freshness(f, "", started) is None:
@@ -640,12 +638,17 @@ def send_period(
                     of=of,
                     losses=tuple(_top_losses(results, uid, float(row["score"]))),
                     report=report,
-                    report_sha256=_sha256(report),
+                    report_sha256=hashlib.sha256(data).hexdigest(),
+                    report_data=data,
                     fixes=tuple(fixes),
                     run_id=str(row.get("run_id") or ""),
                 )
                 mid = None if force else unfinished.get(uid)
-                msg = build_message(mail, contact, sender_addr, message_id=mid)
+                try:
+                    msg = build_message(mail, contact, sender_addr, message_id=mid)
+                except (OSError, DQError) as exc:  # e.g. a rows-to-fix file that cannot be read
+                    outcomes.append(UnitOutcome(uid, name, "error", f"cannot build the message: {exc}"))
+                    continue
                 if eml_dir is not None:
                     path = eml_dir / f"{Path(report_filename(uid)).stem}.eml"
                     _write_bytes(path, msg.as_bytes())
