@@ -23,7 +23,7 @@ import polars as pl
 
 from dq.results import RuleResult
 
-__all__ = ["METRICS_SCHEMA", "SUMMARY_METRICS", "load_metrics", "unit_metrics"]
+__all__ = ["METRICS_SCHEMA", "SUMMARY_METRICS", "history_flags", "load_metrics", "unit_metrics"]
 
 SUMMARY_METRICS = (
     "outpatient_uploaded",
@@ -133,3 +133,21 @@ def load_metrics(
         frame = frame.filter(pl.col("period").is_in(list(periods)))
     frame = fill_stopped_tables(frame.filter(pl.col("value").is_finite()))
     return frame.unique(["period", "unit_id", "metric"], keep="last").sort("unit_id", "period", "metric")
+
+
+FLAG_SCHEMA = {"period": pl.String, "unit_id": pl.String, "rule": pl.String, "status": pl.String}
+
+
+def history_flags(store: Any, until: str | None = None) -> pl.DataFrame:
+    """The history rules that warned or failed (period, unit_id, rule, status), from each unit's
+    latest run of every period up to ``until``: the months a unit's trend marks."""
+    parts = []
+    for period in store.periods():
+        if until is not None and period > until:
+            continue
+        res = store.results(period)
+        if res.is_empty():
+            continue
+        hit = res.filter((pl.col("check") == HISTORY_CHECK) & pl.col("status").is_in(["warn", "fail"]))
+        parts.append(hit.select(list(FLAG_SCHEMA)))
+    return pl.concat(parts) if parts else pl.DataFrame(schema=FLAG_SCHEMA)

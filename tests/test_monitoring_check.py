@@ -166,15 +166,8 @@ def test_evaluate_history_counts_each_matching_metric_and_samples_the_history(ru
     h1 = res["H-1"]  # lab_report was not uploaded this month: 0 rows
     assert (h1.status, h1.evaluated, h1.failed) == ("fail", 2, 1)
     assert "table.lab_report.rows = 0 outside expected [" in h1.message and "2020-01..2020-05" in h1.message
-    assert [s["period"] for s in h1.samples] == [
-        "2020-01",
-        "2020-02",
-        "2020-03",
-        "2020-04",
-        "2020-05",
-        "2020-06",
-    ]
-    assert h1.samples[-1]["flagged"] is True and h1.samples[-1]["value"] == 0
+    assert [s["period"] for s in h1.samples] == ["2020-06", *(f"2020-0{m}" for m in range(1, 6))]
+    assert h1.samples[0]["flagged"] is True and h1.samples[0]["value"] == 0
     assert res["H-2"].status == "not_applicable"  # when: hospitals only
     h3 = res["H-3"]
     assert (h3.evaluated, h3.failed) == (2, 1) and "rule.OV-2.fail_fraction" in h3.message

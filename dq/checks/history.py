@@ -43,7 +43,15 @@ from dq.checks.base import Aggregate, CheckDef, Compiled, Context, Param, sql
 from dq.errors import CheckError
 from dq.results import RuleResult, status_for
 
-__all__ = ["CHECKS", "SPRING_FESTIVAL", "Judgement", "evaluate_history", "judge", "seasonal_reference"]
+__all__ = [
+    "CHECKS",
+    "SPRING_FESTIVAL",
+    "Judgement",
+    "evaluate_history",
+    "fmt_value",
+    "judge",
+    "seasonal_reference",
+]
 
 METHODS = ("robust_z", "pct_change", "seasonal")
 DIRECTIONS = ("drop", "rise", "both")
@@ -95,7 +103,8 @@ def _offset(metric: str, evaluated: int | None = None) -> float:
     return max(0.01, 2 / evaluated) if evaluated else 0.01
 
 
-def _fmt(v: float | None) -> str:
+def fmt_value(v: float | None) -> str:
+    """A metric's value as the messages and reports print it."""
     if v is None:
         return "-"
     if v == 0 or abs(v) >= 100:
@@ -121,13 +130,14 @@ class Judgement:
     def describe(self) -> str:
         if not self.applicable:
             return f"{self.metric}: {self.note}"
-        lo = _fmt(self.low) if self.low is not None else "-∞"
-        hi = _fmt(self.high) if self.high is not None else "∞"
+        lo = fmt_value(self.low) if self.low is not None else "-∞"
+        hi = fmt_value(self.high) if self.high is not None else "∞"
         rng = f"[{lo}, {hi}]"
         used = f"{self.periods[0]}..{self.periods[-1]}" if len(self.periods) > 1 else self.periods[0]
         word = "outside" if self.flagged else "within"
         extra = f"; {self.note}" if self.note else ""
-        return f"{self.metric} = {_fmt(self.value)} {word} expected {rng} ({self.method} over {used}{extra})"
+        value = fmt_value(self.value)
+        return f"{self.metric} = {value} {word} expected {rng} ({self.method} over {used}{extra})"
 
 
 def judge(
@@ -330,7 +340,7 @@ def evaluate_history(
         rows: list[dict[str, Any]] = []
         for j in shown[:3]:
             values = dict(j.history)
-            for p in (*j.periods, period):
+            for p in (period, *j.periods):  # the month judged first, then its history
                 rows.append(
                     {
                         "metric": j.metric,

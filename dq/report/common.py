@@ -47,6 +47,7 @@ class TrendPoint:
     label: str
     score: float | None
     current: bool = False
+    flagged: bool = False  # a history rule warned or failed that month
 
 
 @dataclass(frozen=True)

@@ -6,12 +6,13 @@ frames read here and never open the store themselves.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
 from dq.errors import InputError
+from dq.metrics import history_flags
 from dq.report.common import PERIOD_RE
 from dq.report.i18n import period_label
 from dq.store import Store
@@ -30,6 +31,7 @@ class PeriodFrames:
     results: pl.DataFrame
     summaries: pl.DataFrame
     history: pl.DataFrame
+    flags: pl.DataFrame = field(default_factory=pl.DataFrame)  # flagged history rules
 
 
 def read_period(store: Store, period: str) -> PeriodFrames:
@@ -37,7 +39,10 @@ def read_period(store: Store, period: str) -> PeriodFrames:
     overall = facets.filter(pl.col("facet") == "overall") if not facets.is_empty() else facets
     allp = store.scores(None)
     history = allp.filter(pl.col("period") <= period) if not allp.is_empty() else allp
-    return PeriodFrames(period, facets, overall, store.results(period), store.summaries(period), history)
+    flags = history_flags(store, until=period)
+    return PeriodFrames(
+        period, facets, overall, store.results(period), store.summaries(period), history, flags
+    )
 
 
 @dataclass(frozen=True)

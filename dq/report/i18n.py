@@ -71,6 +71,14 @@ LABELS: dict[str, dict[str, str]] = {
         "part_weight": "权重 {weight}%",
         "trend_chart": "历次得分",
         "trend_single": "目前只有本期一次评分，以后各期的得分会显示在这里。",
+        "trend_flagged": "圈出的月份有指标与本单位以往各月相比异常（见“与历史相比”）。",
+        "section_history": "与历史相比",
+        "history_metric": "指标",
+        "history_value": "本月",
+        "history_expected": "预期范围",
+        "history_periods": "依据月份",
+        "history_none": "没有指标超出本单位以往各月给出的范围（历史不足3个月时尚无法比较）。",
+        "history_drop_title": "有指标较本单位以往各月骤降",
         "scores_note": "满分 100。等级：优 ≥ 90，良 ≥ 80，中 ≥ 60，差 < 60。",
         # submission
         "section_submission": "数据上报情况",
@@ -254,6 +262,20 @@ LABELS: dict[str, dict[str, str]] = {
         "part_weight": "weight {weight}%",
         "trend_chart": "Score over time",
         "trend_single": "Only this month has been scored so far; later months will appear here.",
+        "trend_flagged": (
+            "Circled months had a metric out of line with the unit's earlier months"
+            " (see Compared with history)."
+        ),
+        "section_history": "Compared with history",
+        "history_metric": "Metric",
+        "history_value": "This month",
+        "history_expected": "Expected range",
+        "history_periods": "Based on",
+        "history_none": (
+            "No metric is outside the range the unit's earlier months give"
+            " (with fewer than 3 earlier months there is nothing to compare yet)."
+        ),
+        "history_drop_title": "A metric fell far below the unit's earlier months",
         "scores_note": "Out of 100. Grades: A ≥ 90, B ≥ 80, C ≥ 60, D < 60.",
         "section_submission": "Submission",
         "declared_required": "Declared / required tables",

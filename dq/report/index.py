@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from dq.report.common import FAILING, KINDS_ORDER, _grade_label, kind_label, report_filename
+from dq.report.history import drop_units
 from dq.report.i18n import period_label, tr
 from dq.report.unit import PeriodData
 from dq.scoring import rank_units
@@ -28,6 +29,7 @@ class IndexRow:
     submission: float | None
     records: float | None
     failing: int
+    history_drop: bool = False  # a metric fell below the unit's history
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,7 @@ def build_index(data: PeriodData, campaigns: Sequence[tuple[str, str]] = ()) -> 
         }
         res = data.results
         failing: dict[str, int] = {}
+        drops = drop_units(res)
         if not res.is_empty():
             counts = res.filter(pl.col("status").is_in(FAILING)).group_by("unit_id").len()
             failing = dict(counts.iter_rows())
@@ -97,6 +100,7 @@ def build_index(data: PeriodData, campaigns: Sequence[tuple[str, str]] = ()) -> 
                         submission=parts.get((r["unit_id"], "part:submission")) if ok else None,
                         records=parts.get((r["unit_id"], "part:records")) if ok else None,
                         failing=failing.get(r["unit_id"], 0) if ok else 0,
+                        history_drop=ok and r["unit_id"] in drops,
                     )
                 )
             scored = [x.score for x in rows if x.score is not None]

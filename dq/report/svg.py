@@ -144,6 +144,8 @@ def trend(points: Sequence[TrendPoint], label: str, width: float = 460, height: 
         body.append(
             f'<circle class="dot c-{g}{" current" if p.current else ""}" cx="{_n(x)}" cy="{_n(y)}" r="{r}"/>'
         )
+        if p.flagged:  # a history rule flagged this month
+            body.append(f'<circle class="history-flag" cx="{_n(x)}" cy="{_n(y)}" r="{r + 4}"/>')
         if p.current or len(scored) <= 6:
             body.append(f'<text class="point-label" x="{_n(x)}" y="{_n(y - 10)}">{p.score:.2f}</text>')
     return _svg(width, height, body, label, "trend")

@@ -35,6 +35,7 @@ from dq.report.common import (
     threshold_text,
 )
 from dq.report.data import previous_results, read_period
+from dq.report.history import HistoryFlag, flagged_periods, history_flags
 from dq.report.i18n import period_label, tr
 from dq.scoring import load_scoring
 from dq.store import Store
@@ -144,6 +145,7 @@ class UnitReport:
     run_id: str
     generated_at: str
     dq_version: str = __version__
+    history: tuple[HistoryFlag, ...] = ()  # metrics flagged against the unit's history
 
 
 # ----------------------------------------------------------------------------- unit report
@@ -285,6 +287,7 @@ class PeriodData:
         frames = read_period(store, period)
         self.facets, self.overall = frames.facets, frames.overall
         self.results, self.summaries, self.history = frames.results, frames.summaries, frames.history
+        self.flags = frames.flags
         self.cfg = load_scoring()
         self.generated_at = _now()
 
@@ -352,18 +355,21 @@ class PeriodData:
             changes=changes,
             run_id=str(base.get("run_id") or ""),
             generated_at=self.generated_at,
+            history=tuple(history_flags(res, lang)),
         )
 
     def _trend(self, unit_id: str) -> tuple[TrendPoint, ...]:
         if self.history.is_empty():
             return ()
         rows = self.history.filter(pl.col("unit_id") == unit_id).sort("period")
+        flagged = flagged_periods(self.flags, unit_id)
         return tuple(
             TrendPoint(
                 r["period"],
                 period_label(r["period"], self.lang),
                 r["score"] if r.get("status") == "ok" else None,
                 r["period"] == self.period,
+                r["period"] in flagged,
             )
             for r in rows.iter_rows(named=True)
         )
