@@ -216,3 +216,13 @@ def test_a_stray_failing_row_of_a_small_table_is_no_jump_but_five_are() -> None:
     assert judge("rule.SR-500.fail_fraction", 1 / 30, zero, "2020-06", p).flagged  # rows unknown: 1 %
     one = [(p_, 1 / 63) for p_, _ in STEADY]
     assert judge("rule.PI-111.fail_fraction", 5 / 63, one, "2020-06", p, evaluated=63).flagged
+
+
+def test_a_one_off_anomaly_last_year_is_not_taken_for_a_season() -> None:
+    months = [f"2020-{m:02d}" for m in range(1, 13)] + [f"2021-{m:02d}" for m in range(1, 6)]
+    hist = [
+        (p_, 3000.0 if p_ == "2020-06" else 1000.0 * (1 + 0.02 * math.sin(i))) for i, p_ in enumerate(months)
+    ]
+    seasonal = {**P, "method": "seasonal"}
+    assert not judge("table.community_visit.rows", 1010, hist, "2021-06", seasonal).flagged
+    assert judge("table.community_visit.rows", 400, hist, "2021-06", seasonal).flagged

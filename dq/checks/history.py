@@ -5,8 +5,8 @@ fractions) are compared with the same unit's figures of EARLIER periods in the s
 extraction that stops, a volume that halves after a system upgrade or a duplicate load that
 triples a table is caught the month it happens, even when the month alone looks plausible.
 
-Methods (each on ``log(value + offset)``; offset 1 for counts, 0.01 for fail fractions, so zero
-is a value like any other):
+Methods (each on ``log(value + offset)``; offset 1 for counts, for fail fractions 1 % or two rows
+of those evaluated, whichever is more, so zero is a value like any other):
 
 * ``robust_z`` -- the median and MAD of the last ``window`` periods; the expected range is the
   median ± ``max_z`` robust standard deviations (1.4826 × MAD), and never narrower than
@@ -14,10 +14,11 @@ is a value like any other):
 * ``pct_change`` -- the change from the previous stored period, within [``min``, ``max``]
   (relative changes, e.g. -0.5 and 1.0);
 * ``seasonal`` -- like ``robust_z``, shifted by the seasonal effect the unit showed in the same
-  month of the previous year (that month against the periods before it). Spring Festival moves
-  between January and February: a Spring Festival month is matched with the previous year's
-  Spring Festival month, and the other of the two months with the other. Without that month in
-  the history it is ``robust_z``, and the message says so.
+  month of the previous year (that month against the stored periods around it); the range spans
+  both the shifted and the unshifted one, so a one-off anomaly last year is not taken for a
+  season. Spring Festival moves between January and February: a Spring Festival month is matched
+  with the previous year's Spring Festival month, and the other of the two months with the other.
+  Without that month in the history it is ``robust_z``, and the message says so.
 
 With fewer than ``min_history`` earlier periods the rule is not applicable, and its message says
 how many there are. ``metric`` may be a pattern with ``*`` (``table.*.rows``,
@@ -204,9 +205,11 @@ def judge(
     max_z = float(params.get("max_z") if params.get("max_z") is not None else 3.5)
     min_change = float(params.get("min_change") if params.get("min_change") is not None else 0.3)
     half = max(max_z * _MAD_SIGMA * mad, math.log1p(min_change))
-    c = med + shift
-    low = math.exp(c - half) - off if direction != "rise" else None
-    high = math.exp(c + half) - off if direction != "drop" else None
+    # seasonal: the range around the level shifted by last year's effect, widened to include the
+    # unshifted range, so a one-off anomaly in last year's month is not taken for a season
+    lo_c, hi_c = min(med, med + shift), max(med, med + shift)
+    low = math.exp(lo_c - half) - off if direction != "rise" else None
+    high = math.exp(hi_c + half) - off if direction != "drop" else None
     if low is not None:
         low = max(low, 0.0)
     periods = tuple(p for p, _ in recent)
