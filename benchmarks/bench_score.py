@@ -56,16 +56,20 @@ print(rows, time.perf_counter() - t)
 """
 
 
+CPU: dict[str, float] = {}  # CPU seconds (user + system) of the last command run by measure()
+
+
 def measure(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
     """Run a command in a child process; return (seconds, the child's peak RSS in MB, stdout).
 
-    With several worker processes (``--workers``) the peak RSS is the largest single process's
-    (``ru_maxrss`` of the waited-for child and its own waited-for children)."""
+    The child's CPU seconds (all its threads) are left in ``CPU["last"]``: on a shared machine
+    they vary much less than wall-clock seconds."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         t = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True, env=env)
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - t
+        CPU["last"] = usage.ru_utime + usage.ru_stime
         code = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
@@ -109,31 +113,42 @@ def floor_mode(args: argparse.Namespace, py: str) -> None:
         floors, scores = [], []
         for _ in range(args.rounds):
             f_s, f_mb, out = measure([py, "-c", FLOOR, str(root / PERIOD)])
+            f_cpu = CPU["last"]
             read_rows = int(out.split()[0])
-            floors.append((f_s, f_mb))
+            floors.append((f_s, f_mb, f_cpu))
             shutil.rmtree(store, ignore_errors=True)
             s_s, s_mb, out = measure(score_cmd(py, root, store, args))
+            s_cpu = CPU["last"]
             errors = len(json.loads(out)["errors"])
-            scores.append((s_s, s_mb))
-            print(f"  scale {scale:g}: floor {f_s:.1f} s, score {s_s:.1f} s ({s_s / f_s:.2f}x)", flush=True)
-        f_s, f_mb = min(floors)
-        s_s, s_mb = min(scores)
-        table.append((scale, units, rows, read_rows, size_mb, f_s, f_mb, s_s, s_mb, errors))
+            scores.append((s_s, s_mb, s_cpu))
+            print(
+                f"  scale {scale:g}: floor {f_s:.1f} s ({f_cpu:.1f} CPU-s), score {s_s:.1f} s "
+                f"({s_cpu:.1f} CPU-s): {s_s / f_s:.2f}x wall, {s_cpu / f_cpu:.2f}x CPU",
+                flush=True,
+            )
+        f_s, f_mb, f_cpu = min(floors)
+        s_s, s_mb, s_cpu = min(scores)
+        f_cpu, s_cpu = min(f[2] for f in floors), min(s[2] for s in scores)
+        table.append((scale, units, rows, read_rows, size_mb, f_s, f_mb, f_cpu, s_s, s_mb, s_cpu, errors))
         if not args.keep:
             shutil.rmtree(store, ignore_errors=True)
     print()
     print(
-        f"{'scale':>6} {'units':>5} {'rows':>12} {'MB on disk':>10} {'floor s':>8} {'floor MB':>9} "
-        f"{'score s':>8} {'score MB':>9} {'score/floor':>11} {'rows/s':>10} {'errors':>6}"
+        f"{'scale':>6} {'units':>5} {'rows':>12} {'MB':>6} {'floor s':>8} {'CPU-s':>7} {'MB':>6} "
+        f"{'score s':>8} {'CPU-s':>7} {'MB':>6} {'ratio':>7} {'CPU ratio':>9} {'rows/s':>10} {'errors':>6}"
     )
-    for scale, units, rows, read_rows, size, f_s, f_mb, s_s, s_mb, errors in table:
+    for scale, units, rows, read_rows, size, f_s, f_mb, f_cpu, s_s, s_mb, s_cpu, errors in table:
         print(
-            f"{scale:>6g} {units:>5} {rows:>12,} {size:>10.0f} {f_s:>8.1f} {f_mb:>9.0f} {s_s:>8.1f} "
-            f"{s_mb:>9.0f} {s_s / f_s:>10.2f}x {rows / s_s:>10,.0f} {errors:>6}"
+            f"{scale:>6g} {units:>5} {rows:>12,} {size:>6.0f} {f_s:>8.1f} {f_cpu:>7.1f} {f_mb:>6.0f} "
+            f"{s_s:>8.1f} {s_cpu:>7.1f} {s_mb:>6.0f} {s_s / f_s:>6.2f}x {s_cpu / f_cpu:>8.2f}x "
+            f"{rows / s_s:>10,.0f} {errors:>6}"
         )
         if read_rows != rows:
             print(f"       (the floor read {read_rows:,} rows; the truth file lists {rows:,})")
-    print(f"\nbest of {args.rounds} alternate rounds each; workers: {args.workers or 'none (one process)'}")
+    print(
+        f"\nbest of {args.rounds} alternate rounds each (wall and CPU separately); MB: on disk, then peak "
+        f"RSS; ratio: score / floor; workers: {args.workers or 'none (one process)'}"
+    )
 
 
 def main() -> None:
