@@ -10,7 +10,8 @@ Prints, on the same batch and in one run:
 * the cluster's per-unit overhead, measured two ways: a no-op task per unit (pure Dask
   scheduling and result transfer), and the wall time of the cluster run times the workers
   less the time the units' audits took (as measured inside the tasks), per unit;
-* rows, units, cost per million rows (CPU-seconds of the machine per 10^6 rows: wall × cores).
+* rows, units, cost per million rows and per unit in CPU-seconds (the scoring process's, or the
+  client's plus every worker's): on a shared machine CPU time is steadier than wall-clock.
 
 The batch is kept in benchmarks/data/province-<K>x<scale>/ (git-ignored) and reused.
 Not a test: CI does not run it.
@@ -28,7 +29,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_score import PERIOD, measure
+from bench_score import CPU, PERIOD, measure
 
 HERE = Path(__file__).resolve().parent
 
@@ -72,34 +73,57 @@ def main() -> None:
             "--format",
             "json",
         ]
-        s, mb, out = measure(cmd)
-        serial = (s, mb, len(json.loads(out)["errors"]))
+        s, _, out = measure(cmd)
+        serial = (s, CPU["last"], len(json.loads(out)["errors"]))
     shutil.rmtree(store, ignore_errors=True)
     cluster = score_on_cluster(root, store, args.workers)
     shutil.rmtree(store, ignore_errors=True)
 
     print(f"\n{args.cities} cities, scale {args.scale:g}: {units} units, {rows:,} rows, {cores} cores")
-    print(f"{'run':<26} {'seconds':>8} {'rows/s':>10} {'CPU-s per 1e6 rows':>19} {'errors':>6}")
-    if serial:
-        s, mb, errors = serial
-        cost = s * cores / (rows / 1e6)
-        print(f"{'dq score, one process':<26} {s:>8.1f} {rows / s:>10,.0f} {cost:>19.2f} {errors:>6}")
-    startup, wall, busy, errors, per_task = cluster
-    name = f"dq score --workers {args.workers}"
-    print(f"{name:<26} {wall:>8.1f} {rows / wall:>10,.0f} {wall * cores / (rows / 1e6):>19.2f} {errors:>6}")
-    print(f"(cluster start-up, not included above: {startup:.1f} s)")
-    if serial:
-        print(f"cluster / one process: {wall / serial[0]:.2f}x")
-    per_unit = (wall * args.workers - busy) / units
     print(
-        f"per-unit overhead on the cluster: {per_unit * 1000:.0f} ms (wall x workers - time in the "
-        f"audits = {wall * args.workers:.1f} - {busy:.1f} s, over {units} units); "
-        f"Dask alone (a no-op task per unit): {per_task * 1000:.1f} ms"
+        f"{'run':<26} {'seconds':>8} {'CPU-s':>8} {'CPU-s per 1e6 rows':>19} {'CPU-ms per unit':>16} "
+        f"{'errors':>6}"
+    )
+    if serial:
+        s, cpu, errors = serial
+        print(
+            f"{'dq score, one process':<26} {s:>8.1f} {cpu:>8.1f} {cpu / (rows / 1e6):>19.2f} "
+            f"{cpu / units * 1000:>16.0f} {errors:>6}"
+        )
+    startup, wall, cpu_c, cpu_w, busy, errors, per_task = cluster
+    cpu = cpu_c + cpu_w
+    name = f"dq score --workers {args.workers}"
+    print(
+        f"{name:<26} {wall:>8.1f} {cpu:>8.1f} {cpu / (rows / 1e6):>19.2f} {cpu / units * 1000:>16.0f} "
+        f"{errors:>6}"
+    )
+    print(
+        f"  of which client {cpu_c:.1f} CPU-s (commits, peers, scores, store), workers {cpu_w:.1f} CPU-s; "
+        f"cluster start-up {startup:.1f} s, not included"
+    )
+    if serial:
+        print(
+            f"cluster / one process: {wall / serial[0]:.2f}x wall, {cpu / serial[1]:.2f}x CPU; cluster "
+            f"overhead per unit: {(cpu - serial[1]) / units * 1000:.0f} CPU-ms"
+        )
+    print(
+        f"Dask alone (a no-op task per unit, {units} tasks): {per_task * 1000:.1f} ms wall per task; "
+        f"time in the units' audits {busy:.1f} s of {wall * args.workers:.1f} worker-seconds"
     )
 
 
-def score_on_cluster(root: Path, store: Path, workers: int) -> tuple[float, float, float, int, float]:
-    """(start-up s, wall s, sum of the units' audit seconds, errors, no-op seconds per task)."""
+def _cpu() -> float:
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def score_on_cluster(
+    root: Path, store: Path, workers: int
+) -> tuple[float, float, float, float, float, int, float]:
+    """(start-up s, wall s, client CPU-s, workers' CPU-s, sum of the units' audit seconds, errors,
+    no-op seconds per task)."""
     from distributed import as_completed
 
     from dq.batch import score_batch
@@ -110,16 +134,21 @@ def score_on_cluster(root: Path, store: Path, workers: int) -> tuple[float, floa
     with cluster_client(workers=workers) as client:
         client.gather(client.map(noop, range(workers * 4), pure=False))  # workers up and warm
         startup = time.perf_counter() - t
+        before = client.run(_cpu)
+        c0 = _cpu()
         t = time.perf_counter()
         outcome = score_batch(root, PERIOD, Store(store), map_units=dask_map_units(client), progress=False)
         wall = time.perf_counter() - t
+        cpu_client = _cpu() - c0
+        after = client.run(_cpu)
+        cpu_workers = sum(after[w] - before[w] for w in after if w in before)
         busy = sum(u.seconds for u in outcome.units)
         n = len(outcome.units)
         t = time.perf_counter()
         for f in as_completed(client.map(noop, range(10_000, 10_000 + n), pure=False)):
             f.result()
         per_task = (time.perf_counter() - t) / n
-    return startup, wall, busy, len(outcome.errors), per_task
+    return startup, wall, cpu_client, cpu_workers, busy, len(outcome.errors), per_task
 
 
 if __name__ == "__main__":

@@ -106,6 +106,7 @@ def batch_rows(root: Path) -> tuple[int, int, float]:
 
 def floor_mode(args: argparse.Namespace, py: str) -> None:
     table = []
+    baselines: dict[float, list[tuple[float, float, float]]] = {}
     for scale in args.scales:
         root, _, _ = generate(py, scale, keep_existing=True)
         units, rows, size_mb = batch_rows(root)
@@ -121,6 +122,12 @@ def floor_mode(args: argparse.Namespace, py: str) -> None:
             s_cpu = CPU["last"]
             errors = len(json.loads(out)["errors"])
             scores.append((s_s, s_mb, s_cpu))
+            if args.baseline:
+                env = {**os.environ, "PYTHONPATH": str(Path(args.baseline).resolve())}
+                shutil.rmtree(store, ignore_errors=True)
+                b_s, b_mb, _ = measure(score_cmd(py, root, store, args), env=env)
+                baselines.setdefault(scale, []).append((b_s, b_mb, CPU["last"]))
+                print(f"  scale {scale:g}: baseline score {b_s:.1f} s ({CPU['last']:.1f} CPU-s)", flush=True)
             print(
                 f"  scale {scale:g}: floor {f_s:.1f} s ({f_cpu:.1f} CPU-s), score {s_s:.1f} s "
                 f"({s_cpu:.1f} CPU-s): {s_s / f_s:.2f}x wall, {s_cpu / f_cpu:.2f}x CPU",
@@ -145,6 +152,15 @@ def floor_mode(args: argparse.Namespace, py: str) -> None:
         )
         if read_rows != rows:
             print(f"       (the floor read {read_rows:,} rows; the truth file lists {rows:,})")
+    for scale, *_, f_s, _f_mb, f_cpu, s_s, _s_mb, s_cpu, _errors in table:
+        if scale in baselines:
+            b = baselines[scale]
+            b_s, b_cpu, b_mb = min(x[0] for x in b), min(x[2] for x in b), min(x[1] for x in b)
+            print(
+                f"{scale:>6g} baseline {args.baseline}: score {b_s:.1f} s, {b_cpu:.1f} CPU-s, {b_mb:.0f} MB: "
+                f"{b_s / f_s:.2f}x the floor ({b_cpu / f_cpu:.2f}x CPU); this dq is {b_s / s_s:.2f}x faster "
+                f"({b_cpu / s_cpu:.2f}x CPU)"
+            )
     print(
         f"\nbest of {args.rounds} alternate rounds each (wall and CPU separately); MB: on disk, then peak "
         f"RSS; ratio: score / floor; workers: {args.workers or 'none (one process)'}"
@@ -157,6 +173,12 @@ def main() -> None:
     ap.add_argument("--floor", action="store_true", help="read floor vs dq score, and their ratio")
     ap.add_argument("--rounds", type=int, default=1, help="--floor: alternate rounds, best kept")
     ap.add_argument("--workers", type=int, default=0, help="score on a local Dask cluster of N workers")
+    ap.add_argument(
+        "--baseline",
+        metavar="DIR",
+        help="--floor: also time `dq score` of another checkout of dq (e.g. a git worktree of an "
+        "earlier commit) in the same rounds",
+    )
     ap.add_argument("--streaming", action="store_true", help="score with Polars' streaming engine")
     ap.add_argument("--keep", action="store_true", help="keep generated data")
     ap.add_argument("--samples", type=int, default=5)
