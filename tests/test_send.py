@@ -568,6 +568,21 @@ def test_starttls_and_login_with_password_from_the_environment(work, server, tmp
     assert sorted(handler.by_unit()) == ["D01"]
 
 
+def test_implicit_tls_and_an_untrusted_certificate(work, server, tmp_path, capsys):
+    cert, key = _self_signed(tmp_path)
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+    handler = Handler()
+    _, port = server(handler, ssl_context=ctx)
+    base = _cli(work, "--smtp", f"127.0.0.1:{port}", "--ssl", "--from", SENDER, "--timeout", "5")
+    # Without --cafile the self-signed certificate is not trusted: stop before sending anything.
+    assert main([*base, "--only", "D01"]) == 2
+    assert "certificate is not trusted" in capsys.readouterr().err
+    assert handler.messages == [] and DeliveryLog(work / "history").sent_units(P) == set()
+    assert main([*base, "--cafile", str(cert), "--only", "D01", "H003"]) == 0
+    assert sorted(handler.by_unit()) == ["D01", "H003"]
+
+
 def test_tls_is_required_beyond_this_machine(work):
     contacts = load_contacts(work / "contacts.csv")
     with pytest.raises(UsageError, match="TLS is required"):
