@@ -222,6 +222,8 @@ def identify_units(unit_dirs: Sequence[Path | str], registry: Any = None) -> dic
 def _progress(enabled: bool):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from dq.terminal import terminal_console
+
     return Progress(
         TextColumn("[bold]scoring[/] {task.description}"),
         BarColumn(),
@@ -229,6 +231,7 @@ def _progress(enabled: bool):
         TimeElapsedColumn(),
         disable=not enabled,
         transient=False,
+        console=terminal_console(sys.stderr),
     )
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -31,16 +30,16 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUG = 0, 1, 2, 3
 
 def use_color(stream=None) -> bool:
     """Colour only on a terminal, and never when ``NO_COLOR`` is set (https://no-color.org)."""
-    stream = stream or sys.stdout
-    return bool(stream.isatty()) and not os.environ.get("NO_COLOR")
+    from dq.terminal import use_color as _use_color
+
+    return _use_color(stream)
 
 
 def console(stream=None):
-    """A rich console for ``stream`` (default stdout) honouring ``NO_COLOR``."""
-    from rich.console import Console
+    """A rich console for ``stream`` (default stdout) honouring ``NO_COLOR`` (no escape codes)."""
+    from dq.terminal import terminal_console
 
-    stream = stream or sys.stdout
-    return Console(file=stream, soft_wrap=False, no_color=not use_color(stream), highlight=False)
+    return terminal_console(stream)
 
 
 def period(text: str) -> str:

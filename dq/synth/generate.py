@@ -55,6 +55,7 @@ from dq.synth.plan import Period, UnitPlan, load_units, parse_period
 from dq.synth.tables import EVENT_COLUMNS, UnitData
 from dq.synth.values import load_reference, stable_hash
 from dq.synth.writer import TableWriter, to_text
+from dq.terminal import terminal_console
 
 __all__ = ["CHUNK_ROWS", "generate"]
 
@@ -297,6 +298,7 @@ def generate(
         TimeElapsedColumn(),
         disable=not show,
         transient=True,
+        console=terminal_console(sys.stderr),
     ) as bar:
         task = bar.add_task(period, total=estimate)
         taken: dict[str, set[int]] = {"visits": set(), "volume": set()}

@@ -1,0 +1,226 @@
+"""User mistakes end in exit 2 and one line naming the problem, never a traceback; a bug in dq
+ends in exit 3 with "please report"; ``--format json`` also prints the error as JSON on stdout."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dq.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+EXTRACT = str(REPO / "examples" / "extract")
+PERIOD_MESSAGE = "a period is a month written YYYY-MM, e.g. 2020-09"
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory) -> Path:
+    """A history store with the published 2018-03 and 2020-09 scores."""
+    root = tmp_path_factory.mktemp("errors") / "history"
+    for period in ("2018-03", "2020-09"):
+        assert main(["score", "--published", "nanjing", "--period", period, "--store", str(root), "-q"]) == 0
+    return root
+
+
+@pytest.fixture()
+def a_file(tmp_path: Path) -> Path:
+    f = tmp_path / "not-a-folder"
+    f.write_text("x", encoding="utf-8")
+    return f
+
+
+def fails(capsys, *argv: str, code: int = 2) -> str:
+    """Run ``dq argv``: it must exit ``code`` with one error line on stderr; return that line."""
+    got = main(list(argv))
+    out, err = capsys.readouterr()
+    assert got == code, (argv, got, err)
+    assert "Traceback" not in err and "Traceback" not in out
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("dq: error: ")
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["audit", EXTRACT, "--period", "2020-9"],
+        ["score", "--published", "nanjing", "--period", "2020-9"],
+        ["history", "--period", "2020-9"],
+        ["report", "all", "--period", "2020-9"],
+        ["report", "unit", "H001", "--period", "2020-9"],
+        ["synth", "--out", "x", "--period", "2020-9"],
+        ["explain", "H001", "--period", "2020-9"],
+    ],
+    ids=lambda a: a[0] + ("-" + a[1] if a[0] == "report" else ""),
+)
+def test_a_bad_period_is_refused_everywhere_with_one_message(capsys, argv) -> None:
+    line = fails(capsys, *argv)
+    assert PERIOD_MESSAGE in line
+    assert "2020-9 " not in line + " " and "'2020-9'" not in line  # the text is not echoed
+
+
+def test_a_bad_campaign_period_has_the_same_message(capsys, store) -> None:
+    line = fails(
+        capsys, "report", "campaign", "--before", "2020-9", "--after", "2020-09", "--store", str(store)
+    )
+    assert PERIOD_MESSAGE in line
+
+
+def test_unknown_published_folder_or_period(capsys, tmp_path) -> None:
+    line = fails(
+        capsys, "score", "--published", "nowhere", "--period", "2020-09", "--store", str(tmp_path / "h")
+    )
+    assert "nowhere" in line and "bundled: nanjing" in line
+    line = fails(
+        capsys, "score", "--published", "nanjing", "--period", "2019-01", "--store", str(tmp_path / "h")
+    )
+    assert "no published collection tables for 2019-01" in line and "2018-03" in line
+
+
+def test_output_in_a_missing_or_unusable_folder(capsys, tmp_path, a_file) -> None:
+    # a missing folder is created ...
+    assert main(["audit", EXTRACT, "-o", str(tmp_path / "new" / "audit.json"), "--format", "json"]) == 1
+    assert json.loads((tmp_path / "new" / "audit.json").read_text(encoding="utf-8"))["schema_version"] == 1
+    capsys.readouterr()
+    # ... one that cannot be is an error naming it
+    line = fails(capsys, "audit", EXTRACT, "-o", str(a_file / "audit.txt"))
+    assert str(a_file) in line and "not a folder" in line
+    line = fails(capsys, "demo", "--out", str(a_file))
+    assert str(a_file) in line
+    line = fails(capsys, "synth", "--out", str(a_file), "--period", "2020-09", "--units", "H014")
+    assert str(a_file) in line
+
+
+def test_report_out_that_cannot_be_used(capsys, store, a_file) -> None:
+    line = fails(capsys, "report", "all", "--period", "2020-09", "--store", str(store), "--out", str(a_file))
+    assert str(a_file) in line
+    line = fails(
+        capsys, "score", "--published", "nanjing", "--period", "2020-09", "--store", str(store),
+        "--reports", "--out", str(a_file),
+    )  # fmt: skip
+    assert str(a_file) in line
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["history"],
+        ["history", "--runs"],
+        ["report", "all", "--period", "2020-09"],
+        ["explain", "H001", "--period", "2020-09"],
+        ["score", "--published", "nanjing", "--period", "2020-09"],
+    ],
+    ids=lambda a: "-".join(a[:2]),
+)
+def test_a_store_that_is_a_file(capsys, a_file, argv) -> None:
+    line = fails(capsys, *argv, "--store", str(a_file))
+    assert str(a_file) in line
+
+
+def test_a_store_that_does_not_exist(capsys, tmp_path) -> None:
+    line = fails(capsys, "history", "--store", str(tmp_path / "nothing"))
+    assert "no history store" in line
+
+
+@pytest.mark.parametrize(
+    "command", [["audit", EXTRACT], ["score", "--published", "nanjing", "--period", "2020-09"]]
+)
+def test_negative_samples(capsys, command) -> None:
+    line = fails(capsys, *command, "--samples", "-1")
+    assert "--samples" in line and "whole number" in line
+
+
+def test_a_campaign_must_go_forward(capsys, store, tmp_path) -> None:
+    out = str(tmp_path / "r")
+    line = fails(
+        capsys,
+        "report",
+        "campaign",
+        "--before",
+        "2020-09",
+        "--after",
+        "2018-03",
+        "--store",
+        str(store),
+        "--out",
+        out,
+    )
+    assert "earlier --before" in line
+    line = fails(
+        capsys,
+        "report",
+        "campaign",
+        "--before",
+        "2020-09",
+        "--after",
+        "2020-09",
+        "--store",
+        str(store),
+        "--out",
+        out,
+    )
+    assert "earlier --before" in line
+    assert not Path(out).exists()  # refused before anything was written
+    assert (
+        main(
+            [
+                "report",
+                "campaign",
+                "--before",
+                "2018-03",
+                "--after",
+                "2020-09",
+                "--store",
+                str(store),
+                "--out",
+                out,
+            ]
+        )
+        == 0
+    )
+
+
+def test_json_errors_on_stdout(capsys, a_file) -> None:
+    assert main(["audit", EXTRACT, "--period", "2020-9", "--format", "json"]) == 2
+    out, err = capsys.readouterr()
+    assert json.loads(out)["error"] == {
+        "kind": "UsageError",
+        "message": json.loads(out)["error"]["message"],
+        "exit_code": 2,
+    }
+    assert PERIOD_MESSAGE in json.loads(out)["error"]["message"] and PERIOD_MESSAGE in err
+    assert main(["history", "--store", str(a_file), "--format", "json"]) == 2
+    error = json.loads(capsys.readouterr().out)["error"]
+    assert error["kind"] == "StoreError" and str(a_file) in error["message"]
+    assert main(["suites", "validate", str(a_file), "--format=json"]) == 2
+    assert json.loads(capsys.readouterr().out)["error"]["kind"] == "SuiteError"
+
+
+def test_a_bug_is_exit_3_with_please_report(capsys, monkeypatch) -> None:
+    import dq.checks
+
+    def broken():
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(dq.checks, "check_catalogue", broken)  # a stand-in for a defect in dq
+    line = fails(capsys, "checks", code=3)
+    assert "please report" in line and "ZeroDivisionError" in line
+    assert main(["checks", "--format", "json"]) == 3
+    assert json.loads(capsys.readouterr().out)["error"]["kind"] == "InternalError"
+    assert main(["checks", "-v"]) == 3
+    assert "Traceback" in capsys.readouterr().err  # -v shows it
+
+
+def test_no_traceback_from_the_installed_command(tmp_path) -> None:
+    """End to end, as a scheduler runs it: exit status and stderr of a real process."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "dq", "audit", EXTRACT, "--samples", "-1"],
+        capture_output=True, text=True, cwd=tmp_path, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
