@@ -21,8 +21,9 @@ import hashlib
 import json
 import os
 import re
+import sys
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +33,7 @@ import polars as pl
 
 from dq import __version__
 from dq.errors import InputError, OutputError, StoreError
+from dq.masking import describe_error
 from dq.results import RuleResult
 from dq.scoring import RulePoints, UnitScore
 
@@ -97,6 +99,15 @@ SCORE_SCHEMA = {
 }
 
 
+_SCHEMAS = {
+    "runs": RUN_SCHEMA,
+    "results": RESULT_SCHEMA,
+    "scores": SCORE_SCHEMA,
+    "tables": TABLE_SCHEMA,
+    "summaries": {"run_id": pl.String, "unit_id": pl.String},
+}
+
+
 def suites_hash(paths: Iterable[Path]) -> str:
     """SHA-256 over the files that define a run's judgement (suites, catalogue, scoring)."""
     h = hashlib.sha256()
@@ -135,7 +146,9 @@ def _atomic_write(frame: pl.DataFrame, path: Path) -> None:
             tmp.unlink(missing_ok=True)  # never leave a half-written file behind
         if isinstance(exc, OSError) or type(exc).__module__.startswith("polars"):
             reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0][:200]
-            raise OutputError(f"{path}: cannot write to the store ({reason})") from exc
+            raise OutputError(
+                f"{path}: cannot write to the store ({reason}); is the disk full or the folder read-only?"
+            ) from exc
         raise
 
 
@@ -155,13 +168,25 @@ def safe_name(unit_id: str) -> str:
 _safe = safe_name
 
 
-class Store:
-    """Read and write the history dataset rooted at ``root``."""
+def _warn_stderr(message: str) -> None:
+    print(f"dq: warning: {message}", file=sys.stderr)
 
-    def __init__(self, root: str | Path):
+
+class Store:
+    """Read and write the history dataset rooted at ``root``.
+
+    A file of the store that cannot be read (truncated, not Parquet, a stray file) is skipped
+    with a warning naming it (``warn``, default: standard error), so the rest of the history
+    stays usable; :meth:`problems` lists them.
+    """
+
+    def __init__(self, root: str | Path, warn: Callable[[str], None] | None = None):
         self.root = Path(root)
         self._lock_fh: Any = None
         self._auto_lock = False
+        self.warn = warn or _warn_stderr
+        self._warned: set[Path] = set()
+        self._checked: dict[tuple[str, int, int], str | None] = {}
         if self.root.exists() and not self.root.is_dir():
             raise StoreError(f"{self.root}: is a file, not a history store (give --store a folder)")
 
@@ -354,13 +379,64 @@ class Store:
             _atomic_write(pl.DataFrame(trows, schema=TABLE_SCHEMA), self._path("tables", run, uid))
 
     # -- reading -------------------------------------------------------------------------
-    def _scan(self, kind: str) -> pl.LazyFrame | None:
+    def _files(self, kind: str) -> list[Path]:
+        """The readable files of ``kind``; an unreadable one is skipped with a warning naming it
+        (once per file and Store), and listed by :meth:`problems`."""
         folder = self.root / kind
-        if not any(folder.glob("period=*/*.parquet")):
+        good = []
+        for f in sorted(folder.glob("period=*/*.parquet")):
+            reason = self._unreadable(f, kind)
+            if reason is None:
+                good.append(f)
+            elif f not in self._warned:
+                self._warned.add(f)
+                self.warn(f"{f}: unreadable store file skipped ({reason}); `dq history --check` lists them")
+        return good
+
+    def _unreadable(self, f: Path, kind: str) -> str | None:
+        """Why ``f`` cannot be read as a ``kind`` file (its footer and schema), or None."""
+        try:
+            st = f.stat()
+        except OSError as exc:
+            return exc.strerror or str(exc)
+        key = (str(f), st.st_mtime_ns, st.st_size)
+        if key in self._checked:
+            return self._checked[key]
+        reason = None
+        try:
+            schema = pl.read_parquet_schema(f)
+            want = _SCHEMAS.get(kind, {})
+            missing = [c for c in ("run_id", "unit_id") if c in want and c not in schema]
+            if missing:
+                reason = f"not a {kind} file: no column {', '.join(missing)}"
+        except Exception as exc:  # truncated, not Parquet, unreadable
+            reason = describe_error(exc)
+        self._checked[key] = reason
+        return reason
+
+    def problems(self, full: bool = True) -> list[tuple[Path, str]]:
+        """Every store file that cannot be read, with the reason (``full``: read each file
+        whole, not only its footer). What ``dq history --check`` reports."""
+        out = []
+        for kind in ("runs", "results", "scores", "summaries", "tables"):
+            for f in sorted((self.root / kind).glob("period=*/*.parquet")):
+                reason = self._unreadable(f, kind)
+                if reason is None and full:
+                    try:
+                        pl.read_parquet(f)
+                    except Exception as exc:
+                        reason = describe_error(exc)
+                if reason is not None:
+                    out.append((f, reason))
+        return out
+
+    def _scan(self, kind: str) -> pl.LazyFrame | None:
+        files = self._files(kind)
+        if not files:
             return None
-        return pl.scan_parquet(
-            str(folder / "period=*" / "*.parquet"), hive_partitioning=True, missing_columns="insert"
-        ).with_columns(pl.col("period").cast(pl.String))
+        return pl.scan_parquet(files, hive_partitioning=True, missing_columns="insert").with_columns(
+            pl.col("period").cast(pl.String)
+        )
 
     def runs(self, resolve_stale: bool = True) -> pl.DataFrame:
         """Every run, oldest first. A ``running`` row whose process no longer holds the store's

@@ -138,3 +138,92 @@ def test_two_concurrent_runs_on_one_store(batch: Path, tmp_path: Path):
     time.sleep(0.1)
     rc, out, _ = score_json(batch, store)
     assert rc == 0 and sorted(out["skipped"]) == UNITS
+
+
+def run_dq(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    p = subprocess.run(dq_cmd(*args), capture_output=True, text=True, env=env(), timeout=300, **kwargs)
+    assert "Traceback" not in p.stderr + p.stdout, p.stderr
+    return p
+
+
+def test_a_corrupt_store_file_is_named_skipped_and_reported(batch: Path, tmp_path: Path):
+    store = tmp_path / "history"
+    rc, out, _ = score_json(batch, store)
+    assert rc == 0
+    # Truncate H002's scores file and replace H003's results file with junk.
+    (scores_h2,) = (store / "scores").rglob("*__H002.parquet")
+    scores_h2.write_bytes(scores_h2.read_bytes()[:60])
+    (results_h3,) = (store / "results").rglob("*__H003.parquet")
+    results_h3.write_bytes(b"not parquet at all")
+
+    p = run_dq("history", "--store", str(store), "--format", "json")
+    assert p.returncode == 0
+    assert str(scores_h2) in p.stderr and "unreadable store file skipped" in p.stderr
+    shown = {r["unit_id"] for r in json.loads(p.stdout)}
+    assert shown == set(UNITS) - {"H002"}  # the rest of the history stays usable
+
+    p = run_dq("history", "--store", str(store), "--check", "--format", "json")
+    assert p.returncode == 1
+    assert {r["file"] for r in json.loads(p.stdout)} == {str(scores_h2), str(results_h3)}
+
+    p = run_dq("report", "all", "--period", P, "--store", str(store), "--out", str(tmp_path / "r"))
+    assert p.returncode == 0, p.stderr
+    assert str(results_h3) in p.stderr
+    assert (tmp_path / "r" / P / "index.html").is_file()
+
+    # Scoring again re-scores the unit whose score was lost, and skips the others.
+    rc, out, err = score_json(batch, store)
+    assert rc == 0, err
+    assert sorted(out["skipped"]) == sorted(set(UNITS) - {"H002"})
+    assert {r["unit_id"] for r in out["ranking"]} == set(UNITS)
+
+
+def _immutable(path: Path, on: bool) -> bool:
+    """Make ``path`` read-only for this process: chmod for a user, chattr +i for root."""
+    if os.geteuid() != 0:
+        path.chmod(0o555 if on else 0o755)
+        return True
+    return subprocess.run(["chattr", "+i" if on else "-i", str(path)], capture_output=True).returncode == 0
+
+
+def test_a_read_only_store_is_an_input_error_naming_it(batch: Path, tmp_path: Path):
+    store = tmp_path / "history"
+    rc, _, _ = score_json(batch, store)
+    assert rc == 0
+    before = sorted(p for p in store.rglob("*") if p.is_file())
+    folders = [store, *(p for p in store.rglob("*") if p.is_dir())]
+    if not all(_immutable(f, True) for f in folders):
+        for f in folders:
+            _immutable(f, False)
+        pytest.skip("cannot make a folder read-only here")
+    try:
+        p = run_dq("score", str(batch), "--period", P, "--store", str(store), "--force")
+    finally:
+        for f in folders:
+            _immutable(f, False)
+    assert p.returncode == 2
+    assert str(store) in p.stderr and ("not permitted" in p.stderr or "denied" in p.stderr), p.stderr
+    assert sorted(p for p in store.rglob("*") if p.is_file()) == before  # nothing half-written
+    assert Store(store).runs()["status"].to_list() == ["complete"]
+
+
+def test_a_full_disk_is_an_input_error_and_leaves_whole_files(batch: Path, tmp_path: Path):
+    """A file-size limit makes every write past 12 KB fail as on a full disk (EFBIG)."""
+    import resource
+
+    store = tmp_path / "history"
+
+    def limited() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (12 << 10, 12 << 10))
+
+    p = run_dq("score", str(batch), "--period", P, "--store", str(store), preexec_fn=limited)
+    assert p.returncode == 2, p.stderr
+    assert str(store) in p.stderr and "cannot write to the store" in p.stderr
+    assert not [f for f in store.rglob("*.tmp")]  # no temporary file left behind
+    st = Store(store)
+    assert st.problems() == []  # every file there is whole
+    assert st.runs()["status"].to_list() in (["failed"], ["interrupted"])
+    # Once there is room again, the batch resumes.
+    rc, out, _ = score_json(batch, store)
+    assert rc == 0 and {r["unit_id"] for r in out["ranking"]} == set(UNITS)

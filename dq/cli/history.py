@@ -1,6 +1,7 @@
 """`dq history`: the runs and scores stored in a history dataset, as a readable table or JSON.
 
     dq history [--store history] [--period P] [--unit U] [--runs] [--format table|json]
+    dq history --check [--store history]
 
 Without options: every unit's latest overall score per period. ``--unit`` gives one unit's
 score in every period (or in ``--period``), ``--runs`` the runs themselves.
@@ -24,6 +25,11 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--period", type=period, help="only this period (YYYY-MM)")
     p.add_argument("--unit", help="one unit's score in every period (or in --period)")
     p.add_argument("--runs", action="store_true", help="list runs instead of scores")
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="read every file of the store and list those that cannot be read (exit 1 if any)",
+    )
     add_format(p)
 
 
@@ -59,6 +65,8 @@ def run(args: argparse.Namespace) -> int:
         raise StoreError(
             f"{store.root}: no history store here (run `dq score ... --store {store.root}` first)"
         )
+    if args.check:
+        return _check(args, store)
     cols, rows = history_rows(store, period=args.period, unit=args.unit, runs=args.runs)
     if args.format == "json":
         print_json(rows)
@@ -81,3 +89,15 @@ def run(args: argparse.Namespace) -> int:
                 r[k] = f"{r[k]:%Y-%m-%d %H:%M:%S}"
     print_rows(rows, cols, right=("score", "units", "errors"))
     return 0
+
+
+def _check(args: argparse.Namespace, store) -> int:
+    """``--check``: every unreadable file of the store, with the reason; exit 1 if any."""
+    problems = [{"file": str(f), "problem": why} for f, why in store.problems(full=True)]
+    if args.format == "json":
+        print_json(problems)
+    elif problems:
+        print_rows(problems, ("file", "problem"))
+    else:
+        info(args, f"{store.root}: every file of the store is readable")
+    return 1 if problems else 0
