@@ -16,6 +16,7 @@ A compiled plan is one of two types (:data:`Compiled` is their union):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -25,6 +26,7 @@ import polars as pl
 
 from dq.catalogue import Catalogue, TableSpec
 from dq.errors import CheckError, NotApplicable
+from dq.masking import describe_error
 from dq.results import DIMENSIONS, Dimension
 
 __all__ = [
@@ -244,12 +246,41 @@ def gx_bound(v: Any, ctype: str | None) -> Any:
     return gx_value(v)
 
 
+# Expressions are pure: column expressions only. Polars' SQL expression parser runs a subquery
+# while parsing (``a IN (SELECT x FROM read_csv('/etc/passwd'))`` reads the file), so anything
+# that could open a table, a file or the environment is refused before it reaches the parser.
+_SQL_STRING = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"")
+_SQL_FORBIDDEN = re.compile(
+    r"(?i)\b(select|from|with|join|union|intersect|except|table|values|into|insert|update|delete|"
+    r"create|drop|alter|copy|attach|pragma|explain|show|set|unnest|lateral|"
+    r"(?:read|scan|write)_[a-z_]+|file|env|getenv|shell|system)\b|;"
+)
+
+
+def check_pure(text: str) -> None:
+    """Raise :class:`CheckError` unless ``text`` is a column expression: columns, literals,
+    operators and functions of values. Subqueries, table functions and anything that reads files
+    or the environment are refused (string literals and quoted names may contain any word)."""
+    bare = _SQL_STRING.sub("''", text)
+    m = _SQL_FORBIDDEN.search(bare)
+    if m:
+        word = m.group(0).upper() if m.group(0) != ";" else "';'"
+        raise CheckError(
+            f"not a column expression: {word} is not allowed (expressions use columns, literals, "
+            "operators and functions of values; no subqueries, tables, files or environment)"
+        )
+
+
 def sql(text: str) -> pl.Expr:
-    """Parse a boolean or scalar expression with Polars' SQL expression parser (never eval)."""
+    """Parse a boolean or scalar expression with Polars' SQL expression parser (never eval),
+    after :func:`check_pure`."""
+    if not isinstance(text, str):
+        raise CheckError(f"an expression must be text, got {type(text).__name__}")
+    check_pure(text)
     try:
         return pl.sql_expr(text)
     except Exception as exc:
-        raise CheckError(f"cannot parse expression {text!r}: {exc}") from exc
+        raise CheckError(f"cannot parse expression {text[:200]!r}: {describe_error(exc)}") from exc
 
 
 def sql_columns(text: str) -> list[str]:
