@@ -176,6 +176,10 @@ def test_evaluate_history_counts_each_matching_metric_and_samples_the_history(ru
         [rules["H-2"]], "2020-06", {"summary.discharge_uploaded": 5.0}, hist, {"kind": "hospital"}
     )[0]
     assert h2.status == "not_applicable" and "0 earlier period(s) stored" in h2.message
+    no_summary = evaluate_history([rules["H-2"]], "2020-06", {"summary.discharge_uploaded": 5.0}, hist, None)[
+        0
+    ]
+    assert no_summary.status == "not_applicable" and "no submission summary" in no_summary.message
 
 
 def test_the_engine_alone_reports_history_rules_as_not_applicable(rules) -> None:

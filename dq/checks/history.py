@@ -307,6 +307,9 @@ def evaluate_history(
                 current[m] = 0.0
     out: list[RuleResult] = []
     for rule in rules:
+        if rule.when and summary is None:
+            out.append(_result(rule, "not_applicable", 0, 0, "no submission summary to decide its condition"))
+            continue
         if rule.when and summary is not None:
             try:
                 row = pl.DataFrame([dict(summary)])
