@@ -15,12 +15,12 @@ import pytest
 from dq.synth import KINDS, SUBMISSION_KINDS, generate
 from dq.synth.crosscheck import crosscheck
 
-UNITS = ["H001", "D01"]  # one hospital and one district
+UNITS = ["H003", "D01"]  # one hospital and one district, both declaring their tables in 2018
 
 
 @pytest.mark.parametrize(
     ("profile", "fmt", "seed", "every_kind"),
-    [("before", "parquet", 0, False), ("after", "parquet", 0, False), ("before", "csv", 3, True)],
+    [("before", "parquet", 1, False), ("after", "parquet", 1, False), ("before", "csv", 0, True)],
 )
 def test_every_injected_defect_is_found_exactly(
     tmp_path: Path, profile: str, fmt: str, seed: int, every_kind: bool

@@ -86,6 +86,9 @@ def read_table(unit_dir: Path, table: str, encoding: str = "utf-8") -> pl.DataFr
                 e = e.cast(pl.Float64, strict=False)
             exprs.append(e.alias(c.name))
             exprs.append(pl.col(c.name).alias(f"{c.name}__raw"))
+        elif df.schema[c.name] == pl.String:
+            # dq reads a blank text value as empty (null): only not_null judges emptiness
+            exprs.append(pl.when(e.str.strip_chars() == "").then(None).otherwise(e).alias(c.name))
         else:
             exprs.append(e)
     return df.select(exprs)
@@ -322,7 +325,8 @@ def counts(batch: Path, truth: dict, unit: str) -> list[tuple[str, str, int, int
         )
         j = v.join(t["resident_record"].select("record_id", "birth_date").unique("record_id"), on="record_id")
         assert j.select((pl.col("vaccination_date") < pl.col("birth_date")).sum()).item() == 0
-        n = v.select(pl.struct("record_id", "vaccine_code", "dose_seq").is_duplicated().sum()).item()
+        keyed = v.filter(pl.col("vaccine_code").is_not_null())  # an empty code is not_null's finding
+        n = keyed.select(pl.struct("record_id", "vaccine_code", "dose_seq").is_duplicated().sum()).item()
         assert n == 0
     if "family_doctor_contract" in t:
         assert (
@@ -436,7 +440,8 @@ def test_clean_values_are_realistic(batch):
     ids = pi.filter(pl.col("id_type") == "01")
     assert ids.height > 50
     ok = ids.select(id18_ok(pl.col("id_no")) | id15_ok(pl.col("id_no"))).to_series()
-    assert ok.mean() > 0.9
+    # before governance up to three id-number kinds (checksum, birth date, 15 digits) at <= 10 % each
+    assert ok.mean() > 0.7
     assert ids.select(pl.col("id_no").str.slice(0, 4).is_in(["3201"]).all()).item()
     assert (
         pi.filter(pl.col("id_type") == "03").select(pl.col("id_no").str.contains(r"^E[0-9]{8}$").all()).item()

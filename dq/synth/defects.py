@@ -97,13 +97,30 @@ _NULLABLE_H = (
     ("inpatient_record", ("dept_code",)),
     ("lab_result", ("result_value",)),
     ("outpatient_prescription", ("drug_code",)),
+    # required columns whose other rules skip empty values (code sets, links): a blank breaks
+    # only not_null (unmanaged data before governance)
+    ("outpatient_visit", ("visit_type",)),
+    ("outpatient_visit", ("diagnosis_code",)),
+    ("outpatient_visit", ("patient_id",)),
+    ("outpatient_prescription", ("visit_id",)),
+    ("inpatient_record", ("patient_id",)),
+    ("surgery_record", ("operation_code",)),
+    ("lab_report", ("patient_id",)),
+    ("exam_report", ("patient_id",)),
+    ("exam_report", ("modality",)),
+    ("fee_settlement", ("visit_id",)),
 )
 _NULLABLE_D = (
     ("resident_record", ("name",)),
     ("resident_record", ("address_code",)),
     ("family_doctor_contract", ("doctor_id",)),
     ("vaccination_record", ("vaccine_code",)),
+    ("hypertension_followup", ("record_id",)),
+    ("diabetes_followup", ("record_id",)),
+    ("community_visit", ("diagnosis_code",)),
+    ("family_doctor_contract", ("record_id",)),
 )
+
 _LATE_H = tuple(
     (t, (EVENT_COLUMNS[t], "upload_time"))
     for t in (
@@ -176,6 +193,9 @@ KINDS: dict[str, dict[str, tuple[tuple[str, tuple[str, ...]], ...]]] = {
             ("lab_result", ("report_id",)),
             ("surgery_record", ("inpatient_id",)),
             ("exam_report", ("patient_id",)),
+            ("inpatient_record", ("patient_id",)),
+            ("lab_report", ("patient_id",)),
+            ("fee_settlement", ("visit_id",)),
         ),
         D: (
             ("hypertension_followup", ("record_id",)),
@@ -298,8 +318,26 @@ def _uploaded(plan: UnitPlan, ud: UnitDefects) -> set[str]:
     return set(plan.tables) - set(ud.dropped)
 
 
-def _unit_before(plan: UnitPlan, period: Period, seed: int) -> UnitDefects:
-    rng = _rng(seed, "defects", plan.unit_id)
+# Calibration of the campaign profiles (see docs/campaign.md). Before governance each unit has a
+# data-management *intensity* u drawn per unit from a Beta distribution of its kind: every
+# (table, columns) option of every row kind is injected with probability u, at a rate drawn
+# from RATE_BEFORE, so a poorly managed unit carries many defects at several percent of its
+# rows (local codes, blank fields, late uploads, orphans) and a well managed one few.
+INTENSITY = {"hospital": (3.0, 0.5), "district": (2.0, 0.8)}  # Beta(a, b) of u
+RATE_BEFORE = (0.05, 0.12)  # share of the table's rows, uniform (at most 10 %, see select_rows)
+AFTER_PERSIST = 0.2  # share of the before defects still there after governance (at half size)
+AFTER_NEW = 0.35  # probability of one new defect per unit after governance
+
+
+def _intensity(rng: np.random.Generator, plan: UnitPlan) -> float:
+    a, b = INTENSITY.get(plan.kind, INTENSITY["hospital"])
+    return float(rng.beta(a, b))
+
+
+def _submission(plan: UnitPlan, period: Period, rng: np.random.Generator, after: bool) -> UnitDefects:
+    """The submission-level defects that follow the unit's newsletter figures (declaration,
+    declared / required tables, upload days), plus a few random ones (a declared table not
+    uploaded, over-reporting) -- fewer after governance."""
     mode = "direct_db" if plan.declaration_status == "direct_db" else "upload"
     reported = plan.declaration_status != "not_reported"
     ud = UnitDefects([], mode, reported, [], [], [])
@@ -310,7 +348,7 @@ def _unit_before(plan: UnitPlan, period: Period, seed: int) -> UnitDefects:
     if plan.published_upload_days and plan.published_days:
         gap = max(0, plan.published_days - plan.published_upload_days)
     draw_days = rng.random()
-    m = min(gap, 12) if gap else (int(rng.integers(1, 4)) if draw_days < 0.12 else 0)
+    m = min(gap, 12) if gap else (int(rng.integers(1, 4)) if draw_days < (0.05 if after else 0.12) else 0)
     if m:
         ud.missing_days = _pick_missing(rng, period.n_days, m)
         ud.defects.append(
@@ -324,23 +362,57 @@ def _unit_before(plan: UnitPlan, period: Period, seed: int) -> UnitDefects:
             )
         )
     u_drop, u_undecl, u_over = rng.random(3)
-    if mode == "upload" and reported and u_drop < 0.15:
+    p_random = 0.05 if after else 0.15
+    if mode == "upload" and reported and u_drop < p_random:
         ud.dropped = [str(rng.choice(DROPPABLE[plan.kind]))]
         ud.defects.append(Defect("declared_not_uploaded", None, (), figure=1, detail={"tables": ud.dropped}))
     uploaded = _uploaded(plan, ud)
-    if mode == "upload" and reported and u_undecl < 0.15:
-        ud.undeclared = [str(rng.choice(sorted(uploaded)))]
-        ud.defects.append(
-            Defect("uploaded_not_declared", None, (), figure=1, detail={"tables": ud.undeclared})
-        )
-    if plan.reference_available and u_over < 0.15:
+    if mode == "upload" and reported:
+        # the newsletter's declared / required share, scaled to the modelled spec's tables
+        n_tables = len(plan.tables)
+        missing = 0
+        if plan.declared_ratio is not None:
+            missing = n_tables - max(1, round(plan.declared_ratio * n_tables))
+        elif u_undecl < p_random:
+            missing = 1
+        pool = sorted(t for t in uploaded if t not in ud.dropped)
+        missing = min(missing, len(pool) - 1)
+        if missing > 0:
+            ud.undeclared = sorted(str(t) for t in rng.choice(pool, missing, replace=False))
+            origin = "newsletter" if plan.declared_ratio is not None else "seeded"
+            ud.defects.append(
+                Defect(
+                    "uploaded_not_declared",
+                    None,
+                    (),
+                    figure=len(ud.undeclared),
+                    detail={"tables": ud.undeclared},
+                    origin=origin,
+                )
+            )
+    if plan.reference_available and u_over < p_random:
         ud.defects.append(_over_reporting(rng, plan))
+    return ud
+
+
+def _row_defects_before(plan: UnitPlan, uploaded: set[str], seed: int) -> list[Defect]:
+    """Every row-kind option with probability u (the unit's intensity), at 2-10 % of the rows."""
+    rng = _rng(seed, "rows-before", plan.unit_id)
+    u = _intensity(rng, plan)
+    out = []
     for kind in ROW_KINDS:
-        u = rng.random()
-        opts = _options(plan, kind, uploaded)
-        if opts and u < 0.3:
-            table, cols = opts[int(rng.integers(0, len(opts)))]
-            ud.defects.append(Defect(kind, table, cols, rate=_rate(rng, kind)))
+        for table, cols in KINDS[kind].get(plan.kind, ()):
+            hit, rate = rng.random(), float(rng.uniform(*RATE_BEFORE))
+            if kind == "late_upload":
+                rate = float(rng.uniform(0.05, 0.30))  # uploads a few days late are common
+            if (table, cols) in _options(plan, kind, uploaded) and hit < u:
+                out.append(Defect(kind, table, cols, rate=rate))
+    return out
+
+
+def _unit_before(plan: UnitPlan, period: Period, seed: int) -> UnitDefects:
+    ud = _submission(plan, period, _rng(seed, "defects", plan.unit_id), after=False)
+    ud.defects += _row_defects_before(plan, _uploaded(plan, ud), seed)
     return ud
 
 
@@ -402,8 +474,11 @@ def _cover(plans: list[UnitPlan], uds: dict[str, UnitDefects], period: Period, s
 
 def _add_kind(rng: np.random.Generator, plan: UnitPlan, ud: UnitDefects, kind: str, period: Period) -> bool:
     if kind == "not_reported":
-        if ud.collection_mode != "upload" or not ud.reported or ud.dropped or ud.undeclared:
+        if ud.collection_mode != "upload" or not ud.reported or ud.dropped:
             return False
+        # an unreported declaration has no undeclared tables either
+        ud.undeclared = []
+        ud.defects = [d for d in ud.defects if d.kind != "uploaded_not_declared"]
         ud.reported = False
         ud.defects.append(Defect("not_reported", None, ("declared_tables",), figure=1, origin="coverage"))
         return True
@@ -411,11 +486,14 @@ def _add_kind(rng: np.random.Generator, plan: UnitPlan, ud: UnitDefects, kind: s
         if ud.collection_mode != "upload" or not ud.reported:
             return False
         if kind == "declared_not_uploaded":
-            busy = {d.table for d in ud.row_defects()} | set(ud.undeclared)
+            busy = set(ud.undeclared)
             free = [t for t in DROPPABLE[plan.kind] if t not in busy and t not in ud.dropped]
             if not free:
                 return False
-            ud.dropped.append(str(rng.choice(free)))
+            table = str(rng.choice(free))
+            ud.dropped.append(table)
+            # a table not uploaded carries no row defect
+            ud.defects = [d for d in ud.defects if d.kind in SUBMISSION_KINDS or d.table != table]
             ud.defects.append(
                 Defect(kind, None, (), figure=1, detail={"tables": list(ud.dropped)}, origin="coverage")
             )
@@ -454,41 +532,23 @@ def _add_kind(rng: np.random.Generator, plan: UnitPlan, ud: UnitDefects, kind: s
 
 
 def _after(plan: UnitPlan, before: UnitDefects, period: Period, seed: int) -> UnitDefects:
-    """Governance: ~80 % of the defects fixed, the rest persisting at about half size, a few new."""
+    """Governance: most row defects fixed (:data:`AFTER_PERSIST` persist at about half size), a
+    few new; the submission figures follow the unit's after-governance newsletter row."""
+    ud = _submission(plan, period, _rng(seed, "submission-after", plan.unit_id), after=True)
     rng = _rng(seed, "after", plan.unit_id)
-    ud = UnitDefects([], before.collection_mode, True, [], [], [])
-    for d in before.defects:
-        if rng.random() >= 0.2:
-            if d.kind == "not_reported":
-                ud.reported = True
+    uploaded = _uploaded(plan, ud)
+    for d in before.row_defects():
+        if rng.random() >= AFTER_PERSIST or d.table not in uploaded:
             continue
-        keep = Defect(
-            d.kind,
-            d.table,
-            d.columns,
-            rate=d.rate / 2,
-            figure=d.figure,
-            detail=dict(d.detail),
-            origin="persisting",
+        ud.defects.append(
+            Defect(d.kind, d.table, d.columns, rate=d.rate / 2, detail=dict(d.detail), origin="persisting")
         )
-        if d.kind == "not_reported":
-            ud.reported = False
-        elif d.kind == "missing_upload_days":
-            days = before.missing_days[: max(1, len(before.missing_days) // 2)]
-            ud.missing_days = days
-            keep.figure = len(days)
-            keep.detail = {"days": [x + 1 for x in days]}
-        elif d.kind == "declared_not_uploaded":
-            ud.dropped = list(before.dropped)
-        elif d.kind == "uploaded_not_declared":
-            ud.undeclared = list(before.undeclared)
-        ud.defects.append(keep)
-    if rng.random() < 0.35:
+    if rng.random() < AFTER_NEW:
         have = {d.kind for d in ud.defects}
-        kinds = [k for k in ROW_KINDS if k not in have and _options(plan, k, _uploaded(plan, ud))]
+        kinds = [k for k in ROW_KINDS if k not in have and _options(plan, k, uploaded)]
         if kinds:
             kind = kinds[int(rng.integers(0, len(kinds)))]
-            opts = _options(plan, kind, _uploaded(plan, ud))
+            opts = _options(plan, kind, uploaded)
             table, cols = opts[int(rng.integers(0, len(opts)))]
             ud.defects.append(Defect(kind, table, cols, rate=_rate(rng, kind) / 2, origin="new"))
     return ud

@@ -276,7 +276,7 @@ def generate(
     if seed < 0:
         raise UsageError(f"seed must be non-negative, got {seed}")
     per = parse_period(period)
-    plans = load_units(per, scale, seed, units, fmt)
+    plans = load_units(per, scale, seed, units, fmt, profile=profile)
     uds = plan_batch(plans, per, seed, profile)
     if adjust is not None:
         adjust(plans, uds)

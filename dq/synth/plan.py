@@ -118,6 +118,10 @@ class UnitPlan:
     encoding: str = "utf-8"  # csv only: utf-8 | gb18030
     key: int = 0  # stable hash of the unit id
     extra: dict[str, object] = field(default_factory=dict)
+    # submission figures of the profile's newsletter row (before: 2018-03, after: 2020-09):
+    # declared / required tables (None when unknown, 未反馈 or 开库采集) and that row's period
+    declared_ratio: float | None = None
+    figures_period: str | None = None
 
     @property
     def tables(self) -> tuple[str, ...]:
@@ -189,12 +193,18 @@ def _district_counts(row: dict, scale: float, key: int) -> tuple[dict[str, int],
     return out, factor, round(target)
 
 
-def _published_rows(period: str) -> dict[str, tuple[str, dict]]:
-    """unit_id -> (source period, summary row), preferring ``period``, then 2020-09, 2018-03."""
+# The newsletter whose submission figures a campaign profile follows (volumes still come from
+# the generated period's own table when it was published, see _published_rows).
+PROFILE_FIGURES = {"before": ("2018-03", "2020-09"), "after": ("2020-09", "2018-03")}
+
+
+def _published_rows(period: str, order: tuple[str, ...] | None = None) -> dict[str, tuple[str, dict]]:
+    """unit_id -> (source period, summary row), preferring ``period``, then 2020-09, 2018-03
+    (or the periods of ``order``)."""
     from dq.published import available_periods, load_collection
 
     have = set(available_periods())
-    order = [p for p in (period, *PUBLISHED_PERIODS) if p in have]
+    order = [p for p in (order or (period, *PUBLISHED_PERIODS)) if p in have]
     out: dict[str, tuple[str, dict]] = {}
     for p in dict.fromkeys(order):
         for kind in ("district", "hospital"):
@@ -207,12 +217,27 @@ def _published_rows(period: str) -> dict[str, tuple[str, dict]]:
     return out
 
 
-def load_units(period: Period, scale: float, seed: int, units: list[str] | None, fmt: str) -> list[UnitPlan]:
-    """The batch's units in a stable order: districts first, then hospitals (newsletter order)."""
+def load_units(
+    period: Period,
+    scale: float,
+    seed: int,
+    units: list[str] | None,
+    fmt: str,
+    profile: str | None = None,
+) -> list[UnitPlan]:
+    """The batch's units in a stable order: districts first, then hospitals (newsletter order).
+
+    With a campaign ``profile`` (before | after) the submission figures (declaration, declared /
+    required tables, upload days, whether an official count exists) follow the unit's row of the
+    newsletter of that side of the campaign (:data:`PROFILE_FIGURES`); volumes do not change.
+    """
     from dq.registry import Registry
 
     registry = Registry.load()
     published = _published_rows(period.label)
+    figures = (
+        _published_rows(period.label, PROFILE_FIGURES[profile]) if profile in PROFILE_FIGURES else published
+    )
     if units:
         ids = list(dict.fromkeys(units))
         insts = [registry.get(u) for u in ids]  # raises UnknownUnitError for unknown ids
@@ -224,6 +249,7 @@ def load_units(period: Period, scale: float, seed: int, units: list[str] | None,
         if inst.kind not in ("hospital", "district"):
             raise UsageError(f"unit {inst.unit_id} has kind {inst.kind!r}")
         source, row = published.get(inst.unit_id, (None, {}))
+        fig_source, fig = figures.get(inst.unit_id, (None, {}))
         key = stable_hash("unit", inst.unit_id)
         if inst.kind == "hospital":
             counts, factor, target = _hospital_counts(row, scale, key)
@@ -235,7 +261,9 @@ def load_units(period: Period, scale: float, seed: int, units: list[str] | None,
         style = "text" if fmt == "csv" or rng.random() < 0.4 else "typed"
         compact = bool(rng.random() < 0.5)
         encoding = "gb18030" if fmt == "csv" and rng.random() < 0.3 else "utf-8"
-        no_ref = row.get("outpatient_rate_status") == "no_reference"
+        no_ref = fig.get("outpatient_rate_status") == "no_reference"
+        declared, required = fig.get("declared_tables"), fig.get("required_tables")
+        ratio = min(1.0, declared / required) if declared is not None and required else None
         plans.append(
             UnitPlan(
                 unit_id=inst.unit_id,
@@ -244,10 +272,10 @@ def load_units(period: Period, scale: float, seed: int, units: list[str] | None,
                 district=district,
                 area=area,
                 org_code=uscc(inst.unit_id, area),
-                declaration_status=row.get("declaration_status") or "declared",
+                declaration_status=fig.get("declaration_status") or "declared",
                 source_period=source,
-                published_upload_days=row.get("upload_days"),
-                published_days=row.get("days_in_period"),
+                published_upload_days=fig.get("upload_days"),
+                published_days=fig.get("days_in_period"),
                 reference_available=not no_ref and rng.random() >= 0.12,
                 counts=counts,
                 factor=factor,
@@ -256,6 +284,8 @@ def load_units(period: Period, scale: float, seed: int, units: list[str] | None,
                 compact_dates=compact,
                 encoding=encoding,
                 key=key,
+                declared_ratio=ratio,
+                figures_period=fig_source,
             )
         )
     return plans
