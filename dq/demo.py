@@ -14,7 +14,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["run_demo"]
+__all__ = ["growth_lines", "run_demo"]
 
 BEFORE, AFTER = "2020-08", "2020-09"
 PUBLISHED = ("2018-03", "2020-09")
@@ -33,7 +33,7 @@ def run_demo(
     """Run the main job end to end into ``out``; return the paths of what a user opens first."""
     from dq.batch import score_batch, score_published
     from dq.outputs import ensure_dir
-    from dq.report.files import render_campaign_file, render_period
+    from dq.report.files import campaign_report, render_campaign_file, render_period
     from dq.store import Store
     from dq.synth import generate
 
@@ -62,7 +62,10 @@ def run_demo(
         outcome = score_batch(batch, period, store, progress=progress)
         say(f"  {len(outcome.units)} units, {outcome.rows:,} rows, {len(outcome.errors)} errors")
         render_period(store, period, reports, lang=lang, echo=None)
-    campaign = render_campaign_file(store, BEFORE, AFTER, reports, lang=lang)[0]
+    report = campaign_report(store, BEFORE, AFTER, lang)
+    campaign = render_campaign_file(store, BEFORE, AFTER, reports, lang=lang, report=report)[0]
+    for line in growth_lines(report):
+        say(line)
     say(f"writing each unit's e-mail of {AFTER} (dry run of dq send, example.org addresses)")
     from dq.send import demo_outbox
 
@@ -75,4 +78,22 @@ def run_demo(
         "synthetic_campaign": Path(campaign),
         "history": store.root,
         "outbox": outbox,
+        "growth": growth_lines(report),  # type: ignore[dict-item]
     }
+
+
+def growth_lines(report) -> list[str]:
+    """The synthetic campaign's average per-unit growth per kind next to the newsletter's."""
+    from dq.report.campaign import NEWSLETTER_GROWTH
+
+    names = {"district": "districts", "hospital": "hospitals"}
+    out = []
+    for k in report.kinds:
+        paper = NEWSLETTER_GROWTH.get(k.kind)
+        got = "—" if k.growth_per_unit is None else f"{k.growth_per_unit:+.2f}%"
+        ref = f", newsletter {paper:+.2f}%" if paper is not None else ""
+        out.append(
+            f"campaign {report.before_period} → {report.after_period}, {names.get(k.kind, k.kind)}: "
+            f"average growth per unit {got}{ref} ({k.n} units, mean {k.mean_before} → {k.mean_after})"
+        )
+    return out

@@ -31,7 +31,7 @@ import polars as pl
 
 from dq.catalogue import Catalogue, load_catalogue
 from dq.errors import InputError, OutputError
-from dq.masking import mask_sample
+from dq.masking import _pii_maps, mask_value
 from dq.outputs import atomic_write_text, ensure_dir
 from dq.results import RuleResult
 from dq.store import Run, Store, _atomic_write, _safe
@@ -117,17 +117,23 @@ def fix_rules(
     max_rows: int = DEFAULT_MAX_ROWS,
     catalogue: Catalogue | None = None,
     run_id: str | None = None,
+    results: pl.DataFrame | None = None,
 ) -> list[FixRule]:
     """Each failing rule of the unit's latest run with its rows to fix (capped at ``max_rows``),
-    in the order of the results."""
+    in the order of the results (``run_id`` and that run's ``results`` of the unit, when the
+    caller has them, save reading the store)."""
     cat = catalogue or load_catalogue()
     run_id = run_id or _latest_run(store, period, unit_id)
     stored = read_fix_rows(store, period, unit_id, run_id)
-    results = store.results(period, unit_id, run_id=run_id)
+    if stored.is_empty():
+        return []
+    if results is None:
+        results = store.results(period, unit_id, run_id=run_id)
     by_rule: dict[str, list[dict[str, Any]]] = {}
     for rule, row in stored.sort(["rule", "n"]).select("rule", "row").iter_rows():
         by_rule.setdefault(rule, []).append(json.loads(row))
     out = []
+    maps = _pii_maps(cat)
     for r in results.iter_rows(named=True):
         got = by_rule.get(r["rule"])
         if not got:
@@ -135,7 +141,8 @@ def fix_rules(
         table = str(r["table"] or "")
         spec = cat.tables.get(table)
         key = tuple(spec.key) if spec else ()
-        rows = tuple(mask_sample(x, table, cat) for x in got[: max(0, max_rows)])
+        mask = _masker(table, cat, maps)
+        rows = tuple(mask(x) for x in got[: max(0, max_rows)])
         columns = tuple(
             dict.fromkeys([*(k for k in key if any(k in x for x in rows)), *(k for x in rows for k in x)])
         )
@@ -144,6 +151,29 @@ def fix_rules(
         )
         out.append(FixRule(r["rule"], str(title), table, int(r["failed"] or 0), key, columns, rows))
     return out
+
+
+def _masker(table: str, cat: Catalogue, maps):
+    """mask_sample (dq.masking) for many rows of one table, the pii maps computed once: the
+    stored rows were masked by the engine already; this masks them again, as the report does."""
+    per_table, anywhere = maps
+    own = per_table.get(table, {})
+    cache: dict[str, str | None] = {}
+
+    def how_of(key: str) -> str | None:
+        if key not in cache:
+            base = key.removesuffix("__raw")
+            how = own.get(base)
+            if how is None and "__" in base:
+                other, col = base.split("__", 1)
+                how = per_table.get(other, {}).get(col) or anywhere.get(col)
+            cache[key] = how or anywhere.get(base)
+        return cache[key]
+
+    def mask(row: dict[str, Any]) -> dict[str, Any]:
+        return {k: (mask_value(v, h) if (h := how_of(k)) else v) for k, v in row.items()}
+
+    return mask
 
 
 def fix_file_names(unit_id: str) -> tuple[str, str]:
@@ -186,7 +216,9 @@ def _xlsx(rules: Sequence[FixRule], path: Path, lang: str) -> None:
     import xlsxwriter
 
     tmp = path.with_name(f".{path.name}.tmp")
-    wb = xlsxwriter.Workbook(str(tmp), {"strings_to_numbers": False, "strings_to_formulas": False})
+    wb = xlsxwriter.Workbook(
+        str(tmp), {"strings_to_numbers": False, "strings_to_formulas": False, "in_memory": True}
+    )
     try:
         bold = wb.add_format({"bold": True})
         summary = wb.add_worksheet("summary" if lang == "en" else "汇总")
@@ -222,10 +254,11 @@ def write_fix_files(
     lang: str = "zh",
     max_rows: int = DEFAULT_MAX_ROWS,
     rules: Sequence[FixRule] | None = None,
+    **known: Any,
 ) -> list[Path]:
     """Write ``<unit>_fix.csv`` and ``<unit>_fix.xlsx`` into ``folder`` (the period's report
     folder); nothing when the unit has no rows to fix. Returns the paths written."""
-    rules = list(rules) if rules is not None else fix_rules(store, period, unit_id, lang, max_rows)
+    rules = list(rules) if rules is not None else fix_rules(store, period, unit_id, lang, max_rows, **known)
     if not rules:
         return []
     folder = ensure_dir(Path(folder))

@@ -43,4 +43,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"synthetic campaign:  {paths['synthetic_campaign']}")
     print(f"history:             {h} (dq history --store {h})")
     print(f"e-mails (dry run):   {paths['outbox']}")
+    for line in paths.get("growth", []):
+        print(line)
     return 0

@@ -34,6 +34,7 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     c = sub.add_parser("campaign", parents=[common], help="before/after campaign report")
     c.add_argument("--before", required=True, help="period YYYY-MM or run id (the earlier side)")
     c.add_argument("--after", required=True, help="period YYYY-MM or run id (the later side)")
+    c.add_argument("--mixed", action="store_true", help="allow comparing published with batch scores")
 
 
 def check_campaign(store, before: str, after: str) -> None:
@@ -56,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     from dq.columns import parse_period
     from dq.errors import StoreError
     from dq.outputs import ensure_dir
-    from dq.report.files import render_campaign_file, render_period, render_unit_file
+    from dq.report.files import campaign_report, render_campaign_file, render_period, render_unit_file
     from dq.store import Store
 
     store = Store(args.store)
@@ -74,7 +75,19 @@ def run(args: argparse.Namespace) -> int:
         echo = print if args.format == "table" else None
         paths = list(render_period(store, args.period, args.out, args.lang, echo=echo))
     else:
-        paths = list(render_campaign_file(store, args.before, args.after, args.out, args.lang))
+        report = campaign_report(store, args.before, args.after, args.lang, mixed=args.mixed)
+        paths = list(render_campaign_file(store, args.before, args.after, args.out, args.lang, report=report))
+        if args.format == "json":
+            print_json({**report.figures(), "written": [str(p) for p in paths]})
+            return 0
+        for path in paths:
+            print(path)
+        for k in report.kinds:
+            pu = "—" if k.growth_per_unit is None else f"{k.growth_per_unit:+.2f}%"
+            om = "—" if k.growth_of_mean is None else f"{k.growth_of_mean:+.2f}%"
+            mean = f"mean {k.mean_before} → {k.mean_after}"
+            print(f"{k.kind}: {k.n} units, {mean}, average growth per unit {pu}, growth of the mean {om}")
+        return 0
     if args.format == "json":
         print_json({"written": [str(p) for p in paths]})
     elif args.action == "all":

@@ -6,9 +6,15 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from dq.report.common import FAILING, KINDS_ORDER, _kind, _now, growth, kind_label
-from dq.report.data import resolve_side, side_results, side_scores
+from dq.errors import UsageError
+from dq.report.common import FAILING, KINDS_ORDER, _kind, _now, growth, kind_label, report_filename
+from dq.report.data import Side, resolve_side, side_results, side_scores
+from dq.scoring import district_rollup
 from dq.store import Store
+
+# The 2020 newsletter's figures for the city's first campaign (average growth of the units'
+# scores, per kind): what `dq demo` compares its synthetic campaign with.
+NEWSLETTER_GROWTH = {"district": 26.01, "hospital": 42.49}
 
 
 @dataclass(frozen=True)
@@ -106,6 +112,19 @@ class KindGrowth:
 
 
 @dataclass(frozen=True)
+class DistrictRow:
+    """A district: its platform's score and its hospitals' mean, before and after."""
+
+    district: str
+    platform_id: str | None
+    platform_before: float | None
+    platform_after: float | None
+    hospitals: int  # hospitals of the district scored on both sides
+    hospitals_before: float | None
+    hospitals_after: float | None
+
+
+@dataclass(frozen=True)
 class CampaignReport:
     lang: str
     before: str
@@ -117,11 +136,70 @@ class CampaignReport:
     regressed: tuple[CampaignUnit, ...]
     only_one: tuple[CampaignUnit, ...]
     generated_at: str
+    districts: tuple[DistrictRow, ...] = ()
+    sources: tuple[str, ...] = ()  # run sources compared (batch, published)
+
+    def figures(self) -> dict:
+        """Per kind: units compared, mean before and after, average per-unit growth (%) and
+        growth of the mean (%) -- what ``dq report campaign --format json`` prints."""
+        return {
+            "before": self.before_period,
+            "after": self.after_period,
+            "sources": list(self.sources),
+            "kinds": {
+                k.kind: {
+                    "units": k.n,
+                    "units_in_growth": k.n_growth,
+                    "mean_before": k.mean_before,
+                    "mean_after": k.mean_after,
+                    "growth_per_unit": k.growth_per_unit,
+                    "growth_of_mean": k.growth_of_mean,
+                    "improved": k.improved,
+                    "regressed": k.regressed,
+                }
+                for k in self.kinds
+            },
+        }
 
 
-def build_campaign(store: Store, before: str, after: str, lang: str = "zh") -> CampaignReport:
+def check_sides(store: Store, before: Side, after: Side, sources: set[str], mixed: bool = False) -> None:
+    """Refuse a campaign whose before is not earlier than its after, or one that compares
+    published scores with batch scores (unless ``mixed``): :class:`dq.errors.UsageError`."""
+    if before.period > after.period:
+        raise UsageError(f"the campaign's before ({before.period}) is later than its after ({after.period})")
+    if before.period == after.period:
+        earlier = False
+        if before.run_id and after.run_id and before.run_id != after.run_id:
+            runs = store.runs()
+            started = dict(runs.select("run_id", "started_at").iter_rows())
+            earlier = started.get(before.run_id) is not None and started[before.run_id] < started.get(
+                after.run_id, started[before.run_id]
+            )
+        if not earlier:
+            raise UsageError(
+                f"the campaign's before and after are both {before.period}: give two periods, "
+                "or two runs of the period, the earlier first"
+            )
+    known = {s for s in sources if s}
+    if len(known) > 1 and not mixed:
+        raise UsageError(
+            f"{store.root}: the campaign would compare {' and '.join(sorted(known))} scores; "
+            "keep them in separate stores, or pass --mixed to compare them anyway"
+        )
+
+
+def build_campaign(
+    store: Store, before: str, after: str, lang: str = "zh", *, mixed: bool = False
+) -> CampaignReport:
+    """The campaign from ``before`` to ``after`` (periods YYYY-MM or run ids).
+
+    Raises :class:`dq.errors.UsageError` when before is not earlier than after, or when the
+    sides mix published and batch scores and ``mixed`` is false.
+    """
     b_side, a_side = resolve_side(store, before, lang), resolve_side(store, after, lang)
     b, a = side_scores(store, b_side), side_scores(store, a_side)
+    sources = set(b["source"].drop_nulls().to_list()) | set(a["source"].drop_nulls().to_list())
+    check_sides(store, b_side, a_side, sources, mixed)
     joined = b.join(a, on="unit_id", how="full", coalesce=True, suffix="_a")
     units: list[CampaignUnit] = []
     for r in joined.iter_rows(named=True):
@@ -179,6 +257,8 @@ def build_campaign(store: Store, before: str, after: str, lang: str = "zh") -> C
     regressed = sorted((u for u in both if (u.change or 0) < 0), key=lambda u: (u.change, u.unit_id))
     only = sorted((u for u in units if u.change is None), key=lambda u: (u.kind, u.unit_id))
     return CampaignReport(
+        districts=_districts(b, a, {u.unit_id for u in both}),
+        sources=tuple(sorted(sources)),
         lang=lang,
         before=b_side.label,
         after=a_side.label,
@@ -190,3 +270,35 @@ def build_campaign(store: Store, before: str, after: str, lang: str = "zh") -> C
         only_one=tuple(only),
         generated_at=_now(),
     )
+
+
+def _districts(b: pl.DataFrame, a: pl.DataFrame, both: set[str]) -> tuple[DistrictRow, ...]:
+    """Per district, the platform's score and its hospitals' mean on each side (units scored
+    on both sides only, so the two means cover the same hospitals)."""
+    cols = ["unit_id", "unit_name", "kind", "district", "score"]
+    rb = district_rollup(b.filter(pl.col("unit_id").is_in(list(both))).select(cols))
+    ra = district_rollup(a.filter(pl.col("unit_id").is_in(list(both))).select(cols))
+    if rb.is_empty() and ra.is_empty():
+        return ()
+    j = rb.join(ra, on="district", how="full", coalesce=True, suffix="_a")
+    out = []
+    for r in j.sort("district").iter_rows(named=True):
+        if not r["district"]:
+            continue
+        out.append(
+            DistrictRow(
+                district=str(r["district"]),
+                platform_id=r["platform_id"] or r["platform_id_a"],
+                platform_before=r["platform_score"],
+                platform_after=r["platform_score_a"],
+                hospitals=int(r["hospitals_scored"] or 0),
+                hospitals_before=r["hospital_mean"],
+                hospitals_after=r["hospital_mean_a"],
+            )
+        )
+    return tuple(out)
+
+
+def unit_href(period: str, unit_id: str) -> str:
+    """Link from a campaign page (in the reports folder) to a unit's report of ``period``."""
+    return f"{period}/{report_filename(unit_id)}"

@@ -70,7 +70,8 @@ _SCORE_COLUMNS = ("unit_id", "unit_name", "kind", "district", "score", "run_id")
 
 
 def side_scores(store: Store, side: Side) -> pl.DataFrame:
-    """Overall scores (status ok) of one side: unit_id, unit_name, kind, district, score, run_id."""
+    """Overall scores (status ok) of one side: unit_id, unit_name, kind, district, score, run_id
+    and the run's source (``batch`` for extracts, ``published`` for the newsletters' tables)."""
     if side.run_id is None:
         df = store.scores(side.period)
     else:
@@ -86,7 +87,12 @@ def side_scores(store: Store, side: Side) -> pl.DataFrame:
         return pl.DataFrame(schema={c: (pl.Float64 if c == "score" else pl.String) for c in _SCORE_COLUMNS})
     if "run_id" not in df.columns:
         df = df.with_columns(pl.lit(side.run_id).cast(pl.String).alias("run_id"))
-    return df.filter(pl.col("status") == "ok").select(*_SCORE_COLUMNS)
+    df = df.filter(pl.col("status") == "ok").select(*_SCORE_COLUMNS)
+    runs = store.runs()
+    source = runs.select("run_id", pl.col("source").cast(pl.String)) if not runs.is_empty() else None
+    if source is None:
+        return df.with_columns(pl.lit(None, pl.String).alias("source"))
+    return df.join(source.unique("run_id"), on="run_id", how="left")
 
 
 def side_results(store: Store, side: Side) -> pl.DataFrame:

@@ -20,7 +20,7 @@ from dq.errors import InputError
 from dq.outputs import atomic_write_text
 from dq.store import Store
 
-__all__ = ["render_campaign_file", "render_period", "render_unit_file"]
+__all__ = ["campaign_report", "render_campaign_file", "render_period", "render_unit_file"]
 
 _CAMPAIGN = re.compile(r"^campaign_(.+)_(.+)\.html$")
 
@@ -62,8 +62,10 @@ def render_period(
     out_dir: str | Path,
     lang: str = "zh",
     echo: Callable[[str], None] | None = print,
+    max_rows: int = 1000,
 ) -> list[Path]:
-    """Write every unit report of ``period`` and the period's index; return the paths written."""
+    """Write every unit report of ``period`` (each with its rows-to-fix files, at most
+    ``max_rows`` per rule) and the period's index; return the paths written."""
     from dq.report.model import report_filename
     from dq.report.render import render_unit
 
@@ -72,6 +74,7 @@ def render_period(
     folder = out / _safe(period)
     written = []
     for uid in data.unit_ids():
+        data.fix_files[uid] = _fix_links(store, period, uid, folder, lang, max_rows, data)
         path = atomic_write_text(folder / report_filename(uid), render_unit(data.unit(uid)))
         written.append(path)
         if echo:
@@ -83,7 +86,9 @@ def render_period(
     return written
 
 
-def render_unit_file(store: Store, period: str, unit_id: str, out_dir: str | Path, lang: str = "zh") -> Path:
+def render_unit_file(
+    store: Store, period: str, unit_id: str, out_dir: str | Path, lang: str = "zh", max_rows: int = 1000
+) -> Path:
     from dq.report.model import report_filename
     from dq.report.render import render_unit
 
@@ -92,32 +97,86 @@ def render_unit_file(store: Store, period: str, unit_id: str, out_dir: str | Pat
         raise InputError(f"unit {unit_id} has no score for {period} in {store.root}")
     folder = Path(out_dir) / _safe(period)
     index = "index.html" if (folder / "index.html").exists() else None
+    data.fix_files[unit_id] = _fix_links(store, period, unit_id, folder, lang, max_rows, data)
     return atomic_write_text(
         folder / report_filename(unit_id), render_unit(data.unit(unit_id), index_href=index)
     )
 
 
 def render_campaign_file(
-    store: Store, before: str, after: str, out_dir: str | Path, lang: str = "zh"
+    store: Store,
+    before: str,
+    after: str,
+    out_dir: str | Path,
+    lang: str = "zh",
+    *,
+    mixed: bool = False,
+    report=None,
 ) -> list[Path]:
     """Write ``campaign_<before>_<after>.html`` and refresh the two periods' index pages (if they
-    exist) so they link to it. Returns the paths written, the campaign report first."""
-    from dq.report.model import build_campaign
+    exist) so they link to it. Returns the paths written, the campaign report first.
+    (:func:`campaign_report` gives the figures without writing anything.)"""
+    from dq.report.model import report_filename
     from dq.report.render import render_campaign
 
     out = Path(out_dir)
-    report = build_campaign(store, before, after, lang)
-    if not report.kinds:
-        raise InputError(f"no unit has a score in both {before} and {after} in {store.root}")
+    report = report or campaign_report(store, before, after, lang, mixed=mixed)
     indexes = {
         p: f"{_safe(p)}/index.html"
         for p in dict.fromkeys((report.before_period, report.after_period))
         if (out / _safe(p) / "index.html").exists()
     }
+    # unit names link to the after period's unit reports (the before's when a unit has no after)
+    hrefs: dict[str, str] = {}
+    for period in (report.before_period, report.after_period):
+        folder = out / _safe(period)
+        for k in report.kinds:
+            for u in k.units:
+                if (folder / report_filename(u.unit_id)).exists():
+                    hrefs[u.unit_id] = f"{_safe(period)}/{report_filename(u.unit_id)}"
+        for u in report.only_one:
+            if (folder / report_filename(u.unit_id)).exists():
+                hrefs[u.unit_id] = f"{_safe(period)}/{report_filename(u.unit_id)}"
+    for d in report.districts:
+        if d.platform_id and (out / _safe(report.after_period) / report_filename(d.platform_id)).exists():
+            hrefs.setdefault(d.platform_id, f"{_safe(report.after_period)}/{report_filename(d.platform_id)}")
     path = atomic_write_text(
-        out / f"campaign_{_safe(before)}_{_safe(after)}.html", render_campaign(report, indexes)
+        out / f"campaign_{_safe(before)}_{_safe(after)}.html", render_campaign(report, indexes, hrefs)
     )
     written = [path]
     for period in indexes:
         written.append(render_index_file(_period_data(store, period, lang), out))
     return written
+
+
+def campaign_report(store: Store, before: str, after: str, lang: str = "zh", *, mixed: bool = False):
+    """The campaign's view model (:class:`dq.report.campaign.CampaignReport`; its ``figures()``
+    are the growth figures per kind). Raises InputError when no unit has both scores."""
+    from dq.report.campaign import build_campaign
+
+    report = build_campaign(store, before, after, lang, mixed=mixed)
+    if not report.kinds:
+        raise InputError(f"no unit has a score in both {before} and {after} in {store.root}")
+    return report
+
+
+def _fix_links(store: Store, period: str, unit_id: str, folder: Path, lang: str, max_rows: int, data):
+    """Write the unit's rows-to-fix files beside its report; (label, href) of each."""
+    import polars as pl
+
+    from dq.fixlist import write_fix_files
+
+    known = {}
+    mine = data.overall.filter(pl.col("unit_id") == unit_id) if not data.overall.is_empty() else data.overall
+    if not mine.is_empty() and mine["run_id"][0]:
+        run_id = str(mine["run_id"][0])
+        res = data.results
+        known = {
+            "run_id": run_id,
+            "catalogue": data.cat,
+            "results": res.filter((pl.col("unit_id") == unit_id) & (pl.col("run_id") == run_id))
+            if not res.is_empty()
+            else res,
+        }
+    paths = write_fix_files(store, period, unit_id, folder, lang, max_rows, **known)
+    return [(p.suffix.lstrip(".").upper(), p.name) for p in paths]

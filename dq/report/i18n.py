@@ -112,7 +112,32 @@ LABELS: dict[str, dict[str, str]] = {
         "section_failing": "未通过的规则",
         "failing_intro": "按扣分从多到少排列。每条规则给出不合格条数、阈值、脱敏后的样例和整改建议。",
         "no_failing": "本期所有可评估的规则均已通过。",
-        "points_lost": "扣 {lost} 分（满分 {max}）",
+        "points_lost": "规则扣 {lost} 分（满分 {max}）",
+        "loss_points": "总分 −{points}",
+        "gain_points": "可得 +{points} 分",
+        "section_losses": "失分在哪里",
+        "per_unit_chart": "各单位治理前后得分",
+        "per_unit_chart_note": (
+            "按得分变化从大到小排列；灰点为治理前，彩色点为治理后（颜色表示等级），"
+            "绿线为提升，红线为下降。点击单位名称打开其报告。"
+        ),
+        "legend_up": "提升",
+        "legend_down": "下降",
+        "district_view": "各区：区平台与辖区医院",
+        "district_view_note": "区平台自身得分与该区医院（两期均有得分者）平均分，治理前后对比。",
+        "platform_before": "区平台·治理前",
+        "platform_after": "区平台·治理后",
+        "hospitals_n": "医院数",
+        "hospitals_before": "医院均分·治理前",
+        "hospitals_after": "医院均分·治理后",
+        "losses_intro": (
+            "总分 {score}，共失 {lost} 分。每条规则的失分按它在 100 − 总分 中的份额计算，各条相加等于总失分。"
+        ),
+        "losses_parts": "按部分",
+        "losses_dims": "按质量维度",
+        "losses_top": "收益最大的五项整改",
+        "losses_none": "本期没有失分。",
+        "fix_files": "需整改的数据行（按主键，已脱敏）",
         "failed_of": "不合格 {failed} / 评估 {evaluated} 条（{pct}）",
         "threshold": "阈值",
         "threshold_none": "不允许不合格",
@@ -317,6 +342,35 @@ LABELS: dict[str, dict[str, str]] = {
         ),
         "no_failing": "Every rule that could be evaluated passed this month.",
         "points_lost": "−{lost} points (of {max})",
+        "loss_points": "score −{points}",
+        "gain_points": "+{points} points",
+        "section_losses": "Where the points are lost",
+        "per_unit_chart": "Each unit before and after",
+        "per_unit_chart_note": (
+            "Sorted by change, largest gain first; grey dot before, coloured dot after (colour = grade), "
+            "green line = improved, red line = fell. Click a unit's name to open its report."
+        ),
+        "legend_up": "improved",
+        "legend_down": "fell",
+        "district_view": "Districts: platform and hospitals",
+        "district_view_note": (
+            "The district platform's own score and the mean of the district's hospitals scored in both "
+            "periods, before and after."
+        ),
+        "platform_before": "Platform before",
+        "platform_after": "Platform after",
+        "hospitals_n": "Hospitals",
+        "hospitals_before": "Hospitals' mean before",
+        "hospitals_after": "Hospitals' mean after",
+        "losses_intro": (
+            "Score {score}: {lost} points lost. Each rule's loss is its share of 100 − score, "
+            "so the losses add up to the points lost."
+        ),
+        "losses_parts": "By part",
+        "losses_dims": "By quality dimension",
+        "losses_top": "The five fixes that gain most",
+        "losses_none": "No points lost this month.",
+        "fix_files": "Rows to fix (by primary key, masked)",
         "failed_of": "{failed} of {evaluated} failing ({pct})",
         "threshold": "Threshold",
         "threshold_none": "no failure allowed",

@@ -76,6 +76,10 @@ def unit_charts(report: UnitReport) -> Mapping[str, Markup]:
         "parts": svg.hbars(report.parts, tr(lang, "parts"), tr(lang, "not_evaluated"), width=460),
         "trend": svg.trend(report.trend, tr(lang, "trend_chart")),
     }
+    if report.loss_parts:
+        pts = "分" if lang == "zh" else "points"
+        charts["loss_parts"] = svg.loss_bars(report.loss_parts, tr(lang, "losses_parts"), pts, width=420)
+        charts["loss_dims"] = svg.loss_bars(report.loss_dims, tr(lang, "losses_dims"), pts, width=420)
     sub = report.submission
     if sub is not None and sub.calendar:
         charts["calendar"] = svg.calendar(sub.calendar, tr(lang, "upload_days"), WEEKDAYS[lang])
@@ -94,13 +98,36 @@ def render_unit(report: UnitReport, index_href: str | None = "index.html") -> st
     )
 
 
-def render_campaign(report: CampaignReport, index_hrefs: Mapping[str, str] | None = None) -> str:
+def render_campaign(
+    report: CampaignReport,
+    index_hrefs: Mapping[str, str] | None = None,
+    unit_hrefs: Mapping[str, str] | None = None,
+) -> str:
+    """The campaign report; ``unit_hrefs`` (unit id → link to its report) makes names links."""
     lang = report.lang
+    hrefs = dict(unit_hrefs or {})
     chart = svg.campaign_dots(
         report.kinds, tr(lang, "campaign_before"), tr(lang, "campaign_after"), tr(lang, "distribution")
     )
+    dumbbells = {
+        k.kind: svg.dumbbell(
+            k.units,
+            report.before,
+            report.after,
+            f"{tr(lang, 'per_unit_chart')} · {k.label}",
+            href=lambda u: hrefs.get(u.unit_id),
+        )
+        for k in report.kinds
+    }
     return _render(
-        "campaign.html", lang, report.generated_at, c=report, chart=chart, index_hrefs=dict(index_hrefs or {})
+        "campaign.html",
+        lang,
+        report.generated_at,
+        c=report,
+        chart=chart,
+        dumbbells=dumbbells,
+        index_hrefs=dict(index_hrefs or {}),
+        unit_hrefs=hrefs,
     )
 
 

@@ -9,13 +9,23 @@ come from the page's CSS (classes ``c-*``), which keeps the charts printable and
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from markupsafe import Markup, escape
 
-from dq.report.model import Bar, Day, KindGrowth, TrendPoint
+from dq.report.model import Bar, CampaignUnit, Day, KindGrowth, TrendPoint
 
-__all__ = ["GRADE_BANDS", "calendar", "campaign_dots", "gauge", "grade_of", "hbars", "trend"]
+__all__ = [
+    "GRADE_BANDS",
+    "calendar",
+    "campaign_dots",
+    "dumbbell",
+    "gauge",
+    "grade_of",
+    "hbars",
+    "loss_bars",
+    "trend",
+]
 
 GRADE_BANDS = ((90.0, "A"), (80.0, "B"), (60.0, "C"), (0.0, "D"))
 
@@ -234,3 +244,106 @@ def campaign_dots(
             body.append(f'<line class="mean" x1="{_n(x)}" y1="{_n(y - 12)}" x2="{_n(x)}" y2="{_n(y + 12)}"/>')
             body.append(_text("mean-label", x, y + 24 if y == y1 else y - 15, f"{mean:.2f}"))
     return _svg(width, height, body, label, "dots")
+
+
+def _nice_max(x: float) -> float:
+    """The smallest of 1, 2, 2.5, 5 × 10^k at or above ``x`` (an axis end)."""
+    if x <= 0:
+        return 1.0
+    k = 10 ** math.floor(math.log10(x))
+    return next(m * k for m in (1, 2, 2.5, 5, 10) if m * k >= x - 1e-12)
+
+
+def loss_bars(bars: Sequence[Bar], label: str, unit: str, width: float = 460) -> Markup:
+    """Points lost per item as horizontal bars on an axis from 0 to just above the largest
+    loss (so small differences show); each bar carries its value in a ``<title>``."""
+    row, left, right, top = 28.0, 92.0, 60.0, 20.0
+    track = width - left - right
+    height = top + row * len(bars) + 6
+    hi = _nice_max(max((b.score or 0.0) for b in bars) if bars else 0.0)
+    body = []
+    for j in range(5):
+        tick = hi * j / 4
+        x = left + track * j / 4
+        body.append(
+            f'<line class="grid" x1="{_n(x)}" y1="{_n(top - 4)}" x2="{_n(x)}" y2="{_n(height - 4)}"/>'
+        )
+        body.append(f'<text class="axis" x="{_n(x)}" y="{_n(top - 7)}">{tick:g}</text>')
+    for i, b in enumerate(bars):
+        y = top + i * row
+        v = b.score or 0.0
+        body.append(f'<text class="bar-label" x="{_n(left - 10)}" y="{_n(y + 18)}">{escape(b.label)}</text>')
+        w = track * min(v, hi) / hi
+        title = escape(f"{b.label}: −{v:.2f} {unit}")
+        body.append(
+            f'<rect class="bar loss" x="{_n(left)}" y="{_n(y + 5)}" width="{_n(max(w, 1))}" '
+            f'height="17" rx="3"><title>{title}</title></rect>'
+        )
+        body.append(f'<text class="bar-value" x="{_n(left + w + 6)}" y="{_n(y + 18)}">−{v:.2f}</text>')
+    return _svg(width, height, body, label, "bars losses")
+
+
+def dumbbell(
+    units: Sequence[CampaignUnit],
+    before: str,
+    after: str,
+    label: str,
+    href: Callable[[CampaignUnit], str | None] | None = None,
+    width: float = 900,
+) -> Markup:
+    """One row per unit, sorted by change (largest gain first): the before score (grey dot),
+    the after score (dot coloured by grade) joined by a line, green when the unit improved and
+    red when it fell; the unit's name (a link to its report when ``href`` gives one) on the
+    left and the change on the right. The axis starts at the lowest score, not at 0."""
+    rows = sorted(
+        (u for u in units if u.before is not None and u.after is not None),
+        key=lambda u: (-((u.after or 0) - (u.before or 0)), u.unit_id),
+    )
+    row, left, right, top = 22.0, 230.0, 80.0, 24.0
+    height = top + row * max(len(rows), 1) + 10
+    if not rows:
+        return _svg(width, height, [], label, "dumbbell")
+    scores = [s for u in rows for s in (u.before, u.after) if s is not None]
+    lo = max(0.0, math.floor(min(scores) / 5) * 5)
+    hi = min(100.0, math.ceil(max(scores) / 5) * 5) if max(scores) < 100 else 100.0
+    hi = max(hi, lo + 5)
+    plot_w = width - left - right
+
+    def x_of(v: float) -> float:
+        return left + plot_w * (v - lo) / (hi - lo)
+
+    step = 5 if hi - lo <= 40 else 10
+    body = []
+    tick = lo
+    while tick <= hi + 1e-9:
+        x = x_of(tick)
+        body.append(
+            f'<line class="grid" x1="{_n(x)}" y1="{_n(top - 4)}" x2="{_n(x)}" y2="{_n(height - 6)}"/>'
+        )
+        body.append(f'<text class="axis" x="{_n(x)}" y="{_n(top - 8)}">{tick:g}</text>')
+        tick += step
+    for i, u in enumerate(rows):
+        y = top + i * row + row / 2
+        b, a = float(u.before), float(u.after)  # type: ignore[arg-type]
+        cls = "up" if a > b else "down" if a < b else "same"
+        name = escape(u.unit_name)
+        link = href(u) if href else None
+        text = f'<text class="db-name {cls}" x="{_n(left - 10)}" y="{_n(y + 4)}">{name}</text>'
+        body.append(f'<a href="{escape(link)}">{text}</a>' if link else text)
+        body.append(
+            f'<line class="db-link {cls}" x1="{_n(x_of(b))}" y1="{_n(y)}" x2="{_n(x_of(a))}" y2="{_n(y)}">'
+            f"<title>{name}: {b:.2f} → {a:.2f}</title></line>"
+        )
+        body.append(
+            f'<circle class="dot-before" cx="{_n(x_of(b))}" cy="{_n(y)}" r="5">'
+            f"<title>{name} {escape(before)}: {b:.2f}</title></circle>"
+        )
+        body.append(
+            f'<circle class="dot-after c-{grade_of(a)}" cx="{_n(x_of(a))}" cy="{_n(y)}" r="5">'
+            f"<title>{name} {escape(after)}: {a:.2f}</title></circle>"
+        )
+        body.append(
+            f'<text class="db-change {cls}" x="{_n(width - right + 8)}" y="{_n(y + 4)}">'
+            f"{'+' if a >= b else '−'}{abs(a - b):.2f}<title>{name}: {a - b:+.2f}</title></text>"
+        )
+    return _svg(width, height, body, label, "dumbbell")

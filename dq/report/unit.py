@@ -13,6 +13,7 @@ import polars as pl
 from dq import __version__
 from dq.catalogue import Catalogue, load_catalogue
 from dq.checks import DIMENSIONS
+from dq.explain import Loss, rule_losses
 from dq.report.common import (
     _GENERIC_MESSAGE,
     _RATE_STATUSES,
@@ -98,6 +99,8 @@ class FailingRule:
     fix: str
     change: str | None  # new | persisting | None (nothing to compare with)
     change_label: str
+    loss: float = 0.0  # overall-score points lost (its share of 100 − score, dq.explain)
+    loss_text: str = ""
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,15 @@ class Changes:
     new: tuple[RuleRef, ...] = ()
     persisting: tuple[RuleRef, ...] = ()
     gone: tuple[RuleRef, ...] = ()  # failed before, not evaluated now (error / not applicable)
+
+
+@dataclass(frozen=True)
+class TopFix:
+    rule: str
+    title: str
+    table: str
+    points: float
+    text: str  # "+1.23 分"
 
 
 @dataclass(frozen=True)
@@ -146,6 +158,11 @@ class UnitReport:
     generated_at: str
     dq_version: str = __version__
     history: tuple[HistoryFlag, ...] = ()  # metrics flagged against the unit's history
+    lost: float | None = None  # 100 − score
+    loss_parts: tuple[Bar, ...] = ()  # points lost by part (score = points lost)
+    loss_dims: tuple[Bar, ...] = ()  # points lost by dimension
+    top_fixes: tuple[TopFix, ...] = ()  # the five fixes that would gain most
+    fix_files: tuple[tuple[str, str], ...] = ()  # (label, href) of the rows-to-fix files
 
 
 # ----------------------------------------------------------------------------- unit report
@@ -228,7 +245,9 @@ def submission_view(row: Mapping[str, Any], period: str, lang: str) -> Submissio
     )
 
 
-def _failing_rule(r: Mapping[str, Any], change: str | None, cat: Catalogue, lang: str) -> FailingRule:
+def _failing_rule(
+    r: Mapping[str, Any], change: str | None, cat: Catalogue, lang: str, loss: Loss | None = None
+) -> FailingRule:
     points = float(r.get("points") or 0.0)
     max_points = float(r.get("max_points") or 0.0)
     lost = round(max_points - points, 2)
@@ -269,13 +288,16 @@ def _failing_rule(r: Mapping[str, Any], change: str | None, cat: Catalogue, lang
         fix=fix or tr(lang, "no_fix"),
         change=change,
         change_label=tr(lang, f"change_{change}") if change else "",
+        loss=loss.points if loss else 0.0,
+        loss_text=tr(lang, "loss_points", points=f"{loss.points:.2f}") if loss else "",
     )
 
 
 def sort_failing(rules: Iterable[FailingRule]) -> list[FailingRule]:
-    """Most points lost first; ties by severity (critical first), then rule id."""
+    """Most overall-score points lost first (then rule points); ties by severity (critical
+    first), then rule id."""
     order = {"critical": 0, "error": 1, "warning": 2}
-    return sorted(rules, key=lambda f: (-f.lost, order.get(f.severity, 3), f.rule))
+    return sorted(rules, key=lambda f: (-f.loss, -f.lost, order.get(f.severity, 3), f.rule))
 
 
 class PeriodData:
@@ -290,6 +312,7 @@ class PeriodData:
         self.flags = frames.flags
         self.cfg = load_scoring()
         self.generated_at = _now()
+        self.fix_files: dict[str, list[tuple[str, str]]] = {}  # unit -> (label, href), set by the writer
 
     def unit_ids(self) -> list[str]:
         return [] if self.overall.is_empty() else sorted(self.overall["unit_id"].to_list())
@@ -327,7 +350,9 @@ class PeriodData:
             if ok and not self.results.is_empty()
             else []
         )
-        failing, not_run, changes = self._rules(unit_id, res) if ok else ((), (), Changes(None, ""))
+        losses = {x.rule: x for x in rule_losses(res, score, self.cfg)} if score is not None else {}
+        failing, not_run, changes = self._rules(unit_id, res, losses) if ok else ((), (), Changes(None, ""))
+        summary_losses = self._loss_summary(losses, score)
         return UnitReport(
             lang=lang,
             unit_id=unit_id,
@@ -356,7 +381,37 @@ class PeriodData:
             run_id=str(base.get("run_id") or ""),
             generated_at=self.generated_at,
             history=tuple(history_flags(res, lang)),
+            fix_files=tuple(self.fix_files.get(unit_id, ())),
+            **summary_losses,
         )
+
+    def _loss_summary(self, losses: Mapping[str, Loss], score: float | None) -> dict[str, Any]:
+        if score is None:
+            return {}
+        lang = self.lang
+        parts: dict[str, float] = {}
+        dims: dict[str, float] = {}
+        for x in losses.values():
+            parts[x.part] = parts.get(x.part, 0.0) + x.points
+            dims[x.dimension] = dims.get(x.dimension, 0.0) + x.points
+        top = sorted(losses.values(), key=lambda x: (-x.exact, x.rule))[:5]
+        return {
+            "lost": round(100.0 - score, 2),
+            "loss_parts": tuple(
+                Bar(p, tr(lang, f"part_{p}"), round(parts.get(p, 0.0), 2)) for p in self.cfg.parts
+            ),
+            "loss_dims": tuple(Bar(d, tr(lang, f"dim_{d}"), round(dims.get(d, 0.0), 2)) for d in DIMENSIONS),
+            "top_fixes": tuple(
+                TopFix(
+                    x.rule,
+                    (x.title_zh if lang == "zh" else x.title_en) or x.title_zh or x.rule,
+                    x.table,
+                    x.points,
+                    tr(lang, "gain_points", points=f"{x.points:.2f}"),
+                )
+                for x in top
+            ),
+        }
 
     def _trend(self, unit_id: str) -> tuple[TrendPoint, ...]:
         if self.history.is_empty():
@@ -374,14 +429,17 @@ class PeriodData:
             for r in rows.iter_rows(named=True)
         )
 
-    def _rules(self, unit_id: str, res: list[dict[str, Any]]):
+    def _rules(self, unit_id: str, res: list[dict[str, Any]], losses: Mapping[str, Loss] | None = None):
         lang = self.lang
         prev_period, prev = previous_results(self.store, self.period, unit_id)
         has_prev = prev_period is not None and not prev.is_empty()
         classes = classify_changes(res, prev.to_dicts() if has_prev else None)
         change_of = {r: k for k in ("new", "persisting") for r in classes[k]}
+        losses = losses or {}
         failing = sort_failing(
-            _failing_rule(r, change_of.get(r["rule"]) if has_prev else None, self.cat, lang)
+            _failing_rule(
+                r, change_of.get(r["rule"]) if has_prev else None, self.cat, lang, losses.get(r["rule"])
+            )
             for r in res
             if r.get("status") in FAILING
         )

@@ -1,0 +1,151 @@
+"""The campaign: growth figures per kind (library and `dq report campaign --format json`), the
+refusals (before not earlier than after, published mixed with batch scores), the district view,
+the per-unit chart with links, and a unit report's losses adding up to 100 − score.
+
+A real synthetic campaign (scale 0.001, a few units): 2020-08 before governance, 2020-09 after.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import polars as pl
+import pytest
+
+from dq.batch import score_batch, score_published
+from dq.cli import main
+from dq.errors import UsageError
+from dq.report.campaign import build_campaign
+from dq.report.files import render_campaign_file, render_period
+from dq.report.model import PeriodData
+from dq.store import Store
+from dq.synth import generate
+
+UNITS = ["D01", "D02", "D06", "H002", "H003", "H010", "H017", "H022"]
+
+
+@pytest.fixture(scope="module")
+def campaign(tmp_path_factory):
+    root = tmp_path_factory.mktemp("campaign")
+    store = Store(root / "history")
+    for period, profile in (("2020-08", "before"), ("2020-09", "after")):
+        generate(root / "batch", period, scale=0.001, seed=5, profile=profile, units=UNITS, progress=False)
+        score_batch(root / "batch", period, store, progress=False, fix_rows=50)
+    return root, store
+
+
+def _expected(store: Store) -> dict[str, dict[str, float]]:
+    b = store.scores("2020-08").select("unit_id", "kind", pl.col("score").alias("b"))
+    a = store.scores("2020-09").select("unit_id", pl.col("score").alias("a"))
+    j = b.join(a, on="unit_id")
+    out = {}
+    for kind in ("district", "hospital"):
+        k = j.filter(pl.col("kind") == kind)
+        mb, ma = k["b"].mean(), k["a"].mean()
+        out[kind] = {
+            "units": k.height,
+            "growth_per_unit": ((k["a"] - k["b"]) / k["b"] * 100).mean(),
+            "growth_of_mean": (ma - mb) / mb * 100,
+            "mean_before": mb,
+            "mean_after": ma,
+        }
+    return out
+
+
+def test_growth_figures_in_json(campaign, capsys):
+    root, store = campaign
+    args = ["report", "campaign", "--before", "2020-08", "--after", "2020-09", "--store", str(store.root)]
+    assert main([*args, "--out", str(root / "r"), "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    want = _expected(store)
+    assert set(doc["kinds"]) == {"district", "hospital"}
+    for kind, w in want.items():
+        got = doc["kinds"][kind]
+        assert got["units"] == w["units"]
+        for key in ("growth_per_unit", "growth_of_mean", "mean_before", "mean_after"):
+            assert got[key] == pytest.approx(w[key], abs=0.01), (kind, key)
+    assert doc["sources"] == ["batch"]
+    # governance helps: every kind grows on average
+    assert all(doc["kinds"][k]["growth_per_unit"] > 0 for k in doc["kinds"])
+
+
+def test_before_must_be_earlier(campaign, capsys):
+    _, store = campaign
+    with pytest.raises(UsageError):
+        build_campaign(store, "2020-09", "2020-08")
+    with pytest.raises(UsageError):
+        build_campaign(store, "2020-09", "2020-09")
+    args = ["report", "campaign", "--before", "2020-09", "--after", "2020-08", "--store", str(store.root)]
+    assert main(args) == 2
+    assert "--before" in capsys.readouterr().err
+
+
+def test_published_and_batch_are_not_mixed_unless_asked(tmp_path, campaign, capsys):
+    root, _ = campaign
+    store = Store(tmp_path / "h")
+    score_batch(root / "batch", "2020-08", store, progress=False, fix_rows=0)
+    score_published("2020-09", store)
+    with pytest.raises(UsageError, match="--mixed"):
+        build_campaign(store, "2020-08", "2020-09")
+    report = build_campaign(store, "2020-08", "2020-09", mixed=True)
+    assert report.sources == ("batch", "published")
+    base = ["report", "campaign", "--before", "2020-08", "--after", "2020-09", "--store", str(store.root)]
+    assert main([*base, "--out", str(tmp_path / "r")]) == 2
+    assert main([*base, "--out", str(tmp_path / "r"), "--mixed"]) == 0
+    capsys.readouterr()
+
+
+def test_district_view(campaign):
+    _, store = campaign
+    report = build_campaign(store, "2020-08", "2020-09")
+    rows = {d.district: d for d in report.districts}
+    b = store.scores("2020-08")
+    a = store.scores("2020-09")
+    for uid in ("D01", "D02", "D06"):
+        name, score_b = b.filter(pl.col("unit_id") == uid).select("unit_name", "score").row(0)
+        score_a = a.filter(pl.col("unit_id") == uid)["score"][0]
+        assert rows[name].platform_before == score_b and rows[name].platform_after == score_a
+    hosp = b.filter(pl.col("kind") == "hospital")
+    for district, group in hosp.group_by("district"):
+        row = rows[district[0]]
+        assert row.hospitals == group.height
+        assert row.hospitals_before == pytest.approx(group["score"].mean(), abs=0.01)
+
+
+def test_campaign_page_has_the_per_unit_chart_and_links(campaign):
+    root, store = campaign
+    out = root / "reports"
+    for period in ("2020-08", "2020-09"):
+        render_period(store, period, out, echo=None)
+    page = render_campaign_file(store, "2020-08", "2020-09", out)[0].read_text(encoding="utf-8")
+    charts = re.findall(r'<svg class="chart dumbbell".*?</svg>', page, flags=re.S)
+    assert len(charts) == 2  # one per kind
+    names = re.findall(r'<a href="2020-09/([^"]+)\.html"><text class="db-name', page)
+    assert sorted(names) == sorted(UNITS)
+    for name in names:
+        assert (out / "2020-09" / f"{name}.html").exists()
+    # sorted by change: the changes printed on the right decrease down the chart
+    for svg in charts:
+        changes = [
+            float(x.replace("−", "-")) for x in re.findall(r'class="db-change [a-z]+"[^>]*>([+−][\d.]+)', svg)
+        ]
+        assert changes == sorted(changes, reverse=True)
+    assert 'id="districts"' in page
+
+
+def test_unit_report_losses_add_up(campaign):
+    _, store = campaign
+    data = PeriodData(store, "2020-08")
+    for uid in data.unit_ids():
+        r = data.unit(uid)
+        if r.score is None:
+            continue
+        assert r.lost == pytest.approx(100 - r.score, abs=0.001)
+        parts = sum(b.score for b in r.loss_parts)
+        dims = sum(b.score for b in r.loss_dims)
+        assert parts == pytest.approx(r.lost, abs=0.02) and dims == pytest.approx(r.lost, abs=0.02)
+        assert len(r.top_fixes) <= 5
+        assert [x.points for x in r.top_fixes] == sorted((x.points for x in r.top_fixes), reverse=True)
+        failing = sum(f.loss for f in r.failing)
+        assert failing <= r.lost + 0.01
