@@ -184,9 +184,12 @@ def test_one_message_per_unit_with_its_report(work, server):
     body, *attached = msg.iter_parts()
     assert body.get_content_type() == "multipart/alternative"
     assert [p.get_content_type() for p in body.iter_parts()] == ["text/plain", "text/html"]
-    assert [(p.get_content_type(), p.get_filename()) for p in attached] == [
+    # the report first, then the rows-to-fix files dq report writes beside it (dq.fixlist)
+    fixes = [f.name for f in sorted((work / "reports" / P).glob("H001_fix.*"))]
+    assert [(p.get_content_type(), p.get_filename()) for p in attached][:1] == [
         ("text/html", f"dq_{P}_H001.html")
     ]
+    assert sorted(p.get_filename() for p in attached[1:]) == sorted(f"dq_{P}_{f}" for f in fixes)
     report = work / "reports" / P / "H001.html"
     assert attached[0].get_payload(decode=True) == report.read_bytes()
     # Headers: Chinese encoded as RFC 2047 on the wire, decoded back exactly.

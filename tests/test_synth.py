@@ -42,7 +42,7 @@ CAT = load_catalogue()
 @pytest.fixture(scope="module")
 def batch(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("synth")
-    return generate(out, PERIOD, scale=0.001, seed=7, units=UNITS, progress=False)
+    return generate(out, PERIOD, scale=0.001, seed=7, units=UNITS, profile="before", progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -493,9 +493,13 @@ def _digest(root: Path) -> str:
 
 
 def test_deterministic_bytes(tmp_path, batch):
-    again = generate(tmp_path / "a", PERIOD, scale=0.001, seed=7, units=UNITS, progress=False)
+    again = generate(
+        tmp_path / "a", PERIOD, scale=0.001, seed=7, units=UNITS, profile="before", progress=False
+    )
     assert _digest(again) == _digest(batch)
-    other = generate(tmp_path / "b", PERIOD, scale=0.001, seed=8, units=UNITS, progress=False)
+    other = generate(
+        tmp_path / "b", PERIOD, scale=0.001, seed=8, units=UNITS, profile="before", progress=False
+    )
     assert _digest(other) != _digest(batch)
 
 

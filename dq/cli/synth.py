@@ -65,9 +65,12 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=_seed, default=0, metavar="N", help="random seed (default 0)")
     p.add_argument(
         "--profile",
-        choices=("before", "after"),
-        default="before",
-        help="defects before governance, or after it (same units and base data)",
+        choices=("steady", "before", "after"),
+        default="steady",
+        help=(
+            "steady: an ordinary month of managed data (default); before / after: a data-quality "
+            "campaign's two sides, calibrated on the newsletters (docs/campaign.md)"
+        ),
     )
     p.add_argument(
         "--units",

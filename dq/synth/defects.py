@@ -327,6 +327,7 @@ INTENSITY = {"hospital": (3.0, 0.5), "district": (2.0, 0.8)}  # Beta(a, b) of u
 RATE_BEFORE = (0.05, 0.12)  # share of the table's rows, uniform (at most 10 %, see select_rows)
 AFTER_PERSIST = 0.2  # share of the before defects still there after governance (at half size)
 AFTER_NEW = 0.35  # probability of one new defect per unit after governance
+PROFILES = ("steady", "before", "after")
 
 
 def _intensity(rng: np.random.Generator, plan: UnitPlan) -> float:
@@ -334,7 +335,9 @@ def _intensity(rng: np.random.Generator, plan: UnitPlan) -> float:
     return float(rng.beta(a, b))
 
 
-def _submission(plan: UnitPlan, period: Period, rng: np.random.Generator, after: bool) -> UnitDefects:
+def _submission(
+    plan: UnitPlan, period: Period, rng: np.random.Generator, after: bool, ratio: bool = True
+) -> UnitDefects:
     """The submission-level defects that follow the unit's newsletter figures (declaration,
     declared / required tables, upload days), plus a few random ones (a declared table not
     uploaded, over-reporting) -- fewer after governance."""
@@ -371,7 +374,7 @@ def _submission(plan: UnitPlan, period: Period, rng: np.random.Generator, after:
         # the newsletter's declared / required share, scaled to the modelled spec's tables
         n_tables = len(plan.tables)
         missing = 0
-        if plan.declared_ratio is not None:
+        if ratio and plan.declared_ratio is not None:
             missing = n_tables - max(1, round(plan.declared_ratio * n_tables))
         elif u_undecl < p_random:
             missing = 1
@@ -379,7 +382,7 @@ def _submission(plan: UnitPlan, period: Period, rng: np.random.Generator, after:
         missing = min(missing, len(pool) - 1)
         if missing > 0:
             ud.undeclared = sorted(str(t) for t in rng.choice(pool, missing, replace=False))
-            origin = "newsletter" if plan.declared_ratio is not None else "seeded"
+            origin = "newsletter" if ratio and plan.declared_ratio is not None else "seeded"
             ud.defects.append(
                 Defect(
                     "uploaded_not_declared",
@@ -408,6 +411,22 @@ def _row_defects_before(plan: UnitPlan, uploaded: set[str], seed: int) -> list[D
             if (table, cols) in _options(plan, kind, uploaded) and hit < u:
                 out.append(Defect(kind, table, cols, rate=rate))
     return out
+
+
+def _unit_steady(plan: UnitPlan, period: Period, seed: int) -> UnitDefects:
+    """A managed unit in an ordinary month (``--profile steady``, the default): the newsletter's
+    own findings and, per row kind with probability 0.3, one option at 0.3-2.5 % of the rows
+    (late uploads 1-5 %)."""
+    rng = _rng(seed, "defects", plan.unit_id)
+    ud = _submission(plan, period, rng, after=False, ratio=False)
+    uploaded = _uploaded(plan, ud)
+    for kind in ROW_KINDS:
+        u = rng.random()
+        opts = _options(plan, kind, uploaded)
+        if opts and u < 0.3:
+            table, cols = opts[int(rng.integers(0, len(opts)))]
+            ud.defects.append(Defect(kind, table, cols, rate=_rate(rng, kind)))
+    return ud
 
 
 def _unit_before(plan: UnitPlan, period: Period, seed: int) -> UnitDefects:
@@ -556,9 +575,10 @@ def _after(plan: UnitPlan, before: UnitDefects, period: Period, seed: int) -> Un
 
 def plan_batch(plans: list[UnitPlan], period: Period, seed: int, profile: str) -> dict[str, UnitDefects]:
     """The defect plan of every unit of the batch (may switch a unit to the text style)."""
-    if profile not in ("before", "after"):
-        raise UsageError(f"profile must be 'before' or 'after', got {profile!r}")
-    uds = {p.unit_id: _unit_before(p, period, seed) for p in plans}
+    if profile not in PROFILES:
+        raise UsageError(f"profile must be one of {', '.join(PROFILES)}, got {profile!r}")
+    first = _unit_steady if profile == "steady" else _unit_before
+    uds = {p.unit_id: first(p, period, seed) for p in plans}
     _cover(plans, uds, period, seed)
     if profile == "after":
         uds = {p.unit_id: _after(p, uds[p.unit_id], period, seed) for p in plans}

@@ -258,7 +258,7 @@ def generate(
     period: str,
     scale: float = 0.001,
     seed: int = 0,
-    profile: str = "before",
+    profile: str = "steady",
     units: list[str] | None = None,
     fmt: str = "parquet",
     progress: bool = True,

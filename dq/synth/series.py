@@ -145,7 +145,7 @@ def _reference(
 
     per = parse_period(REFERENCE)
     plans = load_units(per, scale, seed, ids, fmt)
-    return plans, plan_batch(plans, per, seed, "before")
+    return plans, plan_batch(plans, per, seed, "steady")
 
 
 def _adjuster(
