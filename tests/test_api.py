@@ -209,3 +209,12 @@ def test_docs_api_examples_run(tmp_path: Path, monkeypatch) -> None:
     namespace: dict = {"__name__": "docs_api", "TMP": tmp_path}
     for i, block in enumerate(blocks):
         exec(compile(block, f"docs/api.md block {i + 1}", "exec"), namespace)
+
+
+def test_readme_python_example_runs(monkeypatch) -> None:
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    blocks = [b.split("```", 1)[0] for b in text.split("```python\n")[1:]]
+    assert blocks and "dq.validate(" in blocks[0]
+    monkeypatch.chdir(REPO)
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), {"__name__": "readme"})
