@@ -68,6 +68,11 @@ def test_audit_view_options(capsys) -> None:
     _, doc, _ = run(capsys, "audit", EXTRACT, "--format", "json", "--samples", "0")
     n = len(json.loads(doc)["results"])
     assert len([ln for ln in every.splitlines() if re.match(r"(FAIL|WARN|ERROR|PASS|N/A) ", ln)]) == n
+    _, _, verbose = run(capsys, "audit", EXTRACT, "-v", "--samples", "0")
+    assert re.search(rf"{n} rules on 10 table\(s\), [\d,]+ rows, in [\d.]+ s", verbose)
+    assert "patient_index.parquet" in verbose
+    _, _, normal = run(capsys, "audit", EXTRACT, "--samples", "0")
+    assert normal == ""
     _, quiet, _ = run(capsys, "audit", EXTRACT, "-q", "--samples", "0")
     assert not quiet.startswith("dq audit")
     assert quiet.splitlines()[-1].split(" — ")[0] == every.splitlines()[-1].split(" — ")[0]

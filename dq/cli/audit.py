@@ -12,7 +12,7 @@ import io
 import json
 import sys
 
-from dq.cli.common import add_format, console, count, info, period, write_output
+from dq.cli.common import add_format, console, count, debug, info, period, write_output
 
 __all__ = ["configure_parser", "render_text", "run"]
 
@@ -118,8 +118,11 @@ def render_text(
 
 
 def run(args: argparse.Namespace) -> int:
+    import time
+
     from dq.api import audit as run_audit
 
+    t0 = time.perf_counter()
     audit = run_audit(
         args.path, args.suite or None, args.period, args.samples,
         table=args.table, encoding=args.encoding, streaming=args.streaming,
@@ -127,6 +130,11 @@ def run(args: argparse.Namespace) -> int:
     )  # fmt: skip
     for p in audit.problems:
         info(args, f"dq: warning: {p}")
+    rows = sum(t.rows or 0 for t in audit.tables)
+    debug(args, f"dq: {len(audit.results)} rules on {len(audit.tables)} table(s), {rows:,} rows, "
+                f"in {time.perf_counter() - t0:.2f} s")  # fmt: skip
+    for t in audit.tables:
+        debug(args, f"dq: {t.table}: {t.file}")
     if args.format == "json":
         text = json.dumps(audit.to_dict(), ensure_ascii=False, indent=2, default=str) + "\n"
         if args.output:

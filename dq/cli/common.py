@@ -17,6 +17,7 @@ __all__ = [
     "add_format",
     "console",
     "count",
+    "debug",
     "info",
     "period",
     "print_json",
@@ -80,6 +81,12 @@ def print_json(doc: Any, out=None) -> None:
 def info(args: argparse.Namespace, message: str) -> None:
     """A progress or status line on stderr, unless ``-q``."""
     if not getattr(args, "quiet", False):
+        print(message, file=sys.stderr)
+
+
+def debug(args: argparse.Namespace, message: str) -> None:
+    """A detail line on stderr, only with ``-v``."""
+    if getattr(args, "verbose", False):
         print(message, file=sys.stderr)
 
 
