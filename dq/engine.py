@@ -372,7 +372,8 @@ def audit_extract(
         except DQError:
             raise
         except Exception as exc:  # the table cannot be read through: name it, quote no value
-            raise InputError(f"{src.path}: cannot read the table ({describe_error(exc)})") from exc
+            hint = "; a row has more fields than the header" if "more fields" in str(exc) else ""
+            raise InputError(f"{src.path}: cannot read the table ({describe_error(exc)}{hint})") from exc
         infos.append(TableInfo(table, ev.rows, str(src.path)))
         results += ev.results
         if ev.extra:

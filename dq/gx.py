@@ -28,7 +28,7 @@ import polars as pl
 from dq.catalogue import Catalogue, load_catalogue
 from dq.checks import REGISTRY
 from dq.checks.base import GXContext, NotExported
-from dq.checks.conformance import raw_column
+from dq.columns import raw_column
 from dq.errors import UsageError
 from dq.gx_import import ImportedSuite, import_suite
 from dq.suite import Rule, Suite, load_suites

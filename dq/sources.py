@@ -25,8 +25,7 @@ from typing import Any
 import polars as pl
 
 from dq.catalogue import Catalogue, TableSpec, load_catalogue
-from dq.checks.conformance import raw_column
-from dq.columns import parse_period
+from dq.columns import parse_period, parse_temporal, raw_column
 from dq.errors import InputError
 from dq.masking import describe_error
 from dq.yamlio import read_yaml, regular_file
@@ -47,27 +46,6 @@ MANIFEST_KEYS = {
     "unit_id", "org_code", "name", "kind", "district", "period", "declared_tables",
     "collection_mode", "generated_by", "seed", "profile",
 }  # fmt: skip
-
-
-def parse_temporal(text: pl.Expr, typ: str) -> pl.Expr:
-    """Parse text into a date or datetime; null where it is not one.
-
-    Separators (``- / : T`` and spaces) are dropped, so every accepted form becomes digits:
-    14 (YYYYMMDDHHMMSS, optionally with fractional seconds), 12 (no seconds) or 8 (a date). One
-    strict format then parses them all, about 3× faster than trying each format in turn; an
-    impossible date (Feb 30) or any other text stays null.
-    """
-    s = text.cast(pl.String).str.strip_chars()
-    digits = s.str.replace_all(r"[-/: T]", "")
-    # Length of the digits before any fractional seconds.
-    n = digits.str.find(".", literal=True).fill_null(digits.str.len_bytes())
-    if typ == "date":
-        # A datetime where a date is expected keeps its date part.
-        return pl.when(n.is_in([8, 12, 14])).then(digits.str.slice(0, 8)).str.to_date("%Y%m%d", strict=False)
-    full = (
-        pl.when(n == 14).then(digits).when(n == 12).then(digits + "00").when(n == 8).then(digits + "000000")
-    )
-    return full.str.to_datetime("%Y%m%d%H%M%S%.f", strict=False, time_unit="us")
 
 
 def _bad_byte(head: bytes, encoding: str, truncated: bool) -> int | None:
@@ -132,14 +110,45 @@ def _scan(path: Path, encoding: str | None) -> pl.LazyFrame:
         if suffix == ".csv":
             lf = _scan_csv(path, encoding)
             lf.collect_schema()
+            _check_ragged(path, lf)
             return lf
         if suffix == ".xlsx":
-            return pl.read_excel(path, engine="calamine", infer_schema_length=0).lazy()
+            return _read_xlsx(path)
     except InputError:
         raise
     except Exception as exc:
         raise InputError(f"{path}: cannot read {suffix[1:]} file: {describe_error(exc)}") from exc
     raise InputError(f"{path}: unsupported file type {suffix!r} (use {', '.join(TABLE_SUFFIXES)})")
+
+
+def _read_xlsx(path: Path) -> pl.LazyFrame:
+    """The first sheet of a workbook; data on any other sheet is refused, never ignored."""
+    sheets = pl.read_excel(path, engine="calamine", sheet_id=0, infer_schema_length=0, raise_if_empty=False)
+    names = list(sheets)
+    others = [n for n in names[1:] if sheets[n].height or sheets[n].width]
+    if others:
+        shown = ", ".join(f"{i + 2} ({n[:31]})" for i, n in enumerate(names[1:]) if n in others)
+        first = "is empty" if not sheets[names[0]].height else "is read"
+        raise InputError(
+            f"{path}: sheet(s) {shown} hold data, but dq reads only the first sheet, which {first}; "
+            "put one table per file, on its first sheet"
+        )
+    return sheets[names[0]].lazy()
+
+
+def _check_ragged(path: Path, lf: pl.LazyFrame) -> None:
+    """Refuse a CSV file with a row longer than its header. Polars parses only the columns a
+    query reads, so extra fields would be dropped without a word; one pass over every field
+    (multi-threaded, about the cost of reading the file once more) finds them."""
+    try:
+        lf.select(pl.all().is_null().sum()).collect()
+    except pl.exceptions.ComputeError as exc:
+        if "more fields" in str(exc):
+            raise InputError(
+                f"{path}: a row has more fields than the header (ragged CSV); its extra values would "
+                "be lost: quote values that contain commas, or fix the row"
+            ) from None
+        raise
 
 
 def _coerce(lf: pl.LazyFrame, spec: TableSpec | None) -> pl.LazyFrame:
@@ -162,14 +171,25 @@ def _coerce(lf: pl.LazyFrame, spec: TableSpec | None) -> pl.LazyFrame:
             if col.type in ("date", "datetime"):
                 exprs.append(parse_temporal(c, col.type).alias(col.name))
             else:
-                exprs.append(c.str.strip_chars().cast(want, strict=False).alias(col.name))
+                exprs.append(_finite(c.str.strip_chars().cast(want, strict=False), want).alias(col.name))
         elif col.type in ("date", "datetime") and got.is_temporal():
             exprs.append(c.cast(want).alias(col.name))
         elif col.type in ("int", "decimal") and got.is_numeric():
-            exprs.append(c.cast(want, strict=False).alias(col.name))
+            exprs.append(_finite(c.cast(want, strict=False), want).alias(col.name))
+    # A float column that already has the catalogue's type may still hold NaN or ±inf.
+    for col in spec.columns:
+        got = schema.get(col.name)
+        if got is not None and got == col.dtype and got.is_float():
+            exprs.append(_finite(pl.col(col.name), got).alias(col.name))
         # Anything else (e.g. a number where a date is wanted) is left as is: columns_present
         # reports the wrong type and rules on it report a type error.
     return lf.with_columns(exprs) if exprs else lf
+
+
+def _finite(e: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """NaN and ±inf are not amounts: null (counted by date_parse when the upload was text, by
+    not_null otherwise), never a value that passes a range check."""
+    return pl.when(e.is_finite()).then(e) if dtype.is_float() else e
 
 
 @dataclass(frozen=True)
@@ -204,6 +224,13 @@ def _check_columns(path: Path, lf: pl.LazyFrame, spec: TableSpec | None) -> None
         return
     schema = lf.collect_schema()
     for col in spec.columns:
+        if f"{col.name}_duplicated_0" in schema:
+            raise InputError(f"{path}: column {col.name} appears more than once in the header; keep one")
+        if raw_column(col.name) in schema:
+            raise InputError(
+                f"{path}: column {raw_column(col.name)} clashes with the name dq gives the uploaded "
+                f"text of {col.name}; rename or drop it"
+            )
         dtype = schema.get(col.name)
         if dtype is not None and dtype.is_nested():
             kind = type(dtype).__name__.lower()

@@ -234,6 +234,83 @@ def _phones_and_names_in_free_text(d: Path) -> None:
     v.with_columns(pl.Series("diagnosis_code", text)).write_parquet(d / "outpatient_visit.parquet")
 
 
+# ----------------------------------------------------------------------------- said, not dropped
+def _visits_csv(d: Path, text: str) -> None:
+    (d / "outpatient_visit.parquet").unlink()
+    (d / "outpatient_visit.csv").write_text(text, encoding="utf-8")
+
+
+HEADER = "visit_id,patient_id,visit_type,visit_time,dept_code,diagnosis_code,upload_time"
+ROW = "V{i},P{i},1,2020-09-0{d} 08:00:00,0101,J06.900,2020-09-0{d} 20:00:00"
+
+
+@case("H045", error=("H045/outpatient_visit.csv", "more fields than the header"))
+def _ragged_rows(d: Path) -> None:
+    good(d, "H045")
+    rows = [ROW.format(i=i, d=i % 9 + 1) for i in range(12)]
+    rows[5] += f",{ID_NUMBERS[5]},extra"  # a ragged row: its extra fields would be dropped
+    _visits_csv(d, "\n".join([HEADER, *rows]) + "\n")
+
+
+@case("H046", error=("H046/outpatient_visit.csv", "column dept_code appears more than once"))
+def _duplicate_header(d: Path) -> None:
+    good(d, "H046")
+    rows = [ROW.format(i=i, d=i % 9 + 1) + ",0202" for i in range(12)]
+    _visits_csv(d, "\n".join([HEADER + ",dept_code", *rows]) + "\n")
+
+
+@case("H047", finding=("OV-102", "total_fee", 4))
+def _non_finite_amounts(d: Path) -> None:
+    """NaN and ±inf fees: not numbers, counted by the number-parse rule (they passed the range
+    check before)."""
+    good(d, "H047")
+    fees = ["inf", "NaN", "-inf", "Infinity"] + ["12.5"] * 8
+    rows = [ROW.format(i=i, d=i % 9 + 1) + f",{fees[i]}" for i in range(12)]
+    _visits_csv(d, "\n".join([HEADER + ",total_fee", *rows]) + "\n")
+
+
+@case("H048", error=("H048/outpatient_visit.xlsx", "sheet(s) 2 (visits) hold data", "first sheet"))
+def _xlsx_second_sheet(d: Path) -> None:
+    import openpyxl
+
+    good(d, "H048")
+    (d / "outpatient_visit.parquet").unlink()
+    wb = openpyxl.Workbook()
+    ws = wb.create_sheet("visits")
+    v = visits().with_columns(pl.col(pl.Datetime).dt.strftime("%Y-%m-%d %H:%M:%S"))
+    ws.append(v.columns)
+    for row in v.iter_rows():
+        ws.append(list(row))
+    wb.save(d / "outpatient_visit.xlsx")
+
+
+@case("H049", error=("H049/outpatient_visit.parquet", "visit_time__raw clashes"))
+def _existing_raw_column(d: Path) -> None:
+    good(d, "H049")
+    visits().with_columns(pl.lit("x").alias("visit_time__raw")).write_parquet(d / "outpatient_visit.parquet")
+
+
+@case("H050", finding=("OV-101", "visit_time", 0))
+def _iso_offsets(d: Path) -> None:
+    """ISO 8601 with Z or an offset parse (converted to Asia/Shanghai)."""
+    good(d, "H050")
+    times = ["2020-09-03T00:15:00Z", "2020-09-03T08:15:00+08:00", "2020-09-02T19:15:00-05:00"] * 4
+    rows = [
+        ROW.format(i=i, d=i % 9 + 1).replace(f"2020-09-0{i % 9 + 1} 08:00:00", times[i], 1) for i in range(12)
+    ]
+    _visits_csv(d, "\n".join([HEADER, *rows]) + "\n")
+
+
+@case("H051", finding=("PI-400", "birth_date", 1))
+def _born_after_upload(d: Path) -> None:
+    """A birth date of November 2020 in a row uploaded in September 2020: flagged although the
+    audit runs years later."""
+    good(d, "H051")
+    p = patients()
+    births = [date(2020, 11, 2)] + [date(1980, 1, 1)] * (p.height - 1)
+    p.with_columns(pl.Series("birth_date", births)).write_parquet(d / "patient_index.parquet")
+
+
 GOOD = ["H001", "H002", "H010"]
 
 

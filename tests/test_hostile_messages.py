@@ -55,3 +55,23 @@ def test_identifiers_are_masked_in_any_text_and_nested_values():
 
 def test_long_sample_values_are_cut():
     assert clean_value("x" * 5000) == "x" * 200 + "…"
+
+
+def test_not_future_judges_a_date_against_the_rows_upload_not_the_audit_clock():
+    """Re-auditing a 2020 extract years later still flags a birth date of November 2020 in a row
+    uploaded in September 2020; a date on the upload day itself is fine."""
+    import datetime as dt
+
+    frame = pl.DataFrame(
+        {
+            "a": ["ok", "late", "same-day", "no-upload"],
+            "birth_date": [dt.date(1980, 1, 1), dt.date(2020, 11, 2), dt.date(2020, 9, 3), dt.date(2020, 11, 2)],  # noqa: E501
+            "upload_time": [dt.datetime(2020, 9, 3, 8)] * 3 + [None],
+        }
+    )
+    import dq
+
+    rule = {"id": "NF-1", "check": "not_future", "params": {"column": "birth_date"}}
+    (res,) = dq.validate(frame, [rule])
+    assert (res.evaluated, res.failed) == (4, 1)  # only "late": no-upload is judged by today's clock
+    assert [s["birth_date"] for s in res.samples] == ["2020-11-02"]

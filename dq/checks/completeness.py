@@ -19,13 +19,14 @@ from dq.checks.base import (
     RowLevel,
     blank_or_null,
 )
+from dq.columns import raw_column
 
 __all__ = ["CHECKS"]
 
 
 def _not_null(p: Mapping[str, Any], ctx: Context) -> Compiled:
     col = p["column"]
-    raw = f"{col}__raw"
+    raw = raw_column(col)
     if raw in ctx.schema:
         # The reader parsed this column from text: a value that was given but did not parse is
         # date_parse's finding, not a missing value.
@@ -96,7 +97,7 @@ def _not_null_gx(p: Mapping[str, Any], ctx: GXContext) -> tuple[str, dict[str, A
     if ctx.column_type(col) not in (None, "str"):
         # dq tests the text as uploaded (a value given but unparseable is date_parse's finding,
         # not a missing one): dq.gx.load_batch keeps that text as <column>__raw.
-        col = f"{col}__raw"
+        col = raw_column(col)
     return "expect_column_values_to_not_be_null", {"column": col}
 
 

@@ -19,6 +19,7 @@ from dq.checks.base import (
     gx_value,
     present,
 )
+from dq.columns import raw_column
 from dq.errors import CheckError
 
 __all__ = ["CHECKS", "ICD9CM3_PATTERN", "ICD10_PATTERN", "id18_valid", "raw_column"]
@@ -30,11 +31,6 @@ _ID18 = r"^[0-9]{17}[0-9X]$"
 _ID15 = r"^[0-9]{15}$"
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK_CHARS = "10X98765432"
-
-
-def raw_column(col: str) -> str:
-    """Name of the column holding the original text of a value the reader had to parse."""
-    return f"{col}__raw"
 
 
 def _str(col: str) -> pl.Expr:
@@ -175,7 +171,7 @@ def _date_parse(p: Mapping[str, Any], ctx: Context) -> Compiled:
     if dtype is not None and (dtype.is_temporal() or dtype.is_numeric()):
         # Natively typed: nothing to coerce, every present value conforms.
         return RowLevel(applies=pl.col(col).is_not_null(), violates=pl.lit(False))
-    from dq.sources import parse_temporal  # local: sources imports checks
+    from dq.columns import parse_temporal
 
     parsed = parse_temporal(pl.col(col), p["type"])
     return RowLevel(applies=present(col, ctx), violates=parsed.is_null())

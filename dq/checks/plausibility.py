@@ -117,9 +117,19 @@ def _in_period(p: Mapping[str, Any], ctx: Context) -> Compiled:
 
 
 def _not_future(p: Mapping[str, Any], ctx: Context) -> Compiled:
+    """A date after the day the platform received its row (``upload_time``) cannot have happened
+    (a birth date, a report date): re-auditing an old extract today still flags a birth date
+    after the row's upload. Datetime columns, and rows without an upload time, are judged
+    against the audit's clock (a record may be uploaded before a stay ends and updated later)."""
     col = p["column"]
     v = _temporal(col, ctx)
-    return RowLevel(applies=pl.col(col).is_not_null(), violates=v > ctx.now)
+    violates = v > pl.lit(ctx.now).cast(pl.Datetime("us"))
+    up = ctx.schema.get("upload_time")
+    if col != "upload_time" and ctx.schema.get(col) == pl.Date and up is not None and up.is_temporal():
+        # a date after the upload's day (a date on that day is not in the future)
+        after_upload = pl.col(col) > pl.col("upload_time").cast(pl.Date)
+        violates = violates | after_upload.fill_null(False)
+    return RowLevel(applies=pl.col(col).is_not_null(), violates=violates)
 
 
 def _between_gx(p: Mapping[str, Any], ctx: GXContext) -> tuple[str, dict[str, Any]]:
