@@ -32,7 +32,7 @@ from dq.results import AuditResult, RuleResult, Status, TableInfo, status_for
 from dq.sources import Extract, parse_period
 from dq.suite import Rule, Suite
 
-__all__ = ["Plan", "TableEvaluation", "audit_extract", "evaluate_frame", "evaluate_table"]
+__all__ = ["Plan", "TableEvaluation", "audit_extract", "evaluate_by_unit", "evaluate_frame", "evaluate_table"]
 
 DEFAULT_SAMPLES = 5
 
@@ -201,17 +201,8 @@ def evaluate_table(
     failing: list[Plan] = []
     sampled: dict[str, list[dict[str, Any]]] = {}
     for p, prefix in ((p, p.prefix) for p in plans):
-        evaluated, failed = int(row[f"{prefix}:n"] or 0), int(row[f"{prefix}:f"] or 0)
-        details = {k.split(":d:", 1)[1]: _jsonable(v) for k, v in row.items() if k.startswith(f"{prefix}:d:")}
-        exceeded = p.rule.threshold.exceeded(failed, evaluated)
-        status = status_for(failed, evaluated, p.rule.severity, exceeded)
-        if p.compiled.describe is not None and evaluated:
-            message = p.compiled.describe(details)
-        elif evaluated == 0:
-            message = "table is empty" if n_rows == 0 else "no rows to evaluate"
-        else:
-            message = f"{failed} of {evaluated} fail ({failed / evaluated:.2%})"
-        results[p.rule.id] = _result(p.rule, status, evaluated, failed, message)
+        results[p.rule.id] = _plan_result(p, row, prefix, n_rows)
+        status, failed = results[p.rule.id].status, results[p.rule.id].failed
         if status in ("fail", "warn") and want > 0 and failed > 0:
             failing.append(p)
             if f"{prefix}:s:0" in row:
@@ -224,6 +215,115 @@ def evaluate_table(
         _add_samples(joined, failing, results, sample_cols, sampled, table, cat, counts, streaming)
     values = {k: row[f"__x:{k}"] for k in extra}
     return TableEvaluation(n_rows, [results[r.id] for r in rules], values)
+
+
+def _plan_result(
+    p: Plan, row: Mapping[str, Any], prefix: str, n_rows: int, names: Iterable[str] | None = None
+) -> RuleResult:
+    """A rule's result from its counts and details (``<prefix>:n``, ``:f``, ``:d:<name>``;
+    ``names``: the details' names, if known, else found in ``row``)."""
+    evaluated, failed = int(row[f"{prefix}:n"] or 0), int(row[f"{prefix}:f"] or 0)
+    if names is None:
+        details = {k.split(":d:", 1)[1]: _jsonable(v) for k, v in row.items() if k.startswith(f"{prefix}:d:")}
+    else:
+        details = {d: _jsonable(row[f"{prefix}:d:{d}"]) for d in names}
+    exceeded = p.rule.threshold.exceeded(failed, evaluated)
+    status = status_for(failed, evaluated, p.rule.severity, exceeded)
+    if p.compiled.describe is not None and evaluated:
+        message = p.compiled.describe(details)
+    elif evaluated == 0:
+        message = "table is empty" if n_rows == 0 else "no rows to evaluate"
+    else:
+        message = f"{failed} of {evaluated} fail ({failed / evaluated:.2%})"
+    return _result(p.rule, status, evaluated, failed, message)
+
+
+# Compiled plans of the suites evaluated per unit, by (table, schema, rules, period): a batch
+# evaluates the same submission suite on frames of one schema again and again.
+_PLAN_CACHE: dict[tuple, tuple[Sequence[Rule], list[Plan | RuleResult]]] = {}
+UNITS_PER_QUERY = 64
+
+
+def _unit_plans(
+    frame: pl.LazyFrame, rules: Sequence[Rule], table: str, cat: Catalogue, period: str | None
+) -> list[Plan | RuleResult]:
+    schema = frame.collect_schema()
+    key = (table, tuple(schema.items()), tuple(id(r) for r in rules), period, id(cat))
+    hit = _PLAN_CACHE.get(key)
+    if hit is not None and all(a is b for a, b in zip(hit[0], rules, strict=True)):
+        return hit[1]
+    ctx = Context(
+        table=table,
+        schema=schema,
+        catalogue=cat,
+        spec=cat.table(table),
+        period=parse_period(period) if period else None,
+        now=dt.datetime.now(),
+        tables={table: frame},
+    )
+    empty = pl.LazyFrame(schema=dict(schema))
+    plans = [_compile(rule, ctx, f"r{i}", empty) for i, rule in enumerate(rules)]
+    if len(_PLAN_CACHE) > 16:
+        _PLAN_CACHE.clear()
+    _PLAN_CACHE[key] = (list(rules), plans)
+    return plans
+
+
+def evaluate_by_unit(
+    frame: pl.LazyFrame,
+    rules: Sequence[Rule],
+    table: str,
+    units: Sequence[str],
+    *,
+    key: str = "unit_id",
+    catalogue: Catalogue | None = None,
+    period: str | None = None,
+) -> dict[str, list[RuleResult]] | None:
+    """Each rule evaluated once per unit over the WHOLE frame, as if its ``when`` were narrowed to
+    ``<key> = '<unit>'``: aggregate checks count that unit's rows, while window expressions (peer
+    outliers, identical values) still see every row. The rules are compiled once (and kept for
+    the next call on a frame of the same schema) and every unit's counts come from one query per
+    :data:`UNITS_PER_QUERY` units. Returns None when a rule needs a join or the query fails, so
+    the caller evaluates unit by unit (which isolates a failing rule)."""
+    cat = catalogue or load_catalogue()
+    plans = _unit_plans(frame, rules, table, cat, period)
+    if any(isinstance(p, Plan) and p.joins for p in plans):
+        return None
+    live = [p for p in plans if isinstance(p, Plan)]
+    queries = []
+    names: dict[tuple[int, str], list[str]] = {}  # (unit in its chunk, prefix) -> detail names
+    chunks = [list(units[i : i + UNITS_PER_QUERY]) for i in range(0, len(units), UNITS_PER_QUERY)]
+    for chunk in chunks:
+        exprs: list[pl.Expr] = [pl.len().alias("__rows")]
+        for k, uid in enumerate(chunk):
+            unit = (pl.col(key) == pl.lit(uid, dtype=pl.String)).fill_null(False)
+            for p in live:
+                pre, mask = f"u{k}:{p.prefix}", when_mask(p.rule) & unit
+                if isinstance(p.compiled, Aggregate):
+                    n, f = p.compiled.aggregate(mask)
+                    details = dict(p.compiled.details)  # aggregate() rebuilds them for this mask
+                else:
+                    applies = mask & p.compiled.applies.fill_null(False)
+                    bad = applies & p.compiled.violations(applies).fill_null(False)
+                    n, f, details = applies.sum(), bad.sum(), dict(p.compiled.details)
+                exprs += [n.alias(f"{pre}:n"), f.alias(f"{pre}:f")]
+                exprs += [e.alias(f"{pre}:d:{d}") for d, e in details.items()]
+                names[k, p.prefix] = list(details)
+        queries.append(frame.select(exprs))
+    try:
+        rows = [q.row(0, named=True) for q in pl.collect_all(queries)]
+    except Exception:
+        return None
+    out: dict[str, list[RuleResult]] = {}
+    for chunk, row in zip(chunks, rows, strict=True):
+        n_rows = int(row["__rows"])
+        for k, uid in enumerate(chunk):
+            pre = f"u{k}:"
+            out[uid] = [
+                _plan_result(p, row, pre + p.prefix, n_rows, names[k, p.prefix]) if isinstance(p, Plan) else p
+                for p in plans
+            ]
+    return out
 
 
 def _sample_columns(p: Plan, schema: Mapping[str, pl.DataType], spec) -> list[str]:

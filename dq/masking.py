@@ -53,7 +53,21 @@ def mask_row(row: dict[str, Any], pii: dict[str, str]) -> dict[str, Any]:
     return out
 
 
+_PII_CACHE: list[tuple[Catalogue, tuple[dict[str, dict[str, str]], dict[str, str]]]] = []
+
+
 def _pii_maps(cat: Catalogue) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
+    """The pii tags by table and by column name; computed once per (immutable) catalogue, as
+    every sample row and row to fix is masked with them."""
+    for known, maps in _PII_CACHE:
+        if known is cat:
+            return maps
+    maps = _build_pii_maps(cat)
+    _PII_CACHE[:] = [*_PII_CACHE[-3:], (cat, maps)]
+    return maps
+
+
+def _build_pii_maps(cat: Catalogue) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
     per_table = {name: spec.pii for name, spec in cat.tables.items()}
     anywhere: dict[str, str] = {}
     for pii in per_table.values():

@@ -314,6 +314,43 @@ def test_evaluate_submissions_compares_each_unit_with_all_peers():
     assert {u for u in by if by[u]["SUB-020"].status == "warn"} == set()
 
 
+def _published_frames():
+    from dq.published import data_dir, load_collection
+
+    root = data_dir(None)
+    for period in sorted({f.name[:7] for f in root.glob("*_collection_*.csv")}):
+        frames = [
+            load_collection(period, kind, root=root)
+            for kind in ("district", "hospital")
+            if (root / f"{period}_collection_{kind}.csv").is_file()
+        ]
+        yield period, summary_frame(pl.concat(frames, how="diagonal_relaxed").to_dicts())
+
+
+def test_evaluate_submissions_all_units_at_once_equals_unit_by_unit():
+    """The one-query evaluation of every unit gives each unit exactly the results of the
+    submission suite narrowed to that unit (the unit-by-unit path), on every published month,
+    whose units include peer outliers, copied figures and missing declarations."""
+    from dq.batch import _evaluate_submissions_per_unit
+    from dq.engine import evaluate_by_unit
+
+    suites = load_suites([default_rules_dir() / "suites" / "submission"])
+    rules = [r for s in suites if s.table == "submission_summary" for r in s.rules]
+    statuses = set()
+    for period, frame in _published_frames():
+        units = frame["unit_id"].to_list()
+        assert len(units) > 10, period
+        fast = evaluate_by_unit(frame.lazy(), rules, "submission_summary", units)
+        assert fast is not None, period  # the fast path ran (no fallback)
+        slow = _evaluate_submissions_per_unit(frame, rules, units)
+        assert list(fast) == list(slow) == units
+        for uid in units:
+            assert fast[uid] == slow[uid], (period, uid)
+        assert evaluate_submissions(frame, suites, units=units[3:5]) == {u: slow[u] for u in units[3:5]}
+        statuses |= {r.status for res in fast.values() for r in res}
+    assert {"pass", "warn", "fail"} <= statuses  # the months exercise failing rules too
+
+
 # ----------------------------------------------------------------------------- synthetic batch
 def _synth_available() -> bool:
     try:
