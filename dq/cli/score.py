@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-
-import polars as pl
+from typing import TYPE_CHECKING
 
 from dq.cli.common import add_format, count, info, period, print_json, print_rows
 from dq.errors import DQError
-from dq.results import SCHEMA_VERSION
+
+if TYPE_CHECKING:
+    import polars as pl
 
 __all__ = ["configure_parser", "run"]
 
@@ -122,8 +123,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         raise DQError("give a batch ROOT or --published DIR")
     if args.format == "json":
+        from dq.results import SCHEMA_VERSION as RESULTS_SCHEMA_VERSION
+
         payload = {
-            "schema_version": SCHEMA_VERSION,
+            "schema_version": RESULTS_SCHEMA_VERSION,
             "run_id": outcome.run.run_id,
             "period": args.period,
             "ranking": outcome.ranking.to_dicts(),
