@@ -219,6 +219,7 @@ def test_help_imports_no_optional_part() -> None:
     assert "dq.cli" in imported
     heavy = {
         "numpy",
+        "polars",
         "great_expectations",
         "pandas",
         "jinja2",
