@@ -195,6 +195,11 @@ def test_import_a_gx_suite_lists_what_dq_cannot_express(tmp_path, capsys):
         "not_null", "in_set", "expression", "between", "compare", "row_count",
     ]  # fmt: skip
     assert main(["suites", "validate", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["gx", "import", str(src), "--table", "outpatient_visit", "--format", "json", "-q"]) == 0
+    as_json = json.loads(capsys.readouterr().out)
+    assert [n["index"] for n in as_json["not_imported"]] == [6, 7, 8, 9]
+    assert as_json["suite"]["rules"] == doc["rules"] and as_json["file"] is None
     by_check = {r["check"]: r for r in doc["rules"]}
     assert by_check["in_set"]["threshold"] == {"max_fraction": 0.1}
     assert by_check["between"]["params"] == {

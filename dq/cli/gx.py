@@ -10,11 +10,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
-from dq.cli.common import EXIT_FAILED, EXIT_OK
+from dq.cli.common import EXIT_FAILED, EXIT_OK, add_format, info, print_json, print_rows
 from dq.errors import UsageError
 
 __all__ = ["configure_parser", "run"]
@@ -51,7 +50,7 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
         choices=("hospital", "district", "published", "any"),
         help="import: the units the suite is for (default: meta.dq_kind, else any)",
     )
-    p.add_argument("--format", choices=("table", "json"), default="table", help="validate: output format")
+    add_format(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -69,15 +68,23 @@ def _export(args: argparse.Namespace, paths: list[str]) -> int:
 
     docs = export_suites(paths or None, args.out)
     if args.out:
-        for d in docs:
-            n, skipped = len(d["expectations"]), len(d["meta"]["dq_not_exported"])
-            print(
-                f"{d['meta'].pop('dq_path')}: {n} expectations, {skipped} rules not exported", file=sys.stderr
+        written = [
+            {
+                "file": d["meta"].pop("dq_path"),
+                "expectations": len(d["expectations"]),
+                "not_exported": len(d["meta"]["dq_not_exported"]),
+            }
+            for d in docs
+        ]
+        if args.format == "json":
+            print_json({"written": written})
+        for w in written:
+            info(
+                args, f"{w['file']}: {w['expectations']} expectations, {w['not_exported']} rules not exported"
             )
         return EXIT_OK
     doc: Any = docs[0] if len(docs) == 1 else docs
-    json.dump(doc, sys.stdout, ensure_ascii=False, indent=2)
-    sys.stdout.write("\n")
+    print_json(doc)  # the GX suite JSON is the output, whatever --format
     return EXIT_OK
 
 
@@ -87,18 +94,27 @@ def _import(args: argparse.Namespace, paths: list[str]) -> int:
     if len(paths) != 1:
         raise UsageError("dq gx import takes one GX suite file: dq gx import SUITE.json --out FILE.yaml")
     imported = import_suite(paths[0], table=args.table, suite_id=args.suite_id, kind=args.kind)
+    # What was left out is always said, even with -q: nothing is dropped silently.
     for n in imported.not_imported:
         print(f"not imported: #{n['index']} {n['expectation']}: {n['reason']}", file=sys.stderr)
-    if args.out:
-        path = imported.write(args.out)
-        print(
-            f"{path}: {len(imported.rules)} rules, {len(imported.not_imported)} expectations not imported",
-            file=sys.stderr,
+    if not imported.rules:
+        imported.write(args.out or "-")  # raises UsageError: nothing dq can express
+    path = imported.write(args.out) if args.out else None
+    if args.format == "json":
+        print_json(
+            {
+                "file": str(path) if path else None,
+                "suite": imported.suite,
+                "not_imported": list(imported.not_imported),
+            }
         )
-    else:
-        if not imported.rules:
-            imported.write("")  # raises: nothing to write
+    elif path is None:
         sys.stdout.write(imported.to_yaml())
+    if path is not None:
+        info(
+            args,
+            f"{path}: {len(imported.rules)} rules, {len(imported.not_imported)} expectations not imported",
+        )
     return EXIT_OK
 
 
@@ -131,16 +147,14 @@ def _validate(args: argparse.Namespace, paths: list[str]) -> int:
         )
     differ = [x for x in rows if not x["agree"]]
     if args.format == "json":
-        json.dump({"expectations": rows, "differ": len(differ)}, sys.stdout, ensure_ascii=False, indent=2)
-        sys.stdout.write("\n")
+        print_json({"expectations": rows, "differ": len(differ)})
     else:
-        width = max((len(x["rule"]) for x in rows), default=4)
-        if not args.quiet:
-            for x in rows:
-                mark = "ok  " if x["agree"] else "DIFF"
-                print(
-                    f"{mark} {x['rule']:<{width}} {x['expectation']:<52} dq {x['dq_failed']!s:>6}"
-                    f"  gx {x['gx_failed']!s:>6}" + (f"  {x['error']}" if x["error"] else "")
-                )
-        print(f"{len(rows)} expectations validated with GX; {len(differ)} differ from dq")
+        shown = rows if args.verbose else differ
+        if shown:
+            cols = ["rule", "table", "expectation", "dq_failed", "gx_failed", "agree", "error"]
+            print_rows(shown, cols, right=("dq_failed", "gx_failed"))
+        print(
+            f"{len(rows)} expectations validated with GX; {len(differ)} differ from dq"
+            + ("" if args.verbose or differ else " (-v lists them all)")
+        )
     return EXIT_FAILED if differ else EXIT_OK
