@@ -1,6 +1,7 @@
 """Detection: dq finds every defect `dq synth` injects, with exactly the injected count.
 
-Recall and precision are measured per defect kind: for every (unit, table, check) the failing
+Recall and precision are measured per defect kind: for every (unit, table, check, columns) -- the
+rule and the columns it looks at, so no rule can hide another one's miss -- the failing
 rows dq reports must equal the rows truth.json lists (nothing missed, nothing extra), and every
 submission-level defect must fail the submission rule on its column, while no submission rule
 fails without a defect that explains it (peer comparisons aside).
@@ -8,10 +9,12 @@ fails without a defect that explains it (peer comparisons aside).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
+from dq.suite import load_suites
 from dq.synth import KINDS, SUBMISSION_KINDS, generate
 from dq.synth.crosscheck import crosscheck
 
@@ -39,3 +42,29 @@ def test_every_injected_defect_is_found_exactly(
     if every_kind:
         # With this seed the pair carries every kind the generator knows.
         assert set(per_kind) == set(KINDS) | set(SUBMISSION_KINDS)
+
+
+def test_rows_found_by_another_rule_of_the_same_check_are_a_mismatch(tmp_path: Path) -> None:
+    """Counts are compared per rule and column: a defect's rows found by another compare rule
+    of the same table (one rule's miss hidden by another's extra rows) do not add up."""
+    batch = generate(tmp_path, "2020-09", scale=0.001, seed=0, units=["H001"], progress=False)
+    batch = batch if (batch / "truth.json").exists() else tmp_path / "2020-09"
+    truth = json.loads((batch / "truth.json").read_text(encoding="utf-8"))
+    compare = {}
+    for s in load_suites():
+        for r in s.rules:
+            if r.check == "compare" and not r.when:
+                compare.setdefault(s.table, set()).add(tuple(sorted(r.columns)))
+    for d in truth["defects"]:
+        own = tuple(sorted(d["columns"]))
+        others = sorted(c for c in compare.get(d["table"], ()) if c != own and not set(own) <= set(c))
+        if d["check"] == "compare" and own in compare[d["table"]] and others:
+            d["columns"] = list(others[0])  # the truth now credits the rows to another rule
+            break
+    else:
+        pytest.fail("no compare defect in a table with two compare rules")
+    (batch / "truth.json").write_text(json.dumps(truth), encoding="utf-8")
+    out = crosscheck(batch)
+    assert sorted(
+        (tuple(m["columns"]), m["expected"] > 0, m["found"] > 0) for m in out["mismatches"]
+    ) == sorted([(own, False, True), (others[0], True, False)])

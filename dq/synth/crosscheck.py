@@ -1,7 +1,9 @@
 """Compare dq's audit of a synthetic batch with its truth.json: ``python -m dq.synth.crosscheck DIR``.
 
 For every unit the extract suites run in-process, then the submission suite over all summaries.
-Failures are summed per (unit, table, check) and compared with the truth's rows for the same key;
+Failures are summed per (unit, table, check, columns) -- the rule and the columns it looks at, so
+one rule's extra rows cannot hide another rule's miss -- and compared with the truth's rows for
+the same key (a defect names the check and the columns it broke);
 submission-level kinds are matched to the submission rules that should fire. Prints one line per
 mismatch (expected vs found, with the rules involved) and a per-kind recall table; exits 1 when
 anything differs. Useful both to validate the generator and to measure the engine.
@@ -29,6 +31,21 @@ SUBMISSION_COLUMNS = {
 }
 
 
+def _columns(columns) -> tuple[str, ...]:
+    """The columns a rule or defect is about, order aside (compare's sides, a key's parts)."""
+    return tuple(sorted(columns or ()))
+
+
+def _rule_for(columns: tuple[str, ...], candidates: set[tuple[str, ...]]) -> tuple[str, ...]:
+    """The columns of the rule a defect on ``columns`` should make fail: the rule of the same
+    check on exactly those columns, else the narrowest one that covers them (a defect in the
+    sex digit of an ID number is the finding of the rule on ID, birth date and sex)."""
+    if columns in candidates:
+        return columns
+    covering = sorted((c for c in candidates if set(columns) <= set(c)), key=lambda c: (len(c), c))
+    return covering[0] if covering else columns
+
+
 def crosscheck(batch: Path) -> dict[str, Any]:
     """Audit ``batch`` (OUT/<period>) with dq and compare with its truth.json."""
     from dq.batch import evaluate_submissions
@@ -39,15 +56,10 @@ def crosscheck(batch: Path) -> dict[str, Any]:
 
     truth = json.loads((batch / "truth.json").read_text(encoding="utf-8"))
     suites = load_suites()
-    expected: dict[tuple, int] = defaultdict(int)
-    kind_of: dict[tuple, set[str]] = defaultdict(set)
-    for d in truth["defects"]:
-        if d["table"] and d["kind"] != "over_reporting":
-            key = (d["unit"], d["table"], d["check"])
-            expected[key] += d["rows"]
-            kind_of[key].add(d["kind"])
     found: dict[tuple, int] = defaultdict(int)
     rules: dict[tuple, list[str]] = defaultdict(list)
+    # (unit, table, check) -> the columns of each rule of that check that ran on the table
+    rule_columns: dict[tuple, set[tuple[str, ...]]] = defaultdict(set)
     errors: list[str] = []
     summaries = []
     for unit in truth["units"]:
@@ -56,11 +68,20 @@ def crosscheck(batch: Path) -> dict[str, Any]:
         for r in audit.results:
             if r.status == "error":
                 errors.append(f"{unit} {r.rule}: {r.message}")
+            rule_columns[(unit, r.table, r.check)].add(_columns(r.columns))
             if r.failed:
-                key = (unit, r.table, r.check)
+                key = (unit, r.table, r.check, _columns(r.columns))
                 found[key] += r.failed
                 rules[key].append(f"{r.rule}={r.failed}")
         summaries.append(summarize(extract))
+    expected: dict[tuple, int] = defaultdict(int)
+    kind_of: dict[tuple, set[str]] = defaultdict(set)
+    for d in truth["defects"]:
+        if d["table"] and d["kind"] != "over_reporting":
+            cols = _rule_for(_columns(d["columns"]), rule_columns[(d["unit"], d["table"], d["check"])])
+            key = (d["unit"], d["table"], d["check"], cols)
+            expected[key] += d["rows"]
+            kind_of[key].add(d["kind"])
     sub = evaluate_submissions(summary_frame(summaries), suites)
     sub_failed = {u: {(r.rule, tuple(r.columns)) for r in res if r.failed} for u, res in sub.items()}
 
@@ -77,6 +98,7 @@ def crosscheck(batch: Path) -> dict[str, Any]:
                     "unit": key[0],
                     "table": key[1],
                     "check": key[2],
+                    "columns": list(key[3]),
                     "expected": e,
                     "found": f,
                     "kinds": sorted(kind_of.get(key, ())),
@@ -147,7 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     out = crosscheck(args.batch)
     for m in out["mismatches"]:
         print(
-            f"MISMATCH {m['unit']} {m['table']} {m['check']}: expected {m['expected']} found "
+            f"MISMATCH {m['unit']} {m['table']} {m['check']}({','.join(m.get('columns', []))}):"
+            f" expected {m['expected']} found "
             f"{m['found']} kinds={','.join(m['kinds']) or '-'} rules={' '.join(m['rules']) or '-'}"
         )
     for e in out["errors"]:
