@@ -6,6 +6,11 @@ blank strings, signed zeros, duplicates), runs the rule through dq (a YAML suite
 through GX on the same data converted to pandas, and asserts that dq's ``failed`` equals GX's
 ``unexpected_count`` (for the row count: that dq passes exactly when GX succeeds).
 
+Besides the 25 drawn examples (``DQ_PARITY_EXAMPLES``), every run checks fixed boundary frames
+(``@example``): values equal to the other column, the compared value or a bound, blanks and
+nulls in the first and last rows, 0.0 beside -0.0. Planting ``>`` for ``>=`` in ``compare``,
+``<=`` for ``<`` in ``between`` or dropping the blank rule makes this file fail at every seed.
+
 ===========================  ==================================================================
 dq check                     GX expectation
 ===========================  ==================================================================
@@ -83,7 +88,7 @@ from typing import Any
 import polars as pl
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from dq.catalogue import Catalogue, load_catalogue
@@ -239,9 +244,46 @@ def as_datetime(v: Any) -> Any:
     return v
 
 
+# ---------------------------------------------------------------- boundary examples
+# Hypothesis draws 25 examples by default, too few to hit every edge reliably: these frames run
+# on every test run (@example) and put equal values, blanks and nulls first and last, where an
+# off-by-one (> for >=), a lost blank rule or a shifted null would change a count.
+D0, T0 = dt.date(2020, 1, 1), dt.datetime(2020, 1, 1, 12)
+MIN15 = dt.timedelta(minutes=15)
+
+
+def edge_frame(**columns: list[Any]) -> pl.DataFrame:
+    """A frame of the given columns, typed as the parity table types them."""
+    return pl.DataFrame([pl.Series(c, v, dtype=COLUMNS[c][1]) for c, v in columns.items()])
+
+
+BLANKS = edge_frame(s=["", "1", " ", "A", None, "\t", "2", "  "], i=[None, 1, 1, 0, None, -1, 5, None])
+EQUAL_INTS = edge_frame(i=[None, 1, 2, 1, 3, None, 0], j=[1, 1, 1, 2, None, None, 0])
+EQUAL_FLOATS = edge_frame(f=[None, 1.0, 2.5, -0.0, 3.0, 1.0], g=[0.5, 1.0, 2.5, 0.0, None, None])
+EQUAL_TIMES = edge_frame(
+    t=[None, T0, T0 + MIN15, T0, T0 - MIN15, None], t2=[T0, T0, T0, T0 + MIN15, T0, None]
+)
+EQUAL_DAYS = edge_frame(
+    d=[None, D0, D0, dt.date(2020, 1, 2), D0, None], t=[T0, dt.datetime(2020, 1, 1), T0, T0, None, None]
+)
+
+
+def examples(*cases: dict[str, Any]):
+    """Stack one ``@example`` per keyword dict (they always run, before the drawn examples)."""
+
+    def decorate(f):
+        for kw in cases:
+            f = example(**kw)(f)
+        return f
+
+    return decorate
+
+
 # ---------------------------------------------------------------- completeness
 @PROPERTY
 @given(df=frames("s", "i"), column=st.sampled_from(["s", "i"]))
+@example(df=BLANKS, column="s")
+@example(df=BLANKS, column="i")
 def test_not_null(dq_run, gx_run, df, column):
     dq = dq_run(df, "not_null", {"column": column})
     res = gx_run(df, gxe.ExpectColumnValuesToNotBeNull(column=column))
@@ -266,6 +308,8 @@ def test_row_count(dq_run, gx_run, df, lo_hi):
     df=frames("s"),
     value_set=st.lists(st.sampled_from(["1", "2", "9", "A", "J18.9", "a01", "10", "x"]), min_size=1),
 )
+@example(df=BLANKS.select("s"), value_set=["1", "A", " "])
+@example(df=BLANKS.select("s"), value_set=[""])
 def test_in_set_strings(dq_run, gx_run, df, value_set):
     dq = dq_run(df, "in_set", {"column": "s", "values": value_set})
     res = gx_run(df, gxe.ExpectColumnValuesToBeInSet(column="s", value_set=value_set))
@@ -320,6 +364,8 @@ PATTERNS = [
 
 @PROPERTY
 @given(df=frames("s"), pattern=st.sampled_from(PATTERNS))
+@example(df=BLANKS.select("s"), pattern=r"^\s*[a-z]")
+@example(df=BLANKS.select("s"), pattern=r"^[^ ]*$")
 def test_regex(dq_run, gx_run, df, pattern):
     dq = dq_run(df, "regex", {"column": "s", "pattern": pattern})
     res = gx_run(df, gxe.ExpectColumnValuesToMatchRegex(column="s", regex=pattern))
@@ -328,6 +374,8 @@ def test_regex(dq_run, gx_run, df, pattern):
 
 @PROPERTY
 @given(df=frames("s"), lo_hi=bounds(st.integers(0, 6)))
+@example(df=BLANKS.select("s"), lo_hi=(1, 1))
+@example(df=BLANKS.select("s"), lo_hi=(0, 2))
 def test_length(dq_run, gx_run, df, lo_hi):
     lo, hi = lo_hi
     dq = dq_run(df, "length", {"column": "s", "min": lo, "max": hi})
@@ -353,19 +401,36 @@ def test_regex_dollar_before_trailing_newline_differs(dq_run, gx_run):
 
 
 # ---------------------------------------------------------------- plausibility
-@PROPERTY
-@given(
-    data=st.data(),
-    column=st.sampled_from(["i", "f", "d", "t"]),
-    min_inclusive=st.booleans(),
-    max_inclusive=st.booleans(),
-)
-def test_between(dq_run, gx_run, data, column, min_inclusive, max_inclusive):
-    """Whole-number and fractional bounds on both numeric types; date bounds on datetimes."""
-    df = data.draw(frames(column))
+@st.composite
+def between_cases(draw) -> tuple[str, pl.DataFrame, Any, Any]:
+    """(column, frame, min, max): whole-number and fractional bounds on both numeric types;
+    date bounds on dates and datetimes, datetime bounds on datetimes."""
+    column = draw(st.sampled_from(["i", "f", "d", "t"]))
     number = st.one_of(INTS, FLOATS)
     values = {"i": number, "f": number, "d": DAYS, "t": st.one_of(DAYS, TIMES)}[column]
-    lo, hi = data.draw(bounds(values))
+    lo, hi = draw(bounds(values))
+    return column, draw(frames(column)), lo, hi
+
+
+INCLUSIVE = [(True, True), (False, False), (True, False), (False, True)]
+BETWEEN_EDGES = [
+    {"case": case, "min_inclusive": lo_in, "max_inclusive": hi_in}
+    for case in [
+        ("i", EQUAL_INTS.select("i"), 1, 2),
+        ("f", EQUAL_FLOATS.select("f"), 0, 2.5),
+        ("d", EQUAL_DAYS.select("d"), D0, dt.date(2020, 1, 2)),
+        ("t", EQUAL_TIMES.select("t"), T0 - MIN15, T0),
+        ("t", EQUAL_DAYS.select("t"), D0, D0),
+    ]
+    for lo_in, hi_in in INCLUSIVE
+]
+
+
+@PROPERTY
+@given(case=between_cases(), min_inclusive=st.booleans(), max_inclusive=st.booleans())
+@examples(*BETWEEN_EDGES)
+def test_between(dq_run, gx_run, case, min_inclusive, max_inclusive):
+    column, df, lo, hi = case
     params = {"column": column, "min": lo, "max": hi}
     params |= {"min_inclusive": min_inclusive, "max_inclusive": max_inclusive}
     dq = dq_run(df, "between", params)
@@ -382,15 +447,33 @@ def test_between(dq_run, gx_run, data, column, min_inclusive, max_inclusive):
     assert_counts(dq, res)
 
 
+PAIRS = [("i", "j"), ("f", "g"), ("i", "f"), ("t", "t2"), ("d", "t")]
+
+
+@st.composite
+def pair_cases(draw) -> tuple[str, str, pl.DataFrame]:
+    a, b = draw(st.sampled_from(PAIRS))
+    return a, b, draw(frames(a, b))
+
+
+PAIR_EDGES = [
+    {"case": case, "op": op}
+    for case in [
+        ("i", "j", EQUAL_INTS),
+        ("f", "g", EQUAL_FLOATS),
+        ("t", "t2", EQUAL_TIMES),
+        ("d", "t", EQUAL_DAYS),
+        ("i", "f", edge_frame(i=[None, 1, 0, 2], f=[1.0, 1.0, -0.0, None])),
+    ]
+    for op in (">", ">=", "<", "<=")
+]
+
+
 @PROPERTY
-@given(
-    data=st.data(),
-    pair=st.sampled_from([("i", "j"), ("f", "g"), ("i", "f"), ("t", "t2"), ("d", "t")]),
-    op=st.sampled_from([">", ">=", "<", "<="]),
-)
-def test_compare_columns(dq_run, gx_run, data, pair, op):
-    a, b = pair
-    df = data.draw(frames(a, b))
+@given(case=pair_cases(), op=st.sampled_from([">", ">=", "<", "<="]))
+@examples(*PAIR_EDGES)
+def test_compare_columns(dq_run, gx_run, case, op):
+    a, b, df = case
     dq = dq_run(df, "compare", {"left": a, "op": op, "right": b})
     # a < b  <=>  b > a: GX has only the "greater than" pair expectation.
     col_a, col_b = (a, b) if op in (">", ">=") else (b, a)
@@ -408,12 +491,31 @@ def test_compare_columns(dq_run, gx_run, data, pair, op):
     assert dq.evaluated == both
 
 
+@st.composite
+def value_cases(draw) -> tuple[str, pl.DataFrame, Any]:
+    column = draw(st.sampled_from(["i", "f", "t"]))
+    value = draw({"i": INTS, "f": st.one_of(INTS, FLOATS), "t": TIMES}[column])
+    return column, draw(frames(column)), value
+
+
+VALUE_EDGES = [
+    {"case": case, "op": op}
+    for case in [
+        ("i", EQUAL_INTS.select("i"), 1),
+        ("f", EQUAL_FLOATS.select("f"), 0),
+        ("f", EQUAL_FLOATS.select("f"), 2.5),
+        ("t", EQUAL_TIMES.select("t"), T0),
+    ]
+    for op in OPS
+]
+
+
 @PROPERTY
-@given(data=st.data(), column=st.sampled_from(["i", "f", "t"]), op=st.sampled_from(OPS))
-def test_compare_value(dq_run, gx_run, data, column, op):
+@given(case=value_cases(), op=st.sampled_from(OPS))
+@examples(*VALUE_EDGES)
+def test_compare_value(dq_run, gx_run, case, op):
     """column OP value, exported by dq.gx as a between / in-set / not-in-set expectation."""
-    df = data.draw(frames(column))
-    value = data.draw({"i": INTS, "f": st.one_of(INTS, FLOATS), "t": TIMES}[column])
+    column, df, value = case
     dq = dq_run(df, "compare", {"left": column, "op": op, "right": value})
     kw: dict[str, Any] = {"column": column}
     if op in (">", ">="):
@@ -428,19 +530,36 @@ def test_compare_value(dq_run, gx_run, data, column, op):
 
 
 # ---------------------------------------------------------------- uniqueness
+@st.composite
+def unique_cases(draw, choices: list[Any]) -> tuple[Any, pl.DataFrame]:
+    columns = draw(st.sampled_from(choices))
+    return columns, draw(frames(*([columns] if isinstance(columns, str) else columns)))
+
+
 @PROPERTY
-@given(data=st.data(), column=st.sampled_from(["s", "i", "f", "t"]))
-def test_unique(dq_run, gx_run, data, column):
-    df = data.draw(frames(column))
+@given(case=unique_cases(["s", "i", "f", "t"]))
+@examples(
+    {"case": ("s", BLANKS.select("s").vstack(BLANKS.select("s")))},
+    {"case": ("i", BLANKS.select("i"))},
+    {"case": ("f", EQUAL_FLOATS.select("f"))},  # 0.0 and -0.0 are one value
+    {"case": ("t", EQUAL_TIMES.select("t"))},
+)
+def test_unique(dq_run, gx_run, case):
+    column, df = case
     dq = dq_run(df, "unique", {"columns": [column]})
     res = gx_run(df, gxe.ExpectColumnValuesToBeUnique(column=column))
     assert_counts(dq, res)
 
 
 @PROPERTY
-@given(data=st.data(), columns=st.sampled_from([["s", "s2"], ["s", "i"], ["i", "j", "d"]]))
-def test_compound_unique(dq_run, gx_run, data, columns):
-    df = data.draw(frames(*columns))
+@given(case=unique_cases([["s", "s2"], ["s", "i"], ["i", "j", "d"]]))
+@examples(
+    {"case": (["s", "i"], BLANKS)},
+    {"case": (["s", "s2"], BLANKS.with_columns(s2=pl.col("s").reverse()))},
+    {"case": (["i", "j", "d"], EQUAL_INTS.with_columns(d=pl.lit(D0)))},
+)
+def test_compound_unique(dq_run, gx_run, case):
+    columns, df = case
     dq = dq_run(df, "unique", {"columns": columns})
     res = gx_run(
         df,
