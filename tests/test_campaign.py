@@ -149,3 +149,18 @@ def test_unit_report_losses_add_up(campaign):
         assert [x.points for x in r.top_fixes] == sorted((x.points for x in r.top_fixes), reverse=True)
         failing = sum(f.loss for f in r.failing)
         assert failing <= r.lost + 0.01
+
+
+def test_samples_show_blanks_and_round_binary_noise():
+    from dq.catalogue import load_catalogue
+    from dq.report.model import sample_table
+
+    rows = [
+        {"visit_id": "V1", "dept_code": "", "total_fee": -105.96000000000001},
+        {"visit_id": "V2", "dept_code": "  "},
+    ]
+    zh = sample_table(rows, "outpatient_visit", load_catalogue(), "zh")
+    assert zh.rows[0] == ("V1", "（空字符串）", "-105.96")
+    assert zh.rows[1][:2] == ("V2", "（2 个空白字符）")
+    en = sample_table(rows, "outpatient_visit", load_catalogue(), "en")
+    assert en.rows[0][1] == "(empty string)" and en.rows[1][1] == "(2 blank characters)"

@@ -95,6 +95,12 @@ def report_filename(unit_id: str) -> str:
 def _cell(value: Any, lang: str) -> str:
     if value is None:
         return "（空）" if lang == "zh" else "(empty)"
+    if isinstance(value, str) and not value.strip():  # blank values shown, not left invisible
+        if not value:
+            return "（空字符串）" if lang == "zh" else "(empty string)"
+        return f"（{len(value)} 个空白字符）" if lang == "zh" else f"({len(value)} blank characters)"
+    if isinstance(value, float):  # binary noise off: -105.96000000000001 → -105.96
+        return f"{value:.10g}"
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
     return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
 

@@ -1,18 +1,17 @@
-"""Regenerate the example screenshots of the reports from the bundled published data.
+"""Regenerate the example screenshots of the reports.
 
-    .venv/bin/python reports/examples/make_screenshots.py [--synthetic]
+    .venv/bin/python reports/examples/make_screenshots.py
 
-Scores the newsletters' published summaries of 2018-03 and 2020-09 (``datasets/nanjing``) into
-a temporary history store, exactly as ``dq score --published`` does, renders the reports, and
-takes one headless-Chromium screenshot (1200 × 2400) of each page type:
+Takes one headless-Chromium screenshot (1200 wide) of each page type:
 
-    unit.png       the unit report of 东南大学附属中大医院 (H008), 2020-09
-    campaign.png   the campaign report 2018-03 → 2020-09
-    index.png      the index of 2020-09
+    unit.png            the unit report of 东南大学附属中大医院 (H008), 2020-09, scored from the
+                        newsletters' published summaries (submission figures only)
+    unit_synthetic.png  a hospital (H022) of the calibrated demo *before* the campaign (2020-08):
+                        where it loses points, the calendar, masked samples, rows-to-fix links
+    campaign.png        the demo's synthetic campaign 2020-08 → 2020-09 (per-unit chart, districts)
+    index.png           the demo's index of 2020-09
 
-The published summaries have no record-level results (no samples) and no upload dates (no
-calendar). ``--synthetic`` also writes ``unit_synthetic.png``: a hospital of a small
-``dq synth`` batch, scored record by record, with the month's calendar and masked samples.
+The demo part runs :func:`dq.demo.run_demo` (scale 0.001, seed 7), exactly as ``dq demo`` does.
 """
 
 from __future__ import annotations
@@ -52,10 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--unit", default="H008", help="unit of the unit screenshot (default H008)")
     ap.add_argument("--out", type=Path, default=HERE, help="folder for the PNGs (default: this folder)")
-    ap.add_argument("--synthetic", action="store_true", help="also unit_synthetic.png from a dq synth batch")
+    ap.add_argument("--synthetic", action="store_true", help=argparse.SUPPRESS)  # kept: always done now
     args = ap.parse_args(argv)
     sys.path.insert(0, str(REPO))
-    from dq.batch import score_batch, score_published
+    from dq.batch import score_published
     from dq.report.files import render_campaign_file, render_period
     from dq.store import Store
 
@@ -72,31 +71,21 @@ def main(argv: list[str] | None = None) -> int:
             render_period(store, period, reports, echo=None)
         render_campaign_file(store, "2018-03", "2020-09", reports)
         screenshot(chromium, reports / "2020-09" / f"{args.unit}.html", args.out / "unit.png", work / "p")
-        screenshot(chromium, reports / "campaign_2018-03_2020-09.html", args.out / "campaign.png", work / "p")
-        screenshot(chromium, reports / "2020-09" / "index.html", args.out / "index.png", work / "p")
-        if args.synthetic:
-            from dq.synth.generate import generate
+        from dq.demo import run_demo
 
-            syn, sstore = work / "synth", Store(work / "synth-history")
-            for period, profile in (("2020-08", "before"), ("2020-09", "after")):
-                generate(
-                    syn,
-                    period,
-                    scale=0.0005,
-                    seed=1,
-                    profile=profile,
-                    units=["H022", "H006", "D01"],
-                    progress=False,
-                )
-                score_batch(syn, period, sstore, progress=False)
-                render_period(sstore, period, work / "synth-reports", echo=None)
-            screenshot(
-                chromium,
-                work / "synth-reports" / "2020-08" / "H022.html",
-                args.out / "unit_synthetic.png",
-                work / "p",
-                "1200,3000",
-            )
+        paths = run_demo(work / "demo", scale=0.001, seed=7)
+        synth = work / "demo" / "reports"
+        screenshot(
+            chromium,
+            synth / "2020-08" / "H022.html",
+            args.out / "unit_synthetic.png",
+            work / "p",
+            "1200,3000",
+        )
+        screenshot(
+            chromium, Path(paths["synthetic_campaign"]), args.out / "campaign.png", work / "p", "1200,3000"
+        )
+        screenshot(chromium, synth / "2020-09" / "index.html", args.out / "index.png", work / "p")
     return 0
 
 
