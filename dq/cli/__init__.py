@@ -37,7 +37,7 @@ COMMANDS = (
     ("synth", synth, "generate a synthetic batch of site extracts with known defects"),
     ("suites", suites, "list or validate rule suites"),
     ("checks", checks, "list the check catalogue"),
-    ("gx", gx, "export suites as Great Expectations suites"),
+    ("gx", gx, "Great Expectations: export suites, validate them with GX, import GX suites"),
     ("demo", demo, "run the main job end to end on the bundled data"),
 )
 
