@@ -111,9 +111,12 @@ def test_load_batch_types_like_dq_and_blanks_are_null(tmp_path):
 
 
 def test_cli_validate(capsys):
-    assert main(["gx", "validate", str(EXAMPLE), "--format", "json"]) == 0
+    # a lone table file is an extract too; the whole folder is covered above
+    assert main(["gx", "validate", str(EXAMPLE / "outpatient_visit.parquet"), "--format", "json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["differ"] == 0 and len(out["expectations"]) > 60
+    assert out["differ"] == 0 and len(out["expectations"]) >= 10
+    assert {x["table"] for x in out["expectations"]} == {"outpatient_visit"}
+    assert all(x["agree"] and x["dq_failed"] == x["gx_failed"] for x in out["expectations"])
 
 
 # ------------------------------------------------------------------------------ import
