@@ -6,9 +6,13 @@ in ``<column>__raw``; a value that does not parse becomes null in the typed colu
 by the ``date_parse`` conformance rule, never dropped.
 
 Accepted: Parquet; CSV in UTF-8 (with or without BOM) or GB18030/GBK (detected, or named with
-``encoding``); Excel .xlsx (first sheet). Dates: ISO (``2020-09-01``) or ``YYYYMMDD``;
-datetimes: ISO (``2020-09-01 08:30:00``, ``T`` separator, fractional seconds) or
-``YYYYMMDDHHMMSS``; slashes also pass as separators.
+``encoding``); Excel .xlsx (first sheet; data on another sheet is refused). Dates: ISO
+(``2020-09-01``) or ``YYYYMMDD``; datetimes: ISO (``2020-09-01 08:30:00``, ``T`` separator,
+fractional seconds, ``Z`` or an offset: converted to Asia/Shanghai) or ``YYYYMMDDHHMMSS``;
+slashes also pass as separators. Refused, naming the file: ragged CSV rows, duplicate headers,
+an uploaded ``<col>__raw``, nested (struct/list) values in a catalogue column, symbolic links
+(unless ``follow_symlinks`` and inside the extract) and anything that is not a regular file.
+NaN and ±inf in number columns become null (see docs/robustness.md).
 """
 
 from __future__ import annotations
@@ -74,7 +78,7 @@ def detect_encoding(path: Path, sample_bytes: int = 1 << 20) -> str:
     bad = _bad_byte(head, "gb18030", truncated)
     if bad is None:
         return "gb18030"
-    raise InputError(f"{path}: neither UTF-8 nor GB18030 (byte {bad}); name the encoding with --encoding")
+    raise InputError(f"{path}: neither UTF-8 nor GB18030 (byte {bad}); save it as UTF-8 or GB18030")
 
 
 def _scan_csv(path: Path, encoding: str | None) -> pl.LazyFrame:

@@ -65,7 +65,12 @@ def test_not_future_judges_a_date_against_the_rows_upload_not_the_audit_clock():
     frame = pl.DataFrame(
         {
             "a": ["ok", "late", "same-day", "no-upload"],
-            "birth_date": [dt.date(1980, 1, 1), dt.date(2020, 11, 2), dt.date(2020, 9, 3), dt.date(2020, 11, 2)],  # noqa: E501
+            "birth_date": [
+                dt.date(1980, 1, 1),
+                dt.date(2020, 11, 2),
+                dt.date(2020, 9, 3),
+                dt.date(2020, 11, 2),
+            ],  # noqa: E501
             "upload_time": [dt.datetime(2020, 9, 3, 8)] * 3 + [None],
         }
     )
@@ -75,3 +80,26 @@ def test_not_future_judges_a_date_against_the_rows_upload_not_the_audit_clock():
     (res,) = dq.validate(frame, [rule])
     assert (res.evaluated, res.failed) == (4, 1)  # only "late": no-upload is judged by today's clock
     assert [s["birth_date"] for s in res.samples] == ["2020-11-02"]
+
+
+def test_follow_symlinks_follows_links_inside_the_extract_only(tmp_path):
+    """--follow-symlinks reads a link to a file inside the extract folder, never one outside."""
+    from test_hostile_corpus import good
+
+    from dq.errors import InputError
+    from dq.sources import open_extract
+
+    d = tmp_path / "H001"
+    good(d, "H001")
+    (d / "data").mkdir()
+    (d / "outpatient_visit.parquet").rename(d / "data" / "visits.parquet")
+    (d / "outpatient_visit.parquet").symlink_to(d / "data" / "visits.parquet")
+    with pytest.raises(InputError, match="symbolic link; refused"):
+        open_extract(d)
+    assert open_extract(d, follow_symlinks=True).tables["outpatient_visit"].frame.collect().height == 12
+    outside = tmp_path / "elsewhere.parquet"
+    (d / "data" / "visits.parquet").rename(outside)
+    (d / "outpatient_visit.parquet").unlink()
+    (d / "outpatient_visit.parquet").symlink_to(outside)
+    with pytest.raises(InputError, match="outside the extract folder"):
+        open_extract(d, follow_symlinks=True)
