@@ -70,7 +70,7 @@ def test_not_future_judges_a_date_against_the_rows_upload_not_the_audit_clock():
                 dt.date(2020, 11, 2),
                 dt.date(2020, 9, 3),
                 dt.date(2020, 11, 2),
-            ],  # noqa: E501
+            ],
             "upload_time": [dt.datetime(2020, 9, 3, 8)] * 3 + [None],
         }
     )
