@@ -25,6 +25,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -280,15 +281,18 @@ def audit_unit(
     samples: int = 5,
     streaming: bool = False,
     fix_rows: int = 0,
+    now: datetime | None = None,
 ) -> UnitOutcome:
     """Audit one unit folder for ``period`` with the record-level ``suites``: its results and
     submission summary, or its error. Pure: reads only the folder (no store, no globals), never
     raises for a bad extract, and returns a picklable outcome, so it can run in another process.
     A folder given as an fsspec URL is copied to a local temporary folder and audited there.
+    ``now``: the clock of checks such as "not in the future" (a batch gives all its units one,
+    which also lets the engine compile each rule once for all units; default: the current time).
     """
     if is_url(path):
         return _audit_url(str(path), period, suites, unit=unit, catalogue=catalogue, samples=samples,
-                          streaming=streaming)  # fmt: skip
+                          streaming=streaming, now=now)  # fmt: skip
     d = Path(path)
     t = time.perf_counter()
     out = UnitOutcome(dict(unit) if unit else _unit_from_dir(d), folder=str(d))
@@ -317,6 +321,7 @@ def audit_unit(
             samples=samples,
             streaming=streaming,
             fix_rows=fix_rows,
+            now=now,
         )
         out.results = list(audit.results)
         out.tables = {ti.table: ti.rows for ti in audit.tables}
@@ -492,6 +497,7 @@ def score_batch(
             fn = partial(
                 audit_unit, period=period, suites=record_suites(suites), catalogue=cat,
                 samples=samples, streaming=streaming, fix_rows=fix_rows, follow_symlinks=follow_symlinks,
+                now=datetime.now(),  # one clock for the whole batch
             )  # fmt: skip
             for out in refused:
                 commit_unit(store, run, out, peers, suites, cfg, fixes)

@@ -166,8 +166,11 @@ def evaluate_table(
     seen_lookups: dict[tuple, Join] = {}
     results: dict[str, RuleResult] = {}
     empty = pl.LazyFrame(schema=dict(schema))  # for type-checking rules without data
+    known = _known_plans(table, schema, rules, period, now, cat)
     for i, rule in enumerate(rules):
-        plan = _compile(rule, ctx, f"r{i}", empty)
+        plan = known.get(i) or _compile(rule, ctx, f"r{i}", empty)
+        if isinstance(plan, Plan) and not plan.joins and rule.lookup is None:
+            known[i] = plan  # depends on this table's schema only: kept for the next unit
         if isinstance(plan, RuleResult):
             results[rule.id] = plan
             continue
@@ -201,7 +204,8 @@ def evaluate_table(
     failing: list[Plan] = []
     sampled: dict[str, list[dict[str, Any]]] = {}
     for p, prefix in ((p, p.prefix) for p in plans):
-        results[p.rule.id] = _plan_result(p, row, prefix, n_rows)
+        names = [k[len(prefix) + 3 :] for k in p.exprs if k.startswith(f"{prefix}:d:")]
+        results[p.rule.id] = _plan_result(p, row, prefix, n_rows, names)
         status, failed = results[p.rule.id].status, results[p.rule.id].failed
         if status in ("fail", "warn") and want > 0 and failed > 0:
             failing.append(p)
@@ -324,6 +328,34 @@ def evaluate_by_unit(
                 for p in plans
             ]
     return out
+
+
+# Compiled plans of record-level rules by (table, schema, rules, period, clock, catalogue). A
+# rule without joins compiles to the same plan for every table of one schema, so a batch, whose
+# units share one clock (``now``), compiles each once instead of once per unit. Rules that join
+# other tables of the extract (foreign keys, lookups) are compiled for each table.
+_KNOWN: dict[tuple, tuple[Sequence[Rule], Catalogue, dict[int, Plan]]] = {}
+
+
+def _known_plans(
+    table: str,
+    schema: Mapping[str, pl.DataType],
+    rules: Sequence[Rule],
+    period: str | None,
+    now: dt.datetime | None,
+    cat: Catalogue,
+) -> dict[int, Plan]:
+    if now is None:  # a clock of its own: nothing to share
+        return {}
+    key = (table, tuple(schema.items()), tuple(id(r) for r in rules), period, now, id(cat))
+    hit = _KNOWN.get(key)
+    if hit is not None and hit[1] is cat and all(a is b for a, b in zip(hit[0], rules, strict=True)):
+        return hit[2]
+    if len(_KNOWN) >= 256:
+        _KNOWN.clear()
+    plans: dict[int, Plan] = {}
+    _KNOWN[key] = (list(rules), cat, plans)
+    return plans
 
 
 def _sample_columns(p: Plan, schema: Mapping[str, pl.DataType], spec) -> list[str]:
