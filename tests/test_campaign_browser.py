@@ -110,3 +110,27 @@ def test_print_to_pdf_page_counts(site, tmp_path):
         assert 1 <= counts["unit_after"] < counts["unit_before"] <= 30, counts
     finally:
         browser.close()
+
+
+def test_calendar_is_a_week_grid(site, tmp_path):
+    out, _ = site
+    browser = Browser(tmp_path / "profile")
+    try:
+        s = browser.open((out / "2020-08" / "H004.html").resolve().as_uri())
+        labels = browser.evaluate(
+            s, "[...document.querySelectorAll('svg.calendar .cal-wd')].map(t => t.textContent)"
+        )
+        assert labels == list("一二三四五六日")
+        cells = browser.evaluate(
+            s,
+            "[...document.querySelectorAll('svg.calendar rect')].map(r => "
+            "[+r.getAttribute('x'), +r.getAttribute('y'), r.querySelector('title').textContent])",
+        )
+        assert len(cells) == 31  # August 2020
+        # 2020-08-01 is a Saturday: day 1 sits under 六, day 3 (Monday) starts the next row
+        xs = sorted({c[0] for c in cells})
+        assert len(xs) == 7 and cells[0][0] == xs[5] and cells[2][0] == xs[0] and cells[2][1] > cells[0][1]
+        assert all(c[2].split()[0] == str(i + 1) for i, c in enumerate(cells))
+        assert browser.problems(s) == []
+    finally:
+        browser.close()

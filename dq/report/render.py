@@ -27,7 +27,7 @@ from dq.report.model import CampaignReport, IndexPage, UnitReport
 __all__ = ["TEMPLATES", "environment", "render_campaign", "render_index", "render_unit"]
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-WEEKDAYS = {"zh": "一二三四五六日", "en": "MTWTFSS"}
+WEEKDAYS = {"zh": tuple("一二三四五六日"), "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")}
 
 
 def _num(value: float | None, digits: int = 2) -> str:

@@ -162,26 +162,32 @@ def trend(points: Sequence[TrendPoint], label: str, width: float = 460, height: 
 
 
 def calendar(days: Sequence[Day], label: str, weekday_names: Sequence[str]) -> Markup:
-    """A one-row strip of the month: filled cells for days with an upload, hollow ones without.
-    Weekend days carry a small mark under the cell."""
-    cell, gap, top = 21.0, 3.0, 14.0
-    width = len(days) * (cell + gap) - gap + 2
-    height = top + cell + 12
+    """The month as a week grid (Monday first): one column per weekday under its label, one row
+    per week; filled cells for days with an upload, hollow ones without, weekends shaded. Each
+    cell says its day and whether anything was uploaded in a ``<title>``."""
+    cell, gap, top, left = 30.0, 4.0, 22.0, 1.0
+    if not days:
+        return _svg(10, 10, [], label, "calendar")
+    first = days[0].weekday
+    weeks = (first + len(days) + 6) // 7
+    width = left + 7 * (cell + gap) - gap + 1
+    height = top + weeks * (cell + gap) + 2
     body = []
+    for wd in range(7):
+        x = left + wd * (cell + gap) + cell / 2
+        cls = "cal-wd cal-we-label" if wd >= 5 else "cal-wd"
+        body.append(_text(cls, x, top - 8, escape(weekday_names[wd])))
     for i, d in enumerate(days):
-        x = 1 + i * (cell + gap)
+        slot = first + i
+        x = left + (slot % 7) * (cell + gap)
+        y = top + (slot // 7) * (cell + gap)
         cls = "cal-on" if d.uploaded else "cal-off"
-        if d.weekday == 0 or i == 0:
-            body.append(_text("cal-wd", x + cell / 2, top - 4, escape(weekday_names[d.weekday])))
+        state = "✓" if d.uploaded else "✗"
         body.append(
-            f'<rect class="{cls}" x="{_n(x)}" y="{_n(top)}" width="{_n(cell)}" height="{_n(cell)}" rx="3"/>'
+            f'<rect class="{cls}{" cal-weekend" if d.weekday >= 5 else ""}" x="{_n(x)}" y="{_n(y)}" '
+            f'width="{_n(cell)}" height="{_n(cell)}" rx="4"><title>{d.day} {state}</title></rect>'
         )
-        body.append(f'<text class="cal-day {cls}-t" x="{_n(x + cell / 2)}" y="{_n(top + 15)}">{d.day}</text>')
-        if d.weekday >= 5:
-            body.append(
-                f'<rect class="cal-we" x="{_n(x + 3)}" y="{_n(top + cell + 3)}" '
-                f'width="{_n(cell - 6)}" height="3" rx="1.5"/>'
-            )
+        body.append(f'<text class="cal-day {cls}-t" x="{_n(x + cell / 2)}" y="{_n(y + 19)}">{d.day}</text>')
     return _svg(width, height, body, label, "calendar")
 
 
