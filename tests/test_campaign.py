@@ -164,3 +164,25 @@ def test_samples_show_blanks_and_round_binary_noise():
     assert zh.rows[1][:2] == ("V2", "（2 个空白字符）")
     en = sample_table(rows, "outpatient_visit", load_catalogue(), "en")
     assert en.rows[0][1] == "(empty string)" and en.rows[1][1] == "(2 blank characters)"
+
+
+def test_text_greys_have_enough_contrast():
+    """WCAG AA: text colours of the report (muted and faint greys) reach 4.5:1 on the page and
+    card backgrounds."""
+    from dq.report.render import TEMPLATES
+
+    css = (TEMPLATES / "report.css").read_text(encoding="utf-8")
+    var = dict(re.findall(r"--([a-z]+):\s*(#[0-9a-fA-F]{6})", css))
+
+    def lum(hex_: str) -> float:
+        rgb = [int(hex_[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+        lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+    def contrast(a: str, b: str) -> float:
+        hi, lo = sorted((lum(a), lum(b)), reverse=True)
+        return (hi + 0.05) / (lo + 0.05)
+
+    for text in ("ink", "muted", "faint"):
+        for bg in ("bg", "card"):
+            assert contrast(var[text], var[bg]) >= 4.5, (text, bg, round(contrast(var[text], var[bg]), 2))
