@@ -29,7 +29,7 @@ def raw_column(col: str) -> str:
     return f"{col}{RAW_SUFFIX}"
 
 
-_TZ = r"(?:Z|z|[+-]\d{2}(?::?\d{2})?)$"
+_TIME_TZ = r"\d{2}:?\d{2}(?::?\d{2}(?:\.\d+)?)?(Z|z|[+-]\d{2}(?::?\d{2})?)$"
 
 
 def parse_temporal(text: pl.Expr, typ: str) -> pl.Expr:
@@ -45,12 +45,15 @@ def parse_temporal(text: pl.Expr, typ: str) -> pl.Expr:
     ``2020-09-03T00:15:00Z`` is ``2020-09-03 08:15:00``; a date keeps the local day.
     """
     s = text.cast(pl.String).str.strip_chars()
-    tz = s.str.extract(r"(" + _TZ + r")", 1)
-    local = (
-        pl.when(tz.is_not_null() & s.str.contains(r"\d[T ]?\d{2}:?\d{2}"))
-        .then(s.str.replace(_TZ, ""))
-        .otherwise(s)
+    # One regex finds an offset that follows a time (HH:MM…), never the "-03" of a date; it runs
+    # only on values that can hold one (a Z, a +, or a - past the date), the rest are null to it.
+    maybe = (
+        s.str.slice(-1).is_in(["Z", "z"])
+        | s.str.contains("+", literal=True)
+        | s.str.slice(10).str.contains("-", literal=True)
     )
+    tz = pl.when(maybe).then(s).str.extract(_TIME_TZ, 1)
+    local = s.str.head(s.str.len_chars() - tz.str.len_chars().fill_null(0))
     digits = local.str.replace_all(r"[-/: T]", "")
     # Length of the digits before any fractional seconds.
     n = digits.str.find(".", literal=True).fill_null(digits.str.len_bytes())
