@@ -186,3 +186,19 @@ def test_text_greys_have_enough_contrast():
     for text in ("ink", "muted", "faint"):
         for bg in ("bg", "card"):
             assert contrast(var[text], var[bg]) >= 4.5, (text, bg, round(contrast(var[text], var[bg]), 2))
+
+
+def test_index_shows_change_and_links_neighbouring_months(campaign):
+    from dq.report.model import build_index
+
+    _, store = campaign
+    before = dict(store.scores("2020-08").select("unit_id", "score").iter_rows())
+    page = build_index(PeriodData(store, "2020-09"))
+    rows = [r for g in page.groups for r in g.rows]
+    assert {r.unit_id for r in rows} == set(UNITS)
+    for r in rows:
+        assert r.change == pytest.approx(r.score - before[r.unit_id], abs=0.011)
+    assert page.previous == ("2020年8月", "../2020-08/index.html") and page.next is None
+    first = build_index(PeriodData(store, "2020-08"))
+    assert first.previous is None and first.next == ("2020年9月", "../2020-09/index.html")
+    assert all(r.change is None for g in first.groups for r in g.rows)

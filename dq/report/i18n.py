@@ -116,6 +116,7 @@ LABELS: dict[str, dict[str, str]] = {
         "loss_points": "总分 −{points}",
         "gain_points": "可得 +{points} 分",
         "section_losses": "失分在哪里",
+        "index_change": "较上期",
         "per_unit_chart": "各单位治理前后得分",
         "per_unit_chart_note": (
             "按得分变化从大到小排列；灰点为治理前，彩色点为治理后（颜色表示等级），"
@@ -345,6 +346,7 @@ LABELS: dict[str, dict[str, str]] = {
         "loss_points": "score −{points}",
         "gain_points": "+{points} points",
         "section_losses": "Where the points are lost",
+        "index_change": "vs previous",
         "per_unit_chart": "Each unit before and after",
         "per_unit_chart_note": (
             "Sorted by change, largest gain first; grey dot before, coloured dot after (colour = grade), "

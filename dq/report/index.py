@@ -30,6 +30,7 @@ class IndexRow:
     records: float | None
     failing: int
     history_drop: bool = False  # a metric fell below the unit's history
+    change: float | None = None  # score − the unit's score of its previous scored period
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,8 @@ class IndexPage:
     groups: tuple[IndexGroup, ...]
     campaigns: tuple[tuple[str, str], ...]  # (label, href)
     generated_at: str
+    previous: tuple[str, str] | None = None  # (label, href) of the previous month's index
+    next: tuple[str, str] | None = None  # (label, href) of the next month's index
 
 
 def build_index(data: PeriodData, campaigns: Sequence[tuple[str, str]] = ()) -> IndexPage:
@@ -69,6 +72,7 @@ def build_index(data: PeriodData, campaigns: Sequence[tuple[str, str]] = ()) -> 
         if not res.is_empty():
             counts = res.filter(pl.col("status").is_in(FAILING)).group_by("unit_id").len()
             failing = dict(counts.iter_rows())
+        prev = _previous_scores(data)
         ranked = rank_units(
             overall.with_columns(
                 pl.when(pl.col("status") == "ok").then(pl.col("score")).otherwise(None).alias("score"),
@@ -101,6 +105,11 @@ def build_index(data: PeriodData, campaigns: Sequence[tuple[str, str]] = ()) -> 
                         records=parts.get((r["unit_id"], "part:records")) if ok else None,
                         failing=failing.get(r["unit_id"], 0) if ok else 0,
                         history_drop=ok and r["unit_id"] in drops,
+                        change=(
+                            round(r["score"] - prev[r["unit_id"]], 2)
+                            if ok and r["score"] is not None and prev.get(r["unit_id"]) is not None
+                            else None
+                        ),
                     )
                 )
             scored = [x.score for x in rows if x.score is not None]
@@ -117,4 +126,26 @@ def build_index(data: PeriodData, campaigns: Sequence[tuple[str, str]] = ()) -> 
         groups=tuple(groups),
         campaigns=tuple(campaigns),
         generated_at=data.generated_at,
+        **_neighbours(data),
     )
+
+
+def _previous_scores(data: PeriodData) -> dict[str, float | None]:
+    """Each unit's overall score in its latest scored period before this one."""
+    h = data.history
+    if h.is_empty():
+        return {}
+    earlier = h.filter((pl.col("period") < data.period) & (pl.col("status") == "ok"))
+    if earlier.is_empty():
+        return {}
+    last = earlier.sort("period").group_by("unit_id").agg(pl.col("score").last())
+    return dict(last.iter_rows())
+
+
+def _neighbours(data: PeriodData) -> dict[str, tuple[str, str] | None]:
+    """Links to the index pages of the stored months just before and after this one."""
+    periods = data.store.periods()
+    before = [p for p in periods if p < data.period]
+    after = [p for p in periods if p > data.period]
+    link = lambda p: (period_label(p, data.lang), f"../{p}/index.html")  # noqa: E731
+    return {"previous": link(before[-1]) if before else None, "next": link(after[0]) if after else None}
