@@ -26,7 +26,7 @@ import polars as pl
 from dq.catalogue import Catalogue, load_catalogue
 from dq.checks import Aggregate, Context, Join
 from dq.errors import CheckError, DQError, InputError, NotApplicable
-from dq.masking import describe_error, mask_sample
+from dq.masking import describe_error, mask_samples
 from dq.plan import Plan, apply_joins, compile_rule, when_mask
 from dq.results import AuditResult, RuleResult, Status, TableInfo, status_for
 from dq.sources import Extract, parse_period
@@ -440,7 +440,7 @@ def _add_samples(
     frames = iter(pl.collect_all(queries, engine="streaming" if streaming else "auto") if queries else [])
     for p in chosen:
         got = sampled[p.rule.id] if p.rule.id in sampled else next(frames).iter_rows(named=True)
-        rows = [mask_sample({k: _jsonable(v) for k, v in r.items()}, table, cat) for r in got]
+        rows = mask_samples(({k: _jsonable(v) for k, v in r.items()} for r in got), table, cat)
         old = results[p.rule.id]
         results[p.rule.id] = RuleResult(
             **{**old.__dict__, "samples": tuple(rows[:n_samples]), "fix_rows": tuple(rows[:n_fix])}

@@ -13,6 +13,7 @@ through :func:`describe_error`, which keeps the error's kind and names and drops
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -25,6 +26,7 @@ __all__ = [
     "mask_identifiers",
     "mask_row",
     "mask_sample",
+    "mask_samples",
     "mask_value",
 ]
 
@@ -84,22 +86,35 @@ def mask_sample(row: dict[str, Any], table: str, cat: Catalogue) -> dict[str, An
     name is a pii column elsewhere in the catalogue. The engine masks samples with it before they
     are stored; the reports apply it once more, so nothing unmasked can reach a page.
     """
+    return mask_samples([row], table, cat)[0]
+
+
+def mask_samples(rows: Iterable[dict[str, Any]], table: str, cat: Catalogue) -> list[dict[str, Any]]:
+    """:func:`mask_sample` of each row (each column's pii tag is looked up once for all rows)."""
     per_table, anywhere = _pii_maps(cat)
     own = per_table.get(table, {})
-    out: dict[str, Any] = {}
-    for key, value in row.items():
+    tags: dict[str, str | None] = {}
+
+    def tag(key: str) -> str | None:
         base = key.removesuffix("__raw")
         how = own.get(base)
         if how is None and "__" in base:
             other, col = base.split("__", 1)
             how = per_table.get(other, {}).get(col) or anywhere.get(col)
-        how = how or anywhere.get(base)
-        if how and isinstance(value, dict | list | tuple):
-            value = _mask_all(value, how)
-        elif how:
-            value = mask_value(value, how)
-        out[key] = clean_value(value)
-    return out
+        return how or anywhere.get(base)
+
+    masked = []
+    for row in rows:
+        out: dict[str, Any] = {}
+        for key, value in row.items():
+            how = tags[key] if key in tags else tags.setdefault(key, tag(key))
+            if how and isinstance(value, dict | list | tuple):
+                value = _mask_all(value, how)
+            elif how:
+                value = mask_value(value, how)
+            out[key] = clean_value(value)
+        masked.append(out)
+    return masked
 
 
 def _mask_all(value: Any, how: str) -> Any:
