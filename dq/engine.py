@@ -294,39 +294,78 @@ def evaluate_by_unit(
     if any(isinstance(p, Plan) and p.joins for p in plans):
         return None
     live = [p for p in plans if isinstance(p, Plan)]
-    queries = []
-    names: dict[tuple[int, str], list[str]] = {}  # (unit in its chunk, prefix) -> detail names
-    chunks = [list(units[i : i + UNITS_PER_QUERY]) for i in range(0, len(units), UNITS_PER_QUERY)]
+    rowwise = [p for p in live if not isinstance(p.compiled, Aggregate)]
+    if any(p.compiled.violates_among is not None for p in rowwise):  # type: ignore[union-attr]
+        return None  # its failures depend on the evaluated rows: unit by unit
+    # Row-level rules: each row's evaluated and failed flags over the whole frame (windows see
+    # every row), then summed per unit -- the narrowed rule's counts, as `when & unit` only
+    # removes the other units' rows from both sums. Their details do not depend on the `when`.
+    flags: list[pl.Expr] = []
+    sums: list[pl.Expr] = []
+    static: list[pl.Expr] = [pl.len().alias("__rows")]
+    for p in rowwise:
+        a, b = f"__dq_{p.prefix}_n", f"__dq_{p.prefix}_f"
+        flags.append((when_mask(p.rule) & p.compiled.applies.fill_null(False)).alias(a))  # type: ignore[union-attr]
+        sums += [pl.col(a).sum().alias(f"{p.prefix}:n"), pl.col(b).sum().alias(f"{p.prefix}:f")]
+        static += [e.alias(f"{p.prefix}:d:{d}") for d, e in p.compiled.details.items()]
+    bads = [
+        (
+            pl.col(f"__dq_{p.prefix}_n")
+            & p.compiled.violations(pl.col(f"__dq_{p.prefix}_n")).fill_null(False)
+        ).alias(f"__dq_{p.prefix}_f")
+        for p in rowwise
+    ]
+    queries = [frame.select(static)]
+    if rowwise:
+        queries.append(frame.with_columns(flags).with_columns(bads).group_by(key).agg(sums))
+    # Aggregate rules: the narrowed aggregate itself, per unit, :data:`UNITS_PER_QUERY` at a time.
+    names: dict[tuple[str, str], list[str]] = {}  # (unit, prefix) -> detail names
+    aggs = [p for p in live if isinstance(p.compiled, Aggregate)]
+    chunks = (
+        [list(units[i : i + UNITS_PER_QUERY]) for i in range(0, len(units), UNITS_PER_QUERY)] if aggs else []
+    )
     for chunk in chunks:
-        exprs: list[pl.Expr] = [pl.len().alias("__rows")]
+        exprs: list[pl.Expr] = []
         for k, uid in enumerate(chunk):
             unit = (pl.col(key) == pl.lit(uid, dtype=pl.String)).fill_null(False)
-            for p in live:
-                pre, mask = f"u{k}:{p.prefix}", when_mask(p.rule) & unit
-                if isinstance(p.compiled, Aggregate):
-                    n, f = p.compiled.aggregate(mask)
-                    details = dict(p.compiled.details)  # aggregate() rebuilds them for this mask
-                else:
-                    applies = mask & p.compiled.applies.fill_null(False)
-                    bad = applies & p.compiled.violations(applies).fill_null(False)
-                    n, f, details = applies.sum(), bad.sum(), dict(p.compiled.details)
+            for p in aggs:
+                pre = f"u{k}:{p.prefix}"
+                n, f = p.compiled.aggregate(when_mask(p.rule) & unit)  # type: ignore[union-attr]
+                details = dict(p.compiled.details)  # aggregate() rebuilds them for this mask
                 exprs += [n.alias(f"{pre}:n"), f.alias(f"{pre}:f")]
                 exprs += [e.alias(f"{pre}:d:{d}") for d, e in details.items()]
-                names[k, p.prefix] = list(details)
+                names[uid, p.prefix] = list(details)
         queries.append(frame.select(exprs))
     try:
-        rows = [q.row(0, named=True) for q in pl.collect_all(queries)]
+        got = pl.collect_all(queries)
     except Exception:
         return None
-    out: dict[str, list[RuleResult]] = {}
-    for chunk, row in zip(chunks, rows, strict=True):
-        n_rows = int(row["__rows"])
+    top = got[0].row(0, named=True)
+    n_rows = int(top["__rows"])
+    per_unit: dict[str, dict[str, Any]] = {}
+    if rowwise:
+        for r in got[1].iter_rows(named=True):
+            per_unit[r[key]] = r
+    agg_rows = got[2:] if rowwise else got[1:]
+    by_unit: dict[str, tuple[dict[str, Any], str]] = {}
+    for chunk, frame_row in zip(chunks, agg_rows, strict=True):
+        row = frame_row.row(0, named=True)
         for k, uid in enumerate(chunk):
-            pre = f"u{k}:"
-            out[uid] = [
-                _plan_result(p, row, pre + p.prefix, n_rows, names[k, p.prefix]) if isinstance(p, Plan) else p
-                for p in plans
-            ]
+            by_unit[uid] = (row, f"u{k}:")
+    zero = {f"{p.prefix}:{c}": 0 for p in rowwise for c in "nf"}
+    out: dict[str, list[RuleResult]] = {}
+    for uid in units:
+        counts = {**top, **zero, **per_unit.get(uid, {})}
+        res: list[RuleResult] = []
+        for p in plans:
+            if not isinstance(p, Plan):
+                res.append(p)
+            elif isinstance(p.compiled, Aggregate):
+                row, pre = by_unit[uid]
+                res.append(_plan_result(p, row, pre + p.prefix, n_rows, names[uid, p.prefix]))
+            else:
+                res.append(_plan_result(p, counts, p.prefix, n_rows, list(p.compiled.details)))
+        out[uid] = res
     return out
 
 
