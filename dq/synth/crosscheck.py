@@ -28,6 +28,7 @@ SUBMISSION_COLUMNS = {
     "uploaded_not_declared": ("uploaded_not_declared", "required_tables"),
     "missing_upload_days": ("upload_days",),
     "over_reporting": ("outpatient_rate", "discharge_rate"),
+    "under_reporting": ("outpatient_rate", "discharge_rate"),
 }
 
 
@@ -77,7 +78,7 @@ def crosscheck(batch: Path) -> dict[str, Any]:
     expected: dict[tuple, int] = defaultdict(int)
     kind_of: dict[tuple, set[str]] = defaultdict(set)
     for d in truth["defects"]:
-        if d["table"] and d["kind"] != "over_reporting":
+        if d["table"] and d["kind"] not in ("over_reporting", "under_reporting"):
             cols = _rule_for(_columns(d["columns"]), rule_columns[(d["unit"], d["table"], d["check"])])
             key = (d["unit"], d["table"], d["check"], cols)
             expected[key] += d["rows"]
@@ -109,7 +110,7 @@ def crosscheck(batch: Path) -> dict[str, Any]:
         if d["kind"] not in SUBMISSION_COLUMNS:
             continue
         cols = SUBMISSION_COLUMNS[d["kind"]]
-        if d["kind"] == "over_reporting":
+        if d["kind"] in ("over_reporting", "under_reporting"):
             cols = ("outpatient_rate",) if d["columns"] == ["outpatient_visits"] else ("discharge_rate",)
         hit = [rule for rule, rc in sub_failed.get(d["unit"], ()) if set(rc) & set(cols)]
         per_kind[d["kind"]][0] += 1

@@ -80,6 +80,7 @@ CHECK_OF = {
     "declared_not_uploaded": "proportion",
     "uploaded_not_declared": "proportion",
     "over_reporting": "between",
+    "under_reporting": "between",
     "not_reported": "expression",
 }
 SUBMISSION_KINDS = (
@@ -88,7 +89,11 @@ SUBMISSION_KINDS = (
     "uploaded_not_declared",
     "missing_upload_days",
     "over_reporting",
+    "under_reporting",
 )
+# kinds written from a unit's newsletter row rather than drawn (the row's own upload rates, see
+# dq.synth.generate._reference): the coverage step cannot add them
+FROM_ROW_KINDS = ("under_reporting",)
 TEXT_ONLY = {"unparseable_date"}
 
 _NULLABLE_H = (
@@ -233,7 +238,7 @@ KINDS: dict[str, dict[str, tuple[tuple[str, tuple[str, ...]], ...]]] = {
     "diag_main_count": {H: (("inpatient_diagnosis", ("inpatient_id", "diag_type")),)},
 }
 ROW_KINDS = tuple(KINDS)
-ALL_KINDS = ROW_KINDS + SUBMISSION_KINDS
+ALL_KINDS = ROW_KINDS + tuple(k for k in SUBMISSION_KINDS if k not in FROM_ROW_KINDS)
 
 # leaf tables a unit may declare and then not upload (nothing else depends on them)
 DROPPABLE = {
@@ -394,7 +399,9 @@ def _submission(
                 )
             )
     if plan.reference_available and u_over < p_random:
-        ud.defects.append(_over_reporting(rng, plan))
+        d = _over_reporting(rng, plan)
+        if d is not None:
+            ud.defects.append(d)
     return ud
 
 
@@ -435,14 +442,23 @@ def _unit_before(plan: UnitPlan, period: Period, seed: int) -> UnitDefects:
     return ud
 
 
-def _over_reporting(rng: np.random.Generator, plan: UnitPlan) -> Defect:
+def _over_reporting(rng: np.random.Generator, plan: UnitPlan, keep_rates: bool = True) -> Defect | None:
+    """More rows uploaded than the official count. A metric whose newsletter row has its own rate
+    keeps it (None when every metric has one), unless ``keep_rates`` is off: then only rates
+    outside the submission rules' bounds (too low, above 100 %) are kept."""
+    outpatient = ("outpatient_visits", "outpatient_visit" if plan.kind == "hospital" else "community_visit")
+    metrics = [outpatient, ("discharges", "inpatient_record")] if plan.kind == "hospital" else [outpatient]
+
+    def free(metric: str) -> bool:
+        rate = plan.published_rates.get(metric)
+        return rate is None or (not keep_rates and 30 <= rate <= 100)
+
     if plan.kind == "hospital" and rng.random() < 0.4:
-        metric, table = "discharges", "inpatient_record"
-    else:
-        metric, table = (
-            "outpatient_visits",
-            ("outpatient_visit" if plan.kind == "hospital" else "community_visit"),
-        )
+        metrics.reverse()
+    metrics = [m for m in metrics if free(m[0])]
+    if not metrics:
+        return None
+    metric, table = metrics[0]
     return Defect(
         "over_reporting", table, (metric,), figure=1, detail={"share": float(rng.uniform(0.7, 0.95))}
     )
@@ -483,15 +499,19 @@ def _cover(plans: list[UnitPlan], uds: dict[str, UnitDefects], period: Period, s
                 ud.defects = [d for d in ud.defects if d.kind != "not_reported"]
                 done = _add_kind(rng, plan, ud, kind, period)
         if not done and kind == "over_reporting":
+            # a unit given an official count, or one whose newsletter rate is plausible anyway
             for plan in order:
                 plan.reference_available = True
-                done = _add_kind(rng, plan, uds[plan.unit_id], kind, period)
-                break
+                done = _add_kind(rng, plan, uds[plan.unit_id], kind, period, keep_rates=False)
+                if done:
+                    break
         if done:
             present.add(kind)
 
 
-def _add_kind(rng: np.random.Generator, plan: UnitPlan, ud: UnitDefects, kind: str, period: Period) -> bool:
+def _add_kind(
+    rng: np.random.Generator, plan: UnitPlan, ud: UnitDefects, kind: str, period: Period, keep_rates: bool = True
+) -> bool:
     if kind == "not_reported":
         if ud.collection_mode != "upload" or not ud.reported or ud.dropped:
             return False
@@ -538,7 +558,9 @@ def _add_kind(rng: np.random.Generator, plan: UnitPlan, ud: UnitDefects, kind: s
     if kind == "over_reporting":
         if not plan.reference_available:
             return False
-        d = _over_reporting(rng, plan)
+        d = _over_reporting(rng, plan, keep_rates)
+        if d is None:
+            return False
         d.origin = "coverage"
         ud.defects.append(d)
         return True

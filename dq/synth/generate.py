@@ -82,20 +82,29 @@ def _count_in_period(ud: UnitData, plan: UnitDefects, table: str) -> int:
     return n
 
 
-def _reference(ud: UnitData, plan: UnitDefects, seed: int) -> tuple[dict[str, int], dict[str, Any]]:
-    """Official counts for reference.csv (empty when none) and the over-reporting details."""
+# Upload rates of the newsletter rows follow them within the rules' bounds: below 30 % the
+# submission suite's low-rate rules fire (SUB-009/010), above 100 % the plausibility ones.
+LOW_RATE = 30.0
+
+
+def _reference(
+    ud: UnitData, plan: UnitDefects, seed: int
+) -> tuple[dict[str, int], dict[str, Any], list[dict[str, Any]]]:
+    """Official counts for reference.csv (empty when none), the over-reporting details, and the
+    submission-level truth of the newsletter row's own rates (too low, or above 100 %)."""
     up = ud.plan
     if not up.reference_available:
-        return {}, {}
+        return {}, {}, []
     rng = np.random.default_rng([seed & 0xFFFFFFFF, up.key, stable_hash("reference")])
     metrics = {"outpatient_visits": "outpatient_visit" if up.kind == "hospital" else "community_visit"}
     if up.kind == "hospital":
         metrics["discharges"] = "inpatient_record"
     over = {d.columns[0]: d for d in plan.defects if d.kind == "over_reporting"}
-    values, details = {}, {}
+    values, details, truth = {}, {}, []
     for metric, table in metrics.items():
         uploaded = _count_in_period(ud, plan, table)
         ratio = rng.uniform(0.88, 0.99)
+        published = up.published_rates.get(metric)
         if metric in over:
             value = min(uploaded - 1, math.floor(uploaded * over[metric].detail["share"]))
             details[metric] = {
@@ -103,10 +112,34 @@ def _reference(ud: UnitData, plan: UnitDefects, seed: int) -> tuple[dict[str, in
                 "reference": value,
                 "rate": round(100 * uploaded / value, 2),
             }
-        else:
+        elif published is None:
             value = math.ceil(uploaded / ratio)
+        elif published < LOW_RATE:
+            # the row's rate, kept below the bound after rounding (a 0 % row still uploads)
+            value = math.ceil(uploaded * 100 / min(max(published, 1.0), LOW_RATE - 0.5))
+            kind = "under_reporting"
+        elif published <= 100:
+            value = math.floor(uploaded * 100 / published)  # rate in [published, 100]
+        else:
+            value = min(uploaded - 1, math.ceil(uploaded * 100 / published))
+            kind = "over_reporting"
+        if published is not None and metric not in over and not LOW_RATE <= published <= 100:
+            truth.append(
+                {
+                    "unit": up.unit_id,
+                    "table": table,
+                    "kind": kind,
+                    "check": "between",
+                    "columns": [metric],
+                    "rows": 1,
+                    "uploaded": uploaded,
+                    "reference": int(value),
+                    "rate": round(100 * uploaded / value, 2),
+                    "origin": "newsletter",
+                }
+            )
         values[metric] = int(value)
-    return values, details
+    return values, details, truth
 
 
 def _estimate(up: UnitPlan) -> int:
@@ -179,7 +212,7 @@ def _write_unit(
                 progress.advance(task, stop - start)
             rows_written[table] = w.rows
 
-    reference, over = _reference(ud, ud_plan, seed)
+    reference, over, rate_truth = _reference(ud, ud_plan, seed)
     if reference:
         lines = ["metric,value", *(f"{k},{v}" for k, v in reference.items())]
         (unit_dir / "reference.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -231,6 +264,7 @@ def _write_unit(
             entry["group_rows"] = d.detail["group_rows"]
         entry["origin"] = d.origin
         truth.append(entry)
+    truth.extend(rate_truth)
 
     summary = {
         "name": up.name,

@@ -122,6 +122,9 @@ class UnitPlan:
     # declared / required tables (None when unknown, 未反馈 or 开库采集) and that row's period
     declared_ratio: float | None = None
     figures_period: str | None = None
+    # upload rates (uploaded / official count, %) of that row, by reference metric; empty when
+    # the row has none (the steady profile, or a newsletter that prints no rate)
+    published_rates: dict[str, float] = field(default_factory=dict)
 
     @property
     def tables(self) -> tuple[str, ...]:
@@ -217,6 +220,20 @@ def _published_rows(period: str, order: tuple[str, ...] | None = None) -> dict[s
     return out
 
 
+def _profile_rates(row: dict, kind: str) -> dict[str, float]:
+    """The row's reported upload rates by reference metric (outpatient visits; discharges for
+    hospitals only, districts upload no front sheets)."""
+    metrics = {"outpatient_visits": "outpatient"}
+    if kind == "hospital":
+        metrics["discharges"] = "discharge"
+    out = {}
+    for metric, col in metrics.items():
+        rate = row.get(f"{col}_rate")
+        if row.get(f"{col}_rate_status") == "reported" and rate is not None and not math.isnan(rate):
+            out[metric] = float(rate)
+    return out
+
+
 def load_units(
     period: Period,
     scale: float,
@@ -264,6 +281,8 @@ def load_units(
         no_ref = fig.get("outpatient_rate_status") == "no_reference"
         declared, required = fig.get("declared_tables"), fig.get("required_tables")
         ratio = min(1.0, declared / required) if declared is not None and required else None
+        rates = _profile_rates(fig, inst.kind) if profile in PROFILE_FIGURES else {}
+        lost = rng.random() < 0.12  # the official count is missing now and then
         plans.append(
             UnitPlan(
                 unit_id=inst.unit_id,
@@ -276,7 +295,7 @@ def load_units(
                 source_period=source,
                 published_upload_days=fig.get("upload_days"),
                 published_days=fig.get("days_in_period"),
-                reference_available=not no_ref and rng.random() >= 0.12,
+                reference_available=not no_ref and (bool(rates) or not lost),
                 counts=counts,
                 factor=factor,
                 target_rows=target,
@@ -286,6 +305,7 @@ def load_units(
                 key=key,
                 declared_ratio=ratio,
                 figures_period=fig_source,
+                published_rates=rates,
             )
         )
     return plans
