@@ -510,7 +510,12 @@ def _cover(plans: list[UnitPlan], uds: dict[str, UnitDefects], period: Period, s
 
 
 def _add_kind(
-    rng: np.random.Generator, plan: UnitPlan, ud: UnitDefects, kind: str, period: Period, keep_rates: bool = True
+    rng: np.random.Generator,
+    plan: UnitPlan,
+    ud: UnitDefects,
+    kind: str,
+    period: Period,
+    keep_rates: bool = True,
 ) -> bool:
     if kind == "not_reported":
         if ud.collection_mode != "upload" or not ud.reported or ud.dropped:
