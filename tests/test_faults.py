@@ -22,6 +22,7 @@ from dq.store import Store
 
 P = "2020-09"
 UNITS = [f"H{i:03d}" for i in range(1, 7)]
+SLOW_UNIT, SLOW_ROWS = "H003", 2_000_000
 
 
 def dq_cmd(*args: str) -> list[str]:
@@ -39,7 +40,10 @@ def env() -> dict[str, str]:
 def batch(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("faults")
     for uid in UNITS:
-        hospital(root / P / uid, uid, 12)
+        # H003 is large, so the batch is still busy with it when a test stops or kills the
+        # process after the first two units were committed (12 rows each would all be done
+        # before the signal lands on a loaded machine).
+        hospital(root / P / uid, uid, SLOW_ROWS if uid == SLOW_UNIT else 12)
     return root
 
 
