@@ -8,8 +8,9 @@ and renders it, writes a contacts file (example.org) for every unit, then times 
     smtp+starttls  the same over STARTTLS with a self-signed certificate (needs `cryptography`)
     re-run         a second send of the month: every unit skipped from the record
 
-after one untimed warm-up dry run, and prints seconds, milliseconds per unit, messages and mean message size, and each figure's ratio
-to the dry run. Not a test: CI does not run it. Data go to a temporary folder.
+after one untimed warm-up dry run, and prints seconds, milliseconds per unit, messages and mean
+message size, and each figure's ratio to the dry run. Not a test: CI does not run it. Data go
+to a temporary folder.
 
     .venv/bin/python benchmarks/bench_send.py [--scale 0.001] [--keep DIR]
 """
