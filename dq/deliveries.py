@@ -27,6 +27,7 @@ from pathlib import Path
 import polars as pl
 
 from dq import __version__
+from dq.outputs import safe_filename
 
 __all__ = ["DELIVERY_SCHEMA", "DeliveryEvent", "DeliveryLog"]
 
@@ -71,10 +72,6 @@ class DeliveryEvent:
     time: datetime | None = None
 
 
-def _safe(text: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in text).lstrip(".") or "_"
-
-
 class DeliveryLog:
     """Read and append the delivery record of the history store rooted at ``root``."""
 
@@ -103,8 +100,9 @@ class DeliveryLog:
             "error": event.error,
             "dq_version": __version__,
         }
-        name = f"{when:%Y%m%dT%H%M%S%f}__{_safe(event.unit_id)}__{event.status}__{uuid.uuid4().hex[:8]}"
-        path = self.folder / f"period={_safe(period)}" / f"{name}.parquet"
+        unit = safe_filename(event.unit_id)
+        name = f"{when:%Y%m%dT%H%M%S%f}__{unit}__{event.status}__{uuid.uuid4().hex[:8]}"
+        path = self.folder / f"period={safe_filename(period)}" / f"{name}.parquet"
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp")
         try:
@@ -117,7 +115,7 @@ class DeliveryLog:
 
     def events(self, period: str | None = None) -> pl.DataFrame:
         """Every recorded event (of one period), oldest first."""
-        files = sorted(self.folder.glob(f"period={_safe(period) if period else '*'}/*.parquet"))
+        files = sorted(self.folder.glob(f"period={safe_filename(period) if period else '*'}/*.parquet"))
         if not files:
             return pl.DataFrame(schema={"period": pl.String, **DELIVERY_SCHEMA})
         df = pl.scan_parquet(

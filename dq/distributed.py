@@ -183,14 +183,14 @@ def score_batch_on_cluster(
 
 def _render_units(store_root: str, period: str, unit_ids: list[str], out_dir: str, lang: str) -> list[str]:
     """On a worker: render the reports of some units of a period (the store read once)."""
-    from dq.outputs import atomic_write_text
-    from dq.report.files import _period_data, _safe
+    from dq.outputs import atomic_write_text, safe_filename
+    from dq.report.files import _period_data
     from dq.report.model import report_filename
     from dq.report.render import render_unit
     from dq.store import Store
 
     data = _period_data(Store(store_root), period, lang)
-    folder = Path(out_dir) / _safe(period)
+    folder = Path(out_dir) / safe_filename(period)
     return [
         str(atomic_write_text(folder / report_filename(uid), render_unit(data.unit(uid)))) for uid in unit_ids
     ]

@@ -8,7 +8,13 @@ from pathlib import Path
 
 from dq.errors import OutputError
 
-__all__ = ["atomic_write_text", "ensure_dir"]
+__all__ = ["atomic_write_text", "ensure_dir", "safe_filename"]
+
+
+def safe_filename(text: str) -> str:
+    """``text`` reduced to characters safe in a file or folder name (letters, digits, ``-_.``;
+    anything else becomes ``_``; no leading dot), e.g. a period or a unit id in a report path."""
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in text).lstrip(".") or "_"
 
 
 def ensure_dir(path: str | Path) -> Path:

@@ -55,6 +55,7 @@ from dq.contacts import Contact, Contacts
 from dq.deliveries import DeliveryEvent, DeliveryLog
 from dq.errors import DQError, InputError, OutputError, UsageError
 from dq.explain import Loss
+from dq.outputs import safe_filename
 
 __all__ = [
     "SendOutcome",
@@ -262,7 +263,7 @@ def build_message(
 
 def new_message_id(mail: UnitMail, domain: str) -> str:
     """``<dq.2020-09.H001.<random>@domain>``: unique, and it says what it is."""
-    return f"<dq.{mail.period}.{_safe_period(mail.unit_id)}.{uuid.uuid4().hex[:16]}@{domain}>"
+    return f"<dq.{mail.period}.{safe_filename(mail.unit_id)}.{uuid.uuid4().hex[:16]}@{domain}>"
 
 
 def _parse_sender(text: str) -> Address:
@@ -573,10 +574,10 @@ def send_period(
         selected = list(scored)
     results = store.results(period)
     ranked_pool = scores.filter(pl.col("status") == "ok")
-    folder = Path(reports_dir) / _safe_period(period)
+    folder = Path(reports_dir) / safe_filename(period)
     warnings = list(contacts.warnings)
     log_ = DeliveryLog(store.root)
-    eml_dir = Path(out) / _safe_period(period) if dry_run and out is not None else None
+    eml_dir = Path(out) / safe_filename(period) if dry_run and out is not None else None
     if eml_dir is not None:
         from dq.outputs import ensure_dir
 
@@ -665,10 +666,6 @@ def send_period(
             if conn is not None:
                 conn.close()
     return SendOutcome(period, dry_run, outcomes, warnings, time.perf_counter() - t0)
-
-
-def _safe_period(period: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in period).lstrip(".") or "_"
 
 
 def _write_bytes(path: Path, data: bytes) -> None:
@@ -806,4 +803,4 @@ def demo_outbox(store, period: str, reports_dir: str | Path, out: str | Path, la
         dry_run=True,
         out=Path(out) / "outbox",
     )
-    return Path(out) / "outbox" / _safe_period(period)
+    return Path(out) / "outbox" / safe_filename(period)

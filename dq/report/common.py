@@ -88,8 +88,9 @@ def threshold_text(max_fraction: float | None, max_count: int | None, lang: str)
 
 def report_filename(unit_id: str) -> str:
     """The unit report's file name (the unit id, reduced to safe characters)."""
-    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in str(unit_id)).lstrip(".")
-    return f"{safe or '_'}.html"
+    from dq.outputs import safe_filename
+
+    return f"{safe_filename(str(unit_id))}.html"
 
 
 def _cell(value: Any, lang: str) -> str:

@@ -17,16 +17,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from dq.errors import InputError
-from dq.outputs import atomic_write_text
+from dq.outputs import atomic_write_text, safe_filename
 from dq.store import Store
 
 __all__ = ["campaign_report", "render_campaign_file", "render_period", "render_unit_file"]
 
 _CAMPAIGN = re.compile(r"^campaign_(.+)_(.+)\.html$")
-
-
-def _safe(text: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in text).lstrip(".") or "_"
 
 
 def _campaign_links(out_dir: Path, period: str) -> list[tuple[str, str]]:
@@ -53,7 +49,7 @@ def render_index_file(data, out_dir: Path) -> Path:
 
     out_dir = Path(out_dir)
     page = build_index(data, _campaign_links(out_dir, data.period))
-    return atomic_write_text(out_dir / _safe(data.period) / "index.html", render_index(page))
+    return atomic_write_text(out_dir / safe_filename(data.period) / "index.html", render_index(page))
 
 
 def render_period(
@@ -71,7 +67,7 @@ def render_period(
 
     out = Path(out_dir)
     data = _period_data(store, period, lang)
-    folder = out / _safe(period)
+    folder = out / safe_filename(period)
     written = []
     for uid in data.unit_ids():
         data.fix_files[uid] = _fix_links(store, period, uid, folder, lang, max_rows, data)
@@ -95,7 +91,7 @@ def render_unit_file(
     data = _period_data(store, period, lang)
     if unit_id not in data.unit_ids():
         raise InputError(f"unit {unit_id} has no score for {period} in {store.root}")
-    folder = Path(out_dir) / _safe(period)
+    folder = Path(out_dir) / safe_filename(period)
     index = "index.html" if (folder / "index.html").exists() else None
     data.fix_files[unit_id] = _fix_links(store, period, unit_id, folder, lang, max_rows, data)
     return atomic_write_text(
@@ -122,27 +118,27 @@ def render_campaign_file(
     out = Path(out_dir)
     report = report or campaign_report(store, before, after, lang, mixed=mixed)
     indexes = {
-        p: f"{_safe(p)}/index.html"
+        p: f"{safe_filename(p)}/index.html"
         for p in dict.fromkeys((report.before_period, report.after_period))
-        if (out / _safe(p) / "index.html").exists()
+        if (out / safe_filename(p) / "index.html").exists()
     }
     # unit names link to the after period's unit reports (the before's when a unit has no after)
     hrefs: dict[str, str] = {}
     for period in (report.before_period, report.after_period):
-        folder = out / _safe(period)
+        folder = out / safe_filename(period)
         for k in report.kinds:
             for u in k.units:
                 if (folder / report_filename(u.unit_id)).exists():
-                    hrefs[u.unit_id] = f"{_safe(period)}/{report_filename(u.unit_id)}"
+                    hrefs[u.unit_id] = f"{safe_filename(period)}/{report_filename(u.unit_id)}"
         for u in report.only_one:
             if (folder / report_filename(u.unit_id)).exists():
-                hrefs[u.unit_id] = f"{_safe(period)}/{report_filename(u.unit_id)}"
+                hrefs[u.unit_id] = f"{safe_filename(period)}/{report_filename(u.unit_id)}"
+    after_dir = safe_filename(report.after_period)
     for d in report.districts:
-        if d.platform_id and (out / _safe(report.after_period) / report_filename(d.platform_id)).exists():
-            hrefs.setdefault(d.platform_id, f"{_safe(report.after_period)}/{report_filename(d.platform_id)}")
-    path = atomic_write_text(
-        out / f"campaign_{_safe(before)}_{_safe(after)}.html", render_campaign(report, indexes, hrefs)
-    )
+        if d.platform_id and (out / after_dir / report_filename(d.platform_id)).exists():
+            hrefs.setdefault(d.platform_id, f"{after_dir}/{report_filename(d.platform_id)}")
+    name = f"campaign_{safe_filename(before)}_{safe_filename(after)}.html"
+    path = atomic_write_text(out / name, render_campaign(report, indexes, hrefs))
     written = [path]
     for period in indexes:
         written.append(render_index_file(_period_data(store, period, lang), out))
