@@ -34,6 +34,7 @@ import polars as pl
 from dq import __version__
 from dq.errors import InputError, OutputError, StoreError
 from dq.masking import describe_error
+from dq.messages import message_args
 from dq.results import RuleResult
 from dq.scoring import RulePoints, UnitScore
 
@@ -78,6 +79,7 @@ RESULT_SCHEMA = {
     "points": pl.Float64,
     "max_points": pl.Float64,
     "message": pl.String,
+    "message_args": pl.String,  # the message's key and fields (dq.messages), to render it in zh/en
     "samples": pl.String,
     "title_zh": pl.String,
     "title_en": pl.String,
@@ -347,6 +349,7 @@ class Store:
                     "points": p.points if p else None,
                     "max_points": p.max_points if p else None,
                     "message": r.message,
+                    "message_args": message_args(r.message),
                     "samples": json.dumps(list(r.samples), ensure_ascii=False, default=str),
                     "title_zh": r.title_zh,
                     "title_en": r.title_en,

@@ -20,6 +20,7 @@ from dq.checks.base import (
     blank_or_null,
 )
 from dq.columns import raw_column
+from dq.messages import Message, message
 
 __all__ = ["CHECKS"]
 
@@ -42,7 +43,8 @@ def _columns_present(p: Mapping[str, Any], ctx: Context) -> Compiled:
         expected = {c: "" for c in ([listed] if isinstance(listed, str) else listed)}
     elif ctx.spec is not None:
         expected = {c.name: c.type for c in ctx.spec.columns if c.required or p["all"]}
-    missing, mistyped = [], []
+    missing: list[str] = []
+    mistyped: list[Message] = []
     for name, typ in expected.items():
         if name not in ctx.schema:
             missing.append(name)
@@ -51,16 +53,18 @@ def _columns_present(p: Mapping[str, Any], ctx: Context) -> Compiled:
         if typ and got != pl.String and ctx.spec is not None:
             want = ctx.spec.column(name).dtype  # type: ignore[union-attr]
             if not (got == want or (got.is_numeric() and want.is_numeric())):
-                mistyped.append(f"{name} ({got}, expected {typ})")
+                mistyped.append(message("columns.type", column=name, got=str(got), expected=typ))
     failed = len(missing) + len(mistyped)
 
     def describe(_: Mapping[str, Any]) -> str:
         parts = []
         if missing:
-            parts.append("missing: " + ", ".join(missing))
+            parts.append(message("columns.missing", columns=missing))
         if mistyped:
-            parts.append("wrong type: " + ", ".join(mistyped))
-        return "; ".join(parts) or f"all {len(expected)} columns present"
+            parts.append(message("columns.wrong_type", columns=mistyped))
+        if not parts:
+            return message("columns.all_present", n=len(expected))
+        return parts[0] if len(parts) == 1 else message("columns.problems", parts=parts)
 
     return Aggregate(
         aggregate=lambda mask: (pl.lit(len(expected)), pl.lit(failed)),
@@ -86,8 +90,8 @@ def _row_count(p: Mapping[str, Any], ctx: Context) -> Compiled:
     return Aggregate(
         aggregate=aggregate,
         details=details,
-        describe=lambda d: (
-            f"{d['rows']} rows (expected {lo if lo is not None else '-'}..{hi if hi is not None else '-'})"
+        describe=lambda d: message(
+            "row_count", rows=d["rows"], low=lo if lo is not None else "-", high=hi if hi is not None else "-"
         ),
     )
 

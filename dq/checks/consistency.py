@@ -20,6 +20,7 @@ from dq.checks.base import (
     sql_columns,
 )
 from dq.errors import CheckError
+from dq.messages import message
 
 __all__ = ["CHECKS"]
 
@@ -88,14 +89,19 @@ def _row_total(p: Mapping[str, Any], ctx: Context) -> Compiled:
 
     def describe(d: Mapping[str, Any]) -> str:
         wrong = [
-            f"{c}: stated {_fmt(d[f'stated:{c}'])}, computed {_fmt(d[f'computed:{c}'])}"
+            message(
+                "row_totals.column",
+                column=c,
+                stated=_fmt(d[f"stated:{c}"]),
+                computed=_fmt(d[f"computed:{c}"]),
+            )
             for c in cols
             if d[f"stated:{c}"] is not None and abs((d[f"stated:{c}"] or 0) - (d[f"computed:{c}"] or 0)) > tol
         ]
         return (
-            f"{total_label} row differs from the sum of rows: " + "; ".join(wrong)
+            message("row_totals.differs", label=total_label, parts=wrong)
             if wrong
-            else (f"{total_label} row equals the sum of rows in {len(cols)} column(s)")
+            else message("row_totals.equal", label=total_label, n=len(cols))
         )
 
     return Aggregate(

@@ -42,6 +42,7 @@ import polars as pl
 
 from dq.checks.base import Aggregate, CheckDef, Compiled, Context, Param, sql
 from dq.errors import CheckError
+from dq.messages import message
 from dq.results import RuleResult, status_for
 
 __all__ = [
@@ -130,15 +131,20 @@ class Judgement:
 
     def describe(self) -> str:
         if not self.applicable:
-            return f"{self.metric}: {self.note}"
+            return message("history.not_applicable", metric=self.metric, note=self.note)
         lo = fmt_value(self.low) if self.low is not None else "-∞"
         hi = fmt_value(self.high) if self.high is not None else "∞"
-        rng = f"[{lo}, {hi}]"
         used = f"{self.periods[0]}..{self.periods[-1]}" if len(self.periods) > 1 else self.periods[0]
-        word = "outside" if self.flagged else "within"
-        extra = f"; {self.note}" if self.note else ""
-        value = fmt_value(self.value)
-        return f"{self.metric} = {value} {word} expected {rng} ({self.method} over {used}{extra})"
+        return message(
+            "history.outside" if self.flagged else "history.within",
+            metric=self.metric,
+            value=fmt_value(self.value),
+            low=lo,
+            high=hi,
+            method=self.method,
+            used=used,
+            note=message("history.note", note=self.note) if self.note else "",
+        )
 
 
 def judge(
@@ -160,7 +166,7 @@ def judge(
     if len(hist) < max(need, 1):
         return Judgement(
             metric, value, False, False, None, None, method, (), tuple(hist),
-            f"not applicable: {len(hist)} earlier period(s) stored, {need} needed",
+            message("history.too_short", n=len(hist), need=need),
         )  # fmt: skip
 
     def flags(low: float | None, high: float | None) -> bool:
@@ -174,7 +180,11 @@ def judge(
         low = prev * (1 + float(lo_c)) if lo_c is not None and direction != "rise" else None
         high = prev * (1 + float(hi_c)) if hi_c is not None and direction != "drop" else None
         change = (value - prev) / prev if prev else (math.inf if value > 0 else 0.0)
-        note = f"change {change:+.0%} from {prev_p}" if math.isfinite(change) else f"from 0 in {prev_p}"
+        note = (
+            message("history.change", change=f"{change:+.0%}", period=prev_p)
+            if math.isfinite(change)
+            else message("history.from_zero", period=prev_p)
+        )
         return Judgement(
             metric, value, True, flags(low, high), low, high, method, (prev_p,), tuple(hist), note
         )
@@ -199,9 +209,9 @@ def judge(
             ref_med, _ = center_spread([values[p] for p in around])
             shift = math.log(ref_value + off) - ref_med
             used_method = "seasonal"
-            note = f"seasonal effect {math.exp(shift) - 1:+.0%} from {ref}"
+            note = message("history.seasonal", effect=f"{math.exp(shift) - 1:+.0%}", period=ref)
         else:
-            note = f"{ref} not stored: robust_z"
+            note = message("history.no_reference", period=ref)
     max_z = float(params.get("max_z") if params.get("max_z") is not None else 3.5)
     min_change = float(params.get("min_change") if params.get("min_change") is not None else 0.3)
     half = max(max_z * _MAD_SIGMA * mad, math.log1p(min_change))
@@ -308,7 +318,7 @@ def evaluate_history(
     out: list[RuleResult] = []
     for rule in rules:
         if rule.when and summary is None:
-            out.append(_result(rule, "not_applicable", 0, 0, "no submission summary to decide its condition"))
+            out.append(_result(rule, "not_applicable", 0, 0, message("history.no_summary")))
             continue
         if rule.when and summary is not None:
             try:
@@ -318,7 +328,7 @@ def evaluate_history(
                 out.append(_result(rule, "error", 0, 0, f"cannot evaluate when: {exc}"))
                 continue
             if not applies:
-                out.append(_result(rule, "not_applicable", 0, 0, "no rows to evaluate"))
+                out.append(_result(rule, "not_applicable", 0, 0, message("history.no_rows")))
                 continue
         pattern = str(rule.params["metric"])
         names = _matches(pattern, set(current) | set(by_metric))
@@ -329,20 +339,22 @@ def evaluate_history(
         ]
         done = [j for j in judged if j.applicable]
         if not done:
-            why = judged[0].note if judged else f"no metric {pattern} this period"
+            why = judged[0].note if judged else message("history.no_metric", pattern=pattern)
             out.append(_result(rule, "not_applicable", 0, 0, why))
             continue
         flagged = [j for j in done if j.flagged]
         shown = flagged or (done if len(done) == 1 else [])
         if flagged:
-            message = "; ".join(j.describe() for j in flagged[:5]) + (
-                f"; and {len(flagged) - 5} more" if len(flagged) > 5 else ""
+            text = message(
+                "history.flagged",
+                items=[j.describe() for j in flagged[:5]],
+                more=message("history.more", n=len(flagged) - 5) if len(flagged) > 5 else "",
             )
         elif len(done) == 1:
-            message = done[0].describe()
+            text = done[0].describe()
         else:
             used = sorted({p for j in done for p in j.periods})
-            message = f"{len(done)} metrics within their expected ranges ({used[0]}..{used[-1]})"
+            text = message("history.all_within", n=len(done), first=used[0], last=used[-1])
         rows: list[dict[str, Any]] = []
         for j in shown[:3]:
             values = dict(j.history)
@@ -357,7 +369,7 @@ def evaluate_history(
                         "flagged": j.flagged if p == period else None,
                     }
                 )
-        res = _result(rule, "pass", len(done), len(flagged), message, rows if samples else ())
+        res = _result(rule, "pass", len(done), len(flagged), text, rows if samples else ())
         exceeded = rule.threshold.exceeded(len(flagged), len(done))
         out.append(_replace_status(res, status_for(len(flagged), len(done), rule.severity, exceeded)))
     return out

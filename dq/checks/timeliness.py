@@ -10,6 +10,7 @@ import polars as pl
 
 from dq.checks.base import Aggregate, CheckDef, Compiled, Context, Param, RowLevel
 from dq.errors import CheckError
+from dq.messages import message
 
 __all__ = ["CHECKS"]
 
@@ -51,10 +52,8 @@ def _upload_days(p: Mapping[str, Any], ctx: Context) -> Compiled:
         seen = {str(x) for x in d["days"] or []}
         missing = [x.day for x in all_days if x.isoformat() not in seen]
         if not missing:
-            return f"uploads on all {n_days} days"
-        return f"uploads on {n_days - len(missing)} of {n_days} days; no upload on day(s) " + (
-            ", ".join(map(str, missing))
-        )
+            return message("upload_days.all", total=n_days)
+        return message("upload_days.missing", days=n_days - len(missing), total=n_days, missing=missing)
 
     def aggregate(mask: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
         days = pl.col(col).filter(in_period & mask).dt.date().unique().sort()

@@ -14,6 +14,7 @@ from dq import __version__
 from dq.catalogue import Catalogue, load_catalogue
 from dq.checks import DIMENSIONS
 from dq.explain import Loss, rule_losses
+from dq.messages import render_message
 from dq.report.common import (
     _GENERIC_MESSAGE,
     _RATE_STATUSES,
@@ -283,7 +284,9 @@ def _failing_rule(
         ),
         threshold_text=threshold_text(r.get("max_fraction"), r.get("max_count"), lang),
         lost_text=tr(lang, "points_lost", lost=_fmt_num(lost), max=_fmt_num(max_points)),
-        message="" if _GENERIC_MESSAGE.match(message) else message,
+        message=""
+        if _GENERIC_MESSAGE.match(message)
+        else render_message(message, r.get("message_args"), lang),
         samples=sample_table(r.get("samples"), str(r.get("table") or ""), cat, lang),
         fix=fix or tr(lang, "no_fix"),
         change=change,
