@@ -28,6 +28,7 @@ import polars as pl
 
 from dq import __version__
 from dq.outputs import safe_filename
+from dq.store import Store
 
 __all__ = ["DELIVERY_SCHEMA", "DeliveryEvent", "DeliveryLog"]
 
@@ -73,11 +74,13 @@ class DeliveryEvent:
 
 
 class DeliveryLog:
-    """Read and append the delivery record of the history store rooted at ``root``."""
+    """Read and append the delivery record of the history store rooted at ``root`` (a folder,
+    a URL or a :class:`~dq.store.Store`; behind a URL each event is one object)."""
 
-    def __init__(self, root: str | Path):
-        self.root = Path(root)
-        self.folder = self.root / "deliveries"
+    def __init__(self, root: str | Path | Store):
+        self.store = root if isinstance(root, Store) else Store(root)
+        self.root = self.store.root
+        self.folder = self.store.location("deliveries")
 
     def record(self, period: str, event: DeliveryEvent) -> Path:
         """Append one event (atomically); return the file written."""
@@ -102,11 +105,16 @@ class DeliveryLog:
         }
         unit = safe_filename(event.unit_id)
         name = f"{when:%Y%m%dT%H%M%S%f}__{unit}__{event.status}__{uuid.uuid4().hex[:8]}"
-        path = self.folder / f"period={safe_filename(period)}" / f"{name}.parquet"
+        frame = pl.DataFrame([row], schema=DELIVERY_SCHEMA)
+        if self.store.remote:
+            return self.store.write_frame(
+                frame, "deliveries", f"period={safe_filename(period)}", f"{name}.parquet"
+            )
+        path = Path(self.folder) / f"period={safe_filename(period)}" / f"{name}.parquet"
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp")
         try:
-            pl.DataFrame([row], schema=DELIVERY_SCHEMA).write_parquet(tmp)
+            frame.write_parquet(tmp)
             os.replace(tmp, path)
         except BaseException:
             tmp.unlink(missing_ok=True)  # never leave a half-written event behind
@@ -115,11 +123,20 @@ class DeliveryLog:
 
     def events(self, period: str | None = None) -> pl.DataFrame:
         """Every recorded event (of one period), oldest first."""
-        files = sorted(self.folder.glob(f"period={safe_filename(period) if period else '*'}/*.parquet"))
+        if self.store.remote:
+            df = self.store.rows("deliveries", safe_filename(period) if period else None)
+            if df.is_empty():
+                return pl.DataFrame(schema={"period": pl.String, **DELIVERY_SCHEMA})
+            if period is not None:
+                df = df.filter(pl.col("period") == period)
+            return df.sort("time")
+        files = sorted(Path(self.folder).glob(f"period={safe_filename(period) if period else '*'}/*.parquet"))
         if not files:
             return pl.DataFrame(schema={"period": pl.String, **DELIVERY_SCHEMA})
         df = pl.scan_parquet(
-            str(self.folder / "period=*" / "*.parquet"), hive_partitioning=True, missing_columns="insert"
+            str(Path(self.folder) / "period=*" / "*.parquet"),
+            hive_partitioning=True,
+            missing_columns="insert",
         ).with_columns(pl.col("period").cast(pl.String))
         if period is not None:
             df = df.filter(pl.col("period") == period)

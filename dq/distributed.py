@@ -21,8 +21,10 @@ What the cluster brings, and what it does not replace:
 Paths: the batch root may be a folder every worker sees (a shared file system) or an fsspec URL
 (``s3://bucket/batches``, ``gcs://…``, ``file:///…``): each worker then copies one unit folder
 at a time to its local temporary folder, audits it and deletes the copy. The history store is
-written by the client only; for ``--reports`` the workers read it, so it must be a folder they
-see too.
+written by the client only (a folder, or a URL such as ``s3://bucket/dq/history``, see
+:class:`dq.store.Store`); for ``--reports`` the workers read it, so it must be a folder they see
+too or a URL they can reach with their own credentials, and they write the reports to ``--out``,
+a folder they must all see.
 
 Dask is optional (``pip install 'dq[cluster]'``): it is imported only here, on this path.
 """
@@ -214,7 +216,7 @@ def render_reports_on_cluster(
     ids = list(data.unit_ids())
     n = max(1, len(client.scheduler_info().get("workers", {})))
     chunks = [ids[i::n] for i in range(n) if ids[i::n]]
-    root = str(Path(store.root).resolve())
+    root = str(store.root) if store.remote else str(Path(store.root).resolve())
     out = str(Path(out_dir).resolve())
     futures = client.map(_render_units, [root] * len(chunks), [period] * len(chunks), chunks,
                          [out] * len(chunks), [lang] * len(chunks), pure=False)  # fmt: skip

@@ -34,7 +34,7 @@ from dq.errors import InputError, OutputError
 from dq.masking import _pii_maps, mask_value
 from dq.outputs import atomic_write_text, ensure_dir
 from dq.results import RuleResult
-from dq.store import Run, Store, _atomic_write, _safe
+from dq.store import Run, Store, _safe
 
 __all__ = [
     "DEFAULT_MAX_ROWS",
@@ -58,7 +58,7 @@ _SCHEMA = {
 }
 
 
-def write_fix_rows(store: Store, run: Run, unit_id: str, results: Sequence[RuleResult]) -> Path | None:
+def write_fix_rows(store: Store, run: Run, unit_id: str, results: Sequence[RuleResult]) -> Path | str | None:
     """Store the results' ``fix_rows`` (atomically); None when no rule has any."""
     rows = [
         {
@@ -74,20 +74,20 @@ def write_fix_rows(store: Store, run: Run, unit_id: str, results: Sequence[RuleR
     ]
     if not rows:
         return None
-    path = store.root / FIXROWS / f"period={run.period}" / f"{run.run_id}__{_safe(unit_id)}.parquet"
-    _atomic_write(pl.DataFrame(rows, schema=_SCHEMA), path)
-    return path
+    name = f"{run.run_id}__{_safe(unit_id)}.parquet"
+    return store.write_frame(pl.DataFrame(rows, schema=_SCHEMA), FIXROWS, f"period={run.period}", name)
 
 
 def read_fix_rows(store: Store, period: str, unit_id: str, run_id: str) -> pl.DataFrame:
     """The stored rows to fix of one unit's run (empty when there are none)."""
-    path = store.root / FIXROWS / f"period={period}" / f"{run_id}__{_safe(unit_id)}.parquet"
-    if not path.exists():
-        return pl.DataFrame(schema=_SCHEMA)
+    parts = (FIXROWS, f"period={period}", f"{run_id}__{_safe(unit_id)}.parquet")
     try:
-        return pl.read_parquet(path)
-    except Exception as exc:  # a damaged file: name it
-        raise InputError(f"{path}: cannot read the rows to fix ({exc}); score the period again") from exc
+        frame = store.read_frame(*parts)
+    except InputError as exc:  # a damaged file: name it
+        where = store.display(store.location(*parts))
+        why = exc.__cause__ or exc
+        raise InputError(f"{where}: cannot read the rows to fix ({why}); score the period again") from exc
+    return pl.DataFrame(schema=_SCHEMA) if frame is None else frame
 
 
 @dataclass(frozen=True)

@@ -576,7 +576,7 @@ def send_period(
     ranked_pool = scores.filter(pl.col("status") == "ok")
     folder = Path(reports_dir) / safe_filename(period)
     warnings = list(contacts.warnings)
-    log_ = DeliveryLog(store.root)
+    log_ = DeliveryLog(store)
     eml_dir = Path(out) / safe_filename(period) if dry_run and out is not None else None
     if eml_dir is not None:
         from dq.outputs import ensure_dir
@@ -585,7 +585,7 @@ def send_period(
 
     outcomes: list[UnitOutcome] = []
     conn = _Connection(smtp) if smtp is not None and not dry_run else None
-    with _lock(log_.folder):
+    with store.remote_lock("deliveries/.send.lock", "dq send").held() if store.remote else _lock(log_.folder):
         already = log_.sent_units(period)
         unfinished = log_.unfinished(period)
         try:

@@ -11,6 +11,12 @@ interrupted run keeps what it finished and can be resumed. Every run is kept. Th
 of a unit for a period is the one from the most recently started run that scored it. Plain
 Polars reads it: ``pl.scan_parquet("<store>/scores/**/*.parquet", hive_partitioning=True)``;
 DuckDB likewise with ``read_parquet('<store>/scores/*/*.parquet', hive_partitioning=true)``.
+
+The store may also be an fsspec URL (``s3://bucket/dq/history``, ``memory://…``; ``file:///…``
+is the local folder it names and is handled as one). On an object store there is no rename and
+no file lock: each file is written as one object in a single request (a reader sees the whole
+object or none), and the writer's lock is a ``.dq-lock`` object created only if absent
+(:class:`ObjectLock`); see docs/scale.md for what that does and does not guarantee.
 """
 
 from __future__ import annotations
@@ -18,9 +24,11 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import io
 import json
 import os
 import re
+import socket
 import sys
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -37,8 +45,18 @@ from dq.masking import describe_error
 from dq.messages import message_args
 from dq.results import RuleResult
 from dq.scoring import RulePoints, UnitScore
+from dq.urls import file_url_path, first_line, is_url, url_fs
 
-__all__ = ["RUN_SCHEMA", "RUN_STATUSES", "TABLE_SCHEMA", "Run", "Store", "safe_name", "suites_hash"]
+__all__ = [
+    "RUN_SCHEMA",
+    "RUN_STATUSES",
+    "TABLE_SCHEMA",
+    "ObjectLock",
+    "Run",
+    "Store",
+    "safe_name",
+    "suites_hash",
+]
 
 #: A run is ``running`` while its process holds the store's lock; it ends ``complete`` (every unit
 #: was tried, some may have errors), ``failed`` (the batch stopped on an error of its own, e.g. the
@@ -174,8 +192,116 @@ def _warn_stderr(message: str) -> None:
     print(f"dq: warning: {message}", file=sys.stderr)
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+_HOLDER = re.compile(r"pid (\d+) on (\S+)")
+
+
+class ObjectLock:
+    """A writer's lock for a store on an object store, where there is no ``flock``: the object
+    ``path`` (``<store>/.dq-lock``), created only if it does not exist yet.
+
+    The object is created with fsspec's exclusive mode (``"xb"``: on S3 a conditional write,
+    ``If-None-Match: *``, which the server applies atomically); on a file system that ignores
+    that mode, only the existence check just before protects, so two runs started at the same
+    moment could both proceed. A run removes its lock object when it ends. A killed run leaves
+    it: the next run on the same host takes it over when the process named in it is gone;
+    from any other host it is refused, naming the lock object to delete once that run is known
+    to be over.
+    """
+
+    def __init__(self, fs: Any, path: str, what: str = "dq run", url: str | None = None):
+        self.fs = fs
+        self.path = path
+        self.what = what
+        self.url = url or fs.unstrip_protocol(path)  # the lock object, as users name it
+        self.token = ""
+
+    def holder(self) -> str | None:
+        """The lock object's text (who holds it), or None when there is none."""
+        try:
+            self.fs.invalidate_cache(self.path)
+            return self.fs.cat_file(self.path).decode("utf-8", "replace").strip() or "another process"
+        except FileNotFoundError:
+            return None
+        except Exception as exc:
+            raise StoreError(f"{self.url}: cannot read the store's lock ({first_line(exc)})") from exc
+
+    @staticmethod
+    def stale(holder: str) -> bool:
+        """True when ``holder`` names a process of this host that no longer runs."""
+        m = _HOLDER.search(holder)
+        return bool(m) and m.group(2) == socket.gethostname() and not _pid_alive(int(m.group(1)))
+
+    def held_by_other(self) -> bool:
+        holder = self.holder()
+        return holder is not None and not self.stale(holder) and (not self.token or self.token not in holder)
+
+    def acquire(self) -> None:
+        self.token = uuid.uuid4().hex
+        text = (
+            f"pid {os.getpid()} on {socket.gethostname()} since {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC"
+            f" ({self.what}, token {self.token})\n"
+        )
+        for attempt in range(2):
+            holder = self.holder()
+            if holder is None:
+                try:
+                    with self.fs.open(self.path, "xb") as fh:
+                        fh.write(text.encode())
+                    return
+                except FileExistsError:
+                    holder = self.holder() or "another process"
+                except Exception as exc:
+                    raise OutputError(
+                        f"{self.url}: cannot create the store's lock ({first_line(exc)}); "
+                        "is the store writable?"
+                    ) from exc
+            if attempt == 0 and self.stale(holder):
+                with contextlib.suppress(FileNotFoundError):
+                    self.fs.rm_file(self.path)  # its process is gone: take over
+                continue
+            who = re.sub(r",? ?token [0-9a-f]+", "", holder)
+            store = self.url.rsplit("/", 1)[0]
+            raise InputError(
+                f"{store}: the store is in use by another dq run ({who}); wait for it to finish, "
+                f"or delete {self.url} if that run is gone"
+            )
+
+    def release(self) -> None:
+        """Remove the lock object if it is still this run's."""
+        with contextlib.suppress(Exception):
+            holder = self.holder()
+            if holder is not None and self.token and self.token in holder:
+                self.fs.rm_file(self.path)
+        self.token = ""
+
+    @contextlib.contextmanager
+    def held(self):
+        self.acquire()
+        try:
+            yield self
+        finally:
+            self.release()
+
+
+_PERIOD_SEGMENT = re.compile(r"/period=([^/]+)/[^/]+$")
+_PLAIN_PERIOD = re.compile(r"\d{4}-\d{2}")
+
+
 class Store:
     """Read and write the history dataset rooted at ``root``.
+
+    ``root`` is a folder, or an fsspec URL (``s3://bucket/history``; ``file:///…`` is the
+    local folder). For a URL :attr:`root` is the URL (a string), otherwise a :class:`Path`.
 
     A file of the store that cannot be read (truncated, not Parquet, a stray file) is skipped
     with a warning naming it (``warn``, default: standard error), so the rest of the history
@@ -183,14 +309,91 @@ class Store:
     """
 
     def __init__(self, root: str | Path, warn: Callable[[str], None] | None = None):
-        self.root = Path(root)
+        self._fs: Any = None
+        self._base = ""
         self._lock_fh: Any = None
         self._auto_lock = False
         self.warn = warn or _warn_stderr
-        self._warned: set[Path] = set()
+        self._warned: set[Any] = set()
         self._checked: dict[tuple[str, int, int], str | None] = {}
+        self._loaded: dict[tuple[str, Any, Any], tuple[pl.DataFrame | None, str | None]] = {}
+        if is_url(root):
+            local = file_url_path(str(root))
+            if local is None:
+                self.root: Path | str = str(root).rstrip("/")
+                self._fs, base = url_fs(self.root)
+                self._base = base.rstrip("/")
+                return
+            root = local
+        self.root = Path(root)
         if self.root.exists() and not self.root.is_dir():
             raise StoreError(f"{self.root}: is a file, not a history store (give --store a folder)")
+
+    @property
+    def remote(self) -> bool:
+        """True for a store behind an fsspec URL (an object store), False for a local folder."""
+        return self._fs is not None
+
+    def exists(self) -> bool:
+        """True when the store has been written to (its folder, or some object under its URL)."""
+        if not self.remote:
+            return Path(self.root).exists()
+        try:
+            self._fs.invalidate_cache()
+            return bool(self._fs.exists(self._base))
+        except Exception as exc:
+            raise StoreError(f"{self.root}: cannot reach the store ({first_line(exc)})") from exc
+
+    def location(self, *parts: str) -> Path | str:
+        """A file or folder of the store (a :class:`Path`, or a path of the URL's file system)."""
+        if not self.remote:
+            return Path(self.root, *parts)
+        return "/".join([self._base, *parts])
+
+    def display(self, location: Path | str) -> str:
+        """``location`` as users see it (a path, or a full URL)."""
+        if not self.remote:
+            return str(location)
+        text = str(location)
+        if text == self._base or text.startswith(self._base + "/"):
+            return str(self.root) + text[len(self._base) :]  # as the user wrote the URL
+        return self._fs.unstrip_protocol(text)
+
+    def write_frame(self, frame: pl.DataFrame, *parts: str) -> Path | str:
+        """Write ``frame`` as the Parquet file ``parts`` of the store, whole or not at all (a
+        temporary file renamed on a folder, one object in one request on an object store)."""
+        path = self.location(*parts)
+        self._write(frame, path)
+        return path
+
+    def read_frame(self, *parts: str) -> pl.DataFrame | None:
+        """The Parquet file ``parts`` of the store, or None when it does not exist (a file that
+        cannot be read is an :class:`InputError` naming it)."""
+        path = self.location(*parts)
+        try:
+            if not self.remote:
+                if not Path(path).exists():
+                    return None
+                return pl.read_parquet(path)
+            return pl.read_parquet(io.BytesIO(self._fs.cat_file(path)))
+        except FileNotFoundError:
+            return None
+        except Exception as exc:
+            raise InputError(f"{self.display(path)}: cannot read the store file ({first_line(exc)})") from exc
+
+    def _write(self, frame: pl.DataFrame, path: Path | str) -> None:
+        if not self.remote:
+            _atomic_write(frame, Path(path))
+            return
+        buf = io.BytesIO()
+        frame.write_parquet(buf)
+        try:
+            self._fs.pipe_file(str(path), buf.getvalue())  # one PUT: the object appears whole
+        except Exception as exc:
+            raise OutputError(
+                f"{self.display(path)}: cannot write to the store ({first_line(exc)}); "
+                "is the URL writable with these credentials?"
+            ) from exc
 
     # -- writing -------------------------------------------------------------------------
     def begin_run(self, period: str, suites_hash: str, source: str, root: str = "") -> Run:
@@ -219,8 +422,9 @@ class Store:
         """Hold the store's writer lock (``<store>/.dq-lock``) for a batch.
 
         A second writer gets an :class:`InputError` naming the store and the process that holds
-        it. The lock is an OS file lock: a killed process releases it, so a stale lock never
-        blocks the next run. Re-entrant within one :class:`Store` object.
+        it. On a folder the lock is an OS file lock: a killed process releases it, so a stale
+        lock never blocks the next run. On an object store it is an :class:`ObjectLock`.
+        Re-entrant within one :class:`Store` object.
         """
         if self._lock_fh is not None:
             yield
@@ -231,8 +435,18 @@ class Store:
         finally:
             self._release()
 
+    def remote_lock(self, name: str, what: str) -> ObjectLock:
+        """An :class:`ObjectLock` on the object ``name`` of a store behind a URL."""
+        path = str(self.location(name))
+        return ObjectLock(self._fs, path, what, url=self.display(path))
+
     def _acquire(self) -> None:
-        root = self.root
+        if self.remote:
+            lock = self.remote_lock(LOCK_NAME, "dq score")
+            lock.acquire()
+            self._lock_fh = lock
+            return
+        root = Path(self.root)
         if root.exists() and not root.is_dir():
             raise OutputError(f"{root}: the store exists and is not a folder (choose another --store)")
         try:
@@ -258,13 +472,20 @@ class Store:
         self._lock_fh = fh
 
     def _release(self) -> None:
-        if self._lock_fh is not None:
+        if isinstance(self._lock_fh, ObjectLock):
+            self._lock_fh.release()
+            self._lock_fh = None
+        elif self._lock_fh is not None:
             self._lock_fh.close()  # releases the lock
             self._lock_fh = None
 
     def locked(self) -> bool:
         """True while some process holds the store's writer lock."""
-        path = self.root / LOCK_NAME
+        if self.remote:
+            if isinstance(self._lock_fh, ObjectLock):
+                return True
+            return self.remote_lock(LOCK_NAME, "dq score").held_by_other()
+        path = Path(self.root) / LOCK_NAME
         if not path.is_file():
             return False
         try:
@@ -303,11 +524,11 @@ class Store:
             "units": units,
             "errors": errors,
         }
-        _atomic_write(pl.DataFrame([row], schema=RUN_SCHEMA), self._path("runs", run, None))
+        self._write(pl.DataFrame([row], schema=RUN_SCHEMA), self._path("runs", run, None))
 
-    def _path(self, kind: str, run: Run, unit_id: str | None) -> Path:
+    def _path(self, kind: str, run: Run, unit_id: str | None) -> Path | str:
         name = run.run_id if unit_id is None else f"{run.run_id}__{_safe(unit_id)}"
-        return self.root / kind / f"period={run.period}" / f"{name}.parquet"
+        return self.location(kind, f"period={run.period}", f"{name}.parquet")
 
     def write_unit(
         self,
@@ -357,7 +578,7 @@ class Store:
                     "fix_en": fe,
                 }
             )
-        _atomic_write(pl.DataFrame(rows, schema=RESULT_SCHEMA), self._path("results", run, uid))
+        self._write(pl.DataFrame(rows, schema=RESULT_SCHEMA), self._path("results", run, uid))
         base = {
             "run_id": run.run_id,
             "unit_id": uid,
@@ -371,21 +592,21 @@ class Store:
         srows = [
             {**base, **f, "grade": score.grade if score and f["facet"] == "overall" else None} for f in facets
         ]
-        _atomic_write(pl.DataFrame(srows, schema=SCORE_SCHEMA), self._path("scores", run, uid))
+        self._write(pl.DataFrame(srows, schema=SCORE_SCHEMA), self._path("scores", run, uid))
         if summary is not None:
             from dq.summary import summary_frame
 
             frame = summary_frame([summary]).drop("period").with_columns(pl.lit(run.run_id).alias("run_id"))
-            _atomic_write(frame, self._path("summaries", run, uid))
+            self._write(frame, self._path("summaries", run, uid))
         if tables is not None:
             trows = [{"run_id": run.run_id, "unit_id": uid, "table": t, "rows": n} for t, n in tables.items()]
-            _atomic_write(pl.DataFrame(trows, schema=TABLE_SCHEMA), self._path("tables", run, uid))
+            self._write(pl.DataFrame(trows, schema=TABLE_SCHEMA), self._path("tables", run, uid))
 
     # -- reading -------------------------------------------------------------------------
     def _files(self, kind: str) -> list[Path]:
         """The readable files of ``kind``; an unreadable one is skipped with a warning naming it
         (once per file and Store), and listed by :meth:`problems`."""
-        folder = self.root / kind
+        folder = Path(self.root) / kind
         good = []
         for f in sorted(folder.glob("period=*/*.parquet")):
             reason = self._unreadable(f, kind)
@@ -417,12 +638,84 @@ class Store:
         self._checked[key] = reason
         return reason
 
+    # -- reading a store behind a URL ------------------------------------------------------
+    def _remote_listing(self, kind: str, period: str | None = None) -> dict[str, dict[str, Any]]:
+        """path → fsspec info of the Parquet files of ``kind`` (of one period when given)."""
+        part = f"period={period}" if period and _PLAIN_PERIOD.fullmatch(period) else "period=*"
+        try:
+            self._fs.invalidate_cache()  # other processes write too: list afresh
+            found = self._fs.glob(f"{self._base}/{kind}/{part}/*.parquet", detail=True)
+        except FileNotFoundError:
+            return {}
+        except Exception as exc:
+            raise StoreError(f"{self.root}: cannot list the store ({first_line(exc)})") from exc
+        return {p: found[p] for p in sorted(found)}
+
+    def _remote_frames(self, kind: str, period: str | None = None) -> list[tuple[str, pl.DataFrame]]:
+        """(path, rows with their ``period``) of each readable file of ``kind``; the others are
+        skipped with a warning, as on a folder. Files already read are not fetched again."""
+        listing = self._remote_listing(kind, period)
+        keys = {
+            p: (p, info.get("size"), info.get("ETag") or info.get("mtime") or info.get("created"))
+            for p, info in listing.items()
+        }
+        todo = [p for p, key in keys.items() if key not in self._loaded]
+        if todo:
+            try:
+                blobs = self._fs.cat(todo, on_error="return")
+            except Exception as exc:
+                raise StoreError(f"{self.root}: cannot read the store ({first_line(exc)})") from exc
+            if not isinstance(blobs, dict):
+                blobs = {todo[0]: blobs}
+            want = _SCHEMAS.get(kind, {})
+            for p in todo:
+                blob = blobs.get(p)
+                frame, reason = None, None
+                try:
+                    if isinstance(blob, BaseException):
+                        raise blob
+                    frame = pl.read_parquet(io.BytesIO(blob))
+                    missing = [c for c in ("run_id", "unit_id") if c in want and c not in frame.columns]
+                    if missing:
+                        frame, reason = None, f"not a {kind} file: no column {', '.join(missing)}"
+                except Exception as exc:
+                    frame, reason = None, describe_error(exc)
+                if frame is not None:
+                    m = _PERIOD_SEGMENT.search(p)
+                    frame = frame.with_columns(pl.lit(m.group(1) if m else None, pl.String).alias("period"))
+                self._loaded[keys[p]] = (frame, reason)
+        out = []
+        for p, key in keys.items():
+            frame, reason = self._loaded[key]
+            if frame is not None:
+                out.append((p, frame))
+            elif p not in self._warned:
+                self._warned.add(p)
+                self.warn(
+                    f"{self.display(p)}: unreadable store file skipped ({reason}); "
+                    "`dq history --check` lists them"
+                )
+        return out
+
+    def _remote_problems(self) -> list[tuple[Any, str]]:
+        out = []
+        for kind in ("runs", "results", "scores", "summaries", "tables"):
+            self._remote_frames(kind)
+            for p, info in self._remote_listing(kind).items():
+                key = (p, info.get("size"), info.get("ETag") or info.get("mtime") or info.get("created"))
+                reason = self._loaded.get(key, (None, "changed while being read"))[1]
+                if reason is not None:
+                    out.append((self.display(p), reason))
+        return out
+
     def problems(self, full: bool = True) -> list[tuple[Path, str]]:
         """Every store file that cannot be read, with the reason (``full``: read each file
         whole, not only its footer). What ``dq history --check`` reports."""
+        if self.remote:
+            return self._remote_problems()
         out = []
         for kind in ("runs", "results", "scores", "summaries", "tables"):
-            for f in sorted((self.root / kind).glob("period=*/*.parquet")):
+            for f in sorted((Path(self.root) / kind).glob("period=*/*.parquet")):
                 reason = self._unreadable(f, kind)
                 if reason is None and full:
                     try:
@@ -433,13 +726,42 @@ class Store:
                     out.append((f, reason))
         return out
 
-    def _scan(self, kind: str) -> pl.LazyFrame | None:
+    def _scan(self, kind: str, period: str | None = None) -> pl.LazyFrame | None:
+        """The rows of ``kind`` with their ``period`` (``period``: a hint that only that
+        period's rows are needed; on a folder every file is scanned lazily anyway)."""
+        if self.remote:
+            frames = [f for _, f in self._remote_frames(kind, period)]
+            if not frames:
+                return None
+            return pl.concat(frames, how="diagonal_relaxed").lazy()
         files = self._files(kind)
         if not files:
             return None
         return pl.scan_parquet(files, hive_partitioning=True, missing_columns="insert").with_columns(
             pl.col("period").cast(pl.String)
         )
+
+    def rows(self, kind: str, period: str | None = None) -> pl.DataFrame:
+        """Every row of the files of ``kind`` (of one period when given), with ``period``."""
+        lf = self._scan(kind, period)
+        if lf is None:
+            return pl.DataFrame()
+        return lf.filter(pl.col("period") == period).collect() if period else lf.collect()
+
+    def run_rows(self, kind: str, period: str, run_id: str) -> pl.DataFrame:
+        """Every row of ``kind`` (``scores``, ``results``, ...) that run ``run_id`` wrote for
+        ``period``, read straight from that run's files (empty when there are none)."""
+        prefix = f"{run_id}__"
+        if self.remote:
+            frames = [
+                f.drop("period")
+                for p, f in self._remote_frames(kind, period)
+                if f"/period={period}/" in p and p.rsplit("/", 1)[-1].startswith(prefix)
+            ]
+        else:
+            files = sorted(Path(self.root, kind).glob(f"period={period}/{prefix}*.parquet"))
+            frames = [pl.read_parquet(f) for f in files]
+        return pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
 
     def runs(self, resolve_stale: bool = True) -> pl.DataFrame:
         """Every run, oldest first. A ``running`` row whose process no longer holds the store's
@@ -462,7 +784,7 @@ class Store:
 
     def _latest(self, kind: str, period: str | None) -> pl.DataFrame:
         """Rows of ``kind`` from each unit's latest run (per period)."""
-        lf = self._scan(kind)
+        lf = self._scan(kind, period)
         if lf is None:
             return pl.DataFrame()
         if period is not None:
@@ -485,7 +807,7 @@ class Store:
 
     def results(self, period: str, unit_id: str | None = None, run_id: str | None = None) -> pl.DataFrame:
         if run_id is not None:
-            lf = self._scan("results")
+            lf = self._scan("results", period)
             # Filter the partition first so only that period's files are read.
             cond = (pl.col("period") == period) & (pl.col("run_id") == run_id)
             df = lf.filter(cond).collect() if lf is not None else pl.DataFrame()

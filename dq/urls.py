@@ -16,7 +16,16 @@ from typing import Any
 
 from dq.errors import InputError, UsageError
 
-__all__ = ["is_url", "list_unit_urls", "local_copy", "read_text", "url_name"]
+__all__ = [
+    "file_url_path",
+    "first_line",
+    "is_url",
+    "list_unit_urls",
+    "local_copy",
+    "read_text",
+    "url_fs",
+    "url_name",
+]
 
 
 def is_url(path: Any) -> bool:
@@ -29,15 +38,42 @@ def url_name(url: str | Path) -> str:
     return str(url).rstrip("/").rsplit("/", 1)[-1]
 
 
-def _fs(url: str) -> tuple[Any, str]:
+def first_line(exc: BaseException, limit: int = 200) -> str:
+    """An exception's message on one line (some backends' messages run to pages)."""
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:limit]
+
+
+def file_url_path(url: str) -> Path | None:
+    """The local path a ``file://`` URL names (``file:///data/x``, ``file://localhost/data/x``);
+    None for any other URL. A ``file://`` URL on another host is a :class:`UsageError`."""
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "file":
+        return None
+    if parts.netloc not in ("", "localhost"):
+        raise UsageError(f"{url}: a file:// URL must name a path on this machine (file:///path)")
+    return Path(unquote(parts.path) or "/")
+
+
+def url_fs(url: str) -> tuple[Any, str]:
+    """(fsspec file system, path inside it) for ``url``. An unknown protocol, a protocol whose
+    package is not installed (s3fs for ``s3://``) or a bad URL is a one-line :class:`UsageError`."""
     try:
         import fsspec
     except ImportError as exc:
-        raise UsageError(f"{url}: reading URLs needs fsspec; pip install 'dq[cluster]'") from exc
+        raise UsageError(f"{url}: URLs need fsspec; pip install 'dq[cluster]'") from exc
     try:
         return fsspec.core.url_to_fs(url)
-    except (ImportError, ValueError) as exc:
-        raise UsageError(f"{url}: {exc}") from exc
+    except ImportError as exc:  # the protocol's package, e.g. "Install s3fs to access S3"
+        extra = " (pip install 'dq[s3]')" if url.lower().startswith(("s3://", "s3a://")) else ""
+        raise UsageError(f"{url}: {first_line(exc)}{extra}") from exc
+    except Exception as exc:  # unknown protocol, malformed URL, a backend that cannot start
+        raise UsageError(f"{url}: cannot use this URL ({first_line(exc)})") from exc
+
+
+_fs = url_fs
 
 
 def list_unit_urls(root: str, period: str) -> list[str]:

@@ -20,7 +20,7 @@ __all__ = ["configure_parser", "run"]
 def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("unit", help="unit id, e.g. H022")
     p.add_argument("--period", required=True, type=period, help="YYYY-MM")
-    p.add_argument("--store", default="history", help="history dataset folder (default: history)")
+    p.add_argument("--store", default="history", help="history folder or fsspec URL (default: history)")
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.add_argument("--lang", choices=("zh", "en"), default="zh", help="titles' language (default: zh)")
     p.add_argument("--top", type=int, default=0, help="show only the N largest losses (default: all)")
@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from dq.store import Store
 
     store = Store(args.store)
-    if not store.root.exists():
+    if not store.exists():
         raise InputError(f"{store.root}: no history store here (pass --store)")
     ul = unit_losses(store, args.period, args.unit)
     losses = ul.losses[: args.top] if args.top > 0 else ul.losses

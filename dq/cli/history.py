@@ -21,7 +21,7 @@ RUN_COLUMNS = ("run_id", "period", "status", "started_at", "finished_at", "units
 
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--store", default="history", help="history dataset folder (default: history)")
+    p.add_argument("--store", default="history", help="history folder or fsspec URL (default: history)")
     p.add_argument("--period", type=period, help="only this period (YYYY-MM)")
     p.add_argument("--unit", help="one unit's score in every period (or in --period)")
     p.add_argument("--runs", action="store_true", help="list runs instead of scores")
@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     from dq.store import Store
 
     store = Store(args.store)
-    if not store.root.exists():
+    if not store.exists():
         raise StoreError(
             f"{store.root}: no history store here (run `dq score ... --store {store.root}` first)"
         )

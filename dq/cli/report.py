@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     from dq.store import Store
 
     store = Store(args.store)
-    if not store.root.exists():
+    if not store.exists():
         raise StoreError(f"{store.root}: no history store here (run `dq score` first, or pass --store)")
     if args.action == "campaign":
         for spec in (args.before, args.after):

@@ -27,7 +27,7 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
         help="score the published summaries in DIR, or a bundled set by name (nanjing) instead",
     )
     p.add_argument(
-        "--store", default=DEFAULT_STORE, help=f"history dataset folder (default: {DEFAULT_STORE})"
+        "--store", default=DEFAULT_STORE, help=f"history folder or fsspec URL (default: {DEFAULT_STORE})"
     )
     add_format(p)
     p.add_argument("--force", action="store_true", help="re-score units already scored for the period")

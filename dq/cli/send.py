@@ -17,7 +17,7 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     # No abbreviations: ``--password s3cret`` must be refused, not taken as ``--password-env``.
     p.allow_abbrev = False
     p.add_argument("--period", required=True, type=period, help="month whose reports to send, YYYY-MM")
-    p.add_argument("--store", default="history", help="history dataset folder (default: history)")
+    p.add_argument("--store", default="history", help="history folder or fsspec URL (default: history)")
     p.add_argument(
         "--reports", default="reports", help="folder the reports were rendered to (default: reports)"
     )

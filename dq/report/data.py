@@ -7,7 +7,6 @@ frames read here and never open the store themselves.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import polars as pl
 
@@ -75,12 +74,7 @@ def side_scores(store: Store, side: Side) -> pl.DataFrame:
     if side.run_id is None:
         df = store.scores(side.period)
     else:
-        files = sorted(Path(store.root, "scores").glob(f"period={side.period}/{side.run_id}__*.parquet"))
-        df = (
-            pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed")
-            if files
-            else pl.DataFrame()
-        )
+        df = store.run_rows("scores", side.period, side.run_id)
         if not df.is_empty():
             df = df.filter(pl.col("facet") == "overall")
     if df.is_empty():
