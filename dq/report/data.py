@@ -16,7 +16,16 @@ from dq.report.common import PERIOD_RE
 from dq.report.i18n import period_label
 from dq.store import Store
 
-__all__ = ["PeriodFrames", "Side", "read_period", "resolve_side", "side_results", "side_scores"]
+__all__ = [
+    "PeriodFrames",
+    "Side",
+    "read_period",
+    "registry_districts",
+    "resolve_side",
+    "side_results",
+    "side_scores",
+    "with_districts",
+]
 
 
 @dataclass(frozen=True)
@@ -33,8 +42,32 @@ class PeriodFrames:
     flags: pl.DataFrame = field(default_factory=pl.DataFrame)  # flagged history rules
 
 
+def registry_districts() -> dict[str, str]:
+    """Each registry unit's district (hospitals: the district of their address; district
+    platforms: their own district), by unit id."""
+    from dq.registry import Registry
+
+    try:
+        return {u.unit_id: u.district for u in Registry.load() if u.district}
+    except InputError:  # a broken registry never stops a report: units keep what they were scored with
+        return {}
+
+
+def with_districts(df: pl.DataFrame) -> pl.DataFrame:
+    """``df`` with a missing ``district`` filled from the registry (an extract's manifest may
+    leave it out); a district given at scoring time is kept."""
+    if df.is_empty() or "district" not in df.columns or "unit_id" not in df.columns:
+        return df
+    known = registry_districts()
+    if not known:
+        return df
+    fill = pl.col("unit_id").replace_strict(known, default=None, return_dtype=pl.String)
+    blank = pl.col("district").is_null() | (pl.col("district").cast(pl.String).str.strip_chars() == "")
+    return df.with_columns(pl.when(blank).then(fill).otherwise(pl.col("district")).alias("district"))
+
+
 def read_period(store: Store, period: str) -> PeriodFrames:
-    facets = store.scores(period, facet=None)
+    facets = with_districts(store.scores(period, facet=None))
     overall = facets.filter(pl.col("facet") == "overall") if not facets.is_empty() else facets
     allp = store.scores(None)
     history = allp.filter(pl.col("period") <= period) if not allp.is_empty() else allp
@@ -81,7 +114,7 @@ def side_scores(store: Store, side: Side) -> pl.DataFrame:
         return pl.DataFrame(schema={c: (pl.Float64 if c == "score" else pl.String) for c in _SCORE_COLUMNS})
     if "run_id" not in df.columns:
         df = df.with_columns(pl.lit(side.run_id).cast(pl.String).alias("run_id"))
-    df = df.filter(pl.col("status") == "ok").select(*_SCORE_COLUMNS)
+    df = with_districts(df.filter(pl.col("status") == "ok").select(*_SCORE_COLUMNS))
     runs = store.runs()
     source = runs.select("run_id", pl.col("source").cast(pl.String)) if not runs.is_empty() else None
     if source is None:
