@@ -50,6 +50,7 @@ class Column:
     required: bool = False
     code_set: str | None = None
     pii: str | None = None
+    scale: int | None = None  # decimal places a decimal column is shown with (reports)
 
     @property
     def dtype(self) -> pl.DataType:
@@ -89,7 +90,7 @@ class Catalogue:
 
 
 def _column(raw: dict[str, Any], where: str, problems: list[Problem]) -> Column | None:
-    allowed = {"name", "type", "required", "code_set", "pii"}
+    allowed = {"name", "type", "required", "code_set", "pii", "scale"}
     for key in set(raw) - allowed:
         problems.append(Problem(where, None, key, "unknown key"))
     name, typ = raw.get("name"), raw.get("type")
@@ -101,7 +102,11 @@ def _column(raw: dict[str, Any], where: str, problems: list[Problem]) -> Column 
     pii = raw.get("pii")
     if pii is not None and pii not in PII_KINDS:
         problems.append(Problem(where, None, "pii", f"column {name}: pii must be one of {PII_KINDS}"))
-    return Column(name, typ, bool(raw.get("required", False)), raw.get("code_set"), pii)
+    scale = raw.get("scale")
+    if scale is not None and (typ != "decimal" or not isinstance(scale, int) or not 0 <= scale <= 10):
+        problems.append(Problem(where, None, "scale", f"column {name}: scale is 0..10, for decimal columns"))
+        scale = None
+    return Column(name, typ, bool(raw.get("required", False)), raw.get("code_set"), pii, scale)
 
 
 @cache

@@ -8,6 +8,7 @@ The pure helpers (:func:`classify_changes`, :func:`growth`, :func:`sample_table`
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -93,14 +94,26 @@ def report_filename(unit_id: str) -> str:
     return f"{safe_filename(str(unit_id))}.html"
 
 
-def _cell(value: Any, lang: str) -> str:
+def column_scale(table: str, column: str, cat: Catalogue) -> int | None:
+    """The catalogue's scale of a decimal column of ``table`` (a looked-up column
+    ``other__col`` is ``other``'s); None for other columns."""
+    if "__" in column:
+        table, column = column.split("__", 1)
+    spec = cat.table(table)
+    col = spec.column(column) if spec is not None else None
+    return col.scale if col is not None and col.type == "decimal" else None
+
+
+def _cell(value: Any, lang: str, scale: int | None = None) -> str:
     if value is None:
         return "（空）" if lang == "zh" else "(empty)"
     if isinstance(value, str) and not value.strip():  # blank values shown, not left invisible
         if not value:
             return "（空字符串）" if lang == "zh" else "(empty string)"
         return f"（{len(value)} 个空白字符）" if lang == "zh" else f"({len(value)} blank characters)"
-    if isinstance(value, float):  # binary noise off: -105.96000000000001 → -105.96
+    if isinstance(value, float) and scale is not None and math.isfinite(value):
+        return f"{value:.{scale}f}"  # the column's scale: -105.96000000000001 → -105.96
+    if isinstance(value, float):  # binary noise off elsewhere too
         return f"{value:.10g}"
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
     return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
@@ -118,7 +131,10 @@ def sample_table(samples: str | Sequence[Mapping[str, Any]] | None, table: str, 
     rows = [r for r in rows if isinstance(r, Mapping)][:MAX_SAMPLE_ROWS]
     masked = [mask_sample(r, table, cat) for r in rows]
     columns = tuple(dict.fromkeys(k for r in masked for k in r))
-    body = tuple(tuple(_cell(r.get(c), lang) for c in columns) for r in masked)
+    scales = [column_scale(table, c, cat) for c in columns]
+    body = tuple(
+        tuple(_cell(r.get(c), lang, s) for c, s in zip(columns, scales, strict=True)) for r in masked
+    )
     return SampleTable(columns, body)
 
 

@@ -218,7 +218,7 @@ LABELS: dict[str, dict[str, str]] = {
         "score_after": "整改后得分",
         "kind": "类别",
         # index
-        "index_intro": "{period} 共 {n} 家单位参加评分，其中 {errors} 家数据无法读取。点击表头可排序。",
+        "index_intro": "{period} 共 {n} 家单位参加评分，其中 {errors} 家数据无法读取。",
         "index_campaigns": "整改成效报告",
         "index_open": "查看报告",
         "failing_rules": "未通过规则",
@@ -226,7 +226,8 @@ LABELS: dict[str, dict[str, str]] = {
         "status_ok": "正常",
         "status_unreadable": "无法读取",
         "mean_score": "平均分",
-        "sort_hint": "点击表头排序",
+        "sort_hint": "点击表头可排序。",
+        "page_of": "第 {page} / {pages} 页",
     },
     "en": {
         "platform": "Nanjing Regional Health Information Platform",
@@ -455,10 +456,7 @@ LABELS: dict[str, dict[str, str]] = {
         "score_before": "Before",
         "score_after": "After",
         "kind": "Kind",
-        "index_intro": (
-            "{n} units were scored for {period}; the extracts of {errors} could not be read. "
-            "Click a column header to sort."
-        ),
+        "index_intro": "{n} units were scored for {period}; the extracts of {errors} could not be read.",
         "index_campaigns": "Campaign reports",
         "index_open": "Open report",
         "failing_rules": "Rules not passed",
@@ -466,7 +464,8 @@ LABELS: dict[str, dict[str, str]] = {
         "status_ok": "OK",
         "status_unreadable": "Unreadable",
         "mean_score": "Mean score",
-        "sort_hint": "Click a header to sort",
+        "sort_hint": "Click a column header to sort.",
+        "page_of": "Page {page} of {pages}",
     },
 }
 

@@ -60,11 +60,42 @@ def environment() -> jinja2.Environment:
     return env
 
 
-def _render(template: str, lang: str, generated_at: str, **context: Any) -> str:
+def css_string(text: str) -> str:
+    """``text`` as a quoted CSS string: letters, digits (any script) and a few marks as they
+    are, everything else (quotes, backslashes, ``<``, line breaks, ...) as a CSS escape, so data
+    can never close the string or the ``<style>`` element."""
+    keep = " ·-_.,:()（）/→"
+    return '"' + "".join(ch if ch.isalnum() or ch in keep else f"\\{ord(ch):06x} " for ch in text) + '"'
+
+
+def print_header(text: str, lang: str) -> Markup:
+    """The running header of every printed page: ``text`` (unit, month) on the left, "page n of
+    m" on the right (CSS paged-media margin boxes, which Chromium prints)."""
+    label = tr(lang, "page_of", page="\0", pages="\1")
+    before, rest = label.split("\0")
+    middle, after = rest.split("\1")
+    counter = f"{css_string(before)} counter(page) {css_string(middle)} counter(pages) {css_string(after)}"
+    box = 'font-size: 8pt; color: #4b5563; font-family: "Noto Sans CJK SC", "Microsoft YaHei", sans-serif;'
+    return Markup(
+        "@page {"
+        f" @top-left {{ content: {css_string(text)}; {box} }}"
+        f" @top-right {{ content: {counter}; {box} white-space: nowrap; }}"
+        " }"
+    )
+
+
+def _render(template: str, lang: str, generated_at: str, head: str = "", **context: Any) -> str:
     return (
         environment()
         .get_template(template)
-        .render(t=LABELS[lang], lang=lang, generated_at=generated_at, dq_version=__version__, **context)
+        .render(
+            t=LABELS[lang],
+            lang=lang,
+            generated_at=generated_at,
+            dq_version=__version__,
+            print_head=print_header(head, lang),
+            **context,
+        )
     )
 
 
@@ -92,6 +123,7 @@ def render_unit(report: UnitReport, index_href: str | None = "index.html") -> st
         "unit.html",
         report.lang,
         report.generated_at,
+        head=f"{report.unit_name} · {report.period_label} · {tr(report.lang, 'unit_report_title')}",
         r=report,
         charts=unit_charts(report),
         index_href=index_href,
@@ -123,6 +155,7 @@ def render_campaign(
         "campaign.html",
         lang,
         report.generated_at,
+        head=f"{tr(lang, 'campaign_title')} · {report.before} → {report.after}",
         c=report,
         chart=chart,
         dumbbells=dumbbells,
@@ -132,4 +165,5 @@ def render_campaign(
 
 
 def render_index(page: IndexPage) -> str:
-    return _render("index.html", page.lang, page.generated_at, p=page)
+    head = f"{tr(page.lang, 'index_title')} · {page.period_label}"
+    return _render("index.html", page.lang, page.generated_at, head=head, p=page)
