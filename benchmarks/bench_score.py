@@ -15,7 +15,8 @@ be shared: the ratio of one run is the figure to read, not the absolute seconds)
 
     .venv/bin/python benchmarks/bench_score.py --floor --scales 0.1 [--rounds 2] [--workers N]
 
-A batch already generated under benchmarks/data/city-<scale>/ is reused (delete it to regenerate).
+A batch already generated under benchmarks/data/city-<scale>/ is reused (delete it to regenerate);
+``--data 0.1=DIR`` uses a batch generated elsewhere (``dq synth --scale 0.1 --out DIR``).
 Not a test: CI does not run it. Data go to benchmarks/data/ (git-ignored).
 """
 
@@ -66,7 +67,9 @@ def measure(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, f
     they vary much less than wall-clock seconds."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         t = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True, env=env)
+        # Run outside any checkout: `python -m dq` and `-c` put the working folder first on
+        # sys.path, which would shadow the dq named by PYTHONPATH (e.g. --baseline).
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True, env=env, cwd=tempfile.gettempdir())
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - t
         CPU["last"] = usage.ru_utime + usage.ru_stime
@@ -78,8 +81,13 @@ def measure(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, f
         return seconds, usage.ru_maxrss / 1024, out.read()
 
 
+DATA: dict[float, Path] = {}  # batches given with --data, by scale
+
+
 def generate(py: str, scale: float, keep_existing: bool) -> tuple[Path, float, float]:
     """The batch at ``scale`` (reused if present and ``keep_existing``); (root, seconds, MB)."""
+    if scale in DATA:
+        return DATA[scale], float("nan"), float("nan")
     root = HERE / "data" / f"city-{scale:g}"
     if keep_existing and (root / PERIOD / "truth.json").exists():
         return root, float("nan"), float("nan")
@@ -179,10 +187,23 @@ def main() -> None:
         help="--floor: also time `dq score` of another checkout of dq (e.g. a git worktree of an "
         "earlier commit) in the same rounds",
     )
+    ap.add_argument(
+        "--data",
+        nargs="+",
+        default=[],
+        metavar="SCALE=DIR",
+        help="--floor: use a batch already generated with `dq synth --scale SCALE --out DIR` "
+        "(read only; the store goes to benchmarks/data/) instead of benchmarks/data/city-SCALE",
+    )
     ap.add_argument("--streaming", action="store_true", help="score with Polars' streaming engine")
     ap.add_argument("--keep", action="store_true", help="keep generated data")
     ap.add_argument("--samples", type=int, default=5)
     args = ap.parse_args()
+    for item in args.data:
+        scale, _, folder = item.partition("=")
+        if not folder or not (Path(folder) / PERIOD / "truth.json").exists():
+            ap.error(f"--data {item}: expected SCALE=DIR, DIR a batch of {PERIOD} with truth.json")
+        DATA[float(scale)] = Path(folder).resolve()
     py = sys.executable
     print(f"python {platform.python_version()}, {os.cpu_count()} cores, {platform.machine()}")
     if args.floor:

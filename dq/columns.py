@@ -12,6 +12,7 @@ from __future__ import annotations
 import calendar
 import re
 from datetime import datetime
+from functools import partial
 
 import polars as pl
 
@@ -33,6 +34,78 @@ _TIME_TZ = r"\d{2}:?\d{2}(?::?\d{2}(?:\.\d+)?)?(Z|z|[+-]\d{2}(?::?\d{2})?)$"
 
 
 def parse_temporal(text: pl.Expr, typ: str) -> pl.Expr:
+    """Parse text into a date or datetime; null where it is not one.
+
+    Accepted: ``YYYY-MM-DD``, ``YYYYMMDD``, ``YYYY-MM-DD HH:MM[:SS[.f]]`` (``T`` or a space),
+    ``YYYYMMDDHHMMSS``, slashes as date separators; a datetime where a date is expected keeps its
+    date part; an impossible date (Feb 30) or any other text stays null. An ISO 8601 datetime
+    that ends in ``Z`` or an offset (``+08:00``, ``-0500``, ``+08``) is an instant: it is
+    converted to the platform's local time (UTC+08:00, Asia/Shanghai), so
+    ``2020-09-03T00:15:00Z`` is ``2020-09-03 08:15:00``; a date keeps the local day.
+
+    A table's values nearly always share one form, so each column is parsed with the common
+    fixed forms first (one fast strict format each, tried only on the values still unparsed) and
+    only what remains goes through the general parser (:func:`_parse_any`), which accepts every
+    form above. A fixed form gives the general parser's value wherever it parses (tested).
+    """
+    dtype = pl.Date if typ == "date" else pl.Datetime("us")
+    return text.map_batches(partial(_parse_series, typ=typ), return_dtype=dtype, is_elementwise=True)
+
+
+# The common forms: (length in bytes, the exact shape, strptime format), tried on the values
+# still unparsed, the form of the table's first value first. Only a value of exactly that shape
+# (ASCII digits where the format has digits: strptime alone would also take " 9" for "09") is
+# parsed by the form's format; the rest go to the general parser.
+_FAST_FORMS = {
+    "datetime": (
+        (14, r"^[0-9]{14}$", "%Y%m%d%H%M%S"),
+        (19, r"^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}$", "%Y-%m-%d %H:%M:%S"),
+    ),
+    "date": (
+        (10, r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", "%Y-%m-%d"),
+        (8, r"^[0-9]{8}$", "%Y%m%d"),
+    ),
+}
+
+
+def _parse_series(values: pl.Series, typ: str) -> pl.Series:
+    """:func:`parse_temporal` of one batch of values."""
+    s = values.cast(pl.String)
+    dtype = pl.Date if typ == "date" else pl.Datetime("us")
+    out = pl.Series(s.name, [], dtype=dtype).extend_constant(None, len(s))
+    todo = s.is_not_null()  # values not parsed yet
+    lens = s.str.len_bytes()
+    first = lens.drop_nulls().head(1).to_list()
+    for length, shape, fmt in sorted(_FAST_FORMS[typ], key=lambda form: form[0] not in first):
+        fits = todo & (lens == length)
+        if not fits.any():
+            continue
+        fits = fits & s.str.contains(shape)
+        k = fits.sum()
+        if not k:
+            continue
+        if k == len(s):  # every value has this length: no copy
+            out = _strptime(s, fmt, typ)
+        else:
+            where = fits.arg_true()
+            got = _strptime(s.gather(where), fmt, typ)
+            ok = got.is_not_null()
+            out.scatter(where.filter(ok), got.filter(ok))
+        todo = todo & out.is_null()  # a value that failed the fixed form: the general parser decides
+    if todo.any():
+        where = todo.arg_true()
+        rest = pl.DataFrame({"v": s.gather(where)}).select(_parse_any(pl.col("v"), typ)).to_series()
+        out.scatter(where, rest)
+    return out.alias(s.name)
+
+
+def _strptime(s: pl.Series, fmt: str, typ: str) -> pl.Series:
+    if typ == "date":
+        return s.str.to_date(fmt, strict=False)
+    return s.str.to_datetime(fmt, strict=False, time_unit="us")
+
+
+def _parse_any(text: pl.Expr, typ: str) -> pl.Expr:
     """Parse text into a date or datetime; null where it is not one.
 
     Separators (``- / : T`` and spaces) are dropped, so every accepted form becomes digits:
