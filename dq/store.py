@@ -817,14 +817,17 @@ class Store:
             return pl.DataFrame(schema={"period": pl.String, **RESULT_SCHEMA})
         return df.filter(pl.col("unit_id") == unit_id) if unit_id else df
 
-    def previous_results(self, period: str, unit_id: str) -> tuple[str | None, pl.DataFrame]:
+    def previous_results(
+        self, period: str, unit_id: str, same_source: bool = False
+    ) -> tuple[str | None, pl.DataFrame]:
         """The unit's results from the run before its latest one for ``period``: an earlier run
-        of the same period, else its latest run of the most recent earlier period.
+        of the same period, else its latest run of the most recent earlier period (``same_source``:
+        only runs of the latest run's source, batch or published).
         Returns (that run's period or None, results)."""
         lf = self._scan("scores")
         if lf is None:
             return None, pl.DataFrame(schema={"period": pl.String, **RESULT_SCHEMA})
-        runs = self.runs().select("run_id", "started_at")
+        runs = self.runs().select("run_id", "started_at", "source")
         seen = (
             lf.filter(
                 (pl.col("unit_id") == unit_id) & (pl.col("facet") == "overall") & (pl.col("status") == "ok")
@@ -836,6 +839,8 @@ class Store:
             .sort(["period", "started_at"])
         )
         latest = seen.filter(pl.col("period") == period).tail(1)
+        if same_source and latest.height:
+            seen = seen.filter(pl.col("source") == latest["source"][0])
         # Earlier periods come first whenever their runs started (a backfilled month is still
         # the month before), then the earlier runs of the same period.
         before = seen.filter(

@@ -16,6 +16,9 @@ if TYPE_CHECKING:
 __all__ = ["configure_parser", "run"]
 
 DEFAULT_STORE = "history"
+# Published runs (the newsletters' summaries) go to their own store by default, so no report ever
+# compares a unit's batch month with a published one (docs/scoring.md).
+PUBLISHED_STORE = "history-published"
 
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
@@ -27,7 +30,9 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
         help="score the published summaries in DIR, or a bundled set by name (nanjing) instead",
     )
     p.add_argument(
-        "--store", default=DEFAULT_STORE, help=f"history folder or fsspec URL (default: {DEFAULT_STORE})"
+        "--store",
+        default=None,
+        help=f"history folder or fsspec URL (default: {DEFAULT_STORE}; with --published: {PUBLISHED_STORE})",
     )
     add_format(p)
     p.add_argument("--force", action="store_true", help="re-score units already scored for the period")
@@ -84,11 +89,17 @@ def _print_table(ranking: pl.DataFrame, title: str) -> None:
     )
 
 
+def default_store(args: argparse.Namespace) -> str:
+    """``--store`` if given, else ``history-published`` for published runs and ``history`` for
+    batch runs."""
+    return args.store or (PUBLISHED_STORE if args.published else DEFAULT_STORE)
+
+
 def run(args: argparse.Namespace) -> int:
     from dq.batch import score_batch, score_published
     from dq.store import Store
 
-    store = Store(args.store)
+    store = Store(default_store(args))
 
     def log(msg: str) -> None:
         info(args, msg)

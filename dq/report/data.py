@@ -71,6 +71,7 @@ def read_period(store: Store, period: str) -> PeriodFrames:
     overall = facets.filter(pl.col("facet") == "overall") if not facets.is_empty() else facets
     allp = store.scores(None)
     history = allp.filter(pl.col("period") <= period) if not allp.is_empty() else allp
+    history = same_source_history(history, overall, store.runs())
     flags = history_flags(store, until=period)
     return PeriodFrames(
         period, facets, overall, store.results(period), store.summaries(period), history, flags
@@ -127,4 +128,28 @@ def side_results(store: Store, side: Side) -> pl.DataFrame:
 
 
 def previous_results(store: Store, period: str, unit_id: str) -> tuple[str | None, pl.DataFrame]:
-    return store.previous_results(period, unit_id)
+    """The unit's previous scoring of the same source (batch or published) as its latest run of
+    ``period``: a report never compares a batch month with a published one."""
+    return store.previous_results(period, unit_id, same_source=True)
+
+
+def same_source_history(history: pl.DataFrame, current: pl.DataFrame, runs: pl.DataFrame) -> pl.DataFrame:
+    """The rows of ``history`` (scores of many periods) whose run has the source of the unit's
+    ``current`` run (its latest scores of the report's month); units without a current run
+    keep nothing. A run of unknown source counts as a batch run."""
+    if history.is_empty() or current.is_empty() or runs.is_empty():
+        return history
+    source = runs.select("run_id", pl.col("source").cast(pl.String).fill_null("batch")).unique("run_id")
+    mine = (
+        current.select("unit_id", "run_id")
+        .unique("unit_id")
+        .join(source, on="run_id", how="left")
+        .select("unit_id", pl.col("source").fill_null("batch").alias("_current"))
+    )
+    return (
+        history.join(source, on="run_id", how="left")
+        .with_columns(pl.col("source").fill_null("batch"))
+        .join(mine, on="unit_id", how="inner")
+        .filter(pl.col("source") == pl.col("_current"))
+        .drop("source", "_current")
+    )
