@@ -14,7 +14,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["growth_lines", "run_demo"]
+__all__ = ["TARGET_POINTS", "growth_lines", "run_demo"]
 
 BEFORE, AFTER = "2020-08", "2020-09"
 PUBLISHED = ("2018-03", "2020-09")
@@ -82,18 +82,40 @@ def run_demo(
     }
 
 
-def growth_lines(report) -> list[str]:
-    """The synthetic campaign's average per-unit growth per kind next to the newsletter's."""
-    from dq.report.campaign import NEWSLETTER_GROWTH
+# The synthetic campaign is calibrated to land within this many percentage points of the
+# newsletter's average per-unit growth (docs/campaign.md).
+TARGET_POINTS = 5.0
 
+
+def growth_lines(report) -> list[str]:
+    """The synthetic campaign's average per-unit growth per kind next to the newsletter's,
+    whether it is within :data:`TARGET_POINTS` of it, the grades before and the units worse."""
+    from dq.report.campaign import NEWSLETTER_GROWTH
+    from dq.scoring import grade_for, load_scoring
+
+    cfg = load_scoring()
     names = {"district": "districts", "hospital": "hospitals"}
     out = []
     for k in report.kinds:
         paper = NEWSLETTER_GROWTH.get(k.kind)
         got = "—" if k.growth_per_unit is None else f"{k.growth_per_unit:+.2f}%"
-        ref = f", newsletter {paper:+.2f}%" if paper is not None else ""
+        ref = ""
+        if paper is not None:
+            ref = f", newsletter {paper:+.2f}%"
+            if k.growth_per_unit is not None:
+                gap = k.growth_per_unit - paper
+                verdict = "within" if abs(gap) <= TARGET_POINTS else "NOT within"
+                ref += f" ({gap:+.2f} points: {verdict} the ±{TARGET_POINTS:g}-point target)"
+        grades: dict[str, int] = {}
+        for u in k.units:
+            g = grade_for(u.before, cfg)
+            if g is not None:
+                grades[g] = grades.get(g, 0) + 1
+        spread = " ".join(f"{g} {grades[g]}" for g, _, _ in cfg.grades if g in grades) or "—"
+        worse = sum(1 for u in k.units if u.change is not None and u.change < 0)
         out.append(
             f"campaign {report.before_period} → {report.after_period}, {names.get(k.kind, k.kind)}: "
-            f"average growth per unit {got}{ref} ({k.n} units, mean {k.mean_before} → {k.mean_after})"
+            f"average growth per unit {got}{ref} ({k.n} units, mean {k.mean_before} → {k.mean_after}; "
+            f"grades before {spread}; {worse} worse after)"
         )
     return out

@@ -41,7 +41,8 @@ def test_every_injected_defect_is_found_exactly(
     assert len(per_kind) >= (20 if profile == "before" else 5)  # after governance most are fixed
     if every_kind:
         # With this seed the pair carries every kind the generator knows.
-        assert set(per_kind) == set(KINDS) | set(SUBMISSION_KINDS)
+        # (no_upload follows a newsletter row that uploaded nothing: not these units')
+        assert set(per_kind) == set(KINDS) | set(SUBMISSION_KINDS) - {"no_upload"}
 
 
 def test_rows_found_by_another_rule_of_the_same_check_are_a_mismatch(tmp_path: Path) -> None:
@@ -68,3 +69,41 @@ def test_rows_found_by_another_rule_of_the_same_check_are_a_mismatch(tmp_path: P
     assert sorted(
         (tuple(m["columns"]), m["expected"] > 0, m["found"] > 0) for m in out["mismatches"]
     ) == sorted([(own, False, True), (others[0], True, False)])
+
+
+@pytest.mark.parametrize(
+    ("profile", "fmt", "seed", "units"),
+    [
+        # 2018-03: H022 uploaded nothing, H004 no visit and no discharge, D09 no community visit
+        ("before", "csv", 2, ["H022", "H004", "D09", "H021"]),
+        # 2020-09: H006 and H007 uploaded no discharge; D05 gets worse after the campaign
+        ("after", "parquet", 3, ["H006", "H007", "D05", "D06"]),
+    ],
+)
+def test_campaign_profiles_are_found_exactly(
+    tmp_path: Path, profile: str, fmt: str, seed: int, units: list[str]
+) -> None:
+    """The campaign profiles' wider defects (blanks in every column whose other rules skip a
+    missing value, unparseable values in every parsed column of text exports, tables a row
+    uploaded nothing of, units that get worse) are counted exactly too."""
+    batch = generate(
+        tmp_path, "2020-09", scale=0.001, seed=seed, profile=profile, units=units, fmt=fmt, progress=False
+    )
+    out = crosscheck(batch)
+    assert out["errors"] == [] and out["mismatches"] == []
+    truth = json.loads((batch / "truth.json").read_text(encoding="utf-8"))
+    nothing = {d["unit"]: d for d in truth["defects"] if d["kind"] == "no_upload"}
+    for unit, summary in truth["units"].items():
+        absent = set(nothing.get(unit, {}).get("tables", ()))
+        assert not absent & set(summary["uploaded_tables"])
+        assert not absent & {p.stem for p in (batch / unit).iterdir()}
+    if profile == "before":
+        assert set(nothing) == {"H022", "H004", "D09"}
+        assert nothing["D09"]["tables"] == ["community_visit"]
+        # parse failures beyond the optional discharge time, blanks beyond the original columns
+        parsed = {(d["table"], d["columns"][0]) for d in truth["defects"] if d["kind"] == "unparseable_date"}
+        assert len(parsed) > 5
+    else:
+        assert set(nothing) == {"H006", "H007"}
+        assert all(d["columns"] == ["discharge_uploaded"] for d in nothing.values())
+        assert any(d["origin"] == "new" and d["kind"] == "missing_upload_days" for d in truth["defects"])

@@ -29,6 +29,9 @@ SUBMISSION_COLUMNS = {
     "missing_upload_days": ("upload_days",),
     "over_reporting": ("outpatient_rate", "discharge_rate"),
     "under_reporting": ("outpatient_rate", "discharge_rate"),
+    # a row that uploaded nothing (of a kind): the truth names the columns (data_volume,
+    # outpatient_uploaded, discharge_uploaded) and what follows from them ("explains")
+    "no_upload": (),
 }
 
 
@@ -112,6 +115,8 @@ def crosscheck(batch: Path) -> dict[str, Any]:
         cols = SUBMISSION_COLUMNS[d["kind"]]
         if d["kind"] in ("over_reporting", "under_reporting"):
             cols = ("outpatient_rate",) if d["columns"] == ["outpatient_visits"] else ("discharge_rate",)
+        elif d["kind"] == "no_upload":
+            cols = tuple(d["columns"])
         hit = [rule for rule, rc in sub_failed.get(d["unit"], ()) if set(rc) & set(cols)]
         per_kind[d["kind"]][0] += 1
         per_kind[d["kind"]][1] += int(bool(hit))
@@ -132,6 +137,9 @@ def crosscheck(batch: Path) -> dict[str, Any]:
     for d in truth["defects"]:
         if d["kind"] in SUBMISSION_COLUMNS:
             explained[d["unit"]].update(SUBMISSION_COLUMNS[d["kind"]])
+            explained[d["unit"]].update(d.get("explains", ()))
+            if d["kind"] == "no_upload":
+                explained[d["unit"]].update(d["columns"])
     for unit, summary in truth["units"].items():
         if not summary.get("reference"):  # no reference.csv: the rate cannot be computed
             explained[unit].update(("outpatient_rate_status", "discharge_rate_status"))

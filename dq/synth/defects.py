@@ -9,18 +9,22 @@ clean values for their children (a visit moved out of the period does not move i
 Planning is two-level:
 
 - per unit, a seeded *profile* (independent of the rest of the batch): the newsletter's own
-  findings (未反馈 → ``not_reported``, fewer upload days → ``missing_upload_days``) plus random
-  row-level and submission-level kinds;
+  findings (未反馈 → ``not_reported``, fewer upload days → ``missing_upload_days``, nothing
+  uploaded → ``no_upload``) plus random row-level and submission-level kinds;
 - per batch (``--profile before``), a coverage pass adds every kind still missing to an eligible
   unit, so a batch of one hospital and one district already shows every kind.
 
-``--profile after`` keeps the base data and re-draws nothing: each defect of the *before* plan
-persists with probability 0.2 (at about half its size), the rest are fixed, and a few new ones
-appear.
+The campaign profiles use a wider set of options than an ordinary month (:data:`KINDS` vs
+:data:`STEADY_KINDS`): blanks in every required column whose other rules skip a missing value,
+and unparseable values in every column a text export must parse. ``--profile after`` keeps the
+base data: each defect of the *before* plan persists with probability :data:`AFTER_PERSIST` (at
+about half its size), the rest are fixed, a few new ones appear, and a few units that were well
+managed before get worse (:func:`_worse_units`). See docs/campaign.md.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -82,9 +86,11 @@ CHECK_OF = {
     "over_reporting": "between",
     "under_reporting": "between",
     "not_reported": "expression",
+    "no_upload": "expression",
 }
 SUBMISSION_KINDS = (
     "not_reported",
+    "no_upload",
     "declared_not_uploaded",
     "uploaded_not_declared",
     "missing_upload_days",
@@ -93,7 +99,7 @@ SUBMISSION_KINDS = (
 )
 # kinds written from a unit's newsletter row rather than drawn (the row's own upload rates, see
 # dq.synth.generate._reference): the coverage step cannot add them
-FROM_ROW_KINDS = ("under_reporting",)
+FROM_ROW_KINDS = ("under_reporting", "no_upload")
 TEXT_ONLY = {"unparseable_date"}
 
 _NULLABLE_H = (
@@ -126,6 +132,91 @@ _NULLABLE_D = (
     ("family_doctor_contract", ("record_id",)),
 )
 
+# More required columns whose other rules skip a missing value (leaf keys, whose unique rule
+# skips blanks and which no other table links to; event and other times, codes and amounts,
+# whose comparisons, period and range checks skip nulls): a blank breaks only not_null.
+# Columns the summary or a linked table depends on stay out: upload times, the keys other
+# tables link to, diagnosis codes (a blank main diagnosis differs from its diagnosis rows, DX-302),
+# diagnosis rows (the main-diagnosis count). Event times of the counted tables
+# (visits, discharges) are left out of the summary's counts (see generate._count_in_period).
+_NULLABLE_KEYS_H = (
+    ("patient_index", ("sex_code",)),
+    ("lab_result", ("item_code",)),
+    ("outpatient_prescription", ("prescription_id",)),
+    ("exam_report", ("report_id",)),
+    ("fee_settlement", ("settlement_id",)),
+    ("surgery_record", ("surgery_id",)),
+)
+_NULLABLE_KEYS_D = (
+    ("resident_record", ("id_no",)),
+    ("resident_record", ("sex_code",)),
+    ("hypertension_followup", ("followup_id",)),
+    ("diabetes_followup", ("followup_id",)),
+    ("community_visit", ("visit_id",)),
+    ("vaccination_record", ("vaccination_id",)),
+    ("family_doctor_contract", ("contract_id",)),
+)
+# typed columns (times, dates, numbers): null only (a blank is text)
+_NULLABLE_TYPED_H = (
+    ("patient_index", ("birth_date",)),
+    ("outpatient_visit", ("visit_time",)),
+    ("inpatient_record", ("admission_time",)),
+    ("lab_report", ("specimen_time",)),
+    ("lab_report", ("report_time",)),
+    ("exam_report", ("exam_time",)),
+    ("exam_report", ("report_time",)),
+    ("surgery_record", ("operation_time",)),
+    ("fee_settlement", ("settle_time",)),
+    ("fee_settlement", ("total_amount",)),
+    ("outpatient_prescription", ("quantity",)),
+    ("outpatient_prescription", ("item_no",)),
+    ("inpatient_diagnosis", ("diag_seq",)),
+)
+_NULLABLE_TYPED_D = (
+    ("resident_record", ("birth_date",)),
+    ("resident_record", ("create_date",)),
+    ("hypertension_followup", ("followup_date",)),
+    ("hypertension_followup", ("sbp",)),
+    ("hypertension_followup", ("dbp",)),
+    ("diabetes_followup", ("followup_date",)),
+    ("diabetes_followup", ("fasting_glucose",)),
+    ("community_visit", ("visit_time",)),
+    ("vaccination_record", ("vaccination_date",)),
+    ("vaccination_record", ("dose_seq",)),
+    ("family_doctor_contract", ("sign_date",)),
+    ("family_doctor_contract", ("end_date",)),
+)
+# Every column a text export must parse (date_parse), upload times aside (the summary counts
+# rows by them): an unparseable value is date_parse's finding only -- not_null tests the text,
+# and the other rules skip the value that did not parse.
+_UNPARSEABLE_H = tuple(
+    (t, (c,))
+    for t, cs in (
+        ("patient_index", ("birth_date",)),
+        ("outpatient_visit", ("visit_time", "total_fee")),
+        ("inpatient_record", ("admission_time", "discharge_time", "length_of_stay", "total_fee")),
+        ("lab_report", ("specimen_time", "report_time")),
+        ("exam_report", ("exam_time", "report_time")),
+        ("surgery_record", ("operation_time",)),
+        ("fee_settlement", ("settle_time", "total_amount", "insurance_amount", "self_pay_amount")),
+        ("outpatient_prescription", ("quantity", "unit_price", "amount", "item_no")),
+        ("inpatient_diagnosis", ("diag_seq",)),
+    )
+    for c in cs
+)
+_UNPARSEABLE_D = tuple(
+    (t, (c,))
+    for t, cs in (
+        ("resident_record", ("birth_date", "create_date")),
+        ("hypertension_followup", ("followup_date", "sbp", "dbp")),
+        ("diabetes_followup", ("followup_date", "fasting_glucose")),
+        ("community_visit", ("visit_time", "total_fee")),
+        ("vaccination_record", ("vaccination_date", "dose_seq")),
+        ("family_doctor_contract", ("sign_date", "end_date")),
+    )
+    for c in cs
+)
+
 _LATE_H = tuple(
     (t, (EVENT_COLUMNS[t], "upload_time"))
     for t in (
@@ -151,8 +242,11 @@ _LATE_D = tuple(
 
 # row- and group-level kinds: unit kind -> ((table, columns), ...)
 KINDS: dict[str, dict[str, tuple[tuple[str, tuple[str, ...]], ...]]] = {
-    "null_required": {H: _NULLABLE_H, D: _NULLABLE_D},
-    "blank_required": {H: _NULLABLE_H, D: _NULLABLE_D},
+    "null_required": {
+        H: _NULLABLE_H + _NULLABLE_KEYS_H + _NULLABLE_TYPED_H,
+        D: _NULLABLE_D + _NULLABLE_KEYS_D + _NULLABLE_TYPED_D,
+    },
+    "blank_required": {H: _NULLABLE_H + _NULLABLE_KEYS_H, D: _NULLABLE_D + _NULLABLE_KEYS_D},
     "bad_code": {
         H: (
             ("outpatient_visit", ("visit_type",)),
@@ -177,8 +271,7 @@ KINDS: dict[str, dict[str, tuple[tuple[str, tuple[str, ...]], ...]]] = {
         D: (("community_visit", ("diagnosis_code",)),),
     },
     "bad_icd9cm3": {H: (("surgery_record", ("operation_code",)),)},
-    # a required temporal column that does not parse is also null for not_null: only optional ones
-    "unparseable_date": {H: (("inpatient_record", ("discharge_time",)),)},
+    "unparseable_date": {H: _UNPARSEABLE_H, D: _UNPARSEABLE_D},
     "duplicate_key": {
         H: (
             ("outpatient_visit", ("visit_id",)),
@@ -238,7 +331,19 @@ KINDS: dict[str, dict[str, tuple[tuple[str, tuple[str, ...]], ...]]] = {
     "diag_main_count": {H: (("inpatient_diagnosis", ("inpatient_id", "diag_type")),)},
 }
 ROW_KINDS = tuple(KINDS)
+# The options of an ordinary month (``--profile steady``, the monthly series, the province):
+# the campaign profiles add the wider ones above (unmanaged data before governance).
+STEADY_KINDS: dict[str, dict[str, tuple[tuple[str, tuple[str, ...]], ...]]] = {
+    **KINDS,
+    "null_required": {H: _NULLABLE_H, D: _NULLABLE_D},
+    "blank_required": {H: _NULLABLE_H, D: _NULLABLE_D},
+    "unparseable_date": {H: (("inpatient_record", ("discharge_time",)),)},
+}
 ALL_KINDS = ROW_KINDS + tuple(k for k in SUBMISSION_KINDS if k not in FROM_ROW_KINDS)
+
+# tables a defect's rule needs besides its own (a link is not checked when the linked table
+# was not uploaded)
+REFERENCED = {("orphan_link", "fee_settlement"): ("outpatient_visit", "inpatient_record")}
 
 # leaf tables a unit may declare and then not upload (nothing else depends on them)
 DROPPABLE = {
@@ -313,25 +418,63 @@ def _pick_missing(rng: np.random.Generator, n_days: int, m: int) -> list[int]:
     return sorted(chosen)
 
 
-def _options(plan: UnitPlan, kind: str, uploaded: set[str]) -> list[tuple[str, tuple[str, ...]]]:
+def _options(
+    plan: UnitPlan, kind: str, uploaded: set[str], wide: bool = True
+) -> list[tuple[str, tuple[str, ...]]]:
+    """The (table, columns) a kind may hit in this unit (``wide``: the campaign profiles' set)."""
     if kind in TEXT_ONLY and plan.style != "text":
         return []
-    return [o for o in KINDS[kind].get(plan.kind, ()) if o[0] in uploaded]
+    return [
+        o
+        for o in (KINDS if wide else STEADY_KINDS)[kind].get(plan.kind, ())
+        if o[0] in uploaded and set(REFERENCED.get((kind, o[0]), ())) <= uploaded
+    ]
 
 
 def _uploaded(plan: UnitPlan, ud: UnitDefects) -> set[str]:
-    return set(plan.tables) - set(ud.dropped)
+    return set(plan.tables) - set(ud.dropped) - set(plan.absent)
+
+
+def _no_upload(plan: UnitPlan) -> Defect:
+    """The newsletter row uploaded nothing (of a kind): its tables are not written. The
+    submission columns that show it: nothing at all (data volume, upload days), no outpatient
+    visits, no discharges; ``explains`` lists the figures that follow from it (fewer tables
+    declared and uploaded than required, no upload day, a 0 % rate)."""
+    absent = set(plan.absent)
+    if absent >= set(plan.tables):
+        cols: tuple[str, ...] = ("data_volume",)
+        explains = ["upload_days", "uploaded_tables"]
+    else:
+        cols = ()
+        if absent & {"outpatient_visit", "community_visit"}:
+            cols += ("outpatient_uploaded",)
+        if "inpatient_record" in absent:
+            cols += ("discharge_uploaded",)
+        explains = ["uploaded_tables"]
+    explains += ["required_tables", "declared_tables"]
+    return Defect(
+        "no_upload",
+        None,
+        cols,
+        figure=1,
+        detail={"tables": sorted(absent), "explains": explains},
+        origin="newsletter",
+    )
 
 
 # Calibration of the campaign profiles (see docs/campaign.md). Before governance each unit has a
 # data-management *intensity* u drawn per unit from a Beta distribution of its kind: every
 # (table, columns) option of every row kind is injected with probability u, at a rate drawn
-# from RATE_BEFORE, so a poorly managed unit carries many defects at several percent of its
-# rows (local codes, blank fields, late uploads, orphans) and a well managed one few.
-INTENSITY = {"hospital": (3.0, 0.5), "district": (2.0, 0.8)}  # Beta(a, b) of u
+# from RATE_BEFORE times (0.4 + 0.6 u), so a poorly managed unit carries many defects at several
+# percent of its rows (local codes, blank fields, unparseable dates, late uploads, orphans) and a
+# well managed one few, and small ones.
+INTENSITY = {"hospital": (2.5, 0.3), "district": (2.5, 0.6)}  # Beta(a, b) of u
 RATE_BEFORE = (0.05, 0.12)  # share of the table's rows, uniform (at most 10 %, see select_rows)
-AFTER_PERSIST = 0.2  # share of the before defects still there after governance (at half size)
+AFTER_PERSIST = 0.15  # share of the before defects still there after governance (at half size)
 AFTER_NEW = 0.35  # probability of one new defect per unit after governance
+AFTER_WORSE = 0.08  # share of the units (per kind, at least one) that get worse after governance
+TABLE_SHARE = 0.9  # at most this share of a table's rows carry a defect
+REGRESS_SHARE = 1.0  # such a unit: probability of a new defect per option, at the size of before
 PROFILES = ("steady", "before", "after")
 
 
@@ -357,12 +500,14 @@ def _submission(
         gap = max(0, plan.published_days - plan.published_upload_days)
     draw_days = rng.random()
     m = min(gap, 12) if gap else (int(rng.integers(1, 4)) if draw_days < (0.05 if after else 0.12) else 0)
-    if m:
+    nothing = set(plan.absent) >= set(plan.tables)
+    if m and not nothing:
         ud.missing_days = _pick_missing(rng, period.n_days, m)
         ud.defects.append(
             Defect(
                 "missing_upload_days",
-                _outpatient_table(plan),
+                # the record-level rule on the days runs on the outpatient table, if uploaded
+                None if _outpatient_table(plan) in plan.absent else _outpatient_table(plan),
                 ("upload_time",),
                 figure=len(ud.missing_days),
                 detail={"days": [d + 1 for d in ud.missing_days]},
@@ -371,8 +516,11 @@ def _submission(
         )
     u_drop, u_undecl, u_over = rng.random(3)
     p_random = 0.05 if after else 0.15
-    if mode == "upload" and reported and u_drop < p_random:
-        ud.dropped = [str(rng.choice(DROPPABLE[plan.kind]))]
+    if plan.absent:
+        ud.defects.append(_no_upload(plan))
+    droppable = [t for t in DROPPABLE[plan.kind] if t not in plan.absent]
+    if mode == "upload" and reported and u_drop < p_random and droppable:
+        ud.dropped = [str(rng.choice(droppable))]
         ud.defects.append(Defect("declared_not_uploaded", None, (), figure=1, detail={"tables": ud.dropped}))
     uploaded = _uploaded(plan, ud)
     if mode == "upload" and reported:
@@ -380,7 +528,8 @@ def _submission(
         n_tables = len(plan.tables)
         missing = 0
         if ratio and plan.declared_ratio is not None:
-            missing = n_tables - max(1, round(plan.declared_ratio * n_tables))
+            # tables not uploaded at all are not declared either
+            missing = n_tables - max(1, round(plan.declared_ratio * n_tables)) - len(plan.absent)
         elif u_undecl < p_random:
             missing = 1
         pool = sorted(t for t in uploaded if t not in ud.dropped)
@@ -405,8 +554,21 @@ def _submission(
     return ud
 
 
+def _fit_tables(defects: list[Defect]) -> list[Defect]:
+    """Scale the rates down where a table's defects would take more than :data:`TABLE_SHARE`
+    of its rows (rows carry one defect each, and a kind added later still needs some)."""
+    total: dict[str | None, float] = {}
+    for d in defects:
+        total[d.table] = total.get(d.table, 0.0) + min(d.rate, 0.1)
+    for d in defects:
+        if total[d.table] > TABLE_SHARE:
+            d.rate *= TABLE_SHARE / total[d.table]
+    return defects
+
+
 def _row_defects_before(plan: UnitPlan, uploaded: set[str], seed: int) -> list[Defect]:
-    """Every row-kind option with probability u (the unit's intensity), at 2-10 % of the rows."""
+    """Every row-kind option with probability u (the unit's intensity), at 5-12 % of the rows
+    (late uploads 5-30 %) scaled by 0.4 + 0.6 u, capped per defect and per table."""
     rng = _rng(seed, "rows-before", plan.unit_id)
     u = _intensity(rng, plan)
     out = []
@@ -415,9 +577,10 @@ def _row_defects_before(plan: UnitPlan, uploaded: set[str], seed: int) -> list[D
             hit, rate = rng.random(), float(rng.uniform(*RATE_BEFORE))
             if kind == "late_upload":
                 rate = float(rng.uniform(0.05, 0.30))  # uploads a few days late are common
+            rate *= 0.4 + 0.6 * u  # a better managed unit has fewer defects, and smaller ones
             if (table, cols) in _options(plan, kind, uploaded) and hit < u:
                 out.append(Defect(kind, table, cols, rate=rate))
-    return out
+    return _fit_tables(out)
 
 
 def _unit_steady(plan: UnitPlan, period: Period, seed: int) -> UnitDefects:
@@ -429,7 +592,7 @@ def _unit_steady(plan: UnitPlan, period: Period, seed: int) -> UnitDefects:
     uploaded = _uploaded(plan, ud)
     for kind in ROW_KINDS:
         u = rng.random()
-        opts = _options(plan, kind, uploaded)
+        opts = _options(plan, kind, uploaded, wide=False)
         if opts and u < 0.3:
             table, cols = opts[int(rng.integers(0, len(opts)))]
             ud.defects.append(Defect(kind, table, cols, rate=_rate(rng, kind)))
@@ -455,7 +618,7 @@ def _over_reporting(rng: np.random.Generator, plan: UnitPlan, keep_rates: bool =
 
     if plan.kind == "hospital" and rng.random() < 0.4:
         metrics.reverse()
-    metrics = [m for m in metrics if free(m[0])]
+    metrics = [m for m in metrics if free(m[0]) and m[1] not in plan.absent]
     if not metrics:
         return None
     metric, table = metrics[0]
@@ -464,7 +627,9 @@ def _over_reporting(rng: np.random.Generator, plan: UnitPlan, keep_rates: bool =
     )
 
 
-def _cover(plans: list[UnitPlan], uds: dict[str, UnitDefects], period: Period, seed: int) -> None:
+def _cover(
+    plans: list[UnitPlan], uds: dict[str, UnitDefects], period: Period, seed: int, wide: bool = True
+) -> None:
     """Add every kind that no unit has yet to an eligible unit (seeded choice)."""
     rng = _rng(seed, "coverage", *[p.unit_id for p in plans])
     present = {d.kind for ud in uds.values() for d in ud.defects}
@@ -475,15 +640,15 @@ def _cover(plans: list[UnitPlan], uds: dict[str, UnitDefects], period: Period, s
         done = False
         for plan in order:
             ud = uds[plan.unit_id]
-            if _add_kind(rng, plan, ud, kind, period):
+            if _add_kind(rng, plan, ud, kind, period, wide=wide):
                 done = True
                 break
         if not done and kind in TEXT_ONLY:
             # no text-style unit could take it: switch a unit that has such tables to text
             for plan in order:
-                if KINDS[kind].get(plan.kind) and plan.style == "typed":
+                if (KINDS if wide else STEADY_KINDS)[kind].get(plan.kind) and plan.style == "typed":
                     plan.style = "text"
-                    if _add_kind(rng, plan, uds[plan.unit_id], kind, period):
+                    if _add_kind(rng, plan, uds[plan.unit_id], kind, period, wide=wide):
                         done = True
                         break
                     plan.style = "typed"
@@ -497,7 +662,7 @@ def _cover(plans: list[UnitPlan], uds: dict[str, UnitDefects], period: Period, s
                 ud = uds[plan.unit_id]
                 ud.reported = True
                 ud.defects = [d for d in ud.defects if d.kind != "not_reported"]
-                done = _add_kind(rng, plan, ud, kind, period)
+                done = _add_kind(rng, plan, ud, kind, period, wide=wide)
         if not done and kind == "over_reporting":
             # a unit given an official count, or one whose newsletter rate is plausible anyway
             for plan in order:
@@ -516,6 +681,7 @@ def _add_kind(
     kind: str,
     period: Period,
     keep_rates: bool = True,
+    wide: bool = True,
 ) -> bool:
     if kind == "not_reported":
         if ud.collection_mode != "upload" or not ud.reported or ud.dropped:
@@ -530,8 +696,8 @@ def _add_kind(
         if ud.collection_mode != "upload" or not ud.reported:
             return False
         if kind == "declared_not_uploaded":
-            busy = set(ud.undeclared)
-            free = [t for t in DROPPABLE[plan.kind] if t not in busy and t not in ud.dropped]
+            busy = set(ud.undeclared) | set(ud.dropped) | set(plan.absent)
+            free = [t for t in DROPPABLE[plan.kind] if t not in busy]
             if not free:
                 return False
             table = str(rng.choice(free))
@@ -569,7 +735,7 @@ def _add_kind(
         d.origin = "coverage"
         ud.defects.append(d)
         return True
-    opts = _options(plan, kind, _uploaded(plan, ud))
+    opts = _options(plan, kind, _uploaded(plan, ud), wide)
     if not opts:
         return False
     table, cols = opts[int(rng.integers(0, len(opts)))]
@@ -606,10 +772,61 @@ def plan_batch(plans: list[UnitPlan], period: Period, seed: int, profile: str) -
         raise UsageError(f"profile must be one of {', '.join(PROFILES)}, got {profile!r}")
     first = _unit_steady if profile == "steady" else _unit_before
     uds = {p.unit_id: first(p, period, seed) for p in plans}
-    _cover(plans, uds, period, seed)
+    _cover(plans, uds, period, seed, wide=profile != "steady")
     if profile == "after":
+        worse = _worse_units(plans, uds, seed)
         uds = {p.unit_id: _after(p, uds[p.unit_id], period, seed) for p in plans}
+        for p in worse:
+            _regress(p, uds[p.unit_id], period, seed)
     return uds
+
+
+def _worse_units(plans: list[UnitPlan], before: dict[str, UnitDefects], seed: int) -> list[UnitPlan]:
+    """The units that get worse after the campaign: per kind :data:`AFTER_WORSE` of the units
+    (at least one), drawn among the third that was best managed before (the smallest share of
+    defective rows) -- the units the campaign did not reach -- that upload something."""
+    rng = _rng(seed, "worse", *[p.unit_id for p in plans])
+    out = []
+    for kind in ("district", "hospital"):
+        pool = [p for p in plans if p.kind == kind and not set(p.tables) <= set(p.absent)]
+        if not pool:
+            continue
+        load = {p.unit_id: sum(min(d.rate, 0.1) for d in before[p.unit_id].row_defects()) for p in pool}
+        pool.sort(key=lambda p: (load[p.unit_id], p.unit_id))
+        best = pool[: max(1, math.ceil(len(pool) / 3))]
+        k = max(1, round(AFTER_WORSE * len(pool)))
+        out += [best[i] for i in sorted(rng.choice(len(best), min(k, len(best)), replace=False))]
+    return out
+
+
+def _regress(plan: UnitPlan, ud: UnitDefects, period: Period, seed: int) -> None:
+    """A unit that got worse: an upload outage of a few days and, with probability
+    :data:`REGRESS_SHARE` per option, new defects at the size of unmanaged data."""
+    rng = _rng(seed, "regress", plan.unit_id)
+    uploaded = _uploaded(plan, ud)
+    have = {(d.kind, d.table, d.columns) for d in ud.defects}
+    for kind in ROW_KINDS:
+        for table, cols in _options(plan, kind, uploaded):
+            hit, rate = rng.random(), float(rng.uniform(*RATE_BEFORE))
+            if kind == "late_upload":
+                rate = float(rng.uniform(0.05, 0.30))
+            if (kind, table, cols) not in have and hit < REGRESS_SHARE:
+                ud.defects.append(Defect(kind, table, cols, rate=rate, origin="new"))
+    rows = _fit_tables(ud.row_defects())
+    ud.defects = [d for d in ud.defects if d.kind in SUBMISSION_KINDS] + rows
+    if not ud.missing_days:
+        ud.missing_days = _pick_missing(rng, period.n_days, int(rng.integers(3, 6)))
+        table = _outpatient_table(plan)
+        ud.defects.append(
+            Defect(
+                "missing_upload_days",
+                None if table in plan.absent else table,
+                ("upload_time",),
+                figure=len(ud.missing_days),
+                detail={"days": [d + 1 for d in ud.missing_days]},
+                origin="new",
+            )
+        )
 
 
 # ============================================================================ row selection
@@ -633,6 +850,10 @@ def _eligible(ud: UnitData, d: Defect):
     if t == "resident_record" and k == "legacy_id15":
         year = civil_from_days(ud.sk[t]["birth"])[0]
         return lambda i: (year[i] >= 1920) & (year[i] <= 1984)
+    if k == "out_of_range" and t == "vaccination_record":
+        # dose 0 on a first dose only: two doses of one vaccine set to 0 would repeat VR-201's key
+        dose = ud.sk[t]["dose"]
+        return lambda i: dose[i] == 1
     if k == "discharge_before_admission":
         n_surg = ud.sk["inpatient_record"]["n_surg"]
         return lambda i: n_surg[i] == 0
@@ -970,17 +1191,33 @@ def apply_text(
             continue
         local = g - start
         col = d.columns[0]
-        cur = df.get_column(col).gather(local)
-        year = cur.str.slice(0, 4)
-        compact = ud.plan.compact_dates
-        v = pl.Series(rng.integers(0, 3, len(g)))
-        if compact:
-            alt = [year + "0230101500", year + "1305081200", year + "0915251000"]
-        else:
-            alt = [year + "-02-30 10:15:00", year + "-13-05 08:12:00", year + "-09-15 25:10:00"]
-        new = pl.select(pl.when(v == 0).then(alt[0]).when(v == 1).then(alt[1]).otherwise(alt[2])).to_series()
+        n = len(g)
+        v = rng.integers(0, 3, n)
+        typ = _column_type(table, col)
+        y = civil_from_days(np.array([ud.period.start_day]))[0][0]
+        if typ == "datetime":
+            alt = (
+                [f"{y}0230101500", f"{y}1305081200", f"{y}0915251000"]
+                if ud.plan.compact_dates
+                else [f"{y}-02-30 10:15:00", f"{y}-13-05 08:12:00", f"{y}-09-15 25:10:00"]
+            )
+        elif typ == "date":
+            alt = (
+                [f"{y}0230", f"{y}1305", f"{y}0010"]
+                if ud.plan.compact_dates
+                else [f"{y}-02-30", f"{y}-13-05", f"{y}-00-10"]
+            )
+        else:  # a number written as text no reader takes
+            alt = ["N/A", "约10", "10元"]
+        new = [alt[i] for i in v]
         df = _scatter(df, col, local, new)
     return df
+
+
+def _column_type(table: str, column: str) -> str:
+    from dq.catalogue import load_catalogue
+
+    return load_catalogue().tables[table].column(column).type
 
 
 def truth_count(d: Defect) -> int:

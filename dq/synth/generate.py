@@ -73,9 +73,12 @@ def _is_ours(directory: Path) -> bool:
 
 def _count_in_period(ud: UnitData, plan: UnitDefects, table: str) -> int:
     """Rows of ``table`` whose event time lies in the period, after the defects."""
+    if table in ud.plan.absent:
+        return 0
     n = ud.n[table]
     for d in plan.row_defects(table):
-        if d.kind in ("event_out_of_period", "unparseable_date") and d.columns[0] == EVENT_COLUMNS[table]:
+        gone = ("event_out_of_period", "unparseable_date", "null_required")  # no event time in the period
+        if d.kind in gone and d.columns[0] == EVENT_COLUMNS[table]:
             n -= len(d.rows)
         elif d.kind == "duplicate_key":
             n += len(d.rows)
@@ -112,6 +115,10 @@ def _reference(
                 "reference": value,
                 "rate": round(100 * uploaded / value, 2),
             }
+        elif uploaded == 0:
+            # nothing uploaded (the row's 0): the official count is what the unit would have had
+            value = max(1, ud.n[table])
+            kind = "under_reporting"
         elif published is None:
             value = math.ceil(uploaded / ratio)
         elif published < LOW_RATE:
@@ -123,7 +130,8 @@ def _reference(
         else:
             value = min(uploaded - 1, math.ceil(uploaded * 100 / published))
             kind = "over_reporting"
-        if published is not None and metric not in over and not LOW_RATE <= published <= 100:
+        low = uploaded == 0 or (published is not None and not LOW_RATE <= published <= 100)
+        if metric not in over and low:
             truth.append(
                 {
                     "unit": up.unit_id,
@@ -163,9 +171,11 @@ def _prepare(
         ud = UnitData(up, period, seed, ud_plan.missing_days, load_reference()).build()
         select_rows(ud, ud_plan, seed)
         visits = _count_in_period(ud, ud_plan, table)
-        volume = sum(ud.n[t] for t in up.tables if t not in ud_plan.dropped) + sum(
+        volume = sum(ud.n[t] for t in up.tables if t not in ud_plan.dropped and t not in up.absent) + sum(
             len(d.rows) for d in ud_plan.row_defects() if d.kind == "duplicate_key"
         )
+        if table in up.absent:  # no visits uploaded: nothing to tell apart
+            break
         if visits not in taken["visits"] and volume not in taken["volume"]:
             break
         up.counts[table] += 1
@@ -192,7 +202,7 @@ def _write_unit(
         shutil.rmtree(unit_dir)
     unit_dir.mkdir(parents=True)
 
-    uploaded = [t for t in up.tables if t not in ud_plan.dropped]
+    uploaded = [t for t in up.tables if t not in ud_plan.dropped and t not in up.absent]
     # replace this unit's estimate in the progress total by its exact row count
     total = progress.tasks[0].total or 0
     progress.update(task, total=total - _estimate(up) + sum(ud.n[t] for t in uploaded))
@@ -256,6 +266,9 @@ def _write_unit(
             if d.kind == "uploaded_not_declared":
                 # the same fact seen from the other side: fewer tables declared than required
                 entry["also"] = [{"check": "proportion", "columns": ["required_tables", "declared_tables"]}]
+        elif d.kind == "no_upload":
+            entry["tables"] = list(d.detail["tables"])
+            entry["explains"] = list(d.detail["explains"])
         elif d.kind == "missing_upload_days":
             entry["days"] = list(d.detail["days"])
         elif d.kind == "over_reporting":

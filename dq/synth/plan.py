@@ -125,6 +125,9 @@ class UnitPlan:
     # upload rates (uploaded / official count, %) of that row, by reference metric; empty when
     # the row has none (the steady profile, or a newsletter that prints no rate)
     published_rates: dict[str, float] = field(default_factory=dict)
+    # tables the profile's newsletter row uploaded nothing of (0 data volume, 0 outpatient
+    # visits, 0 discharges): not written at all; empty for the steady profile
+    absent: tuple[str, ...] = ()
 
     @property
     def tables(self) -> tuple[str, ...]:
@@ -234,6 +237,30 @@ def _profile_rates(row: dict, kind: str) -> dict[str, float]:
     return out
 
 
+# Tables a unit does not upload when its newsletter row reports no outpatient visits or no
+# discharges (a table and the tables that hang from it).
+OUTPATIENT_TABLES = {
+    "hospital": ("outpatient_visit", "outpatient_prescription"),
+    "district": ("community_visit",),
+}
+INPATIENT_TABLES = ("inpatient_record", "inpatient_diagnosis", "surgery_record")
+
+
+def _absent(row: dict, kind: str) -> tuple[str, ...]:
+    """The tables a newsletter row uploaded nothing of (none when the row is unknown)."""
+    if not row:
+        return ()
+    tables = HOSPITAL_TABLES if kind == "hospital" else DISTRICT_TABLES
+    if row.get("data_volume") == 0:
+        return tuple(tables)
+    out: list[str] = []
+    if row.get("outpatient_uploaded") == 0:
+        out += OUTPATIENT_TABLES[kind]
+    if kind == "hospital" and row.get("discharge_uploaded") == 0:
+        out += INPATIENT_TABLES
+    return tuple(t for t in tables if t in out)
+
+
 def load_units(
     period: Period,
     scale: float,
@@ -306,6 +333,10 @@ def load_units(
                 declared_ratio=ratio,
                 figures_period=fig_source,
                 published_rates=rates,
+                # only the profile's own newsletter row says what was not uploaded
+                absent=_absent(fig, inst.kind)
+                if profile in PROFILE_FIGURES and fig_source == PROFILE_FIGURES[profile][0]
+                else (),
             )
         )
     return plans
