@@ -23,7 +23,7 @@ UNITS = ["H003", "D01"]  # one hospital and one district, both declaring their t
 
 @pytest.mark.parametrize(
     ("profile", "fmt", "seed", "every_kind"),
-    [("before", "parquet", 1, False), ("after", "parquet", 1, False), ("before", "csv", 0, True)],
+    [("before", "parquet", 1, False), ("after", "parquet", 1, False), ("before", "csv", 2, True)],
 )
 def test_every_injected_defect_is_found_exactly(
     tmp_path: Path, profile: str, fmt: str, seed: int, every_kind: bool

@@ -66,6 +66,8 @@ def test_null_keys_are_the_null_rows(scored):
             key = CAT.tables[r.table].key
             col = r.columns[0]
             df = ext.tables[r.table].frame.collect()
+            # a value given but unparseable is date_parse's finding: not_null tests the text
+            col = f"{col}__raw" if f"{col}__raw" in df.columns else col
             bad = df.filter(pl.col(col).is_null() | (pl.col(col).cast(pl.String).str.strip_chars() == ""))
             expected = {tuple(str(x) for x in row) for row in bad.select(key).iter_rows()}
             listed = {tuple(str(row[k]) for k in key) for row in r.fix_rows}

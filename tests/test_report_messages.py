@@ -170,7 +170,7 @@ MONTHS = ["2020-03", "2020-04", "2020-05", "2020-06", "2020-07", "2020-08", "202
 @pytest.fixture(scope="module")
 def store(tmp_path_factory) -> Store:
     """H1 with a stored history whose lab_report stops in 2020-08; in 2020-09 a synthetic batch
-    (H022 before the campaign: missing upload days) and H1's history again, scored normally."""
+    (H006 before the campaign: missing upload days) and H1's history again, scored normally."""
     base = tmp_path_factory.mktemp("messages")
     st = Store(base / "store")
     rules = [r for s in load_suites() for r in s.rules if r.check == "history_change"]
@@ -193,7 +193,7 @@ def store(tmp_path_factory) -> Store:
     if synth_generate is not None:
         root = base / "batch"
         synth_generate(
-            root, "2020-09", scale=0.0002, seed=3, profile="before", units=["H022"], progress=False
+            root, "2020-09", scale=0.0002, seed=3, profile="before", units=["H006"], progress=False
         )
         suites = [
             default_rules_dir() / "suites" / "submission",
@@ -216,8 +216,8 @@ def test_stored_messages_keep_their_key_and_fields(store: Store):
 
 def test_chinese_report_has_no_english_engine_message(store: Store):
     checked = 0
-    for period, unit in (("2020-08", "H1"), ("2020-09", "H022")):
-        if unit == "H022" and synth_generate is None:
+    for period, unit in (("2020-08", "H1"), ("2020-09", "H006")):
+        if unit == "H006" and synth_generate is None:
             continue
         res = store.results(period, unit)
         english = {m for m in res.filter(pl.col("status").is_in(["fail", "warn"]))["message"].to_list()}
@@ -238,7 +238,7 @@ def test_chinese_report_has_no_english_engine_message(store: Store):
 
 @pytest.mark.skipif(synth_generate is None, reason="needs the synthetic generator")
 def test_upload_days_detail_in_chinese(store: Store):
-    zh = shown_messages(store, "2020-09", "H022", "zh")
+    zh = shown_messages(store, "2020-09", "H006", "zh")
     days = [m for m in zh if "无上传的日期" in m]
     assert days, zh
     assert re.fullmatch(r"\d+ 天中有 \d+ 天有上传；无上传的日期：[\d、]+ 日", days[0])

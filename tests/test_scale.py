@@ -45,9 +45,9 @@ def test_a_province_is_k_cities_with_unique_ids_and_a_valid_registry(tmp_path: P
     from dq.registry import Registry
     from dq.synth.province import generate_province
 
-    root = generate_province(tmp_path, PERIOD, 3, scale=0.0005, units=["H046", "D01"], progress=False)
+    root = generate_province(tmp_path, PERIOD, 3, scale=0.0005, units=["H021", "D01"], progress=False)
     units = sorted(p.name for p in root.iterdir() if p.is_dir())
-    assert units == [f"P0{k}-{u}" for k in (1, 2, 3) for u in ("D01", "H046")]
+    assert units == [f"P0{k}-{u}" for k in (1, 2, 3) for u in ("D01", "H021")]
     registry = Registry.load(tmp_path / "institutions.csv")
     truth = json.loads((root / "truth.json").read_text(encoding="utf-8"))
     assert sorted(truth["units"]) == units
@@ -57,5 +57,5 @@ def test_a_province_is_k_cities_with_unique_ids_and_a_valid_registry(tmp_path: P
         assert ext.unit_id == uid
         assert registry.get(uid).name == ext.manifest["name"]
     # each city is its own draw (seed + k): the same unit differs between cities
-    rows = [truth["units"][f"P0{k}-H046"]["total_rows"] for k in (1, 2, 3)]
+    rows = [truth["units"][f"P0{k}-H021"]["total_rows"] for k in (1, 2, 3)]
     assert len(set(rows)) > 1

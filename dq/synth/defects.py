@@ -898,7 +898,22 @@ def select_rows(ud: UnitData, plan: UnitDefects, seed: int) -> None:
     """Choose the rows of every row/group defect: disjoint within a table, eligible, clean."""
     rng = np.random.default_rng([seed & 0xFFFFFFFF, ud.plan.key, stable_hash("rows")])
     used: dict[str, np.ndarray] = {}
-    for d in plan.row_defects():
+    # rows per defect, at most a tenth of the table; where a table's defects would take more
+    # than TABLE_SHARE of its rows (small tables, where every defect takes at least one row),
+    # each takes a share, so the last ones planned still get rows
+    want: dict[int, int] = {}
+    per_table: dict[str, list[int]] = {}
+    for i, d in enumerate(plan.row_defects()):
+        if d.kind != "diag_main_count":
+            n = ud.n[d.table]
+            want[i] = max(1, min(round(d.rate * n), n // 10))
+            per_table.setdefault(d.table, []).append(i)
+    for table, idx in per_table.items():
+        budget, total = int(TABLE_SHARE * ud.n[table]), sum(want[i] for i in idx)
+        if total > budget:
+            for i in idx:
+                want[i] = max(1, want[i] * budget // total)
+    for i, d in enumerate(plan.row_defects()):
         if d.kind == "diag_main_count":
             n = ud.n["inpatient_record"]
             k = max(1, round(d.rate * n))
@@ -916,8 +931,7 @@ def select_rows(ud: UnitData, plan: UnitDefects, seed: int) -> None:
             continue
         n = ud.n[d.table]
         u = used.setdefault(d.table, np.zeros(n, dtype=bool))
-        k = max(1, min(round(d.rate * n), n // 10))
-        sel = _sample(rng, n, k, u, _eligible(ud, d))
+        sel = _sample(rng, n, want[i], u, _eligible(ud, d))
         u[sel] = True
         d.rows = sel
 
