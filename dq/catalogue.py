@@ -88,6 +88,17 @@ class Catalogue:
     def table(self, name: str) -> TableSpec | None:
         return self.tables.get(name)
 
+    def scale(self, table: str, column: str) -> int | None:
+        """The scale of a decimal column of ``table`` (a looked-up ``other__col`` is ``other``'s;
+        a ``__raw`` copy is text and has none); None for any other column."""
+        if column.endswith("__raw"):
+            return None
+        if "__" in column:
+            table, column = column.split("__", 1)
+        spec = self.tables.get(table)
+        col = spec.column(column) if spec is not None else None
+        return col.scale if col is not None and col.type == "decimal" else None
+
 
 def _column(raw: dict[str, Any], where: str, problems: list[Problem]) -> Column | None:
     allowed = {"name", "type", "required", "code_set", "pii", "scale"}

@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -170,8 +171,16 @@ def _masker(table: str, cat: Catalogue, maps):
             cache[key] = how or anywhere.get(base)
         return cache[key]
 
+    scales: dict[str, int | None] = {}
+
+    def scaled(key: str, v: Any) -> Any:  # a decimal to its column's scale: -105.96000000000001 → -105.96
+        if key not in scales:
+            scales[key] = cat.scale(table, key)
+        s = scales[key]
+        return round(v, s) if s is not None and isinstance(v, float) and math.isfinite(v) else v
+
     def mask(row: dict[str, Any]) -> dict[str, Any]:
-        return {k: (mask_value(v, h) if (h := how_of(k)) else v) for k, v in row.items()}
+        return {k: (mask_value(v, h) if (h := how_of(k)) else scaled(k, v)) for k, v in row.items()}
 
     return mask
 

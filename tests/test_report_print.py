@@ -268,3 +268,25 @@ def test_on_paper_grade_chips_do_not_wrap_and_no_sort_hint(site, tmp_path):
             assert hint == "none"
     finally:
         browser.close()
+
+
+def test_rows_to_fix_round_decimals_to_the_column_scale(tmp_path):
+    from dq.fixlist import fix_rules, write_fix_files, write_fix_rows
+
+    store = Store(tmp_path / "history")
+    run = store.begin_run("2020-09", "h", "batch")
+    r = result("OV-100", 2)
+    rows = ({"visit_id": "V1", "total_fee": -105.96000000000001, "total_fee__raw": "-105.96000000000001"},
+            {"visit_id": "V2", "total_fee": 0.1 + 0.2})  # fmt: skip
+    r = RuleResult(**{**r.__dict__, "fix_rows": rows})
+    unit = {"unit_id": "H001", "name": "南京鼓楼医院", "kind": "hospital", "district": "鼓楼区"}
+    store.write_unit(run, unit, [r], score_unit([r], load_scoring()), None)
+    write_fix_rows(store, run, "H001", [r])
+    store.finish_run(run, 1, 0)
+    (rule,) = fix_rules(store, "2020-09", "H001")
+    fees = [x["total_fee"] for x in rule.rows]
+    assert fees == [-105.96, 0.3]
+    assert rule.rows[0]["total_fee__raw"] == "-105.96000000000001"  # the text as uploaded stays
+    paths = write_fix_files(store, "2020-09", "H001", tmp_path / "out", "zh")
+    text = next(p for p in paths if str(p).endswith(".csv")).read_text(encoding="utf-8-sig")
+    assert "total_fee=-105.96;" in text and "total_fee=0.3" in text and "0.30000000000000004" not in text

@@ -97,11 +97,7 @@ def report_filename(unit_id: str) -> str:
 def column_scale(table: str, column: str, cat: Catalogue) -> int | None:
     """The catalogue's scale of a decimal column of ``table`` (a looked-up column
     ``other__col`` is ``other``'s); None for other columns."""
-    if "__" in column:
-        table, column = column.split("__", 1)
-    spec = cat.table(table)
-    col = spec.column(column) if spec is not None else None
-    return col.scale if col is not None and col.type == "decimal" else None
+    return cat.scale(table, column)
 
 
 def _cell(value: Any, lang: str, scale: int | None = None) -> str:
