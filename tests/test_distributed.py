@@ -116,21 +116,11 @@ def test_an_existing_cluster_by_address_a_url_root_and_reports_as_tasks(
     assert len(pages) == len(UNITS) + 2  # every unit (the broken one too) and the index
 
 
-def _point_s3_at(options: dict | None) -> None:
-    """On a worker: use ``options`` for s3:// URLs (None: forget them)."""
-    import fsspec.config
-    import s3fs
-
-    if options is None:
-        fsspec.config.conf.pop("s3", None)
-    else:
-        fsspec.config.conf["s3"] = dict(options)
-    s3fs.S3FileSystem.clear_instance_cache()
-
-
-def test_a_store_and_a_batch_root_on_s3_with_reports_rendered_by_the_workers(
-    capsys, client, batch: Path, serial: pl.DataFrame, tmp_path: Path
+def test_workers_2_with_the_store_and_the_batch_root_on_s3_and_reports_read_from_the_store_url(
+    capsys, monkeypatch, batch: Path, serial: pl.DataFrame, tmp_path: Path
 ) -> None:
+    """``dq score --workers 2 --store s3://…`` on a real S3-compatible server: the new workers get
+    the endpoint from ``FSSPEC_S3`` in their environment, as workers of a real cluster would."""
     from s3server import s3_server
 
     from dq.cli import main
@@ -140,27 +130,28 @@ def test_a_store_and_a_batch_root_on_s3_with_reports_rendered_by_the_workers(
 
         fs = s3fs.S3FileSystem(**s3["options"])
         fs.put(f"{batch}/{PERIOD}", f"{s3['bucket']}/batches/{PERIOD}", recursive=True)
-        client.run(_point_s3_at, s3["options"])  # the workers' own settings, as on a real cluster
-        try:
-            root, url = f"s3://{s3['bucket']}/batches", f"s3://{s3['bucket']}/dq/history"
-            out = tmp_path / "reports"
-            argv = [
-                "score",
-                root,
-                "--period",
-                PERIOD,
-                "--store",
-                url,
-                "--scheduler",
-                client.scheduler.address,
-            ]
-            code = main([*argv, "--reports", "--out", str(out), "-q", "--format", "json"])
-            _, err = capsys.readouterr()
-            assert code == 1, err  # H999's broken extract: that unit's error, the others scored
-            assert _scores(Store(url)).drop("error").equals(serial.drop("error"))
-            pages = {p.name for p in (out / PERIOD).glob("*.html")}
-            assert "index.html" in pages and len(pages) == len(UNITS) + 2
-            assert fs.exists(f"{s3['bucket']}/dq/history/scores/period={PERIOD}")
-            assert not fs.exists(f"{s3['bucket']}/dq/history/.dq-lock")  # released at the end
-        finally:
-            client.run(_point_s3_at, None)
+        for k, v in s3["env"].items():
+            monkeypatch.setenv(k, v)
+        root, url = f"s3://{s3['bucket']}/batches", f"s3://{s3['bucket']}/dq/history"
+        out = tmp_path / "reports"
+        argv = [
+            "score",
+            root,
+            "--period",
+            PERIOD,
+            "--store",
+            url,
+            "--workers",
+            "2",
+            "--reports",
+            "--out",
+            str(out),
+        ]
+        code = main([*argv, "-q", "--format", "json"])
+        _, err = capsys.readouterr()
+        assert code == 1, err  # H999's broken extract: that unit's error, the others scored
+        assert _scores(Store(url)).drop("error").equals(serial.drop("error"))
+        pages = {p.name for p in (out / PERIOD).glob("*.html")}  # rendered by the workers
+        assert "index.html" in pages and len(pages) == len(UNITS) + 2
+        assert fs.exists(f"{s3['bucket']}/dq/history/scores/period={PERIOD}")
+        assert not fs.exists(f"{s3['bucket']}/dq/history/.dq-lock")  # released at the end

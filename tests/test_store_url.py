@@ -256,3 +256,50 @@ def _installed(name: str) -> bool:
     import importlib.util
 
     return importlib.util.find_spec(name) is not None
+
+
+class _Inbox:
+    """An aiosmtpd handler keeping what it accepts."""
+
+    def __init__(self) -> None:
+        self.messages: list[bytes] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(envelope.content)
+        return "250 OK"
+
+
+def test_send_records_its_deliveries_in_a_store_behind_a_url(capsys, batch: Path, tmp_path: Path) -> None:
+    aiosmtpd = pytest.importorskip("aiosmtpd.controller")
+    from dq.deliveries import DeliveryLog
+    from dq.report.files import render_period
+
+    url = _memory_url("send")
+    store = Store(url)
+    score_batch(batch, PERIOD, store, progress=False)
+    render_period(store, PERIOD, tmp_path / "reports", echo=None)
+    contacts = tmp_path / "contacts.csv"
+    lines = ["unit_id,to,cc,language", *(f"{u},q@{u.lower()}.example.org,,zh" for u in UNITS)]
+    contacts.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    inbox = _Inbox()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    smtp = aiosmtpd.Controller(inbox, hostname="127.0.0.1", port=port)
+    smtp.start()
+    try:
+        argv = ["send", "--period", PERIOD, "--store", url, "--reports", str(tmp_path / "reports")]
+        argv += ["--contacts", str(contacts), "--smtp", f"127.0.0.1:{port}", "--from", "dq@example.org"]
+        code, _, err = _cli(capsys, *argv, "-q")
+        assert code == 0, err
+        assert len(inbox.messages) == len(UNITS)
+        assert DeliveryLog(Store(url)).sent_units(PERIOD) == set(UNITS)
+        code, _, err = _cli(capsys, *argv, "-q")  # the record behind the URL: nothing sent twice
+        assert code == 0, err
+        assert len(inbox.messages) == len(UNITS)
+    finally:
+        smtp.stop()
+    fs = fsspec.filesystem("memory")
+    events = fs.glob(f"/send/history/deliveries/period={PERIOD}/*.parquet")
+    assert len(events) == 2 * len(UNITS)  # a "sending" and a "sent" event per unit, one object each
+    assert not fs.exists("/send/history/deliveries/.send.lock")
