@@ -6,9 +6,12 @@ Skipped where moto or s3fs is not installed (both are in the ``test`` extra).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import socket
+import urllib.request
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -23,9 +26,10 @@ def _free_port() -> int:
 
 
 @contextmanager
-def s3_server(bucket: str = "dq-test") -> Iterator[dict[str, Any]]:
-    """Start the server, create ``bucket``, point fsspec's ``s3`` settings at it (in this process;
-    ``env`` holds the same as ``FSSPEC_S3`` for other processes) and yield those settings."""
+def s3_server() -> Iterator[dict[str, Any]]:
+    """Start the server, create a bucket of a new name (moto keeps one state per process), point
+    fsspec's ``s3`` settings at it (in this process; ``env`` holds the same as ``FSSPEC_S3`` for
+    other processes) and yield those settings."""
     pytest.importorskip("s3fs")
     server_mod = pytest.importorskip("moto.server")
     import fsspec.config
@@ -34,6 +38,7 @@ def s3_server(bucket: str = "dq-test") -> Iterator[dict[str, Any]]:
     server = server_mod.ThreadedMotoServer(ip_address="127.0.0.1", port=_free_port(), verbose=False)
     server.start()
     host, port = server.get_host_and_port()
+    bucket = f"dq-test-{uuid.uuid4().hex[:8]}"
     options = {
         "endpoint_url": f"http://{host}:{port}",
         "key": "testing",
@@ -55,4 +60,8 @@ def s3_server(bucket: str = "dq-test") -> Iterator[dict[str, Any]]:
         import s3fs
 
         s3fs.S3FileSystem.clear_instance_cache()
+        with contextlib.suppress(OSError):  # forget the buckets: the state outlives the server
+            urllib.request.urlopen(
+                urllib.request.Request(f"{options['endpoint_url']}/moto-api/reset", method="POST"), timeout=10
+            ).close()
         server.stop()
