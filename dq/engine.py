@@ -4,7 +4,7 @@ For each table the engine
 
 1. compiles each rule to expressions (a rule that cannot compile becomes a result with status
    ``error`` and a reason; the others still run),
-2. applies the lazy joins the rules need (foreign keys, lookups), each right side reduced to
+2. applies the lazy joins the rules need (lookups), each right side reduced to
    unique keys so no row is duplicated,
 3. collects every rule's ``evaluated`` and ``failed`` counts (and details such as stated vs
    computed totals) in ONE pass: each row-level rule's masks are computed once, as columns, and
@@ -169,7 +169,12 @@ def evaluate_table(
     known = _known_plans(table, schema, rules, period, now, cat)
     for i, rule in enumerate(rules):
         plan = known.get(i) or _compile(rule, ctx, f"r{i}", empty)
-        if isinstance(plan, Plan) and not plan.joins and rule.lookup is None:
+        if (
+            isinstance(plan, Plan)
+            and not plan.joins
+            and rule.lookup is None
+            and not plan.compiled.reads_extract
+        ):
             known[i] = plan  # depends on this table's schema only: kept for the next unit
         if isinstance(plan, RuleResult):
             results[rule.id] = plan
@@ -291,7 +296,7 @@ def evaluate_by_unit(
     the caller evaluates unit by unit (which isolates a failing rule)."""
     cat = catalogue or load_catalogue()
     plans = _unit_plans(frame, rules, table, cat, period)
-    if any(isinstance(p, Plan) and p.joins for p in plans):
+    if any(isinstance(p, Plan) and (p.joins or p.compiled.reads_extract) for p in plans):
         return None
     live = [p for p in plans if isinstance(p, Plan)]
     rowwise = [p for p in live if not isinstance(p.compiled, Aggregate)]

@@ -80,3 +80,20 @@ def test_all_null_and_empty() -> None:
     empty = pl.DataFrame({"v": pl.Series([], dtype=pl.String)})
     out = empty.select(parse_temporal(pl.col("v"), "datetime")).to_series()
     assert out.dtype == pl.Datetime("us") and out.is_empty()
+
+
+# ------------------------------------------------------------------ blank values
+def test_blank_test_strips_the_same_characters_as_strip_chars() -> None:
+    """blank_or_null's whitespace test agrees with strip_chars() == "" on every code point,
+    alone, padded and after a letter."""
+    from dq.checks.base import blank_or_null
+
+    chars = [chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000]
+    values = [*chars, *(f" {c}\t" for c in chars), *(f"a{c}" for c in chars), "", None]
+    frame = pl.DataFrame({"v": values})
+    got = frame.select(
+        blank_or_null("v", pl.String).alias("a"),
+        (pl.col("v").is_null() | (pl.col("v").str.strip_chars() == "")).alias("b"),
+    )
+    assert got["a"].sum() > 50  # every kind of whitespace is there
+    assert got["a"].eq_missing(got["b"]).all()

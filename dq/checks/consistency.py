@@ -12,7 +12,6 @@ from dq.checks.base import (
     CheckDef,
     Compiled,
     Context,
-    Join,
     Param,
     RowLevel,
     present,
@@ -39,15 +38,16 @@ def _references(p: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 def _foreign_key(p: Mapping[str, Any], ctx: Context) -> Compiled:
     col = p["column"]
-    flag = f"__fk__{ctx.rule_id}"
     parts = []
     for table, column in _references(p):
         if column not in ctx.other_schema(table):
             raise CheckError(f"referenced column '{table}.{column}' does not exist")
-        parts.append(ctx.other(table).select(pl.col(column).cast(pl.String).alias(flag)))
-    right = pl.concat(parts).unique().with_columns(pl.lit(True).alias(f"{flag}__hit"))
-    join = Join(right, (pl.col(col).cast(pl.String),), (pl.col(flag),))  # type: ignore[arg-type]
-    return RowLevel(applies=present(col, ctx), violates=pl.col(f"{flag}__hit").is_null(), joins=(join,))
+        parts.append(ctx.distinct_text(table, column))
+    # The referenced keys are read first (once per referenced column of the extract) and each
+    # value is looked up in them: a join would carry every column of the table through it.
+    keys = pl.concat(parts).drop_nulls().unique() if len(parts) > 1 else parts[0].drop_nulls()
+    found = pl.col(col).cast(pl.String).is_in(keys.implode())
+    return RowLevel(applies=present(col, ctx), violates=~found, reads_extract=True)
 
 
 def _num(col: str) -> pl.Expr:

@@ -1,0 +1,24 @@
+"""Plans kept between the units of a batch (one clock) never carry one unit's data to another."""
+
+from __future__ import annotations
+
+import polars as pl
+from conftest import CATALOGUE, NOW, make_rule
+
+from dq.engine import evaluate_frame
+
+OV = "outpatient_visit"
+
+
+def test_a_foreign_key_looks_in_each_extracts_own_table() -> None:
+    rule = make_rule(
+        "foreign_key", {"column": "patient_id", "references": "patient_index.patient_id"}, table=OV
+    )
+    visits = pl.LazyFrame({"visit_id": ["v1", "v2", "v3"], "patient_id": ["p1", "p2", " "]})
+    for known, failing in ((["p1"], ["p2"]), (["p1", "p2"], []), ([], ["p1", "p2"]), (["p2", None], ["p1"])):
+        patients = pl.LazyFrame({"patient_id": known}, schema={"patient_id": pl.String})
+        _, (res,) = evaluate_frame(
+            visits, [rule], OV, catalogue=CATALOGUE, tables={"patient_index": patients}, now=NOW
+        )
+        assert (res.evaluated, res.failed) == (2, len(failing)), known
+        assert [s["patient_id"] for s in res.samples] == failing
