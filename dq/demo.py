@@ -116,6 +116,6 @@ def growth_lines(report) -> list[str]:
         out.append(
             f"campaign {report.before_period} → {report.after_period}, {names.get(k.kind, k.kind)}: "
             f"average growth per unit {got}{ref} ({k.n} units, mean {k.mean_before} → {k.mean_after}; "
-            f"grades before {spread}; {worse} worse after)"
+            f"grades before {spread}; {worse} unit{'' if worse == 1 else 's'} worse after)"
         )
     return out
