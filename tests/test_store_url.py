@@ -303,3 +303,17 @@ def test_send_records_its_deliveries_in_a_store_behind_a_url(capsys, batch: Path
     events = fs.glob(f"/send/history/deliveries/period={PERIOD}/*.parquet")
     assert len(events) == 2 * len(UNITS)  # a "sending" and a "sent" event per unit, one object each
     assert not fs.exists("/send/history/deliveries/.send.lock")
+
+
+def test_an_s3_store_without_s3fs_says_what_to_install(capsys, monkeypatch) -> None:
+    import sys
+
+    import fsspec.registry  # noqa: F401
+
+    registry = sys.modules["fsspec.registry"]._registry  # fsspec.registry is the mapping itself
+    monkeypatch.setitem(sys.modules, "s3fs", None)  # as if s3fs were not installed
+    monkeypatch.delitem(registry, "s3", raising=False)
+    code, out, err = _cli(capsys, "history", "--store", "s3://bucket/dq/history")
+    assert code == 2 and out == ""
+    assert "s3://bucket/dq/history: Install s3fs to access S3 (pip install 'dq[s3]')" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
