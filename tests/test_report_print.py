@@ -266,6 +266,13 @@ def test_on_paper_grade_chips_do_not_wrap_and_no_sort_hint(site, tmp_path):
             assert lines and all(n < 1.8 for n in lines), lines
             hint = browser.evaluate(s, "getComputedStyle(document.querySelector('.sort-hint')).display")
             assert hint == "none"
+            # unit names keep at least 10 characters' width (they wrapped one character a line)
+            names = browser.evaluate(
+                s,
+                "[...document.querySelectorAll('table.data tbody td:nth-child(2)')].map(td =>"
+                " td.getBoundingClientRect().width / parseFloat(getComputedStyle(td).fontSize))",
+            )
+            assert names and min(names) >= 10, names
     finally:
         browser.close()
 
