@@ -266,8 +266,9 @@ class ObjectLock:
                         "is the store writable?"
                     ) from exc
             if attempt == 0 and self.stale(holder):
-                with contextlib.suppress(FileNotFoundError):
-                    self.fs.rm_file(self.path)  # its process is gone: take over
+                if self.holder() == holder:  # still that dead run's (not another taker's by now)
+                    with contextlib.suppress(FileNotFoundError):
+                        self.fs.rm_file(self.path)  # its process is gone: take over
                 continue
             who = re.sub(r",? ?token [0-9a-f]+", "", holder)
             store = self.url.rsplit("/", 1)[0]
