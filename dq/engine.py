@@ -29,7 +29,7 @@ from dq.errors import CheckError, DQError, InputError, NotApplicable
 from dq.masking import describe_error, mask_samples
 from dq.plan import Plan, apply_joins, compile_rule, when_mask
 from dq.results import AuditResult, RuleResult, Status, TableInfo, status_for
-from dq.sources import Extract, parse_period
+from dq.sources import Extract, TableSource, parse_period
 from dq.suite import Rule, Suite
 
 __all__ = ["Plan", "TableEvaluation", "audit_extract", "evaluate_by_unit", "evaluate_frame", "evaluate_table"]
@@ -91,8 +91,34 @@ def _jsonable(v: Any) -> Any:
     return v
 
 
+#: Tables of at most this many rows (an estimate, see :func:`_rows_hint`) are collected with
+#: Polars' in-memory engine, larger ones with its streaming engine. In-memory costs ~20 % less
+#: CPU on the one-pass query but holds every column it reads: above this size it would take
+#: a city's largest units past 2 GB (measured: 0.88 GB in-memory against 0.61 GB streaming for
+#: a scale-0.3 city whose largest table has 6 M rows).
+IN_MEMORY_ROWS = 2_500_000
+
+
+def _engine(streaming: bool) -> str:
+    return "streaming" if streaming else "in-memory"
+
+
 def _collect(frame: pl.LazyFrame, streaming: bool) -> pl.DataFrame:
-    return frame.collect(engine="streaming" if streaming else "auto")
+    return frame.collect(engine=_engine(streaming))
+
+
+def _rows_hint(src: TableSource) -> int:
+    """About how many rows a table file holds, without reading it: a Parquet file's metadata;
+    for CSV its size over 50 bytes (a short row; over-estimating only chooses streaming)."""
+    suffix = src.path.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            return int(pl.scan_parquet(src.path).select(pl.len()).collect().item())
+        if suffix == ".csv":
+            return src.path.stat().st_size // 50
+    except Exception:  # unreadable: the audit names the file; stream it meanwhile
+        return IN_MEMORY_ROWS + 1
+    return 0  # a workbook is in memory already
 
 
 def evaluate_frame(
@@ -112,6 +138,9 @@ def evaluate_frame(
 
     Failing rules keep ``samples`` masked rows; with ``fix_rows`` > 0 they also keep up to that
     many failing rows (key and rule columns, masked) in ``RuleResult.fix_rows`` (dq.fixlist).
+    ``streaming``: collect with Polars' streaming engine (less memory on large tables; the
+    in-memory engine otherwise). :func:`audit_extract` streams tables of more than
+    :data:`IN_MEMORY_ROWS` rows.
     """
     ev = evaluate_table(
         frame, rules, table, catalogue=catalogue, tables=tables, period=period, now=now,
@@ -481,7 +510,7 @@ def _add_samples(
         if order:
             rows = rows.sort(list(order))
         queries.append(rows.select(sample_cols[p.prefix]).head(n))
-    frames = iter(pl.collect_all(queries, engine="streaming" if streaming else "auto") if queries else [])
+    frames = iter(pl.collect_all(queries, engine=_engine(streaming)) if queries else [])
     for p in chosen:
         got = sampled[p.rule.id] if p.rule.id in sampled else next(frames).iter_rows(named=True)
         rows = mask_samples(({k: _jsonable(v) for k, v in r.items()} for r in got), table, cat)
@@ -541,7 +570,7 @@ def audit_extract(
                 period=period,
                 now=now,
                 samples=samples,
-                streaming=streaming,
+                streaming=streaming or _rows_hint(src) > IN_MEMORY_ROWS,
                 extra=extra(table, src.frame) if extra else None,
                 fix_rows=fix_rows,
             )
