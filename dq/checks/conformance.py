@@ -98,9 +98,12 @@ def id15_birth(s: pl.Expr) -> pl.Expr:
 def id18_valid(col: str, ctx: Context) -> pl.Expr:
     """True for an 18-character GB 11643-1999 number with a valid check char and birth date."""
     s = _str(col)
-    total = pl.sum_horizontal(
-        [s.str.slice(i, 1).cast(pl.Int32, strict=False) * w for i, w in enumerate(_WEIGHTS)]
-    )
+    # The weights are 2^(17-i) mod 11, so sum(w_i * d_i) = 2 * sum(d_i * 2^(16-i)) (mod 11); as
+    # 13 = 2 (mod 11), the 17 digits read as one base-13 number give that sum mod 11 (it fits
+    # an Int64: 9 * (13^17 - 1) / 12 < 2^63). One parse instead of 17 slices: half the CPU.
+    # Only a value of 17 digits and a check char counts (the pattern below).
+    base13 = s.str.slice(0, 17).str.to_integer(base=13, strict=False)
+    total = base13 % 11 * 2
     expected = (total % 11).replace_strict(
         list(range(11)), list(_CHECK_CHARS), return_dtype=pl.String, default=None
     )
