@@ -141,9 +141,13 @@ _IDENTIFIER = re.compile(
 MAX_SAMPLE_CHARS = 200
 
 
+# Every form above holds a run of at least 7 digits: text without one has nothing to mask.
+_SEVEN_DIGITS = re.compile(r"\d{7}")
+
+
 def mask_identifiers(text: str) -> str:
     """``text`` with every resident ID number and phone number in it masked."""
-    if not text or not any(ch.isdigit() for ch in text):
+    if not text or not _SEVEN_DIGITS.search(text):
         return text
     return _IDENTIFIER.sub(lambda m: mask_value(m.group(0), "id" if m.group("id") else "phone"), text)
 
