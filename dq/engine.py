@@ -25,6 +25,7 @@ import polars as pl
 
 from dq.catalogue import Catalogue, load_catalogue
 from dq.checks import Aggregate, Context, Join
+from dq.checks.base import blank_columns
 from dq.errors import CheckError, DQError, InputError, NotApplicable
 from dq.masking import describe_error, mask_samples
 from dq.plan import Plan, apply_joins, compile_rule, when_mask
@@ -180,6 +181,9 @@ def evaluate_table(
     spec = cat.table(table)
     tables = dict(tables or {})
     tables.setdefault(table, frame)
+    # Each text column's blank test once, as a column the rules read (Polars does not share it
+    # between rules); a column no rule reads is pruned from the query.
+    frame = frame.with_columns(**blank_columns(frame.collect_schema()))
     schema = frame.collect_schema()
     ctx = Context(
         table=table,

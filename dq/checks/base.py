@@ -31,6 +31,7 @@ from dq.masking import describe_error
 from dq.results import DIMENSIONS, Dimension
 
 __all__ = [
+    "BLANK_PREFIX",
     "DIMENSIONS",
     "Aggregate",
     "CheckDef",
@@ -42,6 +43,8 @@ __all__ = [
     "NotExported",
     "Param",
     "RowLevel",
+    "blank",
+    "blank_columns",
     "blank_or_null",
     "present",
     "sql",
@@ -330,8 +333,27 @@ def blank_or_null(col: str, dtype: pl.DataType | None) -> pl.Expr:
     return e
 
 
+#: Prefix of the columns in which the engine computes each text column's blank test once per
+#: table (:func:`blank_columns`), for every rule that tests that column.
+BLANK_PREFIX = "__dq_blank__"
+
+
+def blank_columns(schema: Mapping[str, pl.DataType]) -> dict[str, pl.Expr]:
+    """The shared blank tests of a table's text columns, by column name (see :func:`blank`)."""
+    return {f"{BLANK_PREFIX}{c}": blank_or_null(c, t) for c, t in schema.items() if t == pl.String}
+
+
+def blank(col: str, ctx: Context) -> pl.Expr:
+    """:func:`blank_or_null` of ``col``, read from the table's shared blank column when the
+    engine computed one (the same test once per column, not once per rule)."""
+    shared = f"{BLANK_PREFIX}{col}"
+    if shared in ctx.schema:
+        return pl.col(shared)
+    return blank_or_null(col, ctx.schema.get(col))
+
+
 def present(col: str, ctx: Context) -> pl.Expr:
-    return ~blank_or_null(col, ctx.schema.get(col))
+    return ~blank(col, ctx)
 
 
 def literal_for(value: Any, dtype: pl.DataType | None) -> pl.Expr:

@@ -17,7 +17,7 @@ from dq.checks.base import (
     NotExported,
     Param,
     RowLevel,
-    blank_or_null,
+    blank,
 )
 from dq.columns import raw_column
 from dq.messages import Message, message
@@ -31,8 +31,8 @@ def _not_null(p: Mapping[str, Any], ctx: Context) -> Compiled:
     if raw in ctx.schema:
         # The reader parsed this column from text: a value that was given but did not parse is
         # date_parse's finding, not a missing value.
-        return RowLevel(applies=pl.lit(True), violates=blank_or_null(raw, ctx.schema[raw]))
-    return RowLevel(applies=pl.lit(True), violates=blank_or_null(col, ctx.schema.get(col)))
+        return RowLevel(applies=pl.lit(True), violates=blank(raw, ctx))
+    return RowLevel(applies=pl.lit(True), violates=blank(col, ctx))
 
 
 def _columns_present(p: Mapping[str, Any], ctx: Context) -> Compiled:

@@ -8,6 +8,7 @@ from typing import Any
 import polars as pl
 
 from dq.checks.base import (
+    BLANK_PREFIX,
     Aggregate,
     CheckDef,
     Compiled,
@@ -70,7 +71,14 @@ def _row_total(p: Mapping[str, Any], ctx: Context) -> Compiled:
     excluded = p["exclude_labels"]  # text or a list of text
     skip = [total_label, *([excluded] if isinstance(excluded, str) else excluded)]
     # Without a column list, every column but the label and the excluded ones is summed.
-    cols = list(p.get("columns") or [c for c in ctx.schema if c != label and c not in p["exclude_columns"]])
+    cols = list(
+        p.get("columns")
+        or [
+            c
+            for c in ctx.schema
+            if c != label and c not in p["exclude_columns"] and not c.startswith(BLANK_PREFIX)
+        ]
+    )
     labels = pl.col(label).cast(pl.String).str.strip_chars()
     is_total = labels == total_label
     is_part = ~labels.is_in(skip).fill_null(False)

@@ -15,7 +15,7 @@ from dq.checks.base import (
     GXMapping,
     Param,
     RowLevel,
-    blank_or_null,
+    blank,
 )
 
 __all__ = ["CHECKS"]
@@ -23,7 +23,7 @@ __all__ = ["CHECKS"]
 
 def _unique(p: Mapping[str, Any], ctx: Context) -> Compiled:
     cols = list(p["columns"])
-    complete = pl.all_horizontal([~blank_or_null(c, ctx.schema.get(c)) for c in cols])
+    complete = pl.all_horizontal([~blank(c, ctx) for c in cols])
 
     def violates_among(mask: pl.Expr) -> pl.Expr:
         # Every row of a key that occurs more than once among the evaluated rows fails (as in
