@@ -115,7 +115,13 @@ def growth_lines(report) -> list[str]:
         worse = sum(1 for u in k.units if u.change is not None and u.change < 0)
         out.append(
             f"campaign {report.before_period} → {report.after_period}, {names.get(k.kind, k.kind)}: "
-            f"average growth per unit {got}{ref} ({k.n} units, mean {k.mean_before} → {k.mean_after}; "
+            f"average growth per unit {got}{ref} ({k.n} units, "
+            f"mean {_two(k.mean_before)} → {_two(k.mean_after)}; "
             f"grades before {spread}; {worse} unit{'' if worse == 1 else 's'} worse after)"
         )
     return out
+
+
+def _two(value: float | None) -> str:
+    """A mean score as the reports print it: two decimals, or a dash when there is none."""
+    return "—" if value is None else f"{value:.2f}"
