@@ -7,29 +7,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from fixtures_results import record_result
 
 from dq.checks.history import evaluate_history
 from dq.metrics import load_metrics, unit_metrics
 from dq.report.index import build_index
 from dq.report.model import PeriodData
 from dq.report.render import render_index, render_unit
-from dq.results import RuleResult
 from dq.scoring import load_scoring, score_unit
 from dq.store import Store
 from dq.suite import load_suites
 from dq.summary import summary_frame
 
 MONTHS = ["2020-01", "2020-02", "2020-03", "2020-04", "2020-05", "2020-06"]
-
-
-def record_result(failed: int) -> RuleResult:
-    return RuleResult(
-        rule="OV-010", suite="hospital.outpatient_visit", table="outpatient_visit", check="not_null",
-        columns=("visit_id",), dimension="completeness", severity="error",
-        status="pass" if failed == 0 else "fail", evaluated=100, failed=failed,
-        fail_fraction=failed / 100, message=f"{failed} of 100 fail", threshold={"max_fraction": 0.0},
-        title_zh="就诊号不为空", title_en="Visit id present",
-    )  # fmt: skip
 
 
 @pytest.fixture(scope="module")

@@ -3,11 +3,12 @@ view use it even when an extract's manifest leaves the district out."""
 
 from __future__ import annotations
 
+from fixtures_results import record_result
+
 from dq.registry import Registry
 from dq.report.campaign import build_campaign
 from dq.report.index import build_index
 from dq.report.model import PeriodData
-from dq.results import RuleResult
 from dq.scoring import load_scoring, score_unit
 from dq.store import Store
 
@@ -24,16 +25,6 @@ def test_every_registry_hospital_has_one_of_the_registry_districts():
     assert not missing, missing
 
 
-def result(failed: int) -> RuleResult:
-    return RuleResult(
-        rule="OV-010", suite="hospital.outpatient_visit", table="outpatient_visit", check="not_null",
-        columns=("visit_id",), dimension="completeness", severity="error",
-        status="pass" if failed == 0 else "fail", evaluated=100, failed=failed,
-        fail_fraction=failed / 100, message=f"{failed} of 100 fail", threshold={"max_fraction": 0.0},
-        title_zh="就诊号不为空", title_en="Visit id present",
-    )  # fmt: skip
-
-
 def test_index_and_campaign_fill_a_missing_district_from_the_registry(tmp_path):
     reg = Registry.load()
     # H012 (江苏省中西医结合医院) and D01 (玄武区): the hospital's manifest gave no district
@@ -43,7 +34,7 @@ def test_index_and_campaign_fill_a_missing_district_from_the_registry(tmp_path):
     for period, failed in (("2020-08", 40), ("2020-09", 5)):
         run = store.begin_run(period, "h", "batch")
         for inst, district in ((hospital, None), (platform, platform.district), (reg.get("H001"), "鼓楼区")):
-            rs = [result(failed)]
+            rs = [record_result(failed)]
             unit = {"unit_id": inst.unit_id, "name": inst.name, "kind": inst.kind, "district": district}
             store.write_unit(run, unit, rs, score_unit(rs, cfg), None)
         store.finish_run(run, 3, 0)
