@@ -53,7 +53,7 @@ def generate_province(
     *,
     scale: float = 0.001,
     seed: int = 0,
-    profile: str = "before",
+    profile: str = "steady",
     units: list[str] | None = None,
     fmt: str = "parquet",
     progress: bool = True,
