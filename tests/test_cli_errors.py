@@ -128,6 +128,24 @@ def test_a_store_that_does_not_exist(capsys, tmp_path) -> None:
 
 
 @pytest.mark.parametrize(
+    "argv",
+    [["history"], ["report", "all", "--period", "2020-09"], ["explain", "H001", "--period", "2020-09"]],
+    ids=lambda a: a[0],
+)
+def test_the_default_store_missing_points_to_the_published_one(capsys, tmp_path, monkeypatch, argv) -> None:
+    """`dq score --published` writes to history-published: a command reading the default store
+    in that folder is told where the scores are instead of only that there are none."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["score", "--published", "nanjing", "--period", "2020-09", "-q"]) == 0
+    capsys.readouterr()
+    assert (tmp_path / "history-published").is_dir() and not (tmp_path / "history").exists()
+    line = fails(capsys, *argv)
+    assert "no history store here" in line and "--store history-published" in line
+    # and with it, the command reads the published scores
+    assert main([*argv, "--store", "history-published", "--format", "json"]) in (0, 1)
+
+
+@pytest.mark.parametrize(
     "command", [["audit", EXTRACT], ["score", "--published", "nanjing", "--period", "2020-09"]]
 )
 def test_negative_samples(capsys, command) -> None:

@@ -19,6 +19,7 @@ __all__ = [
     "count",
     "debug",
     "info",
+    "open_store",
     "period",
     "print_json",
     "print_rows",
@@ -27,6 +28,11 @@ __all__ = [
 ]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUG = 0, 1, 2, 3
+
+#: The default history stores: batch runs, and the newsletters' published summaries (kept apart so
+#: no report compares a unit's batch month with a published one; docs/scoring.md).
+DEFAULT_STORE = "history"
+PUBLISHED_STORE = "history-published"
 
 
 def use_color(stream=None) -> bool:
@@ -145,3 +151,19 @@ def print_rows(
     print(line(["-" * w for w in widths]), file=out)
     for row in cells:
         print(line(row), file=out)
+
+
+def open_store(path: str):
+    """The history store at ``path`` for a command that reads it; a StoreError naming it when there
+    is none, pointing to the published runs' store when the default one is missing and that is
+    here (``dq score --published`` writes there)."""
+    from dq.errors import StoreError
+    from dq.store import Store
+
+    store = Store(path)
+    if store.exists():
+        return store
+    hint = "run `dq score` first, or pass --store"
+    if path == DEFAULT_STORE and Store(PUBLISHED_STORE).exists():
+        hint = f"the published runs are in {PUBLISHED_STORE}: pass --store {PUBLISHED_STORE}"
+    raise StoreError(f"{store.root}: no history store here ({hint})")

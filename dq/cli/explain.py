@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from dq.cli.common import console, period
+from dq.cli.common import DEFAULT_STORE, console, open_store, period
 
 __all__ = ["configure_parser", "run"]
 
@@ -20,7 +20,9 @@ __all__ = ["configure_parser", "run"]
 def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("unit", help="unit id, e.g. H022")
     p.add_argument("--period", required=True, type=period, help="YYYY-MM")
-    p.add_argument("--store", default="history", help="history folder or fsspec URL (default: history)")
+    p.add_argument(
+        "--store", default=DEFAULT_STORE, help=f"history folder or fsspec URL (default: {DEFAULT_STORE})"
+    )
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.add_argument("--lang", choices=("zh", "en"), default="zh", help="titles' language (default: zh)")
     p.add_argument("--top", type=int, default=0, help="show only the N largest losses (default: all)")
@@ -29,13 +31,9 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    from dq.errors import InputError
     from dq.explain import unit_losses
-    from dq.store import Store
 
-    store = Store(args.store)
-    if not store.exists():
-        raise InputError(f"{store.root}: no history store here (pass --store)")
+    store = open_store(args.store)
     ul = unit_losses(store, args.period, args.unit)
     losses = ul.losses[: args.top] if args.top > 0 else ul.losses
     if args.format == "json":

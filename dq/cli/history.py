@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from dq.cli.common import add_format, info, period, print_json, print_rows
+from dq.cli.common import DEFAULT_STORE, add_format, info, open_store, period, print_json, print_rows
 
 __all__ = ["configure_parser", "history_rows", "run"]
 
@@ -21,7 +21,9 @@ RUN_COLUMNS = ("run_id", "period", "status", "started_at", "finished_at", "units
 
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--store", default="history", help="history folder or fsspec URL (default: history)")
+    p.add_argument(
+        "--store", default=DEFAULT_STORE, help=f"history folder or fsspec URL (default: {DEFAULT_STORE})"
+    )
     p.add_argument("--period", type=period, help="only this period (YYYY-MM)")
     p.add_argument("--unit", help="one unit's score in every period (or in --period)")
     p.add_argument("--runs", action="store_true", help="list runs instead of scores")
@@ -57,14 +59,8 @@ def history_rows(store, *, period: str | None = None, unit: str | None = None, r
 
 
 def run(args: argparse.Namespace) -> int:
-    from dq.errors import StoreError
-    from dq.store import Store
 
-    store = Store(args.store)
-    if not store.exists():
-        raise StoreError(
-            f"{store.root}: no history store here (run `dq score ... --store {store.root}` first)"
-        )
+    store = open_store(args.store)
     if args.check:
         return _check(args, store)
     cols, rows = history_rows(store, period=args.period, unit=args.unit, runs=args.runs)

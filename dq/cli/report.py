@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from dq.cli.common import add_format, info, period, print_json
+from dq.cli.common import DEFAULT_STORE, add_format, info, open_store, period, print_json
 
 __all__ = ["check_campaign", "configure_parser", "run"]
 
-DEFAULT_STORE = "history"
 DEFAULT_OUT = "reports"
 
 
@@ -55,14 +54,10 @@ def check_campaign(store, before: str, after: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from dq.columns import parse_period
-    from dq.errors import StoreError
     from dq.outputs import ensure_dir
     from dq.report.files import campaign_report, render_campaign_file, render_period, render_unit_file
-    from dq.store import Store
 
-    store = Store(args.store)
-    if not store.exists():
-        raise StoreError(f"{store.root}: no history store here (run `dq score` first, or pass --store)")
+    store = open_store(args.store)
     if args.action == "campaign":
         for spec in (args.before, args.after):
             if spec[:4].isdigit() and len(spec) <= 7:  # looks like a month: the one message for periods

@@ -7,18 +7,22 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dq.cli.common import add_format, count, info, period, print_json, print_rows
+from dq.cli.common import (
+    DEFAULT_STORE,
+    PUBLISHED_STORE,
+    add_format,
+    count,
+    info,
+    period,
+    print_json,
+    print_rows,
+)
 from dq.errors import DQError
 
 if TYPE_CHECKING:
     import polars as pl
 
 __all__ = ["configure_parser", "run"]
-
-DEFAULT_STORE = "history"
-# Published runs (the newsletters' summaries) go to their own store by default, so no report ever
-# compares a unit's batch month with a published one (docs/scoring.md).
-PUBLISHED_STORE = "history-published"
 
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
