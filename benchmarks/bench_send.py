@@ -18,8 +18,6 @@ to a temporary folder.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import ipaddress
 import shutil
 import socket
 import ssl
@@ -48,37 +46,13 @@ def free_port() -> int:
 
 
 def tls_context(folder: Path) -> tuple[ssl.SSLContext, ssl.SSLContext] | None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
     try:
-        from cryptography import x509
-        from cryptography.hazmat.primitives import hashes, serialization
-        from cryptography.hazmat.primitives.asymmetric import ec
-        from cryptography.x509.oid import NameOID
+        from tlscert import self_signed
+
+        cert_pem, key_pem = self_signed(folder)
     except ImportError:
         return None
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_pem, key_pem = folder / "cert.pem", folder / "key.pem"
-    cert_pem.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_pem.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
     server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server.load_cert_chain(cert_pem, key_pem)
     return server, ssl.create_default_context(cafile=str(cert_pem))
