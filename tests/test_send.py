@@ -340,6 +340,24 @@ def test_exactly_once_across_two_runs_and_force(work, server):
     assert DeliveryLog(work / "history").sent(P).height == len(UNITS) + 1
 
 
+def test_dq_history_lists_the_deliveries(work, server, capsys):
+    """`dq history --deliveries` shows what dq send recorded: every event, filtered by unit."""
+    handler = Handler()
+    _, port = server(handler)
+    assert _send(work, port, only=["H002"]).ok
+    store = str(work / "history")
+    assert main(["history", "--store", store, "--deliveries", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["unit_id"], r["status"]) for r in rows] == [("H002", "sending"), ("H002", "sent")]
+    got = handler.by_unit()["H002"][0].msg
+    assert rows[1]["message_id"] == got["Message-ID"].strip() and rows[1]["period"] == P
+    assert main(["history", "--store", store, "--deliveries", "--unit", "H001"]) == 0
+    assert "no deliveries for unit H001" in capsys.readouterr().err
+    assert main(["history", "--store", store, "--deliveries"]) == 0
+    table = capsys.readouterr().out
+    assert "H002" in table and "sent" in table and "zhikong@h002.example.org" in table
+
+
 def test_unfinished_send_is_resent_with_the_same_message_id(work, server):
     """A run that stopped after recording 'sending' (before the server answered) is completed by
     the next run with the Message-ID it had fixed, so the copy can be recognised."""

@@ -1,10 +1,12 @@
 """`dq history`: the runs and scores stored in a history dataset, as a readable table or JSON.
 
     dq history [--store history] [--period P] [--unit U] [--runs] [--format table|json]
+    dq history --deliveries [--store history] [--period P] [--unit U]
     dq history --check [--store history]
 
 Without options: every unit's latest overall score per period. ``--unit`` gives one unit's
-score in every period (or in ``--period``), ``--runs`` the runs themselves.
+score in every period (or in ``--period``), ``--runs`` the runs themselves, ``--deliveries`` the
+report e-mails ``dq send`` attempted (every event: sending, sent, failed).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ __all__ = ["configure_parser", "history_rows", "run"]
 SCORE_COLUMNS = ("period", "unit_id", "unit_name", "kind", "status", "score", "grade", "run_id")
 UNIT_COLUMNS = ("period", "score", "grade", "status", "run_id")
 RUN_COLUMNS = ("run_id", "period", "status", "started_at", "finished_at", "units", "errors", "source")
+DELIVERY_COLUMNS = ("period", "time", "unit_id", "status", "to", "refused", "attempts", "error", "message_id")
+TIMES = ("started_at", "finished_at", "time")
 
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
@@ -26,7 +30,11 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--period", type=period, help="only this period (YYYY-MM)")
     p.add_argument("--unit", help="one unit's score in every period (or in --period)")
-    p.add_argument("--runs", action="store_true", help="list runs instead of scores")
+    what = p.add_mutually_exclusive_group()
+    what.add_argument("--runs", action="store_true", help="list runs instead of scores")
+    what.add_argument(
+        "--deliveries", action="store_true", help="list the report e-mails dq send attempted, oldest first"
+    )
     p.add_argument(
         "--check",
         action="store_true",
@@ -35,11 +43,25 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     add_format(p)
 
 
-def history_rows(store, *, period: str | None = None, unit: str | None = None, runs: bool = False):
+def history_rows(
+    store,
+    *,
+    period: str | None = None,
+    unit: str | None = None,
+    runs: bool = False,
+    deliveries: bool = False,
+):
     """(columns, rows as dicts) of what ``dq history`` shows."""
     import polars as pl
 
-    if runs:
+    if deliveries:
+        from dq.deliveries import DeliveryLog
+
+        df = DeliveryLog(store).events(period)
+        if unit:
+            df = df.filter(pl.col("unit_id") == unit)
+        cols = DELIVERY_COLUMNS
+    elif runs:
         df = store.runs()
         if period:
             df = df.filter(pl.col("period") == period)
@@ -59,16 +81,17 @@ def history_rows(store, *, period: str | None = None, unit: str | None = None, r
 
 
 def run(args: argparse.Namespace) -> int:
-
     store = open_store(args.store)
     if args.check:
         return _check(args, store)
-    cols, rows = history_rows(store, period=args.period, unit=args.unit, runs=args.runs)
+    cols, rows = history_rows(
+        store, period=args.period, unit=args.unit, runs=args.runs, deliveries=args.deliveries
+    )
     if args.format == "json":
         print_json(rows)
         return 0
     if not rows:
-        what = "runs" if args.runs else "scores"
+        what = "runs" if args.runs else "deliveries" if args.deliveries else "scores"
         where = " ".join(
             x
             for x in (
@@ -80,10 +103,10 @@ def run(args: argparse.Namespace) -> int:
         info(args, f"no {what} {where} in {store.root}".replace("  ", " "))
         return 0
     for r in rows:
-        for k in ("started_at", "finished_at"):
+        for k in TIMES:
             if r.get(k) is not None:
                 r[k] = f"{r[k]:%Y-%m-%d %H:%M:%S}"
-    print_rows(rows, cols, right=("score", "units", "errors"))
+    print_rows(rows, cols, right=("score", "units", "errors", "attempts"))
     return 0
 
 
