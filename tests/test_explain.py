@@ -99,6 +99,24 @@ def test_cli_json_matches_library(stores, capsys):
     assert round(sum(x["points"] for x in doc["losses"]), 2) == round(100 - doc["score"], 2)
 
 
+def test_cli_table_names_dimensions_in_its_language(stores, capsys):
+    """The terminal view names dimensions as the reports do (完整性 / Completeness), never by
+    their stored keys."""
+    from dq.report.i18n import LABELS
+
+    store = stores[0]
+    ul = unit_losses(store, "2020-08", "H010")
+    dims = {x.dimension for x in ul.losses}
+    for lang in ("zh", "en"):
+        argv = ["explain", "H010", "--period", "2020-08", "--store", str(store.root), "--lang", lang]
+        assert main([*argv, "--top", "0"]) == 0
+        out = capsys.readouterr().out
+        for d in dims:
+            assert LABELS[lang][f"dim_{d}"] in out
+        if lang == "zh":
+            assert not any(d in out for d in dims)
+
+
 def test_cli_unknown_unit_is_a_usage_error(stores, capsys):
     code = main(["explain", "H999", "--period", "2020-08", "--store", str(stores[0].root)])
     assert code == 2

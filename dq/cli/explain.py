@@ -56,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
         + ("记录质量 " if zh else "records ")
         + f"{parts.get('records', 0):.2f}"
     )
-    dims = ", ".join(f"{d} {v:.2f}" for d, v in ul.by_dimension().items() if v)
+    sep = "，" if zh else ", "
+    dims = sep.join(f"{_dimension(d, args.lang)} {v:.2f}" for d, v in ul.by_dimension().items() if v)
     if dims:
         out.print(("按维度：" if zh else "by dimension: ") + dims)
     t = Table(show_edge=False)
@@ -64,6 +65,13 @@ def run(args: argparse.Namespace) -> int:
         t.add_column(col, justify="right" if col == "points" else "left")
     for x in losses:
         title = (x.title_zh if zh else x.title_en) or x.title_zh
-        t.add_row(x.rule, title, x.table, x.dimension, f"{x.points:.2f}")
+        t.add_row(x.rule, title, x.table, _dimension(x.dimension, args.lang), f"{x.points:.2f}")
     out.print(t)
     return 0
+
+
+def _dimension(name: str, lang: str) -> str:
+    """A dimension as the reports name it (完整性 / Completeness); an unknown one as stored."""
+    from dq.report.i18n import LABELS
+
+    return LABELS[lang].get(f"dim_{name}", name)
