@@ -15,6 +15,7 @@ __all__ = [
     "EXIT_OK",
     "EXIT_USAGE",
     "add_format",
+    "add_store",
     "console",
     "count",
     "debug",
@@ -76,6 +77,13 @@ def add_format(p: argparse.ArgumentParser, *extra: str) -> None:
     """``--format table|json`` (plus ``extra`` choices such as markdown), default table."""
     choices = ("table", "json", *extra)
     p.add_argument("--format", choices=choices, default="table", help=f"output format: {'|'.join(choices)}")
+
+
+def add_store(p: argparse.ArgumentParser) -> None:
+    """``--store``, the history store a command reads (default: the batch runs' store)."""
+    p.add_argument(
+        "--store", default=DEFAULT_STORE, help=f"history folder or fsspec URL (default: {DEFAULT_STORE})"
+    )
 
 
 def print_json(doc: Any, out=None) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from dq.cli.common import DEFAULT_STORE, console, open_store, period
+from dq.cli.common import add_store, console, open_store, period
 
 __all__ = ["configure_parser", "run"]
 
@@ -20,9 +20,7 @@ __all__ = ["configure_parser", "run"]
 def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("unit", help="unit id, e.g. H022")
     p.add_argument("--period", required=True, type=period, help="YYYY-MM")
-    p.add_argument(
-        "--store", default=DEFAULT_STORE, help=f"history folder or fsspec URL (default: {DEFAULT_STORE})"
-    )
+    add_store(p)
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.add_argument("--lang", choices=("zh", "en"), default="zh", help="titles' language (default: zh)")
     p.add_argument("--top", type=int, default=0, help="show only the N largest losses (default: all)")
@@ -32,6 +30,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from dq.explain import unit_losses
+    from dq.report.i18n import dimension_label
 
     store = open_store(args.store)
     ul = unit_losses(store, args.period, args.unit)
@@ -57,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         + f"{parts.get('records', 0):.2f}"
     )
     sep = "，" if zh else ", "
-    dims = sep.join(f"{_dimension(d, args.lang)} {v:.2f}" for d, v in ul.by_dimension().items() if v)
+    dims = sep.join(f"{dimension_label(d, args.lang)} {v:.2f}" for d, v in ul.by_dimension().items() if v)
     if dims:
         out.print(("按维度：" if zh else "by dimension: ") + dims)
     t = Table(show_edge=False)
@@ -65,13 +64,6 @@ def run(args: argparse.Namespace) -> int:
         t.add_column(col, justify="right" if col == "points" else "left")
     for x in losses:
         title = (x.title_zh if zh else x.title_en) or x.title_zh
-        t.add_row(x.rule, title, x.table, _dimension(x.dimension, args.lang), f"{x.points:.2f}")
+        t.add_row(x.rule, title, x.table, dimension_label(x.dimension, args.lang), f"{x.points:.2f}")
     out.print(t)
     return 0
-
-
-def _dimension(name: str, lang: str) -> str:
-    """A dimension as the reports name it (完整性 / Completeness); an unknown one as stored."""
-    from dq.report.i18n import LABELS
-
-    return LABELS[lang].get(f"dim_{name}", name)

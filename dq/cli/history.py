@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 
-from dq.cli.common import DEFAULT_STORE, add_format, info, open_store, period, print_json, print_rows
+from dq.cli.common import add_format, add_store, info, open_store, period, print_json, print_rows
 
 __all__ = ["configure_parser", "history_rows", "run"]
 
@@ -25,9 +25,7 @@ TIMES = ("started_at", "finished_at", "time")
 
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--store", default=DEFAULT_STORE, help=f"history folder or fsspec URL (default: {DEFAULT_STORE})"
-    )
+    add_store(p)
     p.add_argument("--period", type=period, help="only this period (YYYY-MM)")
     p.add_argument("--unit", help="one unit's score in every period (or in --period)")
     what = p.add_mutually_exclusive_group()

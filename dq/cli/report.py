@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from dq.cli.common import DEFAULT_STORE, add_format, info, open_store, period, print_json
+from dq.cli.common import add_format, add_store, info, open_store, period, print_json
 
 __all__ = ["check_campaign", "configure_parser", "run"]
 
@@ -13,7 +13,7 @@ DEFAULT_OUT = "reports"
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--store", default=DEFAULT_STORE, help=f"history dataset (default: {DEFAULT_STORE})")
+    add_store(common)
     common.add_argument("--out", default=DEFAULT_OUT, help=f"output folder (default: {DEFAULT_OUT})")
     common.add_argument("--lang", choices=("zh", "en"), default="zh", help="language (default: zh)")
     add_format(common)

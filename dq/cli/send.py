@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from dq.cli.common import DEFAULT_STORE, EXIT_FAILED, EXIT_OK, console, count, period
+from dq.cli.common import EXIT_FAILED, EXIT_OK, add_store, console, count, period
 
 __all__ = ["configure_parser", "run"]
 
@@ -17,9 +17,7 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     # No abbreviations: ``--password s3cret`` must be refused, not taken as ``--password-env``.
     p.allow_abbrev = False
     p.add_argument("--period", required=True, type=period, help="month whose reports to send, YYYY-MM")
-    p.add_argument(
-        "--store", default=DEFAULT_STORE, help=f"history folder or fsspec URL (default: {DEFAULT_STORE})"
-    )
+    add_store(p)
     p.add_argument(
         "--reports", default="reports", help="folder the reports were rendered to (default: reports)"
     )

@@ -6,7 +6,7 @@ Labels with ``{name}`` fields are formatted with :func:`tr` keyword arguments.
 
 from __future__ import annotations
 
-__all__ = ["LABELS", "LANGS", "period_label", "tr"]
+__all__ = ["LABELS", "LANGS", "dimension_label", "period_label", "tr"]
 
 LANGS = ("zh", "en")
 
@@ -479,6 +479,11 @@ def tr(lang: str, key: str, **fields: object) -> str:
     """The label ``key`` in ``lang`` (``zh`` or ``en``), formatted with ``fields``."""
     text = LABELS[lang][key]
     return text.format(**fields) if fields else text
+
+
+def dimension_label(name: str, lang: str) -> str:
+    """A quality dimension as the reports name it (完整性 / Completeness); an unknown one as given."""
+    return LABELS[lang].get(f"dim_{name}", name)
 
 
 def period_label(period: str, lang: str) -> str:

@@ -38,7 +38,7 @@ from dq.report.common import (
 )
 from dq.report.data import previous_results, read_period
 from dq.report.history import HistoryFlag, flagged_periods, history_flags
-from dq.report.i18n import period_label, tr
+from dq.report.i18n import dimension_label, period_label, tr
 from dq.scoring import load_scoring
 from dq.store import Store
 
@@ -264,7 +264,7 @@ def _failing_rule(
         title=_title(r, lang),
         table=str(r.get("table") or ""),
         dimension=dim,
-        dimension_label=tr(lang, f"dim_{dim}") if dim in DIMENSIONS else dim,
+        dimension_label=dimension_label(dim, lang),
         severity=sev,
         severity_label=tr(lang, f"severity_{sev}") if sev in ("warning", "error", "critical") else sev,
         status=status,
