@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
+import polars as pl
 import pytest
 from conftest import Case, case, check_case, checks_covered, make_rule, run_one
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dq.checks import uniqueness
+from dq.checks.uniqueness import repeated_rows
 
 OP = "outpatient_prescription"
 
@@ -110,3 +116,44 @@ def test_samples_respect_the_limit() -> None:
     rule = make_rule("unique", {"columns": ["patient_id"]})
     r = run_one({"patient_id": ["a"] * 10}, rule, samples=3)
     assert r.failed == 10 and len(r.samples) == 3
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["p1", "p2", "p3", "", " ", None]),
+            st.sampled_from([1, 2, None]),
+            st.sampled_from(["1", "2"]),
+        ),
+        max_size=30,
+    )
+)
+def test_compound_key_counts_match_a_plain_count(rows) -> None:
+    # Rows the `when` leaves out and rows with a blank key part share keys with evaluated rows:
+    # only the evaluated rows are compared, and every row of a key seen twice among them fails.
+    rule = make_rule("unique", {"columns": ["prescription_id", "item_no"]}, table=OP, when="drug_code = '1'")
+    data = {
+        "prescription_id": [r[0] for r in rows],
+        "item_no": [r[1] for r in rows],
+        "drug_code": [r[2] for r in rows],
+    }
+    keys = [(p, i) for p, i, k in rows if k == "1" and p is not None and p.strip() and i is not None]
+    seen = Counter(keys)
+    r = run_one(data, rule)
+    assert (r.evaluated, r.failed) == (len(keys), sum(n for n in seen.values() if n > 1))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from(["a", "b", "c", "d"]), st.integers(0, 3)), max_size=40),
+    st.integers(1, 4),
+)
+def test_repeated_rows_are_exact_whatever_the_hash(rows, buckets) -> None:
+    # A hash with 1-4 values makes unequal keys collide all the time: the flags stay those of a
+    # full comparison, because colliding rows are compared in full.
+    keys = pl.DataFrame(
+        {"k": [r[0] for r in rows], "n": [r[1] for r in rows]}, schema={"k": pl.String, "n": pl.Int64}
+    )
+    coarse = (keys.hash_rows() % buckets).to_numpy()
+    assert repeated_rows(keys, coarse).tolist() == keys.is_duplicated().to_list()
