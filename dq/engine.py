@@ -19,6 +19,7 @@ import datetime as dt
 import decimal
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -33,7 +34,15 @@ from dq.results import AuditResult, RuleResult, Status, TableInfo, status_for
 from dq.sources import Extract, TableSource, parse_period
 from dq.suite import Rule, Suite
 
-__all__ = ["Plan", "TableEvaluation", "audit_extract", "evaluate_by_unit", "evaluate_frame", "evaluate_table"]
+__all__ = [
+    "Plan",
+    "TableEvaluation",
+    "audit_extract",
+    "evaluate_by_unit",
+    "evaluate_frame",
+    "evaluate_table",
+    "rows_hint",
+]
 
 DEFAULT_SAMPLES = 5
 
@@ -108,18 +117,30 @@ def _collect(frame: pl.LazyFrame, streaming: bool) -> pl.DataFrame:
     return frame.collect(engine=_engine(streaming))
 
 
-def _rows_hint(src: TableSource) -> int:
+def rows_hint(path: Path) -> int:
     """About how many rows a table file holds, without reading it: a Parquet file's metadata;
-    for CSV its size over 50 bytes (a short row; over-estimating only chooses streaming)."""
-    suffix = src.path.suffix.lower()
+    for CSV its size over 50 bytes (a short row: over-estimating only errs towards less memory);
+    for a workbook its size over 20 bytes (zipped XML). An unreadable file counts as large."""
+    suffix = path.suffix.lower()
     try:
         if suffix == ".parquet":
-            return int(pl.scan_parquet(src.path).select(pl.len()).collect().item())
+            # pyarrow reads the footer alone, at a third of the CPU of a Polars `len()` query
+            import pyarrow.parquet as pq
+
+            return int(pq.read_metadata(path).num_rows)
         if suffix == ".csv":
-            return src.path.stat().st_size // 50
-    except Exception:  # unreadable: the audit names the file; stream it meanwhile
+            return path.stat().st_size // 50
+        if suffix == ".xlsx":
+            return path.stat().st_size // 20
+    except Exception:  # unreadable: the audit names the file; meanwhile assume the worst
         return IN_MEMORY_ROWS + 1
-    return 0  # a workbook is in memory already
+    return 0
+
+
+def _rows_hint(src: TableSource) -> int:
+    if src.path.suffix.lower() == ".xlsx":
+        return 0  # a workbook is read into memory when opened: nothing to stream
+    return rows_hint(src.path)
 
 
 def evaluate_frame(
@@ -462,26 +483,48 @@ def _one_pass(
     bads: list[pl.Expr] = []
     out = [pl.len().alias("__rows"), *(e.alias(f"__x:{k}") for k, e in (extra or {}).items())]
     for p in plans:
-        if not p.row_level or p.applies is None:
-            out += [e.alias(k) for k, e in p.exprs.items()]
-            continue
+        mask, bad, exprs = _pass_exprs(p, tuple(sample_cols[p.prefix]), n)
+        if mask is not None:
+            masks.append(mask)
+            bads.append(bad)
+        out += exprs
+    return joined.with_columns(masks).with_columns(bads).select(out)
+
+
+# A plan's expressions in the one-pass query, by plan: plans kept for the next unit (see
+# :func:`_known_plans`) give the same expressions for every unit of a batch, built once.
+_PASS: dict[tuple, tuple[Plan, tuple[pl.Expr | None, pl.Expr | None, list[pl.Expr]]]] = {}
+
+
+def _pass_exprs(
+    p: Plan, cols: tuple[str, ...], n: int
+) -> tuple[pl.Expr | None, pl.Expr | None, list[pl.Expr]]:
+    """A plan's (evaluated mask, failed mask, output expressions) for :func:`_one_pass`; the
+    masks are None for a plan that is not row-level."""
+    key = (id(p), cols, n)
+    hit = _PASS.get(key)
+    if hit is not None and hit[0] is p:
+        return hit[1]
+    if not p.row_level or p.applies is None:
+        built: tuple = (None, None, [e.alias(k) for k, e in p.exprs.items()])
+    else:
         m, b = f"__dq_{p.prefix}_evaluated", f"__dq_{p.prefix}_failed"
-        masks.append(p.applies.alias(m))
-        bads.append((pl.col(m) & p.compiled.violations(pl.col(m)).fill_null(False)).alias(b))
-        out += [pl.col(m).sum().alias(f"{p.prefix}:n"), pl.col(b).sum().alias(f"{p.prefix}:f")]
+        out = [pl.col(m).sum().alias(f"{p.prefix}:n"), pl.col(b).sum().alias(f"{p.prefix}:f")]
         out += [e.alias(f"{p.prefix}:d:{k}") for k, e in p.compiled.details.items()]
-        if n > 0 and sample_cols[p.prefix]:
+        if n > 0 and cols:
             # Column by column: packing the columns into a struct first copies them whole.
             first = pl.col(b).arg_true()
             order = p.compiled.sample_order  # e.g. the key: duplicates together
             if order:
                 first = first.sort_by([pl.col(k).filter(pl.col(b)) for k in order])
             first = first.head(n)
-            out += [
-                pl.col(c).gather(first).implode().alias(f"{p.prefix}:s:{j}")
-                for j, c in enumerate(sample_cols[p.prefix])
-            ]
-    return joined.with_columns(masks).with_columns(bads).select(out)
+            out += [pl.col(c).gather(first).implode().alias(f"{p.prefix}:s:{j}") for j, c in enumerate(cols)]
+        bad = pl.col(m) & p.compiled.violations(pl.col(m)).fill_null(False)
+        built = (p.applies.alias(m), bad.alias(b), out)
+    if len(_PASS) >= 4096:
+        _PASS.clear()
+    _PASS[key] = (p, built)
+    return built
 
 
 def _add_samples(

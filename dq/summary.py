@@ -66,6 +66,19 @@ def summary_exprs(
     events in the period, distinct records), or none if it has no usable upload time."""
     cat = catalogue or load_catalogue()
     schema = frame.collect_schema()
+    key = (table, tuple(schema.items()), period, id(cat))
+    hit = _EXPRS.get(key)
+    if hit is None or hit[0] is not cat:  # a batch asks for every unit: build once per schema
+        if len(_EXPRS) >= 256:
+            _EXPRS.clear()
+        hit = _EXPRS[key] = (cat, _summary_exprs(table, schema, period, cat))
+    return dict(hit[1])
+
+
+_EXPRS: dict[tuple, tuple[Catalogue, dict[str, pl.Expr]]] = {}
+
+
+def _summary_exprs(table: str, schema: pl.Schema, period: str, cat: Catalogue) -> dict[str, pl.Expr]:
     if "upload_time" not in schema or not schema["upload_time"].is_temporal():
         return {}
     start, end = parse_period(period)
