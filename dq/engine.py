@@ -223,12 +223,7 @@ def evaluate_table(
     known = _known_plans(table, schema, rules, period, now, cat)
     for i, rule in enumerate(rules):
         plan = known.get(i) or _compile(rule, ctx, f"r{i}", empty)
-        if (
-            isinstance(plan, Plan)
-            and not plan.joins
-            and rule.lookup is None
-            and not plan.compiled.reads_extract
-        ):
+        if isinstance(plan, Plan) and _reusable(plan):
             known[i] = plan  # depends on this table's schema only: kept for the next unit
         if isinstance(plan, RuleResult):
             results[rule.id] = plan
@@ -456,6 +451,12 @@ def _known_plans(
     return plans
 
 
+def _reusable(plan: Plan) -> bool:
+    """Whether a plan depends on its table's schema only (not on other tables of the extract,
+    e.g. a foreign key's referenced keys): then it serves every unit of a batch."""
+    return not plan.joins and plan.rule.lookup is None and not plan.compiled.reads_extract
+
+
 def _sample_columns(p: Plan, schema: Mapping[str, pl.DataType], spec) -> list[str]:
     """Columns shown in a rule's failing-row samples: the table key, then the rule's columns."""
     cols = [*(spec.key if spec else ()), *p.rule.columns, *p.compiled.sample_columns]
@@ -505,6 +506,7 @@ def _pass_exprs(
     hit = _PASS.get(key)
     if hit is not None and hit[0] is p:
         return hit[1]
+    reuse = _reusable(p)  # not a unit's own plan: it may hold that unit's data (referenced keys)
     if not p.row_level or p.applies is None:
         built: tuple = (None, None, [e.alias(k) for k, e in p.exprs.items()])
     else:
@@ -521,9 +523,10 @@ def _pass_exprs(
             out += [pl.col(c).gather(first).implode().alias(f"{p.prefix}:s:{j}") for j, c in enumerate(cols)]
         bad = pl.col(m) & p.compiled.violations(pl.col(m)).fill_null(False)
         built = (p.applies.alias(m), bad.alias(b), out)
-    if len(_PASS) >= 4096:
-        _PASS.clear()
-    _PASS[key] = (p, built)
+    if reuse:
+        if len(_PASS) >= 4096:
+            _PASS.clear()
+        _PASS[key] = (p, built)
     return built
 
 
