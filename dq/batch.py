@@ -20,7 +20,10 @@ A run ends ``complete``, ``failed`` (stopped by an error of its own, e.g. an unw
 
 from __future__ import annotations
 
+import os
+import queue
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -34,14 +37,14 @@ import polars as pl
 
 from dq.catalogue import Catalogue, default_rules_dir, load_catalogue
 from dq.checks.history import earlier_metrics, history_rules, with_history
-from dq.engine import evaluate_by_unit, evaluate_frame
+from dq.engine import evaluate_by_unit, evaluate_frame, rows_hint
 from dq.errors import DQError, InputError, OutputError
 from dq.fixlist import write_fix_rows
 from dq.masking import describe_error
 from dq.published import data_dir as published_data_dir
 from dq.results import RuleResult
 from dq.scoring import ScoringConfig, UnitScore, load_scoring, rank_units, score_unit
-from dq.sources import check_unit_id, open_extract, parse_period, read_manifest
+from dq.sources import TABLE_SUFFIXES, check_unit_id, open_extract, parse_period, read_manifest
 from dq.store import Run, Store, suites_hash
 from dq.suite import Rule, Suite, load_suites
 from dq.summary import audit_and_summarize, summary_frame
@@ -56,6 +59,7 @@ __all__ = [
     "commit_unit",
     "discover_units",
     "evaluate_submissions",
+    "in_threads",
     "record_suites",
     "score_batch",
     "score_published",
@@ -356,6 +360,70 @@ def _sequential(fn: Callable[[Path], UnitOutcome], paths: Sequence[Path]) -> Ite
         yield fn(p)
 
 
+#: Units audited at once by :func:`score_batch` in one process when not told (``threads``).
+DEFAULT_THREADS = max(1, min(os.cpu_count() or 1, 4))
+#: At most this many rows (estimated from the files, :func:`dq.engine.rows_hint`) are audited
+#: at once by concurrent units; a unit larger than this runs alone. It keeps a city of large
+#: hospitals within the memory one unit at a time needs (docs/scale.md).
+IN_FLIGHT_ROWS = 5_000_000
+
+
+def unit_rows_hint(path: str | Path) -> int:
+    """About how many rows a unit folder's table files hold (their metadata and sizes, nothing
+    read); a folder behind a URL counts as :data:`IN_FLIGHT_ROWS` (it runs alone)."""
+    if is_url(path):
+        return IN_FLIGHT_ROWS
+    try:
+        files = [f for f in Path(path).iterdir() if f.suffix.lower() in TABLE_SUFFIXES and f.is_file()]
+    except OSError:
+        return 0  # the audit names the problem
+    return sum(rows_hint(f) for f in files)
+
+
+def in_threads(
+    fn: Callable[[Path], UnitOutcome], paths: Sequence[Path], threads: int = DEFAULT_THREADS,
+    budget: int | None = None,
+) -> Iterator[UnitOutcome]:  # fmt: skip
+    """``fn`` over ``paths``, up to ``threads`` units at once in this process, while their
+    estimated rows stay within ``budget`` (default :data:`IN_FLIGHT_ROWS`); outcomes are yielded
+    as they finish.
+
+    Polars releases the GIL while it computes, so a unit's Python work (compiling rules, masking
+    samples, and the caller's commit of the previous outcome) overlaps another unit's query, and
+    both cores are busy where one unit's queries alone keep ~1.2 of them. The threads are
+    daemons: an interrupted batch does not wait for the units in flight.
+    """
+    if threads <= 1 or len(paths) <= 1:
+        yield from _sequential(fn, paths)
+        return
+    budget = IN_FLIGHT_ROWS if budget is None else budget
+    sizes = [unit_rows_hint(p) for p in paths]
+    done: queue.Queue = queue.Queue()
+
+    def work(i: int) -> None:
+        try:
+            done.put((i, fn(paths[i]), None))
+        except BaseException as exc:  # re-raised in the caller's thread
+            done.put((i, None, exc))
+
+    running: dict[int, int] = {}  # index -> estimated rows
+    nxt = 0
+    while nxt < len(paths) or running:
+        while (
+            nxt < len(paths)
+            and len(running) < threads
+            and (not running or sum(running.values()) + sizes[nxt] <= budget)
+        ):
+            running[nxt] = sizes[nxt]
+            threading.Thread(target=work, args=(nxt,), name=f"dq-audit-{nxt}", daemon=True).start()
+            nxt += 1
+        i, out, exc = done.get()
+        del running[i]
+        if exc is not None:
+            raise exc
+        yield out
+
+
 def commit_unit(
     store: Store,
     run: Run,
@@ -432,7 +500,11 @@ def _rescore(
         results = with_history(results, hist_rules, period, earlier, uid, summaries[uid], tables)
         score = score_unit(results, cfg)
         fixes = fx or {r.id: (r.fix_zh, r.fix_en) for s in suites for r in s.rules}
-        store.write_unit(run, unit, results, score, summaries[uid], fixes, None, tables)
+        # A unit of this run has its summary and table counts stored by its commit already;
+        # only an adopted unit needs them under this run's id.
+        own = o is not None and not o.skipped
+        store.write_unit(run, unit, results, score, None if own else summaries[uid], fixes, None,
+                         None if own else tables)  # fmt: skip
         if o is not None and not o.skipped:
             o.score = score
             o.results = results
@@ -452,12 +524,15 @@ def score_batch(
     map_units: Callable[[Callable[[Path], UnitOutcome], Sequence[Path]], Iterable[UnitOutcome]] | None = None,
     fix_rows: int = 1000,
     follow_symlinks: bool = False,
+    threads: int | None = None,
 ) -> BatchOutcome:
     """Audit and score every unit under ``root/period`` and append the results to ``store``.
 
     ``map_units(fn, paths)`` runs ``fn`` (a picklable :func:`audit_unit` with everything but the
     folder bound) over the folders and yields the outcomes in any order, e.g. on a Dask cluster;
-    by default the units run one after the other in this process. Each outcome is committed to
+    by default the units run in this process, ``threads`` at a time (default
+    :data:`DEFAULT_THREADS`; 1: one after the other) within :data:`IN_FLIGHT_ROWS` estimated
+    rows (:func:`in_threads`). Each outcome is committed to
     the store as soon as it arrives. ``fix_rows``: failing rows kept per rule for the rows-to-fix
     files (:mod:`dq.fixlist`; 0 = none).
     """
@@ -499,6 +574,7 @@ def score_batch(
                 samples=samples, streaming=streaming, fix_rows=fix_rows, follow_symlinks=follow_symlinks,
                 now=datetime.now(),  # one clock for the whole batch
             )  # fmt: skip
+            mapper = map_units or partial(in_threads, threads=DEFAULT_THREADS if threads is None else threads)
             for out in refused:
                 commit_unit(store, run, out, peers, suites, cfg, fixes)
                 outcomes[out.unit_id] = out
@@ -507,7 +583,7 @@ def score_batch(
             with _progress(show) as bar:
                 task = bar.add_task("", total=len(unit_dirs))
                 bar.advance(task, len(unit_dirs) - len(todo) - len(refused))
-                for n, out in enumerate((map_units or _sequential)(fn, todo), start=1):
+                for n, out in enumerate(mapper(fn, todo), start=1):
                     commit_unit(store, run, out, peers, suites, cfg, fixes)
                     if out.trace and log:
                         log(out.trace)

@@ -73,6 +73,14 @@ def count(text: str) -> int:
     return value
 
 
+def positive(text: str) -> int:
+    """argparse type: a whole number ≥ 1."""
+    value = count(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number ≥ 1, got {value}")
+    return value
+
+
 def add_format(p: argparse.ArgumentParser, *extra: str) -> None:
     """``--format table|json`` (plus ``extra`` choices such as markdown), default table."""
     choices = ("table", "json", *extra)

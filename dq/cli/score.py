@@ -14,6 +14,7 @@ from dq.cli.common import (
     count,
     info,
     period,
+    positive,
     print_json,
     print_rows,
 )
@@ -58,6 +59,12 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="reports", help="folder for --reports (default: reports)")
     p.add_argument("--lang", choices=("zh", "en"), default="zh", help="language of --reports")
     cluster = p.add_mutually_exclusive_group()
+    cluster.add_argument(
+        "--threads",
+        type=positive,
+        metavar="N",
+        help="units audited at once in this process (default: the cores, at most 4; 1: one after the other)",
+    )
     cluster.add_argument(
         "--workers",
         type=int,
@@ -134,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
             )  # fmt: skip
             args.reports = False  # rendered on the cluster
         else:
-            outcome = score_batch(args.root, args.period, store, **options)
+            outcome = score_batch(args.root, args.period, store, threads=args.threads, **options)
     else:
         raise DQError("give a batch ROOT or --published DIR")
     if args.format == "json":
