@@ -13,7 +13,10 @@ no rule at all -- with `dq score` of that batch, and prints both and their ratio
 alternate child processes, ``--rounds`` times each, and the best of each is kept (the machine may
 be shared: the ratio of one run is the figure to read, not the absolute seconds):
 
-    .venv/bin/python benchmarks/bench_score.py --floor --scales 0.1 [--rounds 2] [--workers N]
+    .venv/bin/python benchmarks/bench_score.py --floor --scales 0.1 [--rounds 2] [--workers N | --threads N]
+
+`dq score` audits several units at once in threads by default; the floor is also measured with the
+units read that many at a time in threads, and the score's ratio to it printed, like for like.
 
 A batch already generated under benchmarks/data/city-<scale>/ is reused (delete it to regenerate);
 ``--data 0.1=DIR`` uses a batch generated elsewhere (``dq synth --scale 0.1 --out DIR``).
@@ -39,20 +42,27 @@ PERIOD = "2020-09"
 # The read floor: what dq's readers cost with no rule at all. Every table file of every unit is
 # opened as dq opens it (manifest, encoding detection, CSV transcoding, typed columns parsed with
 # the raw text kept) and materialised in memory, one table at a time.
+# With a second argument N > 1 the units are read N at a time in threads, as `dq score` audits
+# them by default: the like-for-like floor of a threaded score.
 FLOOR = """
 import sys, time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 import polars as pl
 from dq.catalogue import load_catalogue
 from dq.sources import open_extract
 cat = load_catalogue()
 base = Path(sys.argv[1])
-rows = 0
-t = time.perf_counter()
-for d in sorted(p for p in base.iterdir() if p.is_dir()):
+threads = int(sys.argv[2]) if len(sys.argv) > 2 else 1
+
+def read(d):
     ext = open_extract(d, catalogue=cat)
-    for src in ext.tables.values():
-        rows += src.frame.collect().height
+    return sum(src.frame.collect().height for src in ext.tables.values())
+
+t = time.perf_counter()
+units = sorted(p for p in base.iterdir() if p.is_dir())
+with ThreadPoolExecutor(threads) as pool:
+    rows = sum(pool.map(read, units))
 print(rows, time.perf_counter() - t)
 """
 
@@ -102,7 +112,16 @@ def score_cmd(py: str, root: Path, store: Path, args: argparse.Namespace) -> lis
     cmd += ["--samples", str(args.samples)] + (["--streaming"] if args.streaming else [])
     if args.workers:
         cmd += ["--workers", str(args.workers)]
+    elif args.threads:
+        cmd += ["--threads", str(args.threads)]
     return cmd
+
+
+def score_threads(args: argparse.Namespace) -> int:
+    """The units `dq score` audits at once here: --threads, else dq's default."""
+    from dq.batch import DEFAULT_THREADS
+
+    return args.threads or DEFAULT_THREADS
 
 
 def batch_rows(root: Path) -> tuple[int, int, float]:
@@ -114,17 +133,21 @@ def batch_rows(root: Path) -> tuple[int, int, float]:
 
 def floor_mode(args: argparse.Namespace, py: str) -> None:
     table = []
+    parallel: dict[float, float] = {}  # the floor read with the score's threads, by scale
     baselines: dict[float, list[tuple[float, float, float]]] = {}
     for scale in args.scales:
         root, _, _ = generate(py, scale, keep_existing=True)
         units, rows, size_mb = batch_rows(root)
         store = HERE / "data" / f"history-{scale:g}"
-        floors, scores = [], []
+        floors, scores, threaded = [], [], []
         for _ in range(args.rounds):
             f_s, f_mb, out = measure([py, "-c", FLOOR, str(root / PERIOD)])
             f_cpu = CPU["last"]
             read_rows = int(out.split()[0])
             floors.append((f_s, f_mb, f_cpu))
+            if not args.workers and score_threads(args) > 1:
+                t_s, _, _ = measure([py, "-c", FLOOR, str(root / PERIOD), str(score_threads(args))])
+                threaded.append(t_s)
             shutil.rmtree(store, ignore_errors=True)
             s_s, s_mb, out = measure(score_cmd(py, root, store, args))
             s_cpu = CPU["last"]
@@ -145,6 +168,8 @@ def floor_mode(args: argparse.Namespace, py: str) -> None:
         s_s, s_mb, s_cpu = min(scores)
         f_cpu, s_cpu = min(f[2] for f in floors), min(s[2] for s in scores)
         table.append((scale, units, rows, read_rows, size_mb, f_s, f_mb, f_cpu, s_s, s_mb, s_cpu, errors))
+        if threaded:
+            parallel[scale] = min(threaded)
         if not args.keep:
             shutil.rmtree(store, ignore_errors=True)
     print()
@@ -160,6 +185,13 @@ def floor_mode(args: argparse.Namespace, py: str) -> None:
         )
         if read_rows != rows:
             print(f"       (the floor read {read_rows:,} rows; the truth file lists {rows:,})")
+    for scale, *_, s_s, _s_mb, _s_cpu, _errors in table:
+        if scale in parallel:
+            p_s = parallel[scale]
+            print(
+                f"{scale:>6g} floor with units read {score_threads(args)} at a time in threads, as dq score "
+                f"audits them: {p_s:.1f} s; score / that floor: {s_s / p_s:.2f}x"
+            )
     for scale, *_, f_s, _f_mb, f_cpu, s_s, _s_mb, s_cpu, _errors in table:
         if scale in baselines:
             b = baselines[scale]
@@ -181,6 +213,7 @@ def main() -> None:
     ap.add_argument("--floor", action="store_true", help="read floor vs dq score, and their ratio")
     ap.add_argument("--rounds", type=int, default=1, help="--floor: alternate rounds, best kept")
     ap.add_argument("--workers", type=int, default=0, help="score on a local Dask cluster of N workers")
+    ap.add_argument("--threads", type=int, default=0, help="dq score --threads N (default: dq's default)")
     ap.add_argument(
         "--baseline",
         metavar="DIR",

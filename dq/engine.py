@@ -123,18 +123,29 @@ def rows_hint(path: Path) -> int:
     for a workbook its size over 20 bytes (zipped XML). An unreadable file counts as large."""
     suffix = path.suffix.lower()
     try:
+        st = path.stat()
         if suffix == ".parquet":
-            # pyarrow reads the footer alone, at a third of the CPU of a Polars `len()` query
-            import pyarrow.parquet as pq
+            key = (str(path), st.st_size, st.st_mtime_ns)
+            rows = _FOOTER_ROWS.get(key)  # the batch sizes its units with it, then the audit asks
+            if rows is None:
+                # pyarrow reads the footer alone, at a third of the CPU of a Polars `len()` query
+                import pyarrow.parquet as pq
 
-            return int(pq.read_metadata(path).num_rows)
+                rows = int(pq.read_metadata(path).num_rows)
+                if len(_FOOTER_ROWS) >= 4096:
+                    _FOOTER_ROWS.clear()
+                _FOOTER_ROWS[key] = rows
+            return rows
         if suffix == ".csv":
-            return path.stat().st_size // 50
+            return st.st_size // 50
         if suffix == ".xlsx":
-            return path.stat().st_size // 20
+            return st.st_size // 20
     except Exception:  # unreadable: the audit names the file; meanwhile assume the worst
         return IN_MEMORY_ROWS + 1
     return 0
+
+
+_FOOTER_ROWS: dict[tuple[str, int, int], int] = {}
 
 
 def _rows_hint(src: TableSource) -> int:
