@@ -114,7 +114,7 @@ def _scan(path: Path, encoding: str | None) -> pl.LazyFrame:
         if suffix == ".csv":
             lf = _scan_csv(path, encoding)
             lf.collect_schema()
-            _check_ragged(path, lf)
+            _check_ragged(path, lf, encoding)
             return lf
         if suffix == ".xlsx":
             return _read_xlsx(path)
@@ -140,19 +140,42 @@ def _read_xlsx(path: Path) -> pl.LazyFrame:
     return sheets[names[0]].lazy()
 
 
-def _check_ragged(path: Path, lf: pl.LazyFrame) -> None:
+def _check_ragged(path: Path, lf: pl.LazyFrame, encoding: str | None = None) -> None:
     """Refuse a CSV file with a row longer than its header. Polars parses only the columns a
     query reads, so extra fields would be dropped without a word; one pass over every field
-    (multi-threaded, about the cost of reading the file once more) finds them."""
+    (multi-threaded, about the cost of reading the file once more) finds them. The error names
+    the first such row (found again, on this error only, by Python's csv reader); it quotes no
+    value, since the row may hold identifiers."""
     try:
         lf.select(pl.all().is_null().sum()).collect()
     except pl.exceptions.ComputeError as exc:
         if "more fields" in str(exc):
+            where = _first_ragged_row(path, encoding)
+            which = "a row has"
+            if where:
+                which = f"row {where[0]} (line {where[1]}) has {where[2]} fields, {where[2] - where[3]}"
             raise InputError(
-                f"{path}: a row has more fields than the header (ragged CSV); its extra values would "
+                f"{path}: {which} more fields than the header (ragged CSV); its extra values would "
                 "be lost: quote values that contain commas, or fix the row"
             ) from None
         raise
+
+
+def _first_ragged_row(path: Path, encoding: str | None) -> tuple[int, int, int, int] | None:
+    """(data row number, line number, its fields, the header's fields) of the first row with
+    more fields than the header, or None if Python's csv reader finds none."""
+    try:
+        enc = encoding or detect_encoding(path)
+        enc = "utf-8-sig" if enc.lower().replace("_", "-") in ("utf-8", "utf8") else enc
+        with path.open(encoding=enc, newline="", errors="replace") as fh:
+            reader = csv.reader(fh)
+            header = next(reader, [])
+            for n, fields in enumerate(reader, start=1):
+                if len(fields) > len(header):
+                    return n, reader.line_num, len(fields), len(header)
+    except (OSError, csv.Error, InputError, LookupError):
+        return None
+    return None
 
 
 def _coerce(lf: pl.LazyFrame, spec: TableSpec | None) -> pl.LazyFrame:

@@ -55,6 +55,22 @@ def test_csv_utf8_with_bom(tmp_path: Path) -> None:
     expect_pi(collect(f))  # the BOM does not end up in the first column's name
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "gb18030"])
+def test_a_ragged_csv_row_is_named_by_number_without_its_values(tmp_path: Path, encoding: str) -> None:
+    # A quoted value spanning two lines makes the row and line numbers differ.
+    text = (
+        PI_CSV
+        + 'p3,"王\n五",1,1990-03-03,,2020-09-03 08:00:00\n'
+        + "p4,赵六,1,1990-04-04,13912345678,2020-09-04 08:00:00,320102199001011234\n"
+    )
+    f = write_csv(tmp_path / "patient_index.csv", text, encoding=encoding)
+    with pytest.raises(InputError) as exc:
+        collect(f)
+    msg = str(exc.value)
+    assert "row 4 (line 6) has 7 fields, 1 more fields than the header" in msg
+    assert str(f) in msg and "3201021990" not in msg and "赵六" not in msg
+
+
 def test_csv_gb18030_detected(tmp_path: Path) -> None:
     f = write_csv(tmp_path / "patient_index.csv", PI_CSV, encoding="gb18030")
     assert detect_encoding(f) == "gb18030"
