@@ -66,7 +66,8 @@ def repeated_rows(keys: pl.DataFrame, hashes: np.ndarray) -> np.ndarray:
     ordered = np.sort(hashes)
     repeats = ordered[1:][ordered[1:] == ordered[:-1]]
     if repeats.size:
-        candidates = np.isin(hashes, repeats)
+        # a hash set of the few repeated hashes (np.isin would sort all of them again)
+        candidates = pl.Series(hashes).is_in(pl.Series(repeats).implode()).to_numpy()
         flags[candidates] = keys.filter(pl.Series(candidates)).is_duplicated().to_numpy()
     return flags
 
