@@ -63,7 +63,7 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
         "--threads",
         type=positive,
         metavar="N",
-        help="units audited at once in this process (default: the cores, at most 4; 1: one after the other)",
+        help="units audited at once in this process (default: the cores + 2, at most 8; 1: one at a time)",
     )
     cluster.add_argument(
         "--workers",
