@@ -3,8 +3,12 @@ test_conformance.py with the other ID number checks)."""
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 from conftest import Case, case, check_case, checks_covered, make_rule, run, run_one
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dq.checks import consistency
 
@@ -281,3 +285,38 @@ def test_two_foreign_keys_in_one_pass_do_not_clash() -> None:
     )
     assert (res["A"].evaluated, res["A"].failed) == (3, 1)
     assert (res["B"].evaluated, res["B"].failed) == (3, 1)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from(["A", "B", "C", "D", "", None]),
+            st.sampled_from(["1", "2", None]),
+            st.sampled_from(["Y", "N"]),
+        ),
+        max_size=30,
+    ),
+    lo=st.sampled_from([None, 0, 1, 2]),
+    hi=st.sampled_from([None, 0, 1, 3]),
+)
+def test_group_count_matches_a_plain_count(rows, lo, hi) -> None:
+    # Groups are the stays among the rows the `when` keeps (blank ids left out); a group fails
+    # when its number of rows with diag_type 1 is out of [min, max], a group with none counting 0.
+    params = {"group_by": ["inpatient_id"], "condition": "diag_type = '1'"}
+    params |= {k: v for k, v in (("min", lo), ("max", hi)) if v is not None}
+    if lo is None and hi is None:
+        params["min"] = 1
+        lo = 1
+    rule = make_rule("group_count", params, table=ID, when="diagnosis_code = 'Y'")
+    data = {
+        "inpatient_id": [r[0] for r in rows],
+        "diag_type": [r[1] for r in rows],
+        "diagnosis_code": [r[2] for r in rows],
+    }
+    kept = [r for r in rows if r[2] == "Y" and r[0]]
+    counts = Counter(r[0] for r in kept)
+    meeting = Counter(r[0] for r in kept if r[1] == "1")
+    bad = [g for g in counts if (lo is not None and meeting[g] < lo) or (hi is not None and meeting[g] > hi)]
+    r = run_one(data, rule)
+    assert (r.evaluated, r.failed) == (len(counts), len(bad))
