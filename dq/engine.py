@@ -29,7 +29,7 @@ from dq.checks import Aggregate, Context, Join
 from dq.checks.base import blank_columns
 from dq.errors import CheckError, DQError, InputError, NotApplicable
 from dq.masking import describe_error, mask_samples
-from dq.plan import Plan, apply_joins, compile_rule, when_mask
+from dq.plan import Plan, apply_joins, compile_rule, when_mask, with_shared
 from dq.results import AuditResult, RuleResult, Status, TableInfo, status_for
 from dq.sources import Extract, TableSource, parse_period
 from dq.suite import Rule, Suite
@@ -248,7 +248,7 @@ def evaluate_table(
             joins.append(j)
         plans.append(plan)
 
-    joined = apply_joins(frame, joins)
+    joined = with_shared(apply_joins(frame, joins), [p.compiled for p in plans])
     sample_cols = {p.prefix: _sample_columns(p, schema, spec) for p in plans}
     try:
         query = _one_pass(joined, plans, sample_cols, want, extra)
@@ -259,7 +259,8 @@ def evaluate_table(
         row = _collect(frame.select(base), streaming).row(0, named=True)
         for p in list(plans):
             try:
-                part = _collect(joined.select([e.alias(k) for k, e in p.exprs.items()]), streaming)
+                own = with_shared(apply_joins(frame, joins), [p.compiled])  # its own columns only
+                part = _collect(own.select([e.alias(k) for k, e in p.exprs.items()]), streaming)
                 row |= part.row(0, named=True)
             except Exception as exc:
                 results[p.rule.id] = _error(p.rule, f"cannot evaluate: {describe_error(exc)}")
@@ -362,6 +363,7 @@ def evaluate_by_unit(
     rowwise = [p for p in live if not isinstance(p.compiled, Aggregate)]
     if any(p.compiled.violates_among is not None for p in rowwise):  # type: ignore[union-attr]
         return None  # its failures depend on the evaluated rows: unit by unit
+    frame = with_shared(frame, [p.compiled for p in live])
     # Row-level rules: each row's evaluated and failed flags over the whole frame (windows see
     # every row), then summed per unit -- the narrowed rule's counts, as `when & unit` only
     # removes the other units' rows from both sums. Their details do not depend on the `when`.

@@ -22,7 +22,7 @@ from dq.errors import CheckError, NotApplicable
 if TYPE_CHECKING:
     from dq.suite import Rule
 
-__all__ = ["MissingColumns", "Plan", "apply_joins", "compile_rule", "lookup_join", "when_mask"]
+__all__ = ["MissingColumns", "Plan", "apply_joins", "compile_rule", "lookup_join", "when_mask", "with_shared"]
 
 
 class MissingColumns(CheckError):
@@ -95,6 +95,16 @@ def apply_joins(frame: pl.LazyFrame, joins: Sequence[Join]) -> pl.LazyFrame:
     return frame
 
 
+def with_shared(frame: pl.LazyFrame, compiled: Sequence[Compiled]) -> pl.LazyFrame:
+    """``frame`` with the intermediate columns (``Compiled.columns``) of the given checks, each
+    name computed once however many checks read it."""
+    shared: dict[str, pl.Expr] = {}
+    for c in compiled:
+        for name, expr in c.columns.items():
+            shared.setdefault(name, expr)
+    return frame.with_columns(**shared) if shared else frame
+
+
 def compile_rule(
     rule: Rule,
     ctx: Context,
@@ -139,5 +149,6 @@ def compile_rule(
     exprs |= {f"{prefix}:d:{k}": v for k, v in compiled.details.items()}
     # Resolve types now, without data, so a type clash is this rule's error alone.
     frame = empty if empty is not None else pl.LazyFrame(schema=dict(ctx.schema))
-    apply_joins(frame, joins).select([e.alias(k) for k, e in exprs.items()]).collect_schema()
+    frame = with_shared(apply_joins(frame, joins), [compiled])
+    frame.select([e.alias(k) for k, e in exprs.items()]).collect_schema()
     return Plan(rule, compiled, mask, exprs, prefix, applies=applies, joins=tuple(joins))

@@ -161,6 +161,11 @@ class _Plan:
     # True when the expressions hold values read from other tables of the extract (foreign
     # keys): such a plan is never reused for another extract of the same schema.
     reads_extract: bool = False
+    # Intermediate columns the check's expressions read (``pl.col(name)``), computed once per
+    # table before any rule's mask. A name must stand for one value of the table (e.g.
+    # ``__dq_id18__id_no``): rules that need the same one share it, and a check's ``applies``
+    # and ``violates`` (two stages of the engine's query) read it without computing it twice.
+    columns: Mapping[str, pl.Expr] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)

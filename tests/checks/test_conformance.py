@@ -21,6 +21,7 @@ from conftest import (
     gb11643,
     id18,
     make_rule,
+    run,
     run_one,
     wrong_check_char,
 )
@@ -404,3 +405,34 @@ def test_id_card_depends_on_now() -> None:
     born = id18("20201016")
     assert run_one({"id_no": [born]}, rule, now=dt.datetime(2020, 10, 15)).status == "fail"
     assert run_one({"id_no": [born]}, rule, now=dt.datetime(2020, 10, 16)).status == "pass"
+
+
+def test_id_rules_on_one_column_give_together_what_each_gives_alone() -> None:
+    # The three ID checks share the number's validity as columns computed once per table: run
+    # together (one query) they must count exactly what each counts in a query of its own.
+    legacy = "320106" + "900101" + "123"  # a valid 15-digit number
+    bad_check = id18()[:17] + ("0" if id18()[17] != "0" else "1")
+    data = {
+        "patient_id": [f"p{i}" for i in range(7)],
+        "id_no": [id18(), id18("19850505", seq="124"), legacy, bad_check, "", None, "12345"],
+        "birth_date": [dt.date(1990, 1, 1), dt.date(1985, 5, 6), dt.date(1990, 1, 1), None, None, None, None],
+        "sex_code": ["1", "2", "2", "1", "1", "2", "1"],
+    }
+    rules = [
+        make_rule("id_card", {"column": "id_no", "allow_legacy": True}, id="A"),
+        make_rule("id_legacy", {"column": "id_no"}, id="B"),
+        make_rule(
+            "id_card_matches", {"column": "id_no", "birth_date": "birth_date", "sex": "sex_code"}, id="C"
+        ),
+    ]
+    together = run(data, rules)
+    for rule in rules:
+        alone = run_one(data, rule)
+        assert (alone.status, alone.evaluated, alone.failed) == (
+            together[rule.id].status,
+            together[rule.id].evaluated,
+            together[rule.id].failed,
+        ), rule.id
+    assert (together["A"].evaluated, together["A"].failed) == (5, 2)  # the bad check char and "12345"
+    assert (together["B"].evaluated, together["B"].failed) == (5, 1)  # the 15-digit number
+    assert (together["C"].evaluated, together["C"].failed) == (3, 2)  # birth day and sex digit differ
