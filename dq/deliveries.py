@@ -140,7 +140,7 @@ class DeliveryLog:
         ).with_columns(pl.col("period").cast(pl.String))
         if period is not None:
             df = df.filter(pl.col("period") == period)
-        return df.collect().sort("time")
+        return df.collect(engine="in-memory").sort("time")
 
     def sent(self, period: str) -> pl.DataFrame:
         """The ``sent`` events of ``period``, oldest first."""

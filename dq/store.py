@@ -150,6 +150,11 @@ class Run:
     root: str
 
 
+#: The engine of the store's reads: small frames, where Polars' default (streaming) engine
+#: costs about twice the in-memory one in fixed overhead.
+SMALL = "in-memory"
+
+
 def _atomic_write(frame: pl.DataFrame, path: Path) -> None:
     """Write ``frame`` to a temporary name, then rename it: readers never see half a file.
 
@@ -747,7 +752,7 @@ class Store:
         lf = self._scan(kind, period)
         if lf is None:
             return pl.DataFrame()
-        return lf.filter(pl.col("period") == period).collect() if period else lf.collect()
+        return (lf.filter(pl.col("period") == period) if period else lf).collect(engine=SMALL)
 
     def run_rows(self, kind: str, period: str, run_id: str) -> pl.DataFrame:
         """Every row of ``kind`` (``scores``, ``results``, ...) that run ``run_id`` wrote for
@@ -770,7 +775,7 @@ class Store:
         lf = self._scan("runs")
         if lf is None:
             return pl.DataFrame(schema={"period": pl.String, **RUN_SCHEMA})
-        df = lf.collect().sort("started_at")
+        df = lf.collect(engine=SMALL).sort("started_at")
         if resolve_stale and (df["status"] == "running").any() and not self.locked():
             df = df.with_columns(
                 pl.when(pl.col("status") == "running")
@@ -791,7 +796,7 @@ class Store:
         if period is not None:
             lf = lf.filter(pl.col("period") == period)
         runs = self.runs().select("run_id", "started_at")
-        df = lf.collect().join(runs, on="run_id", how="left")
+        df = lf.collect(engine=SMALL).join(runs, on="run_id", how="left")
         latest = df.group_by("period", "unit_id").agg(pl.col("started_at").max().alias("_latest"))
         return (
             df.join(latest, on=["period", "unit_id"])
@@ -811,7 +816,7 @@ class Store:
             lf = self._scan("results", period)
             # Filter the partition first so only that period's files are read.
             cond = (pl.col("period") == period) & (pl.col("run_id") == run_id)
-            df = lf.filter(cond).collect() if lf is not None else pl.DataFrame()
+            df = lf.filter(cond).collect(engine=SMALL) if lf is not None else pl.DataFrame()
         else:
             df = self._latest("results", period)
         if df.is_empty():
@@ -834,7 +839,7 @@ class Store:
                 (pl.col("unit_id") == unit_id) & (pl.col("facet") == "overall") & (pl.col("status") == "ok")
             )
             .select("period", "run_id")
-            .collect()
+            .collect(engine=SMALL)
             .join(runs, on="run_id")
             .filter(pl.col("period") <= period)
             .sort(["period", "started_at"])
