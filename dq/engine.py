@@ -364,24 +364,7 @@ def evaluate_by_unit(
     if any(p.compiled.violates_among is not None for p in rowwise):  # type: ignore[union-attr]
         return None  # its failures depend on the evaluated rows: unit by unit
     frame = with_shared(frame, [p.compiled for p in live])
-    # Row-level rules: each row's evaluated and failed flags over the whole frame (windows see
-    # every row), then summed per unit -- the narrowed rule's counts, as `when & unit` only
-    # removes the other units' rows from both sums. Their details do not depend on the `when`.
-    flags: list[pl.Expr] = []
-    sums: list[pl.Expr] = []
-    static: list[pl.Expr] = [pl.len().alias("__rows")]
-    for p in rowwise:
-        a, b = f"__dq_{p.prefix}_n", f"__dq_{p.prefix}_f"
-        flags.append((when_mask(p.rule) & p.compiled.applies.fill_null(False)).alias(a))  # type: ignore[union-attr]
-        sums += [pl.col(a).sum().alias(f"{p.prefix}:n"), pl.col(b).sum().alias(f"{p.prefix}:f")]
-        static += [e.alias(f"{p.prefix}:d:{d}") for d, e in p.compiled.details.items()]
-    bads = [
-        (
-            pl.col(f"__dq_{p.prefix}_n")
-            & p.compiled.violations(pl.col(f"__dq_{p.prefix}_n")).fill_null(False)
-        ).alias(f"__dq_{p.prefix}_f")
-        for p in rowwise
-    ]
+    static, flags, bads, sums = _rowwise_exprs(plans, rowwise)
     queries = [frame.select(static)]
     if rowwise:
         queries.append(frame.with_columns(flags).with_columns(bads).group_by(key).agg(sums))
@@ -434,6 +417,42 @@ def evaluate_by_unit(
                 res.append(_plan_result(p, counts, p.prefix, n_rows, list(p.compiled.details)))
         out[uid] = res
     return out
+
+
+# The row-level part of :func:`evaluate_by_unit`'s query, by the (cached) plans it is built from:
+# the same for every call of a batch (each commit evaluates the submission suite once).
+_ROWWISE: dict[int, tuple[list, tuple[list[pl.Expr], ...]]] = {}
+
+
+def _rowwise_exprs(plans: list, rowwise: list[Plan]) -> tuple[list[pl.Expr], ...]:
+    """(static, flags, bads, sums) of :func:`evaluate_by_unit`'s row-level rules.
+
+    Each row's evaluated and failed flags over the whole frame (windows see every row), then
+    summed per unit -- the narrowed rule's counts, as `when & unit` only removes the other
+    units' rows from both sums. Their details do not depend on the `when`."""
+    hit = _ROWWISE.get(id(plans))
+    if hit is not None and hit[0] is plans:
+        return hit[1]
+    flags: list[pl.Expr] = []
+    sums: list[pl.Expr] = []
+    static: list[pl.Expr] = [pl.len().alias("__rows")]
+    for p in rowwise:
+        a, b = f"__dq_{p.prefix}_n", f"__dq_{p.prefix}_f"
+        flags.append((when_mask(p.rule) & p.compiled.applies.fill_null(False)).alias(a))  # type: ignore[union-attr]
+        sums += [pl.col(a).sum().alias(f"{p.prefix}:n"), pl.col(b).sum().alias(f"{p.prefix}:f")]
+        static += [e.alias(f"{p.prefix}:d:{d}") for d, e in p.compiled.details.items()]
+    bads = [
+        (
+            pl.col(f"__dq_{p.prefix}_n")
+            & p.compiled.violations(pl.col(f"__dq_{p.prefix}_n")).fill_null(False)  # type: ignore[union-attr]
+        ).alias(f"__dq_{p.prefix}_f")
+        for p in rowwise
+    ]
+    built = (static, flags, bads, sums)
+    if len(_ROWWISE) > 16:
+        _ROWWISE.clear()
+    _ROWWISE[id(plans)] = (plans, built)
+    return built
 
 
 # Compiled plans of record-level rules by (table, schema, rules, period, clock, catalogue). A

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import polars as pl
@@ -56,8 +57,14 @@ class Plan:
 
 def when_mask(rule: Rule) -> pl.Expr:
     """The rows a rule applies to; a column-length mask even without a condition."""
-    if rule.when:
-        return sql(rule.when).fill_null(False)
+    return _when(rule.when or "")
+
+
+@lru_cache(maxsize=4096)
+def _when(condition: str) -> pl.Expr:
+    # a pure function of the text: parsed once however often the rule is evaluated
+    if condition:
+        return sql(condition).fill_null(False)
     return pl.repeat(True, pl.len())
 
 
