@@ -20,8 +20,10 @@ A run ends ``complete``, ``failed`` (stopped by an error of its own, e.g. an unw
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
+import signal
 import sys
 import threading
 import time
@@ -355,11 +357,6 @@ def _audit_url(url: str, period: str, suites: Sequence[Suite], **options: Any) -
     return out
 
 
-def _sequential(fn: Callable[[Path], UnitOutcome], paths: Sequence[Path]) -> Iterator[UnitOutcome]:
-    for p in paths:
-        yield fn(p)
-
-
 #: Units audited at once by :func:`score_batch` in one process when not told (``threads``):
 #: the cores plus two, at most 8. More threads than cores pays on 2 cores (scale 0.1: 7.1 s with
 #: 2, 6.5 with 3, 6.4 with 4, at the same CPU) because each unit leaves cores idle between its
@@ -383,9 +380,36 @@ def unit_rows_hint(path: str | Path) -> int:
     return sum(rows_hint(f) for f in files)
 
 
+@contextlib.contextmanager
+def stop_between_units() -> Iterator[threading.Event]:
+    """Ctrl-C (SIGINT) during a batch stops it between units, not inside one.
+
+    Python raises KeyboardInterrupt wherever the main thread happens to be, and Polars calls back
+    into Python inside a query (dq's own column functions): an interrupt landing there became a
+    query error, which the engine took for a broken rule, and the batch went on. Here the first
+    Ctrl-C only sets the event; the batch stops at the next unit boundary (the units in flight
+    are dropped, the committed ones kept, the run recorded as interrupted). A second Ctrl-C
+    interrupts at once. Outside the main thread signals cannot be handled: nothing changes.
+    """
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def first(signum: int, frame: Any) -> None:
+        stop.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # the second one is immediate
+
+    previous = signal.signal(signal.SIGINT, first)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
+
+
 def in_threads(
     fn: Callable[[Path], UnitOutcome], paths: Sequence[Path], threads: int = DEFAULT_THREADS,
-    budget: int | None = None,
+    budget: int | None = None, stop: threading.Event | None = None,
 ) -> Iterator[UnitOutcome]:  # fmt: skip
     """``fn`` over ``paths``, up to ``threads`` units at once in this process, while their
     estimated rows stay within ``budget`` (default :data:`IN_FLIGHT_ROWS`); outcomes are yielded
@@ -394,11 +418,10 @@ def in_threads(
     Polars releases the GIL while it computes, so a unit's Python work (compiling rules, masking
     samples, and the caller's commit of the previous outcome) overlaps another unit's query, and
     both cores are busy where one unit's queries alone keep ~1.2 of them. The threads are
-    daemons: an interrupted batch does not wait for the units in flight.
+    daemons: an interrupted batch does not wait for the units in flight. With ``threads=1`` the
+    one unit in flight still runs in a thread, so that the caller's thread stays free to notice
+    ``stop`` (set by :func:`stop_between_units`): then KeyboardInterrupt is raised here.
     """
-    if threads <= 1 or len(paths) <= 1:
-        yield from _sequential(fn, paths)
-        return
     budget = IN_FLIGHT_ROWS if budget is None else budget
     sizes = [unit_rows_hint(p) for p in paths]
     done: queue.Queue = queue.Queue()
@@ -420,7 +443,12 @@ def in_threads(
             running[nxt] = sizes[nxt]
             threading.Thread(target=work, args=(nxt,), name=f"dq-audit-{nxt}", daemon=True).start()
             nxt += 1
-        i, out, exc = done.get()
+        try:
+            i, out, exc = done.get(timeout=0.2)
+        except queue.Empty:
+            if stop is not None and stop.is_set():
+                raise KeyboardInterrupt from None
+            continue
         del running[i]
         if exc is not None:
             raise exc
@@ -546,7 +574,7 @@ def score_batch(
     cfg = load_scoring()
     fixes = {r.id: (r.fix_zh, r.fix_en) for s in suites for r in s.rules}
     show = sys.stderr.isatty() if progress is None else progress
-    with store.lock():
+    with store.lock(), contextlib.ExitStack() as stack:
         stale = store.mark_interrupted()
         if stale and log:
             log(f"runs {', '.join(stale)} were interrupted; their finished units are kept")
@@ -577,7 +605,10 @@ def score_batch(
                 samples=samples, streaming=streaming, fix_rows=fix_rows, follow_symlinks=follow_symlinks,
                 now=datetime.now(),  # one clock for the whole batch
             )  # fmt: skip
-            mapper = map_units or partial(in_threads, threads=DEFAULT_THREADS if threads is None else threads)
+            stop = stack.enter_context(stop_between_units())
+            mapper = map_units or partial(
+                in_threads, threads=DEFAULT_THREADS if threads is None else threads, stop=stop
+            )
             for out in refused:
                 commit_unit(store, run, out, peers, suites, cfg, fixes)
                 outcomes[out.unit_id] = out
@@ -587,6 +618,8 @@ def score_batch(
                 task = bar.add_task("", total=len(unit_dirs))
                 bar.advance(task, len(unit_dirs) - len(todo) - len(refused))
                 for n, out in enumerate(mapper(fn, todo), start=1):
+                    if stop.is_set():  # Ctrl-C: this outcome is dropped like the others in flight
+                        raise KeyboardInterrupt
                     commit_unit(store, run, out, peers, suites, cfg, fixes)
                     if out.trace and log:
                         log(out.trace)

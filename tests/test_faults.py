@@ -108,6 +108,49 @@ def test_sigkill_mid_batch_keeps_finished_units_and_resumes(batch: Path, tmp_pat
     assert a == b
 
 
+@pytest.mark.parametrize("threads", ["1", "3"])
+def test_ctrl_c_stops_between_units_and_records_the_run(batch: Path, tmp_path: Path, threads: str):
+    # A SIGINT used to land inside a Polars query that was calling dq's Python column code:
+    # the query failed, the engine took it for a broken rule and the batch went on. Now the
+    # batch stops at the next unit boundary, says so, and records what it finished.
+    store = tmp_path / "history"
+    proc = subprocess.Popen(
+        dq_cmd("score", str(batch), "--period", P, "--store", str(store), "--threads", threads),
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env(),
+    )  # fmt: skip
+    assert proc.stderr is not None
+    finished: list[str] = []
+    for line in proc.stderr:
+        if line.startswith("[") and " ok " in line:
+            finished.append(line.split()[1])
+            if len(finished) == 2:
+                proc.send_signal(signal.SIGINT)
+                break
+    rest = proc.stderr.read()
+    proc.wait(timeout=60)
+    assert proc.returncode == 130, rest
+    assert "dq: interrupted" in rest and "Traceback" not in rest
+
+    st = Store(store)
+    (run,) = st.runs().to_dicts()
+    assert run["status"] == "interrupted" and run["finished_at"] is not None
+    kept = set(st.scores(P)["unit_id"])
+    assert set(finished) <= kept < set(UNITS) and run["units"] == len(kept)
+    record = pl.col("suite") != "submission"  # the submission rules' peers differ until resumed
+    cols = ["unit_id", "rule", "status", "evaluated", "failed"]
+    got = st.results(P).filter(record).select(cols).sort("unit_id", "rule")
+
+    rc, out, err = score_json(batch, store)  # resumed: the rest is scored
+    assert rc == 0, err
+    assert set(out["skipped"]) == kept
+    assert {r["unit_id"] for r in out["ranking"]} == set(UNITS)
+    # The units it finished are what an uninterrupted run gives them: no rule broken by it.
+    clean = tmp_path / "clean"
+    assert score_json(batch, clean)[0] == 0
+    want = Store(clean).results(P).filter(record & pl.col("unit_id").is_in(sorted(kept)))
+    assert got.height > 0 and got.equals(want.select(cols).sort("unit_id", "rule"))
+
+
 def test_two_concurrent_runs_on_one_store(batch: Path, tmp_path: Path):
     store = tmp_path / "history"
     first = subprocess.Popen(
