@@ -40,7 +40,7 @@ import polars as pl
 from dq.catalogue import Catalogue, default_rules_dir, load_catalogue
 from dq.checks.history import earlier_metrics, history_rules, with_history
 from dq.engine import evaluate_by_unit, evaluate_frame, rows_hint
-from dq.errors import DQError, InputError, OutputError
+from dq.errors import DQError, InputError, OutputError, raise_if_interrupted
 from dq.fixlist import write_fix_rows
 from dq.masking import describe_error
 from dq.published import data_dir as published_data_dir
@@ -335,6 +335,7 @@ def audit_unit(
     except DQError as exc:
         out.error = str(exc)
     except Exception as exc:  # one broken site never stops the batch
+        raise_if_interrupted(exc)
         out.error = f"{d}: {describe_error(exc)}"
         # The traceback's frames, not its message: library messages may quote cell values.
         out.trace = "".join(traceback.format_tb(exc.__traceback__)) + describe_error(exc)

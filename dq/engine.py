@@ -27,7 +27,7 @@ import polars as pl
 from dq.catalogue import Catalogue, load_catalogue
 from dq.checks import Aggregate, Context, Join
 from dq.checks.base import blank_columns
-from dq.errors import CheckError, DQError, InputError, NotApplicable
+from dq.errors import CheckError, DQError, InputError, NotApplicable, raise_if_interrupted
 from dq.masking import describe_error, mask_samples
 from dq.plan import Plan, apply_joins, compile_rule, when_mask, with_shared
 from dq.results import AuditResult, RuleResult, Status, TableInfo, status_for
@@ -253,7 +253,8 @@ def evaluate_table(
     try:
         query = _one_pass(joined, plans, sample_cols, want, extra)
         row = _collect(query, streaming).row(0, named=True)
-    except Exception:
+    except Exception as exc:
+        raise_if_interrupted(exc)
         # Isolate the failing rule(s): collect each plan on its own.
         base = [pl.len().alias("__rows"), *(e.alias(f"__x:{k}") for k, e in extra.items())]
         row = _collect(frame.select(base), streaming).row(0, named=True)
@@ -263,6 +264,7 @@ def evaluate_table(
                 part = _collect(own.select([e.alias(k) for k, e in p.exprs.items()]), streaming)
                 row |= part.row(0, named=True)
             except Exception as exc:
+                raise_if_interrupted(exc)
                 results[p.rule.id] = _error(p.rule, f"cannot evaluate: {describe_error(exc)}")
                 plans.remove(p)
     n_rows = int(row["__rows"])
@@ -659,6 +661,7 @@ def audit_extract(
         except DQError:
             raise
         except Exception as exc:  # the table cannot be read through: name it, quote no value
+            raise_if_interrupted(exc)
             hint = "; a row has more fields than the header" if "more fields" in str(exc) else ""
             raise InputError(f"{src.path}: cannot read the table ({describe_error(exc)}{hint})") from exc
         infos.append(TableInfo(table, ev.rows, str(src.path)))

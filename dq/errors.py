@@ -92,3 +92,17 @@ class CheckError(DQError):
 
 class NotApplicable(CheckError):
     """The rule has nothing to judge here; its result is ``not_applicable``, not an error."""
+
+
+def raise_if_interrupted(exc: BaseException) -> None:
+    """Re-raise a Ctrl-C that a library turned into an ordinary error.
+
+    Polars runs dq's Python column functions inside its queries; a KeyboardInterrupt raised in
+    one comes back as a query error (``ComputeError: KeyboardInterrupt…``). Code that isolates
+    broken rules or units by catching ``Exception`` calls this first, so an interrupt is never
+    taken for a broken rule."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, KeyboardInterrupt) or "KeyboardInterrupt" in str(seen)[:200]:
+            raise KeyboardInterrupt from exc
+        seen = seen.__cause__ or seen.__context__

@@ -6,6 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 import polars as pl
+import pytest
 import yaml
 from conftest import CATALOGUE, NOW, id18, make_rule, rule_dict, run, suite_yaml
 from hypothesis import HealthCheck, Phase, given, settings
@@ -336,3 +337,22 @@ def test_audit_extract(tmp_path: Path) -> None:
 def test_audit_period_argument_overrides_the_manifest(tmp_path: Path) -> None:
     ex = open_extract(_extract(tmp_path), catalogue=CATALOGUE)
     assert audit_extract(ex, _suites(tmp_path), period="2020-10").period == "2020-10"
+
+
+@pytest.mark.parametrize(
+    "interrupt",
+    [KeyboardInterrupt(), pl.exceptions.ComputeError("KeyboardInterrupt: in the expression col(...)")],
+)
+def test_an_interrupt_inside_a_query_is_not_taken_for_a_broken_rule(interrupt) -> None:
+    # Polars runs Python column functions inside its queries: a Ctrl-C landing in one comes back
+    # as such, or (from Polars' own threads) as a query error naming it. The engine must not
+    # isolate either as the rule's own error and go on.
+    def interrupted(values: pl.Series) -> pl.Series:
+        raise interrupt
+
+    frame = pl.LazyFrame({"visit_id": ["v1", "v2"]}).with_columns(
+        pl.col("visit_id").map_batches(interrupted, return_dtype=pl.String)
+    )
+    rule = make_rule("not_null", {"column": "visit_id"}, table=OV)
+    with pytest.raises(KeyboardInterrupt):
+        evaluate_frame(frame, [rule], OV, catalogue=CATALOGUE, now=NOW)
