@@ -13,6 +13,8 @@ import pytest
 
 distributed = pytest.importorskip("distributed")
 
+from fixtures_batches import PERIOD, UNITS, batch_with_a_broken_unit  # noqa: E402
+
 from dq.batch import score_batch  # noqa: E402
 from dq.distributed import (  # noqa: E402
     cluster_client,
@@ -21,20 +23,11 @@ from dq.distributed import (  # noqa: E402
     score_batch_on_cluster,
 )
 from dq.store import Store  # noqa: E402
-from dq.synth import generate  # noqa: E402
-
-PERIOD = "2020-09"
-UNITS = ["H001", "H004", "H014", "H046", "D01", "D05"]
 
 
 @pytest.fixture(scope="module")
 def batch(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("batch")
-    root = generate(out, PERIOD, scale=0.0005, seed=5, units=UNITS, progress=False)
-    broken = root / "H999"  # a broken extract: isolated as that unit's error on both paths
-    broken.mkdir()
-    (broken / "manifest.yaml").write_text("unit_id: H999\nkind: clinic\n", encoding="utf-8")
-    return out
+    return batch_with_a_broken_unit(tmp_path_factory.mktemp("batch"), seed=5)  # H999 is broken
 
 
 @pytest.fixture(scope="module")

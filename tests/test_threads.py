@@ -9,25 +9,16 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from fixtures_batches import PERIOD, batch_with_a_broken_unit
 
 from dq.batch import in_threads, score_batch, unit_rows_hint
 from dq.cli import main
 from dq.store import Store
-from dq.synth import generate
-
-PERIOD = "2020-09"
-UNITS = ["H001", "H004", "H014", "H046", "D01", "D05"]
 
 
 @pytest.fixture(scope="module")
 def batch(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("batch")
-    root = generate(out, PERIOD, scale=0.0005, seed=11, units=UNITS, progress=False)
-    broken = root / "H999"  # a broken extract: that unit's error, whatever the threads
-    broken.mkdir()
-    (broken / "manifest.yaml").write_text("unit_id: H999\nkind: hospital\n", encoding="utf-8")
-    (broken / "outpatient_visit.parquet").write_bytes(b"not parquet" * 10)
-    return out
+    return batch_with_a_broken_unit(tmp_path_factory.mktemp("batch"), seed=11)  # H999 is broken
 
 
 def _stored(store: Store) -> dict[str, pl.DataFrame]:
@@ -51,7 +42,7 @@ def test_threads_store_exactly_what_one_unit_at_a_time_stores(batch: Path, tmp_p
     b = score_batch(batch, PERIOD, many, progress=False, threads=3)
     assert [u.unit_id for u in a.units] == [u.unit_id for u in b.units]  # folder order, not finish order
     assert [u.unit_id for u in b.errors] == ["H999"]
-    assert "outpatient_visit.parquet" in b.errors[0].error
+    assert "manifest.yaml" in b.errors[0].error
     x, y = _stored(one), _stored(many)
     for kind in x:
         assert x[kind].height > 0, kind
