@@ -424,7 +424,9 @@ def in_threads(
     ``stop`` (set by :func:`stop_between_units`): then KeyboardInterrupt is raised here.
     """
     budget = IN_FLIGHT_ROWS if budget is None else budget
-    sizes = [unit_rows_hint(p) for p in paths]
+    # A unit is sized when it is next in line, not all before the first starts (a province's
+    # 500 folders of footers would delay the whole batch); one thread needs no budget.
+    next_size: dict[int, int] = {}
     done: queue.Queue = queue.Queue()
 
     def work(i: int) -> None:
@@ -436,12 +438,12 @@ def in_threads(
     running: dict[int, int] = {}  # index -> estimated rows
     nxt = 0
     while nxt < len(paths) or running:
-        while (
-            nxt < len(paths)
-            and len(running) < threads
-            and (not running or sum(running.values()) + sizes[nxt] <= budget)
-        ):
-            running[nxt] = sizes[nxt]
+        while nxt < len(paths) and len(running) < threads:
+            if nxt not in next_size:
+                next_size[nxt] = unit_rows_hint(paths[nxt]) if threads > 1 else 0
+            if running and sum(running.values()) + next_size[nxt] > budget:
+                break
+            running[nxt] = next_size.pop(nxt)
             threading.Thread(target=work, args=(nxt,), name=f"dq-audit-{nxt}", daemon=True).start()
             nxt += 1
         try:
