@@ -312,18 +312,21 @@ def _plan_result(
 
 # Compiled plans of the suites evaluated per unit, by (table, schema, rules, period): a batch
 # evaluates the same submission suite on frames of one schema again and again.
-_PLAN_CACHE: dict[tuple, tuple[Sequence[Rule], list[Plan | RuleResult]]] = {}
+# Each entry also holds the row-level part of the query built from those plans (same for
+# every call of a batch: each commit evaluates the submission suite once).
+_PLAN_CACHE: dict[tuple, tuple[Sequence[Rule], list[Plan | RuleResult], tuple[list[pl.Expr], ...]]] = {}
 UNITS_PER_QUERY = 64
 
 
 def _unit_plans(
     frame: pl.LazyFrame, rules: Sequence[Rule], table: str, cat: Catalogue, period: str | None
-) -> list[Plan | RuleResult]:
+) -> tuple[list[Plan | RuleResult], tuple[list[pl.Expr], ...]]:
+    """The rules' plans for frames of this schema, and :func:`_rowwise_exprs` of them."""
     schema = frame.collect_schema()
     key = (table, tuple(schema.items()), tuple(id(r) for r in rules), period, id(cat))
     hit = _PLAN_CACHE.get(key)
     if hit is not None and all(a is b for a, b in zip(hit[0], rules, strict=True)):
-        return hit[1]
+        return hit[1], hit[2]
     ctx = Context(
         table=table,
         schema=schema,
@@ -335,10 +338,15 @@ def _unit_plans(
     )
     empty = pl.LazyFrame(schema=dict(schema))
     plans = [_compile(rule, ctx, f"r{i}", empty) for i, rule in enumerate(rules)]
+    rowwise = _rowwise_exprs(_row_level(plans))
     if len(_PLAN_CACHE) > 16:
         _PLAN_CACHE.clear()
-    _PLAN_CACHE[key] = (list(rules), plans)
-    return plans
+    _PLAN_CACHE[key] = (list(rules), plans, rowwise)
+    return plans, rowwise
+
+
+def _row_level(plans: Sequence[Plan | RuleResult]) -> list[Plan]:
+    return [p for p in plans if isinstance(p, Plan) and not isinstance(p.compiled, Aggregate)]
 
 
 def evaluate_by_unit(
@@ -358,15 +366,14 @@ def evaluate_by_unit(
     :data:`UNITS_PER_QUERY` units. Returns None when a rule needs a join or the query fails, so
     the caller evaluates unit by unit (which isolates a failing rule)."""
     cat = catalogue or load_catalogue()
-    plans = _unit_plans(frame, rules, table, cat, period)
+    plans, (static, flags, bads, sums) = _unit_plans(frame, rules, table, cat, period)
     if any(isinstance(p, Plan) and (p.joins or p.compiled.reads_extract) for p in plans):
         return None
     live = [p for p in plans if isinstance(p, Plan)]
-    rowwise = [p for p in live if not isinstance(p.compiled, Aggregate)]
+    rowwise = _row_level(plans)
     if any(p.compiled.violates_among is not None for p in rowwise):  # type: ignore[union-attr]
         return None  # its failures depend on the evaluated rows: unit by unit
     frame = with_shared(frame, [p.compiled for p in live])
-    static, flags, bads, sums = _rowwise_exprs(plans, rowwise)
     queries = [frame.select(static)]
     if rowwise:
         queries.append(frame.with_columns(flags).with_columns(bads).group_by(key).agg(sums))
@@ -421,20 +428,12 @@ def evaluate_by_unit(
     return out
 
 
-# The row-level part of :func:`evaluate_by_unit`'s query, by the (cached) plans it is built from:
-# the same for every call of a batch (each commit evaluates the submission suite once).
-_ROWWISE: dict[int, tuple[list, tuple[list[pl.Expr], ...]]] = {}
-
-
-def _rowwise_exprs(plans: list, rowwise: list[Plan]) -> tuple[list[pl.Expr], ...]:
+def _rowwise_exprs(rowwise: list[Plan]) -> tuple[list[pl.Expr], ...]:
     """(static, flags, bads, sums) of :func:`evaluate_by_unit`'s row-level rules.
 
     Each row's evaluated and failed flags over the whole frame (windows see every row), then
     summed per unit -- the narrowed rule's counts, as `when & unit` only removes the other
     units' rows from both sums. Their details do not depend on the `when`."""
-    hit = _ROWWISE.get(id(plans))
-    if hit is not None and hit[0] is plans:
-        return hit[1]
     flags: list[pl.Expr] = []
     sums: list[pl.Expr] = []
     static: list[pl.Expr] = [pl.len().alias("__rows")]
@@ -450,11 +449,7 @@ def _rowwise_exprs(plans: list, rowwise: list[Plan]) -> tuple[list[pl.Expr], ...
         ).alias(f"__dq_{p.prefix}_f")
         for p in rowwise
     ]
-    built = (static, flags, bads, sums)
-    if len(_ROWWISE) > 16:
-        _ROWWISE.clear()
-    _ROWWISE[id(plans)] = (plans, built)
-    return built
+    return static, flags, bads, sums
 
 
 # Compiled plans of record-level rules by (table, schema, rules, period, clock, catalogue). A
