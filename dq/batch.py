@@ -426,7 +426,7 @@ def in_threads(
     budget = IN_FLIGHT_ROWS if budget is None else budget
     # A unit is sized when it is next in line, not all before the first starts (a province's
     # 500 folders of footers would delay the whole batch); one thread needs no budget.
-    next_size: dict[int, int] = {}
+    size: int | None = None  # of the next unit
     done: queue.Queue = queue.Queue()
 
     def work(i: int) -> None:
@@ -439,11 +439,11 @@ def in_threads(
     nxt = 0
     while nxt < len(paths) or running:
         while nxt < len(paths) and len(running) < threads:
-            if nxt not in next_size:
-                next_size[nxt] = unit_rows_hint(paths[nxt]) if threads > 1 else 0
-            if running and sum(running.values()) + next_size[nxt] > budget:
+            if size is None:
+                size = unit_rows_hint(paths[nxt]) if threads > 1 else 0
+            if running and sum(running.values()) + size > budget:
                 break
-            running[nxt] = next_size.pop(nxt)
+            running[nxt], size = size, None
             threading.Thread(target=work, args=(nxt,), name=f"dq-audit-{nxt}", daemon=True).start()
             nxt += 1
         try:
@@ -519,11 +519,13 @@ def _rescore(
     summaries = {r["unit_id"]: r for r in frame.to_dicts()}
     hist_rules = history_rules(suites)  # a unit against its own earlier periods in the store
     earlier = earlier_metrics(store, period) if hist_rules else pl.DataFrame()
+    suite_fixes = {r.id: (r.fix_zh, r.fix_en) for s in suites for r in s.rules}
     for uid in todo:
         o = outcomes.get(uid)
-        if o is not None and not o.skipped:
+        own = o is not None and not o.skipped  # else finished by an interrupted run: adopted
+        if own:
             records, fx, unit, tables = o.results, None, o.unit, o.tables
-        else:  # a unit finished by an interrupted run: adopted into this one
+        else:
             records, fx = store.unit_results(period, uid)
             records = [r for r in records if r.table != SUBMISSION_TABLE]
             row = adopt.filter(pl.col("unit_id") == uid).row(0, named=True)
@@ -533,13 +535,11 @@ def _rescore(
         results = [*records, *sub.get(uid, [])]
         results = with_history(results, hist_rules, period, earlier, uid, summaries[uid], tables)
         score = score_unit(results, cfg)
-        fixes = fx or {r.id: (r.fix_zh, r.fix_en) for s in suites for r in s.rules}
         # A unit of this run has its summary and table counts stored by its commit already;
         # only an adopted unit needs them under this run's id.
-        own = o is not None and not o.skipped
-        store.write_unit(run, unit, results, score, None if own else summaries[uid], fixes, None,
-                         None if own else tables)  # fmt: skip
-        if o is not None and not o.skipped:
+        store.write_unit(run, unit, results, score, None if own else summaries[uid], fx or suite_fixes,
+                         None, None if own else tables)  # fmt: skip
+        if own:
             o.score = score
             o.results = results
 
