@@ -705,30 +705,99 @@ def _cond_compare(
     return f"({lsql} {_CMP[type(op)]} {rsql})"
 
 
-def condition_to_when(
-    condition: str, parser: str | None, types: Mapping[str, pl.DataType] | None = None
-) -> tuple[str, list[str]]:
-    """A GX ``row_condition`` (``condition_parser`` pandas or great_expectations) as dq's
-    ``when`` (SQL) and the columns it reads. Every value is written as an SQL literal and every
-    column as a quoted name; anything else (functions, arithmetic, ``@variables``) is refused
-    with :class:`NotImported`. ``types``: the table's column types, so that a comparison of a
-    column with a literal of another kind selects what pandas selects (``x == "1"`` on a number
-    column: no row)."""
+_STRUCTURED_OPS = {
+    "==": ast.Eq(),
+    "!=": ast.NotEq(),
+    "<": ast.Lt(),
+    "<=": ast.LtE(),
+    ">": ast.Gt(),
+    ">=": ast.GtE(),
+}
+
+
+def _structured_sql(
+    cond: Any, parser: str | None, columns: set[str], types: Mapping[str, pl.DataType]
+) -> str:
+    """GX 1.x's condition objects as written in a suite's JSON (``{"type": "comparison",
+    "column": {"name": ...}, "operator": "==", "parameter": ...}``, ``nullity``, ``and``,
+    ``or``, ``pass_through``)."""
+    if not isinstance(cond, Mapping):
+        raise NotImported(f"row_condition: {cond!r} is not a condition")
+    kind = cond.get("type")
+    if kind == "pass_through":
+        return _text_condition(str(cond.get("pass_through_filter") or ""), parser, columns, types)
+    if kind in ("and", "or"):
+        parts = cond.get("conditions")
+        if not isinstance(parts, list) or not parts:
+            raise NotImported(f"row_condition: an '{kind}' without conditions")
+        word = " AND " if kind == "and" else " OR "
+        return "(" + word.join(_structured_sql(c, parser, columns, types) for c in parts) + ")"
+    column = cond.get("column")
+    name = column.get("name") if isinstance(column, Mapping) else None
+    if not isinstance(name, str) or not name:
+        raise NotImported(f"row_condition: {cond!r} names no column")
+    if kind == "nullity":
+        columns.add(name)
+        return f"({_sql_name(name)} IS {'' if cond.get('is_null') else 'NOT '}NULL)"
+    if kind != "comparison":
+        raise NotImported(
+            f"row_condition of type {kind!r}: dq reads comparison, nullity, and, or, pass_through"
+        )
+    op, value = cond.get("operator"), cond.get("parameter")
+    col_node = ast.Call(func=ast.Name(id="__dq_col"), args=[ast.Constant(name)], keywords=[])
+    if op in ("IN", "NOT_IN"):
+        if not isinstance(value, list | tuple):
+            raise NotImported(f"row_condition: {op} needs a list of values")
+        values = ast.List(elts=[ast.Constant(_cond_value(v)) for v in value])
+        return _cond_compare(col_node, ast.In() if op == "IN" else ast.NotIn(), values, "gx", columns, types)
+    if op not in _STRUCTURED_OPS:
+        raise NotImported(f"row_condition: operator {op!r} is not one dq reads")
+    return _cond_compare(
+        col_node, _STRUCTURED_OPS[op], ast.Constant(_cond_value(value)), "gx", columns, types
+    )
+
+
+def _cond_value(v: Any) -> Any:
+    if v is None or isinstance(v, str | int | float):
+        return v
+    raise NotImported(f"row_condition: {v!r} is not a literal dq can compare with")
+
+
+def _text_condition(
+    text: str, parser: str | None, columns: set[str], types: Mapping[str, pl.DataType]
+) -> str:
     parser = parser or "pandas"
     if parser not in _CONDITION_PARSERS:
         raise NotImported(f"condition_parser {parser!r}: dq reads {', '.join(_CONDITION_PARSERS[:2])}")
     parser = "pandas" if parser == "pandas" else "great_expectations"
-    if not isinstance(condition, str) or not condition.strip():
-        raise NotImported("row_condition is not text")
-    if "@" in re.sub(r"""'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*\"""", "", condition):
+    if not text.strip():
+        raise NotImported("row_condition is empty")
+    if "@" in re.sub(r"""'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*\"""", "", text):
         raise NotImported("row_condition: @variables are not in the suite, so dq cannot read them")
-    text = _tokens_to_python(condition.strip())
+    python = _tokens_to_python(text.strip())
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        tree = ast.parse(python.strip(), mode="eval")
     except SyntaxError as exc:
-        raise NotImported(f"row_condition {condition!r} does not parse: {exc.msg}") from exc
+        raise NotImported(f"row_condition {text!r} does not parse: {exc.msg}") from exc
+    return _cond_sql(tree.body, parser, columns, types)
+
+
+def condition_to_when(
+    condition: str | Mapping[str, Any], parser: str | None, types: Mapping[str, pl.DataType] | None = None
+) -> tuple[str, list[str]]:
+    """A GX ``row_condition`` as dq's ``when`` (SQL) and the columns it reads: text in GX's
+    pandas or great_expectations language (``condition_parser``), or one of GX 1.x's condition
+    objects as a suite's JSON holds them. Every value is written as an SQL literal and every
+    column as a quoted name; anything else (functions, arithmetic, ``@variables``) is refused
+    with :class:`NotImported`. ``types``: the table's column types, so that a comparison of a
+    column with a literal of another kind selects what pandas selects (``x == "1"`` on a number
+    column: no row)."""
     columns: set[str] = set()
-    return _cond_sql(tree.body, parser, columns, types or {}), sorted(columns)
+    if isinstance(condition, Mapping):
+        return _structured_sql(condition, parser, columns, types or {}), sorted(columns)
+    if not isinstance(condition, str):
+        raise NotImported("row_condition is neither text nor a condition")
+    return _text_condition(condition, parser, columns, types or {}), sorted(columns)
 
 
 def _convert(
