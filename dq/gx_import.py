@@ -681,8 +681,11 @@ def _cond_compare(
         values = [_cond_literal(v) for v in right.elts]
         if not values or any(v is None for v in values):
             raise NotImported("row_condition: 'in' needs a non-empty list of values (no null)")
-        word = "NOT IN" if isinstance(op, ast.NotIn) else "IN"
-        return f"({_sql_name(col)} {word} ({', '.join(_sql_literal(v) for v in values)}))"
+        listed = ", ".join(_sql_literal(v) for v in values)
+        if isinstance(op, ast.NotIn):
+            # pandas: a missing value is not in any list
+            return f"({_sql_name(col)} NOT IN ({listed}) OR {_sql_name(col)} IS NULL)"
+        return f"({_sql_name(col)} IN ({listed}))"
     if type(op) not in _CMP:
         raise NotImported(f"row_condition: operator {type(op).__name__} is not a comparison dq can express")
     lsql, lv = _cond_operand(left, parser, columns)
@@ -702,6 +705,10 @@ def _cond_compare(
         return f"({other} IS {'' if isinstance(op, ast.Eq) else 'NOT '}NULL)"
     if "NULL" in (lsql, rsql):
         raise NotImported("row_condition: an order comparison with null")
+    if isinstance(op, ast.NotEq):
+        # pandas: a missing value differs from every value (SQL would leave the row out)
+        nulls = [f"{side} IS NULL" for side, v in ((lsql, lv), (rsql, rv)) if isinstance(v, _Col)]
+        return f"({lsql} <> {rsql} OR {' OR '.join(nulls)})"
     return f"({lsql} {_CMP[type(op)]} {rsql})"
 
 
