@@ -336,7 +336,8 @@ def imported_expectations() -> list[dict[str, Any]]:
                                                                     "max_value": 100}},
         {"type": e + "proportion_of_unique_values_to_be_between",
          "kwargs": {"column": "visit_id", "min_value": 0.9}},
-        {"type": e + "most_common_value_to_be_in_set", "kwargs": {"column": "visit_type", "value_set": ["1"]}},
+        {"type": e + "most_common_value_to_be_in_set",
+         "kwargs": {"column": "visit_type", "value_set": ["1"]}},
     ]  # fmt: skip
 
 
