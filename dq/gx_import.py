@@ -2,36 +2,20 @@
 
 :func:`import_suite` reads the JSON of a GX 1.x ``ExpectationSuite`` (as ``suite.to_json_dict()``
 or ``dq gx export`` writes it) and writes each expectation dq can express as a rule of a dq suite
-for one catalogue table. Every other expectation is listed with the reason -- in
+for one table. Every other expectation is listed with the reason -- in
 :attr:`ImportedSuite.not_imported`, in a comment at the top of the YAML, and by the CLI -- never
 dropped silently. Each produced rule is validated by the suite loader, so the YAML loads with
 ``dq suites validate``.
 
-What is imported (GX ``mostly`` becomes ``threshold.max_fraction = 1 - mostly``):
-
-=============================================  ===================================================
-GX expectation                                 dq rule
-=============================================  ===================================================
-expect_column_values_to_not_be_null            not_null (``<column>__raw`` reads as ``<column>``)
-expect_column_values_to_be_in_set              in_set (values)
-expect_column_values_to_not_be_in_set          compare != (one value) / expression NOT IN (...)
-expect_column_values_to_match_regex            regex
-expect_column_value_lengths_to_be_between      length
-expect_column_values_to_be_between             between (strict_min/max: not inclusive)
-expect_column_values_to_be_unique              unique
-expect_compound_columns_to_be_unique           unique (ignore_row_if=any_value_is_missing only)
-expect_column_pair_values_a_to_be_greater_     compare A > B (or_equal: >=) (ignore_row_if=
-than_b                                         either_value_is_missing only)
-expect_column_pair_values_to_be_equal          compare A == B (same condition)
-expect_table_row_count_to_be_between / _equal  row_count
-expect_column_to_exist                         columns_present
-=============================================  ===================================================
-
-Not imported: any expectation with a ``row_condition`` (GX's condition languages are not dq's
-SQL), an argument dq cannot honour (e.g. ``ignore_row_if`` values other than the ones above,
-``column_index``), aggregate expectations (means, medians, distributions, ...) and every other
-type. dq metadata written by ``dq gx export`` (``meta.dq_rule``, titles, severity, dimension,
-``max_count``) is read back, so export then import gives the same rules.
+:data:`IMPORTERS` maps each of the 52 imported types to the arguments dq honours and a converter;
+:data:`NOT_IMPORTED` says why the others are not (docs/gx.md has the table of every type). The
+rules are checks of the one registry (``dq/checks/values.py`` and ``dq/checks/statistics.py``
+hold the ones written for GX's types). Every value of a suite becomes a typed parameter, never
+a column name or SQL; ``row_condition`` (GX's pandas and great_expectations languages and its
+condition objects) becomes ``when`` through :func:`condition_to_when`, which writes only quoted
+names, SQL literals and comparisons. GX ``mostly`` becomes ``threshold.max_fraction = 1 -
+mostly``; dq metadata written by ``dq gx export`` (``meta.dq_rule``, titles, severity,
+dimension, ``max_count``) is read back, so export then import gives the same rules.
 """
 
 from __future__ import annotations
@@ -468,6 +452,7 @@ IMPORTERS: dict[str, tuple[frozenset[str], Callable[[KW], Converted]]] = {
     "expect_column_values_to_be_json_parseable": (_MAP, _parseable("json")),
     "expect_column_values_to_be_of_type": (_MAP | {"type_"}, _dtype(False)),
     "expect_column_values_to_be_in_type_list": (_MAP | {"type_list"}, _dtype(True)),
+    "expect_column_type_to_be": (frozenset({"column", "type_"}), _dtype(False)),
     "expect_column_values_to_be_increasing": (_MAP | {"strictly"}, _monotonic("increasing")),
     "expect_column_values_to_be_decreasing": (_MAP | {"strictly"}, _monotonic("decreasing")),
     "expect_column_value_lengths_to_be_between": (_BETWEEN | {"mostly"}, _lengths),
@@ -526,7 +511,16 @@ NOT_IMPORTED: dict[str, str] = {
     "expect_column_values_to_match_json_schema": "JSON Schema validation needs the jsonschema package,"
     " which dq does not depend on",
     "unexpected_rows_expectation": "an SQL query run by GX: dq does not run SQL from a suite",
-    "expect_column_values_to_be_valid_email": "no dq check (write a regex rule)",
+    "expect_query_results_to_match_comparison": "SQL queries on two data sources: dq does not run SQL"
+    " from a suite",
+    "expect_column_values_to_not_be_outliers": "GX's IQR or standard-deviation fences: dq's outlier check"
+    " (peer_outlier) uses the median and MAD among peers, a different answer; z_score covers the std method"
+    " only with GX's z-score expectation",
+    "expect_column_proportion_of_non_null_values_to_be_between": "not_null with a threshold is a lower"
+    " bound only; no dq check bounds the share of values from above",
+    "expect_multicolumn_values_to_be_equal": "no dq check (write a pair rule per column pair)",
+    "expect_multicolumn_values_to_be_unique": "deprecated in GX, with no metric on data frames;"
+    " use expect_compound_columns_to_be_unique or expect_select_column_values_to_be_unique_within_record",
 }
 
 
