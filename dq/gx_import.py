@@ -603,7 +603,7 @@ def _cond_literal(node: ast.expr) -> Any:
         and isinstance(node.operand, ast.Constant)
     ):
         v = node.operand.value
-        if _is_number(v):
+        if isinstance(v, int | float) and not isinstance(v, bool):
             return -v
     raise NotImported(f"row_condition: {ast.unparse(node)!r} is neither a column nor a literal")
 
@@ -962,7 +962,8 @@ def import_suite(
 
     cat = catalogue or load_catalogue()
     doc, where = _read(source)
-    meta = doc.get("meta") if isinstance(doc.get("meta"), Mapping) else {}
+    raw_meta = doc.get("meta")
+    meta: Mapping[str, Any] = raw_meta if isinstance(raw_meta, Mapping) else {}
     table = table or meta.get("dq_table")
     if not table:
         raise UsageError(f"{where or 'suite'}: name the catalogue table the suite is for (--table)")
@@ -986,7 +987,8 @@ def import_suite(
             skipped.append({"index": i, "expectation": repr(e)[:60], "reason": "not an expectation"})
             continue
         label = _describe(e)
-        emeta = e.get("meta") if isinstance(e.get("meta"), Mapping) else {}
+        raw_emeta = e.get("meta")
+        emeta: Mapping[str, Any] = raw_emeta if isinstance(raw_emeta, Mapping) else {}
         try:
             check, params, when = _convert(e, types)
         except NotImported as exc:

@@ -189,7 +189,7 @@ def _parseable(p: Mapping[str, Any], ctx: Context) -> Compiled:
 
     else:
         try:
-            from dateutil import parser
+            from dateutil import parser  # type: ignore[import-untyped]
         except ImportError as exc:  # pragma: no cover - installed with the gx extra
             raise CheckError("parseable kind 'date' needs python-dateutil: pip install 'dq[gx]'") from exc
 
