@@ -10,9 +10,9 @@ import pytest
 import yaml
 from conftest import CATALOGUE, make_rule
 
-from dq.engine import evaluate_frame
+from dq.engine.evaluate import evaluate_frame
 from dq.errors import InputError
-from dq.sources import detect_encoding, open_extract, parse_period, read_table
+from dq.io.sources import detect_encoding, open_extract, parse_period, read_table
 
 D, DT = dt.date, dt.datetime
 PI_CSV = (

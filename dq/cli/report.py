@@ -53,8 +53,8 @@ def check_campaign(store, before: str, after: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dq.columns import parse_period
-    from dq.outputs import ensure_dir
+    from dq.io.columns import parse_period
+    from dq.io.outputs import ensure_dir
     from dq.report.files import campaign_report, render_campaign_file, render_period, render_unit_file
 
     store = open_store(args.store)
