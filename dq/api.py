@@ -28,7 +28,7 @@ from dq.engine.results import AuditResult, RuleResult
 from dq.engine.suite import Rule, Suite, load_suites, suite_from_data
 from dq.errors import Problem, SuiteError, UsageError
 from dq.io.catalogue import Catalogue, Column, TableSpec, load_catalogue
-from dq.io.columns import parse_period
+from dq.io.period import Period
 from dq.io.yamlio import load_yaml
 
 __all__ = ["FRAME_TABLE", "audit", "validate"]
@@ -47,7 +47,7 @@ def _samples(samples: int) -> int:
 
 def _period(period: str | None) -> str | None:
     if period is not None:
-        parse_period(period)
+        Period.parse(period)
     return period
 
 

@@ -45,8 +45,9 @@ from dq.engine.suite import Rule, Suite, load_suites
 from dq.errors import DQError, InputError, OutputError, raise_if_interrupted
 from dq.io.catalogue import Catalogue, default_rules_dir, load_catalogue
 from dq.io.masking import describe_error
+from dq.io.period import Period
 from dq.io.published import data_dir as published_data_dir
-from dq.io.sources import TABLE_SUFFIXES, check_unit_id, open_extract, parse_period, read_manifest
+from dq.io.sources import TABLE_SUFFIXES, check_unit_id, open_extract, read_manifest
 from dq.io.urls import is_url, list_unit_urls, local_copy, url_name
 from dq.io.urls import read_text as read_url
 from dq.io.yamlio import load_yaml
@@ -259,7 +260,7 @@ def _progress(enabled: bool):
 def discover_units(root: str | Path, period: str) -> list[Path]:
     """The unit folders of ``root/period`` (sorted; hidden entries ignored); URLs for an fsspec
     URL ``root`` (:mod:`dq.io.urls`)."""
-    parse_period(period)
+    Period.parse(period)
     if is_url(root):
         return list_unit_urls(str(root), period)  # type: ignore[return-value]
     base = Path(root) / period
@@ -683,7 +684,7 @@ def score_published(
     from dq.io.registry import Registry
 
     t0 = time.perf_counter()
-    parse_period(period)
+    Period.parse(period)
     data_root = published_data_dir(root)
     frames = []
     for kind in ("district", "hospital"):

@@ -32,7 +32,8 @@ from dq.engine.suite import Rule, Suite
 from dq.errors import CheckError, DQError, InputError, NotApplicable, raise_if_interrupted
 from dq.io.catalogue import Catalogue, load_catalogue
 from dq.io.masking import describe_error, mask_samples
-from dq.io.sources import Extract, TableSource, parse_period
+from dq.io.period import Period
+from dq.io.sources import Extract, TableSource
 
 __all__ = [
     "Plan",
@@ -222,7 +223,7 @@ def evaluate_table(
         schema=schema,
         catalogue=cat,
         spec=spec,
-        period=parse_period(period) if period else None,
+        period=Period.parse(period) if period else None,
         now=now or dt.datetime.now(),
         tables=tables,
     )
@@ -332,7 +333,7 @@ def _unit_plans(
         schema=schema,
         catalogue=cat,
         spec=cat.table(table),
-        period=parse_period(period) if period else None,
+        period=Period.parse(period) if period else None,
         now=dt.datetime.now(),
         tables={table: frame},
     )

@@ -41,6 +41,7 @@ from dq.engine.plan import MissingColumns, compile_rule
 from dq.engine.results import SEVERITIES, Dimension, Severity
 from dq.errors import CheckError, InputError, Problem, SuiteError
 from dq.io.catalogue import Catalogue, default_rules_dir, load_catalogue
+from dq.io.period import Period
 from dq.io.yamlio import read_yaml
 
 __all__ = [
@@ -354,7 +355,7 @@ class _Loader:
         empty = self.empty_tables()
         ctx = Context(
             table=rule.table, schema=empty[rule.table].collect_schema(), catalogue=self.catalogue,
-            spec=spec, period=(datetime(2000, 1, 1), datetime(2000, 2, 1)), tables=empty,
+            spec=spec, period=Period(2000, 1), tables=empty,
         )  # fmt: skip
         try:
             compile_rule(rule, ctx, empty=empty[rule.table])

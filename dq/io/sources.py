@@ -30,8 +30,9 @@ import polars as pl
 
 from dq.errors import InputError
 from dq.io.catalogue import Catalogue, TableSpec, load_catalogue
-from dq.io.columns import parse_period, parse_temporal, raw_column
+from dq.io.columns import parse_temporal, raw_column
 from dq.io.masking import describe_error
+from dq.io.period import Period
 from dq.io.yamlio import read_yaml, regular_file
 
 __all__ = [
@@ -40,7 +41,6 @@ __all__ = [
     "TableSource",
     "detect_encoding",
     "open_extract",
-    "parse_period",
     "parse_temporal",
     "read_table",
 ]
@@ -350,7 +350,7 @@ def read_manifest(path: Path) -> dict[str, Any]:
             raise InputError(f"{path}: 'period' must be a month YYYY-MM, got {_describe(raw['period'])}")
         raw["period"] = str(raw["period"])
         try:
-            parse_period(raw["period"])
+            Period.parse(raw["period"])
         except InputError as exc:
             raise InputError(f"{path}: 'period': {exc}") from exc
     declared = raw.get("declared_tables")

@@ -29,6 +29,7 @@ from dq.engine.results import DIMENSIONS, Dimension
 from dq.errors import CheckError, NotApplicable
 from dq.io.catalogue import Catalogue, TableSpec
 from dq.io.masking import describe_error
+from dq.io.period import Period
 
 __all__ = [
     "BLANK_PREFIX",
@@ -98,12 +99,12 @@ class Context:
     schema: Mapping[str, pl.DataType]
     catalogue: Catalogue
     spec: TableSpec | None = None
-    period: tuple[datetime, datetime] | None = None  # [start, end)
+    period: Period | None = None
     now: datetime = field(default_factory=datetime.now)
     tables: Mapping[str, pl.LazyFrame] = field(default_factory=dict)
     rule_id: str = ""
 
-    def require_period(self) -> tuple[datetime, datetime]:
+    def require_period(self) -> Period:
         if self.period is None:
             raise CheckError("this check needs the audited period: pass --period YYYY-MM")
         return self.period

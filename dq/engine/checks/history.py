@@ -44,6 +44,7 @@ from dq.engine.checks.base import Aggregate, CheckDef, Compiled, Context, Param,
 from dq.engine.messages import message
 from dq.engine.results import RuleResult, status_for
 from dq.errors import CheckError
+from dq.io.period import Period
 
 __all__ = [
     "CHECKS",
@@ -74,26 +75,21 @@ SPRING_FESTIVAL = {
 }  # fmt: skip
 
 
-def _ym(period: str) -> tuple[int, int]:
-    y, m = period.split("-")
-    return int(y), int(m)
-
-
 def seasonal_reference(period: str) -> str:
     """The period a year earlier that plays the same part in the year: the same month, except
     that the Spring Festival month of the year is matched with the previous year's Spring
     Festival month (and the other of January and February with the other)."""
-    y, m = _ym(period)
+    p = Period.parse(period)
+    y, m = p.year, p.month
     if m in (1, 2) and y in SPRING_FESTIVAL and y - 1 in SPRING_FESTIVAL:
         festive_now = SPRING_FESTIVAL[y].month == m
         festive_then = SPRING_FESTIVAL[y - 1].month
         m = festive_then if festive_now else 3 - festive_then
-    return f"{y - 1:04d}-{m:02d}"
+    return str(Period(y - 1, m))
 
 
 def _months(period: str) -> int:
-    y, m = _ym(period)
-    return 12 * y + m - 1
+    return Period.parse(period).index
 
 
 def _offset(metric: str, evaluated: int | None = None) -> float:
