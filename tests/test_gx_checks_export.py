@@ -1,7 +1,7 @@
 """The checks added for GX interop work in dq's own suites, export back to GX and import again.
 
-Every check of dq/checks/values.py and dq/checks/statistics.py is written as a dq rule on one
-frame, run by dq (:func:`dq.validate`), exported with :func:`dq.gx.to_gx_suite`, run by the real
+Every check of dq/engine/checks/values.py and dq/engine/checks/statistics.py is written as a dq rule on one
+frame, run by dq (:func:`dq.validate`), exported with :func:`dq.interop.gx.to_gx_suite`, run by the real
 GX 1.x on the same data (pandas), and the two must agree on success and, for row-level checks,
 on the number of failing rows. The exported expectation imported back gives the same rule.
 """
@@ -18,11 +18,11 @@ import polars as pl
 import pytest
 
 import dq
-from dq.catalogue import load_catalogue
-from dq.checks import REGISTRY
-from dq.gx import import_suite, to_gx_suite
-from dq.gx_import import frame_table
-from dq.suite import suite_from_data
+from dq.engine.checks import REGISTRY
+from dq.engine.suite import suite_from_data
+from dq.interop.gx import import_suite, to_gx_suite
+from dq.interop.gx_import import frame_table
+from dq.io.catalogue import load_catalogue
 
 FRAME = pl.DataFrame(
     {
@@ -103,7 +103,7 @@ def _suite():
 
 
 def test_every_new_check_is_covered():
-    from dq.checks import statistics, values
+    from dq.engine.checks import statistics, values
 
     new = {c.name for c in (*values.CHECKS, *statistics.CHECKS)} - {"like", "row_count_equal_table"}
     assert new == {c for c, _ in RULES}
@@ -181,7 +181,7 @@ def _same(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_row_count_equal_table_in_an_audit(tmp_path):
-    from dq.engine import evaluate_frame
+    from dq.engine.evaluate import evaluate_frame
 
     _, cat = _suite()
     rule = {

@@ -4,7 +4,7 @@
 For every case GX runs on pandas (``only_for`` / ``suppress_test_for`` honoured at the dataset
 and the test level, as GX's own runner does), the case's dataset is built as GX builds it (a
 pandas frame, cast with the dataset's ``schemas.pandas``) and handed to dq as a Polars frame;
-the one-expectation suite is imported with :func:`dq.gx.import_suite` and run with
+the one-expectation suite is imported with :func:`dq.interop.gx.import_suite` and run with
 :func:`dq.validate`. dq must then agree with the case's expected ``success`` (dq's pass or
 not-applicable is GX's success) and, where the case gives them, with the number of unexpected
 values (``unexpected_list`` / ``unexpected_index_list``) and the unexpected values themselves.
@@ -29,8 +29,8 @@ import polars as pl
 import pytest
 
 import dq
-from dq.catalogue import load_catalogue
-from dq.gx import import_suite
+from dq.interop.gx import import_suite
+from dq.io.catalogue import load_catalogue
 
 DEFS = Path(__file__).parent / "data" / "gx_test_definitions"
 PANDAS = {"pandas", "pandas_v3_api", "pandas>=024"}

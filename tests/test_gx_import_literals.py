@@ -17,9 +17,9 @@ import polars as pl
 import pytest
 
 import dq
-from dq.catalogue import load_catalogue
 from dq.cli import main
-from dq.gx import import_suite
+from dq.interop.gx import import_suite
+from dq.io.catalogue import load_catalogue
 
 CATALOGUE = load_catalogue()
 
