@@ -201,3 +201,26 @@ def test_row_count_equal_table_in_an_audit(tmp_path):
     (r,) = suite_from_data(other, "<test>", cat).rules
     _, (res,) = evaluate_frame(lf, [r], "frame", catalogue=cat, tables={"frame": lf})
     assert res.status == "not_applicable" and "outpatient_visit" in res.message
+
+
+def test_values_of_identifier_columns_never_appear_in_messages():
+    cat = load_catalogue()
+    spec = cat.table("patient_index")
+    names = ["张三", "李四", "李四", "王五"]
+    frame = pl.DataFrame(
+        {c.name: [None] * 4 for c in spec.columns}, schema={c.name: c.dtype for c in spec.columns}
+    )
+    frame = frame.with_columns(pl.Series("name", names, dtype=pl.String))
+    rules = [
+        {
+            "id": "D",
+            "check": "distinct_values",
+            "params": {"column": "name", "values": ["x"], "mode": "subset"},
+        },
+        {"id": "M", "check": "most_common_in_set", "params": {"column": "name", "values": ["x"]}},
+        {"id": "S", "check": "column_stat", "params": {"column": "name", "stat": "max", "max": "a"}},
+    ]
+    results = dq.validate(frame, rules, table="patient_index", catalogue=cat)
+    assert [r.status for r in results] == ["fail", "fail", "fail"]
+    for r in results:
+        assert "masked" in r.message and not any(n in r.message for n in names), r.message

@@ -46,6 +46,15 @@ _NUMERIC_STATS = ("mean", "median", "sum", "stdev")
 _INTERPOLATION = ("nearest", "linear", "lower", "higher", "midpoint")
 
 
+def _pii(col: str, ctx: Context) -> bool:
+    """True for a column of patient identifiers: its values never appear in a message."""
+    return ctx.spec is not None and col in ctx.spec.pii
+
+
+def _shown(value: Any, col: str, ctx: Context) -> str:
+    return "(masked: identifiers)" if _pii(col, ctx) else str(value)
+
+
 def _values(col: str, mask: pl.Expr, ctx: Context) -> pl.Expr:
     return pl.col(col).filter(mask & present(col, ctx))
 
@@ -104,7 +113,7 @@ def _column_stat(p: Mapping[str, Any], ctx: Context) -> Compiled:
     return Aggregate(
         aggregate=aggregate,
         details=details,
-        describe=lambda d: f"{stat} of {col} = {d['value']} (expected {_range_text(p)})",
+        describe=lambda d: f"{stat} of {col} = {_shown(d['value'], col, ctx)} (expected {_range_text(p)})",
     )
 
 
@@ -213,7 +222,8 @@ def _distinct_values(p: Mapping[str, Any], ctx: Context) -> Compiled:
         return seen.len() + pl.lit(wanted.len()), extra + missing
 
     def describe(d: Mapping[str, Any]) -> str:
-        return f"distinct values of {col} (first 20): {d['distinct']}; expected {mode} of {list(p['values'])}"
+        seen = _shown(d["distinct"], col, ctx)
+        return f"distinct values of {col} (first 20): {seen}; expected {mode} of {list(p['values'])}"
 
     return Aggregate(aggregate=aggregate, details=details, describe=describe)
 
@@ -278,7 +288,9 @@ def _most_common(p: Mapping[str, Any], ctx: Context) -> Compiled:
     return Aggregate(
         aggregate=aggregate,
         details=details,
-        describe=lambda d: f"most common value(s) of {col}: {d['modes']}; expected in {list(p['values'])}",
+        describe=lambda d: (
+            f"most common value(s) of {col}: {_shown(d['modes'], col, ctx)}; expected in {list(p['values'])}"
+        ),
     )
 
 
