@@ -46,13 +46,20 @@ from dq.masking import describe_error, mask_identifiers, mask_text
 from dq.published import data_dir as published_data_dir
 from dq.results import RuleResult
 from dq.scoring import ScoringConfig, UnitScore, load_scoring, rank_units, score_unit
-from dq.sources import TABLE_SUFFIXES, check_unit_id, open_extract, parse_period, read_manifest
+from dq.sources import (
+    MAX_MANIFEST_BYTES,
+    TABLE_SUFFIXES,
+    check_unit_id,
+    open_extract,
+    parse_period,
+    read_manifest,
+)
 from dq.store import Run, Store, suites_hash
 from dq.suite import Rule, Suite, load_suites
 from dq.summary import audit_and_summarize, summary_frame
 from dq.urls import is_url, list_unit_urls, local_copy, url_name
 from dq.urls import read_text as read_url
-from dq.yamlio import load_yaml
+from dq.yamlio import load_yaml, read_yaml
 
 __all__ = [
     "BatchOutcome",
@@ -163,6 +170,8 @@ def _unit_from_dir(path: Path | str) -> dict[str, Any]:
         m = None
         if "'unit_id'" in str(exc) or "'org_code'" in str(exc):
             error = str(exc)
+        else:  # an invalid manifest may still say which unit it is: its error is that unit's
+            m = _stated_ids(path)
         unreadable = str(exc)
     except (OSError, UnicodeDecodeError, DQError) as exc:
         m, unreadable = None, f"{path}/manifest.yaml: cannot be read ({type(exc).__name__})"
@@ -173,6 +182,23 @@ def _unit_from_dir(path: Path | str) -> dict[str, Any]:
             uid, from_folder = str(m.get("unit_id") or m.get("org_code")), False
     return {"unit_id": uid, "name": uid, "kind": kind, "district": None, "error": error,
             "from_folder": from_folder, "manifest_error": unreadable}  # fmt: skip
+
+
+def _stated_ids(path: Path | str) -> dict[str, Any] | None:
+    """The ``unit_id``/``org_code`` a local manifest states although it is invalid otherwise
+    (a bad ``kind``): read with the same caps; None when it cannot be read or states none."""
+    if is_url(path):
+        return None
+    where = Path(path) / "manifest.yaml"
+    try:
+        raw = read_yaml(where, what="manifest", max_bytes=MAX_MANIFEST_BYTES, max_nodes=10_000)
+        if not isinstance(raw, dict):
+            return None
+        return {
+            k: check_unit_id(raw[k], str(where), k) for k in ("unit_id", "org_code") if raw.get(k) is not None
+        }
+    except (InputError, OSError, UnicodeDecodeError, DQError):
+        return None
 
 
 def _folder_name(path: Path | str) -> str:
