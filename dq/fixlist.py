@@ -33,9 +33,9 @@ import polars as pl
 from dq.catalogue import Catalogue, load_catalogue
 from dq.errors import InputError, OutputError
 from dq.masking import _pii_maps, mask_value
-from dq.outputs import atomic_write_text, ensure_dir
+from dq.outputs import atomic_write_text, ensure_dir, safe_filename
 from dq.results import RuleResult
-from dq.store import Run, Store, _safe
+from dq.store import Run, Store
 
 __all__ = [
     "DEFAULT_MAX_ROWS",
@@ -80,13 +80,13 @@ def write_fix_rows(store: Store, run: Run, unit_id: str, results: Sequence[RuleR
     ]
     if not rows:
         return None
-    name = f"{run.run_id}__{_safe(unit_id)}.parquet"
+    name = f"{run.run_id}__{safe_filename(unit_id)}.parquet"
     return store.write_frame(pl.DataFrame(rows, schema=_SCHEMA), FIXROWS, f"period={run.period}", name)
 
 
 def read_fix_rows(store: Store, period: str, unit_id: str, run_id: str) -> pl.DataFrame:
     """The stored rows to fix of one unit's run (empty when there are none)."""
-    parts = (FIXROWS, f"period={period}", f"{run_id}__{_safe(unit_id)}.parquet")
+    parts = (FIXROWS, f"period={period}", f"{run_id}__{safe_filename(unit_id)}.parquet")
     try:
         frame = store.read_frame(*parts)
     except InputError as exc:  # a damaged file: name it
@@ -192,7 +192,7 @@ def _masker(table: str, cat: Catalogue, maps):
 
 def fix_file_names(unit_id: str) -> tuple[str, str]:
     """(csv, xlsx) file names of a unit's rows to fix, beside its report."""
-    safe = _safe(unit_id).lstrip(".") or "_"
+    safe = safe_filename(unit_id)
     return f"{safe}_fix.csv", f"{safe}_fix.xlsx"
 
 

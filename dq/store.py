@@ -43,6 +43,7 @@ from dq import __version__
 from dq.errors import InputError, OutputError, StoreError
 from dq.masking import describe_error
 from dq.messages import message_args
+from dq.outputs import safe_filename
 from dq.results import RuleResult
 from dq.scoring import RulePoints, UnitScore
 from dq.urls import file_url_path, first_line, is_url, url_fs
@@ -177,17 +178,11 @@ def _atomic_write(frame: pl.DataFrame, path: Path) -> None:
         raise
 
 
-_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-
-
 def safe_name(unit_id: str) -> str:
-    """A file-name part for ``unit_id``: the id itself when it is short and plain, else a
-    cleaned prefix plus a hash of the id, so that two ids never share a file and no name is too
-    long (``H/011`` and ``H_011`` get different names)."""
-    if _SAFE_NAME.fullmatch(unit_id) and ".." not in unit_id:
-        return unit_id
-    clean = "".join(ch if ch.isascii() and (ch.isalnum() or ch in "-_") else "_" for ch in unit_id)[:40]
-    return f"{clean}~{hashlib.sha256(unit_id.encode('utf-8', 'surrogatepass')).hexdigest()[:12]}"
+    """A file-name part for ``unit_id``: :func:`dq.outputs.safe_filename` (the id itself when it
+    is short and plain, else a cleaned prefix plus a hash of the id, so that two ids never share
+    a file and no name is too long)."""
+    return safe_filename(unit_id)
 
 
 _safe = safe_name

@@ -7,6 +7,7 @@ results, so ranks, growth, change classes and the order of failing rules are kno
 from __future__ import annotations
 
 import json
+import re
 
 import polars as pl
 import pytest
@@ -406,6 +407,8 @@ def test_index_groups_sorted_by_rank_with_errors_last(tmp_path):
     hosp = page.groups[1]
     assert [r.unit_id for r in hosp.rows] == ["H2", "H1", "H../9"]
     assert [r.rank for r in hosp.rows] == [1, 2, None]
-    assert hosp.rows[-1].href == report_filename("H../9") == "H.._9.html"
+    href = hosp.rows[-1].href
+    assert href == report_filename("H../9") and re.fullmatch(r"H___9~[0-9a-f]{12}\.html", href), href
+    assert report_filename("H.._9") != href  # two ids, two files
     assert (page.n, page.errors, hosp.mean, hosp.of) == (4, 1, 80.0, 2)
     assert page.campaigns == (("a → b", "../campaign_a_b.html"),)
