@@ -229,7 +229,7 @@ def describe_error(exc: BaseException, max_chars: int = 300) -> str:
     struct to str failed … for 3 out of 3 values: [{"P1","3201…","张三"}]``). Kept: the exception
     type, the message up to where values start, quoted names that are plain identifiers (column
     names, types). Dropped: quoted text that is not an identifier, CJK text, and identifiers
-    (ID and phone numbers) anywhere.
+    (ID and phone numbers, and runs of 11 or more digits, as in names) anywhere.
     """
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     m = _VALUES_FROM.search(text)
@@ -244,6 +244,7 @@ def describe_error(exc: BaseException, max_chars: int = 300) -> str:
 
     text = _QUOTED.sub(quoted, text)
     text = _CJK.sub("…", text)
+    text = _DIGITS_IN_NAMES.sub(lambda m: mask_value(m[0], "id" if len(m[0]) >= 15 else "phone"), text)
     text = mask_identifiers(text)
     if len(text) > max_chars:
         text = text[:max_chars] + "…"
