@@ -28,7 +28,7 @@ import pytest
 import yaml
 from conftest import gb11643
 
-from dq.store import Store
+from dq.store.history import Store
 
 P = "2020-09"
 DT = datetime
@@ -321,7 +321,7 @@ def _born_after_upload(d: Path) -> None:
 # ----------------------------------------------------------------------------- identifiers in names
 # (issue 18, item 5: texts of up to 20 characters used to be quoted as they are)
 def _masked_id(i: str) -> str:
-    return f"{i[:6]}{'*' * 8}{i[-4:]}"  # the masking rule of dq.masking (first 6, last 4)
+    return f"{i[:6]}{'*' * 8}{i[-4:]}"  # the masking rule of dq.io.masking (first 6, last 4)
 
 
 @case("H052", error=("H052/manifest.yaml", "'kind' must be hospital or district, got '"))

@@ -1,6 +1,6 @@
-"""Names from a submission: masked before they are shown (dq.masking.mask_text), confirmed before
-they become a unit id (dq.batch.identify_units), bounded and unique as file names
-(dq.outputs.safe_filename). The batch-wide check (nothing planted reaches any output) is in
+"""Names from a submission: masked before they are shown (dq.io.masking.mask_text), confirmed before
+they become a unit id (dq.batch.local.identify_units), bounded and unique as file names
+(dq.io.outputs.safe_filename). The batch-wide check (nothing planted reaches any output) is in
 tests/test_hostile_corpus.py."""
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ import pytest
 import yaml
 from conftest import id18
 
-from dq.batch import identify_units
+from dq.batch.local import identify_units
 from dq.errors import InputError
-from dq.masking import mask_text, quote_text
-from dq.outputs import safe_filename
-from dq.registry import Registry
-from dq.sources import read_manifest
+from dq.io.masking import mask_text, quote_text
+from dq.io.outputs import safe_filename
+from dq.io.registry import Registry
+from dq.io.sources import read_manifest
 
 ID = id18()
 PHONE = "13812345678"
