@@ -131,6 +131,19 @@ def test_unit_report_rank_text_and_no_other_unit(tmp_path):
     assert tr("en", "rank_text", rank=2, of=3) == PeriodData(store, "2020-09", "en").unit("H3").rank_text
 
 
+def test_a_stored_error_is_shown_masked(tmp_path):
+    """An error stored before dq masked names when storing (or by another tool) is masked when
+    the report shows it."""
+    store = Store(tmp_path)
+    run = store.begin_run("2020-09", "h", "test")
+    ident, name = "110105197501010213", "欧阳秀英"
+    write(store, run, "H9", "hospital", error=f"/srv/batch/2020-09/{ident}/{name}.csv: a FIFO")
+    store.finish_run(run, 1, 1)
+    shown = PeriodData(store, "2020-09").unit("H9").error
+    assert ident not in shown and name[1:] not in shown, shown
+    assert shown.endswith(".csv: a FIFO") and shown.startswith(ident[:6]), shown
+
+
 # ------------------------------------------------------------------------------- growth
 def test_growth_matches_a_hand_computed_example():
     # +50 %, +10 %, −10 %  → mean of relative changes = 50 / 3 = 16.67 %
