@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
-from dq.cli.common import EXIT_FAILED, EXIT_OK, add_store, console, count, period
+from dq.cli.common import EXIT_FAILED, EXIT_OK, add_store, console, count, period, print_json
 
 __all__ = ["configure_parser", "run"]
 
@@ -119,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
             "units": [u.to_dict() for u in outcome.units],
             "warnings": outcome.warnings,
         }
-        print(json.dumps(payload, ensure_ascii=False, indent=2))
+        print_json(payload)
     else:
         _print_table(outcome)
     return EXIT_OK if outcome.ok else EXIT_FAILED
@@ -138,7 +137,7 @@ def _print_table(outcome) -> None:
         t.add_row(u.unit_id, u.unit_name, u.status, ", ".join((*u.to, *u.cc)), detail, style=style)
     out = console()
     out.print(t)
-    counts = {}
+    counts: dict[str, int] = {}
     for u in outcome.units:
         counts[u.status] = counts.get(u.status, 0) + 1
     summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))

@@ -20,11 +20,11 @@ import decimal
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import polars as pl
 
-from dq.engine.checks import REGISTRY, Aggregate, Context, Join
+from dq.engine.checks import REGISTRY, Aggregate, Context, Join, RowLevel
 from dq.engine.checks.base import UnitHistory, blank_columns
 from dq.engine.metrics import unit_metrics
 from dq.engine.plan import Plan, apply_joins, compile_rule, when_mask, with_shared
@@ -84,7 +84,7 @@ def _jsonable(v: Any) -> Any:
 IN_MEMORY_ROWS = 2_500_000
 
 
-def _engine(streaming: bool) -> str:
+def _engine(streaming: bool) -> Literal["streaming", "in-memory"]:
     return "streaming" if streaming else "in-memory"
 
 
@@ -254,8 +254,8 @@ def evaluate_table(
             failing.append(p)
             if f"{prefix}:s:0" in row:
                 cols = sample_cols[prefix]
-                values = zip(*(row[f"{prefix}:s:{j}"] for j in range(len(cols))), strict=True)
-                sampled[p.rule.id] = [dict(zip(cols, v, strict=True)) for v in values]
+                columns = zip(*(row[f"{prefix}:s:{j}"] for j in range(len(cols))), strict=True)
+                sampled[p.rule.id] = [dict(zip(cols, v, strict=True)) for v in columns]
 
     if failing:
         counts = (samples, fix_rows)
@@ -391,14 +391,16 @@ def evaluate_by_unit(
     for uid in units:
         counts = {**top, **zero, **per_unit.get(uid, {})}
         res: list[RuleResult] = []
-        for p in plans:
-            if not isinstance(p, Plan):
-                res.append(p)
-            elif isinstance(p.compiled, Aggregate):
+        for planned in plans:
+            if not isinstance(planned, Plan):
+                res.append(planned)
+            elif isinstance(planned.compiled, Aggregate):
                 row, pre = by_unit[uid]
-                res.append(_plan_result(p, row, pre + p.prefix, n_rows, names[uid, p.prefix]))
+                named = names[uid, planned.prefix]
+                res.append(_plan_result(planned, row, pre + planned.prefix, n_rows, named))
             else:
-                res.append(_plan_result(p, counts, p.prefix, n_rows, list(p.compiled.details)))
+                named = list(planned.compiled.details)
+                res.append(_plan_result(planned, counts, planned.prefix, n_rows, named))
         out[uid] = res
     return out
 
@@ -489,7 +491,7 @@ def _one_pass(
     out = [pl.len().alias("__rows"), *(e.alias(f"__x:{k}") for k, e in (extra or {}).items())]
     for p in plans:
         mask, bad, exprs = _pass_exprs(p, tuple(sample_cols[p.prefix]), n)
-        if mask is not None:
+        if mask is not None and bad is not None:
             masks.append(mask)
             bads.append(bad)
         out += exprs
@@ -525,6 +527,7 @@ def _pass_exprs(
                 first = first.sort_by([pl.col(k).filter(pl.col(b)) for k in order])
             first = first.head(n)
             out += [pl.col(c).gather(first).implode().alias(f"{p.prefix}:s:{j}") for j, c in enumerate(cols)]
+        assert isinstance(p.compiled, RowLevel)  # a row-level plan
         bad = pl.col(m) & p.compiled.violations(pl.col(m)).fill_null(False)
         built = (p.applies.alias(m), bad.alias(b), out)
     if reuse:

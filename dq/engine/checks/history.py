@@ -145,6 +145,42 @@ class Judgement:
         )
 
 
+@dataclass(frozen=True)
+class HistoryParams:
+    """A ``history_change`` rule's parameters, typed; the defaults are the check's
+    :class:`~dq.engine.checks.base.Param` defaults (one place), filled in where a value is missing."""
+
+    metric: str
+    method: str
+    window: int
+    min_history: int
+    direction: str
+    max_z: float
+    min_change: float
+    min: float | None
+    max: float | None
+
+    @classmethod
+    def of(cls, params: Mapping[str, Any]) -> HistoryParams:
+        full = {p.name: p.default for p in CHECKS[0].params}
+        full |= {k: v for k, v in params.items() if v is not None}
+
+        def number(name: str) -> float | None:
+            return None if full.get(name) is None else float(full[name])
+
+        return cls(
+            metric=str(full.get("metric") or ""),
+            method=str(full["method"]),
+            window=int(full["window"]),
+            min_history=int(full["min_history"]),
+            direction=str(full["direction"]),
+            max_z=float(full["max_z"]),
+            min_change=float(full["min_change"]),
+            min=number("min"),
+            max=number("max"),
+        )
+
+
 def judge(
     metric: str,
     value: float,
@@ -156,10 +192,8 @@ def judge(
     """Judge ``value`` of ``period`` against ``history`` ((period, value), any order; only
     periods before ``period`` are used). ``evaluated``: the rows a fail fraction is of."""
     hist = sorted((p, float(v)) for p, v in history if p < period and v is not None and math.isfinite(v))
-    method = str(params.get("method") or "robust_z")
-    window = int(params.get("window") or 6)
-    need = int(params.get("min_history") if params.get("min_history") is not None else 3)
-    direction = str(params.get("direction") or "both")
+    typed = HistoryParams.of(params)
+    method, window, need, direction = typed.method, typed.window, typed.min_history, typed.direction
     off = _offset(metric, evaluated)
     if len(hist) < max(need, 1):
         return Judgement(
@@ -174,11 +208,10 @@ def judge(
 
     if method == "pct_change":
         prev_p, prev = hist[-1]
-        lo_c, hi_c = params.get("min"), params.get("max")
-        low = prev * (1 + float(lo_c)) if lo_c is not None and direction != "rise" else None
-        high = prev * (1 + float(hi_c)) if hi_c is not None and direction != "drop" else None
+        low = prev * (1 + typed.min) if typed.min is not None and direction != "rise" else None
+        high = prev * (1 + typed.max) if typed.max is not None and direction != "drop" else None
         change = (value - prev) / prev if prev else (math.inf if value > 0 else 0.0)
-        note = (
+        note: str = (
             message("history.change", change=f"{change:+.0%}", period=prev_p)
             if math.isfinite(change)
             else message("history.from_zero", period=prev_p)
@@ -195,7 +228,8 @@ def judge(
 
     recent = hist[-window:]
     med, mad = center_spread([v for _, v in recent])
-    used_method, note, shift = "robust_z", "", 0.0
+    used_method, shift = "robust_z", 0.0
+    note = ""
     if method == "seasonal":
         ref = seasonal_reference(period)
         ref_value = dict(hist).get(ref)
@@ -210,9 +244,7 @@ def judge(
             note = message("history.seasonal", effect=f"{math.exp(shift) - 1:+.0%}", period=ref)
         else:
             note = message("history.no_reference", period=ref)
-    max_z = float(params.get("max_z") if params.get("max_z") is not None else 3.5)
-    min_change = float(params.get("min_change") if params.get("min_change") is not None else 0.3)
-    half = max(max_z * _MAD_SIGMA * mad, math.log1p(min_change))
+    half = max(typed.max_z * _MAD_SIGMA * mad, math.log1p(typed.min_change))
     # seasonal: the range around the level shifted by last year's effect, widened to include the
     # unshifted range, so a one-off anomaly in last year's month is not taken for a season
     lo_c, hi_c = min(med, med + shift), max(med, med + shift)
@@ -342,6 +374,7 @@ def evaluate_history(
             continue
         flagged = [j for j in done if j.flagged]
         shown = flagged or (done if len(done) == 1 else [])
+        text: str
         if flagged:
             text = message(
                 "history.flagged",
