@@ -230,16 +230,16 @@ def test_batch_scores_resumes_and_forces(batch: Path, tmp_path: Path, capsys):
 
     # ---- dq history lists them
     assert main(["history", "--store", str(store), "--format", "json"]) == 0
-    hist = json.loads(capsys.readouterr().out)
+    hist = json.loads(capsys.readouterr().out)["rows"]
     assert {(h["unit_id"], h["run_id"]) for h in hist} == {
         (u, forced_id) for u in ("H001", "H002", "D01", "folder:BADYAML", "BADPQ")
     }
     assert all(h["period"] == P for h in hist)
     assert main(["history", "--store", str(store), "--runs", "--format", "json"]) == 0
-    runs = json.loads(capsys.readouterr().out)
+    runs = json.loads(capsys.readouterr().out)["rows"]
     assert runs[0]["run_id"] == first_id and len(runs) == 4
     assert main(["history", "--store", str(store), "--unit", "H001", "--format", "json"]) == 0
-    (h1_hist,) = json.loads(capsys.readouterr().out)
+    (h1_hist,) = json.loads(capsys.readouterr().out)["rows"]
     assert h1_hist["period"] == P and h1_hist["score"] == ranking_score(out, "H001")
     assert main(["history", "--store", str(store)]) == 0  # the table form prints
     assert "H001" in capsys.readouterr().out
