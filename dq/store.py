@@ -195,10 +195,9 @@ def _type_name(dtype: Any) -> str:
     """A column type in words (never a struct's field names: they come from the file)."""
     if _is_text(dtype):
         return "text"
-    if dtype.is_integer():
-        return "whole numbers"
-    if dtype.is_numeric():
-        return "numbers"
+    if dtype.is_integer() or dtype.is_numeric():
+        plain = "whole numbers" if dtype.is_integer() else "numbers"
+        return plain if dtype in (pl.Int64, pl.Float64) else f"{plain} ({dtype})"
     if isinstance(dtype, pl.Datetime):
         return "timestamps"
     if dtype == pl.Date:
@@ -233,6 +232,17 @@ def _castable(have: Any, want: Any) -> bool:
     return False
 
 
+#: The ways a timestamp written as text is read (ISO 8601 with ``T`` or a space, with or without
+#: a zone; a naive one is UTC), each value by the first that fits.
+_TIMESTAMP_FORMATS = (
+    "%Y-%m-%dT%H:%M:%S%.f%#z",
+    "%Y-%m-%d %H:%M:%S%.f%#z",
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%d",
+)
+
+
 def _convert(s: pl.Series, want: Any) -> pl.Series | str:
     """``s`` as type ``want``, or why it cannot be: a safe conversion in which every value converts."""
     have = s.dtype
@@ -247,9 +257,12 @@ def _convert(s: pl.Series, want: Any) -> pl.Series | str:
     elif want == pl.String:
         out = s.cast(pl.String)
     elif have == pl.String and isinstance(want, pl.Datetime):
-        out = s.str.strip_chars().str.to_datetime(
-            time_unit=want.time_unit, time_zone=want.time_zone, strict=False
-        )
+        text = s.str.strip_chars()
+        tries = [
+            text.str.to_datetime(format=f, time_unit=want.time_unit, time_zone=want.time_zone, strict=False)
+            for f in _TIMESTAMP_FORMATS
+        ]
+        out = pl.select(pl.coalesce([pl.lit(x) for x in tries])).to_series()
     elif have == pl.String:
         out = s.str.strip_chars().cast(want, strict=False)
     elif isinstance(want, pl.Datetime):
@@ -266,8 +279,8 @@ def _convert(s: pl.Series, want: Any) -> pl.Series | str:
         out = s.cast(want, strict=False)
     lost = out.null_count() - s.null_count()
     if lost > 0:
-        wrong = f"column {s.name} holds {_type_name(have)}, not {_type_name(want)}"
-        return f"{wrong}: {lost} of {s.len()} values do not convert"
+        kinds = f"from {_type_name(have)} to {_type_name(want)}"
+        return f"column {s.name}: {lost} of {s.len()} values do not convert {kinds}"
     return out.alias(s.name)
 
 
@@ -870,7 +883,7 @@ class Store:
         """Why a file is in the wrong folder (not a period folder; a run's file under another
         period than the run's), or None."""
         if period is None:
-            return "not in a period folder (period=YYYY-MM): it cannot be dated"
+            return "not in a period folder (period=YYYY-MM): no period to read it under"
         run_id = _file_name(loc).split("__", 1)[0]
         other = runs_at.get(run_id)
         if other is not None and other != period:
@@ -1018,12 +1031,17 @@ class Store:
         for loc, key, rel in found:
             kind = rel[0] if len(rel) > 1 else ""
             period = _folder_period(rel[1]) if len(rel) == 3 else None
-            if len(rel) != 3 or not rel[2].endswith(".parquet") or period is None:
+            if len(rel) != 3 or not rel[2].endswith(".parquet"):
                 where = f"{kind or '<folder>'}/period=YYYY-MM/<name>.parquet"
-                why = f"not where the store keeps its files ({where}): no command reads it"
-                out.append((kind, self.display(loc), why))
+                out.append(
+                    (
+                        kind,
+                        self.display(loc),
+                        f"not where the store keeps its files ({where}): no command reads it",
+                    )
+                )
                 continue
-            reason = self._misplaced(loc, period, runs_at) if kind in _RUN_FILES else None
+            reason = self._misplaced(loc, period, runs_at if kind in _RUN_FILES else {})
             if reason is None and not self.remote:
                 reason, exact = self._judge(kind, loc, key)
                 if reason is None and (full or not exact):
@@ -1032,13 +1050,13 @@ class Store:
                 todo.append((kind, loc, key, self.display(loc)))
                 continue
             if reason is not None:
-                out.append((kind, self.display(loc), reason.removeprefix("unreadable: ")))
+                out.append((kind, self.display(loc), reason))
         for kind in sorted({t[0] for t in todo}):
             self._fetch(kind, [(loc, key) for k, loc, key, _ in todo if k == kind], keep=False)
         for kind, _loc, key, shown in todo:
             reason = self._loaded.get(key, (None, None))[1]
             if reason is not None:
-                out.append((kind, shown, reason.removeprefix("unreadable: ")))
+                out.append((kind, shown, reason))
         self.checked = len(found)
         return sorted(out, key=lambda t: t[1])
 
