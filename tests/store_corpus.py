@@ -19,6 +19,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 SECRET = "320106199001011237"
+#: The units whose files are drifted: (text scores, counts as text, …; a score that is not a
+#: number; a summary with an extra column, a copy under another period, an older delivery).
+Units = tuple[str, str, str]
+UNITS: Units = ("H001", "H002", "H003")
 FAKE_RUN = "20200101T000000-0a0a0a"
 OTHER_RUN = "20190101T000000-0f0f0f"
 
@@ -28,7 +32,7 @@ class StoreCase:
     folder: str
     name: str
     problem: str | None  # None: combined with the rest; else a fragment of --check's reason
-    plant: Callable[[Path, str, str], Path]  # (store, period, other period) -> the file planted
+    plant: Callable[[Path, str, str, Units], Path]  # (store, period, other period, units) -> file
     in_period: bool = True  # the file lies in (or is named by) the period under test
 
 
@@ -36,7 +40,7 @@ CASES: list[StoreCase] = []
 
 
 def case(folder: str, name: str, problem: str | None, in_period: bool = True):
-    def register(fn: Callable[[Path, str, str], Path]):
+    def register(fn: Callable[[Path, str, str, Units], Path]):
         CASES.append(StoreCase(folder, name, problem, fn, in_period))
         return fn
 
@@ -64,16 +68,14 @@ def fresh(store: Path, folder: str, period: str, name: str) -> Path:
 
 # -- files of another schema that are combined ------------------------------------------------------
 @case("scores", "score written as text (every value a number)", None)
-def _(store: Path, p: str, o: str) -> Path:
-    return rewrite(
-        one(store, "scores", p, "H001"), lambda df: df.with_columns(pl.col("score").cast(pl.String))
-    )
+def _(store: Path, p: str, o: str, u: Units) -> Path:
+    return rewrite(one(store, "scores", p, u[0]), lambda df: df.with_columns(pl.col("score").cast(pl.String)))
 
 
 @case("results", "whole numbers written as text, a newer column missing, an extra column", None)
-def _(store: Path, p: str, o: str) -> Path:
+def _(store: Path, p: str, o: str, u: Units) -> Path:
     return rewrite(
-        one(store, "results", p, "H001"),
+        one(store, "results", p, u[0]),
         lambda df: df.with_columns(
             pl.col("evaluated").cast(pl.String),
             pl.col("failed").cast(pl.String),
@@ -83,7 +85,7 @@ def _(store: Path, p: str, o: str) -> Path:
 
 
 @case("runs", "timestamps written as text with an offset, a count as text (pyarrow)", None)
-def _(store: Path, p: str, o: str) -> Path:
+def _(store: Path, p: str, o: str, u: Units) -> Path:
     path = one(store, "runs", p)
     table = pq.read_table(path)
     cols = {}
@@ -102,29 +104,29 @@ def _(store: Path, p: str, o: str) -> Path:
 
 
 @case("tables", "row counts as 32-bit integers", None)
-def _(store: Path, p: str, o: str) -> Path:
-    return rewrite(one(store, "tables", p, "H001"), lambda df: df.with_columns(pl.col("rows").cast(pl.Int32)))
+def _(store: Path, p: str, o: str, u: Units) -> Path:
+    return rewrite(one(store, "tables", p, u[0]), lambda df: df.with_columns(pl.col("rows").cast(pl.Int32)))
 
 
 @case("summaries", "counts as whole floats, an extra column", None)
-def _(store: Path, p: str, o: str) -> Path:
+def _(store: Path, p: str, o: str, u: Units) -> Path:
     return rewrite(
-        one(store, "summaries", p, "H003"),
+        one(store, "summaries", p, u[2]),
         lambda df: df.with_columns(pl.col("data_volume").cast(pl.Float64), pl.lit(SECRET).alias("contact")),
     )
 
 
 @case("fixrows", "row numbers as text", None)
-def _(store: Path, p: str, o: str) -> Path:
-    return rewrite(one(store, "fixrows", p, "H001"), lambda df: df.with_columns(pl.col("n").cast(pl.String)))
+def _(store: Path, p: str, o: str, u: Units) -> Path:
+    return rewrite(one(store, "fixrows", p), lambda df: df.with_columns(pl.col("n").cast(pl.String)))
 
 
 @case("deliveries", "an older event: time as text, attempts as text, no dq_version", None)
-def _(store: Path, p: str, o: str) -> Path:
-    path = fresh(store, "deliveries", p, "20201001T090000000000__H003__sent__0b0b0b0b.parquet")
+def _(store: Path, p: str, o: str, u: Units) -> Path:
+    path = fresh(store, "deliveries", p, f"20201001T090000000000__{u[2]}__sent__0b0b0b0b.parquet")
     pl.DataFrame(
         {
-            "unit_id": ["H003"],
+            "unit_id": [u[2]],
             "status": ["sent"],
             "time": ["2020-10-01T09:00:00+08:00"],
             "to": ["quality@h003.example.org"],
@@ -137,31 +139,31 @@ def _(store: Path, p: str, o: str) -> Path:
 
 # -- files that cannot be combined: skipped, named, listed ------------------------------------------
 @case("scores", "score written as text that is not a number", "column score: ")
-def _(store: Path, p: str, o: str) -> Path:
+def _(store: Path, p: str, o: str, u: Units) -> Path:
     return rewrite(
-        one(store, "scores", p, "H002"),
+        one(store, "scores", p, u[1]),
         lambda df: df.with_columns(pl.format("n/a {}", pl.lit(SECRET)).alias("score")),
     )
 
 
 @case("scores", "a stray file without the scores' key columns", "not a scores file: no column unit_id, facet")
-def _(store: Path, p: str, o: str) -> Path:
+def _(store: Path, p: str, o: str, u: Units) -> Path:
     path = fresh(store, "scores", p, f"{FAKE_RUN}__stray.parquet")
     pl.DataFrame({"run_id": [FAKE_RUN], "score": [SECRET]}).write_parquet(path)
     return path
 
 
 @case("scores", "a unit's file copied under another period", "found under period=", in_period=False)
-def _(store: Path, p: str, o: str) -> Path:
-    src = one(store, "scores", p, "H003")
+def _(store: Path, p: str, o: str, u: Units) -> Path:
+    src = one(store, "scores", p, u[2])
     dst = fresh(store, "scores", o, src.name)
     shutil.copy(src, dst)
     return dst
 
 
 @case("scores", "a file in a folder that is not a month", "not in a period folder", in_period=False)
-def _(store: Path, p: str, o: str) -> Path:
-    src = one(store, "scores", p, "H003")
+def _(store: Path, p: str, o: str, u: Units) -> Path:
+    src = one(store, "scores", p, u[2])
     dst = store / "scores" / "period=2020-13" / src.name
     dst.parent.mkdir(parents=True)
     shutil.copy(src, dst)
@@ -169,36 +171,36 @@ def _(store: Path, p: str, o: str) -> Path:
 
 
 @case("results", "junk bytes", "unreadable")
-def _(store: Path, p: str, o: str) -> Path:
+def _(store: Path, p: str, o: str, u: Units) -> Path:
     path = fresh(store, "results", p, f"{FAKE_RUN}__junk.parquet")
     path.write_bytes(b"PAR1" + SECRET.encode() + b"not parquet PAR1")
     return path
 
 
 @case("results", "a text file beside the results", "not where the store keeps its files")
-def _(store: Path, p: str, o: str) -> Path:
+def _(store: Path, p: str, o: str, u: Units) -> Path:
     path = fresh(store, "results", p, "notes.txt")
     path.write_text(f"patient {SECRET}\n")
     return path
 
 
 @case("results", "a count beyond 64-bit integers (uint64)", "column failed: 1 of")
-def _(store: Path, p: str, o: str) -> Path:
+def _(store: Path, p: str, o: str, u: Units) -> Path:
     path = fresh(store, "results", p, f"{FAKE_RUN}__big.parquet")
-    src = pl.read_parquet(one(store, "results", p, "H003")).head(1)
+    src = pl.read_parquet(one(store, "results", p, u[2])).head(1)
     src.with_columns(pl.Series("failed", [2**64 - 1], dtype=pl.UInt64)).write_parquet(path)
     return path
 
 
 @case("summaries", "a zero-byte file", "unreadable")
-def _(store: Path, p: str, o: str) -> Path:
+def _(store: Path, p: str, o: str, u: Units) -> Path:
     path = fresh(store, "summaries", p, f"{FAKE_RUN}__empty.parquet")
     path.write_bytes(b"")
     return path
 
 
 @case("tables", "row counts as lists", "column rows holds list values")
-def _(store: Path, p: str, o: str) -> Path:
+def _(store: Path, p: str, o: str, u: Units) -> Path:
     path = fresh(store, "tables", p, f"{FAKE_RUN}__lists.parquet")
     pl.DataFrame({"run_id": [FAKE_RUN], "unit_id": ["X1"], "table": ["t"], "rows": [[1, 2]]}).write_parquet(
         path
@@ -207,54 +209,54 @@ def _(store: Path, p: str, o: str) -> Path:
 
 
 @case("runs", "a zero-byte run file of another period", "unreadable", in_period=False)
-def _(store: Path, p: str, o: str) -> Path:
+def _(store: Path, p: str, o: str, u: Units) -> Path:
     path = fresh(store, "runs", o, f"{OTHER_RUN}.parquet")
     path.write_bytes(b"")
     return path
 
 
 @case("fixrows", "junk bytes", "unreadable")
-def _(store: Path, p: str, o: str) -> Path:
+def _(store: Path, p: str, o: str, u: Units) -> Path:
     path = fresh(store, "fixrows", p, f"{FAKE_RUN}__junk.parquet")
     path.write_bytes(SECRET.encode() * 4)
     return path
 
 
 @case("deliveries", "junk bytes under another period", "unreadable", in_period=False)
-def _(store: Path, p: str, o: str) -> Path:
+def _(store: Path, p: str, o: str, u: Units) -> Path:
     path = fresh(store, "deliveries", o, "20190101T000000000000__X__sent__junk.parquet")
     path.write_bytes(b"junk " + SECRET.encode())
     return path
 
 
 @case("deliveries", "a zero-byte event", "unreadable")
-def _(store: Path, p: str, o: str) -> Path:
-    path = fresh(store, "deliveries", p, "20201002T000000000000__H001__sending__0c0c0c0c.parquet")
+def _(store: Path, p: str, o: str, u: Units) -> Path:
+    path = fresh(store, "deliveries", p, f"20201002T000000000000__{u[0]}__sending__0c0c0c0c.parquet")
     path.write_bytes(b"")
     return path
 
 
 @case("deliveries", "an event whose time is not a time", "column time: 1 of 1 values do not convert")
-def _(store: Path, p: str, o: str) -> Path:
-    path = fresh(store, "deliveries", p, "20201003T000000000000__H001__sent__0d0d0d0d.parquet")
-    pl.DataFrame({"unit_id": ["H001"], "status": ["sent"], "time": [f"call {SECRET}"]}).write_parquet(path)
+def _(store: Path, p: str, o: str, u: Units) -> Path:
+    path = fresh(store, "deliveries", p, f"20201003T000000000000__{u[0]}__sent__0d0d0d0d.parquet")
+    pl.DataFrame({"unit_id": [u[0]], "status": ["sent"], "time": [f"call {SECRET}"]}).write_parquet(path)
     return path
 
 
 @case("deliveries", "an event without a status", "not a deliveries file: no column status")
-def _(store: Path, p: str, o: str) -> Path:
-    path = fresh(store, "deliveries", p, "20201004T000000000000__H001__x__0e0e0e0e.parquet")
-    pl.DataFrame({"unit_id": ["H001"], "to": [SECRET]}).write_parquet(path)
+def _(store: Path, p: str, o: str, u: Units) -> Path:
+    path = fresh(store, "deliveries", p, f"20201004T000000000000__{u[0]}__x__0e0e0e0e.parquet")
+    pl.DataFrame({"unit_id": [u[0]], "to": [SECRET]}).write_parquet(path)
     return path
 
 
 @case("errors", "junk in a folder dq does not know", "unreadable", in_period=False)
-def _(store: Path, p: str, o: str) -> Path:
+def _(store: Path, p: str, o: str, u: Units) -> Path:
     path = fresh(store, "errors", p, "x.parquet")
     path.write_bytes(b"\x00" * 64)
     return path
 
 
-def plant(store: Path, period: str, other: str) -> dict[Path, StoreCase]:
+def plant(store: Path, period: str, other: str, units: Units = UNITS) -> dict[Path, StoreCase]:
     """Plant every case into ``store`` (a copy: files are rewritten) → the file of each case."""
-    return {c.plant(store, period, other): c for c in CASES}
+    return {c.plant(store, period, other, units): c for c in CASES}

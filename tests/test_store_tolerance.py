@@ -243,7 +243,7 @@ def test_scoring_again_rescores_the_unit_whose_scores_were_skipped(capsys, month
 def test_each_case_alone(tmp_path, month, c):
     store_dir = tmp_path / "history"
     shutil.copytree(month / "history", store_dir)
-    f = c.plant(store_dir, P, BEFORE)
+    f = c.plant(store_dir, P, BEFORE, ("H001", "H002", "H003"))
     warnings: list[str] = []
     store = Store(store_dir, warn=warnings.append)
     problems = dict(store.problems())
