@@ -539,6 +539,7 @@ class Store:
         self._checked: dict[tuple, tuple[str | None, bool]] = {}  # file → (why not, scan as is)
         self._loaded: dict[tuple, tuple[pl.DataFrame | None, str | None]] = {}  # file → (rows, why not)
         self.checked = 0  # files seen by the last check()
+        self._run_index: dict[str, str] | None = None  # run id → its period, see _run_periods
         if is_url(root):
             local = file_url_path(str(root))
             if local is None:
@@ -849,12 +850,18 @@ class Store:
                 except OSError:
                     continue  # removed since listed
                 out.append((f, (str(f), st.st_mtime_ns, st.st_size), _folder_period(f.parent.name)))
-            return out
-        for p, info in self._remote_listing(kind, period).items():
-            if p.rsplit("/", 1)[-1].startswith("."):
-                continue
-            key = (p, info.get("size"), info.get("ETag") or info.get("mtime") or info.get("created"))
-            out.append((p, key, _folder_period(p.rsplit("/", 2)[-2])))
+        else:
+            for p, info in self._remote_listing(kind, period).items():
+                if p.rsplit("/", 1)[-1].startswith("."):
+                    continue
+                key = (p, info.get("size"), info.get("ETag") or info.get("mtime") or info.get("created"))
+                out.append((p, key, _folder_period(p.rsplit("/", 2)[-2])))
+        if kind == "runs" and period is None:
+            index: dict[str, str] = {}
+            for loc, _, p in out:
+                if p is not None:
+                    index.setdefault(_file_name(loc)[: -len(".parquet")], p)
+            self._run_index = index
         return out
 
     def _remote_listing(self, kind: str, period: str | None = None) -> dict[str, dict[str, Any]]:
@@ -870,13 +877,12 @@ class Store:
         return {p: found[p] for p in sorted(found) if found[p].get("type", "file") == "file"}
 
     def _run_periods(self) -> dict[str, str]:
-        """run id → the period folder of its ``runs`` file (from the listing: nothing is read)."""
-        out: dict[str, str] = {}
-        for loc, _, p in self._listing("runs"):
-            name = _file_name(loc)
-            if p is not None:
-                out.setdefault(name[: -len(".parquet")], p)
-        return out
+        """run id → the period folder of its ``runs`` file, from the last listing of the runs
+        (every read of the runs lists them; a run added since is simply not known yet, so
+        nothing is skipped for it)."""
+        if self._run_index is None:
+            self._listing("runs")
+        return self._run_index or {}
 
     @staticmethod
     def _misplaced(loc: Any, period: str | None, runs_at: Mapping[str, str]) -> str | None:
@@ -1025,6 +1031,7 @@ class Store:
         (no command reads it); hidden files (a writer's lock, a temporary file) are not.
         What ``dq history --check`` reports; :attr:`checked` is then the number of files seen."""
         found = self._every_file()
+        self._listing("runs")  # afresh
         runs_at = self._run_periods()
         out: list[tuple[str, str, str]] = []
         todo: list[tuple[str, Any, tuple, str]] = []
