@@ -35,7 +35,7 @@ from dq.errors import InputError, OutputError
 from dq.masking import _pii_maps, mask_value
 from dq.outputs import atomic_write_text, ensure_dir
 from dq.results import RuleResult
-from dq.store import Run, Store, _safe
+from dq.store import FIXROW_SCHEMA, Run, Store, _safe
 
 __all__ = [
     "DEFAULT_MAX_ROWS",
@@ -49,14 +49,7 @@ __all__ = [
 
 DEFAULT_MAX_ROWS = 1000
 FIXROWS = "fixrows"
-_SCHEMA = {
-    "run_id": pl.String,
-    "unit_id": pl.String,
-    "rule": pl.String,
-    "table": pl.String,
-    "n": pl.Int64,
-    "row": pl.String,
-}
+_SCHEMA = FIXROW_SCHEMA  # the store's schema of the folder (dq.store.SCHEMAS)
 
 
 # json.dumps(row, ensure_ascii=False, default=str) with one encoder for every row (json.dumps
