@@ -591,8 +591,9 @@ class Store:
 
     def read_frame(self, *parts: str) -> pl.DataFrame | None:
         """The Parquet file ``parts`` of the store in its folder's schema (:func:`conform`), or
-        None when it does not exist (a file that cannot be read or combined is an
-        :class:`InputError` naming it)."""
+        None when it does not exist, or when it cannot be read or combined: then, as every
+        reader of the store does, it is skipped with a warning naming it (``dq history --check``
+        lists it)."""
         path = self.location(*parts)
         try:
             if not self.remote:
@@ -605,9 +606,10 @@ class Store:
         except FileNotFoundError:
             return None
         except StoreError as exc:
-            raise InputError(f"{self.display(path)}: cannot read the store file ({exc})") from exc
+            self._skip(path, str(exc))
         except Exception as exc:
-            raise InputError(f"{self.display(path)}: cannot read the store file ({first_line(exc)})") from exc
+            self._skip(path, f"unreadable: {describe_error(exc)}")
+        return None
 
     def _write(self, frame: pl.DataFrame, path: Path | str) -> None:
         if not self.remote:

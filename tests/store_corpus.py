@@ -222,6 +222,15 @@ def _(store: Path, p: str, o: str, u: Units) -> Path:
     return path
 
 
+@case("fixrows", "a unit's rows to fix holding lists", "column row holds list values, not text")
+def _(store: Path, p: str, o: str, u: Units) -> Path:
+    found = [
+        f for f in sorted((store / "fixrows" / f"period={p}").glob("*.parquet")) if FAKE_RUN not in f.name
+    ]
+    assert len(found) >= 2, "the store needs two units with rows to fix"  # the first is drifted above
+    return rewrite(found[-1], lambda df: df.with_columns(pl.concat_list("n").alias("row")))
+
+
 @case("deliveries", "junk bytes under another period", "unreadable", in_period=False)
 def _(store: Path, p: str, o: str, u: Units) -> Path:
     path = fresh(store, "deliveries", o, "20190101T000000000000__X__sent__junk.parquet")
