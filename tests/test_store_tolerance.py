@@ -25,12 +25,12 @@ import pytest
 from aiosmtpd.controller import Controller
 from store_corpus import CASES, SECRET, plant
 
-from dq.batch import score_batch
+from dq.batch.local import score_batch
 from dq.cli import main
-from dq.deliveries import DeliveryEvent, DeliveryLog
 from dq.errors import StoreError
 from dq.report.files import render_period
-from dq.store import SCHEMAS, Store, conform, folder_schema
+from dq.store.deliveries import DeliveryEvent, DeliveryLog
+from dq.store.history import SCHEMAS, Store, conform, folder_schema
 from dq.synth import generate
 
 BEFORE, P = "2020-08", "2020-09"
