@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import polars as pl
 
@@ -76,7 +76,7 @@ __all__ = [
 RUN_STATUSES = ("running", "complete", "failed", "interrupted")
 LOCK_NAME = ".dq-lock"
 
-RUN_SCHEMA = {
+RUN_SCHEMA: dict[str, Any] = {
     "run_id": pl.String,
     "started_at": pl.Datetime("us", "UTC"),
     "finished_at": pl.Datetime("us", "UTC"),
@@ -88,7 +88,7 @@ RUN_SCHEMA = {
     "units": pl.Int64,
     "errors": pl.Int64,
 }
-RESULT_SCHEMA = {
+RESULT_SCHEMA: dict[str, Any] = {
     "run_id": pl.String,
     "unit_id": pl.String,
     "rule": pl.String,
@@ -115,8 +115,13 @@ RESULT_SCHEMA = {
     "fix_zh": pl.String,
     "fix_en": pl.String,
 }
-TABLE_SCHEMA = {"run_id": pl.String, "unit_id": pl.String, "table": pl.String, "rows": pl.Int64}
-SCORE_SCHEMA = {
+TABLE_SCHEMA: dict[str, Any] = {
+    "run_id": pl.String,
+    "unit_id": pl.String,
+    "table": pl.String,
+    "rows": pl.Int64,
+}
+SCORE_SCHEMA: dict[str, Any] = {
     "run_id": pl.String,
     "unit_id": pl.String,
     "unit_name": pl.String,
@@ -130,7 +135,7 @@ SCORE_SCHEMA = {
 }
 
 
-DELIVERY_SCHEMA = {
+DELIVERY_SCHEMA: dict[str, Any] = {
     "unit_id": pl.String,
     "status": pl.String,
     "time": pl.Datetime("us", "UTC"),
@@ -148,7 +153,7 @@ DELIVERY_SCHEMA = {
     "error": pl.String,
     "dq_version": pl.String,
 }
-FIXROW_SCHEMA = {
+FIXROW_SCHEMA: dict[str, Any] = {
     "run_id": pl.String,
     "unit_id": pl.String,
     "rule": pl.String,
@@ -252,7 +257,8 @@ def _convert(s: pl.Series, want: Any) -> pl.Series | str:
     if not _castable(have, want):
         return f"column {s.name} holds {_type_name(have)}, not {_type_name(want)}"
     if _is_text(have):
-        s, have = s.cast(pl.String), pl.String
+        s = s.cast(pl.String)
+        have = s.dtype
     if have == pl.Null:
         out = s.cast(want)
     elif want == pl.String:
@@ -357,7 +363,7 @@ class Run:
 
 #: The engine of the store's reads: small frames, where Polars' default (streaming) engine
 #: costs about twice the in-memory one in fixed overhead.
-SMALL = "in-memory"
+SMALL: Final = "in-memory"
 
 
 def _atomic_write(frame: pl.DataFrame, path: Path) -> None:
@@ -860,9 +866,9 @@ class Store:
                 out.append((p, key, _folder_period(p.rsplit("/", 2)[-2])))
         if kind == "runs" and period is None:
             index: dict[str, str] = {}
-            for loc, _, p in out:
-                if p is not None:
-                    index.setdefault(_file_name(loc)[: -len(".parquet")], p)
+            for loc, _, month in out:
+                if month is not None:
+                    index.setdefault(_file_name(loc)[: -len(".parquet")], month)
             self._run_index = index
         return out
 
