@@ -266,6 +266,25 @@ def _(store: Path, p: str, o: str, u: Units) -> Path:
     return path
 
 
+# -- in every folder: junk bytes in the period, a zero-byte file in another period -----------------
+def _every_folder(i: int, folder: str, junk: bool) -> None:
+    stamp = f"20180101T000000-{'1' if junk else '2'}0000{i}"
+    name = f"{stamp}.parquet" if folder == "runs" else f"{stamp}__{'junk' if junk else 'empty'}.parquet"
+
+    def _(store: Path, p: str, o: str, u: Units) -> Path:
+        path = fresh(store, folder, p if junk else o, name)
+        path.write_bytes(b"\x00PAR1" + SECRET.encode() * 3 if junk else b"")
+        return path
+
+    what = "junk bytes" if junk else "a zero-byte file of another period"
+    CASES.append(StoreCase(folder, what, "unreadable", _, in_period=junk))
+
+
+for _i, _folder in enumerate(("runs", "results", "scores", "summaries", "tables", "fixrows", "deliveries")):
+    _every_folder(_i, _folder, junk=True)
+    _every_folder(_i, _folder, junk=False)
+
+
 def plant(store: Path, period: str, other: str, units: Units = UNITS) -> dict[Path, StoreCase]:
     """Plant every case into ``store`` (a copy: files are rewritten) → the file of each case."""
     return {c.plant(store, period, other, units): c for c in CASES}
