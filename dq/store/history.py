@@ -1144,10 +1144,10 @@ class Store:
 
     def _latest(self, kind: str, period: str | None) -> pl.DataFrame:
         """Rows of ``kind`` from each unit's latest run (per period)."""
+        runs = self.runs().select("run_id", "started_at")  # first: its listing dates the runs' files
         df = self._read(kind, period)
         if df.is_empty():
             return df
-        runs = self.runs().select("run_id", "started_at")
         df = df.join(runs, on="run_id", how="left")
         latest = df.group_by("period", "unit_id").agg(pl.col("started_at").max().alias("_latest"))
         return (
