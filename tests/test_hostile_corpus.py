@@ -435,7 +435,7 @@ def test_a_drifted_store_still_answers_every_command(scored, tmp_path):
     listed = {r["file"] for r in json.loads(p.stdout)["problems"]}
     assert listed == {str(f) for f, c in planted.items() if c.problem is not None}
     p = dq("history", "--format", "json")
-    assert p.returncode == 0 and {"H001", "H010"} <= {r["unit_id"] for r in json.loads(p.stdout)}
+    assert p.returncode == 0 and {"H001", "H010"} <= {r["unit_id"] for r in json.loads(p.stdout)["rows"]}
     assert "store file skipped" in p.stderr
     assert dq("report", "all", "--period", P, "--out", str(tmp_path / "r")).returncode == 0
     assert (tmp_path / "r" / P / "index.html").is_file()

@@ -95,7 +95,8 @@ def views(capsys, store: Path) -> tuple[dict[str, object], dict[str, str]]:
     }.items():
         code, text, errs[name] = dq(capsys, *argv)
         assert code == 0, name
-        out[name] = json.loads(text)
+        doc = json.loads(text)
+        out[name] = doc["rows"] if argv[0] == "history" else doc
     return out, errs
 
 

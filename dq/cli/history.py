@@ -90,7 +90,8 @@ def run(args: argparse.Namespace) -> int:
         store, period=args.period, unit=args.unit, runs=args.runs, deliveries=args.deliveries
     )
     if args.format == "json":
-        print_json(rows)
+        view = "runs" if args.runs else "deliveries" if args.deliveries else "unit" if args.unit else "scores"
+        print_json({"view": view, "rows": rows})
         return 0
     if not rows:
         what = "runs" if args.runs else "deliveries" if args.deliveries else "scores"
@@ -115,18 +116,9 @@ def run(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace, store) -> int:
     """``--check``: every file of the store that the other commands skip or never read, with the
     reason; exit 1 if any."""
-    from dq import SCHEMA_VERSION
-
     problems = [{"folder": k, "file": f, "problem": why} for k, f, why in store.check(full=True)]
     if args.format == "json":
-        print_json(
-            {
-                "schema_version": SCHEMA_VERSION,
-                "store": str(store.root),
-                "checked": store.checked,
-                "problems": problems,
-            }
-        )
+        print_json({"store": str(store.root), "checked": store.checked, "problems": problems})
     elif problems:
         print_rows(problems, ("file", "problem"))
         info(args, f"{len(problems)} of {store.checked} file(s) of {store.root} skipped or never read")
