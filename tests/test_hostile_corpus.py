@@ -524,3 +524,38 @@ def test_names_reach_the_messages_masked(scored):
     summaries = Store(scored["store"]).summaries(P)
     (source,) = summaries.filter(pl.col("unit_id") == "N901")["source"].to_list()
     assert source.endswith(f"/{PLANTED_NAMES[1][0]}***{_masked_id(NAME_IDS[7])}"), source
+
+
+def test_a_drifted_store_still_answers_every_command(scored, tmp_path):
+    """The store's own hostile corpus (tests/store_corpus.py, docs/robustness.md) planted into a
+    copy of this batch's store: every command still answers, `--check` lists each bad file."""
+    import shutil
+
+    from store_corpus import SECRET, plant
+
+    store = tmp_path / "history"
+    shutil.copytree(scored["store"], store)
+    planted = plant(store, P, "2020-08", ("H001", "H002", "H010"))
+    env = {**os.environ, "NO_COLOR": "1"}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1]) + os.pathsep + env.get("PYTHONPATH", "")
+
+    def dq(*argv: str) -> subprocess.CompletedProcess:
+        p = subprocess.run(
+            [sys.executable, "-m", "dq", *argv, "--store", str(store)],
+            capture_output=True, text=True, env=env, timeout=300,
+        )  # fmt: skip
+        for text in (p.stdout, p.stderr):
+            assert "Traceback" not in text and "a bug in dq" not in text, p.stderr
+            assert all(s not in text for s in [SECRET, *SECRETS])
+        return p
+
+    p = dq("history", "--check", "--format", "json")
+    assert p.returncode == 1
+    listed = {r["file"] for r in json.loads(p.stdout)["problems"]}
+    assert listed == {str(f) for f, c in planted.items() if c.problem is not None}
+    p = dq("history", "--format", "json")
+    assert p.returncode == 0 and {"H001", "H010"} <= {r["unit_id"] for r in json.loads(p.stdout)["rows"]}
+    assert "store file skipped" in p.stderr
+    assert dq("report", "all", "--period", P, "--out", str(tmp_path / "r")).returncode == 0
+    assert (tmp_path / "r" / P / "index.html").is_file()
+    assert dq("explain", "H001", "--period", P).returncode == 0

@@ -35,7 +35,7 @@ from dq.errors import InputError, OutputError
 from dq.io.catalogue import Catalogue, load_catalogue
 from dq.io.masking import _pii_maps, mask_value
 from dq.io.outputs import atomic_write_text, ensure_dir, safe_filename
-from dq.store.history import Run, Store
+from dq.store.history import FIXROW_SCHEMA, Run, Store
 
 __all__ = [
     "DEFAULT_MAX_ROWS",
@@ -49,14 +49,7 @@ __all__ = [
 
 DEFAULT_MAX_ROWS = 1000
 FIXROWS = "fixrows"
-_SCHEMA = {
-    "run_id": pl.String,
-    "unit_id": pl.String,
-    "rule": pl.String,
-    "table": pl.String,
-    "n": pl.Int64,
-    "row": pl.String,
-}
+_SCHEMA = FIXROW_SCHEMA  # the store's schema of the folder (dq.store.history.SCHEMAS)
 
 
 # json.dumps(row, ensure_ascii=False, default=str) with one encoder for every row (json.dumps

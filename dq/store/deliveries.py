@@ -28,28 +28,9 @@ import polars as pl
 
 from dq import __version__
 from dq.io.outputs import safe_filename
-from dq.store.history import Store
+from dq.store.history import DELIVERY_SCHEMA, Store
 
 __all__ = ["DELIVERY_SCHEMA", "DeliveryEvent", "DeliveryLog"]
-
-DELIVERY_SCHEMA = {
-    "unit_id": pl.String,
-    "status": pl.String,
-    "time": pl.Datetime("us", "UTC"),
-    "to": pl.String,
-    "cc": pl.String,
-    "refused": pl.String,
-    "message_id": pl.String,
-    "subject": pl.String,
-    "report_file": pl.String,
-    "report_sha256": pl.String,
-    "attachments": pl.String,
-    "score_run_id": pl.String,
-    "smtp_host": pl.String,
-    "attempts": pl.Int64,
-    "error": pl.String,
-    "dq_version": pl.String,
-}
 
 
 @dataclass(frozen=True)
@@ -122,25 +103,10 @@ class DeliveryLog:
         return path
 
     def events(self, period: str | None = None) -> pl.DataFrame:
-        """Every recorded event (of one period), oldest first."""
-        if self.store.remote:
-            df = self.store.rows("deliveries", safe_filename(period) if period else None)
-            if df.is_empty():
-                return pl.DataFrame(schema={"period": pl.String, **DELIVERY_SCHEMA})
-            if period is not None:
-                df = df.filter(pl.col("period") == period)
-            return df.sort("time")
-        files = sorted(Path(self.folder).glob(f"period={safe_filename(period) if period else '*'}/*.parquet"))
-        if not files:
-            return pl.DataFrame(schema={"period": pl.String, **DELIVERY_SCHEMA})
-        df = pl.scan_parquet(
-            str(Path(self.folder) / "period=*" / "*.parquet"),
-            hive_partitioning=True,
-            missing_columns="insert",
-        ).with_columns(pl.col("period").cast(pl.String))
-        if period is not None:
-            df = df.filter(pl.col("period") == period)
-        return df.collect(engine="in-memory").sort("time")
+        """Every recorded event (of one period), oldest first: read through the store's one
+        reading path (:meth:`dq.store.Store.rows`), so an event file of an older or newer schema
+        is read in this one and a file that cannot be is skipped with a warning naming it."""
+        return self.store.rows("deliveries", period).sort("time", nulls_last=True, maintain_order=True)
 
     def sent(self, period: str) -> pl.DataFrame:
         """The ``sent`` events of ``period``, oldest first."""
