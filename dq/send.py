@@ -287,7 +287,7 @@ def _check_headers(msg: EmailMessage, unit_id: str, subject: str, contact: Conta
     back = BytesHeaderParser(policy=policy.default).parsebytes(wire)
     addrs = [a.addr_spec.lower() for h in ("To", "Cc") for a in (back[h].addresses if back[h] else ())]
     if (
-        [k.lower() for k in back.keys()] != [k.lower() for k in msg.keys()]
+        [k.lower() for k in back] != [k.lower() for k in msg]
         or str(back["Subject"]) != subject
         or addrs != [a.addr_spec.lower() for a in (*contact.to, *contact.cc)]
         or str(back["X-DQ-Unit"]) != unit_id
@@ -420,7 +420,7 @@ class _SMTP(_Tracking, smtplib.SMTP):
     pass
 
 
-class _SMTP_SSL(_Tracking, smtplib.SMTP_SSL):  # noqa: N801 (the name of what it extends)
+class _SMTP_SSL(_Tracking, smtplib.SMTP_SSL):
     pass
 
 
@@ -755,8 +755,11 @@ def send_period(
                     run_id=str(row.get("run_id") or ""),
                 )
                 mid = None if force or state is None else state.message_id  # one message per period
-                if mid and state is not None and state.status == "unknown" and (
-                    state.report_sha256 and state.report_sha256 != mail.report_sha256
+                if (
+                    mid
+                    and state is not None
+                    and state.status == "unknown"
+                    and (state.report_sha256 and state.report_sha256 != mail.report_sha256)
                 ):
                     outcomes.append(_unknown_outcome(uid, name, state, changed=True))
                     continue

@@ -121,12 +121,13 @@ class Handler:
     async def handle_DATA(self, server, session, envelope):
         unit = email.message_from_bytes(envelope.content, policy=policy.default)["X-DQ-Unit"]
         with self.lock:
+            received = Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content)
             if self._dropping(unit, self.drop):
                 if self.keep:
-                    self.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+                    self.messages.append(received)
                 server.transport.close()
                 return "421 4.3.0 closing"
-            self.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+            self.messages.append(received)
         return "250 OK"
 
     def by_unit(self) -> dict[str, list[Received]]:

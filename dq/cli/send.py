@@ -68,7 +68,10 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
         help="seconds before the first retry, doubled each time (default: 2)",
     )
     p.add_argument(
-        "--timeout", type=seconds(zero=False), default=30.0, help="seconds to wait for the server (default: 30)"
+        "--timeout",
+        type=seconds(zero=False),
+        default=30.0,
+        help="seconds to wait for the server (default: 30)",
     )
     p.add_argument(
         "--registry", metavar="CSV", help="unit registry to check contacts against (default: bundled)"
