@@ -28,6 +28,7 @@ exactly these columns and types.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import uuid
 from collections.abc import Sequence
@@ -149,15 +150,16 @@ class DeliveryLog:
             )
         path = Path(self.folder) / f"period={safe_filename(period)}" / f"{name}.parquet"
         tmp = path.with_name(f".{path.name}.tmp")
+        buf = io.BytesIO()
+        frame.write_parquet(buf)  # in memory: a full disk then fails in Python, as an OSError that says so
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            frame.write_parquet(tmp)
+            tmp.write_bytes(buf.getvalue())
             os.replace(tmp, path)
-        except (OSError, pl.exceptions.PolarsError) as exc:  # Polars says a full disk as ComputeError
+        except OSError as exc:
             with contextlib.suppress(OSError):
                 tmp.unlink(missing_ok=True)  # never leave a half-written event behind
-            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).splitlines()[0]
-            raise OutputError(f"{path}: cannot write the delivery record ({why})") from exc
+            raise OutputError(f"{path}: cannot write the delivery record ({exc.strerror or exc})") from exc
         except BaseException:
             with contextlib.suppress(OSError):
                 tmp.unlink(missing_ok=True)

@@ -702,6 +702,7 @@ def send_period(
                 state = states.get(uid)
                 if state is not None and state.status == "unknown" and not (force or resend_unknown):
                     outcomes.append(_unknown_outcome(uid, name, state))
+                    say(f"{uid}: {outcomes[-1].detail}")
                     continue
                 if state is not None and state.delivered and state.status != "unknown" and not force:
                     outcomes.append(UnitOutcome(uid, name, "skipped", "already sent for this period"))
@@ -762,6 +763,7 @@ def send_period(
                     and (state.report_sha256 and state.report_sha256 != mail.report_sha256)
                 ):
                     outcomes.append(_unknown_outcome(uid, name, state, changed=True))
+                    say(f"{uid}: {outcomes[-1].detail}")
                     continue
                 try:
                     msg = build_message(mail, contact, sender_addr, message_id=mid)
