@@ -39,10 +39,10 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from dq.cli import main
-from dq.contacts import HeaderTextError, header_text, load_contacts
-from dq.deliveries import DeliveryLog
+from dq.delivery.contacts import HeaderTextError, header_text, load_contacts
+from dq.store.deliveries import DeliveryLog
 from dq.errors import UsageError
-from dq.send import SmtpSettings
+from dq.delivery.send import SmtpSettings
 from dq.synth import generate
 
 P = "2020-09"

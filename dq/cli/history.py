@@ -53,7 +53,7 @@ def history_rows(
     import polars as pl
 
     if deliveries:
-        from dq.deliveries import DeliveryLog
+        from dq.store.deliveries import DeliveryLog
 
         df = DeliveryLog(store).events(period)
         if unit:

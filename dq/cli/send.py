@@ -96,11 +96,11 @@ def seconds(zero: bool):
 
 
 def run(args: argparse.Namespace) -> int:
-    from dq.contacts import load_contacts
+    from dq.delivery.contacts import load_contacts
+    from dq.delivery.send import SmtpSettings, default_sender, password_from_env, send_period
     from dq.errors import UsageError
-    from dq.registry import Registry, RegistryError
-    from dq.send import SmtpSettings, default_sender, password_from_env, send_period
-    from dq.store import Store
+    from dq.io.registry import Registry, RegistryError
+    from dq.store.history import Store
 
     if args.out and not args.dry_run:
         raise UsageError("--out is for --dry-run (the .eml files); nothing is written when sending")

@@ -1,7 +1,7 @@
 """The reports' view of the history rules (``history_change``): which metrics of a unit were
 flagged against its own earlier months, which months of its trend were flagged, and which units
 had a flagged drop (marked in the index). The views call these helpers; the store is read in
-:mod:`dq.report.data` (:func:`dq.metrics.history_flags`)."""
+:mod:`dq.report.data` (:func:`dq.engine.metrics.history_flags`)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 
 import polars as pl
 
-from dq.checks.history import fmt_value
+from dq.engine.checks.history import fmt_value
 
 __all__ = ["HistoryFlag", "drop_units", "flagged_periods", "history_flags"]
 

@@ -54,7 +54,7 @@ __all__ = [
 
 H, D = "hospital", "district"
 
-# kind -> the check (dq.checks registry name) that should catch it
+# kind -> the check (dq.engine.checks registry name) that should catch it
 CHECK_OF = {
     "null_required": "not_null",
     "blank_required": "not_null",
@@ -1229,7 +1229,7 @@ def apply_text(
 
 
 def _column_type(table: str, column: str) -> str:
-    from dq.catalogue import load_catalogue
+    from dq.io.catalogue import load_catalogue
 
     return load_catalogue().tables[table].column(column).type
 

@@ -39,9 +39,10 @@ import numpy as np
 import yaml
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from dq.catalogue import load_catalogue
 from dq.errors import UsageError
-from dq.outputs import ensure_dir
+from dq.io.catalogue import load_catalogue
+from dq.io.outputs import ensure_dir
+from dq.io.terminal import terminal_console
 from dq.synth.defects import (
     CHECK_OF,
     UnitDefects,
@@ -55,7 +56,6 @@ from dq.synth.plan import Period, UnitPlan, load_units, parse_period
 from dq.synth.tables import EVENT_COLUMNS, UnitData
 from dq.synth.values import load_reference, stable_hash
 from dq.synth.writer import TableWriter, to_text
-from dq.terminal import terminal_console
 
 __all__ = ["CHUNK_ROWS", "generate"]
 
