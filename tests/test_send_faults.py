@@ -40,9 +40,9 @@ from aiosmtpd.controller import Controller
 
 from dq.cli import main
 from dq.delivery.contacts import HeaderTextError, header_text, load_contacts
-from dq.store.deliveries import DeliveryLog
-from dq.errors import UsageError
 from dq.delivery.send import SmtpSettings
+from dq.errors import UsageError
+from dq.store.deliveries import DeliveryLog
 from dq.synth import generate
 
 P = "2020-09"
