@@ -32,7 +32,7 @@ import io
 import os
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -202,26 +202,26 @@ class DeliveryLog:
         out: dict[str, DeliveryState] = {}
         delivered: set[str] = set()
         for row in self.events(period).iter_rows(named=True):
-            uid, status, mid = row["unit_id"], row["status"], row["message_id"] or ""
+            uid, status, mid = row.get("unit_id"), row.get("status"), row.get("message_id") or ""
+            sha, when, error = row.get("report_sha256") or "", row.get("time"), row.get("error") or ""
+            if uid is None or status is None:
+                continue  # a row that says nothing (a drifted or damaged file): no state to take
             if status == "sent":
                 delivered.add(uid)
             cur = out.get(uid)
             if status == "sending":  # an attempt begins: open until an event of its Message-ID closes it
                 out[uid] = DeliveryState(
-                    uid, "unknown", mid, row["report_sha256"] or "", row["time"],
+                    uid, "unknown", mid, sha, when,
                     "dq stopped, or could not record the server's answer, while sending",
                     dangling=True,
                 )  # fmt: skip
                 continue
             if cur is not None and cur.message_id != mid:
                 continue  # the answer to an older message: the latest one decides
-            out[uid] = DeliveryState(
-                uid, status if status in STATUSES else "unknown", mid,
-                row["report_sha256"] or (cur.report_sha256 if cur else ""), row["time"], row["error"] or "",
-            )  # fmt: skip
-        return {
-            uid: DeliveryState(**{**st.__dict__, "delivered": uid in delivered}) for uid, st in out.items()
-        }
+            # a status this dq does not know (a newer one wrote it) is taken as unknown: never send twice
+            known = status if status in STATUSES else "unknown"
+            out[uid] = DeliveryState(uid, known, mid, sha or (cur.report_sha256 if cur else ""), when, error)
+        return {uid: replace(st, delivered=uid in delivered) for uid, st in out.items()}
 
     def unfinished(self, period: str) -> dict[str, str]:
         """unit → Message-ID of its latest message when its outcome is unknown: a ``sending``
