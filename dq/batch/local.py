@@ -38,8 +38,8 @@ from typing import Any
 import polars as pl
 
 from dq.batch.fixlist import write_fix_rows
-from dq.engine.checks.history import earlier_metrics, history_rules, with_history
-from dq.engine.evaluate import evaluate_by_unit, evaluate_frame, rows_hint
+from dq.engine.evaluate import evaluate_by_unit, evaluate_frame, judge_with_history, rows_hint
+from dq.engine.metrics import StoredHistory
 from dq.engine.results import RuleResult
 from dq.engine.suite import Rule, Suite, load_suites
 from dq.errors import DQError, InputError, OutputError, raise_if_interrupted
@@ -518,8 +518,8 @@ def _rescore(
         return
     sub = evaluate_submissions(frame, suites, units=todo)
     summaries = {r["unit_id"]: r for r in frame.to_dicts()}
-    hist_rules = history_rules(suites)  # a unit against its own earlier periods in the store
-    earlier = earlier_metrics(store, period) if hist_rules else pl.DataFrame()
+    rules = [r for s in suites for r in s.rules]
+    history = StoredHistory(store, period)  # a unit against its own earlier periods in the store
     suite_fixes = {r.id: (r.fix_zh, r.fix_en) for s in suites for r in s.rules}
     for uid in todo:
         o = outcomes.get(uid)
@@ -534,7 +534,9 @@ def _rescore(
             counts = store.table_rows(period).filter(pl.col("unit_id") == uid)
             tables = dict(zip(counts["table"].to_list(), counts["rows"].to_list(), strict=True))
         results = [*records, *sub.get(uid, [])]
-        results = with_history(results, hist_rules, period, earlier, uid, summaries[uid], tables)
+        results = judge_with_history(
+            results, rules, history, period=period, unit_id=uid, summary=summaries[uid], tables=tables
+        )
         score = score_unit(results, cfg)
         # A unit of this run has its summary and table counts stored by its commit already;
         # only an adopted unit needs them under this run's id.
@@ -702,8 +704,8 @@ def score_published(
     registry = Registry.load()
     run = store.begin_run(period, suites_hash([default_rules_dir()]), "published", str(data_root))
     sub = evaluate_submissions(frame, suites)
-    hist_rules = history_rules(suites)
-    earlier = earlier_metrics(store, period) if hist_rules else pl.DataFrame()
+    rules = [r for s in suites for r in s.rules]
+    history = StoredHistory(store, period)
     outcomes = []
     for row in frame.to_dicts():
         inst = registry.get(row["unit_id"])
@@ -714,7 +716,9 @@ def score_published(
             "district": (inst.district if inst else None)
             or (row["unit_name"] if row["kind"] == "district" else None),
         }
-        results = with_history(sub[row["unit_id"]], hist_rules, period, earlier, row["unit_id"], row)
+        results = judge_with_history(
+            sub[row["unit_id"]], rules, history, period=period, unit_id=row["unit_id"], summary=row
+        )
         o = UnitOutcome(unit, results, row, score=score_unit(results, cfg))
         store.write_unit(run, unit, results, o.score, row, fixes)
         outcomes.append(o)

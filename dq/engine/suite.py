@@ -39,7 +39,7 @@ from dq.engine.checks import DIMENSIONS, REGISTRY, Context
 from dq.engine.checks.base import PARAM_KINDS, sql
 from dq.engine.plan import MissingColumns, compile_rule
 from dq.engine.results import SEVERITIES, Dimension, Severity
-from dq.errors import CheckError, InputError, Problem, SuiteError
+from dq.errors import CheckError, InputError, NotApplicable, Problem, SuiteError
 from dq.io.catalogue import Catalogue, default_rules_dir, load_catalogue
 from dq.io.period import Period
 from dq.io.yamlio import read_yaml
@@ -359,6 +359,8 @@ class _Loader:
         )  # fmt: skip
         try:
             compile_rule(rule, ctx, empty=empty[rule.table])
+        except NotApplicable:  # judged outside the one-pass query (a check that needs history)
+            pass
         except MissingColumns as exc:
             c = exc.columns[0]
             known = list(ctx.schema)

@@ -205,9 +205,9 @@ def _coerce(lf: pl.LazyFrame, spec: TableSpec | None) -> pl.LazyFrame:
             exprs.append(_finite(c.cast(want, strict=False), want).alias(col.name))
     # A float column that already has the catalogue's type may still hold NaN or ±inf.
     for col in spec.columns:
-        got = schema.get(col.name)
-        if got is not None and got == col.dtype and got.is_float():
-            exprs.append(_finite(pl.col(col.name), got).alias(col.name))
+        have = schema.get(col.name)
+        if have is not None and have == col.dtype and have.is_float():
+            exprs.append(_finite(pl.col(col.name), have).alias(col.name))
         # Anything else (e.g. a number where a date is wanted) is left as is: columns_present
         # reports the wrong type and rules on it report a type error.
     return lf.with_columns(exprs) if exprs else lf

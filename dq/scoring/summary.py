@@ -190,7 +190,7 @@ def summary_from_counts(
         "unit_name": str(extract.manifest.get("name") or extract.unit_id),
         "kind": kind,
         "declaration_status": status,
-        "declared_tables": len(declared) if status == "declared" else None,
+        "declared_tables": len(declared or ()) if status == "declared" else None,
         "required_tables": len(required),
         "uploaded_tables": len(uploaded),
         "declared_not_uploaded": len(declared_set - set(uploaded)) if status == "declared" else None,

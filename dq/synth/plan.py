@@ -207,9 +207,9 @@ def _published_rows(period: str, order: tuple[str, ...] | None = None) -> dict[s
     from dq.io.published import available_periods, load_collection
 
     have = set(available_periods())
-    order = [p for p in (order or (period, *PUBLISHED_PERIODS)) if p in have]
+    wanted = [p for p in (order or (period, *PUBLISHED_PERIODS)) if p in have]
     out: dict[str, tuple[str, dict]] = {}
-    for p in dict.fromkeys(order):
+    for p in dict.fromkeys(wanted):
         for kind in ("district", "hospital"):
             try:
                 df = load_collection(p, kind)
