@@ -403,15 +403,15 @@ class _Tracking:
     data_sent = False
     _in_data = False
 
-    def data(self, msg):  # type: ignore[no-untyped-def]
+    def data(self, msg):
         self.data_sent, self._in_data = False, True
         try:
-            return super().data(msg)  # type: ignore[misc]
+            return super().data(msg)
         finally:
             self._in_data = False
 
-    def send(self, s):  # type: ignore[no-untyped-def]
-        super().send(s)  # type: ignore[misc]  # raises before the last byte is handed over
+    def send(self, s):
+        super().send(s)  # raises before the last byte is handed over
         if self._in_data and isinstance(s, bytes | bytearray) and bytes(s[-5:]) == b"\r\n.\r\n":
             self.data_sent = True
 
