@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 
-from dq.cli.common import EXIT_FAILED, EXIT_OK, add_store, console, count, period
+from dq.cli.common import EXIT_FAILED, EXIT_OK, add_store, console, count, period, print_json
 
 __all__ = ["configure_parser", "run"]
 
 DEFAULT_PASSWORD_ENV = "DQ_SMTP_PASSWORD"
-SEND_SCHEMA_VERSION = 1  # of the --format json document (docs/json.md)
 
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
@@ -147,7 +145,6 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.format == "json":
         payload = {
-            "schema_version": SEND_SCHEMA_VERSION,
             "period": outcome.period,
             "dry_run": outcome.dry_run,
             "ok": outcome.ok,
@@ -155,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
             "unknown": [u.unit_id for u in outcome.unknown],
             "warnings": outcome.warnings,
         }
-        print(json.dumps(payload, ensure_ascii=False, indent=2))
+        print_json(payload)
     else:
         _print_table(outcome)
     return EXIT_OK if outcome.ok else EXIT_FAILED
