@@ -260,7 +260,7 @@ def test_drop_defer_reject_accept_then_rerun_and_resend_unknown(work, smtp_serve
 
     # dq history --deliveries lists the unknown attempt.
     assert main(["history", "--store", str(work / "history"), "--deliveries", "--format", "json"]) == 0
-    rows = json.loads(capsys.readouterr().out)
+    rows = json.loads(capsys.readouterr().out)["rows"]
     assert [(r["unit_id"], r["status"]) for r in rows if r["unit_id"] == "D01"][:2] == [
         ("D01", "sending"),
         ("D01", "unknown"),
