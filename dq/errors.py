@@ -41,15 +41,17 @@ class DQError(Exception):
 
 @dataclass(frozen=True)
 class Problem:
-    """One validation problem in a suite or catalogue file."""
+    """One validation problem in a suite, catalogue, scoring, registry or project file;
+    ``line`` (1-based) where the file's text locates it."""
 
     file: str
     rule: str | None
     field: str | None
     message: str
+    line: int | None = None
 
     def __str__(self) -> str:
-        where = self.file
+        where = self.file + (f":{self.line}" if self.line else "")
         if self.rule:
             where += f" rule {self.rule}"
         if self.field:
@@ -64,6 +66,13 @@ class SuiteError(DQError):
         self.problems = list(problems)
         lines = "\n".join(f"  - {p}" for p in self.problems)
         super().__init__(f"{len(self.problems)} problem(s) in suites:\n{lines}")
+
+    def to_dicts(self) -> list[dict[str, object]]:
+        """Every problem as ``{file, line, rule, field, message}`` (JSON output)."""
+        return [
+            {"file": p.file, "line": p.line, "rule": p.rule, "field": p.field, "message": p.message}
+            for p in self.problems
+        ]
 
 
 class InputError(DQError):
