@@ -53,8 +53,10 @@ __all__ = [
     "Project",
     "bundled_project_file",
     "find_project",
+    "init_project",
     "load_project",
     "parse_project",
+    "validate_project",
 ]
 
 PROJECT_FILE = "dq.toml"
@@ -133,7 +135,9 @@ class Project:
 
         return load_catalogue(self.catalogue_path)
 
-    def suites(self, paths: Iterable[str | Path] | None = None, catalogue: Catalogue | None = None) -> list[Suite]:
+    def suites(
+        self, paths: Iterable[str | Path] | None = None, catalogue: Catalogue | None = None
+    ) -> list[Suite]:
         """The project's suites (or the suite files or folders ``paths``), validated against its
         catalogue."""
         from dq.engine.suite import load_suites
@@ -165,14 +169,18 @@ class Project:
         if not given:
             return self
         origins = {**self.origins, **{f"defaults.{k}": origin for k in given}}
-        return dataclasses.replace(self, defaults=dataclasses.replace(self.defaults, **given), origins=origins)
+        return dataclasses.replace(
+            self, defaults=dataclasses.replace(self.defaults, **given), origins=origins
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """What is in force and where each value came from (``dq project show --format json``)."""
 
         def entry(key: str, value: Any) -> dict[str, Any]:
-            return {"value": None if value is None else str(value) if isinstance(value, Path) else value,
-                    "from": self.origins.get(key, "built-in default")}  # fmt: skip
+            return {
+                "value": None if value is None else str(value) if isinstance(value, Path) else value,
+                "from": self.origins.get(key, "built-in default"),
+            }
 
         values: dict[str, Any] = {
             "rules.catalogue": entry("rules.catalogue", self.catalogue_path),
@@ -216,8 +224,16 @@ def find_project(
         p = Path(given).expanduser()
         file = p / PROJECT_FILE if p.is_dir() else p
         if not file.is_file():
-            raise SuiteError([Problem(str(p), None, None,
-                                      f"no {PROJECT_FILE} here (given by {how}); `dq init {p}` creates a project")])  # fmt: skip
+            raise SuiteError(
+                [
+                    Problem(
+                        str(p),
+                        None,
+                        None,
+                        f"no {PROJECT_FILE} here (given by {how}); `dq init {p}` creates a project",
+                    )
+                ]
+            )
         return file.resolve(), f"{how} {given}"
     here = Path(cwd if cwd is not None else Path.cwd()).resolve()
     for d in (here, *here.parents):
@@ -266,8 +282,9 @@ def parse_project(file: str | Path, found_by: str = "") -> tuple[Project, list[P
         raise SuiteError([Problem(str(file), None, None, f"cannot read the project file ({exc})")]) from exc
     except tomllib.TOMLDecodeError as exc:
         m = re.search(r"line (\d+)", str(exc))
-        raise SuiteError([Problem(str(file), None, None, f"not valid TOML ({exc})",
-                                  int(m.group(1)) if m else None)]) from exc  # fmt: skip
+        raise SuiteError(
+            [Problem(str(file), None, None, f"not valid TOML ({exc})", int(m.group(1)) if m else None)]
+        ) from exc
     lines = _key_lines(text)
 
     def where(*path: str) -> str:
@@ -275,8 +292,9 @@ def parse_project(file: str | Path, found_by: str = "") -> tuple[Project, list[P
         return f"{file}:{n}" if n else str(file)
 
     def problem(path: tuple[str, ...], message: str) -> None:
-        problems.append(Problem(str(file), None, ".".join(path), message,
-                                lines.get(path) or lines.get(path[:1])))  # fmt: skip
+        problems.append(
+            Problem(str(file), None, ".".join(path), message, lines.get(path) or lines.get(path[:1]))
+        )
 
     origins: dict[str, str] = {}
     sections: dict[str, Mapping[str, Any]] = {}
@@ -295,11 +313,16 @@ def parse_project(file: str | Path, found_by: str = "") -> tuple[Project, list[P
             return {}
         for key in sorted(set(value) - set(known)):
             if _SECRET.search(key):
-                problem((name, key), "never put a password in dq.toml: give it in the environment "
-                                     "(dq send --password-env, default DQ_SMTP_PASSWORD)")  # fmt: skip
+                problem(
+                    (name, key),
+                    "never put a password in dq.toml: give it in the environment "
+                    "(dq send --password-env, default DQ_SMTP_PASSWORD)",
+                )
             else:
-                warnings.append(f"{where(name, key)}: unknown key {key!r} in [{name}] (ignored; "
-                                f"known: {', '.join(sorted(known))})")  # fmt: skip
+                warnings.append(
+                    f"{where(name, key)}: unknown key {key!r} in [{name}] (ignored; "
+                    f"known: {', '.join(sorted(known))})"
+                )
         return value
 
     meta = table("project", _PROJECT_KEYS)
@@ -357,11 +380,21 @@ def parse_project(file: str | Path, found_by: str = "") -> tuple[Project, list[P
     if bundled:
         origins = {k: v + " (bundled)" for k, v in origins.items()}
     project = Project(
-        name=name, root=root, file=file, bundled=bundled, catalogue_path=catalogue,
-        suite_paths=tuple(suite_paths), scoring_path=scoring, registry_path=registry,
-        reference_dir=reference, defaults=Defaults(**values), origins=origins,
-        found_by=found_by or str(file), sections=sections, warnings=tuple(warnings),
-    )  # fmt: skip
+        name=name,
+        root=root,
+        file=file,
+        bundled=bundled,
+        catalogue_path=catalogue,
+        suite_paths=tuple(suite_paths),
+        scoring_path=scoring,
+        registry_path=registry,
+        reference_dir=reference,
+        defaults=Defaults(**values),
+        origins=origins,
+        found_by=found_by or str(file),
+        sections=sections,
+        warnings=tuple(warnings),
+    )
     return project, problems
 
 
@@ -397,3 +430,150 @@ def load_project(
     if problems:
         raise SuiteError(problems)
     return loaded
+
+
+def validate_project(project: Project, problems: Iterable[Problem] = ()) -> list[Problem]:
+    """Every problem of a project at once: its dq.toml (``problems`` from :func:`parse_project`),
+    catalogue, suites (checked against what of the catalogue could be read), scoring and unit
+    registry, each with its file and, where the text locates it, its line."""
+    from dq.engine.suite import load_suites
+    from dq.errors import DQError
+    from dq.io.catalogue import parse_catalogue
+    from dq.io.registry import Registry
+    from dq.scoring.scores import load_scoring
+
+    found = list(problems)
+    catalogue, cat_problems = parse_catalogue(project.catalogue_path)
+    found += cat_problems
+    try:
+        load_suites(list(project.suite_paths), catalogue)
+    except SuiteError as exc:
+        found += exc.problems
+    try:
+        load_scoring(project.scoring_path)
+    except SuiteError as exc:
+        found += exc.problems
+    try:
+        Registry.load(project.registry_path)
+    except DQError as exc:
+        found.append(
+            Problem(
+                str(project.registry_path), None, None, str(exc).removeprefix(f"{project.registry_path}: ")
+            )
+        )
+    return found
+
+
+# -- dq init ------------------------------------------------------------------------------------
+TEMPLATES = ("empty", "nanjing")
+
+_EMPTY_TOML = """\
+# A dq rule project. Every key is documented in docs/suites.md; paths are relative to this folder.
+[project]
+name = "{name}"
+
+[rules]
+catalogue = "catalogue.yaml"      # your tables: columns, types, code sets, PII tags, keys, links
+suites = ["suites"]               # one suite file per table (dq suggest drafts them)
+scoring = "scoring.yaml"          # how results become scores
+registry = "institutions.csv"     # the units that upload (for dq score and dq send)
+
+[defaults]                        # what commands use when their option is not given
+store = "history"                 # dq score / history / report / send: the history store
+reports = "reports"               # dq score --reports, dq report, dq send: the reports folder
+lang = "zh"                       # zh | en
+samples = 5                       # failing rows shown per rule
+# threads = 4                     # units audited at once by dq score
+# contacts = "contacts.csv"       # dq send: who receives which unit's report
+
+# [smtp]                          # dq send; the password never goes here: DQ_SMTP_PASSWORD
+# host = "smtp.example.org"
+# port = 587
+# sender = "dq-reports@example.org"
+# user = "dq-reports@example.org"
+# tls = "starttls"                # starttls | ssl | none
+"""
+
+_EMPTY_CATALOGUE = """\
+# The catalogue: your upload specification as data (docs/suites.md, "Catalogue").
+# `dq suggest FILE` appends a table's entry under `tables:` below; check its types and flags.
+version: 1
+upload_time: false   # true: every table also has a required upload_time column (the Nanjing rule)
+code_sets: {}
+tables:
+"""
+
+_README = """\
+# {name}: a dq rule project
+
+What to edit:
+
+- `catalogue.yaml`: your tables. `dq suggest DATA.csv` drafts a table's entry from a data file
+  (types, required columns, key, PII tags); check each line against your specification.
+- `suites/<table>.yaml`: the rules of each table. `dq suggest` drafts them, each with the
+  evidence it saw as a comment: keep what your specification says, drop the coincidences.
+- `dq.toml`: where the files are, and the defaults of every command (store, reports, language,
+  contacts, SMTP server; never a password).
+- `scoring.yaml`: how results become scores; `institutions.csv`: the units that upload.
+
+Then:
+
+    dq suites validate             # every problem of the project at once, with file and line
+    dq audit DATA.csv --table T    # or an extract folder (manifest.yaml + table files)
+    dq project show                # what is in force, and where it came from
+
+Commands find this project from this folder or below, or with `--project DIR` / `DQ_PROJECT`.
+"""
+
+
+def init_project(folder: str | Path, template: str = "empty", *, force: bool = False) -> list[Path]:
+    """Create a rule project in ``folder``: dq.toml, catalogue, suites, scoring, registry and a
+    README. ``template``: ``empty`` (no tables yet) or ``nanjing`` (a copy of the bundled
+    specification to start from). A folder that is not empty is refused unless ``force``.
+    Returns the files written."""
+    import shutil
+
+    from dq.errors import OutputError, UsageError
+    from dq.io.resources import data_dir, rules_dir
+
+    if template not in TEMPLATES:
+        raise UsageError(f"--from must be one of {', '.join(TEMPLATES)}, got {template!r}")
+    root = Path(folder)
+    if root.exists() and not root.is_dir():
+        raise OutputError(f"{root}: a file, not a folder")
+    if root.is_dir() and any(root.iterdir()) and not force:
+        raise OutputError(f"{root}: not empty; choose a new folder or give --force to write into it")
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", root.resolve().name) or "project"
+    written: list[Path] = []
+
+    def write(rel: str, text: str) -> None:
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text, encoding="utf-8")
+        written.append(p)
+
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        (root / "suites").mkdir(exist_ok=True)
+        write("README.md", _README.format(name=name))
+        write("scoring.yaml", (rules_dir() / "scoring.yaml").read_text(encoding="utf-8"))
+        if template == "empty":
+            write("dq.toml", _EMPTY_TOML.format(name=name))
+            write("catalogue.yaml", _EMPTY_CATALOGUE)
+            write("institutions.csv", "unit_id,name,kind,category,district,aliases\n")
+        else:
+            toml = _EMPTY_TOML.format(name=name).replace(
+                'registry = "institutions.csv"     # the units that upload (for dq score and dq send)',
+                'registry = "institutions.csv"     # the units that upload (for dq score and dq send)\n'
+                'reference = "dq:data/reference"  # value lists of dq synth (the bundled ones)',
+            )
+            write("dq.toml", toml)
+            write("catalogue.yaml", (rules_dir() / "catalogue.yaml").read_text(encoding="utf-8"))
+            write("institutions.csv", (data_dir() / "institutions.csv").read_text(encoding="utf-8"))
+            for f in sorted((rules_dir() / "suites").rglob("*.yaml")):
+                rel = f.relative_to(rules_dir())
+                write(str(rel), f.read_text(encoding="utf-8"))
+            shutil.copymode(rules_dir() / "catalogue.yaml", root / "catalogue.yaml")
+    except OSError as exc:
+        raise OutputError(f"{root}: cannot write the project ({exc.strerror or exc})") from exc
+    return written

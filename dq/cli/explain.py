@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from dq.cli.common import add_store, console, open_store, period
+from dq.cli.common import add_store, console, open_store, period, project_of, store_path
 
 __all__ = ["configure_parser", "run"]
 
@@ -22,7 +22,7 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--period", required=True, type=period, help="YYYY-MM")
     add_store(p)
     p.add_argument("--format", choices=("table", "json"), default="table")
-    p.add_argument("--lang", choices=("zh", "en"), default="zh", help="titles' language (default: zh)")
+    p.add_argument("--lang", choices=("zh", "en"), help="titles' language (default: the project's, else zh)")
     p.add_argument("--top", type=int, default=0, help="show only the N largest losses (default: all)")
 
 
@@ -32,7 +32,8 @@ def run(args: argparse.Namespace) -> int:
     from dq.report.explain import unit_losses
     from dq.report.i18n import dimension_label
 
-    store = open_store(args.store)
+    store = open_store(store_path(args))
+    args.lang = args.lang or project_of(args).defaults.lang
     ul = unit_losses(store, args.period, args.unit)
     losses = ul.losses[: args.top] if args.top > 0 else ul.losses
     if args.format == "json":

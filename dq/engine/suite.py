@@ -427,9 +427,12 @@ class _Loader:
             hint = difflib.get_close_matches(str(table), self.catalogue.tables, n=1)
             declare = ""
             if isinstance(table, str) and table.strip() and not hint:
-                declare = "; declare it in the catalogue" + (
-                    f" ({self.catalogue.path})" if self.catalogue.path else ""
-                ) + ", e.g.\n" + catalogue_entry(table, _rule_columns(raw.get("rules")))
+                declare = (
+                    "; declare it in the catalogue"
+                    + (f" ({self.catalogue.path})" if self.catalogue.path else "")
+                    + ", e.g.\n"
+                    + catalogue_entry(table, _rule_columns(raw.get("rules")))
+                )
                 declare += f"\n    (`dq suggest FILE --table {table}` writes the entry from the data)"
             self.problem(
                 file, None, "table",
@@ -475,7 +478,12 @@ def _rule_columns(rules: Any) -> list[str]:
 def catalogue_entry(table: str, columns: Iterable[str]) -> str:
     """The YAML lines that declare ``table`` (with ``columns`` as text) under ``tables:`` of a
     catalogue; the types are to be checked (str, int, decimal, date, datetime)."""
-    lines = ["    tables:", f"      {table}:", "        kind: any", f"        title: {{zh: {table}, en: {table}}}"]
+    lines = [
+        "    tables:",
+        f"      {table}:",
+        "        kind: any",
+        f"        title: {{zh: {table}, en: {table}}}",
+    ]
     cols = list(columns)
     lines.append("        columns:" + ("" if cols else " []"))
     lines += [f"          - {{name: {c}, type: str}}   # type: str|int|decimal|date|datetime" for c in cols]

@@ -1,7 +1,9 @@
 """The table catalogue: tables, columns, types, code sets and pii tags per kind of unit.
 
-It is read from ``rules/catalogue.yaml`` (the upload specification as data). Every table gets an
-``upload_time`` column (datetime, required) in addition to the columns the file lists.
+It is read from a project's catalogue (the bundled one: ``rules/catalogue.yaml``, the upload
+specification as data). Every table gets an ``upload_time`` column (datetime, required) in addition
+to the columns the file lists, unless the catalogue says ``upload_time: false`` (a project's own
+tables). docs/suites.md documents every key.
 """
 
 from __future__ import annotations
@@ -106,7 +108,7 @@ class Catalogue:
 
 COLUMN_KEYS = {"name", "type", "required", "code_set", "pii", "scale", "format", "description"}
 TABLE_KEYS = {"kind", "title", "key", "event_time", "columns", "links", "description"}
-TOP_KEYS = {"version", "code_sets", "kinds", "tables"}
+TOP_KEYS = {"version", "code_sets", "kinds", "tables", "upload_time"}
 
 
 def _column(raw: Any, where: tuple[str | int, ...], problems: list[_Found]) -> Column | None:
@@ -120,7 +122,9 @@ def _column(raw: Any, where: tuple[str | int, ...], problems: list[_Found]) -> C
         problems.append(((*where, "name"), None, "a column needs a name"))
         return None
     if typ not in POLARS_TYPES:
-        problems.append(((*where, "type"), None, f"column {name!r}: type must be one of {list(POLARS_TYPES)}"))
+        problems.append(
+            ((*where, "type"), None, f"column {name!r}: type must be one of {list(POLARS_TYPES)}")
+        )
         return None
     pii = raw.get("pii")
     if pii is not None and pii not in PII_KINDS:
@@ -134,7 +138,9 @@ def _column(raw: Any, where: tuple[str | int, ...], problems: list[_Found]) -> C
         try:
             re.compile(str(fmt))
         except re.error as exc:
-            problems.append(((*where, "format"), None, f"column {name}: format is not a regular expression ({exc})"))
+            problems.append(
+                ((*where, "format"), None, f"column {name}: format is not a regular expression ({exc})")
+            )
             fmt = None
     return Column(name, typ, bool(raw.get("required", False)), raw.get("code_set"), pii, scale,
                   None if fmt is None else str(fmt))  # fmt: skip
@@ -164,6 +170,12 @@ def parse_catalogue(path: str | Path) -> tuple[Catalogue, list[Problem]]:
             found.append((("code_sets", name), None, "a code set maps each code to its label"))
             continue
         code_sets[str(name)] = {str(k): str(v) for k, v in values.items()}
+    add_upload_time = raw.get("upload_time", True)
+    if not isinstance(add_upload_time, bool):
+        found.append(
+            (("upload_time",), None, "upload_time is true (every table has a required upload_time) or false")
+        )
+        add_upload_time = True
     tables: dict[str, TableSpec] = {}
     traws = raw.get("tables") or {}
     if not isinstance(traws, dict):
@@ -175,7 +187,9 @@ def parse_catalogue(path: str | Path) -> tuple[Catalogue, list[Problem]]:
             found.append((at, None, f"table {tname}: must be a mapping with columns"))
             continue
         for key in sorted(set(traw) - TABLE_KEYS, key=str):
-            found.append(((*at, key), None, f"table {tname}: unknown key {key!r} (one of {sorted(TABLE_KEYS)})"))
+            found.append(
+                ((*at, key), None, f"table {tname}: unknown key {key!r} (one of {sorted(TABLE_KEYS)})")
+            )
         craw = traw.get("columns") or []
         if not isinstance(craw, list):
             found.append(((*at, "columns"), None, f"table {tname}: columns must be a list"))
@@ -187,7 +201,7 @@ def parse_catalogue(path: str | Path) -> tuple[Catalogue, list[Problem]]:
         names = [c.name for c in cols]
         for n in {n for n in names if names.count(n) > 1}:
             found.append(((*at, "columns"), None, f"table {tname}: column {n!r} declared twice"))
-        if "upload_time" not in names:
+        if add_upload_time and "upload_time" not in names:
             cols.append(Column("upload_time", "datetime", True))
         key = traw.get("key") or ()
         key = (key,) if isinstance(key, str) else tuple(key)
@@ -195,8 +209,10 @@ def parse_catalogue(path: str | Path) -> tuple[Catalogue, list[Problem]]:
             if k not in names:
                 found.append(((*at, "key"), None, f"table {tname}: key column {k!r} is not a column"))
         event_time = traw.get("event_time")
-        if event_time is not None and event_time not in names and event_time != "upload_time":
-            found.append(((*at, "event_time"), None, f"table {tname}: event_time {event_time!r} is not a column"))
+        if event_time is not None and event_time not in [c.name for c in cols]:
+            found.append(
+                ((*at, "event_time"), None, f"table {tname}: event_time {event_time!r} is not a column")
+            )
         links = traw.get("links") or {}
         if not isinstance(links, dict):
             found.append(((*at, "links"), None, f"table {tname}: links map a column to 'table.column'"))
@@ -229,13 +245,14 @@ def parse_catalogue(path: str | Path) -> tuple[Catalogue, list[Problem]]:
                 found.append((("kinds", kind, "tables"), f"kinds.{kind}", f"unknown table {t!r}"))
     index = line_index(text) if found else {}
     problems = [
-        Problem(str(p), None, fld or ".".join(map(str, at)), msg, line_of(index, at)) for at, fld, msg in found
+        Problem(str(p), None, fld or ".".join(map(str, at)), msg, line_of(index, at))
+        for at, fld, msg in found
     ]
     return Catalogue(tables=tables, code_sets=code_sets, kinds=kinds, path=str(p)), problems
 
 
 @cache
-def _load_cached(path: str) -> Catalogue:
+def _load_cached(path: str, stamp: tuple[int, int] | None = None) -> Catalogue:
     catalogue, problems = parse_catalogue(path)
     if problems:
         raise SuiteError(problems)
@@ -245,4 +262,10 @@ def _load_cached(path: str) -> Catalogue:
 def load_catalogue(path: str | Path | None = None) -> Catalogue:
     """Load (and cache) the catalogue; by default ``rules/catalogue.yaml``."""
     p = Path(path) if path else default_rules_dir() / "catalogue.yaml"
-    return _load_cached(str(p.resolve()))
+    p = p.resolve()
+    try:
+        st = p.stat()
+        stamp: tuple[int, int] | None = (st.st_mtime_ns, st.st_size)  # an edited file is read again
+    except OSError:
+        stamp = None
+    return _load_cached(str(p), stamp)

@@ -1,0 +1,796 @@
+"""Draft a catalogue entry and a suite from data: profile a table file or a whole extract.
+
+    drafts = suggest("orders.csv", project=project)          # one Draft per table
+    drafts[0].catalogue_yaml     # the table's catalogue entry (None when the catalogue has it)
+    drafts[0].suite_yaml         # a draft suite, each rule with its evidence as a YAML comment
+
+What is proposed, and from what (every figure is written beside the rule):
+
+- ``columns_present`` and ``row_count`` ≥ 1 for every table;
+- ``not_null`` for a column filled in at least :data:`COMPLETE` of the rows;
+- ``date_parse`` for every number, date and datetime column (text that does not parse);
+- ``in_set`` for a text column of at most :data:`MAX_CODES` distinct values (codes); a value
+  seen at most twice that does not look like the others is left out, and named in the comment;
+- ``regex`` from a text column's dominant shape (``A`` letters, ``9`` digits) when at least
+  :data:`SHAPE_SHARE` of the values have it;
+- ``unique`` for a key-like column (complete, distinct in at least :data:`KEY_SHARE` of the rows);
+- ``between`` from robust ranges of number columns (quartiles ± :data:`FENCE` × IQR over the
+  values, widened to the values inside the fence, padded by :data:`PAD`);
+- ``not_future`` for date and datetime columns, ``compare`` (order) between two date columns
+  when one is not before the other in at least :data:`ORDER_SHARE` of the rows;
+- ``foreign_key`` between tables of an extract when a column's values are (almost all) among
+  another table's key values;
+- ``id_card`` where the values are resident ID numbers (GB 11643).
+
+A column's type (for a table the catalogue does not declare) is the first of datetime, date,
+int, decimal that at least :data:`TYPE_SHARE` of its non-blank values parse as; else text.
+Thresholds below 100 % let the draft learn from data that already has a few defects: a planted
+null, bad code or duplicate is found by the rule drafted from the same file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from dq.errors import UsageError
+from dq.io.catalogue import Catalogue, Column, TableSpec
+from dq.io.columns import parse_temporal
+from dq.io.sources import TABLE_SUFFIXES, read_table
+
+if TYPE_CHECKING:
+    from dq.project import Project
+
+__all__ = [
+    "COMPLETE",
+    "Draft",
+    "suggest",
+    "taken_prefixes",
+    "write_drafts",
+]
+
+TYPE_SHARE = 0.95
+COMPLETE = 0.95
+MAX_CODES = 20
+SHAPE_SHARE = 0.95
+KEY_SHARE = 0.99
+ORDER_SHARE = 0.99
+FK_SHARE = 0.99
+FENCE = 3.0
+PAD = 0.10
+_ID_NAME = re.compile(r"(^|_)(id|no|code|cd|num|number|key)$", re.IGNORECASE)
+_ID_18 = re.compile(r"^[0-9]{17}[0-9Xx]$")
+_PHONE = re.compile(r"(^|_)(phone|mobile|tel|telephone)($|_)", re.IGNORECASE)
+_IDNO = re.compile(r"(^|_)(id_no|id_card|idcard|id_number|ssn)($|_)", re.IGNORECASE)
+_PERSON = re.compile(r"^(name|patient_name|person_name|full_name|customer_name)$", re.IGNORECASE)
+_SHAPE_CHARS = re.compile(r"^[9Aa\-_./: @+#]+$")
+
+
+@dataclass(frozen=True)
+class ColumnProfile:
+    name: str
+    type: str
+    rows: int
+    filled: int
+    distinct: int
+    counts: Mapping[str, int] = field(default_factory=dict)  # value -> rows (text codes only)
+    shape: tuple[str, float] | None = None  # (regex, share of the filled values)
+    lo: Any = None
+    hi: Any = None
+    fence: tuple[Any, Any] | None = None  # (min, max) of the values inside the robust fence
+    outside: int = 0  # values outside the fence
+    negative: int = 0  # values below zero
+    unparsed: int = 0  # text that did not parse as the column's type
+    ids: float = 0.0  # share of the values that are 18-character resident ID numbers
+
+    @property
+    def fill(self) -> float:
+        return self.filled / self.rows if self.rows else 0.0
+
+
+@dataclass(frozen=True)
+class Draft:
+    """What :func:`suggest` proposes for one table."""
+
+    table: str
+    path: Path
+    rows: int
+    declared: bool  # the project's catalogue already has the table
+    spec: TableSpec
+    profiles: tuple[ColumnProfile, ...]
+    rules: tuple[dict[str, Any], ...]  # in the suite language, each with "evidence"
+    catalogue_yaml: str | None
+    suite_yaml: str
+
+
+# -- reading and typing -----------------------------------------------------------------------
+def _table_files(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise UsageError(f"{path}: no such file or folder")
+    files = sorted(
+        f
+        for f in path.iterdir()
+        if f.is_file()
+        and f.suffix.lower() in TABLE_SUFFIXES
+        and not f.name.startswith(".")
+        and f.stem != "reference"
+    )
+    if not files:
+        raise UsageError(f"{path}: no table files ({', '.join(TABLE_SUFFIXES)}) in this folder")
+    return files
+
+
+def _text_type(name: str, values: pl.Series) -> str:
+    """The catalogue type most (TYPE_SHARE) of the non-blank text ``values`` parse as."""
+    n = len(values)
+    if n == 0:
+        return "str"
+    frame = values.to_frame("v").lazy()
+    idish = bool(_ID_NAME.search(name))
+    got = (
+        frame.select(
+            dt=parse_temporal(pl.col("v"), "datetime").is_not_null().sum(),
+            d=parse_temporal(pl.col("v"), "date").is_not_null().sum(),
+            timeish=pl.col("v").str.contains(r"[0-9]{2}:[0-9]{2}|^[0-9]{14}$").sum(),
+            int_=pl.col("v").str.contains(r"^[+-]?(0|[1-9][0-9]{0,17})$").sum(),
+            dec=pl.col("v").str.contains(r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$").sum(),
+            lead0=pl.col("v").str.contains(r"^0[0-9]").sum(),
+        )
+        .collect()
+        .row(0, named=True)
+    )
+    share = {k: v / n for k, v in got.items()}
+    if share["lead0"] > 0 or idish or _PHONE.search(name) or _IDNO.search(name):
+        return "str"  # codes and identifiers keep their leading zeros
+    if share["timeish"] >= TYPE_SHARE and share["dt"] >= TYPE_SHARE:
+        return "datetime"
+    if share["d"] >= TYPE_SHARE:
+        return "date"
+    if share["int_"] >= TYPE_SHARE:
+        return "int"
+    if share["dec"] >= TYPE_SHARE:
+        return "decimal"
+    return "str"
+
+
+_DTYPES = (
+    (lambda t: t == pl.String or t == pl.Categorical, "str"),
+    (lambda t: t.is_integer(), "int"),
+    (lambda t: t.is_float() or t.is_decimal(), "decimal"),
+    (lambda t: t == pl.Date, "date"),
+    (lambda t: t == pl.Datetime, "datetime"),
+)
+
+
+def _infer_spec(name: str, frame: pl.LazyFrame, kind: str) -> TableSpec:
+    schema = frame.collect_schema()
+    text = [c for c, t in schema.items() if t == pl.String]
+    df = frame.select(text).collect() if text else pl.DataFrame()
+    cols = []
+    for c, t in schema.items():
+        if t == pl.String:
+            v = df[c].str.strip_chars()
+            typ = _text_type(c, v.filter(v.is_not_null() & (v != "")))
+        else:
+            typ = next((k for test, k in _DTYPES if test(t)), "str")
+        cols.append(Column(c, typ))
+    return TableSpec(name=name, kind=kind, title_zh=name, title_en=name, columns=tuple(cols))
+
+
+# -- profiling ----------------------------------------------------------------------------------
+def _shape_regex(shape: str) -> str:
+    out = []
+    for m in re.finditer(r"9+|A+|a+|[^9Aa]", shape):
+        run = m.group(0)
+        cls = {"9": "[0-9]", "A": "[A-Z]", "a": "[a-z]"}.get(run[0])
+        if cls is None:
+            out.append(re.escape(run))
+        else:
+            out.append(cls + (f"{{{len(run)}}}" if len(run) > 1 else ""))
+    return "^" + "".join(out) + "$"
+
+
+def _shape_of(values: pl.Series) -> tuple[str, float, str] | None:
+    """The dominant shape of text values: (regex, share, shape as 9/A/a)."""
+    if values.is_empty():
+        return None
+    shapes = (
+        values.str.replace_all(r"[0-9]", "9").str.replace_all(r"[A-Z]", "A").str.replace_all(r"[a-z]", "a")
+    )
+    top = shapes.value_counts(sort=True).row(0)
+    shape, n = str(top[0]), int(top[1])
+    if not _SHAPE_CHARS.match(shape) or len(shape) > 40:
+        return None
+    return _shape_regex(shape), n / len(values), shape
+
+
+def _profile(spec: TableSpec, frame: pl.LazyFrame) -> tuple[int, list[ColumnProfile]]:
+    schema = frame.collect_schema()
+    df = frame.collect()
+    rows = df.height
+    out = []
+    for col in spec.columns:
+        if col.name not in schema:
+            continue
+        s = df[col.name]
+        raw = df[f"{col.name}__raw"] if f"{col.name}__raw" in schema else None
+        if s.dtype == pl.String:
+            t = s.str.strip_chars()
+            filled_mask = t.is_not_null() & (t != "")
+        else:
+            filled_mask = s.is_not_null()
+            if raw is not None:  # text that did not parse is filled in, wrongly
+                filled_mask = filled_mask | (raw.str.strip_chars().fill_null("") != "")
+        filled = int(filled_mask.sum())
+        vals = s.filter(s.is_not_null())
+        if s.dtype == pl.String:
+            vals = vals.str.strip_chars()
+            vals = vals.filter(vals != "")
+        unparsed = 0
+        if raw is not None:
+            unparsed = int(((raw.str.strip_chars().fill_null("") != "") & s.is_null()).sum())
+        p: dict[str, Any] = dict(
+            name=col.name,
+            type=col.type,
+            rows=rows,
+            filled=filled,
+            distinct=int(vals.n_unique()),
+            unparsed=unparsed,
+        )
+        if col.type == "str" and not vals.is_empty():
+            if p["distinct"] <= MAX_CODES * 3:
+                vc = vals.value_counts(sort=True)
+                p["counts"] = {str(r[0]): int(r[1]) for r in vc.iter_rows()}
+            shape = _shape_of(vals)
+            if shape:
+                p["shape"] = shape[:2]
+            p["ids"] = float(vals.str.contains(_ID_18.pattern).mean() or 0.0)
+        if col.type in ("int", "decimal") and not vals.is_empty():
+            v = vals.cast(pl.Float64)
+            q1, q3 = v.quantile(0.25), v.quantile(0.75)
+            iqr = (q3 or 0) - (q1 or 0)
+            lo_f, hi_f = (q1 or 0) - FENCE * iqr, (q3 or 0) + FENCE * iqr
+            inside = v.filter((v >= lo_f) & (v <= hi_f))
+            p["lo"], p["hi"] = v.min(), v.max()
+            if not inside.is_empty():
+                p["fence"] = (inside.min(), inside.max())
+            p["outside"] = len(v) - len(inside)
+            p["negative"] = int((v < 0).sum())
+        if col.type in ("date", "datetime") and not vals.is_empty():
+            p["lo"], p["hi"] = vals.min(), vals.max()
+        out.append(ColumnProfile(**p))
+    return rows, out
+
+
+# -- rules --------------------------------------------------------------------------------------
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f} %" if x < 1 else "100 %"
+
+
+def _nice(x: float, up: bool) -> float | int:
+    """A round bound just outside ``x``: 2 significant digits, away from the values."""
+    import math
+
+    if x == 0:
+        return 0
+    mag = 10 ** (math.floor(math.log10(abs(x))) - 1)
+    v = (math.ceil(x / mag) if up else math.floor(x / mag)) * mag
+    v = round(v, 10)
+    return int(v) if float(v).is_integer() else v
+
+
+def _prefix(table: str, taken: set[str]) -> str:
+    parts = [p for p in re.split(r"[^A-Za-z0-9]+", table) if p]
+    base = "".join(p[0] for p in parts).upper() if len(parts) > 1 else table[:3].upper()
+    base = re.sub(r"[^A-Z0-9]", "", base) or "T"
+    prefix, n = base, 2
+    while prefix in taken:
+        prefix, n = f"{base}{n}", n + 1
+    return prefix
+
+
+def _code_values(p: ColumnProfile) -> tuple[list[str], list[tuple[str, int]]]:
+    """The codes to accept and the rare odd-looking values left out (value, rows)."""
+    counts = dict(p.counts)
+    if not counts:
+        return [], []
+    shapes: dict[str, int] = {}
+
+    def shape(v: str) -> str:
+        return re.sub(r"[a-z]", "a", re.sub(r"[A-Z]", "A", re.sub(r"[0-9]", "9", v)))
+
+    for v, n in counts.items():
+        shapes[shape(v)] = shapes.get(shape(v), 0) + n
+    common = {s for s, n in shapes.items() if n > 2}
+    keep, left = [], []
+    for v, n in counts.items():
+        if n <= 2 and n / max(p.filled, 1) <= 0.01 and shape(v) not in common:
+            left.append((v, n))
+        else:
+            keep.append(v)
+    return sorted(keep), left
+
+
+def _is_code(p: ColumnProfile) -> bool:
+    if p.type != "str" or not p.counts or p.filled < 10:
+        return False
+    keep, _ = _code_values(p)
+    return 1 <= len(keep) <= MAX_CODES and len(keep) <= 0.2 * p.filled
+
+
+def _is_key(p: ColumnProfile, first: bool) -> bool:
+    return (
+        p.type in ("str", "int")
+        and p.fill >= 0.99
+        and p.filled > 1
+        and p.distinct >= KEY_SHARE * p.filled
+        and (bool(_ID_NAME.search(p.name)) or first)
+    )
+
+
+def _pii(p: ColumnProfile) -> str | None:
+    if p.type != "str":
+        return None
+    if _IDNO.search(p.name) or p.ids >= 0.9:
+        return "id"
+    if _PHONE.search(p.name):
+        return "phone"
+    if _PERSON.match(p.name):
+        return "name"
+    return None
+
+
+def _rules(
+    table: str,
+    spec: TableSpec,
+    profiles: Sequence[ColumnProfile],
+    keys: Mapping[str, tuple[str, set[str]]],
+    values: Mapping[str, set[str]],
+    prefix: str,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    rules: list[dict[str, Any]] = []
+    counters = {"0": 1, "1": 10, "100": 100, "200": 200, "300": 300, "400": 400}
+
+    def add(
+        block: str,
+        check: str,
+        params: dict[str, Any],
+        title: str,
+        dimension: str,
+        evidence: str,
+        severity: str = "error",
+    ) -> None:
+        n = counters[block]
+        counters[block] = n + 1
+        rules.append(
+            {
+                "id": f"{prefix}-{n:03d}",
+                "title": {"zh": title, "en": title},
+                "dimension": dimension,
+                "severity": severity,
+                "check": check,
+                "params": params,
+                "evidence": evidence,
+            }
+        )
+
+    by_name = {p.name: p for p in profiles}
+    add(
+        "0",
+        "columns_present",
+        {},
+        f"{table}: the declared columns are present",
+        "completeness",
+        f"{len(profiles)} columns in the file",
+        "critical",
+    )
+    add(
+        "0",
+        "row_count",
+        {"min": 1},
+        f"{table}: the table has rows",
+        "completeness",
+        f"{profiles[0].rows if profiles else 0:,} rows",
+    )
+    first = profiles[0].name if profiles else None
+    key = next((p.name for p in profiles if _is_key(p, p.name == first)), None)
+    for p in profiles:
+        if p.fill >= COMPLETE:
+            add(
+                "1",
+                "not_null",
+                {"column": p.name},
+                f"{p.name} present",
+                "completeness",
+                f"filled in {_pct(p.fill)} of {p.rows:,} rows",
+                "critical" if p.name == key else "error",
+            )
+    for p in profiles:
+        if p.type != "str":
+            params = (
+                {"column": p.name, "type": p.type} if p.type in ("date", "datetime") else {"column": p.name}
+            )
+            add(
+                "100",
+                "date_parse",
+                params,
+                f"{p.name} is a valid {p.type}",
+                "conformance",
+                f"type {p.type}: {p.unparsed:,} of {p.filled:,} values do not parse",
+            )
+    for p in profiles:
+        if p.name == key:
+            continue
+        pii = _pii(p)
+        if pii == "id" and p.ids >= 0.9:
+            add(
+                "100",
+                "id_card",
+                {"column": p.name},
+                f"{p.name} is a valid resident ID number",
+                "conformance",
+                f"{_pct(p.ids)} of the values are 18-character ID numbers",
+            )
+            continue
+        if _is_code(p):
+            keep, left = _code_values(p)
+            shown = ", ".join(f"{v} ({p.counts[v]:,})" for v in keep[:8]) + (" …" if len(keep) > 8 else "")
+            ev = f"{len(keep)} codes in {p.filled:,} values: {shown}"
+            if left:
+                ev += "; left out as rare and unlike the others: " + ", ".join(
+                    f"{v!r} ({n})" for v, n in left
+                )
+            add(
+                "100",
+                "in_set",
+                {"column": p.name, "values": keep},
+                f"{p.name} is one of its codes",
+                "conformance",
+                ev,
+            )
+        elif p.shape is not None and p.shape[1] >= SHAPE_SHARE and pii != "name":
+            add(
+                "100",
+                "regex",
+                {"column": p.name, "pattern": p.shape[0]},
+                f"{p.name} has its usual form",
+                "conformance",
+                f"{_pct(p.shape[1])} of {p.filled:,} values have this shape",
+            )
+    if key is not None:
+        kp = by_name[key]
+        add(
+            "200",
+            "unique",
+            {"columns": [key]},
+            f"{key} is unique",
+            "uniqueness",
+            f"{kp.distinct:,} distinct values in {kp.filled:,} filled rows",
+            "critical",
+        )
+    for p in profiles:
+        if p.name == key or p.type not in ("str", "int"):
+            continue
+        mine = values.get(p.name)
+        if not mine or len(mine) < 2:
+            continue
+        for other, (ocol, okeys) in keys.items():
+            if other == table:
+                continue
+            inside = len(mine & okeys) / len(mine)
+            if inside >= FK_SHARE and (p.name == ocol or len(mine) >= 10):
+                add(
+                    "300",
+                    "foreign_key",
+                    {"column": p.name, "references": f"{other}.{ocol}"},
+                    f"{p.name} refers to an existing {other}.{ocol}",
+                    "consistency",
+                    f"{_pct(inside)} of {len(mine):,} distinct values are keys of {other}",
+                    "critical",
+                )
+                break
+    for p in profiles:
+        if p.type in ("int", "decimal") and p.fence is not None and p.name != key:
+            lo, hi = p.fence
+            pad = PAD * ((hi - lo) or abs(hi) or 1)
+            low = 0 if lo >= 0 and lo - pad < 0 else _nice(lo - pad, up=False)
+            if p.negative and p.negative <= 0.01 * p.filled:  # a few below zero: defects, not the range
+                low = 0
+            high = _nice(hi + pad, up=True)
+            if p.type == "int":
+                low, high = int(low), int(high) if float(high).is_integer() else int(high) + 1
+            ev = f"values {p.lo:g}..{p.hi:g}; {p.fence[0]:g}..{p.fence[1]:g} inside the robust fence"
+            ev += f" ({p.outside:,} outside)" if p.outside else ""
+            ev += f"; {p.negative:,} below zero, taken for defects" if low == 0 and p.negative else ""
+            add(
+                "400",
+                "between",
+                {"column": p.name, "min": low, "max": high},
+                f"{p.name} in its usual range",
+                "plausibility",
+                ev,
+            )
+    temporal = [p for p in profiles if p.type in ("date", "datetime") and p.hi is not None]
+    for p in temporal:
+        hi = p.hi if isinstance(p.hi, datetime) else datetime.combine(p.hi, datetime.min.time())
+        if hi <= now:
+            add(
+                "400",
+                "not_future",
+                {"column": p.name},
+                f"{p.name} is not in the future",
+                "plausibility",
+                f"latest value {p.hi}",
+            )
+    return rules
+
+
+def _orders(frame: pl.DataFrame, temporal: Sequence[str]) -> list[tuple[str, str, float, int]]:
+    """Pairs (later, earlier, share, rows) where ``later >= earlier`` in ORDER_SHARE of the rows
+    that have both (and not always equal)."""
+    out = []
+    for i, a in enumerate(temporal):
+        for b in temporal[i + 1 :]:
+            both = frame.select(a, b).drop_nulls()
+            n = both.height
+            if n < 2:
+                continue
+            ge = int((both[a] >= both[b]).sum())
+            le = int((both[a] <= both[b]).sum())
+            eq = int((both[a] == both[b]).sum())
+            if eq == n:
+                continue
+            if ge / n >= ORDER_SHARE and ge >= le:
+                out.append((a, b, ge / n, n))
+            elif le / n >= ORDER_SHARE:
+                out.append((b, a, le / n, n))
+    return out
+
+
+# -- output -------------------------------------------------------------------------------------
+def _scalar(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int | float):
+        return repr(v)
+    if isinstance(v, date | datetime):
+        return json.dumps(str(v))
+    return json.dumps(str(v), ensure_ascii=False)
+
+
+def _flow(v: Any) -> str:
+    if isinstance(v, Mapping):
+        return "{" + ", ".join(f"{k}: {_flow(x)}" for k, x in v.items()) + "}"
+    if isinstance(v, list | tuple):
+        return "[" + ", ".join(_flow(x) for x in v) + "]"
+    return _scalar(v)
+
+
+def catalogue_yaml(spec: TableSpec, code_sets: Mapping[str, list[str]] | None = None) -> str:
+    """The lines that declare ``spec`` under ``tables:`` of a catalogue (indented by 2)."""
+    lines = [
+        f"  {spec.name}:",
+        f"    kind: {spec.kind or 'any'}",
+        f"    title: {{zh: {_scalar(spec.title_zh)}, en: {_scalar(spec.title_en)}}}",
+    ]
+    if spec.key:
+        lines.append(f"    key: {_flow(list(spec.key))}")
+    if spec.event_time:
+        lines.append(f"    event_time: {spec.event_time}")
+    if spec.links:
+        lines.append("    links: " + _flow(dict(spec.links)))
+    lines.append("    columns:")
+    for c in spec.columns:
+        entry: dict[str, Any] = {"name": c.name, "type": c.type}
+        if c.required:
+            entry["required"] = True
+        if c.pii:
+            entry["pii"] = c.pii
+        if c.format:
+            entry["format"] = c.format
+        lines.append(f"      - {_flow(entry)}")
+    return "\n".join(lines) + "\n"
+
+
+def suite_yaml(table: str, rules: Sequence[Mapping[str, Any]], source: str) -> str:
+    out = [
+        f"# Draft suite for table {table}, learnt by `dq suggest` from {source}.",
+        "# Every rule says on what evidence it was proposed: check each against the specification,",
+        "# drop what is a coincidence of this data, then run `dq suites validate`.",
+        f"suite: project.{table}",
+        f"title: {{zh: {_scalar(table)}, en: {_scalar(table)}}}",
+        f"table: {table}",
+        "kind: any",
+        "defaults: {severity: error, threshold: {max_fraction: 0}, weight: 1}",
+        "rules:",
+    ]
+    for r in rules:
+        out.append(f"  # {r['evidence']}")
+        out.append(f"  - id: {r['id']}")
+        out.append(f"    title: {_flow(r['title'])}")
+        out.append(f"    dimension: {r['dimension']}")
+        out.append(f"    severity: {r['severity']}")
+        out.append(f"    check: {r['check']}")
+        out.append(f"    params: {_flow(r['params'])}")
+    return "\n".join(out) + "\n"
+
+
+# -- the function -------------------------------------------------------------------------------
+def suggest(
+    path: str | Path,
+    table: str | None = None,
+    *,
+    project: Project | None = None,
+    catalogue: Catalogue | None = None,
+    taken_prefixes: Iterable[str] = (),
+    now: datetime | None = None,
+) -> list[Draft]:
+    """Profile a table file (its table: ``table``, else the file's name) or every table file of an
+    extract folder, and draft each table's catalogue entry (when the catalogue does not declare it)
+    and suite. Nothing is written; :mod:`dq.cli.suggest` writes the drafts."""
+    from dq.io.catalogue import load_catalogue
+
+    cat = catalogue or (project.catalogue() if project is not None else load_catalogue())
+    p = Path(path)
+    files = _table_files(p)
+    if table is not None and len(files) > 1:
+        raise UsageError(f"{p}: --table names the table of a single file, not of a folder")
+    now = now or datetime.now()
+    taken = set(taken_prefixes)
+    read: list[tuple[str, Path, TableSpec, pl.LazyFrame, bool]] = []
+    for f in files:
+        name = table or f.stem
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", name):
+            raise UsageError(f"{f}: {name!r} cannot name a table (letters, digits, _); give --table NAME")
+        spec = cat.table(name)
+        declared = spec is not None
+        if spec is None:
+            raw = read_table(f, table=name, catalogue=Catalogue({}, {}), encoding=None).frame
+            spec = _infer_spec(name, raw, "any")
+            lf = read_table(f, table=name, catalogue=Catalogue({name: spec}, {})).frame
+        else:
+            lf = read_table(f, table=name, catalogue=cat).frame
+        read.append((name, f, spec, lf, declared))
+
+    profiled = []
+    keys: dict[str, tuple[str, set[str]]] = {}
+    distinct: dict[str, dict[str, set[str]]] = {}
+    for name, f, spec, lf, declared in read:
+        rows, profiles = _profile(spec, lf)
+        df = lf.collect()
+        first = profiles[0].name if profiles else None
+        key = next((q.name for q in profiles if _is_key(q, q.name == first)), None)
+        distinct[name] = {
+            q.name: set(df[q.name].drop_nulls().cast(pl.String).unique().to_list())
+            for q in profiles
+            if q.type in ("str", "int") and q.distinct <= 200_000
+        }
+        if key is not None and key in distinct[name]:
+            keys[name] = (key, distinct[name][key])
+        profiled.append((name, f, spec, declared, rows, profiles, df, key))
+
+    drafts = []
+    for name, f, spec, declared, rows, profiles, df, key in profiled:
+        prefix = _prefix(name, taken)
+        taken.add(prefix)
+        rules = _rules(name, spec, profiles, keys, distinct[name], prefix, now)
+        temporal = [q.name for q in profiles if q.type in ("date", "datetime")]
+        n = 1 + max(
+            [int(r["id"].rsplit("-", 1)[1]) for r in rules if r["id"].rsplit("-", 1)[1][0] == "4"] or [399]
+        )
+        for later, earlier, share, both in _orders(df, temporal):
+            rules.append(
+                {
+                    "id": f"{prefix}-{n:03d}",
+                    "title": {"zh": f"{later} 不早于 {earlier}", "en": f"{later} not before {earlier}"},
+                    "dimension": "plausibility",
+                    "severity": "error",
+                    "check": "compare",
+                    "params": {"left": later, "op": ">=", "right": earlier},
+                    "evidence": f"{later} >= {earlier} in {_pct(share)} of {both:,} rows with both",
+                }
+            )
+            n += 1
+        links = tuple(
+            (r["params"]["column"], r["params"]["references"]) for r in rules if r["check"] == "foreign_key"
+        )
+        by = {q.name: q for q in profiles}
+        if not declared:
+            cols = tuple(
+                dataclasses.replace(
+                    c,
+                    required=by[c.name].fill >= COMPLETE if c.name in by else False,
+                    pii=_pii(by[c.name]) if c.name in by else None,
+                )
+                for c in spec.columns
+            )
+            event = next((q.name for q in profiles if q.type == "datetime"), None)
+            spec = dataclasses.replace(
+                spec, columns=cols, key=(key,) if key else (), event_time=event, links=links
+            )
+        drafts.append(
+            Draft(
+                table=name,
+                path=f,
+                rows=rows,
+                declared=declared,
+                spec=spec,
+                profiles=tuple(profiles),
+                rules=tuple(rules),
+                catalogue_yaml=None if declared else catalogue_yaml(spec),
+                suite_yaml=suite_yaml(name, rules, f.name),
+            )
+        )
+    return drafts
+
+
+def taken_prefixes(suites: Iterable[Any]) -> set[str]:
+    """The rule-id prefixes (``OV`` of ``OV-013``) the given suites already use."""
+    return {r.id.rsplit("-", 1)[0] for s in suites for r in s.rules}
+
+
+def write_drafts(
+    drafts: Sequence[Draft], project: Project, *, out: str | Path | None = None, force: bool = False
+) -> list[Path]:
+    """Write the drafts into ``project``: each suite to ``out`` (a file for one table, else a
+    folder; default: the project's first suite folder) and each new table's entry appended under
+    ``tables:`` of the project's catalogue, which is read back (and restored if it no longer
+    reads). The bundled project is never written to: give ``out``. Returns the files written."""
+    from dq.errors import OutputError
+    from dq.io.catalogue import parse_catalogue
+    from dq.io.outputs import atomic_write_text
+
+    if project.bundled and out is None:
+        raise UsageError("the bundled specification is not edited: give --out, or make a project (dq init)")
+    written: list[Path] = []
+    targets: list[tuple[Draft, Path]] = []
+    for d in drafts:
+        if out is not None and len(drafts) == 1 and Path(out).suffix in (".yaml", ".yml"):
+            target = Path(out)
+        else:
+            folder = (
+                Path(out)
+                if out is not None
+                else (project.suite_paths[0] if project.suite_paths else project.root / "suites")
+            )
+            target = folder / f"{d.table}.yaml"
+        if target.exists() and not force:
+            raise OutputError(f"{target}: exists; give --force to replace it, or --out FILE")
+        targets.append((d, target))
+    new = [d for d in drafts if d.catalogue_yaml]
+    if new and not project.bundled:
+        path = project.catalogue_path
+        before = path.read_text(encoding="utf-8") if path.exists() else "version: 1\ntables:\n"
+        lines = before.rstrip("\n").splitlines()
+        last_top = next((ln for ln in reversed(lines) if ln and not ln.startswith((" ", "#"))), "")
+        if not re.match(r"^tables:\s*(\{\s*\})?\s*(#.*)?$", last_top) and not re.match(r"^tables:", last_top):
+            raise OutputError(
+                f"{path}: `tables:` is not its last section; add the entries yourself:\n"
+                + "".join(d.catalogue_yaml or "" for d in new)
+            )
+        text = before.rstrip("\n") + "\n"
+        text = re.sub(r"^tables:\s*\{\s*\}\s*$", "tables:", text, flags=re.MULTILINE)
+        text += "".join(d.catalogue_yaml or "" for d in new)
+        atomic_write_text(path, text)
+        _, problems = parse_catalogue(path)
+        if problems:
+            atomic_write_text(path, before)
+            raise OutputError(
+                f"{path}: the new entries do not read ({problems[0]}); the catalogue is unchanged"
+            )
+        written.append(path)
+    for d, target in targets:
+        atomic_write_text(target, d.suite_yaml)
+        written.append(target)
+    return written
