@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -58,19 +59,20 @@ __all__ = [
 ]
 
 TYPE_SHARE = 0.95
-COMPLETE = 0.95
+COMPLETE = 0.99
 MAX_CODES = 20
 SHAPE_SHARE = 0.95
 KEY_SHARE = 0.99
 ORDER_SHARE = 0.99
 FK_SHARE = 0.99
 FENCE = 3.0
-PAD = 0.10
+PAD = 0.50
 _ID_NAME = re.compile(r"(^|_)(id|no|code|cd|num|number|key)$", re.IGNORECASE)
 _ID_18 = re.compile(r"^[0-9]{17}[0-9Xx]$")
 _PHONE = re.compile(r"(^|_)(phone|mobile|tel|telephone)($|_)", re.IGNORECASE)
 _IDNO = re.compile(r"(^|_)(id_no|id_card|idcard|id_number|ssn)($|_)", re.IGNORECASE)
 _PERSON = re.compile(r"^(name|patient_name|person_name|full_name|customer_name)$", re.IGNORECASE)
+_CODE_NAME = re.compile(r"(code|type|flag|method|status|kind|class|level|sex|gender|cd)$", re.IGNORECASE)
 _SHAPE_CHARS = re.compile(r"^[9Aa\-_./: @+#]+$")
 
 
@@ -88,6 +90,7 @@ class ColumnProfile:
     fence: tuple[Any, Any] | None = None  # (min, max) of the values inside the robust fence
     outside: int = 0  # values outside the fence
     negative: int = 0  # values below zero
+    log: bool = False  # the fence was drawn on a log scale (skewed amounts)
     unparsed: int = 0  # text that did not parse as the column's type
     ids: float = 0.0  # share of the values that are 18-character resident ID numbers
 
@@ -157,6 +160,10 @@ def _text_type(name: str, values: pl.Series) -> str:
     if share["d"] >= TYPE_SHARE:
         return "date"
     if share["int_"] >= TYPE_SHARE:
+        # a handful of small whole numbers over many rows are codes (1 男 2 女), kept as text
+        small = values.filter(values.str.contains(r"^[0-9]{1,2}$"))
+        if n >= 50 and len(small) == n and small.n_unique() <= 10 and bool(_CODE_NAME.search(name)):
+            return "str"
         return "int"
     if share["dec"] >= TYPE_SHARE:
         return "decimal"
@@ -201,7 +208,8 @@ def _shape_regex(shape: str) -> str:
 
 
 def _shape_of(values: pl.Series) -> tuple[str, float, str] | None:
-    """The dominant shape of text values: (regex, share, shape as 9/A/a)."""
+    """The dominant shape of text values: (regex, share, shape as 9/A/a). Runs of digits or
+    letters may vary in length: the regex allows the lengths seen (``[A-Z]{2,3}``)."""
     if values.is_empty():
         return None
     shapes = (
@@ -211,7 +219,25 @@ def _shape_of(values: pl.Series) -> tuple[str, float, str] | None:
     shape, n = str(top[0]), int(top[1])
     if not _SHAPE_CHARS.match(shape) or len(shape) > 40:
         return None
-    return _shape_regex(shape), n / len(values), shape
+    if n == len(values):
+        return _shape_regex(shape), 1.0, shape
+    # Some values differ: try the same runs with their lengths free.
+    runs = shapes.str.replace_all(r"9+", "9").str.replace_all(r"A+", "A").str.replace_all(r"a+", "a")
+    top_runs = runs.value_counts(sort=True).row(0)
+    general, m = str(top_runs[0]), int(top_runs[1])
+    if m <= n or not _SHAPE_CHARS.match(general):
+        return _shape_regex(shape), n / len(values), shape
+    chosen = shapes.filter(runs == general).unique().to_list()
+    lengths = [[len(r) for r in re.findall(r"9+|A+|a+|[^9Aa]", str(c))] for c in chosen]
+    parts = []
+    for i, tok in enumerate(re.findall(r"9|A|a|[^9Aa]", general)):
+        cls = {"9": "[0-9]", "A": "[A-Z]", "a": "[a-z]"}.get(tok)
+        if cls is None:
+            parts.append(re.escape(tok))
+            continue
+        lo, hi = min(x[i] for x in lengths), max(x[i] for x in lengths)
+        parts.append(cls + ("" if lo == hi == 1 else f"{{{lo}}}" if lo == hi else f"{{{lo},{hi}}}"))
+    return "^" + "".join(parts) + "$", m / len(values), general
 
 
 def _profile(spec: TableSpec, frame: pl.LazyFrame) -> tuple[int, list[ColumnProfile]]:
@@ -257,10 +283,21 @@ def _profile(spec: TableSpec, frame: pl.LazyFrame) -> tuple[int, list[ColumnProf
             p["ids"] = float(vals.str.contains(_ID_18.pattern).mean() or 0.0)
         if col.type in ("int", "decimal") and not vals.is_empty():
             v = vals.cast(pl.Float64)
-            q1, q3 = v.quantile(0.25), v.quantile(0.75)
-            iqr = (q3 or 0) - (q1 or 0)
-            lo_f, hi_f = (q1 or 0) - FENCE * iqr, (q3 or 0) + FENCE * iqr
+            pos = v.filter(v > 0)
+            q1, q3 = pos.quantile(0.25) or 0, pos.quantile(0.75) or 0
+            nonneg = float((v >= 0).mean() or 0) >= 0.99
+            if nonneg and len(pos) >= 10 and q1 > 0 and q3 / q1 > 1.5:
+                # skewed amounts (fees, quantities): the fence on a log scale
+                lq1, lq3 = math.log(q1), math.log(q3)
+                lo_f, hi_f = 0.0, math.exp(lq3 + FENCE * (lq3 - lq1))
+                p["log"] = True
+            else:
+                q1, q3 = v.quantile(0.25) or 0, v.quantile(0.75) or 0
+                iqr = q3 - q1
+                lo_f, hi_f = q1 - FENCE * iqr, q3 + FENCE * iqr
             inside = v.filter((v >= lo_f) & (v <= hi_f))
+            if len(v) - len(inside) > 0.01 * len(v):  # that many are not defects: part of the range
+                inside = v
             p["lo"], p["hi"] = v.min(), v.max()
             if not inside.is_empty():
                 p["fence"] = (inside.min(), inside.max())
@@ -279,8 +316,6 @@ def _pct(x: float) -> str:
 
 def _nice(x: float, up: bool) -> float | int:
     """A round bound just outside ``x``: 2 significant digits, away from the values."""
-    import math
-
     if x == 0:
         return 0
     mag = 10 ** (math.floor(math.log10(abs(x))) - 1)
@@ -322,10 +357,14 @@ def _code_values(p: ColumnProfile) -> tuple[list[str], list[tuple[str, int]]]:
 
 
 def _is_code(p: ColumnProfile) -> bool:
+    """A closed set of codes: few values, none of them rare (a value seen once or twice among
+    hundreds says the list goes on beyond this data), and not an identifier."""
     if p.type != "str" or not p.counts or p.filled < 10:
         return False
+    if _ID_NAME.search(p.name) and not _CODE_NAME.search(p.name):
+        return False
     keep, _ = _code_values(p)
-    return 1 <= len(keep) <= MAX_CODES and len(keep) <= 0.2 * p.filled
+    return 1 <= len(keep) <= MAX_CODES and min(p.counts[v] for v in keep) >= 3
 
 
 def _is_key(p: ColumnProfile, first: bool) -> bool:
@@ -433,7 +472,7 @@ def _rules(
         if p.name == key:
             continue
         pii = _pii(p)
-        if pii == "id" and p.ids >= 0.9:
+        if pii == "id" and p.ids >= KEY_SHARE:
             add(
                 "100",
                 "id_card",
@@ -507,7 +546,7 @@ def _rules(
             low = 0 if lo >= 0 and lo - pad < 0 else _nice(lo - pad, up=False)
             if p.negative and p.negative <= 0.01 * p.filled:  # a few below zero: defects, not the range
                 low = 0
-            high = _nice(hi + pad, up=True)
+            high = _nice(max(hi * 5, hi + pad) if p.log else hi + pad, up=True)
             if p.type == "int":
                 low, high = int(low), int(high) if float(high).is_integer() else int(high) + 1
             ev = f"values {p.lo:g}..{p.hi:g}; {p.fence[0]:g}..{p.fence[1]:g} inside the robust fence"
@@ -534,6 +573,229 @@ def _rules(
                 f"latest value {p.hi}",
             )
     return rules
+
+
+def _manifest_period(folder: Path) -> tuple[datetime, datetime] | None:
+    """The month of an extract's ``manifest.yaml``, if it names one."""
+    from dq.errors import DQError
+    from dq.io.columns import parse_period
+    from dq.io.sources import read_manifest
+
+    if not (folder / "manifest.yaml").is_file():
+        return None
+    try:
+        period = read_manifest(folder / "manifest.yaml", None).get("period")
+        return parse_period(str(period)) if period else None
+    except DQError:
+        return None
+
+
+def _next_id(rules: Sequence[Mapping[str, Any]], block: str, prefix: str) -> str:
+    used = [int(r["id"].rsplit("-", 1)[1]) for r in rules if r["id"].rsplit("-", 1)[1][0] == block[0]]
+    return f"{prefix}-{max(used, default=int(block) - 1) + 1:03d}"
+
+
+def _rule(
+    rid: str, check: str, params: dict[str, Any], title: str, dim: str, evidence: str
+) -> dict[str, Any]:
+    return {
+        "id": rid,
+        "title": {"zh": title, "en": title},
+        "dimension": dim,
+        "severity": "error",
+        "check": check,
+        "params": params,
+        "evidence": evidence,
+    }
+
+
+def _domain_rules(
+    table: str,
+    spec: TableSpec,
+    profiles: Sequence[ColumnProfile],
+    frame: pl.DataFrame,
+    prefix: str,
+    rules: Sequence[Mapping[str, Any]],
+) -> list[dict[str, Any]]:
+    """The checks that know health data (ICD-10, ICD-9-CM-3, resident ID numbers and their birth
+    date and sex), proposed where they hold for nearly every value (KEY_SHARE)."""
+    from dq.engine.evaluate import evaluate_frame
+    from dq.engine.suite import suite_from_data
+
+    have = {(r["check"], r["params"].get("column")) for r in rules}
+    text = [q for q in profiles if q.type == "str" and q.filled >= 10 and not _is_code(q)]
+    dates = [q.name for q in profiles if q.type == "date"]
+    codes = [q.name for q in profiles if q.type == "str" and q.counts and 2 <= len(q.counts) <= 4]
+    candidates: list[dict[str, Any]] = []
+    for q in text:
+        for check in ("icd10", "icd9cm3", "id_card"):
+            if (check, q.name) not in have:
+                candidates.append({"check": check, "params": {"column": q.name}})
+        if q.ids >= 0.5:
+            for d in dates:
+                for c in codes:
+                    candidates.append(
+                        {"check": "id_card_matches", "params": {"column": q.name, "birth_date": d, "sex": c}}
+                    )
+    if not candidates:
+        return []
+    raw = {
+        "suite": "suggest",
+        "table": table,
+        "rules": [
+            {**c, "id": f"C{i}", "title": f"C{i}", "dimension": "conformance"}
+            for i, c in enumerate(candidates)
+        ],
+    }
+    cat = Catalogue({table: spec}, {})
+    try:
+        suite = suite_from_data(raw, "<suggest>", cat)
+        _, results = evaluate_frame(frame.lazy(), list(suite.rules), table, catalogue=cat, samples=0)
+    except Exception:  # a candidate that cannot run is simply not proposed
+        return []
+    out: list[dict[str, Any]] = []
+    done: set[str] = set()
+    for c, r in zip(candidates, results, strict=True):
+        col = c["params"]["column"]
+        n = next(q for q in profiles if q.name == col).filled
+        if r.status not in ("pass", "fail", "warn") or not r.evaluated or r.evaluated < 0.5 * n:
+            continue
+        share = 1 - r.failed / r.evaluated
+        key = c["check"] + ":" + col
+        if share < KEY_SHARE or key in done or (c["check"] in ("icd10", "icd9cm3") and col in done):
+            continue
+        done |= {key, col} if c["check"] in ("icd10", "icd9cm3") else {key}
+        params = dict(c["params"])
+        ev = f"{_pct(share)} of {r.evaluated:,} values pass"
+        if c["check"] == "id_card":
+            legacy = int(frame[col].cast(pl.String).str.strip_chars().str.len_chars().eq(15).sum())
+            params["allow_legacy"] = legacy > 0
+            ev += f"; {legacy:,} legacy 15-digit numbers"
+        titles = {
+            "icd10": f"{col} is an ICD-10 code",
+            "icd9cm3": f"{col} is an ICD-9-CM-3 code",
+            "id_card": f"{col} is a valid resident ID number",
+            "id_card_matches": f"{col} agrees with {params.get('birth_date')} and {params.get('sex')}",
+        }
+        block = "300" if c["check"] == "id_card_matches" else "100"
+        rid = _next_id([*rules, *out], block, prefix)
+        out.append(
+            _rule(
+                rid,
+                c["check"],
+                params,
+                titles[c["check"]],
+                "consistency" if block == "300" else "conformance",
+                ev,
+            )
+        )
+    return out
+
+
+def _time_rules(
+    profiles: Sequence[ColumnProfile],
+    frame: pl.DataFrame,
+    prefix: str,
+    rules: Sequence[Mapping[str, Any]],
+    month: tuple[datetime, datetime] | None,
+) -> list[dict[str, Any]]:
+    """``in_period`` for a date column whose values (nearly) all fall in the extract's month, and
+    ``upload_timeliness`` between an event time and an upload time that follows it closely."""
+    out: list[dict[str, Any]] = []
+    temporal = [q for q in profiles if q.type in ("date", "datetime") and q.filled]
+    for q in temporal:
+        v = frame[q.name].drop_nulls().cast(pl.Datetime("us"))
+        if v.is_empty() or "upload" in q.name:
+            continue
+        if month is not None:
+            inside = float(((v >= month[0]) & (v < month[1])).mean() or 0)
+            if inside >= ORDER_SHARE:
+                out.append(
+                    _rule(
+                        _next_id([*rules, *out], "400", prefix),
+                        "in_period",
+                        {"column": q.name},
+                        f"{q.name} in the audited month",
+                        "plausibility",
+                        f"{_pct(inside)} of {len(v):,} values in {month[0]:%Y-%m}",
+                    )
+                )
+    uploads = [q for q in temporal if "upload" in q.name]
+    for up in uploads:
+        for q in temporal:
+            if q is up or "upload" in q.name:
+                continue
+            both = frame.select(q.name, up.name).drop_nulls()
+            if both.height < 10:
+                continue
+            lag = (
+                both[up.name].cast(pl.Datetime("us")) - both[q.name].cast(pl.Datetime("us"))
+            ).dt.total_seconds()
+            if float((lag >= -3600).mean() or 0) < ORDER_SHARE:
+                continue
+            days = math.ceil(max(float(lag.quantile(0.999) or 0), 0) / 86400) or 1
+            if days > 2:  # not an upload lag: the row is uploaded when a later event happens
+                continue
+            out.append(
+                _rule(
+                    _next_id([*rules, *out], "500", prefix),
+                    "upload_timeliness",
+                    {"column": q.name, "upload_column": up.name, "max_days": days},
+                    f"{q.name} uploaded within {days} day(s)",
+                    "timeliness",
+                    f"99.9 % of {both.height:,} rows uploaded within {days} day(s) of {q.name}",
+                )
+            )
+    return out
+
+
+def _identities(
+    profiles: Sequence[ColumnProfile], frame: pl.DataFrame, prefix: str, rules: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """Arithmetic identities between number columns that hold (within 0.01) on KEY_SHARE of the
+    rows: ``a == b * c`` (amount = quantity × price) and ``a == b - c`` (self-pay = total −
+    insurance)."""
+    nums = [q.name for q in profiles if q.type in ("int", "decimal") and q.fill >= 0.5][:8]
+    out: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for a in nums:
+        for b in nums:
+            for c in nums:
+                if len({a, b, c}) < 3 or a in seen:
+                    continue
+                for op, expr in (("*", pl.col(b) * pl.col(c)), ("-", pl.col(b) - pl.col(c))):
+                    if op == "*" and b > c:
+                        continue
+                    got = frame.select(((pl.col(a) - expr).abs() <= 0.01 + 1e-9).alias("ok")).drop_nulls()[
+                        "ok"
+                    ]
+                    if len(got) < 10 or float(got.mean() or 0) < KEY_SHARE:
+                        continue
+                    seen.add(a)
+                    share = float(got.mean() or 0)
+                    out.append(
+                        _rule(
+                            _next_id([*rules, *out], "300", prefix),
+                            "compare",
+                            {"left": a, "op": "==", "right": f"{b} {op} {c}", "tolerance": 0.01},
+                            f"{a} = {b} {op} {c}",
+                            "consistency",
+                            f"{a} = {b} {op} {c} (± 0.01) in {_pct(share)} of {len(got):,} rows",
+                        )
+                    )
+                    break
+    return out
+
+
+def _before_upload(frame: pl.DataFrame, column: str) -> bool:
+    """Whether a date column is (almost always) on or before its row's upload day, as
+    ``not_future`` judges a date when the table has an ``upload_time`` (e.g. not an end date)."""
+    if frame.schema.get(column) != pl.Date or "upload_time" not in frame.columns:
+        return True
+    if not frame.schema["upload_time"].is_temporal():
+        return True
+    both = frame.select(column, pl.col("upload_time").cast(pl.Date)).drop_nulls()
+    return both.height == 0 or float((both[column] <= both["upload_time"]).mean() or 0) >= ORDER_SHARE
 
 
 def _orders(frame: pl.DataFrame, temporal: Sequence[str]) -> list[tuple[str, str, float, int]]:
@@ -648,6 +910,7 @@ def suggest(
         raise UsageError(f"{p}: --table names the table of a single file, not of a folder")
     now = now or datetime.now()
     taken = set(taken_prefixes)
+    month = _manifest_period(p) if p.is_dir() else None
     read: list[tuple[str, Path, TableSpec, pl.LazyFrame, bool]] = []
     for f in files:
         name = table or f.stem
@@ -685,20 +948,27 @@ def suggest(
         prefix = _prefix(name, taken)
         taken.add(prefix)
         rules = _rules(name, spec, profiles, keys, distinct[name], prefix, now)
+        rules = [r for r in rules if r["check"] != "not_future" or _before_upload(df, r["params"]["column"])]
+        rules += _domain_rules(name, spec, profiles, df, prefix, rules)
+        orders = _orders(df, [q.name for q in profiles if q.type in ("date", "datetime")])
+        earlier = {e for later, e, _, _ in orders if "upload" not in later}
+        timed = [q for q in profiles if q.name not in earlier or "upload" in q.name]
+        rules += _time_rules(timed, df, prefix, rules, month)
+        rules += _identities(profiles, df, prefix, rules)
         temporal = [q.name for q in profiles if q.type in ("date", "datetime")]
         n = 1 + max(
             [int(r["id"].rsplit("-", 1)[1]) for r in rules if r["id"].rsplit("-", 1)[1][0] == "4"] or [399]
         )
-        for later, earlier, share, both in _orders(df, temporal):
+        for later, first, share, both in orders:
             rules.append(
                 {
                     "id": f"{prefix}-{n:03d}",
-                    "title": {"zh": f"{later} 不早于 {earlier}", "en": f"{later} not before {earlier}"},
+                    "title": {"zh": f"{later} 不早于 {first}", "en": f"{later} not before {first}"},
                     "dimension": "plausibility",
                     "severity": "error",
                     "check": "compare",
-                    "params": {"left": later, "op": ">=", "right": earlier},
-                    "evidence": f"{later} >= {earlier} in {_pct(share)} of {both:,} rows with both",
+                    "params": {"left": later, "op": ">=", "right": first},
+                    "evidence": f"{later} >= {first} in {_pct(share)} of {both:,} rows with both",
                 }
             )
             n += 1
