@@ -195,13 +195,18 @@ def _infer_spec(name: str, frame: pl.LazyFrame, kind: str) -> TableSpec:
 
 
 # -- profiling ----------------------------------------------------------------------------------
+def _escape(text: str) -> str:
+    """``text`` as a literal in a pattern, escaping only what a pattern would read otherwise."""
+    return "".join("\\" + c if c in ".^$*+?{}[]\\|()" else c for c in text)
+
+
 def _shape_regex(shape: str) -> str:
     out = []
     for m in re.finditer(r"9+|A+|a+|[^9Aa]", shape):
         run = m.group(0)
         cls = {"9": "[0-9]", "A": "[A-Z]", "a": "[a-z]"}.get(run[0])
         if cls is None:
-            out.append(re.escape(run))
+            out.append(_escape(run))
         else:
             out.append(cls + (f"{{{len(run)}}}" if len(run) > 1 else ""))
     return "^" + "".join(out) + "$"
@@ -233,7 +238,7 @@ def _shape_of(values: pl.Series) -> tuple[str, float, str] | None:
     for i, tok in enumerate(re.findall(r"9|A|a|[^9Aa]", general)):
         cls = {"9": "[0-9]", "A": "[A-Z]", "a": "[a-z]"}.get(tok)
         if cls is None:
-            parts.append(re.escape(tok))
+            parts.append(_escape(tok))
             continue
         lo, hi = min(x[i] for x in lengths), max(x[i] for x in lengths)
         parts.append(cls + ("" if lo == hi == 1 else f"{{{lo}}}" if lo == hi else f"{{{lo},{hi}}}"))
