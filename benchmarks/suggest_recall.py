@@ -86,8 +86,11 @@ def measure(
     for u in sorted(p for p in clean.iterdir() if p.is_dir()):
         res = dq.audit(u, project=project, samples=0)
         clean_units += 1
-        clean_fail += [f"{u.name} {r.rule} ({r.check} {','.join(r.columns)}): {r.message}"
-                       for r in res.results if r.status in ("fail", "error")]  # fmt: skip
+        clean_fail += [
+            f"{u.name} {r.rule} ({r.check} {','.join(r.columns)}): {r.message}"
+            for r in res.results
+            if r.status in ("fail", "error")
+        ]
         noisy |= {r.rule for r in res.results if r.status in ("fail", "error")}
 
     # Which kinds the defective batch has, and where; then each record-level kind alone, in the
@@ -98,16 +101,24 @@ def measure(
     kinds: dict[str, bool] = {}
     for kind in sorted({d["kind"] for d in record}):
         where = sorted({d["unit"] for d in record if d["kind"] == kind})[:max_units_per_kind]
-        root = generate(work / f"kind-{kind}", period, seed=bad_seed, profile="before",
-                        adjust=_only(kind), **{**opts, "units": where})  # fmt: skip
+        root = generate(
+            work / f"kind-{kind}",
+            period,
+            seed=bad_seed,
+            profile="before",
+            adjust=_only(kind),
+            **{**opts, "units": where},
+        )
         mine = json.loads((root / "truth.json").read_text(encoding="utf-8"))["defects"]
         hit = False
         for u in where:
             res = dq.audit(root / u, project=project, samples=0)
             fails = [r for r in res.results if r.status == "fail" and r.rule not in noisy]
             for d in (d for d in mine if d["unit"] == u and d["kind"] == kind):
-                hit = hit or any(r.table == d["table"] and (set(r.columns) & set(d["columns"])
-                                 or r.check == "unique") for r in fails)  # fmt: skip
+                hit = hit or any(
+                    r.table == d["table"] and (set(r.columns) & set(d["columns"]) or r.check == "unique")
+                    for r in fails
+                )
         kinds[kind] = hit
     t3 = time.perf_counter()
 
@@ -149,16 +160,20 @@ def main() -> None:
     if a.json:
         print(json.dumps(m, indent=2, ensure_ascii=False))
         return
-    print(f"learnt from {', '.join(LEARN_FROM.values())} (clean, seed {a.seeds[0]}), scale {a.scale}: "
-          f"{m['tables_learnt']} tables, {m['rules_drafted']} rules")  # fmt: skip
+    print(
+        f"learnt from {', '.join(LEARN_FROM.values())} (clean, seed {a.seeds[0]}), scale {a.scale}: "
+        f"{m['tables_learnt']} tables, {m['rules_drafted']} rules"
+    )
     print("  rules by check: " + ", ".join(f"{k} {v}" for k, v in m["rules_by_check"].items()))
     print(
         f"clean batch (seed {a.seeds[1]}), {m['clean_units']} units: {len(m['clean_failures'])} failing rules"
     )
     for f in m["clean_failures"][:20]:
         print(f"  {f}")
-    print(f"defective batch (seed {a.seeds[2]}, before): {len(m['found'])} of {m['record_kinds']} record-level "
-          f"defect kinds found, recall {m['recall']:.0%}")  # fmt: skip
+    print(
+        f"defective batch (seed {a.seeds[2]}, before): {len(m['found'])} of {m['record_kinds']} record-level "
+        f"defect kinds found, recall {m['recall']:.0%}"
+    )
     print(f"  found:  {', '.join(m['found'])}")
     print(f"  missed: {', '.join(m['missed'])}")
     print(f"  submission-level kinds (out of a record suite's reach): {', '.join(m['submission_kinds'])}")

@@ -86,7 +86,7 @@ class Defaults:
 
 
 # key in dq.toml (section, key) -> (attribute, kind)
-_DEFAULT_KEYS: dict[tuple[str, str], tuple[str, str]] = {
+SETTING_KEYS: dict[tuple[str, str], tuple[str, str]] = {
     ("defaults", "store"): ("store", "path"),
     ("defaults", "reports"): ("reports", "path"),
     ("defaults", "lang"): ("lang", "lang"),
@@ -99,8 +99,8 @@ _DEFAULT_KEYS: dict[tuple[str, str], tuple[str, str]] = {
     ("smtp", "user"): ("smtp_user", "text"),
     ("smtp", "tls"): ("smtp_tls", "tls"),
 }
-_RULES_KEYS = {"catalogue", "suites", "scoring", "registry", "reference"}
-_PROJECT_KEYS = {"name", "title", "description", "version"}
+RULES_KEYS = {"catalogue", "suites", "scoring", "registry", "reference"}
+PROJECT_KEYS = {"name", "title", "description", "version"}
 _SECTIONS = {"project", "rules", "defaults", "smtp"}
 _SECRET = re.compile(r"pass(word)?|secret|token", re.IGNORECASE)
 
@@ -325,8 +325,8 @@ def parse_project(file: str | Path, found_by: str = "") -> tuple[Project, list[P
                 )
         return value
 
-    meta = table("project", _PROJECT_KEYS)
-    rules = table("rules", _RULES_KEYS)
+    meta = table("project", PROJECT_KEYS)
+    rules = table("rules", RULES_KEYS)
 
     def path_of(key: str, default: str | None) -> Path | None:
         value = rules.get(key, default)
@@ -363,11 +363,11 @@ def parse_project(file: str | Path, found_by: str = "") -> tuple[Project, list[P
 
     values: dict[str, Any] = {}
     for section in ("defaults", "smtp"):
-        got = table(section, [k for s, k in _DEFAULT_KEYS if s == section])
+        got = table(section, [k for s, k in SETTING_KEYS if s == section])
         for key, value in got.items():
-            if (section, key) not in _DEFAULT_KEYS:
+            if (section, key) not in SETTING_KEYS:
                 continue
-            attr, kind = _DEFAULT_KEYS[section, key]
+            attr, kind = SETTING_KEYS[section, key]
             checked = _check(kind, value)
             if isinstance(checked, _Bad):
                 problem((section, key), checked.message)

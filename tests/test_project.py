@@ -45,14 +45,17 @@ def test_found_by_option_then_env_then_upward_then_bundled(tmp_path: Path) -> No
     env = {"DQ_PROJECT": str(b)}
     assert find_project(a, env=env, cwd=deep)[0] == (a / "dq.toml").resolve()
     assert find_project(None, env=env, cwd=deep)[0] == (b / "dq.toml").resolve()
-    assert find_project(None, env={}, cwd=deep) == ((a / "dq.toml").resolve(), f"dq.toml above {deep.resolve()}")
+    assert find_project(None, env={}, cwd=deep) == (
+        (a / "dq.toml").resolve(),
+        f"dq.toml above {deep.resolve()}",
+    )
     outside = tmp_path / "elsewhere"
     outside.mkdir()
     assert find_project(None, env={}, cwd=outside) == (bundled_project_file(), "bundled")
 
 
 def test_a_named_folder_without_dq_toml_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(SuiteError, match="no dq.toml here .*dq init"):
+    with pytest.raises(SuiteError, match=r"no dq\.toml here .*dq init"):
         find_project(tmp_path, env={})
     with pytest.raises(SuiteError, match="DQ_PROJECT"):
         find_project(None, env={"DQ_PROJECT": str(tmp_path)})
@@ -85,8 +88,13 @@ def test_values_and_where_they_come_from(tmp_path: Path) -> None:
     p = load_project(f.parent)
     d = p.defaults
     assert (d.store, d.lang, d.samples, d.smtp_host, d.smtp_port, d.smtp_tls) == (
-        "/data/history", "en", 0, "smtp.example.org", 465, "ssl",
-    )  # fmt: skip
+        "/data/history",
+        "en",
+        0,
+        "smtp.example.org",
+        465,
+        "ssl",
+    )
     assert p.origins["defaults.lang"] == f"{f}:3"
     assert p.origins["defaults.smtp_port"] == f"{f}:7"
     assert "defaults.reports" not in p.origins  # a built-in default
@@ -98,7 +106,8 @@ def test_values_and_where_they_come_from(tmp_path: Path) -> None:
 def test_unknown_keys_warn_with_line_and_sections_are_kept(tmp_path: Path) -> None:
     f = write_toml(
         tmp_path,
-        '[defaults]\nlang = "en"\nlanguage = "zh"\n\n[database]\nurl = "postgresql://h/db"\n\n[extras]\na = 1\n',
+        '[defaults]\nlang = "en"\nlanguage = "zh"\n\n'
+        '[database]\nurl = "postgresql://h/db"\n\n[extras]\na = 1\n',
     )
     p, problems = parse_project(f)
     assert problems == []
@@ -121,7 +130,12 @@ def test_bad_values_and_a_password_are_problems_with_lines(tmp_path: Path) -> No
     with pytest.raises(SuiteError) as info:
         load_project(f.parent)
     got = {(p.field, p.line) for p in info.value.problems}
-    assert got == {("rules.catalogue", 2), ("defaults.lang", 4), ("defaults.samples", 5), ("smtp.password", 8)}
+    assert got == {
+        ("rules.catalogue", 2),
+        ("defaults.lang", 4),
+        ("defaults.samples", 5),
+        ("smtp.password", 8),
+    }
     text = str(info.value)
     assert f"{f}:8 field 'smtp.password': never put a password in dq.toml" in text
     assert "s3cret" not in text
@@ -154,8 +168,9 @@ def test_init_from_nanjing_is_a_working_copy(tmp_path: Path, capsys) -> None:
     code, out, _ = run(capsys, "suites", "validate", "--project", str(tmp_path / "nj"), "--format", "json")
     assert code == 0 and json.loads(out)["suites"] == 26
     # the copy is the project now: an audit with it uses its catalogue and suites
-    code, out, _ = run(capsys, "audit", str(REPO / "examples/extract"), "--project", str(tmp_path / "nj"),
-                       "--format", "json")  # fmt: skip
+    code, out, _ = run(
+        capsys, "audit", str(REPO / "examples/extract"), "--project", str(tmp_path / "nj"), "--format", "json"
+    )
     assert code == 1 and len(json.loads(out)["results"]) == 194
 
 
@@ -174,11 +189,22 @@ def test_project_show_says_what_is_in_force_and_where_from(tmp_path: Path, capsy
 def test_the_bundled_project_works_from_any_folder(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     env.pop("DQ_PROJECT", None)
-    got = subprocess.run([sys.executable, "-m", "dq", "project", "show", "--format", "json"], cwd=tmp_path,
-                         env=env, capture_output=True, text=True, check=True)  # fmt: skip
+    got = subprocess.run(
+        [sys.executable, "-m", "dq", "project", "show", "--format", "json"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert json.loads(got.stdout)["bundled"] is True
-    got = subprocess.run([sys.executable, "-m", "dq", "suites", "validate"], cwd=tmp_path, env=env,
-                         capture_output=True, text=True)  # fmt: skip
+    got = subprocess.run(
+        [sys.executable, "-m", "dq", "suites", "validate"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert (got.returncode, got.stdout) == (0, "ok: 26 suites, 312 rules\n".replace("312", str(_rules())))
 
 
@@ -194,7 +220,8 @@ def test_suites_validate_reports_every_problem_of_a_project_with_lines(tmp_path:
     cat = root / "catalogue.yaml"
     cat.write_text(
         cat.read_text()
-        + "  orders:\n    key: [order_id]\n    columns:\n      - {name: order_id, type: str, required: true}\n"
+        + "  orders:\n    key: [order_id]\n    columns:\n"
+        "      - {name: order_id, type: str, required: true}\n"
         "      - {name: amount, type: money}\n",
         encoding="utf-8",
     )

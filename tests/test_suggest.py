@@ -85,14 +85,15 @@ def test_a_new_user_with_their_own_csv(tmp_path: Path, monkeypatch, capsys) -> N
     out = capsys.readouterr().out
     phones = {r["phone"] for r in csv.DictReader((tmp_path / "orders.csv").open(encoding="utf-8"))}
     assert not any(p in out for p in phones)
-    assert "{name: \"phone\", type: \"str\", required: true, pii: \"phone\"" in (
+    assert '{name: "phone", type: "str", required: true, pii: "phone"' in (
         tmp_path / "shop" / "catalogue.yaml"
     ).read_text(encoding="utf-8")
     assert {p: p.stat().st_mtime_ns for p in (REPO / "rules").rglob("*") if p.is_file()} == shipped
 
 
-def test_suggest_again_refuses_to_overwrite_and_the_bundled_project_is_never_edited(tmp_path: Path,
-                                                                                     monkeypatch, capsys) -> None:  # fmt: skip
+def test_suggest_again_refuses_to_overwrite_and_the_bundled_project_is_never_edited(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
     orders_csv(tmp_path / "orders.csv")
     monkeypatch.delenv("DQ_PROJECT", raising=False)
     monkeypatch.chdir(tmp_path)  # no dq.toml here or above: the bundled project
@@ -110,24 +111,34 @@ def test_suggest_again_refuses_to_overwrite_and_the_bundled_project_is_never_edi
 
 def test_types_codes_shapes_and_keys_from_text(tmp_path: Path) -> None:
     n = 120
-    frame = pl.DataFrame({
-        "visit_no": [f"{i:06d}" for i in range(n)],  # leading zeros: text, a key
-        "dept": [["01", "02", "03"][i % 3] for i in range(n)],  # codes keep their zeros
-        "sex_code": [str(1 + i % 2) for i in range(n)],  # small whole numbers named a code: text
-        "visits": [str(i % 40) for i in range(n)],  # a count: int
-        "fee": [f"{10 + i * 1.5:.2f}" for i in range(n)],
-        "seen": [f"2024-03-{1 + i % 28:02d} 08:{i % 60:02d}:00" for i in range(n)],
-        "born": [f"19{50 + i % 40}{1 + i % 12:02d}{1 + i % 28:02d}" for i in range(n)],  # YYYYMMDD
-        "ward": [f"{'ABC'[i % 3]}-{i * 37 % 250 + 1}" for i in range(n)],  # 1 to 3 digits
-    })  # fmt: skip
+    frame = pl.DataFrame(
+        {
+            "visit_no": [f"{i:06d}" for i in range(n)],  # leading zeros: text, a key
+            "dept": [["01", "02", "03"][i % 3] for i in range(n)],  # codes keep their zeros
+            "sex_code": [str(1 + i % 2) for i in range(n)],  # small whole numbers named a code: text
+            "visits": [str(i % 40) for i in range(n)],  # a count: int
+            "fee": [f"{10 + i * 1.5:.2f}" for i in range(n)],
+            "seen": [f"2024-03-{1 + i % 28:02d} 08:{i % 60:02d}:00" for i in range(n)],
+            "born": [f"19{50 + i % 40}{1 + i % 12:02d}{1 + i % 28:02d}" for i in range(n)],  # YYYYMMDD
+            "ward": [f"{'ABC'[i % 3]}-{i * 37 % 250 + 1}" for i in range(n)],  # 1 to 3 digits
+        }
+    )
     frame.write_csv(tmp_path / "visits.csv")
     (d,) = suggest(tmp_path / "visits.csv", catalogue=EMPTY)
     assert {c.name: c.type for c in d.spec.columns} == {
-        "visit_no": "str", "dept": "str", "sex_code": "str", "visits": "int", "fee": "decimal",
-        "seen": "datetime", "born": "date", "ward": "str",
-    }  # fmt: skip
+        "visit_no": "str",
+        "dept": "str",
+        "sex_code": "str",
+        "visits": "int",
+        "fee": "decimal",
+        "seen": "datetime",
+        "born": "date",
+        "ward": "str",
+    }
     assert d.spec.key == ("visit_no",)
-    by = {(r["check"], r["params"].get("column") or tuple(r["params"].get("columns", ()))): r for r in d.rules}
+    by = {
+        (r["check"], r["params"].get("column") or tuple(r["params"].get("columns", ()))): r for r in d.rules
+    }
     assert by["in_set", "dept"]["params"]["values"] == ["01", "02", "03"]
     assert by["in_set", "sex_code"]["params"]["values"] == ["1", "2"]
     assert ("unique", ("visit_no",)) in by
@@ -141,14 +152,17 @@ def test_foreign_keys_between_tables_of_an_extract(tmp_path: Path) -> None:
     ext.mkdir()
     people = [f"P{i:04d}" for i in range(60)]
     pl.DataFrame({"person_id": people, "name": [f"n{i}" for i in range(60)]}).write_csv(ext / "person.csv")
-    pl.DataFrame({
-        "visit_id": [f"V{i:05d}" for i in range(300)], "person_id": [people[i % 60] for i in range(300)],
-    }).write_csv(ext / "visit.csv")  # fmt: skip
+    pl.DataFrame(
+        {
+            "visit_id": [f"V{i:05d}" for i in range(300)],
+            "person_id": [people[i % 60] for i in range(300)],
+        }
+    ).write_csv(ext / "visit.csv")
     drafts = {d.table: d for d in suggest(ext, catalogue=EMPTY)}
     fks = [r["params"] for r in drafts["visit"].rules if r["check"] == "foreign_key"]
     assert fks == [{"column": "person_id", "references": "person.person_id"}]
     assert drafts["visit"].spec.links == (("person_id", "person.person_id"),)
-    assert "links: {person_id: \"person.person_id\"}" in (drafts["visit"].catalogue_yaml or "")
+    assert 'links: {person_id: "person.person_id"}' in (drafts["visit"].catalogue_yaml or "")
 
 
 def _benchmark():
@@ -163,7 +177,9 @@ def test_a_draft_learnt_from_clean_data_passes_clean_data_and_finds_defects(tmp_
     """benchmarks/suggest_recall.py on a small scale: learnt from a clean batch, the draft passes
     a clean batch of another seed and finds most record-level defect kinds of a defective one
     (docs/suites.md has the full-scale figures: 21 of 24)."""
-    m = _benchmark().measure(tmp_path, scale=0.001, units=["H001", "H002", "D01", "D02"], max_units_per_kind=1)
+    m = _benchmark().measure(
+        tmp_path, scale=0.001, units=["H001", "H002", "D01", "D02"], max_units_per_kind=1
+    )
     assert m["clean_failures"] == []
     assert m["record_kinds"] >= 15
     assert m["recall"] >= 0.8, m["missed"]

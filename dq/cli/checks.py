@@ -41,10 +41,19 @@ def example_rule(name: str) -> dict:
         for r in s.rules:
             if r.check == name:
                 check = REGISTRY[name]
-                given = {k: v for k, v in r.params.items() if v is not None and (check.param(k) is None
-                         or v != check.param(k).default)}  # fmt: skip
-                rule = {"id": r.id, "title": {"zh": r.title_zh, "en": r.title_en}, "dimension": r.dimension,
-                        "severity": r.severity, "check": name, "params": given}  # fmt: skip
+                given = {
+                    k: v
+                    for k, v in r.params.items()
+                    if v is not None and (check.param(k) is None or v != check.param(k).default)
+                }
+                rule = {
+                    "id": r.id,
+                    "title": {"zh": r.title_zh, "en": r.title_en},
+                    "dimension": r.dimension,
+                    "severity": r.severity,
+                    "check": name,
+                    "params": given,
+                }
                 if r.when:
                     rule["when"] = r.when
                 return {"suite": s.id, "table": s.table, "rule": rule}
@@ -52,8 +61,13 @@ def example_rule(name: str) -> dict:
     params = {
         p.name: (p.choices[0] if p.choices else _PLACEHOLDER[p.kind]) for p in check.params if p.required
     }
-    rule = {"id": "MY-001", "title": {"zh": "…", "en": "…"}, "dimension": check.dimension, "check": name,
-            "params": params}  # fmt: skip
+    rule = {
+        "id": "MY-001",
+        "title": {"zh": "…", "en": "…"},
+        "dimension": check.dimension,
+        "check": name,
+        "params": params,
+    }
     return {"suite": None, "table": None, "rule": rule}
 
 
@@ -66,8 +80,11 @@ def run(args: argparse.Namespace) -> int:
         one = next((c for c in checks if c["name"] == args.name), None)
         if one is None:
             hint = difflib.get_close_matches(args.name, [c["name"] for c in checks], n=1)
-            raise UsageError(f"unknown check {args.name!r}" + (f"; did you mean '{hint[0]}'?" if hint else "")
-                             + " (dq checks lists them)")  # fmt: skip
+            raise UsageError(
+                f"unknown check {args.name!r}"
+                + (f"; did you mean '{hint[0]}'?" if hint else "")
+                + " (dq checks lists them)"
+            )
         ex = example_rule(args.name)
         if args.format == "json":
             print_json({"schema_version": 1, **one, "example": ex})

@@ -40,22 +40,33 @@ def run(args: argparse.Namespace) -> int:
             "schema_version": 1,
             "project": str(project.file),
             "drafts": [
-                {"table": d.table, "file": str(d.path), "rows": d.rows, "declared": d.declared,
-                 "rules": [{"id": r["id"], "check": r["check"], "params": r["params"], "evidence": r["evidence"]}
-                           for r in d.rules],
-                 "catalogue_entry": d.catalogue_yaml, "suite": d.suite_yaml}
+                {
+                    "table": d.table,
+                    "file": str(d.path),
+                    "rows": d.rows,
+                    "declared": d.declared,
+                    "rules": [
+                        {"id": r["id"], "check": r["check"], "params": r["params"], "evidence": r["evidence"]}
+                        for r in d.rules
+                    ],
+                    "catalogue_entry": d.catalogue_yaml,
+                    "suite": d.suite_yaml,
+                }
                 for d in drafts
             ],
             "written": written,
-        }  # fmt: skip
+        }
 
     if args.format == "json" and (args.out == "-" or (project.bundled and args.out is None)):
         print_json(summary([]))
         return EXIT_OK
     if args.out == "-" or (project.bundled and args.out is None):
         if project.bundled and args.out is None:
-            info(args, "dq suggest: the bundled specification is not edited; printing the drafts "
-                       "(dq init DIR makes a project they can be written to)")  # fmt: skip
+            info(
+                args,
+                "dq suggest: the bundled specification is not edited; printing the drafts "
+                "(dq init DIR makes a project they can be written to)",
+            )
         for d in drafts:
             if d.catalogue_yaml:
                 sys.stdout.write(f"# catalogue entry (under tables:) for {d.table}\n{d.catalogue_yaml}\n")
@@ -68,6 +79,9 @@ def run(args: argparse.Namespace) -> int:
     for path in written:
         print(path)
     for d in drafts:
-        info(args, f"dq suggest: {d.table}: {d.rows:,} rows, {len(d.rules)} rules drafted"
-                   + ("" if d.declared else ", catalogue entry added"))  # fmt: skip
+        info(
+            args,
+            f"dq suggest: {d.table}: {d.rows:,} rows, {len(d.rules)} rules drafted"
+            + ("" if d.declared else ", catalogue entry added"),
+        )
     return EXIT_OK

@@ -960,7 +960,6 @@ def suggest(
         timed = [q for q in profiles if q.name not in earlier or "upload" in q.name]
         rules += _time_rules(timed, df, prefix, rules, month)
         rules += _identities(profiles, df, prefix, rules)
-        temporal = [q.name for q in profiles if q.type in ("date", "datetime")]
         n = 1 + max(
             [int(r["id"].rsplit("-", 1)[1]) for r in rules if r["id"].rsplit("-", 1)[1][0] == "4"] or [399]
         )
