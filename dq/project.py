@@ -376,7 +376,7 @@ def parse_project(file: str | Path, found_by: str = "") -> tuple[Project, list[P
                 checked = str(_resolve(checked, root))
             values[attr] = checked
             origins[f"defaults.{attr}"] = where(section, key)
-    name = meta.get("name") if isinstance(meta.get("name"), str) else root.name
+    name = str(meta["name"]) if isinstance(meta.get("name"), str) else root.name
     if bundled:
         origins = {k: v + " (bundled)" for k, v in origins.items()}
     project = Project(

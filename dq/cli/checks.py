@@ -41,11 +41,8 @@ def example_rule(name: str) -> dict:
         for r in s.rules:
             if r.check == name:
                 check = REGISTRY[name]
-                given = {
-                    k: v
-                    for k, v in r.params.items()
-                    if v is not None and (check.param(k) is None or v != check.param(k).default)
-                }
+                defaults = {p.name: p.default for p in check.params}
+                given = {k: v for k, v in r.params.items() if v is not None and v != defaults.get(k)}
                 rule = {
                     "id": r.id,
                     "title": {"zh": r.title_zh, "en": r.title_en},

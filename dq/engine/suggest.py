@@ -195,6 +195,12 @@ def _infer_spec(name: str, frame: pl.LazyFrame, kind: str) -> TableSpec:
 
 
 # -- profiling ----------------------------------------------------------------------------------
+def _frac(values: pl.Series) -> float:
+    """The mean of a boolean or number series as a float (0 for an empty one)."""
+    v = values.mean()
+    return float(v) if isinstance(v, int | float) else 0.0
+
+
 def _escape(text: str) -> str:
     """``text`` as a literal in a pattern, escaping only what a pattern would read otherwise."""
     return "".join("\\" + c if c in ".^$*+?{}[]\\|()" else c for c in text)
@@ -285,12 +291,12 @@ def _profile(spec: TableSpec, frame: pl.LazyFrame) -> tuple[int, list[ColumnProf
             shape = _shape_of(vals)
             if shape:
                 p["shape"] = shape[:2]
-            p["ids"] = float(vals.str.contains(_ID_18.pattern).mean() or 0.0)
+            p["ids"] = _frac(vals.str.contains(_ID_18.pattern))
         if col.type in ("int", "decimal") and not vals.is_empty():
             v = vals.cast(pl.Float64)
             pos = v.filter(v > 0)
             q1, q3 = pos.quantile(0.25) or 0, pos.quantile(0.75) or 0
-            nonneg = float((v >= 0).mean() or 0) >= 0.99
+            nonneg = _frac(v >= 0) >= 0.99
             if nonneg and len(pos) >= 10 and q1 > 0 and q3 / q1 > 1.5:
                 # skewed amounts (fees, quantities): the fence on a log scale
                 lq1, lq3 = math.log(q1), math.log(q3)
@@ -660,19 +666,19 @@ def _domain_rules(
         return []
     out: list[dict[str, Any]] = []
     done: set[str] = set()
-    for c, r in zip(candidates, results, strict=True):
-        col = c["params"]["column"]
+    for cand, r in zip(candidates, results, strict=True):
+        col = cand["params"]["column"]
         n = next(q for q in profiles if q.name == col).filled
         if r.status not in ("pass", "fail", "warn") or not r.evaluated or r.evaluated < 0.5 * n:
             continue
         share = 1 - r.failed / r.evaluated
-        key = c["check"] + ":" + col
-        if share < KEY_SHARE or key in done or (c["check"] in ("icd10", "icd9cm3") and col in done):
+        key = cand["check"] + ":" + col
+        if share < KEY_SHARE or key in done or (cand["check"] in ("icd10", "icd9cm3") and col in done):
             continue
-        done |= {key, col} if c["check"] in ("icd10", "icd9cm3") else {key}
-        params = dict(c["params"])
+        done |= {key, col} if cand["check"] in ("icd10", "icd9cm3") else {key}
+        params = dict(cand["params"])
         ev = f"{_pct(share)} of {r.evaluated:,} values pass"
-        if c["check"] == "id_card":
+        if cand["check"] == "id_card":
             legacy = int(frame[col].cast(pl.String).str.strip_chars().str.len_chars().eq(15).sum())
             params["allow_legacy"] = legacy > 0
             ev += f"; {legacy:,} legacy 15-digit numbers"
@@ -682,14 +688,14 @@ def _domain_rules(
             "id_card": f"{col} is a valid resident ID number",
             "id_card_matches": f"{col} agrees with {params.get('birth_date')} and {params.get('sex')}",
         }
-        block = "300" if c["check"] == "id_card_matches" else "100"
+        block = "300" if cand["check"] == "id_card_matches" else "100"
         rid = _next_id([*rules, *out], block, prefix)
         out.append(
             _rule(
                 rid,
-                c["check"],
+                cand["check"],
                 params,
-                titles[c["check"]],
+                titles[cand["check"]],
                 "consistency" if block == "300" else "conformance",
                 ev,
             )
@@ -713,7 +719,7 @@ def _time_rules(
         if v.is_empty() or "upload" in q.name:
             continue
         if month is not None:
-            inside = float(((v >= month[0]) & (v < month[1])).mean() or 0)
+            inside = _frac((v >= month[0]) & (v < month[1]))
             if inside >= ORDER_SHARE:
                 out.append(
                     _rule(
@@ -736,7 +742,7 @@ def _time_rules(
             lag = (
                 both[up.name].cast(pl.Datetime("us")) - both[q.name].cast(pl.Datetime("us"))
             ).dt.total_seconds()
-            if float((lag >= -3600).mean() or 0) < ORDER_SHARE:
+            if _frac(lag >= -3600) < ORDER_SHARE:
                 continue
             days = math.ceil(max(float(lag.quantile(0.999) or 0), 0) / 86400) or 1
             if days > 2:  # not an upload lag: the row is uploaded when a later event happens
@@ -774,10 +780,10 @@ def _identities(
                     got = frame.select(((pl.col(a) - expr).abs() <= 0.01 + 1e-9).alias("ok")).drop_nulls()[
                         "ok"
                     ]
-                    if len(got) < 10 or float(got.mean() or 0) < KEY_SHARE:
+                    if len(got) < 10 or _frac(got) < KEY_SHARE:
                         continue
                     seen.add(a)
-                    share = float(got.mean() or 0)
+                    share = _frac(got)
                     out.append(
                         _rule(
                             _next_id([*rules, *out], "300", prefix),
@@ -800,7 +806,7 @@ def _before_upload(frame: pl.DataFrame, column: str) -> bool:
     if not frame.schema["upload_time"].is_temporal():
         return True
     both = frame.select(column, pl.col("upload_time").cast(pl.Date)).drop_nulls()
-    return both.height == 0 or float((both[column] <= both["upload_time"]).mean() or 0) >= ORDER_SHARE
+    return both.height == 0 or _frac(both[column] <= both["upload_time"]) >= ORDER_SHARE
 
 
 def _orders(frame: pl.DataFrame, temporal: Sequence[str]) -> list[tuple[str, str, float, int]]:
