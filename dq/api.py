@@ -28,7 +28,7 @@ from dq.engine.results import AuditResult, RuleResult
 from dq.engine.suite import Rule, Suite, load_suites, suite_from_data
 from dq.errors import Problem, SuiteError, UsageError
 from dq.io.catalogue import Catalogue, Column, TableSpec, load_catalogue
-from dq.io.columns import parse_period
+from dq.io.period import Period
 from dq.io.yamlio import load_yaml
 from dq.project import Project
 
@@ -48,7 +48,7 @@ def _samples(samples: int) -> int:
 
 def _period(period: str | None) -> str | None:
     if period is not None:
-        parse_period(period)
+        Period.parse(period)
     return period
 
 
@@ -146,7 +146,7 @@ class _FrameColumn(Column):
     frame_dtype: pl.DataType | None = None
 
     @property
-    def dtype(self) -> pl.DataType:  # type: ignore[override]
+    def dtype(self) -> pl.DataType:
         return self.frame_dtype if self.frame_dtype is not None else super().dtype
 
 

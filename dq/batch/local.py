@@ -38,15 +38,16 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from dq.batch.fixlist import write_fix_rows
-from dq.engine.checks.history import earlier_metrics, history_rules, with_history
-from dq.engine.evaluate import evaluate_by_unit, evaluate_frame, rows_hint
+from dq.engine.evaluate import evaluate_by_unit, evaluate_frame, judge_with_history, rows_hint
+from dq.engine.metrics import StoredHistory
 from dq.engine.results import RuleResult
 from dq.engine.suite import Rule, Suite, load_suites
 from dq.errors import DQError, InputError, OutputError, raise_if_interrupted
 from dq.io.catalogue import Catalogue, default_rules_dir, load_catalogue
 from dq.io.masking import describe_error
+from dq.io.period import Period
 from dq.io.published import data_dir as published_data_dir
-from dq.io.sources import TABLE_SUFFIXES, check_unit_id, open_extract, parse_period, read_manifest
+from dq.io.sources import TABLE_SUFFIXES, check_unit_id, open_extract, read_manifest
 from dq.io.urls import is_url, list_unit_urls, local_copy, url_name
 from dq.io.urls import read_text as read_url
 from dq.io.yamlio import load_yaml
@@ -273,7 +274,7 @@ def _progress(enabled: bool):
 def discover_units(root: str | Path, period: str) -> list[Path]:
     """The unit folders of ``root/period`` (sorted; hidden entries ignored); URLs for an fsspec
     URL ``root`` (:mod:`dq.io.urls`)."""
-    parse_period(period)
+    Period.parse(period)
     if is_url(root):
         return list_unit_urls(str(root), period)  # type: ignore[return-value]
     base = Path(root) / period
@@ -531,8 +532,8 @@ def _rescore(
         return
     sub = evaluate_submissions(frame, suites, units=todo)
     summaries = {r["unit_id"]: r for r in frame.to_dicts()}
-    hist_rules = history_rules(suites)  # a unit against its own earlier periods in the store
-    earlier = earlier_metrics(store, period) if hist_rules else pl.DataFrame()
+    rules = [r for s in suites for r in s.rules]
+    history = StoredHistory(store, period)  # a unit against its own earlier periods in the store
     suite_fixes = {r.id: (r.fix_zh, r.fix_en) for s in suites for r in s.rules}
     for uid in todo:
         o = outcomes.get(uid)
@@ -547,7 +548,9 @@ def _rescore(
             counts = store.table_rows(period).filter(pl.col("unit_id") == uid)
             tables = dict(zip(counts["table"].to_list(), counts["rows"].to_list(), strict=True))
         results = [*records, *sub.get(uid, [])]
-        results = with_history(results, hist_rules, period, earlier, uid, summaries[uid], tables)
+        results = judge_with_history(
+            results, rules, history, period=period, unit_id=uid, summary=summaries[uid], tables=tables
+        )
         score = score_unit(results, cfg)
         # A unit of this run has its summary and table counts stored by its commit already;
         # only an adopted unit needs them under this run's id.
@@ -705,7 +708,7 @@ def score_published(
     from dq.io.registry import Registry
 
     t0 = time.perf_counter()
-    parse_period(period)
+    Period.parse(period)
     data_root = published_data_dir(root)
     frames = []
     for kind in ("district", "hospital"):
@@ -723,8 +726,8 @@ def score_published(
     registry = Registry.load()
     run = store.begin_run(period, suites_hash([default_rules_dir()]), "published", str(data_root))
     sub = evaluate_submissions(frame, suites)
-    hist_rules = history_rules(suites)
-    earlier = earlier_metrics(store, period) if hist_rules else pl.DataFrame()
+    rules = [r for s in suites for r in s.rules]
+    history = StoredHistory(store, period)
     outcomes = []
     for row in frame.to_dicts():
         inst = registry.get(row["unit_id"])
@@ -735,7 +738,9 @@ def score_published(
             "district": (inst.district if inst else None)
             or (row["unit_name"] if row["kind"] == "district" else None),
         }
-        results = with_history(sub[row["unit_id"]], hist_rules, period, earlier, row["unit_id"], row)
+        results = judge_with_history(
+            sub[row["unit_id"]], rules, history, period=period, unit_id=row["unit_id"], summary=row
+        )
         o = UnitOutcome(unit, results, row, score=score_unit(results, cfg))
         store.write_unit(run, unit, results, o.score, row, fixes)
         outcomes.append(o)

@@ -55,10 +55,10 @@ def console(stream=None):
 def period(text: str) -> str:
     """argparse type: a month ``YYYY-MM`` (the same rule and message as the library's)."""
     from dq.errors import DQError
-    from dq.io.columns import parse_period
+    from dq.io.period import Period
 
     try:
-        parse_period(text)
+        Period.parse(text)
     except DQError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return text

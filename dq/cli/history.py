@@ -52,6 +52,7 @@ def history_rows(
     """(columns, rows as dicts) of what ``dq history`` shows."""
     import polars as pl
 
+    cols: tuple[str, ...]
     if deliveries:
         from dq.store.deliveries import DeliveryLog
 

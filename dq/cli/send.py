@@ -159,7 +159,7 @@ def _print_table(outcome) -> None:
         t.add_row(u.unit_id, u.unit_name, u.status, ", ".join((*u.to, *u.cc)), detail, style=style)
     out = console()
     out.print(t)
-    counts = {}
+    counts: dict[str, int] = {}
     for u in outcome.units:
         counts[u.status] = counts.get(u.status, 0) + 1
     summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))

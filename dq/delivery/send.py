@@ -537,12 +537,12 @@ def send_period(
     log: Callable[[str], None] | None = None,
 ) -> SendOutcome:
     """Send (or, with ``dry_run``, write as .eml under ``out/<period>/``) every unit's report."""
-    from dq.io.columns import parse_period
+    from dq.io.period import Period
     from dq.report.model import rank_of, report_filename
     from dq.store.history import Store
 
     t0 = time.perf_counter()
-    parse_period(period)
+    Period.parse(period)
     store = store if isinstance(store, Store) else Store(store)
     say = log or (lambda _msg: None)
     if retries < 0 or backoff < 0:

@@ -20,19 +20,21 @@ import decimal
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, Protocol
 
 import polars as pl
 
-from dq.engine.checks import Aggregate, Context, Join
-from dq.engine.checks.base import blank_columns
+from dq.engine.checks import REGISTRY, Aggregate, Context, Join, RowLevel
+from dq.engine.checks.base import UnitHistory, blank_columns
+from dq.engine.metrics import unit_metrics
 from dq.engine.plan import Plan, apply_joins, compile_rule, when_mask, with_shared
-from dq.engine.results import AuditResult, RuleResult, Status, TableInfo, status_for
+from dq.engine.results import AuditResult, RuleResult, TableInfo, result_of, status_for
 from dq.engine.suite import Rule, Suite
 from dq.errors import CheckError, DQError, InputError, NotApplicable, raise_if_interrupted
 from dq.io.catalogue import Catalogue, load_catalogue
 from dq.io.masking import describe_error, mask_samples
-from dq.io.sources import Extract, TableSource, parse_period
+from dq.io.period import Period
+from dq.io.sources import Extract, TableSource
 
 __all__ = [
     "Plan",
@@ -41,6 +43,7 @@ __all__ = [
     "evaluate_by_unit",
     "evaluate_frame",
     "evaluate_table",
+    "judge_with_history",
     "rows_hint",
 ]
 
@@ -48,35 +51,7 @@ DEFAULT_SAMPLES = 5
 
 
 def _error(rule: Rule, reason: str) -> RuleResult:
-    return _result(rule, "error", 0, 0, reason)
-
-
-def _result(
-    rule: Rule, status: Status, evaluated: int, failed: int, message: str, samples: Iterable = ()
-) -> RuleResult:
-    try:
-        columns = tuple(rule.columns)
-    except Exception:  # columns of a rule whose params are broken
-        columns = ()
-    return RuleResult(
-        rule=rule.id,
-        suite=rule.suite,
-        table=rule.table,
-        check=rule.check,
-        columns=columns,
-        dimension=rule.dimension,
-        severity=rule.severity,
-        status=status,
-        evaluated=int(evaluated),
-        failed=int(failed),
-        fail_fraction=(failed / evaluated) if evaluated else None,
-        message=message,
-        samples=tuple(samples),
-        weight=rule.weight,
-        threshold=rule.threshold.to_dict(),
-        title_zh=rule.title_zh,
-        title_en=rule.title_en,
-    )
+    return result_of(rule, "error", 0, 0, reason)
 
 
 def _compile(rule: Rule, ctx: Context, prefix: str, empty: pl.LazyFrame) -> Plan | RuleResult:
@@ -84,7 +59,7 @@ def _compile(rule: Rule, ctx: Context, prefix: str, empty: pl.LazyFrame) -> Plan
     try:
         return compile_rule(rule, ctx, prefix, empty)
     except NotApplicable as exc:
-        return _result(rule, "not_applicable", 0, 0, str(exc))
+        return result_of(rule, "not_applicable", 0, 0, str(exc))
     except CheckError as exc:
         return _error(rule, str(exc))
     except Exception as exc:  # a Polars type or expression error
@@ -109,7 +84,7 @@ def _jsonable(v: Any) -> Any:
 IN_MEMORY_ROWS = 2_500_000
 
 
-def _engine(streaming: bool) -> str:
+def _engine(streaming: bool) -> Literal["streaming", "in-memory"]:
     return "streaming" if streaming else "in-memory"
 
 
@@ -222,7 +197,7 @@ def evaluate_table(
         schema=schema,
         catalogue=cat,
         spec=spec,
-        period=parse_period(period) if period else None,
+        period=Period.parse(period) if period else None,
         now=now or dt.datetime.now(),
         tables=tables,
     )
@@ -279,8 +254,8 @@ def evaluate_table(
             failing.append(p)
             if f"{prefix}:s:0" in row:
                 cols = sample_cols[prefix]
-                values = zip(*(row[f"{prefix}:s:{j}"] for j in range(len(cols))), strict=True)
-                sampled[p.rule.id] = [dict(zip(cols, v, strict=True)) for v in values]
+                columns = zip(*(row[f"{prefix}:s:{j}"] for j in range(len(cols))), strict=True)
+                sampled[p.rule.id] = [dict(zip(cols, v, strict=True)) for v in columns]
 
     if failing:
         counts = (samples, fix_rows)
@@ -307,7 +282,7 @@ def _plan_result(
         message = "table is empty" if n_rows == 0 else "no rows to evaluate"
     else:
         message = f"{failed} of {evaluated} fail ({failed / evaluated:.2%})"
-    return _result(p.rule, status, evaluated, failed, message)
+    return result_of(p.rule, status, evaluated, failed, message)
 
 
 # Compiled plans of the suites evaluated per unit, by (table, schema, rules, period): a batch
@@ -332,7 +307,7 @@ def _unit_plans(
         schema=schema,
         catalogue=cat,
         spec=cat.table(table),
-        period=parse_period(period) if period else None,
+        period=Period.parse(period) if period else None,
         now=dt.datetime.now(),
         tables={table: frame},
     )
@@ -416,14 +391,16 @@ def evaluate_by_unit(
     for uid in units:
         counts = {**top, **zero, **per_unit.get(uid, {})}
         res: list[RuleResult] = []
-        for p in plans:
-            if not isinstance(p, Plan):
-                res.append(p)
-            elif isinstance(p.compiled, Aggregate):
+        for planned in plans:
+            if not isinstance(planned, Plan):
+                res.append(planned)
+            elif isinstance(planned.compiled, Aggregate):
                 row, pre = by_unit[uid]
-                res.append(_plan_result(p, row, pre + p.prefix, n_rows, names[uid, p.prefix]))
+                named = names[uid, planned.prefix]
+                res.append(_plan_result(planned, row, pre + planned.prefix, n_rows, named))
             else:
-                res.append(_plan_result(p, counts, p.prefix, n_rows, list(p.compiled.details)))
+                named = list(planned.compiled.details)
+                res.append(_plan_result(planned, counts, planned.prefix, n_rows, named))
         out[uid] = res
     return out
 
@@ -514,7 +491,7 @@ def _one_pass(
     out = [pl.len().alias("__rows"), *(e.alias(f"__x:{k}") for k, e in (extra or {}).items())]
     for p in plans:
         mask, bad, exprs = _pass_exprs(p, tuple(sample_cols[p.prefix]), n)
-        if mask is not None:
+        if mask is not None and bad is not None:
             masks.append(mask)
             bads.append(bad)
         out += exprs
@@ -550,6 +527,7 @@ def _pass_exprs(
                 first = first.sort_by([pl.col(k).filter(pl.col(b)) for k in order])
             first = first.head(n)
             out += [pl.col(c).gather(first).implode().alias(f"{p.prefix}:s:{j}") for j, c in enumerate(cols)]
+        assert isinstance(p.compiled, RowLevel)  # a row-level plan
         bad = pl.col(m) & p.compiled.violations(pl.col(m)).fill_null(False)
         built = (p.applies.alias(m), bad.alias(b), out)
     if reuse:
@@ -635,7 +613,8 @@ def audit_extract(
     for table, rules in by_table.items():
         src = extract.tables.get(table)
         if src is None:
-            results += [_result(r, "not_applicable", 0, 0, f"table {table} was not uploaded") for r in rules]
+            missing = f"table {table} was not uploaded"
+            results += [result_of(r, "not_applicable", 0, 0, missing) for r in rules]
             continue
         if progress:
             progress(table)
@@ -672,3 +651,51 @@ def audit_extract(
                 values[name] = row.row(0, named=True)
     unit = {k: v for k, v in extract.manifest.items() if k not in ("generated_by",)}
     return AuditResult(unit, period, tuple(infos), tuple(results), tuple(extract.problems), values)
+
+
+class History(Protocol):
+    """Where the engine finds a unit's figures of earlier periods (:class:`dq.engine.metrics.StoredHistory`
+    reads them from the score store)."""
+
+    def earlier(self, unit_id: str) -> pl.DataFrame: ...
+
+
+def judge_with_history(
+    results: Sequence[RuleResult],
+    rules: Iterable[Rule],
+    history: History,
+    *,
+    period: str,
+    unit_id: str,
+    summary: Mapping[str, Any] | None,
+    tables: Mapping[str, int | None] | None = None,
+) -> list[RuleResult]:
+    """``results`` of one unit with the rules whose check needs the unit's history judged.
+
+    The one-pass query reports such rules as not applicable (the extract alone has no
+    history); here each check's ``judge`` gets the unit's metrics of ``period`` (from
+    ``results``, ``summary`` and ``tables``) and ``history``'s earlier ones, and its results
+    replace those, or are added for rules that had none. Without such rules ``results`` is
+    returned as it is and ``history`` is not read.
+    """
+    deferred: dict[str, list[Rule]] = {}
+    for rule in rules:
+        if REGISTRY[rule.check].needs_history:
+            deferred.setdefault(rule.check, []).append(rule)
+    if not deferred:
+        return list(results)
+    unit = UnitHistory(
+        period=period,
+        unit_id=unit_id,
+        current=unit_metrics(results, summary, tables),
+        earlier=history.earlier(unit_id),
+        summary=summary,
+        evaluated={f"rule.{r.rule}.fail_fraction": r.evaluated for r in results},
+    )
+    judged: dict[str, RuleResult] = {}
+    for check, of_check in deferred.items():
+        judge = REGISTRY[check].judge
+        assert judge is not None  # CheckDef guarantees a judge for a check that needs history
+        judged |= {r.rule: r for r in judge(of_check, unit)}
+    out = [judged.pop(r.rule, r) for r in results]
+    return out + list(judged.values())

@@ -87,6 +87,10 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "zh": "没有上报情况汇总，无法判断适用条件",
     },
     "history.no_rows": {"en": "no rows to evaluate", "zh": "没有可评估的数据"},
+    "history.deferred": {
+        "en": "judged against the unit's earlier periods in the score store (dq score)",
+        "zh": "需与本单位历史各期比较，月度评分时评估",
+    },
 }
 
 # Names inside messages that have a reading in each language.

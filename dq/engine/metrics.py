@@ -21,9 +21,18 @@ from typing import Any
 
 import polars as pl
 
+from dq.engine.checks import REGISTRY
 from dq.engine.results import RuleResult
 
-__all__ = ["METRICS_SCHEMA", "SUMMARY_METRICS", "history_flags", "load_metrics", "unit_metrics"]
+__all__ = [
+    "METRICS_SCHEMA",
+    "SUMMARY_METRICS",
+    "StoredHistory",
+    "history_checks",
+    "history_flags",
+    "load_metrics",
+    "unit_metrics",
+]
 
 SUMMARY_METRICS = (
     "outpatient_uploaded",
@@ -39,7 +48,11 @@ SUMMARY_METRICS = (
     "discharge_rate",
 )
 METRICS_SCHEMA = {"period": pl.String, "unit_id": pl.String, "metric": pl.String, "value": pl.Float64}
-HISTORY_CHECK = "history_change"
+
+
+def history_checks() -> frozenset[str]:
+    """The checks judged on a unit's history: their results are flags, never metrics themselves."""
+    return frozenset(name for name, check in REGISTRY.items() if check.needs_history)
 _JUDGED = ("pass", "warn", "fail")
 
 
@@ -65,8 +78,9 @@ def unit_metrics(
         v = _finite((summary or {}).get(name))
         if v is not None:
             out[f"summary.{name}"] = v
+    flags = history_checks()
     for r in results:
-        if r.check == HISTORY_CHECK or r.status not in _JUDGED or r.fail_fraction is None:
+        if r.check in flags or r.status not in _JUDGED or r.fail_fraction is None:
             continue
         out[f"rule.{r.rule}.fail_fraction"] = float(r.fail_fraction)
     return out
@@ -117,7 +131,7 @@ def load_metrics(
         if res.is_empty():
             continue
         res = res.filter(
-            (pl.col("check") != HISTORY_CHECK)
+            ~pl.col("check").is_in(list(history_checks()))
             & pl.col("status").is_in(list(_JUDGED))
             & pl.col("fail_fraction").is_not_null()
         )
@@ -148,6 +162,26 @@ def history_flags(store: Any, until: str | None = None) -> pl.DataFrame:
         res = store.results(period)
         if res.is_empty():
             continue
-        hit = res.filter((pl.col("check") == HISTORY_CHECK) & pl.col("status").is_in(["warn", "fail"]))
+        flagged = pl.col("check").is_in(list(history_checks())) & pl.col("status").is_in(["warn", "fail"])
+        hit = res.filter(flagged)
         parts.append(hit.select(list(FLAG_SCHEMA)))
     return pl.concat(parts) if parts else pl.DataFrame(schema=FLAG_SCHEMA)
+
+
+class StoredHistory:
+    """The score store as the history the engine judges units on: each unit's stored metrics of
+    the periods before ``period`` (:func:`load_metrics`), read once, on first use (a batch whose
+    suites have no history rule never reads them)."""
+
+    def __init__(self, store: Any, period: str) -> None:
+        self._store = store
+        self._period = period
+        self._earlier: pl.DataFrame | None = None
+
+    def earlier(self, unit_id: str) -> pl.DataFrame:
+        """The unit's metrics of earlier periods (columns period, unit_id, metric, value)."""
+        if self._earlier is None:
+            self._earlier = load_metrics(self._store).filter(pl.col("period") < self._period)
+        if self._earlier.is_empty():
+            return self._earlier
+        return self._earlier.filter(pl.col("unit_id") == unit_id)

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 if TYPE_CHECKING:
     import polars as pl
 
+    from dq.engine.suite import Rule
+
 __all__ = [
     "DIMENSIONS",
     "SCHEMA_VERSION",
@@ -25,6 +27,7 @@ __all__ = [
     "Severity",
     "Status",
     "TableInfo",
+    "result_of",
     "results_frame",
     "status_for",
 ]
@@ -182,3 +185,33 @@ def status_for(failed: int, evaluated: int, severity: Severity, exceeded: bool) 
     if not exceeded:
         return "pass"
     return "warn" if severity == "warning" else "fail"
+
+
+def result_of(
+    rule: Rule, status: Status, evaluated: int, failed: int, message: str, samples: Iterable = ()
+) -> RuleResult:
+    """The result of ``rule`` from its counts: the one constructor the engine and the checks
+    that judge outside the one-pass query share (rule identity, weight, threshold, titles)."""
+    try:
+        columns = tuple(rule.columns)
+    except Exception:  # columns of a rule whose params are broken
+        columns = ()
+    return RuleResult(
+        rule=rule.id,
+        suite=rule.suite,
+        table=rule.table,
+        check=rule.check,
+        columns=columns,
+        dimension=rule.dimension,
+        severity=rule.severity,
+        status=status,
+        evaluated=int(evaluated),
+        failed=int(failed),
+        fail_fraction=(failed / evaluated) if evaluated else None,
+        message=message,
+        samples=tuple(samples),
+        weight=rule.weight,
+        threshold=rule.threshold.to_dict(),
+        title_zh=rule.title_zh,
+        title_en=rule.title_en,
+    )

@@ -589,14 +589,17 @@ def _rules(
 def _manifest_period(folder: Path) -> tuple[datetime, datetime] | None:
     """The month of an extract's ``manifest.yaml``, if it names one."""
     from dq.errors import DQError
-    from dq.io.columns import parse_period
+    from dq.io.period import Period
     from dq.io.sources import read_manifest
 
     if not (folder / "manifest.yaml").is_file():
         return None
     try:
         period = read_manifest(folder / "manifest.yaml", None).get("period")
-        return parse_period(str(period)) if period else None
+        if not period:
+            return None
+        month = Period.parse(str(period))
+        return month.start, month.end
     except DQError:
         return None
 

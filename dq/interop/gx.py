@@ -262,9 +262,11 @@ def validate_with_gx(
     gx = _gx()
     cat = catalogue or load_catalogue()
     extract = open_extract(path, cat, encoding)
-    loaded = list(suites or ())
-    if not loaded or not all(isinstance(s, Suite) for s in loaded):
-        loaded = load_suites(loaded or None, catalogue=cat)  # type: ignore[arg-type]
+    given = list(suites or ())
+    if given and all(isinstance(s, Suite) for s in given):
+        loaded = [s for s in given if isinstance(s, Suite)]
+    else:
+        loaded = load_suites([s for s in given if not isinstance(s, Suite)] or None, catalogue=cat)
     batch_definition = _batch_definition(gx)
     frames: dict[str, Any] = {}
     out: list[GXOutcome] = []

@@ -1,24 +1,18 @@
-"""Shared column and period conventions, in one place for the readers, the checks and the GX
+"""Shared column conventions, in one place for the readers, the checks and the GX
 export:
 
 * :func:`raw_column`: the name of the column keeping the uploaded text of a parsed value;
 * :func:`parse_temporal`: text → date or datetime (every form the upload specification allows,
   ISO 8601 with ``Z`` or an offset converted to the platform's local time, Asia/Shanghai);
-* :func:`parse_period`: the audited month ``YYYY-MM``.
 """
 
 from __future__ import annotations
 
-import calendar
-import re
-from datetime import datetime
 from functools import partial
 
 import polars as pl
 
-from dq.errors import UsageError
-
-__all__ = ["LOCAL_UTC_OFFSET_MINUTES", "RAW_SUFFIX", "parse_period", "parse_temporal", "raw_column"]
+__all__ = ["LOCAL_UTC_OFFSET_MINUTES", "RAW_SUFFIX", "parse_temporal", "raw_column"]
 
 RAW_SUFFIX = "__raw"
 #: The platform's local time, Asia/Shanghai: UTC+08:00 all year (no daylight saving since 1991).
@@ -145,21 +139,3 @@ def _parse_any(text: pl.Expr, typ: str) -> pl.Expr:
         # A datetime where a date is expected keeps its (local) date part.
         return pl.when(n.is_in([8, 12, 14])).then(parsed).cast(pl.Date)
     return parsed
-
-
-_PERIOD = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
-
-
-def parse_period(period: str) -> tuple[datetime, datetime]:
-    """``'2020-09'`` → (2020-09-01 00:00, 2020-10-01 00:00).
-
-    Only the zero-padded form is a period: ``2020-9`` or ``202009`` raise :class:`UsageError`
-    with the same message everywhere (the text is not echoed, as it may come from a file).
-    """
-    if not isinstance(period, str) or not _PERIOD.fullmatch(period):
-        raise UsageError("a period is a month written YYYY-MM, e.g. 2020-09")
-    start = datetime.strptime(period, "%Y-%m")
-    days = calendar.monthrange(start.year, start.month)[1]
-    end = datetime(start.year + start.month // 12, start.month % 12 + 1, 1)
-    assert (end - start).days == days
-    return start, end

@@ -18,13 +18,13 @@ A marker never becomes 0: the number is null and the status says why.
 
 from __future__ import annotations
 
-import calendar
 import re
 from pathlib import Path
 
 import polars as pl
 
 from dq.errors import PublishedError
+from dq.io.period import Period
 from dq.io.registry import Registry
 
 __all__ = [
@@ -66,7 +66,6 @@ RATE_MARKERS = {"未获取卫统数据": "no_reference"}
 
 _INT = re.compile(r"\d+")
 _DECIMAL = re.compile(r"\d+(\.\d+)?")
-_PERIOD = re.compile(r"(\d{4})-(\d{2})")
 _COLLECTION_FILE = re.compile(r"(\d{4}-\d{2})_collection_(hospital|district)\.csv")
 
 
@@ -110,10 +109,9 @@ def load_table(name: str, root: str | Path | None = None) -> pl.DataFrame:
 
 
 def _days_in_period(period: str) -> int:
-    m = _PERIOD.fullmatch(period)
-    if not m or not 1 <= int(m.group(2)) <= 12:
+    if not Period.is_period(period):
         raise PublishedError(f"period must look like 'YYYY-MM', got {period!r}")
-    return calendar.monthrange(int(m.group(1)), int(m.group(2)))[1]
+    return Period.parse(period).days
 
 
 class _Row:

@@ -19,7 +19,7 @@ import csv
 import difflib
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -250,6 +250,6 @@ class Registry:
         return base / "nanjing"
 
     @staticmethod
-    def _closest(key: str, index: dict[str, object], display: dict[str, str]) -> list[str]:
+    def _closest(key: str, index: Mapping[str, object], display: Mapping[str, str]) -> list[str]:
         keys = difflib.get_close_matches(key, list(index), n=3, cutoff=0.0)
         return [display[k] for k in keys]

@@ -30,8 +30,9 @@ import polars as pl
 
 from dq.errors import InputError
 from dq.io.catalogue import Catalogue, TableSpec, load_catalogue
-from dq.io.columns import parse_period, parse_temporal, raw_column
+from dq.io.columns import parse_temporal, raw_column
 from dq.io.masking import describe_error
+from dq.io.period import Period
 from dq.io.yamlio import read_yaml, regular_file
 
 __all__ = [
@@ -40,7 +41,6 @@ __all__ = [
     "TableSource",
     "detect_encoding",
     "open_extract",
-    "parse_period",
     "parse_temporal",
     "read_table",
 ]
@@ -205,9 +205,9 @@ def _coerce(lf: pl.LazyFrame, spec: TableSpec | None) -> pl.LazyFrame:
             exprs.append(_finite(c.cast(want, strict=False), want).alias(col.name))
     # A float column that already has the catalogue's type may still hold NaN or ±inf.
     for col in spec.columns:
-        got = schema.get(col.name)
-        if got is not None and got == col.dtype and got.is_float():
-            exprs.append(_finite(pl.col(col.name), got).alias(col.name))
+        have = schema.get(col.name)
+        if have is not None and have == col.dtype and have.is_float():
+            exprs.append(_finite(pl.col(col.name), have).alias(col.name))
         # Anything else (e.g. a number where a date is wanted) is left as is: columns_present
         # reports the wrong type and rules on it report a type error.
     return lf.with_columns(exprs) if exprs else lf
@@ -355,7 +355,7 @@ def read_manifest(path: Path, kinds: tuple[str, ...] | None = ("hospital", "dist
             raise InputError(f"{path}: 'period' must be a month YYYY-MM, got {_describe(raw['period'])}")
         raw["period"] = str(raw["period"])
         try:
-            parse_period(raw["period"])
+            Period.parse(raw["period"])
         except InputError as exc:
             raise InputError(f"{path}: 'period': {exc}") from exc
     declared = raw.get("declared_tables")

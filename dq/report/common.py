@@ -24,7 +24,6 @@ from dq.scoring.scores import rank_units
 
 FAILING = ("fail", "warn")
 KINDS_ORDER = ("district", "hospital")
-PERIOD_RE = re.compile(r"^\d{4}-\d{2}$")
 _RATE_STATUSES = ("reported", "no_reference", "not_published", "not_applicable")
 _GENERIC_MESSAGE = re.compile(r"^\d+ of \d+ fail \([\d.]+%\)$")
 MAX_SAMPLE_ROWS = 5

@@ -12,7 +12,7 @@ import polars as pl
 
 from dq.engine.metrics import history_flags
 from dq.errors import InputError
-from dq.report.common import PERIOD_RE
+from dq.io.period import Period
 from dq.report.i18n import period_label
 from dq.store.history import Store
 
@@ -89,7 +89,7 @@ class Side:
 
 def resolve_side(store: Store, spec: str, lang: str) -> Side:
     """``2020-09`` (the period's latest scores) or a run id (that run's scores)."""
-    if PERIOD_RE.match(spec):
+    if Period.is_period(spec):
         return Side(spec, None, period_label(spec, lang))
     runs = store.runs()
     hit = runs.filter(pl.col("run_id") == spec) if not runs.is_empty() else runs

@@ -140,11 +140,11 @@ class UnitScore:
 
 def score_unit(results: Sequence[RuleResult], cfg: ScoringConfig) -> UnitScore:
     pts = tuple(p for p in (rule_points(r, cfg) for r in results) if p is not None)
-    parts = {name: _pct(p for p in pts if p.part == name) for name in cfg.parts}
-    dims = {d: _pct(p for p in pts if p.dimension == d) for d in DIMENSIONS}
-    weights = {k: w for k, w in cfg.parts.items() if parts[k] is not None}
-    total_w = sum(weights.values())
-    score = round(sum(parts[k] * w for k, w in weights.items()) / total_w, 2) if total_w else None  # type: ignore[operator]
+    parts: dict[str, float | None] = {name: _pct(p for p in pts if p.part == name) for name in cfg.parts}
+    dims: dict[str, float | None] = {d: _pct(p for p in pts if p.dimension == d) for d in DIMENSIONS}
+    scored = {k: (v, cfg.parts[k]) for k, v in parts.items() if v is not None}
+    total_w = sum(w for _, w in scored.values())
+    score = round(sum(v * w for v, w in scored.values()) / total_w, 2) if total_w else None
     return UnitScore(score, grade_for(score, cfg), parts, dims, pts)
 
 

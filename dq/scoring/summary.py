@@ -17,7 +17,8 @@ import polars as pl
 
 from dq.errors import UsageError
 from dq.io.catalogue import Catalogue, load_catalogue
-from dq.io.sources import Extract, parse_period
+from dq.io.period import Period
+from dq.io.sources import Extract
 
 if TYPE_CHECKING:
     from dq.engine.results import AuditResult
@@ -81,8 +82,8 @@ _EXPRS: dict[tuple, tuple[Catalogue, dict[str, pl.Expr]]] = {}
 def _summary_exprs(table: str, schema: pl.Schema, period: str, cat: Catalogue) -> dict[str, pl.Expr]:
     if "upload_time" not in schema or not schema["upload_time"].is_temporal():
         return {}
-    start, end = parse_period(period)
-    in_period = (pl.col("upload_time") >= start) & (pl.col("upload_time") < end)
+    month = Period.parse(period)
+    in_period = month.contains(pl.col("upload_time"))
     exprs = {
         "rows": in_period.sum(),
         "days": pl.col("upload_time").filter(in_period).dt.date().unique().implode(),
@@ -91,7 +92,7 @@ def _summary_exprs(table: str, schema: pl.Schema, period: str, cat: Catalogue) -
     event = spec.event_time if spec else None
     if event and event in schema and schema[event].is_temporal():
         ev = pl.col(event).cast(pl.Datetime("us"))
-        exprs["events"] = ((ev >= start) & (ev < end)).sum()
+        exprs["events"] = month.contains(ev).sum()
     if table in RECORD_TABLES and "record_id" in schema:
         exprs["records"] = pl.col("record_id").drop_nulls().n_unique()
     return exprs
@@ -148,7 +149,7 @@ def summary_from_counts(
 ) -> dict:
     """The summary row from the per-table aggregates of :func:`summary_exprs` (by table)."""
     cat = catalogue or load_catalogue()
-    start, end = parse_period(period)
+    days_in_period = Period.parse(period).days
     kind = extract.kind or ""
     required = cat.tables_of(kind)
     volume = 0
@@ -189,7 +190,7 @@ def summary_from_counts(
         "unit_name": str(extract.manifest.get("name") or extract.unit_id),
         "kind": kind,
         "declaration_status": status,
-        "declared_tables": len(declared) if status == "declared" else None,
+        "declared_tables": len(declared or ()) if status == "declared" else None,
         "required_tables": len(required),
         "uploaded_tables": len(uploaded),
         "declared_not_uploaded": len(declared_set - set(uploaded)) if status == "declared" else None,
@@ -197,7 +198,7 @@ def summary_from_counts(
         "data_volume": volume,
         "upload_days": len(days),
         "upload_dates": ",".join(str(d.day) for d in sorted(days)),
-        "days_in_period": (end - start).days,
+        "days_in_period": days_in_period,
         "outpatient_uploaded": out_n,
         "outpatient_reference": _int(ref.get("outpatient_visits")),
         "outpatient_rate": out_rate,

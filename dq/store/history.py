@@ -44,6 +44,7 @@ from dq.engine.messages import message_args
 from dq.engine.results import RuleResult
 from dq.errors import InputError, OutputError, StoreError
 from dq.io.masking import describe_error
+from dq.io.period import Period
 from dq.io.urls import file_url_path, first_line, is_url, url_fs
 from dq.scoring.scores import RulePoints, UnitScore
 
@@ -300,7 +301,6 @@ class ObjectLock:
 
 
 _PERIOD_SEGMENT = re.compile(r"/period=([^/]+)/[^/]+$")
-_PLAIN_PERIOD = re.compile(r"\d{4}-\d{2}")
 
 
 class Store:
@@ -647,7 +647,7 @@ class Store:
     # -- reading a store behind a URL ------------------------------------------------------
     def _remote_listing(self, kind: str, period: str | None = None) -> dict[str, dict[str, Any]]:
         """path → fsspec info of the Parquet files of ``kind`` (of one period when given)."""
-        part = f"period={period}" if period and _PLAIN_PERIOD.fullmatch(period) else "period=*"
+        part = f"period={period}" if Period.is_period(period) else "period=*"
         try:
             self._fs.invalidate_cache()  # other processes write too: list afresh
             found = self._fs.glob(f"{self._base}/{kind}/{part}/*.parquet", detail=True)

@@ -79,9 +79,9 @@ def _count_in_period(ud: UnitData, plan: UnitDefects, table: str) -> int:
     for d in plan.row_defects(table):
         gone = ("event_out_of_period", "unparseable_date", "null_required")  # no event time in the period
         if d.kind in gone and d.columns[0] == EVENT_COLUMNS[table]:
-            n -= len(d.rows)
+            n -= len(d.picked)
         elif d.kind == "duplicate_key":
-            n += len(d.rows)
+            n += len(d.picked)
     return n
 
 
@@ -172,7 +172,7 @@ def _prepare(
         select_rows(ud, ud_plan, seed)
         visits = _count_in_period(ud, ud_plan, table)
         volume = sum(ud.n[t] for t in up.tables if t not in ud_plan.dropped and t not in up.absent) + sum(
-            len(d.rows) for d in ud_plan.row_defects() if d.kind == "duplicate_key"
+            len(d.picked) for d in ud_plan.row_defects() if d.kind == "duplicate_key"
         )
         if table in up.absent:  # no visits uploaded: nothing to tell apart
             break

@@ -9,7 +9,6 @@ volume. Everything is multiplied by ``scale``; every uploaded table keeps a sens
 
 from __future__ import annotations
 
-import calendar
 import math
 from dataclasses import dataclass, field
 from datetime import date
@@ -17,8 +16,8 @@ from datetime import date
 import numpy as np
 
 from dq.errors import UsageError
-from dq.io import columns
 from dq.io.catalogue import load_catalogue
+from dq.io.period import Period as CalendarPeriod
 from dq.synth.values import stable_hash, uscc
 
 __all__ = [
@@ -89,10 +88,8 @@ class Period:
 
 def parse_period(text: str) -> Period:
     """A month ``YYYY-MM``; anything else raises the same :class:`~dq.errors.UsageError` as everywhere."""
-    start, _ = columns.parse_period(text)
-    y, m = start.year, start.month
-    first = date(y, m, 1)
-    return Period(text, (first - date(1970, 1, 1)).days, calendar.monthrange(y, m)[1])
+    month = CalendarPeriod.parse(text)
+    return Period(str(month), (month.first_day - date(1970, 1, 1)).days, month.days)
 
 
 @dataclass
@@ -210,9 +207,9 @@ def _published_rows(period: str, order: tuple[str, ...] | None = None) -> dict[s
     from dq.io.published import available_periods, load_collection
 
     have = set(available_periods())
-    order = [p for p in (order or (period, *PUBLISHED_PERIODS)) if p in have]
+    wanted = [p for p in (order or (period, *PUBLISHED_PERIODS)) if p in have]
     out: dict[str, tuple[str, dict]] = {}
-    for p in dict.fromkeys(order):
+    for p in dict.fromkeys(wanted):
         for kind in ("district", "hospital"):
             try:
                 df = load_collection(p, kind)

@@ -18,21 +18,23 @@ from __future__ import annotations
 
 import re
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 import polars as pl
 
-from dq.engine.results import DIMENSIONS, Dimension
+from dq.engine.results import DIMENSIONS, Dimension, RuleResult
 from dq.errors import CheckError, NotApplicable
 from dq.io.catalogue import Catalogue, TableSpec
 from dq.io.masking import describe_error
+from dq.io.period import Period
 
 __all__ = [
     "BLANK_PREFIX",
     "DIMENSIONS",
+    "NEEDS",
     "Aggregate",
     "CheckDef",
     "Compiled",
@@ -43,6 +45,7 @@ __all__ = [
     "NotExported",
     "Param",
     "RowLevel",
+    "UnitHistory",
     "blank",
     "blank_columns",
     "blank_or_null",
@@ -98,12 +101,12 @@ class Context:
     schema: Mapping[str, pl.DataType]
     catalogue: Catalogue
     spec: TableSpec | None = None
-    period: tuple[datetime, datetime] | None = None  # [start, end)
+    period: Period | None = None
     now: datetime = field(default_factory=datetime.now)
     tables: Mapping[str, pl.LazyFrame] = field(default_factory=dict)
     rule_id: str = ""
 
-    def require_period(self) -> tuple[datetime, datetime]:
+    def require_period(self) -> Period:
         if self.period is None:
             raise CheckError("this check needs the audited period: pass --period YYYY-MM")
         return self.period
@@ -213,9 +216,43 @@ class Aggregate(_Plan):
 Compiled = RowLevel | Aggregate
 """What a check's ``compile`` returns: one of the two shapes."""
 
+#: What a check can ask the engine for (:attr:`CheckDef.needs`):
+#: ``frame`` the rule's table; ``tables`` the other tables of the extract (foreign keys, lookups);
+#: ``history`` the unit's figures of earlier periods in the score store.
+NEEDS = ("frame", "tables", "history")
+
+
+@dataclass(frozen=True)
+class UnitHistory:
+    """What a check that needs the unit's history is judged on (``CheckDef.judge``).
+
+    ``current`` holds the unit's metrics of ``period`` (:func:`dq.engine.metrics.unit_metrics`:
+    ``table.<t>.rows``, ``summary.<figure>``, ``rule.<id>.fail_fraction``); ``earlier`` the same
+    unit's stored metrics of earlier periods (columns period, metric, value); ``summary`` its
+    submission summary (decides a rule's ``when``); ``evaluated`` the rows behind each fail
+    fraction metric.
+    """
+
+    period: str
+    unit_id: str
+    current: Mapping[str, float]
+    earlier: pl.DataFrame
+    summary: Mapping[str, Any] | None = None
+    evaluated: Mapping[str, int] = field(default_factory=dict)
+
 
 @dataclass(frozen=True)
 class CheckDef:
+    """One check: its parameters, how a rule of it compiles, and what it needs from the engine.
+
+    A check that needs only ``frame`` (and ``tables``) compiles into the table's one-pass query.
+    A check that needs ``history`` cannot be judged from the extract alone: ``compile`` validates
+    the parameters and raises :class:`~dq.errors.NotApplicable` (so ``dq audit`` reports the
+    rule as not applicable, saying why), and ``judge`` evaluates the check's rules of one unit
+    once its other results are known, on the :class:`UnitHistory` the engine gathers from the
+    score store (:func:`dq.engine.evaluate.judge_with_history`).
+    """
+
     name: str
     dimension: Dimension
     summary: str
@@ -224,6 +261,19 @@ class CheckDef:
     columns: Callable[[Mapping[str, Any]], list[str]]
     null_semantics: str = "null and blank values are not evaluated"
     gx: GXMapping | None = None  # how the check is written in Great Expectations, if it can be
+    needs: frozenset[str] = frozenset({"frame"})
+    judge: Callable[[Sequence[Any], UnitHistory], list[RuleResult]] | None = None
+
+    def __post_init__(self) -> None:
+        unknown = self.needs - set(NEEDS)
+        if unknown:
+            raise TypeError(f"check {self.name}: unknown needs {sorted(unknown)} (known: {NEEDS})")
+        if ("history" in self.needs) != (self.judge is not None):
+            raise TypeError(f"check {self.name}: a check needs the history exactly when it has a judge")
+
+    @property
+    def needs_history(self) -> bool:
+        return "history" in self.needs
 
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)

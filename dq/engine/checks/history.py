@@ -23,8 +23,9 @@ of those evaluated, whichever is more, so zero is a value like any other):
 With fewer than ``min_history`` earlier periods the rule is not applicable, and its message says
 how many there are. ``metric`` may be a pattern with ``*`` (``table.*.rows``,
 ``rule.*.fail_fraction``): each matching metric is one evaluated item and each one outside its
-range one failure. The evaluation needs the store, so the engine alone (``dq audit``) reports
-the rule as not applicable; ``dq score`` evaluates it with :func:`evaluate_history`.
+range one failure. The check needs the unit's history (``needs={"history"}``): the engine
+alone (``dq audit``) reports the rule as not applicable, and ``dq score`` has the engine judge it
+(:func:`dq.engine.evaluate.judge_with_history`) on the figures the store holds.
 """
 
 from __future__ import annotations
@@ -40,10 +41,11 @@ from typing import Any
 
 import polars as pl
 
-from dq.engine.checks.base import Aggregate, CheckDef, Compiled, Context, Param, sql
+from dq.engine.checks.base import CheckDef, Compiled, Context, Param, UnitHistory, sql
 from dq.engine.messages import message
-from dq.engine.results import RuleResult, status_for
-from dq.errors import CheckError
+from dq.engine.results import RuleResult, result_of, status_for
+from dq.errors import CheckError, NotApplicable
+from dq.io.period import Period
 
 __all__ = [
     "CHECKS",
@@ -52,6 +54,7 @@ __all__ = [
     "evaluate_history",
     "fmt_value",
     "judge",
+    "judge_rules",
     "seasonal_reference",
 ]
 
@@ -74,26 +77,21 @@ SPRING_FESTIVAL = {
 }  # fmt: skip
 
 
-def _ym(period: str) -> tuple[int, int]:
-    y, m = period.split("-")
-    return int(y), int(m)
-
-
 def seasonal_reference(period: str) -> str:
     """The period a year earlier that plays the same part in the year: the same month, except
     that the Spring Festival month of the year is matched with the previous year's Spring
     Festival month (and the other of January and February with the other)."""
-    y, m = _ym(period)
+    p = Period.parse(period)
+    y, m = p.year, p.month
     if m in (1, 2) and y in SPRING_FESTIVAL and y - 1 in SPRING_FESTIVAL:
         festive_now = SPRING_FESTIVAL[y].month == m
         festive_then = SPRING_FESTIVAL[y - 1].month
         m = festive_then if festive_now else 3 - festive_then
-    return f"{y - 1:04d}-{m:02d}"
+    return str(Period(y - 1, m))
 
 
 def _months(period: str) -> int:
-    y, m = _ym(period)
-    return 12 * y + m - 1
+    return Period.parse(period).index
 
 
 def _offset(metric: str, evaluated: int | None = None) -> float:
@@ -147,6 +145,42 @@ class Judgement:
         )
 
 
+@dataclass(frozen=True)
+class HistoryParams:
+    """A ``history_change`` rule's parameters, typed; the defaults are the check's
+    :class:`~dq.engine.checks.base.Param` defaults (one place), filled in where a value is missing."""
+
+    metric: str
+    method: str
+    window: int
+    min_history: int
+    direction: str
+    max_z: float
+    min_change: float
+    min: float | None
+    max: float | None
+
+    @classmethod
+    def of(cls, params: Mapping[str, Any]) -> HistoryParams:
+        full = {p.name: p.default for p in CHECKS[0].params}
+        full |= {k: v for k, v in params.items() if v is not None}
+
+        def number(name: str) -> float | None:
+            return None if full.get(name) is None else float(full[name])
+
+        return cls(
+            metric=str(full.get("metric") or ""),
+            method=str(full["method"]),
+            window=int(full["window"]),
+            min_history=int(full["min_history"]),
+            direction=str(full["direction"]),
+            max_z=float(full["max_z"]),
+            min_change=float(full["min_change"]),
+            min=number("min"),
+            max=number("max"),
+        )
+
+
 def judge(
     metric: str,
     value: float,
@@ -158,10 +192,8 @@ def judge(
     """Judge ``value`` of ``period`` against ``history`` ((period, value), any order; only
     periods before ``period`` are used). ``evaluated``: the rows a fail fraction is of."""
     hist = sorted((p, float(v)) for p, v in history if p < period and v is not None and math.isfinite(v))
-    method = str(params.get("method") or "robust_z")
-    window = int(params.get("window") or 6)
-    need = int(params.get("min_history") if params.get("min_history") is not None else 3)
-    direction = str(params.get("direction") or "both")
+    typed = HistoryParams.of(params)
+    method, window, need, direction = typed.method, typed.window, typed.min_history, typed.direction
     off = _offset(metric, evaluated)
     if len(hist) < max(need, 1):
         return Judgement(
@@ -176,11 +208,10 @@ def judge(
 
     if method == "pct_change":
         prev_p, prev = hist[-1]
-        lo_c, hi_c = params.get("min"), params.get("max")
-        low = prev * (1 + float(lo_c)) if lo_c is not None and direction != "rise" else None
-        high = prev * (1 + float(hi_c)) if hi_c is not None and direction != "drop" else None
+        low = prev * (1 + typed.min) if typed.min is not None and direction != "rise" else None
+        high = prev * (1 + typed.max) if typed.max is not None and direction != "drop" else None
         change = (value - prev) / prev if prev else (math.inf if value > 0 else 0.0)
-        note = (
+        note: str = (
             message("history.change", change=f"{change:+.0%}", period=prev_p)
             if math.isfinite(change)
             else message("history.from_zero", period=prev_p)
@@ -197,7 +228,8 @@ def judge(
 
     recent = hist[-window:]
     med, mad = center_spread([v for _, v in recent])
-    used_method, note, shift = "robust_z", "", 0.0
+    used_method, shift = "robust_z", 0.0
+    note = ""
     if method == "seasonal":
         ref = seasonal_reference(period)
         ref_value = dict(hist).get(ref)
@@ -212,9 +244,7 @@ def judge(
             note = message("history.seasonal", effect=f"{math.exp(shift) - 1:+.0%}", period=ref)
         else:
             note = message("history.no_reference", period=ref)
-    max_z = float(params.get("max_z") if params.get("max_z") is not None else 3.5)
-    min_change = float(params.get("min_change") if params.get("min_change") is not None else 0.3)
-    half = max(max_z * _MAD_SIGMA * mad, math.log1p(min_change))
+    half = max(typed.max_z * _MAD_SIGMA * mad, math.log1p(typed.min_change))
     # seasonal: the range around the level shifted by last year's effect, widened to include the
     # unshifted range, so a one-off anomaly in last year's month is not taken for a season
     lo_c, hi_c = min(med, med + shift), max(med, med + shift)
@@ -241,9 +271,9 @@ def _validate(p: Mapping[str, Any], ctx: Context | None = None) -> Compiled:
         raise CheckError("method pct_change needs min and/or max (relative changes, e.g. -0.5, 1.0)")
     if p.get("min") is not None and p.get("max") is not None and float(p["min"]) > float(p["max"]):
         raise CheckError("min is greater than max")
-    # The engine alone has no history: nothing to evaluate (not applicable). dq score
-    # evaluates the rule with evaluate_history.
-    return Aggregate(aggregate=lambda mask: (pl.lit(0, pl.Int64), pl.lit(0, pl.Int64)))
+    # The extract alone has no history: the engine judges the rule with the unit's stored
+    # figures (judge_rules), once the unit's other results are known.
+    raise NotApplicable(message("history.deferred"))
 
 
 CHECKS = (
@@ -270,6 +300,8 @@ CHECKS = (
         ),
         _validate,
         lambda p: [],
+        needs=frozenset({"history"}),
+        judge=lambda rules, unit: judge_rules(rules, unit),
         null_semantics="a metric the unit does not have this period is not evaluated; a table"
         " uploaded before but not now counts 0 rows; fewer than min_history earlier periods:"
         " not applicable",
@@ -304,8 +336,6 @@ def evaluate_history(
     metric to the rows it is of.
     """
     evaluated = evaluated or {}
-    from dq.engine.evaluate import _result
-
     hist = history.filter(pl.col("period") < period) if not history.is_empty() else history
     by_metric: dict[str, list[tuple[str, float]]] = {}
     for p, m, v in hist.select("period", "metric", "value").iter_rows() if not hist.is_empty() else ():
@@ -318,17 +348,17 @@ def evaluate_history(
     out: list[RuleResult] = []
     for rule in rules:
         if rule.when and summary is None:
-            out.append(_result(rule, "not_applicable", 0, 0, message("history.no_summary")))
+            out.append(result_of(rule, "not_applicable", 0, 0, message("history.no_summary")))
             continue
         if rule.when and summary is not None:
             try:
                 row = pl.DataFrame([dict(summary)])
                 applies = bool(row.select(sql(rule.when).fill_null(False)).item())
             except Exception as exc:
-                out.append(_result(rule, "error", 0, 0, f"cannot evaluate when: {exc}"))
+                out.append(result_of(rule, "error", 0, 0, f"cannot evaluate when: {exc}"))
                 continue
             if not applies:
-                out.append(_result(rule, "not_applicable", 0, 0, message("history.no_rows")))
+                out.append(result_of(rule, "not_applicable", 0, 0, message("history.no_rows")))
                 continue
         pattern = str(rule.params["metric"])
         names = _matches(pattern, set(current) | set(by_metric))
@@ -340,10 +370,11 @@ def evaluate_history(
         done = [j for j in judged if j.applicable]
         if not done:
             why = judged[0].note if judged else message("history.no_metric", pattern=pattern)
-            out.append(_result(rule, "not_applicable", 0, 0, why))
+            out.append(result_of(rule, "not_applicable", 0, 0, why))
             continue
         flagged = [j for j in done if j.flagged]
         shown = flagged or (done if len(done) == 1 else [])
+        text: str
         if flagged:
             text = message(
                 "history.flagged",
@@ -369,7 +400,7 @@ def evaluate_history(
                         "flagged": j.flagged if p == period else None,
                     }
                 )
-        res = _result(rule, "pass", len(done), len(flagged), text, rows if samples else ())
+        res = result_of(rule, "pass", len(done), len(flagged), text, rows if samples else ())
         exceeded = rule.threshold.exceeded(len(flagged), len(done))
         out.append(_replace_status(res, status_for(len(flagged), len(done), rule.severity, exceeded)))
     return out
@@ -379,70 +410,8 @@ def _replace_status(r: RuleResult, status: str) -> RuleResult:
     return RuleResult(**{**r.__dict__, "status": status})
 
 
-def history_rules(suites: Sequence[Any]) -> list[Any]:
-    """The ``history_change`` rules of ``suites``."""
-    return [r for s in suites for r in s.rules if r.check == "history_change"]
-
-
-def evaluate_stored(
-    store: Any,
-    period: str,
-    rules: Sequence[Any],
-    current: Mapping[str, tuple[Mapping[str, float], Mapping[str, Any] | None]] | None = None,
-    samples: int = 5,
-) -> dict[str, list[RuleResult]]:
-    """Evaluate ``rules`` for every unit of ``period``, against the earlier periods in ``store``.
-
-    ``current`` maps unit_id -> (metrics, summary) of the units just scored; without it the
-    period's metrics and summaries are read from the store (units scored before).
-    """
-    from dq.engine.metrics import load_metrics
-
-    every = load_metrics(store)
-    if current is None:
-        now = every.filter(pl.col("period") == period)
-        sums = store.summaries(period)
-        by_unit = {r["unit_id"]: r for r in sums.to_dicts()} if not sums.is_empty() else {}
-        current = {
-            uid: (dict(zip(g["metric"], g["value"], strict=True)), by_unit.get(uid))
-            for (uid,), g in now.group_by("unit_id")
-        }
-    earlier = every.filter(pl.col("period") < period)
-    res = store.results(period)
-    out: dict[str, list[RuleResult]] = {}
-    for uid, (metrics, summary) in current.items():
-        hist = earlier.filter(pl.col("unit_id") == uid)
-        mine = res.filter(pl.col("unit_id") == uid) if not res.is_empty() else res
-        rows = {f"rule.{r}.fail_fraction": n for r, n in zip(mine["rule"], mine["evaluated"], strict=True)}
-        out[uid] = evaluate_history(rules, period, metrics, hist, summary, samples, evaluated=rows)
-    return out
-
-
-def earlier_metrics(store: Any, period: str) -> pl.DataFrame:
-    """Every unit's stored metrics of the periods before ``period`` (read once per batch)."""
-    from dq.engine.metrics import load_metrics
-
-    return load_metrics(store).filter(pl.col("period") < period)
-
-
-def with_history(
-    results: Sequence[RuleResult],
-    rules: Sequence[Any],
-    period: str,
-    earlier: pl.DataFrame,
-    unit_id: str,
-    summary: Mapping[str, Any] | None,
-    tables: Mapping[str, int | None] | None = None,
-) -> list[RuleResult]:
-    """``results`` with the ``history_change`` rules' results (not applicable from the engine)
-    replaced by their evaluation against the unit's ``earlier`` metrics."""
-    from dq.engine.metrics import unit_metrics
-
-    if not rules:
-        return list(results)
-    current = unit_metrics(results, summary, tables)
-    hist = earlier.filter(pl.col("unit_id") == unit_id) if not earlier.is_empty() else earlier
-    rows = {f"rule.{r.rule}.fail_fraction": r.evaluated for r in results}
-    judged = {r.rule: r for r in evaluate_history(rules, period, current, hist, summary, evaluated=rows)}
-    out = [judged.pop(r.rule, r) for r in results]
-    return out + list(judged.values())
+def judge_rules(rules: Sequence[Any], unit: UnitHistory, samples: int = 5) -> list[RuleResult]:
+    """The check's judge (:attr:`CheckDef.judge`): ``rules`` of one unit on its history."""
+    return evaluate_history(
+        rules, unit.period, unit.current, unit.earlier, unit.summary, samples, evaluated=unit.evaluated
+    )

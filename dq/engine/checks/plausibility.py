@@ -111,9 +111,8 @@ def _temporal(col: str, ctx: Context) -> pl.Expr:
 
 def _in_period(p: Mapping[str, Any], ctx: Context) -> Compiled:
     col = p["column"]
-    start, end = ctx.require_period()
     v = _temporal(col, ctx)
-    return RowLevel(applies=pl.col(col).is_not_null(), violates=(v < start) | (v >= end))
+    return RowLevel(applies=pl.col(col).is_not_null(), violates=~ctx.require_period().contains(v))
 
 
 def _not_future(p: Mapping[str, Any], ctx: Context) -> Compiled:

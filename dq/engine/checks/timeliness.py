@@ -41,12 +41,12 @@ def _upload_timeliness(p: Mapping[str, Any], ctx: Context) -> Compiled:
 
 def _upload_days(p: Mapping[str, Any], ctx: Context) -> Compiled:
     col = p["column"]
-    start, end = ctx.require_period()
-    n_days = (end.date() - start.date()).days
-    in_period = (pl.col(col) >= start) & (pl.col(col) < end)
+    period = ctx.require_period()
+    start, n_days = period.first_day, period.days
+    in_period = period.contains(pl.col(col))
     # Filled by aggregate(): only the rows of the rule's `when` mask count.
     details: dict[str, pl.Expr] = {}
-    all_days = [start.date() + timedelta(days=i) for i in range(n_days)]
+    all_days = [start + timedelta(days=i) for i in range(n_days)]
 
     def describe(d: Mapping[str, Any]) -> str:
         seen = {str(x) for x in d["days"] or []}
