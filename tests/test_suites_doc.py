@@ -54,3 +54,32 @@ def test_every_key_is_documented() -> None:
     keys |= set(SUITE_KEYS) | set(RULE_KEYS) | set(DEFAULT_KEYS)
     missing = sorted(k for k in keys if f"`{k}`" not in DOC)
     assert missing == []
+
+
+def test_dq_checks_name_shows_one_check_with_an_example_that_loads(capsys) -> None:
+    import json
+
+    from dq.cli import main
+    from dq.engine.checks import REGISTRY
+    from dq.engine.suite import suite_from_data
+    from dq.io.catalogue import load_catalogue
+
+    for name in REGISTRY:
+        assert main(["checks", name, "--format", "json"]) == 0
+        doc = json.loads(capsys.readouterr().out)
+        assert doc["schema_version"] == 1 and doc["name"] == name
+        assert [p["name"] for p in doc["params"]] == [p.name for p in REGISTRY[name].params]
+        ex = doc["example"]
+        if ex["suite"] is not None:  # a rule of the bundled suites, as written there: it loads
+            rule = {**ex["rule"], "id": "X-001"}
+            suite = suite_from_data(
+                {"suite": "x", "table": ex["table"], "rules": [rule]}, "<x>", load_catalogue()
+            )
+            assert suite.rules[0].check == name
+    assert main(["checks", "in_set"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("in_set (conformance): ")
+    assert "nulls and blanks: null and blank values are not evaluated" in out
+    assert "example rule (from " in out and "check: in_set" in out
+    assert main(["checks", "in_sett"]) == 2
+    assert "unknown check 'in_sett'; did you mean 'in_set'?" in capsys.readouterr().err
