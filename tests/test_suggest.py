@@ -183,3 +183,36 @@ def test_a_draft_learnt_from_clean_data_passes_clean_data_and_finds_defects(tmp_
     assert m["clean_failures"] == []
     assert m["record_kinds"] >= 15
     assert m["recall"] >= 0.8, m["missed"]
+
+
+def test_an_extract_of_ones_own_tables_is_audited_like_the_bundled_ones(tmp_path: Path, capsys) -> None:
+    """An extract folder (manifest + two tables of a kind the catalogue does not know): suggest
+    learns the link between them from a clean month, and the audit of a month with an orphan
+    finds it."""
+
+    def month(folder: Path, orphan: bool) -> None:
+        folder.mkdir(parents=True)
+        (folder / "manifest.yaml").write_text("unit_id: S01\nkind: shop\nperiod: 2024-03\n", encoding="utf-8")
+        people = [f"P{i:04d}" for i in range(60)]
+        pl.DataFrame({"person_id": people, "name": [f"n{i}" for i in range(60)]}).write_csv(
+            folder / "person.csv"
+        )
+        refs = [people[i % 60] for i in range(300)]
+        if orphan:
+            refs[5] = "P9999"
+        pl.DataFrame({"visit_id": [f"V{i:05d}" for i in range(300)], "person_id": refs}).write_csv(
+            folder / "visit.csv"
+        )
+
+    month(tmp_path / "clean", orphan=False)
+    month(tmp_path / "bad", orphan=True)
+    assert main(["init", str(tmp_path / "p")]) == 0
+    assert main(["suggest", str(tmp_path / "clean"), "--project", str(tmp_path / "p")]) == 0
+    capsys.readouterr()
+    assert main(["audit", str(tmp_path / "clean"), "--project", str(tmp_path / "p"), "--format", "json"]) == 0
+    capsys.readouterr()
+    assert main(["audit", str(tmp_path / "bad"), "--project", str(tmp_path / "p"), "--format", "json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    failing = [(r["table"], r["check"], r["failed"]) for r in doc["results"] if r["status"] == "fail"]
+    assert failing == [("visit", "foreign_key", 1)]
+    assert doc["unit"]["kind"] == "shop"
