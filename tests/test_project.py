@@ -219,8 +219,7 @@ def test_suites_validate_reports_every_problem_of_a_project_with_lines(tmp_path:
     (root / "dq.toml").write_text((root / "dq.toml").read_text() + "\n[smtp]\nport = 0\n", encoding="utf-8")
     cat = root / "catalogue.yaml"
     cat.write_text(
-        cat.read_text()
-        + "  orders:\n    key: [order_id]\n    columns:\n"
+        cat.read_text() + "  orders:\n    key: [order_id]\n    columns:\n"
         "      - {name: order_id, type: str, required: true}\n"
         "      - {name: amount, type: money}\n",
         encoding="utf-8",
@@ -275,3 +274,14 @@ def test_a_suite_for_an_undeclared_table_is_refused_with_the_lines_to_add(tmp_pa
     (suite,) = load_project(root).suites()
     assert [r.id for r in suite.rules] == ["O-1", "O-2"]
     assert [c.name for c in load_project(root).catalogue().table("orders").columns] == ["order_id", "amount"]
+
+
+def test_send_takes_contacts_from_the_project_or_asks_for_them(tmp_path: Path, capsys) -> None:
+    init_project(tmp_path / "p")
+    code, _, err = run(capsys, "send", "--period", "2020-09", "--dry-run", "--project", str(tmp_path / "p"))
+    assert code == 2 and "give --contacts FILE (or contacts in the project's [defaults])" in err
+    toml = tmp_path / "p" / "dq.toml"
+    text = toml.read_text().replace('# contacts = "contacts.csv"', 'contacts = "c.csv"')
+    toml.write_text(text, encoding="utf-8")
+    code, _, err = run(capsys, "send", "--period", "2020-09", "--dry-run", "--project", str(tmp_path / "p"))
+    assert code == 2 and str(tmp_path / "p" / "c.csv") in err  # the project's contacts file was used
