@@ -192,7 +192,6 @@ class Project:
         for f in dataclasses.fields(Defaults):
             values[f"defaults.{f.name}"] = entry(f"defaults.{f.name}", getattr(self.defaults, f.name))
         return {
-            "schema_version": 1,
             "name": self.name,
             "root": str(self.root),
             "file": None if self.file is None else str(self.file),

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import json
 
 from dq.cli.common import EXIT_OK, add_format, print_json
 
@@ -84,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
             )
         ex = example_rule(args.name)
         if args.format == "json":
-            print_json({"schema_version": 1, **one, "example": ex})
+            print_json({**one, "example": ex})
             return EXIT_OK
         import yaml
 
@@ -103,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
         print("\n".join("  " + ln for ln in text.splitlines()))
         return EXIT_OK
     if args.format == "json":
-        print(json.dumps(checks, ensure_ascii=False, indent=2))
+        print_json({"checks": checks})
         return EXIT_OK
     if args.format == "markdown":
         print("| check | dimension | parameters | what it checks | nulls |")

@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
 
     files = init_project(args.dir, args.template, force=args.force)
     if args.format == "json":
-        print_json({"schema_version": 1, "project": args.dir, "from": args.template,
+        print_json({"project": args.dir, "from": args.template,
                     "files": [str(f) for f in files]})  # fmt: skip
         return EXIT_OK
     info(args, f"dq init: {len(files)} files in {args.dir} ({args.template}); read {args.dir}/README.md")

@@ -37,7 +37,6 @@ def run(args: argparse.Namespace) -> int:
 
     def summary(written: list[str]) -> dict:
         return {
-            "schema_version": 1,
             "project": str(project.file),
             "drafts": [
                 {

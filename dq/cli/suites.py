@@ -49,7 +49,6 @@ def run(args: argparse.Namespace) -> int:
         if args.format == "json":
             print_json(
                 {
-                    "schema_version": 1,
                     "valid": True,
                     "project": str(project.file),
                     "suites": len(suites),
@@ -61,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
             info(args, f"project {project.name}: {project.file}")
         return EXIT_OK
     if args.format == "json":
-        print_json(rows)
+        print_json({"suites": rows})
     else:
         print_rows(rows, ("suite", "kind", "table", "rules", "title_zh", "title_en"), right=("rules",))
     return EXIT_OK
