@@ -178,19 +178,20 @@ class Project:
 
         def entry(key: str, value: Any) -> dict[str, Any]:
             return {
+                "key": key,
                 "value": None if value is None else str(value) if isinstance(value, Path) else value,
                 "from": self.origins.get(key, "built-in default"),
             }
 
-        values: dict[str, Any] = {
-            "rules.catalogue": entry("rules.catalogue", self.catalogue_path),
-            "rules.suites": entry("rules.suites", [str(p) for p in self.suite_paths]),
-            "rules.scoring": entry("rules.scoring", self.scoring_path),
-            "rules.registry": entry("rules.registry", self.registry_path),
-            "rules.reference": entry("rules.reference", self.reference_dir),
-        }
+        values = [
+            entry("rules.catalogue", self.catalogue_path),
+            entry("rules.suites", [str(p) for p in self.suite_paths]),
+            entry("rules.scoring", self.scoring_path),
+            entry("rules.registry", self.registry_path),
+            entry("rules.reference", self.reference_dir),
+        ]
         for f in dataclasses.fields(Defaults):
-            values[f"defaults.{f.name}"] = entry(f"defaults.{f.name}", getattr(self.defaults, f.name))
+            values.append(entry(f"defaults.{f.name}", getattr(self.defaults, f.name)))
         return {
             "name": self.name,
             "root": str(self.root),

@@ -122,7 +122,7 @@ COMMANDS = [
     ("checks NAME", ["checks", "proportion"]),
     ("project show", ["project", "show"]),
     ("init", ["init", "{base}/proj"]),
-    ("suggest", ["suggest", str(REPO / "examples" / "extract" / "patient_index.parquet"), "--table", "orders"]),
+    ("suggest", ["suggest", str(REPO / "examples/extract/patient_index.parquet"), "--table", "orders"]),
     ("report", ["report", "unit", "H014", "--period", "2020-09", "--store", "{store}", "--out", "{base}/r"]),
     ("report", ["report", "campaign", "--before", "2018-03", "--after", "2020-09", "--store", "{store}",
                 "--out", "{base}/r"]),

@@ -181,9 +181,10 @@ def test_project_show_says_what_is_in_force_and_where_from(tmp_path: Path, capsy
     doc = json.loads(out)
     assert code == 0 and doc["schema_version"] == 1 and doc["file"] == str(f)
     assert doc["found_by"] == f"--project {f.parent}"
-    assert doc["values"]["defaults.samples"] == {"value": 2, "from": f"{f}:4"}
-    assert doc["values"]["defaults.lang"] == {"value": "zh", "from": "built-in default"}
-    assert doc["values"]["rules.suites"]["value"] == [str(f.parent / "suites")]
+    values = {v["key"]: v for v in doc["values"]}
+    assert values["defaults.samples"] == {"key": "defaults.samples", "value": 2, "from": f"{f}:4"}
+    assert values["defaults.lang"] == {"key": "defaults.lang", "value": "zh", "from": "built-in default"}
+    assert values["rules.suites"]["value"] == [str(f.parent / "suites")]
 
 
 def test_the_bundled_project_works_from_any_folder(tmp_path: Path) -> None:

@@ -22,11 +22,11 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_OK
     print(f"project {doc['name']} · {doc['file']} · found by {doc['found_by']}")
     rows = []
-    for key, entry in doc["values"].items():
+    for entry in doc["values"]:
         value = entry["value"]
         if isinstance(value, list):
             value = ", ".join(value)
-        rows.append({"key": key, "value": value, "from": entry["from"]})
+        rows.append({"key": entry["key"], "value": value, "from": entry["from"]})
     print_rows(rows, ("key", "value", "from"))
     for name in doc["sections"]:
         print(f"section [{name}]: kept for its reader")
