@@ -48,10 +48,13 @@ class Problem:
     rule: str | None
     field: str | None
     message: str
-    line: int | None = None
+    suite: str | None = None  # the suite id, for a problem of one of its rules
+    line: int | None = None  # 1-based, where the file's text locates the problem
 
     def __str__(self) -> str:
         where = self.file + (f":{self.line}" if self.line else "")
+        if self.suite and self.rule:
+            where += f" suite {self.suite}"
         if self.rule:
             where += f" rule {self.rule}"
         if self.field:
@@ -68,9 +71,16 @@ class SuiteError(DQError):
         super().__init__(f"{len(self.problems)} problem(s) in suites:\n{lines}")
 
     def to_dicts(self) -> list[dict[str, object]]:
-        """Every problem as ``{file, line, rule, field, message}`` (JSON output)."""
+        """Every problem as ``{file, line, suite, rule, field, message}`` (JSON output)."""
         return [
-            {"file": p.file, "line": p.line, "rule": p.rule, "field": p.field, "message": p.message}
+            {
+                "file": p.file,
+                "line": p.line,
+                "suite": p.suite,
+                "rule": p.rule,
+                "field": p.field,
+                "message": p.message,
+            }
             for p in self.problems
         ]
 

@@ -283,7 +283,7 @@ def parse_project(file: str | Path, found_by: str = "") -> tuple[Project, list[P
     except tomllib.TOMLDecodeError as exc:
         m = re.search(r"line (\d+)", str(exc))
         raise SuiteError(
-            [Problem(str(file), None, None, f"not valid TOML ({exc})", int(m.group(1)) if m else None)]
+            [Problem(str(file), None, None, f"not valid TOML ({exc})", line=int(m.group(1)) if m else None)]
         ) from exc
     lines = _key_lines(text)
 
@@ -293,7 +293,7 @@ def parse_project(file: str | Path, found_by: str = "") -> tuple[Project, list[P
 
     def problem(path: tuple[str, ...], message: str) -> None:
         problems.append(
-            Problem(str(file), None, ".".join(path), message, lines.get(path) or lines.get(path[:1]))
+            Problem(str(file), None, ".".join(path), message, line=lines.get(path) or lines.get(path[:1]))
         )
 
     origins: dict[str, str] = {}

@@ -245,7 +245,7 @@ def parse_catalogue(path: str | Path) -> tuple[Catalogue, list[Problem]]:
                 found.append((("kinds", kind, "tables"), f"kinds.{kind}", f"unknown table {t!r}"))
     index = line_index(text) if found else {}
     problems = [
-        Problem(str(p), None, fld or ".".join(map(str, at)), msg, line_of(index, at))
+        Problem(str(p), None, fld or ".".join(map(str, at)), msg, line=line_of(index, at))
         for at, fld, msg in found
     ]
     return Catalogue(tables=tables, code_sets=code_sets, kinds=kinds, path=str(p)), problems
