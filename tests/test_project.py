@@ -244,7 +244,8 @@ def test_suites_validate_reports_every_problem_of_a_project_with_lines(tmp_path:
         f"- {toml}:{line_of(toml, 'port = 0')} field 'smtp.port'",
         f"- {cat}:{line_of(cat, 'type: money')} field 'tables.orders.columns.1.type'",
         f"- {suites / 'items.yaml'}:2 field 'table': unknown table 'items'; declare it in the catalogue",
-        f"- {suites / 'orders.yaml'}:{line_of(suites / 'orders.yaml', 'order_no')} rule O-1 field 'params'",
+        f"- {suites / 'orders.yaml'}:{line_of(suites / 'orders.yaml', 'order_no')} suite p.orders rule O-1 "
+        "field 'params'",
         f"- {root / 'scoring.yaml'}",
     ]
     assert len(lines) == len(expected), err
