@@ -243,10 +243,10 @@ def _read_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
         lines = list(reader)
     except csv.Error as exc:
         raise ContactsError(path, [f"not valid CSV: {exc}"]) from exc
-    lines = [(n, row) for n, row in enumerate(lines, start=1) if any(c.strip() for c in row)]
-    if not lines:
+    numbered = [(n, row) for n, row in enumerate(lines, start=1) if any(c.strip() for c in row)]
+    if not numbered:
         raise ContactsError(path, ["the file is empty"])
-    header = tuple(c.strip().lower() for c in lines[0][1])
+    header = tuple(c.strip().lower() for c in numbered[0][1])
     missing = [c for c in ("unit_id", "to") if c not in header]
     unknown = [c for c in header if c not in COLUMNS]
     if missing or unknown:
@@ -254,7 +254,7 @@ def _read_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
             path, [f"header must be {','.join(COLUMNS)} (cc and language optional), got {','.join(header)}"]
         )
     rows = []
-    for n, cells in lines[1:]:
+    for n, cells in numbered[1:]:
         if len(cells) != len(header):
             rows.append((n, {"__cells__": len(cells)}))
             continue

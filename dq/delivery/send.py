@@ -688,7 +688,9 @@ def send_period(
 
     outcomes: list[UnitOutcome] = []
     conn = _Connection(smtp) if smtp is not None and not dry_run else None
-    with store.remote_lock("deliveries/.send.lock", "dq send").held() if store.remote else _lock(log_.folder):
+    remote = store.remote_lock("deliveries/.send.lock", "dq send") if store.remote else None
+    lock = remote.held() if remote is not None else _lock(Path(log_.folder))
+    with lock:
         states = log_.states(period)
         try:
             for uid in selected:

@@ -908,7 +908,7 @@ class FrameColumn(Column):
     frame_dtype: pl.DataType | None = None
 
     @property
-    def dtype(self) -> pl.DataType:  # type: ignore[override]
+    def dtype(self) -> pl.DataType:
         return self.frame_dtype if self.frame_dtype is not None else super().dtype
 
 

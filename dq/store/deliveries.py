@@ -97,7 +97,7 @@ class DeliveryLog:
         self.root = self.store.root
         self.folder = self.store.location("deliveries")
 
-    def record(self, period: str, event: DeliveryEvent) -> Path:
+    def record(self, period: str, event: DeliveryEvent) -> Path | str:
         """Append one event (atomically); return the file written. A store that cannot be written
         (read-only, full disk) is an :class:`~dq.errors.OutputError` naming the file; no partial
         file is left behind."""

@@ -450,7 +450,7 @@ class ObjectLock:
     def stale(holder: str) -> bool:
         """True when ``holder`` names a process of this host that no longer runs."""
         m = _HOLDER.search(holder)
-        return bool(m) and m.group(2) == socket.gethostname() and not _pid_alive(int(m.group(1)))
+        return m is not None and m.group(2) == socket.gethostname() and not _pid_alive(int(m.group(1)))
 
     def held_by_other(self) -> bool:
         holder = self.holder()
