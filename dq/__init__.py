@@ -6,6 +6,8 @@ The public API (docs/api.md)::
     result = dq.audit("examples/extract")        # AuditResult; result.to_frame() is a Polars frame
     dq.validate(frame, rules)                    # list[RuleResult] for any Polars frame
     dq.load_suites(["my_rules/"])                # list[Suite] of validated Rules
+    project = dq.load_project("my-centre")       # a rule project (dq.toml): its own tables and rules
+    dq.audit("orders.csv", table="orders", project=project)
 
 Every error a caller can cause is a :class:`dq.DQError`. Names are imported on first use, so
 ``import dq`` stays light.
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
         UsageError,
     )
     from dq.io.registry import RegistryError, UnknownUnitError
+    from dq.project import Project, load_project
 
 _EXPORTS = {
     "audit": "dq.api",
@@ -58,6 +61,8 @@ _EXPORTS = {
     "NotApplicable": "dq.errors",
     "RegistryError": "dq.io.registry",
     "UnknownUnitError": "dq.io.registry",
+    "Project": "dq.project",
+    "load_project": "dq.project",
 }
 
 __all__ = [
@@ -69,6 +74,7 @@ __all__ = [
     "NotApplicable",
     "OutputError",
     "Problem",
+    "Project",
     "PublishedError",
     "RegistryError",
     "Rule",
@@ -81,6 +87,7 @@ __all__ = [
     "UsageError",
     "__version__",
     "audit",
+    "load_project",
     "load_suites",
     "results_frame",
     "validate",

@@ -30,6 +30,7 @@ from dq.errors import Problem, SuiteError, UsageError
 from dq.io.catalogue import Catalogue, Column, TableSpec, load_catalogue
 from dq.io.period import Period
 from dq.io.yamlio import load_yaml
+from dq.project import Project
 
 __all__ = ["FRAME_TABLE", "audit", "validate"]
 
@@ -51,9 +52,9 @@ def _period(period: str | None) -> str | None:
     return period
 
 
-def _suites(suites: SuitesArg, catalogue: Catalogue) -> list[Suite]:
+def _suites(suites: SuitesArg, catalogue: Catalogue, project: Project | None = None) -> list[Suite]:
     if suites is None:
-        return load_suites(None, catalogue)
+        return project.suites(catalogue=catalogue) if project is not None else load_suites(None, catalogue)
     if isinstance(suites, str | Path):
         suites = [suites]
     loaded = [s for s in suites if isinstance(s, Suite)]
@@ -67,7 +68,7 @@ def _table_name(name: str, catalogue: Catalogue) -> str:
         raise UsageError(
             f"unknown table {name!r}"
             + (f"; did you mean '{hint[0]}'?" if hint else "")
-            + " (see rules/catalogue.yaml)"
+            + f" (see {catalogue.path or 'the catalogue'}; `dq suggest FILE --table {name}` drafts its entry)"
         )
     return name
 
@@ -83,6 +84,7 @@ def audit(
     streaming: bool = False,
     catalogue: Catalogue | None = None,
     follow_symlinks: bool = False,
+    project: Project | None = None,
 ) -> AuditResult:
     """Audit a site extract folder (``manifest.yaml`` + table files) or one table file.
 
@@ -90,11 +92,13 @@ def audit(
     ``period``: the audited month ``YYYY-MM`` (default: the manifest's). ``samples``: failing rows
     kept per rule, identifiers masked. ``table``: the catalogue table a lone file holds (default:
     the file's name without its suffix); a lone file is audited with that table's suites only.
+    ``project``: a rule project (:func:`dq.load_project`) whose catalogue and suites are used
+    (default: the bundled specification).
     """
     from dq.engine.evaluate import audit_extract
     from dq.io.sources import Extract, open_extract, read_table
 
-    cat = catalogue or load_catalogue()
+    cat = catalogue or (project.catalogue() if project is not None else load_catalogue())
     samples, period = _samples(samples), _period(period)
     p = Path(path)
     if table is not None:
@@ -103,14 +107,16 @@ def audit(
         src = read_table(p, table=table, catalogue=cat, encoding=encoding)
         if src.spec is None:
             hint = difflib.get_close_matches(src.table, cat.tables, n=1)
+            some = hint[0] if hint else next(iter(cat.tables), "TABLE")
             raise UsageError(
                 f"{p}: {src.table!r} is not a table of the catalogue; name the file's table with --table"
-                f" (table=), e.g. --table {hint[0] if hint else 'patient_index'}"
+                f" (table=), e.g. --table {some}, or declare it in {cat.path}: `dq suggest {p}` drafts"
+                " its catalogue entry and suite"
             )
         extract = Extract(
             p.parent, {"kind": src.spec.kind if src.spec else None, "name": p.name}, {src.table: src}
         )
-        chosen = [s for s in _suites(suites, cat) if s.table == src.table]
+        chosen = [s for s in _suites(suites, cat, project) if s.table == src.table]
         if not chosen:
             raise UsageError(
                 f"{p}: no suite targets table {src.table}; pass --suite (or --table to name the table)"
@@ -119,7 +125,7 @@ def audit(
         if table is not None:
             raise UsageError(f"{p}: --table names the table of a single file, not of an extract folder")
         extract = open_extract(p, catalogue=cat, encoding=encoding, follow_symlinks=follow_symlinks)
-        chosen = _suites(suites, cat)
+        chosen = _suites(suites, cat, project)
     return audit_extract(extract, chosen, period=period, samples=samples, catalogue=cat, streaming=streaming)
 
 
@@ -205,6 +211,7 @@ def validate(
     *,
     samples: int = 5,
     catalogue: Catalogue | None = None,
+    project: Project | None = None,
 ) -> list[RuleResult]:
     """Check ``frame`` (a Polars DataFrame or LazyFrame, any columns) against ``rules``.
 
@@ -213,7 +220,8 @@ def validate(
     validated as suite files are: :class:`~dq.errors.SuiteError` lists every problem, e.g. a
     column the frame does not have. ``table``: a catalogue table whose types (and identifier
     masking) the frame follows; without it the rules are checked against the frame's own
-    columns. Returns one :class:`RuleResult` per rule, in order.
+    columns. ``project``: a rule project whose catalogue names ``table`` (default: the bundled
+    one). Returns one :class:`RuleResult` per rule, in order.
     """
     from dq.engine.evaluate import evaluate_frame
     from dq.io.sources import _coerce
@@ -225,7 +233,7 @@ def validate(
         frame = pl.from_pandas(frame)
     lf = frame.lazy()
     samples, period = _samples(samples), _period(period)
-    cat = catalogue or load_catalogue()
+    cat = catalogue or (project.catalogue() if project is not None else load_catalogue())
 
     if isinstance(rules, Suite):
         rule_list = list(rules.rules)

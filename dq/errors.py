@@ -41,16 +41,18 @@ class DQError(Exception):
 
 @dataclass(frozen=True)
 class Problem:
-    """One validation problem in a suite or catalogue file."""
+    """One validation problem in a suite, catalogue, scoring, registry or project file;
+    ``line`` (1-based) where the file's text locates it."""
 
     file: str
     rule: str | None
     field: str | None
     message: str
     suite: str | None = None  # the suite id, for a problem of one of its rules
+    line: int | None = None  # 1-based, where the file's text locates the problem
 
     def __str__(self) -> str:
-        where = self.file
+        where = self.file + (f":{self.line}" if self.line else "")
         if self.suite and self.rule:
             where += f" suite {self.suite}"
         if self.rule:
@@ -67,6 +69,20 @@ class SuiteError(DQError):
         self.problems = list(problems)
         lines = "\n".join(f"  - {p}" for p in self.problems)
         super().__init__(f"{len(self.problems)} problem(s) in suites:\n{lines}")
+
+    def to_dicts(self) -> list[dict[str, object]]:
+        """Every problem as ``{file, line, suite, rule, field, message}`` (JSON output)."""
+        return [
+            {
+                "file": p.file,
+                "line": p.line,
+                "suite": p.suite,
+                "rule": p.rule,
+                "field": p.field,
+                "message": p.message,
+            }
+            for p in self.problems
+        ]
 
 
 class InputError(DQError):

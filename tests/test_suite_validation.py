@@ -450,7 +450,9 @@ def test_cli_validate_bad_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFix
     assert main(["suites", "validate", str(f)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("dq: error:")
-    where = f"{f} suite test.suite rule R-9 field 'check'"
+    # file:line of the rule's `check:` key, then suite, rule and field
+    line = next(i for i, t in enumerate(f.read_text().splitlines(), 1) if "not_nul" in t)
+    where = f"{f}:{line} suite test.suite rule R-9 field 'check'"
     assert f"{where}: unknown check 'not_nul'; did you mean 'not_null'?" in err
 
 

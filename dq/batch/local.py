@@ -33,7 +33,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -54,6 +54,9 @@ from dq.io.yamlio import load_yaml, read_yaml
 from dq.scoring.scores import ScoringConfig, UnitScore, load_scoring, rank_units, score_unit
 from dq.scoring.summary import audit_and_summarize, summary_frame
 from dq.store.history import Run, Store, suites_hash
+
+if TYPE_CHECKING:
+    from dq.project import Project
 
 __all__ = [
     "BatchOutcome",
@@ -192,6 +195,17 @@ def _stated_ids(path: Path | str) -> dict[str, Any] | None:
             k: check_unit_id(raw[k], str(where), k) for k in ("unit_id", "org_code") if raw.get(k) is not None
         }
     except (InputError, OSError, UnicodeDecodeError, DQError):
+        return None
+
+
+def _project_registry(project: Project | None) -> Any:
+    """The project's unit registry, or None (the bundled one) when there is no project or its
+    registry cannot be read (reported where it is used; identity checks go on)."""
+    if project is None:
+        return None
+    try:
+        return project.registry()
+    except DQError:
         return None
 
 
@@ -634,8 +648,12 @@ def score_batch(
     fix_rows: int = 1000,
     follow_symlinks: bool = False,
     threads: int | None = None,
+    project: Project | None = None,
 ) -> BatchOutcome:
     """Audit and score every unit under ``root/period`` and append the results to ``store``.
+
+    ``project``: the rule project whose catalogue, suites, scoring and registry are used
+    (default: the bundled one).
 
     ``map_units(fn, paths)`` runs ``fn`` (a picklable :func:`audit_unit` with everything but the
     folder bound) over the folders and yields the outcomes in any order, e.g. on a Dask cluster;
@@ -647,9 +665,11 @@ def score_batch(
     """
     t0 = time.perf_counter()
     unit_dirs = discover_units(root, period)
-    cat = load_catalogue()
-    suites = load_suites(suite_paths)
-    cfg = load_scoring()
+    if project is None:
+        cat, suites, cfg = load_catalogue(), load_suites(suite_paths), load_scoring()
+    else:
+        cat = project.catalogue()
+        suites, cfg = project.suites(suite_paths, cat), project.scoring()
     fixes = {r.id: (r.fix_zh, r.fix_en) for s in suites for r in s.rules}
     show = sys.stderr.isatty() if progress is None else progress
     with store.lock(), contextlib.ExitStack() as stack:
@@ -657,14 +677,16 @@ def score_batch(
         if stale and log:
             log(f"runs {', '.join(stale)} were interrupted; their finished units are kept")
         where = str(root) if is_url(root) else str(Path(root).resolve())
-        run = store.begin_run(period, suites_hash([default_rules_dir()]), "batch", where)
+        run = store.begin_run(
+            period, suites_hash([project.root if project else default_rules_dir()]), "batch", where
+        )
         outcomes: dict[str, UnitOutcome] = {}
         status = "failed"
         try:
             done = set() if force else store.scored_units(period)
             todo: list[Path] = []
             refused: list[UnitOutcome] = []
-            for d, unit in identify_units(unit_dirs).items():
+            for d, unit in identify_units(unit_dirs, _project_registry(project)).items():
                 error = unit.pop("error")
                 if error:
                     refused.append(UnitOutcome(unit, error=error, folder=str(d)))

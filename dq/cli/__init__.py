@@ -20,9 +20,25 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from dq import __version__
-from dq.cli import audit, checks, demo, explain, gx, history, report, score, send, suites, synth
+from dq.cli import (
+    audit,
+    checks,
+    demo,
+    explain,
+    gx,
+    history,
+    init,
+    project,
+    report,
+    score,
+    send,
+    suggest,
+    suites,
+    synth,
+)
 from dq.cli.common import EXIT_BUG, EXIT_OK, EXIT_USAGE
 from dq.errors import DQError
+from dq.project import PROJECT_ENV
 
 __all__ = ["build_parser", "main"]
 
@@ -35,7 +51,10 @@ COMMANDS = (
     ("explain", explain, "where a unit loses points, in overall-score points"),
     ("send", send, "e-mail every unit its report, once, and record it"),
     ("synth", synth, "generate a synthetic batch of site extracts with known defects"),
-    ("suites", suites, "list or validate rule suites"),
+    ("suites", suites, "list or validate rule suites (a whole project with validate)"),
+    ("project", project, "show the rule project in force and where each value came from"),
+    ("init", init, "create a rule project: dq.toml, catalogue, suites, scoring, registry"),
+    ("suggest", suggest, "profile a table file or an extract and draft its catalogue entry and suite"),
     ("checks", checks, "list the check catalogue"),
     ("gx", gx, "Great Expectations: export suites, validate them with GX, import GX suites"),
     ("demo", demo, "run the main job end to end on the bundled data"),
@@ -57,6 +76,12 @@ def _common_options() -> _Parser:
     p = _Parser(add_help=False)
     p.add_argument("-q", "--quiet", action="store_true", help="print only results and errors")
     p.add_argument("-v", "--verbose", action="store_true", help="say more (and show tracebacks of bugs)")
+    p.add_argument(
+        "--project",
+        metavar="DIR",
+        help=f"rule project folder (its dq.toml); default: ${PROJECT_ENV}, else the nearest dq.toml "
+        "here or above, else the bundled specification",
+    )
     return p
 
 

@@ -12,7 +12,7 @@ import io
 import json
 import sys
 
-from dq.cli.common import add_format, console, count, debug, info, period, write_output
+from dq.cli.common import add_format, console, count, debug, info, period, project_of, write_output
 
 __all__ = ["configure_parser", "render_text", "run"]
 
@@ -35,9 +35,13 @@ def configure_parser(a: argparse.ArgumentParser) -> None:
     a.add_argument("--table", help="the catalogue table a single file holds (default: the file's name)")
     add_format(a)
     a.add_argument("--output", "-o", help="write the result to this file instead of stdout")
-    a.add_argument("--samples", type=count, default=5, help="failing rows shown per rule (0: none)")
+    a.add_argument(
+        "--samples", type=count, help="failing rows shown per rule (0: none; default: the project's, else 5)"
+    )
     a.add_argument("--all", action="store_true", help="also list the rules that passed or did not apply")
-    a.add_argument("--lang", choices=("zh", "en"), default="zh", help="language of rule titles (default: zh)")
+    a.add_argument(
+        "--lang", choices=("zh", "en"), help="language of rule titles (default: the project's, else zh)"
+    )
     a.add_argument("--encoding", help="CSV encoding (default: detect UTF-8 or GB18030)")
     a.add_argument("--streaming", action="store_true", help="use Polars' streaming engine")
     a.add_argument(
@@ -123,10 +127,12 @@ def run(args: argparse.Namespace) -> int:
     from dq.api import audit as run_audit
 
     t0 = time.perf_counter()
+    project = project_of(args).override(samples=args.samples, lang=args.lang)
+    args.samples, args.lang = project.defaults.samples, project.defaults.lang
     audit = run_audit(
         args.path, args.suite or None, args.period, args.samples,
         table=args.table, encoding=args.encoding, streaming=args.streaming,
-        follow_symlinks=args.follow_symlinks,
+        follow_symlinks=args.follow_symlinks, project=project,
     )  # fmt: skip
     for p in audit.problems:
         info(args, f"dq: warning: {p}")

@@ -24,6 +24,8 @@ __all__ = [
     "period",
     "print_json",
     "print_rows",
+    "project_of",
+    "store_path",
     "use_color",
     "write_output",
 ]
@@ -88,10 +90,33 @@ def add_format(p: argparse.ArgumentParser, *extra: str) -> None:
 
 
 def add_store(p: argparse.ArgumentParser) -> None:
-    """``--store``, the history store a command reads (default: the batch runs' store)."""
+    """``--store``, the history store a command reads (default: the project's, else the batch
+    runs' store; see :func:`store_path`)."""
     p.add_argument(
-        "--store", default=DEFAULT_STORE, help=f"history folder or fsspec URL (default: {DEFAULT_STORE})"
+        "--store",
+        default=None,
+        help=f"history folder or fsspec URL (default: the project's store, else {DEFAULT_STORE})",
     )
+
+
+def project_of(args: argparse.Namespace):
+    """The rule project of a command (``--project``, ``DQ_PROJECT``, the nearest dq.toml, else the
+    bundled one), read once per command; its warnings (unknown keys, with file and line) go to
+    stderr unless ``-q``."""
+    cached = getattr(args, "dq_project", None)
+    if cached is None:
+        from dq.project import load_project
+
+        cached = load_project(getattr(args, "project", None))
+        for w in cached.warnings:
+            info(args, f"dq: warning: {w}")
+        args.dq_project = cached
+    return cached
+
+
+def store_path(args: argparse.Namespace) -> str:
+    """``--store`` if given, else the project's default store."""
+    return args.store or project_of(args).defaults.store
 
 
 def print_json(doc: Mapping[str, Any], out=None) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from dq.cli.common import add_store, console, open_store, period, print_json
+from dq.cli.common import add_store, console, open_store, period, print_json, project_of, store_path
 
 __all__ = ["configure_parser", "run"]
 
@@ -21,7 +21,7 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--period", required=True, type=period, help="YYYY-MM")
     add_store(p)
     p.add_argument("--format", choices=("table", "json"), default="table")
-    p.add_argument("--lang", choices=("zh", "en"), default="zh", help="titles' language (default: zh)")
+    p.add_argument("--lang", choices=("zh", "en"), help="titles' language (default: the project's, else zh)")
     p.add_argument("--top", type=int, default=0, help="show only the N largest losses (default: all)")
 
 
@@ -31,7 +31,8 @@ def run(args: argparse.Namespace) -> int:
     from dq.report.explain import unit_losses
     from dq.report.i18n import dimension_label
 
-    store = open_store(args.store)
+    store = open_store(store_path(args))
+    args.lang = args.lang or project_of(args).defaults.lang
     ul = unit_losses(store, args.period, args.unit)
     losses = ul.losses[: args.top] if args.top > 0 else ul.losses
     if args.format == "json":

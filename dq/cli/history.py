@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 
-from dq.cli.common import add_format, add_store, info, open_store, period, print_json, print_rows
+from dq.cli.common import add_format, add_store, info, open_store, period, print_json, print_rows, store_path
 
 __all__ = ["configure_parser", "history_rows", "run"]
 
@@ -83,7 +83,7 @@ def history_rows(
 
 
 def run(args: argparse.Namespace) -> int:
-    store = open_store(args.store)
+    store = open_store(store_path(args))
     if args.check:
         return _check(args, store)
     cols, rows = history_rows(

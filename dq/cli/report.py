@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from dq.cli.common import add_format, add_store, info, open_store, period, print_json
+from dq.cli.common import add_format, add_store, info, open_store, period, print_json, project_of, store_path
 
 __all__ = ["check_campaign", "configure_parser", "run"]
 
@@ -14,8 +14,8 @@ DEFAULT_OUT = "reports"
 def configure_parser(p: argparse.ArgumentParser) -> None:
     common = argparse.ArgumentParser(add_help=False)
     add_store(common)
-    common.add_argument("--out", default=DEFAULT_OUT, help=f"output folder (default: {DEFAULT_OUT})")
-    common.add_argument("--lang", choices=("zh", "en"), default="zh", help="language (default: zh)")
+    common.add_argument("--out", help=f"output folder (default: the project's reports, else {DEFAULT_OUT})")
+    common.add_argument("--lang", choices=("zh", "en"), help="language (default: the project's, else zh)")
     add_format(common)
     # -q/-v after the action too (SUPPRESS: do not reset what was given before it).
     common.add_argument(
@@ -57,7 +57,9 @@ def run(args: argparse.Namespace) -> int:
     from dq.io.period import Period
     from dq.report.files import campaign_report, render_campaign_file, render_period, render_unit_file
 
-    store = open_store(args.store)
+    store = open_store(store_path(args))
+    defaults = project_of(args).defaults
+    args.out, args.lang = args.out or defaults.reports, args.lang or defaults.lang
     if args.action == "campaign":
         for spec in (args.before, args.after):
             if spec[:4].isdigit() and len(spec) <= 7:  # looks like a month: the one message for periods

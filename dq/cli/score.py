@@ -17,6 +17,7 @@ from dq.cli.common import (
     positive,
     print_json,
     print_rows,
+    project_of,
 )
 from dq.errors import DQError
 
@@ -37,12 +38,15 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--store",
         default=None,
-        help=f"history folder or fsspec URL (default: {DEFAULT_STORE}; with --published: {PUBLISHED_STORE})",
+        help=f"history folder or fsspec URL (default: the project's store, else {DEFAULT_STORE}; "
+        f"with --published: {PUBLISHED_STORE})",
     )
     add_format(p)
     p.add_argument("--force", action="store_true", help="re-score units already scored for the period")
     p.add_argument("--suite", action="append", help="suite file or folder (default: rules/suites)")
-    p.add_argument("--samples", type=count, default=5, help="failing rows kept per rule (0: none)")
+    p.add_argument(
+        "--samples", type=count, help="failing rows kept per rule (0: none; default: the project's, else 5)"
+    )
     p.add_argument("--streaming", action="store_true", help="use Polars' streaming engine")
     p.add_argument(
         "--max-rows",
@@ -56,8 +60,10 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
         help="follow symbolic links that stay inside the extract folder (refused by default)",
     )
     p.add_argument("--reports", action="store_true", help="render the period's HTML reports afterwards")
-    p.add_argument("--out", default="reports", help="folder for --reports (default: reports)")
-    p.add_argument("--lang", choices=("zh", "en"), default="zh", help="language of --reports")
+    p.add_argument("--out", help="folder for --reports (default: the project's reports, else reports)")
+    p.add_argument(
+        "--lang", choices=("zh", "en"), help="language of --reports (default: the project's, else zh)"
+    )
     cluster = p.add_mutually_exclusive_group()
     cluster.add_argument(
         "--threads",
@@ -103,13 +109,22 @@ def _print_table(ranking: pl.DataFrame, title: str) -> None:
 def default_store(args: argparse.Namespace) -> str:
     """``--store`` if given, else ``history-published`` for published runs and ``history`` for
     batch runs."""
-    return args.store or (PUBLISHED_STORE if args.published else DEFAULT_STORE)
+    if args.store:
+        return args.store
+    return PUBLISHED_STORE if args.published else project_of(args).defaults.store
 
 
 def run(args: argparse.Namespace) -> int:
     from dq.batch.local import score_batch, score_published
     from dq.store.history import Store
 
+    project = project_of(args).override(
+        reports=args.out, lang=args.lang, samples=args.samples, threads=args.threads
+    )
+    d = project.defaults
+    args.out, args.lang, args.samples = d.reports, d.lang, d.samples
+    if not (args.workers or args.scheduler):
+        args.threads = d.threads
     store = Store(default_store(args))
 
     def log(msg: str) -> None:
@@ -131,6 +146,7 @@ def run(args: argparse.Namespace) -> int:
             log=log,
             fix_rows=args.max_rows,
             follow_symlinks=args.follow_symlinks,
+            project=project,
         )
         if args.workers or args.scheduler:
             from dq.batch.cluster import score_batch_on_cluster

@@ -6,7 +6,17 @@ import argparse
 import math
 import sys
 
-from dq.cli.common import EXIT_FAILED, EXIT_OK, add_store, console, count, period, print_json
+from dq.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    add_store,
+    console,
+    count,
+    period,
+    print_json,
+    project_of,
+    store_path,
+)
 
 __all__ = ["configure_parser", "run"]
 
@@ -19,17 +29,24 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--period", required=True, type=period, help="month whose reports to send, YYYY-MM")
     add_store(p)
     p.add_argument(
-        "--reports", default="reports", help="folder the reports were rendered to (default: reports)"
+        "--reports", help="folder the reports were rendered to (default: the project's, else reports)"
     )
     p.add_argument(
-        "--contacts", required=True, metavar="FILE", help="contacts CSV or YAML (unit_id,to,cc,language)"
+        "--contacts",
+        metavar="FILE",
+        help="contacts CSV or YAML (unit_id,to,cc,language); default: the project's contacts",
     )
-    p.add_argument("--smtp", metavar="HOST:PORT", help="mail server (not needed with --dry-run)")
+    p.add_argument(
+        "--smtp", metavar="HOST:PORT", help="mail server (default: the project's; not needed with --dry-run)"
+    )
     tls = p.add_mutually_exclusive_group()
     tls.add_argument(
         "--starttls", action="store_true", help="upgrade the connection with STARTTLS (port 587)"
     )
     tls.add_argument("--ssl", action="store_true", help="connect over TLS from the start (port 465)")
+    tls.add_argument(
+        "--no-tls", action="store_true", help="plain connection (this machine only, or --insecure)"
+    )
     p.add_argument("--user", help="login name on the mail server")
     p.add_argument(
         "--password-env",
@@ -102,8 +119,22 @@ def run(args: argparse.Namespace) -> int:
 
     if args.out and not args.dry_run:
         raise UsageError("--out is for --dry-run (the .eml files); nothing is written when sending")
+    project = project_of(args)
+    d = project.defaults
+    args.store = store_path(args)
+    args.reports = args.reports or d.reports
+    args.contacts = args.contacts or d.contacts
+    if not args.contacts:
+        raise UsageError("give --contacts FILE (or contacts in the project's [defaults])")
+    if not args.smtp and d.smtp_host:
+        port = d.smtp_port or {"ssl": 465, "starttls": 587}.get(d.smtp_tls or "", 25)
+        args.smtp = f"[{d.smtp_host}]:{port}" if ":" in d.smtp_host else f"{d.smtp_host}:{port}"
+    args.user = args.user or d.smtp_user
+    args.sender = args.sender or d.smtp_sender
+    if not (args.starttls or args.ssl or args.no_tls):
+        args.starttls, args.ssl = d.smtp_tls == "starttls", d.smtp_tls == "ssl"
     try:
-        registry = Registry.load(args.registry)
+        registry = Registry.load(args.registry) if args.registry else project.registry()
     except RegistryError as exc:
         raise UsageError(str(exc)) from exc
     contacts = load_contacts(args.contacts, registry)

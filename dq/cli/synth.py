@@ -73,6 +73,11 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
         ),
     )
     p.add_argument(
+        "--clean",
+        action="store_true",
+        help="plant no defect at all (a clean batch, e.g. to learn a draft suite from: dq suggest)",
+    )
+    p.add_argument(
         "--units",
         nargs="+",
         metavar="ID",
@@ -115,6 +120,14 @@ def run(args: argparse.Namespace) -> int:
         "fmt": args.fmt,
         "progress": getattr(args, "progress", True) and not getattr(args, "quiet", False),
     }
+    if getattr(args, "clean", False):
+        if cities:
+            from dq.errors import UsageError
+
+            raise UsageError("--clean is for one city's batch (not with --cities)")
+        from dq.synth.generate import no_defects
+
+        options["adjust"] = no_defects
     if cities:
         root = generate_province(args.out, args.period, cities, **options)
     else:

@@ -26,6 +26,7 @@ each naming the file, the rule id and the field.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -42,7 +43,7 @@ from dq.engine.results import SEVERITIES, Dimension, Severity
 from dq.errors import CheckError, InputError, NotApplicable, Problem, SuiteError
 from dq.io.catalogue import Catalogue, default_rules_dir, load_catalogue
 from dq.io.period import Period
-from dq.io.yamlio import read_yaml
+from dq.io.yamlio import LineIndex, line_index, line_of, read_yaml
 
 __all__ = [
     "SEVERITIES",
@@ -50,6 +51,7 @@ __all__ = [
     "Rule",
     "Suite",
     "Threshold",
+    "catalogue_entry",
     "default_suite_paths",
     "load_suites",
     "suite_from_data",
@@ -387,7 +389,33 @@ class _Loader:
         except InputError as exc:
             self.problem(file, None, None, f"cannot read YAML: {str(exc).removeprefix(file + ': ')}")
             return None
-        return self.suite_data(raw, file)
+        start = len(self.problems)
+        suite = self.suite_data(raw, file)
+        if len(self.problems) > start:
+            try:
+                index = line_index(path.read_text(encoding="utf-8-sig"))
+            except (OSError, UnicodeDecodeError):
+                index = {}
+            self.locate(start, raw, index)
+        return suite
+
+    def locate(self, start: int, raw: Any, index: LineIndex) -> None:
+        """Give the problems found since ``start`` the line of the rule and field they name."""
+        rules = raw.get("rules") if isinstance(raw, Mapping) else None
+        where: dict[str, int] = {}
+        for i, r in enumerate(rules if isinstance(rules, list) else []):
+            rid = r.get("id") if isinstance(r, Mapping) else None
+            where.setdefault(rid if isinstance(rid, str) and rid.strip() else f"#{i + 1}", i)
+        for k in range(start, len(self.problems)):
+            p = self.problems[k]
+            if p.line is not None:
+                continue
+            path: tuple[str | int, ...] = ()
+            if p.rule is not None and p.rule in where:
+                path = ("rules", where[p.rule])
+            fields = tuple(p.field.split(".")) if p.field else ()
+            line = line_of(index, (*path, *fields)) or line_of(index, path) or index.get(())
+            self.problems[k] = dataclasses.replace(p, line=line)
 
     def suite_data(self, raw: Any, file: str) -> Suite | None:
         """Validate one suite given as data (what a suite file holds); ``file`` names it."""
@@ -401,12 +429,21 @@ class _Loader:
             self.problem(file, None, "suite", "missing suite id")
         if not isinstance(table, str) or self.catalogue.table(table) is None:
             hint = difflib.get_close_matches(str(table), self.catalogue.tables, n=1)
+            declare = ""
+            if isinstance(table, str) and table.strip() and not hint:
+                declare = (
+                    "; declare it in the catalogue"
+                    + (f" ({self.catalogue.path})" if self.catalogue.path else "")
+                    + ", e.g.\n"
+                    + catalogue_entry(table, _rule_columns(raw.get("rules")))
+                )
+                declare += f"\n    (`dq suggest FILE --table {table}` writes the entry from the data)"
             self.problem(
                 file, None, "table",
-                f"unknown table {table!r}" + (f"; did you mean '{hint[0]}'?" if hint else ""),
+                f"unknown table {table!r}" + (f"; did you mean '{hint[0]}'?" if hint else "") + declare,
             )  # fmt: skip
             return None
-        if kind not in KINDS:
+        if kind not in KINDS and kind not in self.catalogue.kinds:
             self.problem(file, None, "kind", f"{kind!r} is not one of {list(KINDS)}")
         defaults = raw.get("defaults") or {}
         if not isinstance(defaults, Mapping):
@@ -429,6 +466,36 @@ class _Loader:
             rules=tuple(r for r in rules if r is not None), source=file,
             description=str(raw.get("description", "")),
         )  # fmt: skip
+
+
+def _rule_columns(rules: Any) -> list[str]:
+    """The columns a suite's rules name in their ``column``/``columns`` parameters, in order."""
+    out: list[str] = []
+    for r in rules if isinstance(rules, list) else []:
+        params = r.get("params") if isinstance(r, Mapping) else None
+        if not isinstance(params, Mapping):
+            continue
+        for key in ("column", "columns", "start", "end"):
+            value = params.get(key)
+            for c in value if isinstance(value, list) else [value]:
+                if isinstance(c, str) and c.isidentifier() and c not in out:
+                    out.append(c)
+    return out
+
+
+def catalogue_entry(table: str, columns: Iterable[str]) -> str:
+    """The YAML lines that declare ``table`` (with ``columns`` as text) under ``tables:`` of a
+    catalogue; the types are to be checked (str, int, decimal, date, datetime)."""
+    lines = [
+        "    tables:",
+        f"      {table}:",
+        "        kind: any",
+        f"        title: {{zh: {table}, en: {table}}}",
+    ]
+    cols = list(columns)
+    lines.append("        columns:" + ("" if cols else " []"))
+    lines += [f"          - {{name: {c}, type: str}}   # type: str|int|decimal|date|datetime" for c in cols]
+    return "\n".join(lines)
 
 
 def _suite_files(paths: Iterable[str | Path]) -> list[Path]:

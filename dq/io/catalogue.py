@@ -1,11 +1,14 @@
 """The table catalogue: tables, columns, types, code sets and pii tags per kind of unit.
 
-It is read from ``rules/catalogue.yaml`` (the upload specification as data). Every table gets an
-``upload_time`` column (datetime, required) in addition to the columns the file lists.
+It is read from a project's catalogue (the bundled one: ``rules/catalogue.yaml``, the upload
+specification as data). Every table gets an ``upload_time`` column (datetime, required) in addition
+to the columns the file lists, unless the catalogue says ``upload_time: false`` (a project's own
+tables). docs/suites.md documents every key.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -15,7 +18,7 @@ import polars as pl
 import yaml
 
 from dq.errors import InputError, Problem, SuiteError
-from dq.io.yamlio import load_yaml
+from dq.io.yamlio import line_index, line_of, load_yaml
 
 __all__ = [
     "POLARS_TYPES",
@@ -24,6 +27,7 @@ __all__ = [
     "TableSpec",
     "default_rules_dir",
     "load_catalogue",
+    "parse_catalogue",
 ]
 
 POLARS_TYPES: dict[str, pl.DataType] = {
@@ -51,6 +55,7 @@ class Column:
     code_set: str | None = None
     pii: str | None = None
     scale: int | None = None  # decimal places a decimal column is shown with (reports)
+    format: str | None = None  # a regular expression every value matches (documentation; dq suggest)
 
     @property
     def dtype(self) -> pl.DataType:
@@ -66,6 +71,7 @@ class TableSpec:
     columns: tuple[Column, ...]
     key: tuple[str, ...] = ()
     event_time: str | None = None
+    links: tuple[tuple[str, str], ...] = ()  # (column, "table.column") this table refers to
 
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.name == name), None)
@@ -100,68 +106,166 @@ class Catalogue:
         return col.scale if col is not None and col.type == "decimal" else None
 
 
-def _column(raw: dict[str, Any], where: str, problems: list[Problem]) -> Column | None:
-    allowed = {"name", "type", "required", "code_set", "pii", "scale"}
-    for key in set(raw) - allowed:
-        problems.append(Problem(where, None, key, "unknown key"))
+COLUMN_KEYS = {"name", "type", "required", "code_set", "pii", "scale", "format", "description"}
+TABLE_KEYS = {"kind", "title", "key", "event_time", "columns", "links", "description"}
+TOP_KEYS = {"version", "code_sets", "kinds", "tables", "upload_time"}
+
+
+def _column(raw: Any, where: tuple[str | int, ...], problems: list[_Found]) -> Column | None:
+    if not isinstance(raw, dict):
+        problems.append((where, None, "a column must be a mapping {name: ..., type: ...}"))
+        return None
+    for key in sorted(set(raw) - COLUMN_KEYS, key=str):
+        problems.append(((*where, key), None, f"unknown key {key!r} (one of {sorted(COLUMN_KEYS)})"))
     name, typ = raw.get("name"), raw.get("type")
-    if not isinstance(name, str) or typ not in POLARS_TYPES:
+    if not isinstance(name, str) or not name.strip():
+        problems.append(((*where, "name"), None, "a column needs a name"))
+        return None
+    if typ not in POLARS_TYPES:
         problems.append(
-            Problem(where, None, "type", f"column {name!r}: type must be one of {list(POLARS_TYPES)}")
+            ((*where, "type"), None, f"column {name!r}: type must be one of {list(POLARS_TYPES)}")
         )
         return None
     pii = raw.get("pii")
     if pii is not None and pii not in PII_KINDS:
-        problems.append(Problem(where, None, "pii", f"column {name}: pii must be one of {PII_KINDS}"))
+        problems.append(((*where, "pii"), None, f"column {name}: pii must be one of {PII_KINDS}"))
     scale = raw.get("scale")
     if scale is not None and (typ != "decimal" or not isinstance(scale, int) or not 0 <= scale <= 10):
-        problems.append(Problem(where, None, "scale", f"column {name}: scale is 0..10, for decimal columns"))
+        problems.append(((*where, "scale"), None, f"column {name}: scale is 0..10, for decimal columns"))
         scale = None
-    return Column(name, typ, bool(raw.get("required", False)), raw.get("code_set"), pii, scale)
+    fmt = raw.get("format")
+    if fmt is not None:
+        try:
+            re.compile(str(fmt))
+        except re.error as exc:
+            problems.append(
+                ((*where, "format"), None, f"column {name}: format is not a regular expression ({exc})")
+            )
+            fmt = None
+    return Column(name, typ, bool(raw.get("required", False)), raw.get("code_set"), pii, scale,
+                  None if fmt is None else str(fmt))  # fmt: skip
 
 
-@cache
-def _load_cached(path: str) -> Catalogue:
+_Found = tuple[tuple[str | int, ...], str | None, str]
+
+
+def parse_catalogue(path: str | Path) -> tuple[Catalogue, list[Problem]]:
+    """Read a catalogue file: what could be read of it, and every problem found (each with the
+    file and line it is about). :func:`load_catalogue` raises on any problem; ``dq suites
+    validate`` goes on to check the suites against what could be read."""
     p = Path(path)
     try:
-        raw = load_yaml(p.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError, InputError) as exc:
-        raise SuiteError([Problem(str(p), None, None, f"cannot read catalogue: {exc}")]) from exc
-    problems: list[Problem] = []
-    code_sets = {
-        name: {str(k): str(v) for k, v in (values or {}).items()}
-        for name, values in (raw.get("code_sets") or {}).items()
-    }
+        text = p.read_text(encoding="utf-8-sig")
+        raw = load_yaml(text, source=str(p)) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, InputError) as exc:
+        return Catalogue({}, {}, path=str(p)), [Problem(str(p), None, None, f"cannot read catalogue: {exc}")]
+    if not isinstance(raw, dict):
+        return Catalogue({}, {}, path=str(p)), [Problem(str(p), None, None, "a catalogue must be a mapping")]
+    found: list[_Found] = []
+    for key in sorted(set(raw) - TOP_KEYS, key=str):
+        found.append(((key,), None, f"unknown key {key!r} (one of {sorted(TOP_KEYS)})"))
+    code_sets: dict[str, dict[str, str]] = {}
+    for name, values in (raw.get("code_sets") or {}).items():
+        if not isinstance(values, dict):
+            found.append((("code_sets", name), None, "a code set maps each code to its label"))
+            continue
+        code_sets[str(name)] = {str(k): str(v) for k, v in values.items()}
+    add_upload_time = raw.get("upload_time", True)
+    if not isinstance(add_upload_time, bool):
+        found.append(
+            (("upload_time",), None, "upload_time is true (every table has a required upload_time) or false")
+        )
+        add_upload_time = True
     tables: dict[str, TableSpec] = {}
-    for tname, traw in (raw.get("tables") or {}).items():
-        where = f"{p} table {tname}"
-        cols = [c for c in (_column(c, where, problems) for c in traw.get("columns", [])) if c]
-        for c in cols:
+    traws = raw.get("tables") or {}
+    if not isinstance(traws, dict):
+        found.append((("tables",), None, "tables must map each table name to its declaration"))
+        traws = {}
+    for tname, traw in traws.items():
+        at: tuple[str | int, ...] = ("tables", tname)
+        if not isinstance(traw, dict):
+            found.append((at, None, f"table {tname}: must be a mapping with columns"))
+            continue
+        for key in sorted(set(traw) - TABLE_KEYS, key=str):
+            found.append(
+                ((*at, key), None, f"table {tname}: unknown key {key!r} (one of {sorted(TABLE_KEYS)})")
+            )
+        craw = traw.get("columns") or []
+        if not isinstance(craw, list):
+            found.append(((*at, "columns"), None, f"table {tname}: columns must be a list"))
+            craw = []
+        cols = [c for c in (_column(c, (*at, "columns", i), found) for i, c in enumerate(craw)) if c]
+        for i, c in enumerate(cols):
             if c.code_set and c.code_set not in code_sets:
-                problems.append(Problem(where, None, "code_set", f"unknown code set {c.code_set!r}"))
-        if not any(c.name == "upload_time" for c in cols):
+                found.append(((*at, "columns", i, "code_set"), None, f"unknown code set {c.code_set!r}"))
+        names = [c.name for c in cols]
+        for n in {n for n in names if names.count(n) > 1}:
+            found.append(((*at, "columns"), None, f"table {tname}: column {n!r} declared twice"))
+        if add_upload_time and "upload_time" not in names:
             cols.append(Column("upload_time", "datetime", True))
+        key = traw.get("key") or ()
+        key = (key,) if isinstance(key, str) else tuple(key)
+        for k in key:
+            if k not in names:
+                found.append(((*at, "key"), None, f"table {tname}: key column {k!r} is not a column"))
+        event_time = traw.get("event_time")
+        if event_time is not None and event_time not in [c.name for c in cols]:
+            found.append(
+                ((*at, "event_time"), None, f"table {tname}: event_time {event_time!r} is not a column")
+            )
+        links = traw.get("links") or {}
+        if not isinstance(links, dict):
+            found.append(((*at, "links"), None, f"table {tname}: links map a column to 'table.column'"))
+            links = {}
         title = traw.get("title") or {}
+        if isinstance(title, str):
+            title = {"zh": title, "en": title}
         tables[tname] = TableSpec(
             name=tname,
-            kind=traw.get("kind", ""),
+            kind=traw.get("kind", "any"),
             title_zh=title.get("zh", tname),
             title_en=title.get("en", tname),
             columns=tuple(cols),
-            key=tuple(traw.get("key") or ()),
-            event_time=traw.get("event_time"),
+            key=key,
+            event_time=event_time,
+            links=tuple((str(c), str(t)) for c, t in links.items()),
         )
+    for tname, spec in tables.items():
+        for col, target in spec.links:
+            at = ("tables", tname, "links", col)
+            other, _, ocol = target.partition(".")
+            if spec.column(col) is None:
+                found.append((at, None, f"table {tname}: link from {col!r}, which is not a column"))
+            elif other not in tables or tables[other].column(ocol) is None:
+                found.append((at, None, f"table {tname}: link to {target!r}, which is not a 'table.column'"))
     kinds = raw.get("kinds") or {}
     for kind, kraw in kinds.items():
-        for t in kraw.get("tables", []):
+        for t in (kraw or {}).get("tables", []):
             if t not in tables:
-                problems.append(Problem(str(p), None, f"kinds.{kind}", f"unknown table {t!r}"))
+                found.append((("kinds", kind, "tables"), f"kinds.{kind}", f"unknown table {t!r}"))
+    index = line_index(text) if found else {}
+    problems = [
+        Problem(str(p), None, fld or ".".join(map(str, at)), msg, line=line_of(index, at))
+        for at, fld, msg in found
+    ]
+    return Catalogue(tables=tables, code_sets=code_sets, kinds=kinds, path=str(p)), problems
+
+
+@cache
+def _load_cached(path: str, stamp: tuple[int, int] | None = None) -> Catalogue:
+    catalogue, problems = parse_catalogue(path)
     if problems:
         raise SuiteError(problems)
-    return Catalogue(tables=tables, code_sets=code_sets, kinds=kinds, path=str(p))
+    return catalogue
 
 
 def load_catalogue(path: str | Path | None = None) -> Catalogue:
     """Load (and cache) the catalogue; by default ``rules/catalogue.yaml``."""
     p = Path(path) if path else default_rules_dir() / "catalogue.yaml"
-    return _load_cached(str(p.resolve()))
+    p = p.resolve()
+    try:
+        st = p.stat()
+        stamp: tuple[int, int] | None = (st.st_mtime_ns, st.st_size)  # an edited file is read again
+    except OSError:
+        stamp = None
+    return _load_cached(str(p), stamp)

@@ -322,8 +322,10 @@ def check_unit_id(value: Any, where: str, key: str = "unit_id") -> str:
     return value
 
 
-def read_manifest(path: Path) -> dict[str, Any]:
-    """Read and validate ``manifest.yaml`` (a capped, regular, UTF-8 YAML file)."""
+def read_manifest(path: Path, kinds: tuple[str, ...] | None = ("hospital", "district")) -> dict[str, Any]:
+    """Read and validate ``manifest.yaml`` (a capped, regular, UTF-8 YAML file); its ``kind`` is
+    one of ``kinds`` (the catalogue's kinds of unit; None: any plain name, for a catalogue that
+    declares no kinds)."""
     raw = read_yaml(path, what="manifest", max_bytes=MAX_MANIFEST_BYTES, max_nodes=10_000)
     if not isinstance(raw, dict):
         raise InputError(f"{path}: the manifest must be a mapping")
@@ -344,8 +346,11 @@ def read_manifest(path: Path) -> dict[str, Any]:
             )
     if "seed" in raw and not (isinstance(raw["seed"], int) or raw["seed"] is None):
         raise InputError(f"{path}: 'seed' must be a whole number, got {_describe(raw['seed'])}")
-    if raw.get("kind") not in ("hospital", "district"):
-        raise InputError(f"{path}: 'kind' must be hospital or district, got {_describe(raw.get('kind'))}")
+    if kinds is None:
+        if not (isinstance(raw.get("kind"), str) and UNIT_ID.fullmatch(raw["kind"])):
+            raise InputError(f"{path}: 'kind' must be a plain name, got {_describe(raw.get('kind'))}")
+    elif raw.get("kind") not in kinds:
+        raise InputError(f"{path}: 'kind' must be {' or '.join(kinds)}, got {_describe(raw.get('kind'))}")
     if "period" in raw:
         if not isinstance(raw["period"], str | int):
             raise InputError(f"{path}: 'period' must be a month YYYY-MM, got {_describe(raw['period'])}")
@@ -439,7 +444,9 @@ def open_extract(
     manifest_path = p / "manifest.yaml"
     if not manifest_path.exists() and not manifest_path.is_symlink():
         raise InputError(f"{p}: not an extract (no manifest.yaml); pass a table file or a folder")
-    manifest = read_manifest(_entry(manifest_path, p, follow_symlinks))
+    # A catalogue without kinds of unit (a project's own tables) takes any kind of unit.
+    kinds = tuple(cat.kinds) if cat.kinds else None
+    manifest = read_manifest(_entry(manifest_path, p, follow_symlinks), kinds)
     tables: dict[str, TableSource] = {}
     problems: list[str] = []
     for f in sorted(p.iterdir()):

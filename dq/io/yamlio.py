@@ -24,7 +24,16 @@ import yaml
 
 from dq.errors import InputError
 
-__all__ = ["MAX_YAML_BYTES", "MAX_YAML_NODES", "YAMLInputError", "load_yaml", "read_yaml", "regular_file"]
+__all__ = [
+    "MAX_YAML_BYTES",
+    "MAX_YAML_NODES",
+    "YAMLInputError",
+    "line_index",
+    "line_of",
+    "load_yaml",
+    "read_yaml",
+    "regular_file",
+]
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -144,3 +153,46 @@ def read_yaml(
     except UnicodeDecodeError as exc:
         raise InputError(f"{p}: not UTF-8 (byte {exc.start}); save the {what} as UTF-8") from None
     return load_yaml(text, source=str(p), max_nodes=max_nodes)
+
+
+LineIndex = dict[tuple[str | int, ...], int]
+
+
+def line_index(text: str) -> LineIndex:
+    """The 1-based line of every value of a YAML document, by its path of keys and list indexes
+    (``("rules", 3, "params", "column")``); a mapping key's line is where the key is written.
+    Empty when the text is not YAML (its reader reports that)."""
+    try:
+        root = yaml.compose(text, Loader=_Loader)
+    except (yaml.YAMLError, RecursionError):
+        return {}
+    index: LineIndex = {}
+    seen: set[int] = set()
+
+    def walk(node: yaml.Node, path: tuple[str | int, ...]) -> None:
+        if id(node) in seen or len(index) > MAX_YAML_NODES:  # aliases: each node once
+            return
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                key = k.value if isinstance(k, yaml.ScalarNode) else str(k.start_mark.line)
+                index[(*path, key)] = k.start_mark.line + 1
+                walk(v, (*path, key))
+        elif isinstance(node, yaml.SequenceNode):
+            for i, v in enumerate(node.value):
+                index[(*path, i)] = v.start_mark.line + 1
+                walk(v, (*path, i))
+
+    if root is not None:
+        index[()] = root.start_mark.line + 1
+        walk(root, ())
+    return index
+
+
+def line_of(index: LineIndex, path: tuple[str | int, ...]) -> int | None:
+    """The line of ``path``, or of its longest prefix the index knows."""
+    for n in range(len(path), 0, -1):
+        line = index.get(path[:n])
+        if line is not None:
+            return line
+    return None

@@ -300,6 +300,18 @@ def _write_unit(
     return truth, summary
 
 
+def no_defects(plans: list[UnitPlan], uds: dict[str, UnitDefects]) -> None:
+    """An ``adjust`` for :func:`generate` that plants no defect at all (``dq synth --clean``):
+    every unit declares what it uploads, uploads every day, and its rows follow the
+    specification; ``truth.json`` lists no defect."""
+    for ud in uds.values():
+        ud.defects.clear()
+        ud.missing_days.clear()
+        ud.dropped.clear()
+        ud.undeclared.clear()
+        ud.reported = True
+
+
 def generate(
     out: Path,
     period: str,
