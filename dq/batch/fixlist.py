@@ -33,7 +33,7 @@ import polars as pl
 from dq.engine.results import RuleResult
 from dq.errors import InputError, OutputError
 from dq.io.catalogue import Catalogue, load_catalogue
-from dq.io.masking import _pii_maps, mask_value
+from dq.io.masking import mask_value, pii_maps
 from dq.io.outputs import atomic_write_text, ensure_dir, safe_filename
 from dq.store.history import FIXROW_SCHEMA, Run, Store
 
@@ -132,7 +132,7 @@ def fix_rules(
     for rule, row in stored.sort(["rule", "n"]).select("rule", "row").iter_rows():
         by_rule.setdefault(rule, []).append(json.loads(row))
     out = []
-    maps = _pii_maps(cat)
+    maps = pii_maps(cat)
     for r in results.iter_rows(named=True):
         got = by_rule.get(r["rule"])
         if not got:

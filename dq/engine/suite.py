@@ -145,7 +145,7 @@ class Suite:
 
 
 @dataclass
-class _Loader:
+class SuiteLoader:
     catalogue: Catalogue
     problems: list[Problem] = field(default_factory=list)
     _empty: dict[str, pl.LazyFrame] | None = None
@@ -516,7 +516,7 @@ def default_suite_paths() -> list[Path]:
 
 def load_suites(paths: Iterable[str | Path] | None = None, catalogue: Catalogue | None = None) -> list[Suite]:
     """Load and validate suites from files or folders (default: ``rules/suites``)."""
-    loader = _Loader(catalogue or load_catalogue())
+    loader = SuiteLoader(catalogue or load_catalogue())
     files = _suite_files(paths if paths is not None else default_suite_paths())
     suites: list[Suite] = []
     for f in files:
@@ -535,7 +535,7 @@ def load_suites(paths: Iterable[str | Path] | None = None, catalogue: Catalogue 
 def suite_from_data(raw: Any, source: str = "<rules>", catalogue: Catalogue | None = None) -> Suite:
     """One suite given as data in the suite language (a mapping, as a suite file holds), validated
     exactly as :func:`load_suites` validates files; :class:`SuiteError` lists every problem."""
-    loader = _Loader(catalogue or load_catalogue())
+    loader = SuiteLoader(catalogue or load_catalogue())
     suite = loader.suite_data(raw, source)
     if suite is not None:
         _check_unique(loader, [suite])
@@ -544,7 +544,7 @@ def suite_from_data(raw: Any, source: str = "<rules>", catalogue: Catalogue | No
     return suite
 
 
-def _check_unique(loader: _Loader, suites: list[Suite]) -> None:
+def _check_unique(loader: SuiteLoader, suites: list[Suite]) -> None:
     seen_rules: dict[str, str] = {}
     seen_suites: dict[str, str] = {}
     for s in suites:

@@ -958,7 +958,7 @@ def import_suite(
     Raises :class:`~dq.errors.InputError` for a file that is not a GX suite and
     :class:`~dq.errors.UsageError` for an unknown table or kind.
     """
-    from dq.engine.suite import _Loader  # the loader's own per-rule validation
+    from dq.engine.suite import SuiteLoader  # the loader's own per-rule validation
 
     cat = catalogue or load_catalogue()
     doc, where = _read(source)
@@ -978,7 +978,7 @@ def import_suite(
     sid = suite_id or meta.get("dq_suite") or doc.get("name") or f"gx.{table}"
     spec = cat.table(table)
     types = {c.name: c.dtype for c in spec.columns} if spec is not None else {}
-    loader = _Loader(cat)
+    loader = SuiteLoader(cat)
     rules: list[dict[str, Any]] = []
     skipped: list[dict[str, Any]] = []
     used: set[str] = set()

@@ -65,7 +65,7 @@ def mask_row(row: dict[str, Any], pii: dict[str, str]) -> dict[str, Any]:
 _PII_CACHE: list[tuple[Catalogue, tuple[dict[str, dict[str, str]], dict[str, str]]]] = []
 
 
-def _pii_maps(cat: Catalogue) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
+def pii_maps(cat: Catalogue) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
     """The pii tags by table and by column name; computed once per (immutable) catalogue, as
     every sample row and row to fix is masked with them."""
     for known, maps in _PII_CACHE:
@@ -98,7 +98,7 @@ def mask_sample(row: dict[str, Any], table: str, cat: Catalogue) -> dict[str, An
 
 def mask_samples(rows: Iterable[dict[str, Any]], table: str, cat: Catalogue) -> list[dict[str, Any]]:
     """:func:`mask_sample` of each row (each column's pii tag is looked up once for all rows)."""
-    per_table, anywhere = _pii_maps(cat)
+    per_table, anywhere = pii_maps(cat)
     own = per_table.get(table, {})
     tags: dict[str, str | None] = {}
 
