@@ -39,6 +39,7 @@ import polars as pl
 
 from dq.catalogue import Catalogue, default_rules_dir, load_catalogue
 from dq.checks.history import earlier_metrics, history_rules, with_history
+from dq.dbsource import DatabaseLayout, DatabaseUnit, discover_database_units, is_database_url, mask_url
 from dq.engine import evaluate_by_unit, evaluate_frame, rows_hint
 from dq.errors import DQError, InputError, OutputError, raise_if_interrupted
 from dq.fixlist import write_fix_rows
@@ -146,6 +147,8 @@ def _unit_from_dir(path: Path | str) -> dict[str, Any]:
     manifest's (unit_id, else org_code, as :attr:`dq.sources.Extract.unit_id`), else the folder's
     name, so resuming recognises units whose folder is named otherwise. ``error`` says why the
     manifest's id cannot be used (see :func:`identify_units`)."""
+    if isinstance(path, DatabaseUnit):  # a unit of a database batch: its id comes from the data
+        return _unit_from_database(path)
     uid = _folder_name(path)
     kind, error, m = None, None, None
     try:
@@ -172,7 +175,65 @@ def _unit_from_dir(path: Path | str) -> dict[str, Any]:
 
 
 def _folder_name(path: Path | str) -> str:
+    if isinstance(path, DatabaseUnit):
+        return _database_unit_name(path)
     return url_name(path) if is_url(path) else Path(path).name
+
+
+# -- units of a database batch (dq.dbsource) ---------------------------------------------------
+def _database_unit_name(unit: DatabaseUnit) -> str:
+    """A database unit's id, or for an id that cannot name files a stand-in (``unit-<hash>``)."""
+    try:
+        return check_unit_id(unit.unit_id, str(unit))
+    except InputError:
+        import hashlib
+
+        return "unit-" + hashlib.sha256(unit.unit_id.encode("utf-8", "replace")).hexdigest()[:12]
+
+
+def _unit_from_database(unit: DatabaseUnit) -> dict[str, Any]:
+    error = None
+    try:
+        check_unit_id(unit.unit_id, f"{mask_url(unit.url)}: a unit of {unit.period}")
+    except InputError as exc:
+        error = str(exc)
+    kind = unit.info.get("kind")
+    uid = _database_unit_name(unit)
+    return {"unit_id": uid, "name": uid, "kind": kind if kind in ("hospital", "district") else None,
+            "district": None, "error": error}  # fmt: skip
+
+
+def _audit_database(unit: DatabaseUnit, period: str, suites: Sequence[Suite], **options: Any) -> UnitOutcome:
+    """:func:`audit_unit` for a unit read from a database (:func:`dq.dbsource.open_database_unit`)."""
+    from dq.dbsource import open_database_unit
+
+    t = time.perf_counter()
+    out = UnitOutcome(dict(options.pop("unit", None) or _unit_from_database(unit)), folder=str(unit))
+    out.unit.pop("error", None)
+    options.pop("follow_symlinks", None)
+    cat = options.pop("catalogue", None) or load_catalogue()
+    try:
+        if unit.period != period:
+            raise InputError(f"{unit}: read for {unit.period}, not the batch's {period}")
+        with open_database_unit(unit, catalogue=cat) as ext:
+            m = ext.manifest
+            out.unit = {"unit_id": ext.unit_id, "name": m.get("name") or ext.unit_id,
+                        "kind": m.get("kind"), "district": m.get("district")}  # fmt: skip
+            audit, out.summary = audit_and_summarize(ext, record_suites(suites), period, catalogue=cat, **options)
+            out.results = list(audit.results)
+            out.tables = {ti.table: ti.rows for ti in audit.tables}
+            out.rows = sum(ti.rows or 0 for ti in audit.tables)
+    except DQError as exc:
+        out.error = mask_url(str(exc))
+    except Exception as exc:  # one broken unit never stops the batch
+        raise_if_interrupted(exc)
+        out.error = f"{unit}: {mask_url(describe_error(exc))}"
+        out.trace = "".join(traceback.format_tb(exc.__traceback__)) + mask_url(describe_error(exc))
+    out.seconds = time.perf_counter() - t
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
 
 
 def identify_units(unit_dirs: Sequence[Path | str], registry: Any = None) -> dict[Any, dict[str, Any]]:
@@ -256,10 +317,13 @@ def _progress(enabled: bool):
     )
 
 
-def discover_units(root: str | Path, period: str) -> list[Path]:
+def discover_units(root: str | Path, period: str, layout: DatabaseLayout | None = None) -> list[Path]:
     """The unit folders of ``root/period`` (sorted; hidden entries ignored); URLs for an fsspec
-    URL ``root`` (:mod:`dq.urls`)."""
+    URL ``root`` (:mod:`dq.urls`); for a database URL its units of the period
+    (:class:`dq.dbsource.DatabaseUnit`, see :func:`dq.dbsource.discover_database_units`)."""
     parse_period(period)
+    if is_database_url(root):
+        return discover_database_units(str(root), period, layout)  # type: ignore[return-value]
     if is_url(root):
         return list_unit_urls(str(root), period)  # type: ignore[return-value]
     base = Path(root) / period
@@ -296,6 +360,9 @@ def audit_unit(
     ``now``: the clock of checks such as "not in the future" (a batch gives all its units one,
     which also lets the engine compile each rule once for all units; default: the current time).
     """
+    if isinstance(path, DatabaseUnit):
+        return _audit_database(path, period, suites, unit=unit, catalogue=catalogue, samples=samples,
+                               streaming=streaming, fix_rows=fix_rows, now=now)  # fmt: skip
     if is_url(path):
         return _audit_url(str(path), period, suites, unit=unit, catalogue=catalogue, samples=samples,
                           streaming=streaming, now=now)  # fmt: skip
@@ -371,7 +438,10 @@ IN_FLIGHT_ROWS = 5_000_000
 
 def unit_rows_hint(path: str | Path) -> int:
     """About how many rows a unit folder's table files hold (their metadata and sizes, nothing
-    read); a folder behind a URL counts as :data:`IN_FLIGHT_ROWS` (it runs alone)."""
+    read); a folder behind a URL counts as :data:`IN_FLIGHT_ROWS` (it runs alone); a database
+    unit, its rows in the period (counted when the batch listed the units)."""
+    if isinstance(path, DatabaseUnit):
+        return path.rows
     if is_url(path):
         return IN_FLIGHT_ROWS
     try:
@@ -559,8 +629,13 @@ def score_batch(
     fix_rows: int = 1000,
     follow_symlinks: bool = False,
     threads: int | None = None,
+    layout: DatabaseLayout | None = None,
 ) -> BatchOutcome:
     """Audit and score every unit under ``root/period`` and append the results to ``store``.
+
+    ``root`` may be a database URL (:mod:`dq.dbsource`; ``layout`` says where the units' data
+    are): its units of the period are audited the same way; a database that cannot be reached
+    is an :class:`~dq.dbsource.UnreachableError` before anything is written.
 
     ``map_units(fn, paths)`` runs ``fn`` (a picklable :func:`audit_unit` with everything but the
     folder bound) over the folders and yields the outcomes in any order, e.g. on a Dask cluster;
@@ -571,7 +646,7 @@ def score_batch(
     files (:mod:`dq.fixlist`; 0 = none).
     """
     t0 = time.perf_counter()
-    unit_dirs = discover_units(root, period)
+    unit_dirs = discover_units(root, period, layout)
     cat = load_catalogue()
     suites = load_suites(suite_paths)
     cfg = load_scoring()
@@ -581,7 +656,7 @@ def score_batch(
         stale = store.mark_interrupted()
         if stale and log:
             log(f"runs {', '.join(stale)} were interrupted; their finished units are kept")
-        where = str(root) if is_url(root) else str(Path(root).resolve())
+        where = mask_url(str(root)) if is_url(root) else str(Path(root).resolve())
         run = store.begin_run(period, suites_hash([default_rules_dir()]), "batch", where)
         outcomes: dict[str, UnitOutcome] = {}
         status = "failed"

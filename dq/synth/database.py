@@ -1,0 +1,302 @@
+"""A synthetic batch written into a database in the platform's layout (``dq synth --out URL``).
+
+The batch is generated as files first (:func:`dq.synth.generate.generate`, in a temporary folder
+or a given one), then loaded: one table per catalogue table holding every unit's rows with a
+``unit_id`` column (the upload time is the catalogue's ``upload_time`` column), a declarations
+table (``upload_declaration``: unit, period, name, kind, district, declared tables, collection
+mode) and a reference table (``reference_count``: the units' ``reference.csv``), named by
+:class:`dq.dbsource.DatabaseLayout`.
+
+Column types: a column has the catalogue's type (``timestamp``, ``date``, ``double precision``,
+``bigint``, ``text``) unless some unit sent it as text that does not parse as that type (the
+``unparseable_date`` defects of text-style units): then it is ``text`` and every unit's values are
+kept as text, so that the database holds what the units sent and the readers find the same
+defects. ``upload_time`` is always a timestamp (the platform stamps it). SQLite has no timestamp
+type: dates and times are ISO text there (``YYYY-MM-DD HH:MM:SS``), which compares in time order.
+
+Rows of a unit and period are replaced when loaded again (rerunning ``dq synth --out URL`` for the
+same period gives the same database).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from dq.catalogue import Catalogue, TableSpec, load_catalogue
+from dq.columns import raw_column
+from dq.dbsource import DatabaseLayout, UnreachableError, database_file, is_database_url, mask_url
+from dq.errors import DQError, InputError, UsageError
+from dq.masking import describe_error
+from dq.sources import open_extract
+
+__all__ = ["load_batch", "write_database"]
+
+_SQL_TYPES = {
+    "postgresql": {"str": "text", "int": "bigint", "decimal": "double precision", "date": "date",
+                   "datetime": "timestamp"},
+    "duckdb": {"str": "VARCHAR", "int": "BIGINT", "decimal": "DOUBLE", "date": "DATE", "datetime": "TIMESTAMP"},
+    "sqlite": {"str": "TEXT", "int": "INTEGER", "decimal": "REAL", "date": "TEXT", "datetime": "TEXT"},
+}  # fmt: skip
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+class _Writer:
+    """Statements and bulk loads for one database (read-write, unlike :mod:`dq.dbsource`)."""
+
+    def __init__(self, url: str, layout: DatabaseLayout):
+        self.url, self.layout = url, layout
+        self.scheme = url.split("://", 1)[0].lower()
+        self.scheme = "postgresql" if self.scheme == "postgres" else self.scheme
+        try:
+            if self.scheme == "postgresql":
+                import adbc_driver_postgresql.dbapi as pg
+
+                uri = url if not url.lower().startswith("postgres://") else "postgresql" + url[8:]
+                self.conn: Any = pg.connect(uri, autocommit=True)
+            elif self.scheme == "sqlite":
+                import adbc_driver_sqlite.dbapi as sq
+
+                path = database_file(url)
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                self.conn = sq.connect(path, autocommit=True)
+            else:
+                import duckdb
+
+                path = database_file(url)
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                self.conn = duckdb.connect(path)
+        except ImportError as exc:
+            raise UsageError(f"{mask_url(url)}: databases need dq[db] (pip install 'dq[db]'): {exc}") from exc
+        except Exception as exc:
+            raise UnreachableError(f"{mask_url(url)}: cannot connect ({describe_error(exc)})") from None
+
+    def table(self, name: str) -> str:
+        s = self.layout.schema
+        return f"{_quote(s)}.{_quote(name)}" if s and self.scheme != "sqlite" else _quote(name)
+
+    def execute(self, sql: str, params: list[Any] | None = None) -> None:
+        if self.scheme == "duckdb":
+            self.conn.execute(sql, params or [])
+            return
+        cur = self.conn.cursor()
+        try:
+            cur.execute(sql, parameters=tuple(params) if params else None)
+        finally:
+            cur.close()
+
+    def p(self, n: int) -> str:
+        return f"${n}" if self.scheme == "postgresql" else "?"
+
+    def append(self, name: str, frame: pl.DataFrame) -> None:
+        if frame.is_empty():
+            return
+        arrow = frame.to_arrow()
+        if self.scheme == "duckdb":
+            self.conn.register("dq_load", arrow)
+            try:
+                cols = ", ".join(_quote(c) for c in frame.columns)
+                self.conn.execute(f"INSERT INTO {self.table(name)} ({cols}) SELECT {cols} FROM dq_load")
+            finally:
+                self.conn.unregister("dq_load")
+            return
+        cur = self.conn.cursor()
+        try:
+            schema = self.layout.schema if self.scheme == "postgresql" else None
+            cur.adbc_ingest(name, arrow, mode="append", db_schema_name=schema)
+        finally:
+            cur.close()
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.conn.close()
+
+
+def _column_types(frames: list[pl.DataFrame], spec: TableSpec) -> dict[str, str]:
+    """Each column's type in the database: the catalogue's, or ``str`` where a unit sent text
+    that does not parse as that type (``upload_time`` always keeps its type)."""
+    out = {}
+    for c in spec.columns:
+        typ = c.type
+        raw = raw_column(c.name)
+        if c.type != "str" and c.name != "upload_time":
+            for f in frames:
+                if raw in f.columns:
+                    bad = f.select(
+                        (pl.col(raw).is_not_null() & (pl.col(raw).str.strip_chars() != "") & pl.col(c.name).is_null())
+                        .any()
+                    ).item()
+                    if bad:
+                        typ = "str"
+                        break
+        out[c.name] = typ
+    return out
+
+
+def _as_text(frame: pl.DataFrame, col: str) -> pl.Expr:
+    raw = raw_column(col)
+    if raw in frame.columns:
+        return pl.col(raw)
+    dtype = frame.schema.get(col)
+    if dtype == pl.Datetime:
+        return pl.col(col).dt.strftime("%Y-%m-%d %H:%M:%S%.f")
+    return pl.col(col).cast(pl.String)
+
+
+def _for_database(frame: pl.DataFrame, unit: str, types: Mapping[str, str], spec: TableSpec,
+                  scheme: str, layout: DatabaseLayout) -> pl.DataFrame:  # fmt: skip
+    exprs = [pl.lit(unit, pl.String).alias(layout.unit_column)]
+    for c in spec.columns:
+        if c.name not in frame.columns:
+            continue
+        typ = types[c.name]
+        name = layout.column_name(spec.name, c.name)
+        if c.name == "upload_time":
+            name = layout.upload_time_column
+        if typ == "str" and c.type != "str":
+            e = _as_text(frame, c.name)
+        elif scheme == "sqlite" and typ == "datetime":
+            e = pl.col(c.name).dt.strftime("%Y-%m-%d %H:%M:%S%.f")
+        elif scheme == "sqlite" and typ == "date":
+            e = pl.col(c.name).dt.strftime("%Y-%m-%d")
+        else:
+            e = pl.col(c.name).cast(c.dtype) if typ != "str" else pl.col(c.name).cast(pl.String)
+        exprs.append(e.alias(name))
+    return frame.select(exprs)
+
+
+def load_batch(
+    batch: str | Path, url: str, layout: DatabaseLayout | None = None, catalogue: Catalogue | None = None
+) -> dict[str, int]:
+    """Load a batch folder ``ROOT/<period>/`` (as ``dq synth`` writes it: one folder per unit)
+    into the database at ``url`` in the platform's layout; returns rows loaded per table.
+    A unit's earlier rows for the same period are replaced."""
+    lay = layout or DatabaseLayout()
+    cat = catalogue or load_catalogue()
+    if not is_database_url(url):
+        raise UsageError(f"{mask_url(url)}: not a database URL (postgresql://, sqlite:///, duckdb:///)")
+    folder = Path(batch)
+    units = sorted(p for p in folder.iterdir() if p.is_dir() and (p / "manifest.yaml").exists())
+    if not units:
+        raise InputError(f"{folder}: no unit folders to load")
+    extracts = [open_extract(u, catalogue=cat) for u in units]
+    period = str(extracts[0].period)
+    by_table: dict[str, list[tuple[str, pl.DataFrame]]] = {}
+    for ext in extracts:
+        if ext.period != period:
+            raise InputError(f"{ext.root}: period {ext.period}, not the batch's {period}")
+        for name, src in ext.tables.items():
+            by_table.setdefault(name, []).append((ext.unit_id, src.frame.collect()))
+    w = _Writer(url, lay)
+    loaded: dict[str, int] = {}
+    try:
+        if lay.schema and w.scheme != "sqlite":
+            w.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(lay.schema)}")
+        ids = [e.unit_id for e in extracts]
+        for table in cat.tables_of("hospital") + cat.tables_of("district"):
+            spec = cat.tables[table]
+            frames = by_table.get(table, [])
+            types = _column_types([f for _, f in frames], spec)
+            dbt = lay.table_name(table)
+            cols = [f"{_quote(lay.unit_column)} {_SQL_TYPES[w.scheme]['str']} NOT NULL"]
+            for c in spec.columns:
+                name = lay.upload_time_column if c.name == "upload_time" else lay.column_name(table, c.name)
+                cols.append(f"{_quote(name)} {_SQL_TYPES[w.scheme][types[c.name]]}")
+            w.execute(f"CREATE TABLE IF NOT EXISTS {w.table(dbt)} ({', '.join(cols)})")
+            _delete_units(w, dbt, ids, period, lay)
+            n = 0
+            for uid, frame in frames:
+                out = _for_database(frame, uid, types, spec, w.scheme, lay)
+                w.append(dbt, out)
+                n += out.height
+            loaded[table] = n
+        _write_declarations(w, extracts, period, lay)
+    except DQError:
+        raise
+    except Exception as exc:
+        raise InputError(f"{mask_url(url)}: cannot write the batch ({describe_error(exc)})") from None
+    finally:
+        w.close()
+    return loaded
+
+
+def _delete_units(w: _Writer, table: str, ids: list[str], period: str, lay: DatabaseLayout) -> None:
+    from dq.columns import parse_period
+
+    start, end = parse_period(period)
+    lo: Any = start.strftime("%Y-%m-%d %H:%M:%S") if w.scheme == "sqlite" else start
+    hi: Any = end.strftime("%Y-%m-%d %H:%M:%S") if w.scheme == "sqlite" else end
+    t = _quote(lay.upload_time_column)
+    for uid in ids:
+        w.execute(f"DELETE FROM {w.table(table)} WHERE {_quote(lay.unit_column)} = {w.p(1)} AND {t} >= {w.p(2)} "
+                  f"AND {t} < {w.p(3)}", [uid, lo, hi])  # fmt: skip
+
+
+def _write_declarations(w: _Writer, extracts: list[Any], period: str, lay: DatabaseLayout) -> None:
+    text = _SQL_TYPES[w.scheme]["str"]
+    if lay.declarations_table:
+        cols = ("unit_id", "period", "name", "kind", "district", "declared_tables", "collection_mode", "source_url")
+        w.execute(f"CREATE TABLE IF NOT EXISTS {w.table(lay.declarations_table)} "
+                  f"({', '.join(f'{_quote(c)} {text}' for c in cols)})")  # fmt: skip
+        rows = []
+        for ext in extracts:
+            m = ext.manifest
+            w.execute(f"DELETE FROM {w.table(lay.declarations_table)} WHERE {_quote('unit_id')} = {w.p(1)} "
+                      f"AND {_quote('period')} = {w.p(2)}", [ext.unit_id, period])  # fmt: skip
+            declared = m.get("declared_tables")
+            rows.append({
+                "unit_id": ext.unit_id, "period": period, "name": m.get("name"), "kind": m.get("kind"),
+                "district": m.get("district"),
+                "declared_tables": None if declared is None else ",".join(declared),
+                "collection_mode": m.get("collection_mode") or "upload", "source_url": None,
+            })  # fmt: skip
+        w.append(lay.declarations_table, pl.DataFrame(rows, schema=dict.fromkeys(cols, pl.String)))
+    if lay.reference_table:
+        real = _SQL_TYPES[w.scheme]["decimal"]
+        w.execute(f"CREATE TABLE IF NOT EXISTS {w.table(lay.reference_table)} ({_quote('unit_id')} {text}, "
+                  f"{_quote('period')} {text}, {_quote('metric')} {text}, {_quote('value')} {real})")  # fmt: skip
+        refs = []
+        for ext in extracts:
+            w.execute(f"DELETE FROM {w.table(lay.reference_table)} WHERE {_quote('unit_id')} = {w.p(1)} "
+                      f"AND {_quote('period')} = {w.p(2)}", [ext.unit_id, period])  # fmt: skip
+            refs += [{"unit_id": ext.unit_id, "period": period, "metric": k, "value": float(v)}
+                     for k, v in ext.reference.items()]  # fmt: skip
+        schema = {"unit_id": pl.String, "period": pl.String, "metric": pl.String, "value": pl.Float64}
+        w.append(lay.reference_table, pl.DataFrame(refs, schema=schema))
+
+
+def write_database(
+    url: str, period: str, *, layout: DatabaseLayout | None = None, keep: Path | None = None, **options: Any
+) -> Path | None:
+    """``dq synth --out URL``: generate the batch (``options`` as :func:`dq.synth.generate.generate`
+    takes them, or a province with ``cities``) and load it into the database at ``url``. The
+    files are written to ``keep`` when given (and kept: the same batch as files and in the
+    database), else to a temporary folder that is removed. Returns the batch folder if kept."""
+    import shutil
+    import tempfile
+
+    from dq.synth.generate import generate
+    from dq.synth.province import generate_province
+
+    tmp = None if keep is not None else Path(tempfile.mkdtemp(prefix="dq-synth-db-"))
+    out = keep if keep is not None else tmp
+    assert out is not None
+    try:
+        cities = options.pop("cities", None)
+        options.pop("fmt", None)
+        if cities:
+            root = generate_province(out, period, cities, fmt="parquet", **options)
+        else:
+            root = generate(out, period, fmt="parquet", **options)
+        load_batch(root, url, layout)
+        return root if keep is not None else None
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
