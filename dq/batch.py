@@ -203,10 +203,11 @@ def _unit_from_database(unit: DatabaseUnit) -> dict[str, Any]:
             "district": None, "error": error}  # fmt: skip
 
 
-def _audit_database(unit: DatabaseUnit, period: str, suites: Sequence[Suite], **options: Any) -> UnitOutcome:
+def _audit_database(db_unit: DatabaseUnit, period: str, suites: Sequence[Suite], **options: Any) -> UnitOutcome:
     """:func:`audit_unit` for a unit read from a database (:func:`dq.dbsource.open_database_unit`)."""
     from dq.dbsource import open_database_unit
 
+    unit = db_unit
     t = time.perf_counter()
     out = UnitOutcome(dict(options.pop("unit", None) or _unit_from_database(unit)), folder=str(unit))
     out.unit.pop("error", None)

@@ -183,7 +183,7 @@ class DatabaseLayout:
         return self.columns.get(f"{table}.{column}", column)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared (and hashed) by identity: one object per unit of a batch
 class DatabaseUnit:
     """One unit of a database batch: what :func:`dq.batch.audit_unit` is given instead of a
     folder (picklable: it can be audited in another process)."""

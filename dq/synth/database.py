@@ -274,11 +274,11 @@ def _write_declarations(w: _Writer, extracts: list[Any], period: str, lay: Datab
 
 def write_database(
     url: str, period: str, *, layout: DatabaseLayout | None = None, keep: Path | None = None, **options: Any
-) -> Path | None:
+) -> dict[str, int]:
     """``dq synth --out URL``: generate the batch (``options`` as :func:`dq.synth.generate.generate`
     takes them, or a province with ``cities``) and load it into the database at ``url``. The
     files are written to ``keep`` when given (and kept: the same batch as files and in the
-    database), else to a temporary folder that is removed. Returns the batch folder if kept."""
+    database), else to a temporary folder that is removed. Returns the rows loaded per table."""
     import shutil
     import tempfile
 
@@ -295,8 +295,7 @@ def write_database(
             root = generate_province(out, period, cities, fmt="parquet", **options)
         else:
             root = generate(out, period, fmt="parquet", **options)
-        load_batch(root, url, layout)
-        return root if keep is not None else None
+        return load_batch(root, url, layout)
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
