@@ -203,7 +203,9 @@ def _unit_from_database(unit: DatabaseUnit) -> dict[str, Any]:
             "district": None, "error": error}  # fmt: skip
 
 
-def _audit_database(db_unit: DatabaseUnit, period: str, suites: Sequence[Suite], **options: Any) -> UnitOutcome:
+def _audit_database(
+    db_unit: DatabaseUnit, period: str, suites: Sequence[Suite], **options: Any
+) -> UnitOutcome:
     """:func:`audit_unit` for a unit read from a database (:func:`dq.dbsource.open_database_unit`)."""
     from dq.dbsource import open_database_unit
 
@@ -220,7 +222,9 @@ def _audit_database(db_unit: DatabaseUnit, period: str, suites: Sequence[Suite],
             m = ext.manifest
             out.unit = {"unit_id": ext.unit_id, "name": m.get("name") or ext.unit_id,
                         "kind": m.get("kind"), "district": m.get("district")}  # fmt: skip
-            audit, out.summary = audit_and_summarize(ext, record_suites(suites), period, catalogue=cat, **options)
+            audit, out.summary = audit_and_summarize(
+                ext, record_suites(suites), period, catalogue=cat, **options
+            )
             out.results = list(audit.results)
             out.tables = {ti.table: ti.rows for ti in audit.tables}
             out.rows = sum(ti.rows or 0 for ti in audit.tables)

@@ -131,8 +131,9 @@ class DatabaseLayout:
 
     def __post_init__(self) -> None:
         if self.expected_units not in ("registry", "declared", "none"):
-            raise UsageError(f"database layout: expected_units is registry, declared or none, "
-                             f"got {self.expected_units!r}")  # fmt: skip
+            raise UsageError(
+                f"database layout: expected_units is registry, declared or none, got {self.expected_units!r}"
+            )
         for name in ("unit_column", "upload_time_column"):
             value = getattr(self, name)
             if not isinstance(value, str) or not value or "\x00" in value:
@@ -150,8 +151,9 @@ class DatabaseLayout:
         known = {f.name: f for f in fields(cls)}
         unknown = sorted(set(data) - set(known))
         if unknown:
-            raise UsageError(f"database layout: unknown key(s) {', '.join(map(str, unknown))}"
-                             f" (known: {', '.join(known)})")  # fmt: skip
+            raise UsageError(
+                f"database layout: unknown key(s) {', '.join(map(str, unknown))} (known: {', '.join(known)})"
+            )
         out: dict[str, Any] = {}
         for key, value in data.items():
             if key in ("tables", "columns", "unit_sources"):
@@ -180,7 +182,10 @@ class DatabaseLayout:
         return self.tables.get(table, table)
 
     def column_name(self, table: str, column: str) -> str:
-        return self.columns.get(f"{table}.{column}", column)
+        """The database column of a catalogue column (the catalogue's ``upload_time`` is the
+        layout's upload-time column)."""
+        default = self.upload_time_column if column == "upload_time" else column
+        return self.columns.get(f"{table}.{column}", default)
 
 
 @dataclass(frozen=True, eq=False)  # compared (and hashed) by identity: one object per unit of a batch
@@ -196,7 +201,8 @@ class DatabaseUnit:
     info: Mapping[str, Any] = field(default_factory=dict)  # declarations and registry facts
 
     def __str__(self) -> str:
-        return f"{mask_url(self.url)} unit {self.unit_id}"
+        uid = self.unit_id if len(self.unit_id) <= 64 else self.unit_id[:61] + "..."
+        return f"{mask_url(self.url)} unit {uid}"
 
 
 # -- connections ------------------------------------------------------------------------------
@@ -249,7 +255,7 @@ def _clean(exc: BaseException, url: _Url) -> str:
     parts = urlsplit(url.url)
     if parts.password:
         first = first.replace(parts.password, "***")
-    return mask_url(describe_error(RuntimeError(first)))
+    return mask_url(describe_error(RuntimeError(first))).removeprefix("RuntimeError: ")
 
 
 class Connection:
@@ -273,7 +279,7 @@ class Connection:
     def _open(self) -> Any:
         w = self.where
         if w.scheme == "postgresql":
-            import adbc_driver_postgresql.dbapi as pg
+            import adbc_driver_postgresql.dbapi as pg  # type: ignore[import-untyped]
 
             uri = w.url if not w.url.lower().startswith("postgres://") else "postgresql" + w.url[8:]
             return pg.connect(uri, autocommit=True)
@@ -282,7 +288,7 @@ class Connection:
         if w.scheme == "sqlite":
             from urllib.parse import quote
 
-            import adbc_driver_sqlite.dbapi as sq
+            import adbc_driver_sqlite.dbapi as sq  # type: ignore[import-untyped]
 
             return sq.connect(f"file:{quote(os.path.abspath(w.path))}?mode=ro", autocommit=True)
         import duckdb
@@ -372,21 +378,25 @@ class Connection:
         """The columns of a database table (None when there is no such table)."""
         if table in self._columns:
             return self._columns[table]
-        s, p = self.where.scheme, self._placeholder
+        s = self.where.scheme
         if s == "sqlite":
             sql = "SELECT name FROM pragma_table_info(?) ORDER BY cid"
             params: list[Any] = [table]
         elif s == "postgresql":
             # pg_attribute, not information_schema: the latter hides a table the user may not
             # read, which would pass for "not uploaded" instead of a permission error
-            sql = ("SELECT attname FROM pg_catalog.pg_attribute WHERE attrelid = to_regclass($1) "
-                   "AND attnum > 0 AND NOT attisdropped ORDER BY attnum")
+            sql = (
+                "SELECT attname FROM pg_catalog.pg_attribute WHERE attrelid = to_regclass($1) "
+                "AND attnum > 0 AND NOT attisdropped ORDER BY attnum"
+            )
             params = [self.qualified(table)]
         else:
             schema = self.layout.schema
-            sql = ("SELECT column_name FROM information_schema.columns WHERE table_name = ? AND "
-                   + ("table_schema = ?" if schema else "table_schema = current_schema()")
-                   + " ORDER BY ordinal_position")
+            sql = (
+                "SELECT column_name FROM information_schema.columns WHERE table_name = ? AND "
+                + ("table_schema = ?" if schema else "table_schema = current_schema()")
+                + " ORDER BY ordinal_position"
+            )
             params = [table, schema] if schema else [table]
         res = self._execute(sql, params)
         try:
@@ -472,10 +482,24 @@ def _declarations(conn: Connection, period: str, unit: str | None = None) -> dic
     have = conn.columns(lay.declarations_table)
     if not have:
         return {}
-    want = [c for c in ("unit_id", "period", "name", "kind", "district", "declared_tables",
-                        "collection_mode", "source_url") if c in have]  # fmt: skip
+    want = [
+        c
+        for c in (
+            "unit_id",
+            "period",
+            "name",
+            "kind",
+            "district",
+            "declared_tables",
+            "collection_mode",
+            "source_url",
+        )
+        if c in have
+    ]
     if "unit_id" not in want or "period" not in want:
-        raise DatabaseError(f"{conn.where.masked}: table {lay.declarations_table} needs columns unit_id and period")
+        raise DatabaseError(
+            f"{conn.where.masked}: table {lay.declarations_table} needs columns unit_id and period"
+        )
     p = conn._placeholder
     where, params = [f"{conn.quote('period')} = {p(1)}"], [period]
     if unit is not None:
@@ -494,8 +518,12 @@ def _reference(conn: Connection, period: str, unit: str) -> dict[str, float]:
     if not lay.reference_table or not conn.columns(lay.reference_table):
         return {}
     p = conn._placeholder
-    res = conn.select(lay.reference_table, ["metric", "value"],
-                      [f"{conn.quote('unit_id')} = {p(1)}", f"{conn.quote('period')} = {p(2)}"], [unit, period])  # fmt: skip
+    res = conn.select(
+        lay.reference_table,
+        ["metric", "value"],
+        [f"{conn.quote('unit_id')} = {p(1)}", f"{conn.quote('period')} = {p(2)}"],
+        [unit, period],
+    )
     try:
         rows = res.read_all().to_pylist()
     finally:
@@ -506,9 +534,15 @@ def _reference(conn: Connection, period: str, unit: str) -> dict[str, float]:
             out[str(r["metric"]).strip()] = float(r["value"])
         except (TypeError, ValueError):
             raise DatabaseError(
-                f"{conn.where.masked}: table {lay.reference_table}: unit {unit} has a value that is not a number"
+                f"{conn.where.masked}: table {lay.reference_table}: unit {unit} has a value that is not "
+                "a number"
             ) from None
     return out
+
+
+def _connection_lost(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return any(k in text for k in ("connection", "server closed", "terminating", "could not receive"))
 
 
 def discover_database_units(
@@ -532,9 +566,18 @@ def discover_database_units(
                 if not have or lay.unit_column not in have or lay.upload_time_column not in have:
                     continue
                 u, t, p = conn.quote(lay.unit_column), conn.quote(lay.upload_time_column), conn._placeholder
-                sql = (f"SELECT {u}, COUNT(*) FROM {conn.qualified(dbt)} WHERE {t} >= {p(1)} AND {t} < {p(2)}"
-                       f" GROUP BY {u}")  # fmt: skip
-                res = conn._execute(sql, [start, end])
+                sql = (
+                    f"SELECT {u}, COUNT(*) FROM {conn.qualified(dbt)} WHERE {t} >= {p(1)} AND {t} < {p(2)}"
+                    f" GROUP BY {u}"
+                )
+                try:
+                    res = conn._execute(sql, [start, end])
+                except Exception as exc:
+                    if _connection_lost(exc):
+                        raise
+                    # e.g. no permission on this table: each unit's audit reports it as that
+                    # table's error; the units are still listed from the other tables
+                    continue
                 try:
                     got = res.read_all()
                 finally:
@@ -546,8 +589,9 @@ def discover_database_units(
         except DQError:
             raise
         except Exception as exc:
-            raise DatabaseError(f"{conn.where.masked}: cannot list the units of {period} "
-                                f"({_clean(exc, conn.where)})") from None  # fmt: skip
+            raise DatabaseError(
+                f"{conn.where.masked}: cannot list the units of {period} ({_clean(exc, conn.where)})"
+            ) from None
     ids = set(rows)
     if lay.expected_units in ("declared", "registry"):
         ids |= set(declared)
@@ -562,10 +606,7 @@ def discover_database_units(
     for uid in ids | set(lay.unit_sources):
         info.setdefault(uid, {})
     ids |= set(lay.unit_sources)
-    return [
-        DatabaseUnit(url, uid, period, lay, rows.get(uid, 0), info[uid])
-        for uid in sorted(ids)
-    ]
+    return [DatabaseUnit(url, uid, period, lay, rows.get(uid, 0), info[uid]) for uid in sorted(ids)]
 
 
 # -- one unit ---------------------------------------------------------------------------------
@@ -581,7 +622,9 @@ def _registry_facts(unit_id: str) -> dict[str, Any]:
     return {"name": inst.name, "kind": inst.kind, "district": inst.district}
 
 
-def _manifest(unit: DatabaseUnit, info: Mapping[str, Any], present: Sequence[str], cat: Catalogue) -> dict[str, Any]:
+def _manifest(
+    unit: DatabaseUnit, info: Mapping[str, Any], present: Sequence[str], cat: Catalogue
+) -> dict[str, Any]:
     where = f"{unit}"
     facts = _registry_facts(unit.unit_id)
     kind = info.get("kind") or facts.get("kind")
@@ -589,8 +632,11 @@ def _manifest(unit: DatabaseUnit, info: Mapping[str, Any], present: Sequence[str
         kinds = {cat.tables[t].kind for t in present if t in cat.tables}
         kind = kinds.pop() if len(kinds) == 1 else None
     if kind not in _KINDS:
-        raise DatabaseError(f"{where}: the unit's kind (hospital or district) is not known: add it to the "
-                            "declarations table or the unit registry")  # fmt: skip
+        none = "" if present else f"no rows in {unit.period}, and "
+        raise DatabaseError(
+            f"{where}: {none}the unit's kind (hospital or district) is not known: add it to "
+            "the declarations table or the unit registry"
+        )
     manifest: dict[str, Any] = {
         "unit_id": unit.unit_id,
         "name": info.get("name") or facts.get("name") or unit.unit_id,
@@ -608,10 +654,12 @@ def _manifest(unit: DatabaseUnit, info: Mapping[str, Any], present: Sequence[str
     return manifest
 
 
-def _to_frame(batches: Iterator[Any], spill: Path, limit: int) -> tuple[pl.LazyFrame | None, int, Path | None]:
+def _to_frame(
+    batches: Iterator[Any], spill: Path, limit: int
+) -> tuple[pl.LazyFrame | None, int, Path | None]:
     """Arrow batches as one LazyFrame: in memory up to ``limit`` rows, else written batch by
     batch to ``spill`` (Parquet) and scanned from there."""
-    import pyarrow as pa
+    import pyarrow as pa  # type: ignore[import-untyped]
 
     held: list[Any] = []
     n = 0
@@ -622,7 +670,7 @@ def _to_frame(batches: Iterator[Any], spill: Path, limit: int) -> tuple[pl.LazyF
             b = _plain(b)
             schema = b.schema
             if writer is None and n + b.num_rows > limit:
-                import pyarrow.parquet as pq
+                import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
                 writer = pq.ParquetWriter(spill, schema, compression="lz4")
                 for h in held:
@@ -648,8 +696,8 @@ def _to_frame(batches: Iterator[Any], spill: Path, limit: int) -> tuple[pl.LazyF
 def _plain(batch: Any) -> Any:
     """Extension types (PostgreSQL's numeric arrives as an opaque text extension) as their storage
     type; a timestamp with a time zone in Asia/Shanghai local time (as the file readers do), naive."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
+    import pyarrow as pa  # type: ignore[import-untyped]
+    import pyarrow.compute as pc  # type: ignore[import-untyped]
 
     cols, names, changed = [], [], False
     for name, col in zip(batch.schema.names, batch.columns, strict=True):
@@ -669,9 +717,7 @@ def _plain(batch: Any) -> Any:
 
 
 @contextlib.contextmanager
-def open_database_unit(
-    unit: DatabaseUnit, catalogue: Catalogue | None = None
-) -> Iterator[Extract]:
+def open_database_unit(unit: DatabaseUnit, catalogue: Catalogue | None = None) -> Iterator[Extract]:
     """The unit's :class:`~dq.sources.Extract` read from its database: one read-only transaction
     with the layout's statement timeout, one bound-parameter query per catalogue table of the
     unit's kind (a table with no row of the unit in the period is not uploaded). A 开库采集 unit
@@ -694,8 +740,12 @@ def open_database_unit(
         if source and not is_database_url(str(source)):
             raise DatabaseError(f"{unit}: its source_url is not a database URL")
         data_url = str(source) if source else unit.url
+        kind = info.get("kind") or _registry_facts(unit.unit_id).get("kind")
+        names = (
+            cat.tables_of(kind) if kind in _KINDS else cat.tables_of("hospital") + cat.tables_of("district")
+        )
         with connect(data_url, lay) as conn:
-            tables, problems = _read_tables(conn, unit, tmp, cat)
+            tables, problems = _read_tables(conn, unit, tmp, cat, names)
         manifest = _manifest(unit, info, list(tables), cat)
         kind_tables = set(cat.tables_of(manifest["kind"]))
         for t in list(tables):
@@ -708,14 +758,14 @@ def open_database_unit(
 
 
 def _read_tables(
-    conn: Connection, unit: DatabaseUnit, tmp: Path, cat: Catalogue
+    conn: Connection, unit: DatabaseUnit, tmp: Path, cat: Catalogue, names: Sequence[str]
 ) -> tuple[dict[str, TableSource], list[str]]:
     lay = conn.layout
     tables: dict[str, TableSource] = {}
     problems: list[str] = []
     with conn.read_only():
         start, end = conn._bounds(unit.period)
-        for table in cat.tables_of("hospital") + cat.tables_of("district"):
+        for table in names:
             spec = cat.tables[table]
             dbt = lay.table_name(table)
             where = f"{conn.where.masked} table {dbt}"
@@ -733,7 +783,9 @@ def _read_tables(
             if not chosen:
                 continue
             try:
-                res = conn.select(dbt, [db for _, db in chosen], _unit_filter(conn), [unit.unit_id, start, end])
+                res = conn.select(
+                    dbt, [db for _, db in chosen], _unit_filter(conn), [unit.unit_id, start, end]
+                )
                 try:
                     frame, n, spilled = _to_frame(res.batches(), tmp / f"{table}.parquet", lay.memory_rows)
                 finally:
@@ -741,13 +793,16 @@ def _read_tables(
             except DQError:
                 raise
             except Exception as exc:
-                raise DatabaseError(f"{where}: cannot read the rows of unit {unit.unit_id} "
-                                    f"({_clean(exc, conn.where)})") from None  # fmt: skip
+                raise DatabaseError(
+                    f"{where}: cannot read the rows of unit {unit.unit_id} ({_clean(exc, conn.where)})"
+                ) from None
             if frame is None or n == 0:
                 continue  # nothing uploaded in the period: not uploaded
             renames = {db: name for name, db in chosen if db != name}
             if renames:
                 frame = frame.rename(renames)
             frame = coerce_frame(where, frame, spec)
-            tables[table] = TableSource(table, spilled or tmp / f"{table}.db", frame, spec, rows=n, where=where)
+            tables[table] = TableSource(
+                table, spilled or tmp / f"{table}.db", frame, spec, rows=n, where=where
+            )
     return tables, problems

@@ -56,8 +56,10 @@ def _server_user() -> str | None:
         with contextlib.suppress(KeyError):
             pwd.getpwnam(name)
             return name
-    subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
-                    UNPRIVILEGED[-1]], check=True)  # fmt: skip
+    subprocess.run(
+        ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", UNPRIVILEGED[-1]],
+        check=True,
+    )
     return UNPRIVILEGED[-1]
 
 
@@ -88,14 +90,36 @@ class PgServer:
         pwfile.write_text(PG_PASSWORD + "\n")
         if self.user:
             subprocess.run(["chown", "-R", self.user, str(self.folder)], check=True)
-        self._run("initdb", "-D", str(self.data), "-U", PG_USER, f"--pwfile={pwfile}",
-                  "--auth-host=scram-sha-256", "--auth-local=trust", "-E", "UTF8", "--no-locale")  # fmt: skip
+        self._run(
+            "initdb",
+            "-D",
+            str(self.data),
+            "-U",
+            PG_USER,
+            f"--pwfile={pwfile}",
+            "--auth-host=scram-sha-256",
+            "--auth-local=trust",
+            "-E",
+            "UTF8",
+            "--no-locale",
+        )
         pwfile.unlink()
 
     def start(self) -> None:
         opts = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.folder} -c fsync=off"
-        self._run("pg_ctl", "-D", str(self.data), "-o", opts, "-l", str(self.folder / "log"), "-w", "-t", "60",
-                  "start")  # fmt: skip
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-o",
+            opts,
+            "-l",
+            str(self.folder / "log"),
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
 
     def stop(self) -> None:
         self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop", check=False)
@@ -107,8 +131,22 @@ class PgServer:
         """Run SQL as the superuser over the Unix socket (trusted), return stdout."""
         psql = self.bindir / "psql"
         exe = str(psql) if psql.exists() else (shutil.which("psql") or "psql")
-        cmd = [exe, "-h", str(self.folder), "-p", str(self.port), "-U", PG_USER, "-d", db,
-               "-v", "ON_ERROR_STOP=1", "-qAt", "-c", sql]  # fmt: skip
+        cmd = [
+            exe,
+            "-h",
+            str(self.folder),
+            "-p",
+            str(self.port),
+            "-U",
+            PG_USER,
+            "-d",
+            db,
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-qAt",
+            "-c",
+            sql,
+        ]
         if self.user:
             cmd = ["runuser", "-u", self.user, "--", *cmd]
         return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout

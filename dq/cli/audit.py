@@ -32,7 +32,8 @@ _SEVERITY_RANK = {"critical": 0, "error": 1, "warning": 2}
 def configure_parser(a: argparse.ArgumentParser) -> None:
     a.add_argument(
         "path",
-        help="extract folder (manifest.yaml + tables), a table file, or a database URL with --unit and --period",
+        help="extract folder (manifest.yaml + tables), a table file, or a database URL with --unit "
+        "and --period",
     )
     a.add_argument("--unit", metavar="ID", help="the unit to audit in a database (with --period)")
     a.add_argument("--suite", action="append", help="suite file or folder (repeatable)")

@@ -25,20 +25,47 @@ def add_database_options(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--db-schema", metavar="NAME", help="schema of the tables (default: the connection's)")
     g.add_argument("--db-unit-column", metavar="COL", help="column naming the unit (default unit_id)")
-    g.add_argument("--db-upload-time-column", metavar="COL",
-                   help="column with the time the platform received the row (default upload_time)")  # fmt: skip
-    g.add_argument("--db-table", action="append", type=_pair, metavar="TABLE=DBTABLE",
-                   help="a catalogue table stored under another name (repeatable)")  # fmt: skip
-    g.add_argument("--db-column", action="append", type=_pair, metavar="TABLE.COL=DBCOL",
-                   help="a catalogue column stored under another name (repeatable)")  # fmt: skip
-    g.add_argument("--db-declarations", metavar="TABLE",
-                   help="table of declared tables and collection mode (default upload_declaration; '' for none)")
-    g.add_argument("--db-reference", metavar="TABLE",
-                   help="table of official counts (default reference_count; '' for none)")
-    g.add_argument("--db-expected", choices=("registry", "declared", "none"),
-                   help="units scored even with nothing uploaded (default registry)")  # fmt: skip
-    g.add_argument("--db-unit-source", action="append", type=_pair, metavar="UNIT=URL",
-                   help="a 开库采集 unit whose data sit in its own database (repeatable)")  # fmt: skip
+    g.add_argument(
+        "--db-upload-time-column",
+        metavar="COL",
+        help="column with the time the platform received the row (default upload_time)",
+    )
+    g.add_argument(
+        "--db-table",
+        action="append",
+        type=_pair,
+        metavar="TABLE=DBTABLE",
+        help="a catalogue table stored under another name (repeatable)",
+    )
+    g.add_argument(
+        "--db-column",
+        action="append",
+        type=_pair,
+        metavar="TABLE.COL=DBCOL",
+        help="a catalogue column stored under another name (repeatable)",
+    )
+    g.add_argument(
+        "--db-declarations",
+        metavar="TABLE",
+        help="table of declared tables and collection mode (default upload_declaration; '' for none)",
+    )
+    g.add_argument(
+        "--db-reference",
+        metavar="TABLE",
+        help="table of official counts (default reference_count; '' for none)",
+    )
+    g.add_argument(
+        "--db-expected",
+        choices=("registry", "declared", "none"),
+        help="units scored even with nothing uploaded (default registry)",
+    )
+    g.add_argument(
+        "--db-unit-source",
+        action="append",
+        type=_pair,
+        metavar="UNIT=URL",
+        help="a 开库采集 unit whose data sit in its own database (repeatable)",
+    )
     g.add_argument("--db-timeout", type=float, metavar="SECONDS", help="statement timeout (default 300)")
 
 
@@ -49,10 +76,12 @@ def layout_from_args(args: argparse.Namespace, base: dict[str, Any] | None = Non
 
     data: dict[str, Any] = dict(base or {})
     simple = {
-        "db_schema": "schema", "db_unit_column": "unit_column",
-        "db_upload_time_column": "upload_time_column", "db_expected": "expected_units",
+        "db_schema": "schema",
+        "db_unit_column": "unit_column",
+        "db_upload_time_column": "upload_time_column",
+        "db_expected": "expected_units",
         "db_timeout": "statement_timeout_s",
-    }  # fmt: skip
+    }
     for opt, key in simple.items():
         if getattr(args, opt, None) is not None:
             data[key] = getattr(args, opt)

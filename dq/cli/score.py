@@ -150,7 +150,9 @@ def run(args: argparse.Namespace) -> int:
             from dq.dbsource import is_database_url
 
             layout = layout_from_args(args) if is_database_url(args.root) else None
-            outcome = score_batch(args.root, args.period, store, threads=args.threads, layout=layout, **options)
+            outcome = score_batch(
+                args.root, args.period, store, threads=args.threads, layout=layout, **options
+            )
     else:
         raise DQError("give a batch ROOT or --published DIR")
     if args.format == "json":

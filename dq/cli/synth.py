@@ -54,8 +54,8 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--out", required=True, type=_out, metavar="DIR|URL",
-        help="output folder, or a database URL (postgresql://HOST/DB, sqlite:///FILE, duckdb:///FILE) to write "
-        "the batch into in the platform's layout (docs/databases.md)",
+        help="output folder, or a database URL (postgresql://HOST/DB, sqlite:///FILE, duckdb:///FILE) "
+        "to write the batch into in the platform's layout (docs/databases.md)",
     )  # fmt: skip
     when = p.add_mutually_exclusive_group(required=True)
     when.add_argument("--period", type=period, metavar="YYYY-MM", help="month to generate")
@@ -163,7 +163,8 @@ def _run_database(args: argparse.Namespace, options: dict, t0: float) -> int:
     if args.format == "json":
         print_json({"database": mask_url(args.out), "period": args.period, "rows": rows, "tables": counts})
         return 0
-    print(f"dq synth: {rows:,} rows of {args.period} in {mask_url(args.out)} ({time.perf_counter() - t0:.1f} s)")
+    took = time.perf_counter() - t0
+    print(f"dq synth: {rows:,} rows of {args.period} in {mask_url(args.out)} ({took:.1f} s)")
     return 0
 
 

@@ -37,11 +37,22 @@ from dq.sources import open_extract
 __all__ = ["load_batch", "write_database"]
 
 _SQL_TYPES = {
-    "postgresql": {"str": "text", "int": "bigint", "decimal": "double precision", "date": "date",
-                   "datetime": "timestamp"},
-    "duckdb": {"str": "VARCHAR", "int": "BIGINT", "decimal": "DOUBLE", "date": "DATE", "datetime": "TIMESTAMP"},
+    "postgresql": {
+        "str": "text",
+        "int": "bigint",
+        "decimal": "double precision",
+        "date": "date",
+        "datetime": "timestamp",
+    },
+    "duckdb": {
+        "str": "VARCHAR",
+        "int": "BIGINT",
+        "decimal": "DOUBLE",
+        "date": "DATE",
+        "datetime": "TIMESTAMP",
+    },
     "sqlite": {"str": "TEXT", "int": "INTEGER", "decimal": "REAL", "date": "TEXT", "datetime": "TEXT"},
-}  # fmt: skip
+}
 
 
 def _quote(name: str) -> str:
@@ -57,12 +68,12 @@ class _Writer:
         self.scheme = "postgresql" if self.scheme == "postgres" else self.scheme
         try:
             if self.scheme == "postgresql":
-                import adbc_driver_postgresql.dbapi as pg
+                import adbc_driver_postgresql.dbapi as pg  # type: ignore[import-untyped]
 
                 uri = url if not url.lower().startswith("postgres://") else "postgresql" + url[8:]
                 self.conn: Any = pg.connect(uri, autocommit=True)
             elif self.scheme == "sqlite":
-                import adbc_driver_sqlite.dbapi as sq
+                import adbc_driver_sqlite.dbapi as sq  # type: ignore[import-untyped]
 
                 path = database_file(url)
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -130,8 +141,11 @@ def _column_types(frames: list[pl.DataFrame], spec: TableSpec) -> dict[str, str]
             for f in frames:
                 if raw in f.columns:
                     bad = f.select(
-                        (pl.col(raw).is_not_null() & (pl.col(raw).str.strip_chars() != "") & pl.col(c.name).is_null())
-                        .any()
+                        (
+                            pl.col(raw).is_not_null()
+                            & (pl.col(raw).str.strip_chars() != "")
+                            & pl.col(c.name).is_null()
+                        ).any()
                     ).item()
                     if bad:
                         typ = "str"
@@ -150,16 +164,20 @@ def _as_text(frame: pl.DataFrame, col: str) -> pl.Expr:
     return pl.col(col).cast(pl.String)
 
 
-def _for_database(frame: pl.DataFrame, unit: str, types: Mapping[str, str], spec: TableSpec,
-                  scheme: str, layout: DatabaseLayout) -> pl.DataFrame:  # fmt: skip
+def _for_database(
+    frame: pl.DataFrame,
+    unit: str,
+    types: Mapping[str, str],
+    spec: TableSpec,
+    scheme: str,
+    layout: DatabaseLayout,
+) -> pl.DataFrame:
     exprs = [pl.lit(unit, pl.String).alias(layout.unit_column)]
     for c in spec.columns:
         if c.name not in frame.columns:
             continue
         typ = types[c.name]
         name = layout.column_name(spec.name, c.name)
-        if c.name == "upload_time":
-            name = layout.upload_time_column
         if typ == "str" and c.type != "str":
             e = _as_text(frame, c.name)
         elif scheme == "sqlite" and typ == "datetime":
@@ -207,7 +225,7 @@ def load_batch(
             dbt = lay.table_name(table)
             cols = [f"{_quote(lay.unit_column)} {_SQL_TYPES[w.scheme]['str']} NOT NULL"]
             for c in spec.columns:
-                name = lay.upload_time_column if c.name == "upload_time" else lay.column_name(table, c.name)
+                name = lay.column_name(table, c.name)
                 cols.append(f"{_quote(name)} {_SQL_TYPES[w.scheme][types[c.name]]}")
             w.execute(f"CREATE TABLE IF NOT EXISTS {w.table(dbt)} ({', '.join(cols)})")
             _delete_units(w, dbt, ids, period, lay)
@@ -235,39 +253,69 @@ def _delete_units(w: _Writer, table: str, ids: list[str], period: str, lay: Data
     hi: Any = end.strftime("%Y-%m-%d %H:%M:%S") if w.scheme == "sqlite" else end
     t = _quote(lay.upload_time_column)
     for uid in ids:
-        w.execute(f"DELETE FROM {w.table(table)} WHERE {_quote(lay.unit_column)} = {w.p(1)} AND {t} >= {w.p(2)} "
-                  f"AND {t} < {w.p(3)}", [uid, lo, hi])  # fmt: skip
+        w.execute(
+            f"DELETE FROM {w.table(table)} WHERE {_quote(lay.unit_column)} = {w.p(1)} AND {t} >= {w.p(2)} "
+            f"AND {t} < {w.p(3)}",
+            [uid, lo, hi],
+        )
 
 
 def _write_declarations(w: _Writer, extracts: list[Any], period: str, lay: DatabaseLayout) -> None:
     text = _SQL_TYPES[w.scheme]["str"]
     if lay.declarations_table:
-        cols = ("unit_id", "period", "name", "kind", "district", "declared_tables", "collection_mode", "source_url")
-        w.execute(f"CREATE TABLE IF NOT EXISTS {w.table(lay.declarations_table)} "
-                  f"({', '.join(f'{_quote(c)} {text}' for c in cols)})")  # fmt: skip
+        cols = (
+            "unit_id",
+            "period",
+            "name",
+            "kind",
+            "district",
+            "declared_tables",
+            "collection_mode",
+            "source_url",
+        )
+        w.execute(
+            f"CREATE TABLE IF NOT EXISTS {w.table(lay.declarations_table)} "
+            f"({', '.join(f'{_quote(c)} {text}' for c in cols)})"
+        )
         rows = []
         for ext in extracts:
             m = ext.manifest
-            w.execute(f"DELETE FROM {w.table(lay.declarations_table)} WHERE {_quote('unit_id')} = {w.p(1)} "
-                      f"AND {_quote('period')} = {w.p(2)}", [ext.unit_id, period])  # fmt: skip
+            w.execute(
+                f"DELETE FROM {w.table(lay.declarations_table)} WHERE {_quote('unit_id')} = {w.p(1)} "
+                f"AND {_quote('period')} = {w.p(2)}",
+                [ext.unit_id, period],
+            )
             declared = m.get("declared_tables")
-            rows.append({
-                "unit_id": ext.unit_id, "period": period, "name": m.get("name"), "kind": m.get("kind"),
-                "district": m.get("district"),
-                "declared_tables": None if declared is None else ",".join(declared),
-                "collection_mode": m.get("collection_mode") or "upload", "source_url": None,
-            })  # fmt: skip
+            rows.append(
+                {
+                    "unit_id": ext.unit_id,
+                    "period": period,
+                    "name": m.get("name"),
+                    "kind": m.get("kind"),
+                    "district": m.get("district"),
+                    "declared_tables": None if declared is None else ",".join(declared),
+                    "collection_mode": m.get("collection_mode") or "upload",
+                    "source_url": None,
+                }
+            )
         w.append(lay.declarations_table, pl.DataFrame(rows, schema=dict.fromkeys(cols, pl.String)))
     if lay.reference_table:
         real = _SQL_TYPES[w.scheme]["decimal"]
-        w.execute(f"CREATE TABLE IF NOT EXISTS {w.table(lay.reference_table)} ({_quote('unit_id')} {text}, "
-                  f"{_quote('period')} {text}, {_quote('metric')} {text}, {_quote('value')} {real})")  # fmt: skip
+        w.execute(
+            f"CREATE TABLE IF NOT EXISTS {w.table(lay.reference_table)} ({_quote('unit_id')} {text}, "
+            f"{_quote('period')} {text}, {_quote('metric')} {text}, {_quote('value')} {real})"
+        )
         refs = []
         for ext in extracts:
-            w.execute(f"DELETE FROM {w.table(lay.reference_table)} WHERE {_quote('unit_id')} = {w.p(1)} "
-                      f"AND {_quote('period')} = {w.p(2)}", [ext.unit_id, period])  # fmt: skip
-            refs += [{"unit_id": ext.unit_id, "period": period, "metric": k, "value": float(v)}
-                     for k, v in ext.reference.items()]  # fmt: skip
+            w.execute(
+                f"DELETE FROM {w.table(lay.reference_table)} WHERE {_quote('unit_id')} = {w.p(1)} "
+                f"AND {_quote('period')} = {w.p(2)}",
+                [ext.unit_id, period],
+            )
+            refs += [
+                {"unit_id": ext.unit_id, "period": period, "metric": k, "value": float(v)}
+                for k, v in ext.reference.items()
+            ]
         schema = {"unit_id": pl.String, "period": pl.String, "metric": pl.String, "value": pl.Float64}
         w.append(lay.reference_table, pl.DataFrame(refs, schema=schema))
 
