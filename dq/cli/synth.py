@@ -161,7 +161,10 @@ def _run_database(args: argparse.Namespace, options: dict, t0: float) -> int:
     counts = write_database(args.out, args.period, cities=getattr(args, "cities", None), **options)
     rows = sum(counts.values())
     if args.format == "json":
-        print_json({"database": mask_url(args.out), "period": args.period, "rows": rows, "tables": counts})
+        from dq.results import SCHEMA_VERSION
+
+        print_json({"schema_version": SCHEMA_VERSION, "database": mask_url(args.out), "period": args.period,
+                    "rows": rows, "tables": counts})  # fmt: skip
         return 0
     took = time.perf_counter() - t0
     print(f"dq synth: {rows:,} rows of {args.period} in {mask_url(args.out)} ({took:.1f} s)")
