@@ -10,7 +10,7 @@ kept; the machine may be shared, so read the ratio):
 
 And the read path alone, rows per second over every row of the batch's hospital tables:
 
-* dq's database reader (:func:`dq.dbsource.open_database_unit`: one bound-parameter query per
+* dq's database reader (:func:`dq.io.database.open_database_unit`: one bound-parameter query per
   unit and table over ADBC, Arrow batches into typed Polars frames);
 * psycopg ``COPY (SELECT …) TO STDOUT`` (CSV) parsed by ``pl.read_csv``, one query per table;
 * ``pandas.read_sql`` over a psycopg connection, one query per table.
@@ -57,7 +57,7 @@ def read_paths(url: str, dsn: str, tables: list[str], units: list) -> dict[str, 
     import polars as pl
     import psycopg
 
-    from dq.dbsource import open_database_unit
+    from dq.io.database import open_database_unit
 
     out: dict[str, tuple[int, float]] = {}
     t = time.perf_counter()
@@ -67,7 +67,7 @@ def read_paths(url: str, dsn: str, tables: list[str], units: list) -> dict[str, 
             n += sum(src.frame.collect().height for name, src in ext.tables.items() if name in tables)
     out["dq reader (ADBC → Arrow → typed Polars, per unit)"] = (n, time.perf_counter() - t)
 
-    from dq.catalogue import load_catalogue
+    from dq.io.catalogue import load_catalogue
 
     cat = load_catalogue()
     cols = {t: ", ".join(f'"{c.name}"' for c in cat.tables[t].columns) for t in tables}
@@ -76,7 +76,9 @@ def read_paths(url: str, dsn: str, tables: list[str], units: list) -> dict[str, 
         n = 0
         for table in tables:
             buf = bytearray()
-            with conn.cursor().copy(f'COPY (SELECT {cols[table]} FROM "{table}") TO STDOUT WITH (FORMAT csv, HEADER)') as cp:
+            with conn.cursor().copy(
+                f'COPY (SELECT {cols[table]} FROM "{table}") TO STDOUT WITH (FORMAT csv, HEADER)'
+            ) as cp:
                 for chunk in cp:
                     buf += chunk
             n += pl.read_csv(bytes(buf), infer_schema=False).height
@@ -96,18 +98,33 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=None, help="dq score --threads (default: dq's)")
     args = ap.parse_args()
 
-    from tests import pgserver
-
-    from dq.dbsource import DatabaseLayout, discover_database_units
+    from dq.io.database import DatabaseLayout, discover_database_units
     from dq.synth.database import load_batch
+    from tests import pgserver
 
     data = HERE / "data" / f"city-{args.scale}"
     batch = data / PERIOD
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PGPASSWORD": pgserver.PG_PASSWORD}
     if not (batch / "truth.json").exists():
         t = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "dq", "synth", "--out", str(data), "--period", PERIOD,
-                        "--scale", str(args.scale), "--no-progress"], check=True, env=env, cwd=ROOT)  # fmt: skip
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "dq",
+                "synth",
+                "--out",
+                str(data),
+                "--period",
+                PERIOD,
+                "--scale",
+                str(args.scale),
+                "--no-progress",
+            ],
+            check=True,
+            env=env,
+            cwd=ROOT,
+        )
         print(f"generated {batch} in {time.perf_counter() - t:.0f} s")
     server = pgserver.start_server()
     os.environ["PGPASSWORD"] = pgserver.PG_PASSWORD
@@ -126,8 +143,20 @@ def main() -> int:
                 ("postgresql", url, ["--db-expected", "declared"]),
             ):
                 store = tmp / f"{name}-{r}"
-                cmd = [sys.executable, "-m", "dq", "score", src, "--period", PERIOD, "--store", str(store), "-q",
-                       *threads, *extra]  # fmt: skip
+                cmd = [
+                    sys.executable,
+                    "-m",
+                    "dq",
+                    "score",
+                    src,
+                    "--period",
+                    PERIOD,
+                    "--store",
+                    str(store),
+                    "-q",
+                    *threads,
+                    *extra,
+                ]
                 got = measure(cmd, env)
                 print(f"round {r + 1} {name:<10} {got[0]:6.1f} s wall {got[1]:6.1f} s CPU {got[2]:6.0f} MB")
                 if name not in best or got[0] < best[name][0]:
@@ -142,7 +171,7 @@ def main() -> int:
         ratio = best["postgresql"][0] / best["parquet"][0]
         print(f"PostgreSQL / Parquet wall time: {ratio:.2f}× (target ≤ 2×)")
 
-        from dq.catalogue import load_catalogue
+        from dq.io.catalogue import load_catalogue
 
         tables = load_catalogue().tables_of("hospital")
         units = discover_database_units(url, PERIOD, DatabaseLayout(expected_units="declared"))

@@ -1,4 +1,4 @@
-"""Databases as the batch root (dq.dbsource, dq.synth.database): a real PostgreSQL server
+"""Databases as the batch root (dq.io.database, dq.synth.database): a real PostgreSQL server
 started here (tests/pgserver.py), SQLite and DuckDB files.
 
 Equivalence: one synthetic batch scored from its Parquet folder and from each database gives the
@@ -21,8 +21,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from dq.batch import score_batch
-from dq.dbsource import (
+from dq.batch.local import score_batch
+from dq.errors import UsageError
+from dq.io.database import (
     DatabaseLayout,
     DatabaseUnit,
     UnreachableError,
@@ -30,9 +31,8 @@ from dq.dbsource import (
     mask_url,
     open_database_unit,
 )
-from dq.errors import UsageError
-from dq.sources import open_extract
-from dq.store import Store
+from dq.io.sources import open_extract
+from dq.store.history import Store
 from dq.synth.database import load_batch
 from dq.synth.generate import generate
 from tests import pgserver
@@ -444,7 +444,7 @@ def test_server_stopped_mid_batch_then_the_rerun_resumes(pgenv, batch, parquet_s
     url = _new_db(pg, "fault")
     load_batch(batch, url)
     store = Store(tmp_path / "store")
-    from dq.batch import in_threads
+    from dq.batch.local import in_threads
 
     def stop_after_first(fn, paths):
         for n, out in enumerate(in_threads(fn, paths, threads=1), start=1):

@@ -125,7 +125,7 @@ def render_text(
 
 
 def _layout(args: argparse.Namespace):
-    from dq.dbsource import is_database_url
+    from dq.io.database import is_database_url
 
     return layout_from_args(args) if is_database_url(args.path) else None
 

@@ -1,6 +1,6 @@
 """Command-line options naming a database's layout (``dq score URL``, ``dq audit URL``).
 
-Each option sets one field of :class:`dq.dbsource.DatabaseLayout`; the layout will also be read
+Each option sets one field of :class:`dq.io.database.DatabaseLayout`; the layout will also be read
 from a project file (``dq.toml``), which these options then override.
 """
 
@@ -70,9 +70,9 @@ def add_database_options(p: argparse.ArgumentParser) -> None:
 
 
 def layout_from_args(args: argparse.Namespace, base: dict[str, Any] | None = None) -> Any:
-    """The :class:`~dq.dbsource.DatabaseLayout` the options give (over ``base``, e.g. a project
+    """The :class:`~dq.io.database.DatabaseLayout` the options give (over ``base``, e.g. a project
     file's ``[database]`` section)."""
-    from dq.dbsource import DatabaseLayout
+    from dq.io.database import DatabaseLayout
 
     data: dict[str, Any] = dict(base or {})
     simple = {

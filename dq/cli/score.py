@@ -113,8 +113,8 @@ def default_store(args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dq.batch import score_batch, score_published
-    from dq.store import Store
+    from dq.batch.local import score_batch, score_published
+    from dq.store.history import Store
 
     store = Store(default_store(args))
 
@@ -122,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
         info(args, msg)
 
     if args.reports:
-        from dq.outputs import ensure_dir
+        from dq.io.outputs import ensure_dir
 
         ensure_dir(args.out)  # an unusable report folder stops us before the work, not after
 
@@ -139,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
             follow_symlinks=args.follow_symlinks,
         )
         if args.workers or args.scheduler:
-            from dq.distributed import score_batch_on_cluster
+            from dq.batch.cluster import score_batch_on_cluster
 
             outcome = score_batch_on_cluster(
                 args.root, args.period, store, workers=args.workers, scheduler=args.scheduler,
@@ -147,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
             )  # fmt: skip
             args.reports = False  # rendered on the cluster
         else:
-            from dq.dbsource import is_database_url
+            from dq.io.database import is_database_url
 
             layout = layout_from_args(args) if is_database_url(args.root) else None
             outcome = score_batch(
@@ -156,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         raise DQError("give a batch ROOT or --published DIR")
     if args.format == "json":
-        from dq.results import SCHEMA_VERSION as RESULTS_SCHEMA_VERSION
+        from dq.engine.results import SCHEMA_VERSION as RESULTS_SCHEMA_VERSION
 
         payload = {
             "schema_version": RESULTS_SCHEMA_VERSION,

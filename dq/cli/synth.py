@@ -40,7 +40,7 @@ def _cities(text: str) -> int:
 
 
 def _out(text: str) -> Path | str:
-    from dq.dbsource import is_database_url
+    from dq.io.database import is_database_url
 
     return text if is_database_url(text) else Path(text)
 
@@ -86,7 +86,7 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
         "--units",
         nargs="+",
         metavar="ID",
-        help="unit ids from the unit registry (dq/data/institutions.csv) (default: every unit of the "
+        help="unit ids from the unit registry (datasets/institutions.csv) (default: every unit of the "
         "published collection tables)",
     )
     p.add_argument(
@@ -155,13 +155,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_database(args: argparse.Namespace, options: dict, t0: float) -> int:
-    from dq.dbsource import mask_url
+    from dq.io.database import mask_url
     from dq.synth.database import write_database
 
     counts = write_database(args.out, args.period, cities=getattr(args, "cities", None), **options)
     rows = sum(counts.values())
     if args.format == "json":
-        from dq.results import SCHEMA_VERSION
+        from dq.engine.results import SCHEMA_VERSION
 
         print_json({"schema_version": SCHEMA_VERSION, "database": mask_url(args.out), "period": args.period,
                     "rows": rows, "tables": counts})  # fmt: skip
@@ -208,7 +208,7 @@ def _run_months_database(args: argparse.Namespace, t0: float) -> int:
     import shutil
     import tempfile
 
-    from dq.dbsource import mask_url
+    from dq.io.database import mask_url
     from dq.synth.database import load_batch
     from dq.synth.series import series
 

@@ -5,7 +5,7 @@ or a given one), then loaded: one table per catalogue table holding every unit's
 ``unit_id`` column (the upload time is the catalogue's ``upload_time`` column), a declarations
 table (``upload_declaration``: unit, period, name, kind, district, declared tables, collection
 mode) and a reference table (``reference_count``: the units' ``reference.csv``), named by
-:class:`dq.dbsource.DatabaseLayout`.
+:class:`dq.io.database.DatabaseLayout`.
 
 Column types: a column has the catalogue's type (``timestamp``, ``date``, ``double precision``,
 ``bigint``, ``text``) unless some unit sent it as text that does not parse as that type (the
@@ -27,12 +27,12 @@ from typing import Any
 
 import polars as pl
 
-from dq.catalogue import Catalogue, TableSpec, load_catalogue
-from dq.columns import raw_column
-from dq.dbsource import DatabaseLayout, UnreachableError, database_file, is_database_url, mask_url
 from dq.errors import DQError, InputError, UsageError
-from dq.masking import describe_error
-from dq.sources import open_extract
+from dq.io.catalogue import Catalogue, TableSpec, load_catalogue
+from dq.io.columns import raw_column
+from dq.io.database import DatabaseLayout, UnreachableError, database_file, is_database_url, mask_url
+from dq.io.masking import describe_error
+from dq.io.sources import open_extract
 
 __all__ = ["load_batch", "write_database"]
 
@@ -60,7 +60,7 @@ def _quote(name: str) -> str:
 
 
 class _Writer:
-    """Statements and bulk loads for one database (read-write, unlike :mod:`dq.dbsource`)."""
+    """Statements and bulk loads for one database (read-write, unlike :mod:`dq.io.database`)."""
 
     def __init__(self, url: str, layout: DatabaseLayout):
         self.url, self.layout = url, layout
@@ -68,12 +68,12 @@ class _Writer:
         self.scheme = "postgresql" if self.scheme == "postgres" else self.scheme
         try:
             if self.scheme == "postgresql":
-                import adbc_driver_postgresql.dbapi as pg  # type: ignore[import-untyped]
+                import adbc_driver_postgresql.dbapi as pg
 
                 uri = url if not url.lower().startswith("postgres://") else "postgresql" + url[8:]
                 self.conn: Any = pg.connect(uri, autocommit=True)
             elif self.scheme == "sqlite":
-                import adbc_driver_sqlite.dbapi as sq  # type: ignore[import-untyped]
+                import adbc_driver_sqlite.dbapi as sq
 
                 path = database_file(url)
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -246,9 +246,10 @@ def load_batch(
 
 
 def _delete_units(w: _Writer, table: str, ids: list[str], period: str, lay: DatabaseLayout) -> None:
-    from dq.columns import parse_period
+    from dq.io.period import Period
 
-    start, end = parse_period(period)
+    p = Period.parse(period)
+    start, end = p.start, p.end
     lo: Any = start.strftime("%Y-%m-%d %H:%M:%S") if w.scheme == "sqlite" else start
     hi: Any = end.strftime("%Y-%m-%d %H:%M:%S") if w.scheme == "sqlite" else end
     t = _quote(lay.upload_time_column)
