@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -40,16 +39,15 @@ PERIOD = "2020-09"
 
 
 def measure(cmd: list[str], env: dict[str, str]) -> tuple[float, float, float]:
-    """(wall seconds, CPU seconds, peak RSS MB) of a child process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    """(wall seconds, CPU seconds, peak RSS MB) of a child process (GNU time's figures)."""
     t = time.perf_counter()
-    r = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT)
+    r = subprocess.run(["/usr/bin/time", "-f", "DQTIME %U %S %M", *cmd], env=env, capture_output=True,
+                       text=True, cwd=ROOT)  # fmt: skip
     wall = time.perf_counter() - t
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if r.returncode not in (0, 1):
         raise SystemExit(f"{' '.join(cmd)} failed ({r.returncode}): {r.stderr[-2000:]}")
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return wall, cpu, after.ru_maxrss / 1024
+    user, system, rss = next(line for line in r.stderr.splitlines() if line.startswith("DQTIME")).split()[1:]
+    return wall, float(user) + float(system), int(rss) / 1024
 
 
 def read_paths(url: str, dsn: str, tables: list[str], units: list) -> dict[str, tuple[int, float]]:

@@ -586,3 +586,23 @@ def test_database_unit_is_picklable():
         3,
         {"kind": "hospital"},
     )
+
+
+def test_synth_months_into_one_database_then_score_a_month(tmp_path):
+    """`dq synth --out URL --months`: each month's batch is loaded into the same tables (a
+    column one month needs as text is widened to text), and every month scores without error."""
+    url = f"duckdb:///{tmp_path}/series.duckdb"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    r = subprocess.run(
+        [sys.executable, "-m", "dq", "synth", "--out", url, "--months", "2020-01:2020-02",
+         "--units", "H001", "D01", "--no-progress"],
+        capture_output=True, text=True, env=env, cwd=ROOT,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    for month in ("2020-01", "2020-02"):
+        units = discover_database_units(url, month, EXPECTED)
+        assert [u.unit_id for u in units] == ["D01", "H001"]
+        outcome = score_batch(
+            url, month, Store(tmp_path / "store"), progress=False, threads=1, layout=EXPECTED
+        )
+        assert not outcome.errors and all(u.score is not None for u in outcome.units)

@@ -103,6 +103,29 @@ class _Writer:
         finally:
             cur.close()
 
+    def column_types(self, table: str) -> dict[str, str] | None:
+        """Column name → lower-case SQL type of an existing table, or None."""
+        if self.scheme == "sqlite":
+            sql, params = "SELECT name, type FROM pragma_table_info(?)", [table]
+        else:
+            schema = self.layout.schema
+            where = f"table_schema = {self.p(2)}" if schema else "table_schema = current_schema()"
+            sql = (
+                f"SELECT column_name, data_type FROM information_schema.columns "
+                f"WHERE table_name = {self.p(1)} AND {where}"
+            )
+            params = [table, schema] if schema else [table]
+        if self.scheme == "duckdb":
+            rows = self.conn.execute(sql, params).fetchall()
+        else:
+            cur = self.conn.cursor()
+            try:
+                cur.execute(sql, parameters=tuple(params))
+                rows = cur.fetchall()
+            finally:
+                cur.close()
+        return {str(n): str(t).lower() for n, t in rows} or None
+
     def p(self, n: int) -> str:
         return f"${n}" if self.scheme == "postgresql" else "?"
 
@@ -206,12 +229,9 @@ def load_batch(
         raise InputError(f"{folder}: no unit folders to load")
     extracts = [open_extract(u, catalogue=cat) for u in units]
     period = str(extracts[0].period)
-    by_table: dict[str, list[tuple[str, pl.DataFrame]]] = {}
     for ext in extracts:
         if ext.period != period:
             raise InputError(f"{ext.root}: period {ext.period}, not the batch's {period}")
-        for name, src in ext.tables.items():
-            by_table.setdefault(name, []).append((ext.unit_id, src.frame.collect()))
     w = _Writer(url, lay)
     loaded: dict[str, int] = {}
     try:
@@ -219,15 +239,12 @@ def load_batch(
             w.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(lay.schema)}")
         ids = [e.unit_id for e in extracts]
         for table in cat.tables_of("hospital") + cat.tables_of("district"):
+            # one table at a time: memory holds the largest table of the batch, not the batch
             spec = cat.tables[table]
-            frames = by_table.get(table, [])
+            frames = [(e.unit_id, e.tables[table].frame.collect()) for e in extracts if table in e.tables]
             types = _column_types([f for _, f in frames], spec)
             dbt = lay.table_name(table)
-            cols = [f"{_quote(lay.unit_column)} {_SQL_TYPES[w.scheme]['str']} NOT NULL"]
-            for c in spec.columns:
-                name = lay.column_name(table, c.name)
-                cols.append(f"{_quote(name)} {_SQL_TYPES[w.scheme][types[c.name]]}")
-            w.execute(f"CREATE TABLE IF NOT EXISTS {w.table(dbt)} ({', '.join(cols)})")
+            _create_or_widen(w, dbt, spec, types, lay)
             _delete_units(w, dbt, ids, period, lay)
             n = 0
             for uid, frame in frames:
@@ -235,6 +252,7 @@ def load_batch(
                 w.append(dbt, out)
                 n += out.height
             loaded[table] = n
+            del frames
         _write_declarations(w, extracts, period, lay)
     except DQError:
         raise
@@ -243,6 +261,39 @@ def load_batch(
     finally:
         w.close()
     return loaded
+
+
+def _create_or_widen(
+    w: _Writer, dbt: str, spec: TableSpec, types: dict[str, str], lay: DatabaseLayout
+) -> None:
+    """Create the table, or (loaded before, e.g. an earlier month) make its column types and
+    ``types`` agree: a column already text stays text (this batch's values are written as text);
+    a typed column this batch needs as text becomes text (PostgreSQL, DuckDB)."""
+    existing = w.column_types(dbt)
+    if existing is None:
+        cols = [f"{_quote(lay.unit_column)} {_SQL_TYPES[w.scheme]['str']} NOT NULL"]
+        for c in spec.columns:
+            cols.append(f"{_quote(lay.column_name(spec.name, c.name))} {_SQL_TYPES[w.scheme][types[c.name]]}")
+        w.execute(f"CREATE TABLE {w.table(dbt)} ({', '.join(cols)})")
+        if w.scheme != "duckdb":  # DuckDB's zone maps serve these filters; its indexes slow loads
+            # what a platform database has and dq's per-unit queries use: unit, then upload time
+            index = _quote(f"{dbt}_unit_upload"[:63])
+            unit, up = _quote(lay.unit_column), _quote(lay.upload_time_column)
+            w.execute(f"CREATE INDEX IF NOT EXISTS {index} ON {w.table(dbt)} ({unit}, {up})")
+        return
+    if w.scheme == "sqlite":  # dynamically typed: dates are ISO text already
+        return
+    for c in spec.columns:
+        name = lay.column_name(spec.name, c.name)
+        have = existing.get(name)
+        if have is None or c.type == "str":
+            continue
+        is_text = have in ("text", "varchar", "character varying")
+        if is_text:
+            types[c.name] = "str"
+        elif types[c.name] == "str":
+            text = _SQL_TYPES[w.scheme]["str"]
+            w.execute(f"ALTER TABLE {w.table(dbt)} ALTER COLUMN {_quote(name)} TYPE {text}")
 
 
 def _delete_units(w: _Writer, table: str, ids: list[str], period: str, lay: DatabaseLayout) -> None:
