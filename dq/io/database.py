@@ -112,6 +112,9 @@ class DatabaseLayout:
     scored even with nothing uploaded, as not uploaded), ``declared`` (the declarations table's
     units of the period) or ``none`` (only units with rows). ``unit_sources``: unit id → database
     URL of a 开库采集 unit's own database (same layout), overriding ``source_url``.
+    ``order_column``: a table's row number (the platform's auto-increment id), where the table has
+    it: a unit's rows are read in that order, so failing-row samples are the same every time (a
+    database has no order of its own); None, or a table without it: the database's order.
     ``statement_timeout_s``: each query's limit; ``memory_rows``: rows of one table held in
     memory before it is spilled to a temporary Parquet file; ``batch_rows``: Arrow batch size.
     """
@@ -125,6 +128,7 @@ class DatabaseLayout:
     reference_table: str | None = "reference_count"
     expected_units: str = "registry"
     unit_sources: Mapping[str, str] = field(default_factory=dict)
+    order_column: str | None = "row_id"
     statement_timeout_s: float = 300.0
     memory_rows: int = 2_000_000
     batch_rows: int = 65_536
@@ -170,7 +174,7 @@ class DatabaseLayout:
                 if isinstance(value, bool) or not isinstance(value, int):
                     raise UsageError(f"database layout: {key} must be a whole number")
                 out[key] = value
-            elif value is None and key in ("schema", "declarations_table", "reference_table"):
+            elif value is None and key in ("schema", "declarations_table", "reference_table", "order_column"):
                 out[key] = None
             elif not isinstance(value, str):
                 raise UsageError(f"database layout: {key} must be a name")
@@ -413,11 +417,16 @@ class Connection:
             return start.strftime("%Y-%m-%d %H:%M:%S"), end.strftime("%Y-%m-%d %H:%M:%S")
         return start, end
 
-    def select(self, table: str, columns: Sequence[str], where: Sequence[str], params: Sequence[Any]) -> Any:
+    def select(
+        self, table: str, columns: Sequence[str], where: Sequence[str], params: Sequence[Any],
+        order: str | None = None,
+    ) -> Any:  # fmt: skip
         cols = ", ".join(self.quote(c) for c in columns)
         sql = f"SELECT {cols} FROM {self.qualified(table)}"
         if where:
             sql += " WHERE " + " AND ".join(where)
+        if order:
+            sql += f" ORDER BY {self.quote(order)}"
         return self._execute(sql, params)
 
 
@@ -732,21 +741,24 @@ def open_database_unit(unit: DatabaseUnit, catalogue: Catalogue | None = None) -
     info = dict(unit.info)
     tmp = Path(tempfile.mkdtemp(prefix="dq-db-"))
     try:
-        with connect(unit.url, lay) as central:
-            with central.read_only():
-                if not info and lay.declarations_table:
-                    info = dict(_declarations(central, unit.period, unit.unit_id).get(unit.unit_id) or {})
-                reference = _reference(central, unit.period, unit.unit_id)
+        with connect(unit.url, lay) as central, central.read_only():
+            # one connection and one read-only transaction for the unit's declarations, reference
+            # counts and (unless it has a database of its own) its rows
+            if not info and lay.declarations_table:
+                info = dict(_declarations(central, unit.period, unit.unit_id).get(unit.unit_id) or {})
+            reference = _reference(central, unit.period, unit.unit_id)
             source = lay.unit_sources.get(unit.unit_id) or info.get("source_url")
-        if source and not is_database_url(str(source)):
-            raise DatabaseError(f"{unit}: its source_url is not a database URL")
-        data_url = str(source) if source else unit.url
-        kind = info.get("kind") or _registry_facts(unit.unit_id).get("kind")
-        names = (
-            cat.tables_of(kind) if kind in _KINDS else cat.tables_of("hospital") + cat.tables_of("district")
-        )
-        with connect(data_url, lay) as conn:
-            tables, problems = _read_tables(conn, unit, tmp, cat, names)
+            if source and not is_database_url(str(source)):
+                raise DatabaseError(f"{unit}: its source_url is not a database URL")
+            data_url = str(source) if source else unit.url
+            kind = info.get("kind") or _registry_facts(unit.unit_id).get("kind")
+            both = cat.tables_of("hospital") + cat.tables_of("district")
+            names = cat.tables_of(kind) if kind in _KINDS else both
+            if not source:
+                tables, problems = _read_tables(central, unit, tmp, cat, names)
+        if source:
+            with connect(data_url, lay) as own, own.read_only():
+                tables, problems = _read_tables(own, unit, tmp, cat, names)
         manifest = _manifest(unit, info, list(tables), cat)
         kind_tables = set(cat.tables_of(manifest["kind"]))
         for t in list(tables):
@@ -764,46 +776,45 @@ def _read_tables(
     lay = conn.layout
     tables: dict[str, TableSource] = {}
     problems: list[str] = []
-    with conn.read_only():
-        start, end = conn._bounds(unit.period)
-        for table in names:
-            spec = cat.tables[table]
-            dbt = lay.table_name(table)
-            where = f"{conn.where.masked} table {dbt}"
-            try:
-                have = conn.columns(dbt)
-            except Exception as exc:
-                raise DatabaseError(f"{where}: cannot read its columns ({_clean(exc, conn.where)})") from None
-            if not have:
-                continue
-            if lay.unit_column not in have or lay.upload_time_column not in have:
-                problems.append(f"{where}: no column {lay.unit_column} or {lay.upload_time_column}; not read")
-                continue
-            wanted = [(c.name, lay.column_name(table, c.name)) for c in spec.columns]
-            chosen = [(name, db) for name, db in wanted if db in have]
-            if not chosen:
-                continue
-            try:
-                res = conn.select(
-                    dbt, [db for _, db in chosen], _unit_filter(conn), [unit.unit_id, start, end]
-                )
-                try:
-                    frame, n, spilled = _to_frame(res.batches(), tmp / f"{table}.parquet", lay.memory_rows)
-                finally:
-                    res.close()
-            except DQError:
-                raise
-            except Exception as exc:
-                raise DatabaseError(
-                    f"{where}: cannot read the rows of unit {unit.unit_id} ({_clean(exc, conn.where)})"
-                ) from None
-            if frame is None or n == 0:
-                continue  # nothing uploaded in the period: not uploaded
-            renames = {db: name for name, db in chosen if db != name}
-            if renames:
-                frame = frame.rename(renames)
-            frame = coerce_frame(where, frame, spec)
-            tables[table] = TableSource(
-                table, spilled or tmp / f"{table}.db", frame, spec, rows=n, where=where
+    # inside the caller's read-only transaction
+    start, end = conn._bounds(unit.period)
+    for table in names:
+        spec = cat.tables[table]
+        dbt = lay.table_name(table)
+        where = f"{conn.where.masked} table {dbt}"
+        try:
+            have = conn.columns(dbt)
+        except Exception as exc:
+            raise DatabaseError(f"{where}: cannot read its columns ({_clean(exc, conn.where)})") from None
+        if not have:
+            continue
+        if lay.unit_column not in have or lay.upload_time_column not in have:
+            problems.append(f"{where}: no column {lay.unit_column} or {lay.upload_time_column}; not read")
+            continue
+        wanted = [(c.name, lay.column_name(table, c.name)) for c in spec.columns]
+        chosen = [(name, db) for name, db in wanted if db in have]
+        if not chosen:
+            continue
+        try:
+            order = lay.order_column if lay.order_column in have else None
+            res = conn.select(
+                dbt, [db for _, db in chosen], _unit_filter(conn), [unit.unit_id, start, end], order
             )
+            try:
+                frame, n, spilled = _to_frame(res.batches(), tmp / f"{table}.parquet", lay.memory_rows)
+            finally:
+                res.close()
+        except DQError:
+            raise
+        except Exception as exc:
+            raise DatabaseError(
+                f"{where}: cannot read the rows of unit {unit.unit_id} ({_clean(exc, conn.where)})"
+            ) from None
+        if frame is None or n == 0:
+            continue  # nothing uploaded in the period: not uploaded
+        renames = {db: name for name, db in chosen if db != name}
+        if renames:
+            frame = frame.rename(renames)
+        frame = coerce_frame(where, frame, spec)
+        tables[table] = TableSource(table, spilled or tmp / f"{table}.db", frame, spec, rows=n, where=where)
     return tables, problems

@@ -126,6 +126,18 @@ class _Writer:
                 cur.close()
         return {str(n): str(t).lower() for n, t in rows} or None
 
+    def next_row_number(self, table: str) -> int:
+        col = _quote(self.layout.order_column or "row_id")
+        sql = f"SELECT COALESCE(MAX({col}), 0) + 1 FROM {self.table(table)}"
+        if self.scheme == "duckdb":
+            return int(self.conn.execute(sql).fetchone()[0])
+        cur = self.conn.cursor()
+        try:
+            cur.execute(sql)
+            return int(cur.fetchone()[0])
+        finally:
+            cur.close()
+
     def p(self, n: int) -> str:
         return f"${n}" if self.scheme == "postgresql" else "?"
 
@@ -247,8 +259,13 @@ def load_batch(
             _create_or_widen(w, dbt, spec, types, lay)
             _delete_units(w, dbt, ids, period, lay)
             n = 0
+            first = w.next_row_number(dbt) if lay.order_column else 0
             for uid, frame in frames:
                 out = _for_database(frame, uid, types, spec, w.scheme, lay)
+                if lay.order_column:  # the platform's row numbers: the file's order, unit after unit
+                    out = out.insert_column(1, pl.int_range(first, first + out.height, eager=True)
+                                            .alias(lay.order_column))  # fmt: skip
+                    first += out.height
                 w.append(dbt, out)
                 n += out.height
             loaded[table] = n
@@ -272,6 +289,8 @@ def _create_or_widen(
     existing = w.column_types(dbt)
     if existing is None:
         cols = [f"{_quote(lay.unit_column)} {_SQL_TYPES[w.scheme]['str']} NOT NULL"]
+        if lay.order_column:
+            cols.append(f"{_quote(lay.order_column)} {_SQL_TYPES[w.scheme]['int']}")
         for c in spec.columns:
             cols.append(f"{_quote(lay.column_name(spec.name, c.name))} {_SQL_TYPES[w.scheme][types[c.name]]}")
         w.execute(f"CREATE TABLE {w.table(dbt)} ({', '.join(cols)})")
@@ -281,6 +300,10 @@ def _create_or_widen(
             unit, up = _quote(lay.unit_column), _quote(lay.upload_time_column)
             w.execute(f"CREATE INDEX IF NOT EXISTS {index} ON {w.table(dbt)} ({unit}, {up})")
         return
+    if lay.order_column and lay.order_column not in existing:
+        w.execute(
+            f"ALTER TABLE {w.table(dbt)} ADD COLUMN {_quote(lay.order_column)} {_SQL_TYPES[w.scheme]['int']}"
+        )
     if w.scheme == "sqlite":  # dynamically typed: dates are ISO text already
         return
     for c in spec.columns:
