@@ -130,7 +130,7 @@ class _Writer:
         col = _quote(self.layout.order_column or "row_id")
         sql = f"SELECT COALESCE(MAX({col}), 0) + 1 FROM {self.table(table)}"
         if self.scheme == "duckdb":
-            return int(self.conn.execute(sql).fetchone()[0])
+            return int(self.conn.execute(sql).fetchall()[0][0])
         cur = self.conn.cursor()
         try:
             cur.execute(sql)
