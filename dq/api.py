@@ -85,8 +85,12 @@ def audit(
     catalogue: Catalogue | None = None,
     follow_symlinks: bool = False,
     project: Project | None = None,
+    unit: str | None = None,
+    layout: Any = None,
 ) -> AuditResult:
-    """Audit a site extract folder (``manifest.yaml`` + table files) or one table file.
+    """Audit a site extract folder (``manifest.yaml`` + table files) or one table file; or one
+    unit of a database (``path`` a ``postgresql://``, ``sqlite:///`` or ``duckdb:///`` URL, with
+    ``unit`` and ``period``; ``layout`` a :class:`dq.io.database.DatabaseLayout`, docs/databases.md).
 
     ``suites``: suite files or folders (default: the shipped suites), or loaded :class:`Suite`\\ s.
     ``period``: the audited month ``YYYY-MM`` (default: the manifest's). ``samples``: failing rows
@@ -100,6 +104,12 @@ def audit(
 
     cat = catalogue or (project.catalogue() if project is not None else load_catalogue())
     samples, period = _samples(samples), _period(period)
+    from dq.io.database import is_database_url
+
+    if is_database_url(path):
+        return _audit_database(str(path), unit, period, layout, _suites(suites, cat, project), samples, cat, streaming)
+    if unit is not None:
+        raise UsageError(f"{path}: --unit names a unit of a database; an extract folder has one unit")
     p = Path(path)
     if table is not None:
         _table_name(table, cat)
@@ -127,6 +137,20 @@ def audit(
         extract = open_extract(p, catalogue=cat, encoding=encoding, follow_symlinks=follow_symlinks)
         chosen = _suites(suites, cat, project)
     return audit_extract(extract, chosen, period=period, samples=samples, catalogue=cat, streaming=streaming)
+
+
+def _audit_database(
+    url: str, unit: str | None, period: str | None, layout: Any, suites: list[Suite], samples: int,
+    cat: Catalogue, streaming: bool,
+) -> AuditResult:
+    from dq.engine.evaluate import audit_extract
+    from dq.io.database import DatabaseLayout, DatabaseUnit, mask_url, open_database_unit
+
+    if unit is None or period is None:
+        raise UsageError(f"{mask_url(url)}: a database holds many units and months; name one with "
+                         "--unit ID --period YYYY-MM (unit=, period=)")  # fmt: skip
+    with open_database_unit(DatabaseUnit(url, unit, period, layout or DatabaseLayout()), cat) as ext:
+        return audit_extract(ext, suites, period=period, samples=samples, catalogue=cat, streaming=streaming)
 
 
 # -- validate ------------------------------------------------------------------------------------

@@ -44,6 +44,7 @@ from dq.engine.results import RuleResult
 from dq.engine.suite import Rule, Suite, load_suites
 from dq.errors import DQError, InputError, OutputError, raise_if_interrupted
 from dq.io.catalogue import Catalogue, default_rules_dir, load_catalogue
+from dq.io.database import DatabaseLayout, DatabaseUnit, discover_database_units, is_database_url, mask_url
 from dq.io.masking import describe_error, mask_identifiers, mask_text
 from dq.io.period import Period
 from dq.io.published import data_dir as published_data_dir
@@ -150,7 +151,10 @@ def _unit_from_dir(path: Path | str) -> dict[str, Any]:
     manifest's (unit_id, else org_code, as :attr:`dq.io.sources.Extract.unit_id`), else the
     folder's name, which :func:`identify_units` accepts only for a registered unit
     (``from_folder``). ``error`` says why the manifest's id cannot be used; ``manifest_error``
-    why the manifest cannot be read at all (see :func:`identify_units`)."""
+    why the manifest cannot be read at all (see :func:`identify_units`). A unit of a database
+    batch has the id its rows carry."""
+    if isinstance(path, DatabaseUnit):  # a unit of a database batch: its id comes from the data
+        return _unit_from_database(path)
     uid = _folder_name(path)
     kind, error, m, unreadable = None, None, None, None
     try:
@@ -210,6 +214,8 @@ def _project_registry(project: Project | None) -> Any:
 
 
 def _folder_name(path: Path | str) -> str:
+    if isinstance(path, DatabaseUnit):
+        return _database_unit_name(path)
     return url_name(path) if is_url(path) else Path(path).name
 
 
@@ -218,6 +224,67 @@ def _registered_ids(registry: Any) -> set[str]:
         return {u.unit_id for u in registry.units()} if registry is not None else set()
     except Exception:  # a broken registry confirms nothing
         return set()
+
+
+# -- units of a database batch (dq.io.database) ---------------------------------------------------
+def _database_unit_name(unit: DatabaseUnit) -> str:
+    """A database unit's id, or for an id that cannot name files a stand-in (``unit-<hash>``)."""
+    try:
+        return check_unit_id(unit.unit_id, str(unit))
+    except InputError:
+        import hashlib
+
+        return "unit-" + hashlib.sha256(unit.unit_id.encode("utf-8", "replace")).hexdigest()[:12]
+
+
+def _unit_from_database(unit: DatabaseUnit) -> dict[str, Any]:
+    error = None
+    try:
+        check_unit_id(unit.unit_id, f"{mask_url(unit.url)}: a unit of {unit.period}")
+    except InputError as exc:
+        error = str(exc)
+    kind = unit.info.get("kind")
+    uid = _database_unit_name(unit)
+    return {"unit_id": uid, "name": uid, "kind": kind if kind in ("hospital", "district") else None,
+            "district": None, "error": error}  # fmt: skip
+
+
+def _audit_database(
+    db_unit: DatabaseUnit, period: str, suites: Sequence[Suite], **options: Any
+) -> UnitOutcome:
+    """:func:`audit_unit` for a unit read from a database (:func:`dq.io.database.open_database_unit`)."""
+    from dq.io.database import open_database_unit
+
+    unit = db_unit
+    t = time.perf_counter()
+    out = UnitOutcome(dict(options.pop("unit", None) or _unit_from_database(unit)), folder=str(unit))
+    out.unit.pop("error", None)
+    options.pop("follow_symlinks", None)
+    cat = options.pop("catalogue", None) or load_catalogue()
+    try:
+        if unit.period != period:
+            raise InputError(f"{unit}: read for {unit.period}, not the batch's {period}")
+        with open_database_unit(unit, catalogue=cat) as ext:
+            m = ext.manifest
+            out.unit = {"unit_id": ext.unit_id, "name": m.get("name") or ext.unit_id,
+                        "kind": m.get("kind"), "district": m.get("district")}  # fmt: skip
+            audit, out.summary = audit_and_summarize(
+                ext, record_suites(suites), period, catalogue=cat, **options
+            )
+            out.results = list(audit.results)
+            out.tables = {ti.table: ti.rows for ti in audit.tables}
+            out.rows = sum(ti.rows or 0 for ti in audit.tables)
+    except DQError as exc:
+        out.error = mask_url(str(exc))
+    except Exception as exc:  # one broken unit never stops the batch
+        raise_if_interrupted(exc)
+        out.error = f"{unit}: {mask_url(describe_error(exc))}"
+        out.trace = "".join(traceback.format_tb(exc.__traceback__)) + mask_url(describe_error(exc))
+    out.seconds = time.perf_counter() - t
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
 
 
 def identify_units(unit_dirs: Sequence[Path | str], registry: Any = None) -> dict[Any, dict[str, Any]]:
@@ -336,10 +403,13 @@ def _progress(enabled: bool):
     )
 
 
-def discover_units(root: str | Path, period: str) -> list[Path]:
+def discover_units(root: str | Path, period: str, layout: DatabaseLayout | None = None) -> list[Path]:
     """The unit folders of ``root/period`` (sorted; hidden entries ignored); URLs for an fsspec
-    URL ``root`` (:mod:`dq.io.urls`)."""
+    URL ``root`` (:mod:`dq.io.urls`); for a database URL its units of the period
+    (:class:`dq.io.database.DatabaseUnit`, see :func:`dq.io.database.discover_database_units`)."""
     Period.parse(period)
+    if is_database_url(root):
+        return discover_database_units(str(root), period, layout)  # type: ignore[return-value]
     if is_url(root):
         return list_unit_urls(str(root), period)  # type: ignore[return-value]
     base = Path(root) / period
@@ -376,6 +446,9 @@ def audit_unit(
     ``now``: the clock of checks such as "not in the future" (a batch gives all its units one,
     which also lets the engine compile each rule once for all units; default: the current time).
     """
+    if isinstance(path, DatabaseUnit):
+        return _audit_database(path, period, suites, unit=unit, catalogue=catalogue, samples=samples,
+                               streaming=streaming, fix_rows=fix_rows, now=now)  # fmt: skip
     if is_url(path):
         return _audit_url(str(path), period, suites, unit=unit, catalogue=catalogue, samples=samples,
                           streaming=streaming, now=now)  # fmt: skip
@@ -458,7 +531,10 @@ IN_FLIGHT_ROWS = 5_000_000
 
 def unit_rows_hint(path: str | Path) -> int:
     """About how many rows a unit folder's table files hold (their metadata and sizes, nothing
-    read); a folder behind a URL counts as :data:`IN_FLIGHT_ROWS` (it runs alone)."""
+    read); a folder behind a URL counts as :data:`IN_FLIGHT_ROWS` (it runs alone); a database
+    unit, its rows in the period (counted when the batch listed the units)."""
+    if isinstance(path, DatabaseUnit):
+        return path.rows
     if is_url(path):
         return IN_FLIGHT_ROWS
     try:
@@ -649,11 +725,14 @@ def score_batch(
     follow_symlinks: bool = False,
     threads: int | None = None,
     project: Project | None = None,
+    layout: DatabaseLayout | None = None,
 ) -> BatchOutcome:
     """Audit and score every unit under ``root/period`` and append the results to ``store``.
 
     ``project``: the rule project whose catalogue, suites, scoring and registry are used
-    (default: the bundled one).
+    (default: the bundled one). ``root`` may be a database URL (:mod:`dq.io.database`; ``layout`` says where the units' data
+    are): its units of the period are audited the same way; a database that cannot be reached
+    is an :class:`~dq.io.database.UnreachableError` before anything is written.
 
     ``map_units(fn, paths)`` runs ``fn`` (a picklable :func:`audit_unit` with everything but the
     folder bound) over the folders and yields the outcomes in any order, e.g. on a Dask cluster;
@@ -664,12 +743,12 @@ def score_batch(
     files (:mod:`dq.batch.fixlist`; 0 = none).
     """
     t0 = time.perf_counter()
-    unit_dirs = discover_units(root, period)
     if project is None:
         cat, suites, cfg = load_catalogue(), load_suites(suite_paths), load_scoring()
     else:
         cat = project.catalogue()
         suites, cfg = project.suites(suite_paths, cat), project.scoring()
+    unit_dirs = discover_units(root, period, layout)
     fixes = {r.id: (r.fix_zh, r.fix_en) for s in suites for r in s.rules}
     show = sys.stderr.isatty() if progress is None else progress
     with store.lock(), contextlib.ExitStack() as stack:
@@ -680,6 +759,8 @@ def score_batch(
         run = store.begin_run(
             period, suites_hash([project.root if project else default_rules_dir()]), "batch", where
         )
+        where = mask_url(str(root)) if is_url(root) else str(Path(root).resolve())
+        run = store.begin_run(period, suites_hash([default_rules_dir()]), "batch", where)
         outcomes: dict[str, UnitOutcome] = {}
         status = "failed"
         try:

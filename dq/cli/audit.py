@@ -13,6 +13,7 @@ import json
 import sys
 
 from dq.cli.common import add_format, console, count, debug, info, period, project_of, write_output
+from dq.cli.database import add_database_options, layout_from_args
 
 __all__ = ["configure_parser", "render_text", "run"]
 
@@ -29,7 +30,12 @@ _SEVERITY_RANK = {"critical": 0, "error": 1, "warning": 2}
 
 
 def configure_parser(a: argparse.ArgumentParser) -> None:
-    a.add_argument("path", help="extract folder (manifest.yaml + tables) or a table file")
+    a.add_argument(
+        "path",
+        help="extract folder (manifest.yaml + tables), a table file, or a database URL with --unit "
+        "and --period",
+    )
+    a.add_argument("--unit", metavar="ID", help="the unit to audit in a database (with --period)")
     a.add_argument("--suite", action="append", help="suite file or folder (repeatable)")
     a.add_argument("--period", type=period, help="audited month YYYY-MM (default: the manifest's)")
     a.add_argument("--table", help="the catalogue table a single file holds (default: the file's name)")
@@ -49,6 +55,7 @@ def configure_parser(a: argparse.ArgumentParser) -> None:
         action="store_true",
         help="follow symbolic links that stay inside the extract folder (refused by default)",
     )
+    add_database_options(a)
 
 
 def _worst_first(r) -> tuple:
@@ -121,6 +128,12 @@ def render_text(
     return lines
 
 
+def _layout(args: argparse.Namespace):
+    from dq.io.database import is_database_url
+
+    return layout_from_args(args) if is_database_url(args.path) else None
+
+
 def run(args: argparse.Namespace) -> int:
     import time
 
@@ -132,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
     audit = run_audit(
         args.path, args.suite or None, args.period, args.samples,
         table=args.table, encoding=args.encoding, streaming=args.streaming,
-        follow_symlinks=args.follow_symlinks, project=project,
+        follow_symlinks=args.follow_symlinks, project=project, unit=args.unit, layout=_layout(args),
     )  # fmt: skip
     for p in audit.problems:
         info(args, f"dq: warning: {p}")

@@ -19,6 +19,7 @@ from dq.cli.common import (
     print_rows,
     project_of,
 )
+from dq.cli.database import add_database_options, layout_from_args
 from dq.errors import DQError
 
 if TYPE_CHECKING:
@@ -28,7 +29,11 @@ __all__ = ["configure_parser", "run"]
 
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
-    p.add_argument("root", nargs="?", help="batch root: ROOT/<period>/<unit>/ extract folders")
+    p.add_argument(
+        "root", nargs="?",
+        help="batch root: ROOT/<period>/<unit>/ extract folders, or a database URL (postgresql://HOST/DB, "
+        "sqlite:///FILE, duckdb:///FILE)",
+    )  # fmt: skip
     p.add_argument("--period", required=True, type=period, help="month to score, YYYY-MM")
     p.add_argument(
         "--published",
@@ -82,6 +87,7 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
         metavar="ADDRESS",
         help="audit the units on a running Dask cluster, e.g. tcp://host:8786 (needs dq[cluster])",
     )
+    add_database_options(p)
 
 
 def _print_table(ranking: pl.DataFrame, title: str) -> None:
@@ -157,7 +163,12 @@ def run(args: argparse.Namespace) -> int:
             )  # fmt: skip
             args.reports = False  # rendered on the cluster
         else:
-            outcome = score_batch(args.root, args.period, store, threads=args.threads, **options)
+            from dq.io.database import is_database_url
+
+            layout = layout_from_args(args) if is_database_url(args.root) else None
+            outcome = score_batch(
+                args.root, args.period, store, threads=args.threads, layout=layout, **options
+            )
     else:
         raise DQError("give a batch ROOT or --published DIR")
     if args.format == "json":

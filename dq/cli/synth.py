@@ -39,6 +39,12 @@ def _cities(text: str) -> int:
     return v
 
 
+def _out(text: str) -> Path | str:
+    from dq.io.database import is_database_url
+
+    return text if is_database_url(text) else Path(text)
+
+
 def configure_parser(p: argparse.ArgumentParser) -> None:
     """Add the ``dq synth`` arguments to ``p``."""
     p.description = (
@@ -46,7 +52,11 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
         "defects listed in OUT/<period>/truth.json. Volumes follow the newsletters' 数据采集情况 "
         "tables times --scale (1.0 is a real month, about 10^8 rows)."
     )
-    p.add_argument("--out", required=True, type=Path, metavar="DIR", help="output folder")
+    p.add_argument(
+        "--out", required=True, type=_out, metavar="DIR|URL",
+        help="output folder, or a database URL (postgresql://HOST/DB, sqlite:///FILE, duckdb:///FILE) "
+        "to write the batch into in the platform's layout (docs/databases.md)",
+    )  # fmt: skip
     when = p.add_mutually_exclusive_group(required=True)
     when.add_argument("--period", type=period, metavar="YYYY-MM", help="month to generate")
     when.add_argument(
@@ -128,6 +138,8 @@ def run(args: argparse.Namespace) -> int:
         from dq.synth.generate import no_defects
 
         options["adjust"] = no_defects
+    if isinstance(args.out, str):  # a database URL
+        return _run_database(args, options, t0)
     if cities:
         root = generate_province(args.out, args.period, cities, **options)
     else:
@@ -155,12 +167,31 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_database(args: argparse.Namespace, options: dict, t0: float) -> int:
+    from dq.io.database import mask_url
+    from dq.synth.database import write_database
+
+    counts = write_database(args.out, args.period, cities=getattr(args, "cities", None), **options)
+    rows = sum(counts.values())
+    if args.format == "json":
+        from dq.engine.results import SCHEMA_VERSION
+
+        print_json({"schema_version": SCHEMA_VERSION, "database": mask_url(args.out), "period": args.period,
+                    "rows": rows, "tables": counts})  # fmt: skip
+        return 0
+    took = time.perf_counter() - t0
+    print(f"dq synth: {rows:,} rows of {args.period} in {mask_url(args.out)} ({took:.1f} s)")
+    return 0
+
+
 def _run_months(args: argparse.Namespace, t0: float) -> int:
     from dq.errors import UsageError
     from dq.synth.series import series
 
     if getattr(args, "cities", None):
         raise UsageError("--months makes one city's series; it does not take --cities")
+    if isinstance(args.out, str):  # a database URL: each month generated, then loaded
+        return _run_months_database(args, t0)
     truth = series(
         args.out, args.months, scale=args.scale, seed=args.seed, units=args.units, fmt=args.fmt,
         progress=getattr(args, "progress", True) and not getattr(args, "quiet", False),
@@ -184,3 +215,27 @@ def main(argv: list[str] | None = None) -> int:
     except DQError as exc:
         print(f"dq synth: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+
+
+def _run_months_database(args: argparse.Namespace, t0: float) -> int:
+    import shutil
+    import tempfile
+
+    from dq.io.database import mask_url
+    from dq.synth.database import load_batch
+    from dq.synth.series import series
+
+    tmp = Path(tempfile.mkdtemp(prefix="dq-synth-db-"))
+    try:
+        truth = series(
+            tmp, args.months, scale=args.scale, seed=args.seed, units=args.units, fmt="parquet",
+            progress=getattr(args, "progress", True) and not getattr(args, "quiet", False),
+        )  # fmt: skip
+        rows = 0
+        for month in truth["months"]:
+            rows += sum(load_batch(tmp / month, args.out).values())
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"dq synth: {len(truth['months'])} months, {rows:,} rows in {mask_url(args.out)}"
+          f" ({time.perf_counter() - t0:.1f} s)")  # fmt: skip
+    return 0

@@ -124,6 +124,8 @@ _FOOTER_ROWS: dict[tuple[str, int, int], int] = {}
 
 
 def _rows_hint(src: TableSource) -> int:
+    if src.rows is not None:
+        return src.rows
     if src.path.suffix.lower() == ".xlsx":
         return 0  # a workbook is read into memory when opened: nothing to stream
     return rows_hint(src.path)
@@ -637,14 +639,14 @@ def audit_extract(
         except Exception as exc:  # the table cannot be read through: name it, quote no value
             raise_if_interrupted(exc)
             hint = "; a row has more fields than the header" if "more fields" in str(exc) else ""
-            raise InputError(f"{src.path}: cannot read the table ({describe_error(exc)}{hint})") from exc
-        infos.append(TableInfo(table, ev.rows, str(src.path)))
+            raise InputError(f"{src.location}: cannot read the table ({describe_error(exc)}{hint})") from exc
+        infos.append(TableInfo(table, ev.rows, src.location))
         results += ev.results
         if ev.extra:
             values[table] = ev.extra
     for name, src in extract.tables.items():
         if name not in by_table:
-            infos.append(TableInfo(name, None, str(src.path)))
+            infos.append(TableInfo(name, None, src.location))
             exprs = extra(name, src.frame) if extra else None
             if exprs:
                 row = _collect(src.frame.select([e.alias(k) for k, e in exprs.items()]), streaming)

@@ -39,6 +39,7 @@ __all__ = [
     "TABLE_SUFFIXES",
     "Extract",
     "TableSource",
+    "coerce_frame",
     "detect_encoding",
     "open_extract",
     "parse_temporal",
@@ -225,6 +226,21 @@ class TableSource:
     path: Path
     frame: pl.LazyFrame
     spec: TableSpec | None
+    rows: int | None = None  # known row count (a database read); None: estimated from the file
+    where: str | None = None  # how messages name it when not a file (a masked database table)
+
+    @property
+    def location(self) -> str:
+        """The file, or the database table, the table was read from."""
+        return self.where or str(self.path)
+
+
+def coerce_frame(where: str | Path, frame: pl.LazyFrame, spec: TableSpec | None) -> pl.LazyFrame:
+    """A frame read by another reader (a database's Arrow result, :mod:`dq.io.database`) made what
+    the file readers make: the same refusals (nested values, ``__raw`` clashes) and the same
+    coercion to the catalogue's types. ``where`` names the source in errors."""
+    _check_columns(where, frame, spec)
+    return _coerce(frame, spec)
 
 
 def read_table(
@@ -244,7 +260,7 @@ def read_table(
     return TableSource(name, p, _coerce(lf, spec), spec)
 
 
-def _check_columns(path: Path, lf: pl.LazyFrame, spec: TableSpec | None) -> None:
+def _check_columns(path: Path | str, lf: pl.LazyFrame, spec: TableSpec | None) -> None:
     """Refuse what the readers would otherwise hide: a catalogue column holding nested values
     (a struct or list: its text would carry every field, identifiers included)."""
     if spec is None:
@@ -276,6 +292,12 @@ class Extract:
     tables: dict[str, TableSource]
     reference: dict[str, float] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    where: str | None = None  # a database (masked URL) the unit was read from, instead of root
+
+    @property
+    def location(self) -> str:
+        """The folder, or the database, the unit was read from."""
+        return self.where or str(self.root)
 
     @property
     def kind(self) -> str | None:

@@ -210,7 +210,7 @@ def summary_from_counts(
         "records_basic": records("resident_record"),
         "records_hypertension": records("hypertension_followup"),
         "records_diabetes": records("diabetes_followup"),
-        "source": str(extract.root),
+        "source": extract.location,
     }
 
 
