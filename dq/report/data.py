@@ -21,9 +21,12 @@ __all__ = [
     "Side",
     "read_period",
     "registry_districts",
+    "registry_order",
     "resolve_side",
+    "side_facets",
     "side_results",
     "side_scores",
+    "side_summaries",
     "with_districts",
 ]
 
@@ -51,6 +54,22 @@ def registry_districts() -> dict[str, str]:
         return {u.unit_id: u.district for u in Registry.load() if u.district}
     except InputError:  # a broken registry never stops a report: units keep what they were scored with
         return {}
+
+
+def registry_order() -> dict[str, int]:
+    """Each district's position in the registry (the order of its district platforms, then of
+    districts only hospitals name), by district name."""
+    from dq.registry import Registry
+
+    try:
+        reg = list(Registry.load())
+    except InputError:
+        return {}
+    order: dict[str, int] = {}
+    for u in sorted(reg, key=lambda u: u.kind != "district"):  # stable: registry order within
+        if u.district and u.district not in order:
+            order[u.district] = len(order)
+    return order
 
 
 def with_districts(df: pl.DataFrame) -> pl.DataFrame:
@@ -125,6 +144,28 @@ def side_scores(store: Store, side: Side) -> pl.DataFrame:
 
 def side_results(store: Store, side: Side) -> pl.DataFrame:
     return store.results(side.period, run_id=side.run_id)
+
+
+def side_facets(store: Store, side: Side) -> pl.DataFrame:
+    """Every facet's score (dimensions, parts, overall) of one side, status ok only."""
+    if side.run_id is None:
+        df = store.scores(side.period, facet=None)
+    else:
+        df = store.run_rows("scores", side.period, side.run_id)
+    if df.is_empty():
+        return pl.DataFrame(schema={"unit_id": pl.String, "facet": pl.String, "score": pl.Float64})
+    return df.filter(pl.col("status") == "ok").select("unit_id", "facet", "score")
+
+
+def side_summaries(store: Store, side: Side) -> pl.DataFrame:
+    """The submission summaries of one side (empty when the store has none)."""
+    df = store.summaries(side.period)
+    if df is None or df.is_empty():
+        return pl.DataFrame()
+    if side.run_id is not None and "run_id" in df.columns:
+        run = store.run_rows("summaries", side.period, side.run_id)
+        return run if not run.is_empty() else df.filter(pl.col("run_id") == side.run_id)
+    return df
 
 
 def previous_results(store: Store, period: str, unit_id: str) -> tuple[str | None, pl.DataFrame]:

@@ -16,6 +16,7 @@ LABELS: dict[str, dict[str, str]] = {
         "platform": "南京市区域卫生信息平台",
         "colon": "：",
         "sep": "；",
+        "list_sep": "、",
         "paren": "（{}）",
         "unit_report_title": "数据质量月报",
         "campaign_title": "数据质量整改成效报告",
@@ -198,7 +199,7 @@ LABELS: dict[str, dict[str, str]] = {
         "rel_change": "相对变化",
         "rules_improved": "改进最多的规则",
         "rules_improved_note": (
-            "挽回分数 = 两期均评估该规则的单位中，整改前扣分之和 − 整改后扣分之和；"
+            "挽回分数 = 两期均评估该规则的单位中，整改前扣分之和 − 整改后扣分之和（总分分值）；"
             "“由不通过变为通过”为整改前未通过、整改后通过的单位数。"
         ),
         "regained": "挽回分数",
@@ -217,6 +218,39 @@ LABELS: dict[str, dict[str, str]] = {
         "score_before": "整改前得分",
         "score_after": "整改后得分",
         "kind": "类别",
+        # campaign, round 2
+        "points_note": "本页所有“分”均为总分（0–100 分）的分值，与单位月报和 dq explain 一致。",
+        "median_growth": "中位数增长率",
+        "without_no_upload": "不计整改前未上传数据的单位",
+        "no_upload_story": (
+            "其中 {n} 家单位整改前没有上传任何数据（仅按申报情况评分），整改后正常上传，"
+            "它们贡献了平均增长率中的 {share} 个百分点；不计这些单位，平均增长率为 {without}，"
+            "各单位增长率的中位数为 {median}。"
+        ),
+        "no_upload_none": "各单位增长率的中位数为 {median}。",
+        "no_upload_flag": "整改前未上传",
+        "no_upload_star": "名称后带 * 的单位整改前没有上传任何数据。",
+        "contribution": "对平均增长率的贡献（百分点）",
+        "grades_table": "等级变化（整改前 × 整改后）",
+        "grades_table_note": "行为整改前等级，列为整改后等级，格中为单位数；对角线上为等级未变的单位。",
+        "grade_before_after": "整改前 ↓ / 整改后 →",
+        "dimensions_table": "各维度平均分",
+        "dimensions_table_note": (
+            "每一维度只统计在该维度有得分的单位（括号内为单位数）；整改前未上传任何数据的单位不计入整改前的维度平均分。"
+        ),
+        "platform_change": "区平台·变化",
+        "hospitals_change": "医院均分·变化",
+        "districts_no_hospitals": "以下各区没有两期均有得分的医院，医院列留空：{names}。",
+        "new_losses": "扣分增加最多的规则",
+        "new_loss_item": "{rule} {title}：{before} → {after} 分（多扣 {more} 分）",
+        "regained_total": "挽回总分（各单位合计）",
+        "regained_per_unit": "平均每单位挽回",
+        "lost_before_after": "扣分 整改前 → 整改后",
+        "mean_row": "平均",
+        "mean_row_note": (
+            "“平均”行：各列的算术平均；相对变化列的平均即按单位计算的平均增长率（{per_unit}）。"
+            "平均分增长率（{of_mean}）为平均分的相对变化，见上方定义。"
+        ),
         # index
         "index_intro": "{period} 共 {n} 家单位参加评分，其中 {errors} 家数据无法读取。",
         "index_campaigns": "整改成效报告",
@@ -233,6 +267,7 @@ LABELS: dict[str, dict[str, str]] = {
         "platform": "Nanjing Regional Health Information Platform",
         "colon": ": ",
         "sep": "; ",
+        "list_sep": ", ",
         "paren": "({})",
         "unit_report_title": "Monthly data-quality report",
         "campaign_title": "Data-quality campaign results",
@@ -436,9 +471,9 @@ LABELS: dict[str, dict[str, str]] = {
         "rel_change": "Relative change",
         "rules_improved": "Rules improved most",
         "rules_improved_note": (
-            "Points regained = over the units that were scored on the rule in both periods, the points "
-            "lost before minus the points lost after; fail → pass counts the units that failed the rule "
-            "before and pass it after."
+            "Points regained = over the units that were scored on the rule in both periods, the "
+            "overall-score points lost before minus those lost after; fail → pass counts the units "
+            "that failed the rule before and pass it after."
         ),
         "regained": "Points regained",
         "fail_to_pass": "Fail → pass",
@@ -456,6 +491,49 @@ LABELS: dict[str, dict[str, str]] = {
         "score_before": "Before",
         "score_after": "After",
         "kind": "Kind",
+        # campaign, round 2
+        "points_note": (
+            "Every points figure on this page is in overall-score points (the 0–100 score), as in "
+            "the unit reports and dq explain."
+        ),
+        "median_growth": "Median growth",
+        "without_no_upload": "Without units that uploaded nothing before",
+        "no_upload_story": (
+            "{n} of these units uploaded no data at all before (scored on their submission alone) and "
+            "uploaded normally after; they contribute {share} points of the average growth. Without "
+            "them the average growth is {without}; the median of the units' growth is {median}."
+        ),
+        "no_upload_none": "The median of the units' growth is {median}.",
+        "no_upload_flag": "nothing uploaded before",
+        "no_upload_star": "A * after the name: the unit uploaded no data at all before.",
+        "contribution": "Share of the average growth (points)",
+        "grades_table": "Grades before × after",
+        "grades_table_note": (
+            "Rows: grade before; columns: grade after; cells: units. The diagonal holds the units "
+            "whose grade did not change."
+        ),
+        "grade_before_after": "before ↓ / after →",
+        "dimensions_table": "Mean score per dimension",
+        "dimensions_table_note": (
+            "Each dimension averages the units assessed on it (units in brackets); units that "
+            "uploaded nothing before are left out of the before means."
+        ),
+        "platform_change": "Platform change",
+        "hospitals_change": "Hospitals' change",
+        "districts_no_hospitals": (
+            "No hospital scored in both periods in: {names} (hospital columns left blank)."
+        ),
+        "new_losses": "Rules that cost most more",
+        "new_loss_item": "{rule} {title}: {before} → {after} points (−{more} more)",
+        "regained_total": "Points regained (all units)",
+        "regained_per_unit": "Per unit",
+        "lost_before_after": "Lost before → after",
+        "mean_row": "Mean",
+        "mean_row_note": (
+            "Mean row: the mean of each column; the mean of the relative changes is the per-unit "
+            "average growth ({per_unit}). The growth of the mean score ({of_mean}) is the relative "
+            "change of the mean, defined above."
+        ),
         "index_intro": "{n} units were scored for {period}; the extracts of {errors} could not be read.",
         "index_campaigns": "Campaign reports",
         "index_open": "Open report",

@@ -159,9 +159,19 @@ def render_campaign(
         c=report,
         chart=chart,
         dumbbells=dumbbells,
+        dim_rows=_dimension_rows(report),
         index_hrefs=dict(index_hrefs or {}),
         unit_hrefs=hrefs,
     )
+
+
+def _dimension_rows(report: CampaignReport) -> list[tuple[str, str]]:
+    """(key, label) of every dimension any kind has, in the order of the first kind."""
+    rows: dict[str, str] = {}
+    for k in report.kinds:
+        for d in k.dimensions:
+            rows.setdefault(d.key, d.label)
+    return list(rows.items())
 
 
 def render_index(page: IndexPage) -> str:
