@@ -130,10 +130,10 @@ def _downloaded(browser: Browser, session: str, seen: set[str]) -> dict:
     for _ in range(200):
         for e in browser.events:
             p = e.get("params", {})
-            if e.get("method") == "Browser.downloadProgress" and p.get("state") == "completed":
-                if p["guid"] not in seen:
-                    seen.add(p["guid"])
-                    return p
+            done = e.get("method") == "Browser.downloadProgress" and p.get("state") == "completed"
+            if done and p["guid"] not in seen:
+                seen.add(p["guid"])
+                return p
         browser.evaluate(session, "new Promise(r => setTimeout(r, 100))")
     raise AssertionError("no download completed")
 
@@ -142,7 +142,7 @@ def _downloaded(browser: Browser, session: str, seen: set[str]) -> dict:
 def test_saved_report_links_work_in_chromium(sent, tmp_path):
     """Open the saved report and click every link: a file link downloads the attachment it
     names (same bytes), an in-page link lands on its target; nothing else fails."""
-    base, messages = sent
+    _, messages = sent
     browser = Browser(tmp_path / "profile")
     downloads = tmp_path / "downloads"
     downloads.mkdir()
