@@ -340,3 +340,73 @@ def test_campaign_page_axes_footer_and_json(campaign, capsys):
         assert key in hosp
     assert [d["district"] for d in doc["districts"]] == [d.district for d in report.districts]
     assert all("platform_change" in d for d in doc["districts"])
+
+
+# ------------------------------------------------------------------- the short unit report
+def test_unit_report_page_one_figures(campaign):
+    import statistics
+
+    _, store = campaign
+    data = PeriodData(store, "2020-09")
+    scores = store.scores("2020-09")
+    before = dict(store.scores("2020-08").select("unit_id", "score").iter_rows())
+    for uid in data.unit_ids():
+        r = data.unit(uid)
+        same = scores.filter(pl.col("kind") == r.kind)["score"].to_list()
+        q1, med, q3 = statistics.quantiles(same, n=4, method="inclusive")
+        assert (r.peers.n, r.peers.q1, r.peers.median, r.peers.q3) == (
+            len(same),
+            pytest.approx(q1, abs=0.006),
+            pytest.approx(med, abs=0.006),
+            pytest.approx(q3, abs=0.006),
+        )
+        assert r.change == pytest.approx(r.score - before[uid], abs=0.006)
+        assert r.previous_label == "2020年8月"
+        assert len(r.top_fixes) <= 5
+
+
+def test_unit_report_table_of_every_failing_rule_and_ten_cards(campaign):
+    from dq.report.render import render_unit
+
+    _, store = campaign
+    data = PeriodData(store, "2020-09")
+    res_b, res_a = store.results("2020-08"), store.results("2020-09")
+    for uid in data.unit_ids():
+        r = data.unit(uid)
+        failing_now = res_a.filter((pl.col("unit_id") == uid) & pl.col("status").is_in(["fail", "warn"]))
+        assert {f.rule for f in r.failing} == set(failing_now["rule"].to_list())
+        assert len(r.cards) == min(10, len(r.failing))
+        assert [f.rule for f in r.cards] == [f.rule for f in r.failing[:10]]
+        was = dict(res_b.filter(pl.col("unit_id") == uid).select("rule", "status").iter_rows())
+        failed_before = dict(res_b.filter(pl.col("unit_id") == uid).select("rule", "failed").iter_rows())
+        for f in r.failing:
+            since = "2020年8月" if was.get(f.rule) in ("fail", "warn") else "2020年9月"
+            assert f.since == since, f.rule
+            assert f.spark[-1] == ("2020年9月", f.failed)
+            assert f.spark[0] == ("2020年8月", failed_before.get(f.rule))
+            if f.rule == "SUB-005":
+                assert f.count_unit == "天" and "天" in f.counts_text
+            elif f.table != "submission_summary":
+                assert f.count_unit == "条"
+        html = render_unit(r)
+        assert html.count('<article class="rule') == len(r.cards)
+        assert all(f'id="row-{f.rule}"' in html for f in r.failing)
+        for anchor in re.findall(r'href="#([^"]+)"', html):
+            assert f'id="{anchor}"' in html, anchor
+        assert "−0.00" not in html and "-0.00" not in html
+
+
+def test_a_unit_that_uploaded_nothing_is_not_assessed(campaign):
+    from dq.report.render import render_unit
+
+    _, store = campaign
+    r = PeriodData(store, "2020-08").unit("H022")  # nothing uploaded in 2020-08
+    assert r.not_assessed
+    assert all(b.score is None for b in r.dimensions)
+    html = render_unit(r)
+    dims = re.search(r'<svg class="chart bars"[^>]*aria-label="各维度得分".*?</svg>', html, flags=re.S).group(
+        0
+    )
+    assert "100.00" not in dims and "未评估" in dims
+    assert "本月没有上传任何数据" in html
+    assert not PeriodData(store, "2020-09").unit("H022").not_assessed

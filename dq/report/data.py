@@ -23,6 +23,7 @@ __all__ = [
     "registry_districts",
     "registry_order",
     "resolve_side",
+    "rule_history",
     "side_facets",
     "side_results",
     "side_scores",
@@ -194,3 +195,31 @@ def same_source_history(history: pl.DataFrame, current: pl.DataFrame, runs: pl.D
         .filter(pl.col("source") == pl.col("_current"))
         .drop("source", "_current")
     )
+
+
+def rule_history(store: Store, history: pl.DataFrame, period: str) -> pl.DataFrame:
+    """Every rule's status and failures per unit in the periods before ``period`` that
+    ``history`` (overall scores of the same source, :func:`same_source_history`) holds, from
+    the run each unit was scored with: columns period, unit_id, rule, status, failed."""
+    schema = {
+        "period": pl.String,
+        "unit_id": pl.String,
+        "rule": pl.String,
+        "status": pl.String,
+        "failed": pl.Int64,
+    }
+    if history.is_empty() or "run_id" not in history.columns:
+        return pl.DataFrame(schema=schema)
+    runs = history.filter(pl.col("period") < period).select("period", "unit_id", "run_id").unique()
+    frames = []
+    for p in sorted(set(runs["period"].to_list())):
+        res = store.results(p)
+        if res.is_empty():
+            continue
+        keep = runs.filter(pl.col("period") == p).select("unit_id", "run_id")
+        frames.append(
+            res.join(keep, on=["unit_id", "run_id"], how="inner").select(
+                pl.lit(p).alias("period"), "unit_id", "rule", "status", pl.col("failed").cast(pl.Int64)
+            )
+        )
+    return pl.concat(frames) if frames else pl.DataFrame(schema=schema)

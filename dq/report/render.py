@@ -39,8 +39,10 @@ def _int(value: int | float | None) -> str:
 
 
 def _signed(value: float | None, suffix: str = "") -> str:
+    """``+1.25``, ``−0.50``, ``±0.00``: the sign of the value as shown (never ``−0.00``)."""
     if value is None:
         return "—"
+    value = round(value, 2)
     return f"{'+' if value > 0 else '−' if value < 0 else '±'}{abs(value):,.2f}{suffix}"
 
 
@@ -107,6 +109,8 @@ def unit_charts(report: UnitReport) -> Mapping[str, Markup]:
         "parts": svg.hbars(report.parts, tr(lang, "parts"), tr(lang, "not_evaluated"), width=460),
         "trend": svg.trend(report.trend, tr(lang, "trend_chart")),
     }
+    for f in report.failing:
+        charts[f"spark:{f.rule}"] = svg.spark(f.spark, f"{f.rule} {tr(lang, 'col_trend')}")
     if report.loss_parts:
         pts = "分" if lang == "zh" else "points"
         charts["loss_parts"] = svg.loss_bars(report.loss_parts, tr(lang, "losses_parts"), pts, width=420)

@@ -25,6 +25,7 @@ __all__ = [
     "grade_of",
     "hbars",
     "loss_bars",
+    "spark",
     "trend",
 ]
 
@@ -283,12 +284,13 @@ def loss_bars(bars: Sequence[Bar], label: str, unit: str, width: float = 460) ->
         v = b.score or 0.0
         body.append(f'<text class="bar-label" x="{_n(left - 10)}" y="{_n(y + 18)}">{escape(b.label)}</text>')
         w = track * min(v, hi) / hi
-        title = escape(f"{b.label}: −{v:.2f} {unit}")
+        title = escape(f"{b.label}: {f'−{v:.2f}' if v >= 0.005 else '0'} {unit}")
         body.append(
             f'<rect class="bar loss" x="{_n(left)}" y="{_n(y + 5)}" width="{_n(max(w, 1))}" '
             f'height="17" rx="3"><title>{title}</title></rect>'
         )
-        body.append(f'<text class="bar-value" x="{_n(left + w + 6)}" y="{_n(y + 18)}">−{v:.2f}</text>')
+        shown = f"−{v:.2f}" if v >= 0.005 else "0"  # never "−0.00"
+        body.append(f'<text class="bar-value" x="{_n(left + w + 6)}" y="{_n(y + 18)}">{shown}</text>')
     return _svg(width, height, body, label, "bars losses")
 
 
@@ -355,3 +357,30 @@ def dumbbell(
             f"{'+' if a >= b else '−'}{abs(a - b):.2f}<title>{name}: {a - b:+.2f}</title></text>"
         )
     return _svg(width, height, body, label, "dumbbell")
+
+
+def spark(
+    points: Sequence[tuple[str, int | None]], label: str, width: float = 96, height: float = 22
+) -> Markup:
+    """A rule's failures per month as small bars (the last one, this month, dark); a month
+    without a result is a gap. Each bar carries its month and count in a ``<title>``."""
+    if not points:
+        return _svg(width, height, [], label, "spark")
+    hi = max((v or 0) for _, v in points) or 1
+    step = width / len(points)
+    body = []
+    for i, (month, v) in enumerate(points):
+        title = escape(f"{month}: {'—' if v is None else f'{v:,}'}")
+        if v is None:
+            body.append(
+                f'<rect class="spark-gap" x="{_n(i * step + 1)}" y="{_n(height - 2)}" '
+                f'width="{_n(max(step - 2, 1))}" height="2"><title>{title}</title></rect>'
+            )
+            continue
+        h = max(1.5, (height - 2) * v / hi) if v else 1.0
+        cls = "spark-now" if i == len(points) - 1 else "spark-bar"
+        body.append(
+            f'<rect class="{cls}" x="{_n(i * step + 1)}" y="{_n(height - h)}" '
+            f'width="{_n(max(step - 2, 1))}" height="{_n(h)}"><title>{title}</title></rect>'
+        )
+    return _svg(width, height, body, label, "spark")
