@@ -2,7 +2,7 @@
 
 Every page is one self-contained file: the stylesheet (``templates/report.css``) is included
 into a ``<style>`` element, charts are inline SVG built by :mod:`dq.report.svg`, and the only
-script (the index's table sorter) is inline. Nothing refers to a URL outside the page.
+script (the index's table sorter and filter) is inline. Nothing refers to a URL outside the page.
 
 Data reaches the templates only as view-model fields, which Jinja escapes; the templates never
 use ``|safe``. The charts are :class:`markupsafe.Markup` built by our own code from numbers and
