@@ -118,20 +118,20 @@ LABELS: dict[str, dict[str, str]] = {
         "gain_points": "可得 +{points} 分",
         "section_losses": "失分在哪里",
         "index_change": "较上期",
-        "per_unit_chart": "各单位治理前后得分",
+        "per_unit_chart": "各单位整改前后得分",
         "per_unit_chart_note": (
-            "按得分变化从大到小排列；灰点为治理前，彩色点为治理后（颜色表示等级），"
+            "按得分变化从大到小排列；灰点为整改前，彩色点为整改后（颜色表示等级），"
             "绿线为提升，红线为下降。点击单位名称打开其报告。"
         ),
         "legend_up": "提升",
         "legend_down": "下降",
         "district_view": "各区：区平台与辖区医院",
-        "district_view_note": "区平台自身得分与该区医院（两期均有得分者）平均分，治理前后对比。",
-        "platform_before": "区平台·治理前",
-        "platform_after": "区平台·治理后",
+        "district_view_note": "区平台自身得分与该区医院（两期均有得分者）平均分，整改前后对比。",
+        "platform_before": "区平台·整改前",
+        "platform_after": "区平台·整改后",
         "hospitals_n": "医院数",
-        "hospitals_before": "医院均分·治理前",
-        "hospitals_after": "医院均分·治理后",
+        "hospitals_before": "医院均分·整改前",
+        "hospitals_after": "医院均分·整改后",
         "losses_intro": (
             "总分 {score}，共失 {lost} 分。每条规则的失分按它在 100 − 总分 中的份额计算，各条相加等于总失分。"
         ),
