@@ -23,9 +23,9 @@ TARGET_SEED, TARGET_MEAN = 5.0, 2.0
 
 
 def one(seed: int, scale: float) -> dict[str, dict[str, float | None]]:
-    from dq.batch import score_batch
+    from dq.batch.local import score_batch
     from dq.report.campaign import build_campaign
-    from dq.store import Store
+    from dq.store.history import Store
     from dq.synth import generate
 
     work = Path(tempfile.mkdtemp(prefix="dq-campaign-seed-"))

@@ -13,13 +13,13 @@ import re
 import polars as pl
 import pytest
 
-from dq.batch import score_batch, score_published
+from dq.batch.local import score_batch, score_published
 from dq.cli import main
 from dq.errors import UsageError
 from dq.report.campaign import build_campaign
 from dq.report.files import render_campaign_file, render_period
 from dq.report.model import PeriodData
-from dq.store import Store
+from dq.store.history import Store
 from dq.synth import generate
 
 UNITS = ["D01", "D02", "D06", "H002", "H003", "H010", "H017", "H022"]
@@ -152,7 +152,7 @@ def test_unit_report_losses_add_up(campaign):
 
 
 def test_samples_show_blanks_and_round_binary_noise():
-    from dq.catalogue import load_catalogue
+    from dq.io.catalogue import load_catalogue
     from dq.report.model import sample_table
 
     rows = [
@@ -237,7 +237,7 @@ def test_growth_story_contributions_no_upload_and_median(campaign):
 
 
 def test_grade_table_and_dimension_means(campaign):
-    from dq.scoring import grade_for, load_scoring
+    from dq.scoring.scores import grade_for, load_scoring
 
     _, store = campaign
     cfg = load_scoring()
@@ -267,7 +267,7 @@ def test_grade_table_and_dimension_means(campaign):
 def test_rules_regained_in_overall_score_points(campaign):
     """A rule's points regained are the units' overall-score losses (dq explain) before minus
     after: never more than 100 per unit, and the same figures dq explain prints."""
-    from dq.explain import unit_losses
+    from dq.report.explain import unit_losses
 
     _, store = campaign
     report = build_campaign(store, "2020-08", "2020-09")
@@ -286,7 +286,7 @@ def test_rules_regained_in_overall_score_points(campaign):
 
 
 def test_units_that_fell_show_their_largest_new_losses(campaign):
-    from dq.explain import unit_losses
+    from dq.report.explain import unit_losses
 
     _, store = campaign
     report = build_campaign(store, "2020-08", "2020-09")
@@ -299,7 +299,7 @@ def test_units_that_fell_show_their_largest_new_losses(campaign):
 
 
 def test_districts_in_registry_order_with_change(campaign):
-    from dq.registry import Registry
+    from dq.io.registry import Registry
 
     _, store = campaign
     report = build_campaign(store, "2020-08", "2020-09")

@@ -15,12 +15,12 @@ import openpyxl
 import polars as pl
 import pytest
 
-from dq.batch import score_batch
-from dq.catalogue import load_catalogue
-from dq.fixlist import fix_file_names, fix_rules, read_fix_rows, write_fix_files
-from dq.results import RuleResult
-from dq.sources import open_extract
-from dq.store import Store
+from dq.batch.fixlist import fix_file_names, fix_rules, read_fix_rows, write_fix_files
+from dq.batch.local import score_batch
+from dq.engine.results import RuleResult
+from dq.io.catalogue import load_catalogue
+from dq.io.sources import open_extract
+from dq.store.history import Store
 from dq.synth import generate
 
 CAT = load_catalogue()
@@ -124,7 +124,7 @@ def test_workbook_summary_by_points_numbers_filters_and_frozen_headers(scored, t
     """The summary sheet lists the rules by overall-score points lost (dq explain's figures),
     with severity and the fix advice; rule sheets keep numbers as numbers; every sheet has an
     autofilter and a frozen header."""
-    from dq.explain import unit_losses
+    from dq.report.explain import unit_losses
 
     _, store, out = scored
     checked_numbers = 0

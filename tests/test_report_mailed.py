@@ -20,12 +20,12 @@ import pytest
 from aiosmtpd.controller import Controller
 from test_report_browser import CHROMIUM, Browser
 
-from dq.batch import score_batch
-from dq.contacts import load_contacts
+from dq.batch.local import score_batch
+from dq.delivery.contacts import load_contacts
+from dq.delivery.send import SmtpSettings, send_period
 from dq.report.files import render_period
 from dq.report.mailed import mail_name, mailed_report
-from dq.send import SmtpSettings, send_period
-from dq.store import Store
+from dq.store.history import Store
 from dq.synth import generate
 
 P = "2020-09"

@@ -107,8 +107,8 @@ def default_store(args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dq.batch import score_batch, score_published
-    from dq.store import Store
+    from dq.batch.local import score_batch, score_published
+    from dq.store.history import Store
 
     store = Store(default_store(args))
 
@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
         info(args, msg)
 
     if args.reports:
-        from dq.outputs import ensure_dir
+        from dq.io.outputs import ensure_dir
 
         ensure_dir(args.out)  # an unusable report folder stops us before the work, not after
 
@@ -133,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
             follow_symlinks=args.follow_symlinks,
         )
         if args.workers or args.scheduler:
-            from dq.distributed import score_batch_on_cluster
+            from dq.batch.cluster import score_batch_on_cluster
 
             outcome = score_batch_on_cluster(
                 args.root, args.period, store, workers=args.workers, scheduler=args.scheduler,
@@ -145,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         raise DQError("give a batch ROOT or --published DIR")
     if args.format == "json":
-        from dq.results import SCHEMA_VERSION as RESULTS_SCHEMA_VERSION
+        from dq.engine.results import SCHEMA_VERSION as RESULTS_SCHEMA_VERSION
 
         payload = {
             "schema_version": RESULTS_SCHEMA_VERSION,

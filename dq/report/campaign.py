@@ -2,7 +2,7 @@
 
 Every points figure on the page is in **overall-score points** (the unit's 0–100 score, as in
 ``dq explain`` and the unit report): a rule's loss of a unit is its share of ``100 − score``
-(:func:`dq.explain.rule_losses`), never the rule's own points.
+(:func:`dq.report.explain.rule_losses`), never the rule's own points.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from dq.report.data import (
     side_summaries,
 )
 from dq.report.i18n import dimension_label
-from dq.scoring import district_rollup, grade_for, load_scoring
-from dq.store import Store
+from dq.scoring.scores import district_rollup, grade_for, load_scoring
+from dq.store.history import Store
 
 # The 2020 newsletter's figures for the city's first campaign (average growth of the units'
 # scores, per kind): what `dq demo` compares its synthetic campaign with.
@@ -54,9 +54,9 @@ class RuleGain:
 
 def with_losses(results: pl.DataFrame, scores: Mapping[str, float]) -> pl.DataFrame:
     """``results`` with a ``loss`` column: each rule's loss of its unit in overall-score points
-    (:func:`dq.explain.rule_losses`, adding up to ``100 − score``); 0 for a rule that lost
+    (:func:`dq.report.explain.rule_losses`, adding up to ``100 − score``); 0 for a rule that lost
     nothing, null for one not scored. Units without a score in ``scores`` keep null losses."""
-    from dq.explain import rule_losses
+    from dq.report.explain import rule_losses
 
     if results.is_empty():
         return results.with_columns(pl.lit(None, pl.Float64).alias("loss"))
@@ -256,7 +256,7 @@ class CampaignReport:
     def figures(self) -> dict:
         """Everything the page shows, as numbers -- what ``dq report campaign --format json``
         prints (docs/json.md)."""
-        from dq.results import SCHEMA_VERSION
+        from dq.engine.results import SCHEMA_VERSION
 
         return {
             "schema_version": SCHEMA_VERSION,
@@ -403,7 +403,7 @@ def dimension_means(
     """Per quality dimension, the mean score of ``ids`` on each side over the units assessed on
     it (a null dimension is not assessed; a unit that uploaded nothing is not assessed on any
     dimension of that side -- its rate checks pass trivially)."""
-    from dq.results import DIMENSIONS
+    from dq.engine.results import DIMENSIONS
 
     def means(f: pl.DataFrame, skip: set[str]) -> dict[str, tuple[float | None, int]]:
         if f.is_empty():

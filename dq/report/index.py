@@ -7,13 +7,13 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from dq.checks import DIMENSIONS
+from dq.engine.checks import DIMENSIONS
 from dq.report.common import FAILING, KINDS_ORDER, _grade_label, kind_label, report_filename
 from dq.report.data import registry_order
 from dq.report.history import drop_units
 from dq.report.i18n import dimension_label, period_label, tr
 from dq.report.unit import PeriodData, uploaded_nothing
-from dq.scoring import district_rollup, rank_units
+from dq.scoring.scores import district_rollup, rank_units
 
 
 @dataclass(frozen=True)
@@ -151,7 +151,7 @@ def build_index(data: PeriodData, campaigns: Sequence[tuple[str, str]] = ()) -> 
                 )
             scored = [x.score for x in rows if x.score is not None]
             mean = round(sum(scored) / len(scored), 2) if scored else None
-            counts = {g: sum(1 for x in rows if x.grade == g) for g in ("A", "B", "C", "D")}
+            by_grade = {g: sum(1 for x in rows if x.grade == g) for g in ("A", "B", "C", "D")}
             groups.append(
                 IndexGroup(
                     kind,
@@ -159,7 +159,7 @@ def build_index(data: PeriodData, campaigns: Sequence[tuple[str, str]] = ()) -> 
                     tuple(rows),
                     mean,
                     len(scored),
-                    tuple(counts.items()),
+                    tuple(by_grade.items()),
                 )
             )
     return IndexPage(
