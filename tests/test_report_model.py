@@ -440,3 +440,13 @@ def test_index_groups_sorted_by_rank_with_errors_last(tmp_path):
     assert hosp.rows[-1].href == report_filename("H../9") == "H.._9.html"
     assert (page.n, page.errors, hosp.mean, hosp.of) == (4, 1, 80.0, 2)
     assert page.campaigns == (("a → b", "../campaign_a_b.html"),)
+
+
+def test_sample_headers_name_raw_and_looked_up_columns():
+    rows = [{"visit_id": "V1", "visit_time__raw": "2020-13-05 08:12:00", "patient_index__name": RAW_NAME}]
+    zh = sample_table(rows, "outpatient_visit", CAT, "zh")
+    assert zh.columns == ("visit_id", "visit_time__raw", "patient_index__name")
+    assert zh.headers == ("visit_id", "visit_time（上传原文）", "患者基本信息·name")
+    assert zh.rows[0][2] == "王**"
+    en = sample_table(rows, "outpatient_visit", CAT, "en")
+    assert en.headers[1:] == ("visit_time (as uploaded)", "Patient index·name")
