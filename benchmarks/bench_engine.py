@@ -300,6 +300,134 @@ class GXRunner:
         return counts
 
 
+# ---------------------------------------------------------------- an imported GX suite
+def imported_expectations() -> list[dict[str, Any]]:
+    """Twenty GX expectations on the benchmark table, as a GX user's suite holds them: map,
+    aggregate and multi-column types, each imported by `dq gx import` as one dq rule."""
+    e = "expect_column_"
+    return [
+        {"type": e + "values_to_not_be_null", "kwargs": {"column": "visit_id"}},
+        {"type": e + "values_to_be_in_set",
+         "kwargs": {"column": "visit_type", "value_set": VISIT_TYPES}},
+        {"type": e + "values_to_not_be_in_set",
+         "kwargs": {"column": "visit_type", "value_set": ["0", "X"]}},
+        {"type": e + "values_to_be_between", "kwargs": {"column": "age", "min_value": 0, "max_value": 120}},
+        {"type": e + "values_to_match_regex",
+         "kwargs": {"column": "diagnosis_code", "regex": ICD10_PATTERN}},
+        {"type": e + "values_to_not_match_regex", "kwargs": {"column": "diagnosis_code", "regex": " $"}},
+        {"type": e + "value_lengths_to_equal", "kwargs": {"column": "dept_code", "value": 3}},
+        {"type": e + "values_to_be_unique", "kwargs": {"column": "visit_id", "mostly": 0.95}},
+        {"type": e + "pair_values_a_to_be_greater_than_b", "kwargs": {
+            "column_A": "upload_time", "column_B": "visit_time", "or_equal": True,
+            "ignore_row_if": "either_value_is_missing"}},
+        {"type": "expect_compound_columns_to_be_unique",
+         "kwargs": {"column_list": ["patient_id", "visit_time"]}},
+        {"type": e + "mean_to_be_between",
+         "kwargs": {"column": "total_fee", "min_value": 50, "max_value": 500}},
+        {"type": e + "median_to_be_between", "kwargs": {"column": "age", "min_value": 30, "max_value": 60}},
+        {"type": e + "stdev_to_be_between", "kwargs": {"column": "total_fee", "max_value": 100}},
+        {"type": e + "sum_to_be_between", "kwargs": {"column": "age", "min_value": 0}},
+        {"type": e + "max_to_be_between", "kwargs": {"column": "age", "max_value": 150}},
+        {"type": e + "quantile_values_to_be_between", "kwargs": {"column": "total_fee", "quantile_ranges": {
+            "quantiles": [0.05, 0.5, 0.95], "value_ranges": [[0, 50], [50, 150], [200, 2000]]}}},
+        {"type": e + "distinct_values_to_be_in_set",
+         "kwargs": {"column": "visit_type", "value_set": VISIT_TYPES}},
+        {"type": e + "unique_value_count_to_be_between", "kwargs": {"column": "dept_code", "min_value": 1,
+                                                                    "max_value": 100}},
+        {"type": e + "proportion_of_unique_values_to_be_between",
+         "kwargs": {"column": "visit_id", "min_value": 0.9}},
+        {"type": e + "most_common_value_to_be_in_set",
+         "kwargs": {"column": "visit_type", "value_set": ["1"]}},
+    ]  # fmt: skip
+
+
+def imported_rules(path: Path) -> list[Rule]:
+    """The suite imported by dq (outside the clock), as the rules the engine runs."""
+    import dataclasses
+
+    from dq.engine.suite import suite_from_data
+    from dq.interop.gx_import import frame_table, import_suite
+    from dq.io.catalogue import load_catalogue
+
+    schema = pl.scan_parquet(path).collect_schema()
+    cat = load_catalogue()
+    cat = dataclasses.replace(cat, tables={**cat.tables, TABLE: frame_table(TABLE, schema)})
+    suite = {"name": "bench", "expectations": imported_expectations()}
+    imported = import_suite(suite, table=TABLE, catalogue=cat)
+    if imported.not_imported:
+        raise RuntimeError(f"not imported: {imported.not_imported}")
+    return list(suite_from_data(imported.suite, "<bench>", cat).rules)
+
+
+def run_imported_dq(path: Path, rules: list[Rule]) -> list[tuple[bool, int]]:
+    _, results = evaluate_frame(pl.scan_parquet(path), rules, TABLE)
+    return [(r.status in ("pass", "not_applicable"), r.failed) for r in results]
+
+
+class GXSuiteRunner:
+    """The same twenty expectations run by GX 1.x on pandas (context and suite built once)."""
+
+    def __init__(self) -> None:
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        self.context = gx.get_context(mode="ephemeral")
+        self.context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+        asset = self.context.data_sources.add_pandas("bench20").add_dataframe_asset("outpatient")
+        self.batch_definition = asset.add_batch_definition_whole_dataframe("whole")
+        expectations = [dict(x, meta={"check": i}) for i, x in enumerate(imported_expectations())]
+        self.suite = gx.ExpectationSuite(name="bench20", expectations=expectations)
+
+    def __call__(self, pdf) -> list[tuple[bool, int]]:
+        batch = self.batch_definition.get_batch(batch_parameters={"dataframe": pdf})
+        result = batch.validate(self.suite)
+        out: list[tuple[bool, int]] = [(False, -1)] * len(self.suite.expectations)
+        for r in result.results:  # not in suite order
+            if r.exception_info.get("raised_exception"):
+                raise RuntimeError(f"GX failed on {r.expectation_config.type}: {r.exception_info}")
+            # aggregates report no unexpected rows: a failure counts 1, as in dq
+            n = r.result.get("unexpected_count", 0 if r.success else 1)
+            out[r.expectation_config.meta["check"]] = (bool(r.success), int(n))
+        return out
+
+
+def run_imported(path: Path, repeat: int, gx_repeat: int) -> int:
+    """dq and GX on the same twenty imported expectations: agreement, then times side by side."""
+    import pandas as pd
+
+    rules = imported_rules(path)
+    tools: dict[str, Callable[[], Any]] = {"dq": lambda: run_imported_dq(path, rules)}
+    print(f"  running dq on the imported suite ({repeat} rounds) ...", flush=True)
+    best = best_of(tools, repeat)
+    t = time.perf_counter()
+    pdf = pd.read_parquet(path)
+    read = time.perf_counter() - t
+    runner = GXSuiteRunner()
+    runner(pdf.head(10_000))  # warm-up on a slice
+    print(f"  running gx ({gx_repeat} runs) ...", flush=True)
+    best |= best_of({"gx (validation only)": lambda: runner(pdf)}, gx_repeat, warmup=False)
+    print(f"  (pandas read_parquet, not timed: {read:.2f} s)")
+    dq_out, gx_out = best["dq"][2], best["gx (validation only)"][2]
+    print(f"\n{'expectation':<58}{'dq':>16}{'gx':>16}  agree")
+    ok = True
+    for e, mine, theirs in zip(imported_expectations(), dq_out, gx_out, strict=True):
+        same = mine == theirs
+        ok &= same
+        kw = e["kwargs"]
+        label = f"{e['type'].removeprefix('expect_')}({kw.get('column') or kw.get('column_list') or ''})"
+        fmt = lambda x: f"{'pass' if x[0] else 'fail'} {x[1]:,}"  # noqa: E731
+        print(f"{label[:57]:<58}{fmt(mine):>16}{fmt(theirs):>16}  {'yes' if same else 'NO'}")
+    wall_dq, wall_gx = best["dq"][0], best["gx (validation only)"][0]
+    cpu_dq, cpu_gx = best["dq"][1], best["gx (validation only)"][1]
+    print(f"\n{'tool':<28}{'seconds':>10}{'CPU s':>10}")
+    print(f"{'dq (imported suite)':<28}{wall_dq:>10.3f}{cpu_dq:>10.3f}")
+    print(f"{'gx (validation only)':<28}{wall_gx:>10.3f}{cpu_gx:>10.3f}")
+    print(f"dq is {wall_gx / wall_dq:.1f}x faster than GX (wall), {cpu_gx / cpu_dq:.1f}x (CPU)")
+    if not ok:
+        print("\nWARNING: dq and GX disagree on some expectations", file=sys.stderr)
+    return 0 if ok else 1
+
+
 # ---------------------------------------------------------------- timing
 def timed(fn: Callable[[], list[int]]) -> tuple[float, float, list[int]]:
     """(wall-clock seconds, CPU seconds of all threads of this process, counts) of one run."""
@@ -352,6 +480,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--gx-repeat", type=int, default=1, help="timed GX runs (default 1; GX is slow)")
     ap.add_argument("--seed", type=int, default=20240601)
     ap.add_argument("--skip", action="append", default=[], choices=("dq", "pointblank", "gx"))
+    ap.add_argument(
+        "--imported", action="store_true", help="instead: 20 GX expectations imported by dq, dq against GX"
+    )
     args = ap.parse_args(argv)
     rows = int(args.rows)
 
@@ -361,6 +492,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"data: {path.relative_to(HERE.parent)} ({rows:,} rows, {path.stat().st_size / 1e6:.0f} MB)")
     print(f"{len(CHECKS)} checks; best of {args.repeat} after a warm-up (GX: best of {args.gx_repeat})")
     print(f"load average before the run: {' '.join(f'{x:.1f}' for x in os.getloadavg())}\n")
+    if args.imported:
+        return run_imported(path, args.repeat, args.gx_repeat)
 
     polars_tools: dict[str, Callable[[], list[int]]] = {
         "hand-written": lambda: run_hand(path),

@@ -47,9 +47,12 @@ class Problem:
     rule: str | None
     field: str | None
     message: str
+    suite: str | None = None  # the suite id, for a problem of one of its rules
 
     def __str__(self) -> str:
         where = self.file
+        if self.suite and self.rule:
+            where += f" suite {self.suite}"
         if self.rule:
             where += f" rule {self.rule}"
         if self.field:

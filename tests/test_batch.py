@@ -3,7 +3,7 @@
 <root>/2020-09/H001/      hospital, good
 <root>/2020-09/h2-folder/ hospital, good (folder name differs from its unit_id H002)
 <root>/2020-09/D01/       district, good
-<root>/2020-09/BADYAML/   manifest.yaml is not YAML
+<root>/2020-09/BADYAML/   manifest.yaml is not YAML (unregistered: stored as folder:BADYAML)
 <root>/2020-09/BADPQ/     outpatient_visit.parquet is not a Parquet file
 """
 
@@ -162,11 +162,11 @@ def test_batch_scores_resumes_and_forces(batch: Path, tmp_path: Path, capsys):
     rc, out = score(capsys, *args)
     assert rc == 1  # errors -> exit 1
     errors = {e["unit_id"]: e["error"] for e in out["errors"]}
-    assert set(errors) == {"BADYAML", "BADPQ"}
-    assert "manifest.yaml" in errors["BADYAML"] and "BADYAML" in errors["BADYAML"]
+    assert set(errors) == {"folder:BADYAML", "BADPQ"}
+    assert "manifest.yaml" in errors["folder:BADYAML"] and "BADYAML/manifest.yaml" in errors["folder:BADYAML"]
     assert "outpatient_visit.parquet" in errors["BADPQ"]
     ranking = {r["unit_id"]: r for r in out["ranking"]}
-    assert set(ranking) == {"H001", "H002", "D01", "BADYAML", "BADPQ"}
+    assert set(ranking) == {"H001", "H002", "D01", "folder:BADYAML", "BADPQ"}
     for uid in ("H001", "H002", "D01"):
         r = ranking[uid]
         assert r["status"] == "ok" and r["error"] is None, r
@@ -176,7 +176,7 @@ def test_batch_scores_resumes_and_forces(batch: Path, tmp_path: Path, capsys):
     assert (ranking["H001"]["kind"], ranking["D01"]["kind"]) == ("hospital", "district")
     assert {ranking["H001"]["rank"], ranking["H002"]["rank"]} <= {1, 2}
     assert ranking["D01"]["rank"] == 1 and ranking["D01"]["of"] == 1
-    for uid in ("BADYAML", "BADPQ"):
+    for uid in ("folder:BADYAML", "BADPQ"):
         assert ranking[uid]["status"] == "error" and ranking[uid]["score"] is None
         assert ranking[uid]["rank"] is None
     assert out["skipped"] == []
@@ -200,19 +200,19 @@ def test_batch_scores_resumes_and_forces(batch: Path, tmp_path: Path, capsys):
     rc, out = score(capsys, *args)
     assert rc == 1
     assert sorted(out["skipped"]) == ["D01", "H001", "H002"]
-    assert {e["unit_id"] for e in out["errors"]} == {"BADYAML", "BADPQ"}
+    assert {e["unit_id"] for e in out["errors"]} == {"folder:BADYAML", "BADPQ"}
     second_id = out["run_id"]
     latest = st.scores(P)
     run_of = dict(zip(latest["unit_id"], latest["run_id"], strict=True))
     assert run_of["H001"] == run_of["H002"] == run_of["D01"] == first_id
-    assert run_of["BADYAML"] == run_of["BADPQ"] == second_id
-    assert {r["unit_id"] for r in out["ranking"]} == {"H001", "H002", "D01", "BADYAML", "BADPQ"}
+    assert run_of["folder:BADYAML"] == run_of["BADPQ"] == second_id
+    assert {r["unit_id"] for r in out["ranking"]} == {"H001", "H002", "D01", "folder:BADYAML", "BADPQ"}
 
     # ---- a fixed unit is scored on the next resume
     shutil.rmtree(batch / P / "BADPQ")
     hospital(batch / P / "BADPQ", "BADPQ", 10)
     rc, out = score(capsys, *args)
-    assert rc == 1 and [e["unit_id"] for e in out["errors"]] == ["BADYAML"]
+    assert rc == 1 and [e["unit_id"] for e in out["errors"]] == ["folder:BADYAML"]
     assert sorted(out["skipped"]) == ["D01", "H001", "H002"]
     fixed = {r["unit_id"]: r for r in out["ranking"]}["BADPQ"]
     assert fixed["status"] == "ok" and fixed["score"] is not None
@@ -230,16 +230,16 @@ def test_batch_scores_resumes_and_forces(batch: Path, tmp_path: Path, capsys):
 
     # ---- dq history lists them
     assert main(["history", "--store", str(store), "--format", "json"]) == 0
-    hist = json.loads(capsys.readouterr().out)
+    hist = json.loads(capsys.readouterr().out)["rows"]
     assert {(h["unit_id"], h["run_id"]) for h in hist} == {
-        (u, forced_id) for u in ("H001", "H002", "D01", "BADYAML", "BADPQ")
+        (u, forced_id) for u in ("H001", "H002", "D01", "folder:BADYAML", "BADPQ")
     }
     assert all(h["period"] == P for h in hist)
     assert main(["history", "--store", str(store), "--runs", "--format", "json"]) == 0
-    runs = json.loads(capsys.readouterr().out)
+    runs = json.loads(capsys.readouterr().out)["rows"]
     assert runs[0]["run_id"] == first_id and len(runs) == 4
     assert main(["history", "--store", str(store), "--unit", "H001", "--format", "json"]) == 0
-    (h1_hist,) = json.loads(capsys.readouterr().out)
+    (h1_hist,) = json.loads(capsys.readouterr().out)["rows"]
     assert h1_hist["period"] == P and h1_hist["score"] == ranking_score(out, "H001")
     assert main(["history", "--store", str(store)]) == 0  # the table form prints
     assert "H001" in capsys.readouterr().out
@@ -253,7 +253,7 @@ def test_table_output_and_errors_on_stderr(batch: Path, tmp_path: Path, capsys):
     rc = main(["score", str(batch), "--period", P, "--store", str(tmp_path / "h")])
     cap = capsys.readouterr()
     assert rc == 1
-    assert "error BADYAML:" in cap.err and "manifest.yaml" in cap.err
+    assert "error folder:BADYAML:" in cap.err and "manifest.yaml" in cap.err
     assert "H001" in cap.out and "units" in cap.out
 
 

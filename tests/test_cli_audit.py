@@ -222,7 +222,7 @@ def test_exit_2_for_a_bad_suite(tmp_path: Path, extract: Path, capsys) -> None:
     s = suite(tmp_path, rule_dict("not_nul", {"column": "name"}, id="PI-001"))
     code, out, err = audit(capsys, str(extract), "--suite", str(s))
     assert (code, out) == (2, "")
-    assert f"{s} rule PI-001 field 'check'" in err
+    assert f"{s} suite t.s.yaml rule PI-001 field 'check'" in err
 
 
 def test_exit_2_for_an_unreadable_file(tmp_path: Path, extract: Path, capsys) -> None:

@@ -211,7 +211,10 @@ def test_a_corrupt_store_file_is_named_skipped_and_reported(batch: Path, tmp_pat
 
     p = run_dq("history", "--store", str(store), "--check", "--format", "json")
     assert p.returncode == 1
-    assert {r["file"] for r in json.loads(p.stdout)["problems"]} == {str(scores_h2), str(results_h3)}
+    doc = json.loads(p.stdout)
+    assert doc["schema_version"] == 1 and doc["store"] == str(store) and doc["checked"] > 2
+    assert {r["file"] for r in doc["problems"]} == {str(scores_h2), str(results_h3)}
+    assert {r["folder"] for r in doc["problems"]} == {"scores", "results"}
 
     p = run_dq("report", "all", "--period", P, "--store", str(store), "--out", str(tmp_path / "r"))
     assert p.returncode == 0, p.stderr

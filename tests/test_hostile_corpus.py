@@ -37,7 +37,14 @@ DT = datetime
 ID_NUMBERS = [gb11643(f"3201021980010{i:02d}12"[:17]) for i in range(12)]
 PHONES = [f"1381234{i:04d}" for i in range(12)]
 NAMES = ["王小明", "李秀英", "张伟", "刘洋"]
-SECRETS = ID_NUMBERS + PHONES
+# Planted only in names (manifest keys and values, unit ids, folder, file and sheet names,
+# reference metrics), never in data: none may appear anywhere, masked or not beyond the first
+# character of a name.
+NAME_IDS = [gb11643(f"1101051975{i:02d}0{i:02d}21"[:17]) for i in range(1, 13)]
+NAME_PHONES = [f"1397654{i:04d}" for i in range(12)]
+PLANTED_NAMES = ["欧阳秀英", "司马相如", "诸葛明亮"]
+SECRETS = ID_NUMBERS + PHONES + NAME_IDS + NAME_PHONES
+NAME_SECRETS = PLANTED_NAMES + [n[1:] for n in PLANTED_NAMES]
 
 
 def _days(n: int) -> list[datetime]:
@@ -311,6 +318,98 @@ def _born_after_upload(d: Path) -> None:
     p.with_columns(pl.Series("birth_date", births)).write_parquet(d / "patient_index.parquet")
 
 
+# ----------------------------------------------------------------------------- identifiers in names
+# (issue 18, item 5: texts of up to 20 characters used to be quoted as they are)
+def _masked_id(i: str) -> str:
+    return f"{i[:6]}{'*' * 8}{i[-4:]}"  # the masking rule of dq.io.masking (first 6, last 4)
+
+
+@case("H052", error=("H052/manifest.yaml", "'kind' must be hospital or district, got '"))
+def _kind_is_an_id_number(d: Path) -> None:
+    good(d, "H052")
+    manifest(d, "H052", kind=NAME_IDS[0])
+
+
+@case("H053", error=("H053/manifest.yaml", "'kind' must be hospital or district, got '"))
+def _kind_is_a_name(d: Path) -> None:
+    good(d, "H053")
+    manifest(d, "H053", kind=PLANTED_NAMES[0])
+
+
+@case("H054", error=("H054/manifest.yaml", "collection_mode must be upload or direct_db, got '"))
+def _collection_mode_is_a_phone(d: Path) -> None:
+    good(d, "H054")
+    manifest(d, "H054", collection_mode=f"{PLANTED_NAMES[1]}{NAME_PHONES[0]}")
+
+
+@case("H055", error=("H055/manifest.yaml", "unknown manifest key(s)"))
+def _unknown_key_is_an_id_number(d: Path) -> None:
+    good(d, "H055")
+    manifest(d, "H055", **{NAME_IDS[1]: "x", PLANTED_NAMES[2]: NAME_PHONES[1]})
+
+
+@case("H056", error=("H056/manifest.yaml", "looks like an ID or phone number"), stored_as="folder:H056")
+def _unit_id_is_an_id_number(d: Path) -> None:
+    good(d, "H056")
+    manifest(d, NAME_IDS[2], name="测试医院")
+
+
+@case("H057", error=("H057/outpatient_visit.xlsx", "sheet(s) 2 (", "first sheet"))
+def _sheet_named_by_a_patient(d: Path) -> None:
+    import openpyxl
+
+    good(d, "H057")
+    (d / "outpatient_visit.parquet").unlink()
+    wb = openpyxl.Workbook()
+    ws = wb.create_sheet(f"{PLANTED_NAMES[0]}{NAME_IDS[3]}")
+    ws.append(["visit_id"])
+    ws.append(["V1"])
+    wb.save(d / "outpatient_visit.xlsx")
+
+
+@case("H058", error=("H058/reference.csv", "row 2", "not a finite number"))
+def _reference_metric_is_an_id_number(d: Path) -> None:
+    good(d, "H058")
+    (d / "reference.csv").write_text(f"metric,value\n{PLANTED_NAMES[1]}{NAME_IDS[4]},inf\n", encoding="utf-8")
+
+
+@case("H059", error=("H059/", ".csv", "named pipe (FIFO)"))
+def _file_named_by_a_patient(d: Path) -> None:
+    """A FIFO named by a patient (refused before it is opened), and a stray file named so."""
+    good(d, "H059")
+    (d / f"{NAME_IDS[5]}.csv").write_text("a\n1\n", encoding="utf-8")
+    os.mkfifo(d / f"{PLANTED_NAMES[2]}{NAME_PHONES[2]}.csv")
+
+
+@case(
+    NAME_IDS[6], error=("no unit_id", "not a registered unit"), stored_as=f"folder:{_masked_id(NAME_IDS[6])}"
+)
+def _folder_is_an_id_number(d: Path) -> None:
+    """A folder named by an ID number, its manifest naming no unit: never an id unconfirmed."""
+    good(d, "H001")
+    m = yaml.safe_load((d / "manifest.yaml").read_text(encoding="utf-8"))
+    del m["unit_id"]
+    (d / "manifest.yaml").write_text(yaml.safe_dump(m, allow_unicode=True), encoding="utf-8")
+
+
+@case(f"{PLANTED_NAMES[0]}", error=("no unit_id",), stored_as=f"folder:{PLANTED_NAMES[0][0]}***")
+def _folder_is_a_name(d: Path) -> None:
+    _folder_is_an_id_number(d)
+
+
+@case(
+    NAME_PHONES[3], error=("no unit_id",), stored_as=f"folder:{NAME_PHONES[3][:3]}****{NAME_PHONES[3][-4:]}"
+)
+def _folder_is_a_phone(d: Path) -> None:
+    _folder_is_an_id_number(d)
+
+
+@case(f"{PLANTED_NAMES[1]}{NAME_IDS[7]}", stored_as="N901")
+def _folder_named_by_a_patient_holding_a_good_unit(d: Path) -> None:
+    """The manifest states the unit: scored under it; the folder's name appears nowhere."""
+    good(d, "N901")
+
+
 GOOD = ["H001", "H002", "H010"]
 
 
@@ -393,8 +492,13 @@ def test_no_identifier_leaks_anywhere(scored):
     for f in pages:
         texts[str(f)] = f.read_text(encoding="utf-8")
     for where, text in texts.items():
-        for secret in SECRETS:
+        for secret in SECRETS + NAME_SECRETS:
             assert secret not in text, (where, secret)
+    # nor in any file name the batch wrote
+    for folder in (scored["store"], scored["reports"]):
+        for f in Path(folder).rglob("*"):
+            for secret in SECRETS + NAME_SECRETS:
+                assert secret not in str(f.relative_to(folder)), (f, secret)
 
 
 def test_untagged_identifiers_are_sampled_masked(scored):
@@ -405,3 +509,53 @@ def test_untagged_identifiers_are_sampled_masked(scored):
     assert any(f"{i[:6]}********{i[-4:]}" in h042 for i in ID_NUMBERS), h042[:500]
     h044 = " ".join(res.filter(pl.col("unit_id") == "H044")["samples"].to_list())
     assert any(f"{p[:3]}****{p[-4:]}" in h044 for p in PHONES), h044[:500]
+
+
+def test_names_reach_the_messages_masked(scored):
+    """The name leak test is not vacuous: the planted names do reach the errors and the store,
+    masked (ID numbers keep 6 + 4 digits, phones 3 + 4, names their first character)."""
+    errors = {e["unit_id"]: e["error"] for e in json.loads(scored["stdout"])["errors"]}
+    assert f"got '{_masked_id(NAME_IDS[0])}'" in errors["H052"]
+    assert f"got '{PLANTED_NAMES[0][0]}***'" in errors["H053"]
+    assert f"{PLANTED_NAMES[1][0]}***{NAME_PHONES[0][:3]}****{NAME_PHONES[0][-4:]}" in errors["H054"]
+    assert _masked_id(NAME_IDS[1]) in errors["H055"] and f"{PLANTED_NAMES[2][0]}***" in errors["H055"]
+    assert _masked_id(NAME_IDS[3]) in errors["H057"]
+    assert _masked_id(NAME_IDS[4]) in errors["H058"]
+    summaries = Store(scored["store"]).summaries(P)
+    (source,) = summaries.filter(pl.col("unit_id") == "N901")["source"].to_list()
+    assert source.endswith(f"/{PLANTED_NAMES[1][0]}***{_masked_id(NAME_IDS[7])}"), source
+
+
+def test_a_drifted_store_still_answers_every_command(scored, tmp_path):
+    """The store's own hostile corpus (tests/store_corpus.py, docs/robustness.md) planted into a
+    copy of this batch's store: every command still answers, `--check` lists each bad file."""
+    import shutil
+
+    from store_corpus import SECRET, plant
+
+    store = tmp_path / "history"
+    shutil.copytree(scored["store"], store)
+    planted = plant(store, P, "2020-08", ("H001", "H002", "H010"))
+    env = {**os.environ, "NO_COLOR": "1"}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1]) + os.pathsep + env.get("PYTHONPATH", "")
+
+    def dq(*argv: str) -> subprocess.CompletedProcess:
+        p = subprocess.run(
+            [sys.executable, "-m", "dq", *argv, "--store", str(store)],
+            capture_output=True, text=True, env=env, timeout=300,
+        )  # fmt: skip
+        for text in (p.stdout, p.stderr):
+            assert "Traceback" not in text and "a bug in dq" not in text, p.stderr
+            assert all(s not in text for s in [SECRET, *SECRETS])
+        return p
+
+    p = dq("history", "--check", "--format", "json")
+    assert p.returncode == 1
+    listed = {r["file"] for r in json.loads(p.stdout)["problems"]}
+    assert listed == {str(f) for f, c in planted.items() if c.problem is not None}
+    p = dq("history", "--format", "json")
+    assert p.returncode == 0 and {"H001", "H010"} <= {r["unit_id"] for r in json.loads(p.stdout)["rows"]}
+    assert "store file skipped" in p.stderr
+    assert dq("report", "all", "--period", P, "--out", str(tmp_path / "r")).returncode == 0
+    assert (tmp_path / "r" / P / "index.html").is_file()
+    assert dq("explain", "H001", "--period", P).returncode == 0

@@ -142,3 +142,16 @@ def test_every_field_of_every_command_is_documented(capsys, work, heading, argv)
 
 
 DOC_VERSION = re.search(r'"schema_version": (\d+)', DOC).group(1)  # type: ignore[union-attr]
+
+
+def test_every_history_check_field_is_documented(capsys, tmp_path) -> None:
+    folder = tmp_path / "h" / "scores" / "period=2020-09"
+    folder.mkdir(parents=True)
+    (folder / "x__H001.parquet").write_bytes(b"junk")
+    assert main(["history", "--store", str(tmp_path / "h"), "--check", "--format", "json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["problems"], doc
+    missing = [k for k in doc if f"| `{k}` |" not in DOC]
+    missing += [f"problems[].{k}" for p in doc["problems"] for k in p if f"`problems[].{k}`" not in DOC]
+    assert sorted(set(missing)) == []
+    assert doc["schema_version"] == 1 and doc["checked"] == 1

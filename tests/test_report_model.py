@@ -7,6 +7,7 @@ results, so ranks, growth, change classes and the order of failing rules are kno
 from __future__ import annotations
 
 import json
+import re
 
 import polars as pl
 import pytest
@@ -128,6 +129,19 @@ def test_unit_report_rank_text_and_no_other_unit(tmp_path):
     assert bad.status == "error" and bad.score is None and bad.rank is None
     assert bad.error == "H9/manifest.yaml: bad manifest"  # the server's folders are left out
     assert tr("en", "rank_text", rank=2, of=3) == PeriodData(store, "2020-09", "en").unit("H3").rank_text
+
+
+def test_a_stored_error_is_shown_masked(tmp_path):
+    """An error stored before dq masked names when storing (or by another tool) is masked when
+    the report shows it."""
+    store = Store(tmp_path)
+    run = store.begin_run("2020-09", "h", "test")
+    ident, name = "110105197501010213", "欧阳秀英"
+    write(store, run, "H9", "hospital", error=f"/srv/batch/2020-09/{ident}/{name}.csv: a FIFO")
+    store.finish_run(run, 1, 1)
+    shown = PeriodData(store, "2020-09").unit("H9").error
+    assert ident not in shown and name[1:] not in shown, shown
+    assert shown.endswith(".csv: a FIFO") and shown.startswith(ident[:6]), shown
 
 
 # ------------------------------------------------------------------------------- growth
@@ -437,7 +451,9 @@ def test_index_groups_sorted_by_rank_with_errors_last(tmp_path):
     hosp = page.groups[1]
     assert [r.unit_id for r in hosp.rows] == ["H2", "H1", "H../9"]
     assert [r.rank for r in hosp.rows] == [1, 2, None]
-    assert hosp.rows[-1].href == report_filename("H../9") == "H.._9.html"
+    href = hosp.rows[-1].href
+    assert href == report_filename("H../9") and re.fullmatch(r"H___9~[0-9a-f]{12}\.html", href), href
+    assert report_filename("H.._9") != href  # two ids, two files
     assert (page.n, page.errors, hosp.mean, hosp.of) == (4, 1, 80.0, 2)
     assert page.campaigns == (("a → b", "../campaign_a_b.html"),)
 

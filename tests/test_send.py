@@ -88,17 +88,31 @@ class Received:
 @dataclass
 class Handler:
     """Stores what it accepts. ``refuse``: addresses answered 550 at RCPT. ``drop``: unit ids whose
-    message makes the server close the connection at the end of DATA (``drops`` times each, or
-    forever when None); the message is then not kept."""
+    message makes the server close the connection at the end of DATA, before answering
+    (``drops`` times each, or forever when None); the message is then not kept, unless ``keep``
+    (then the server has it but the sender cannot know). ``drop_rcpt``: addresses at whose RCPT
+    the server closes the connection (before any message data)."""
 
     refuse: set[str] = field(default_factory=set)
     drop: set[str] = field(default_factory=set)
     drops: int | None = 1
+    keep: bool = False
+    drop_rcpt: set[str] = field(default_factory=set)
     messages: list[Received] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def _dropping(self, key: str, wanted: set[str]) -> bool:
+        if key in wanted and (self.drops is None or self.dropped.count(key) < self.drops):
+            self.dropped.append(key)
+            return True
+        return False
+
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        with self.lock:
+            if self._dropping(address.lower(), self.drop_rcpt):
+                server.transport.close()
+                return "421 4.3.0 closing"
         if address.lower() in self.refuse:
             return "550 5.1.1 mailbox unavailable"
         envelope.rcpt_tos.append(address)
@@ -107,11 +121,13 @@ class Handler:
     async def handle_DATA(self, server, session, envelope):
         unit = email.message_from_bytes(envelope.content, policy=policy.default)["X-DQ-Unit"]
         with self.lock:
-            if unit in self.drop and (self.drops is None or self.dropped.count(unit) < self.drops):
-                self.dropped.append(unit)
+            received = Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content)
+            if self._dropping(unit, self.drop):
+                if self.keep:
+                    self.messages.append(received)
                 server.transport.close()
                 return "421 4.3.0 closing"
-            self.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+            self.messages.append(received)
         return "250 OK"
 
     def by_unit(self) -> dict[str, list[Received]]:
@@ -368,18 +384,25 @@ def test_dq_history_lists_the_deliveries(work, server, capsys):
     assert "H002" in table and "sent" in table and "zhikong@h002.example.org" in table
 
 
-def test_unfinished_send_is_resent_with_the_same_message_id(work, server):
-    """A run that stopped after recording 'sending' (before the server answered) is completed by
-    the next run with the Message-ID it had fixed, so the copy can be recognised."""
+def test_unfinished_send_is_unknown_and_resent_only_when_asked(work, server):
+    """A run that stopped after recording 'sending' (before the server's answer was recorded) may
+    have delivered the message: the next run lists the unit as unknown and sends nothing; with
+    resend_unknown it sends the message again with the Message-ID it had fixed."""
     from dq.store.deliveries import DeliveryEvent
 
     log = DeliveryLog(work / "history")
     log.record(
         P, DeliveryEvent("D02", "sending", ["xinxi@d02.example.org"], [], "<fixed@x.example.org>", "", "", "")
     )
+    assert log.unfinished(P) == {"D02": "<fixed@x.example.org>"}
     handler = Handler()
     _, port = server(handler)
-    assert _send(work, port, only=["D02"]).ok
+    again = _send(work, port, only=["D02"])
+    assert [(u.unit_id, u.status, u.message_id) for u in again.units] == [
+        ("D02", "unknown", "<fixed@x.example.org>")
+    ]
+    assert not again.ok and handler.messages == []
+    assert _send(work, port, only=["D02"], resend_unknown=True).ok
     assert handler.by_unit()["D02"][0].msg["Message-ID"].strip() == "<fixed@x.example.org>"
     assert log.unfinished(P) == {}
 
@@ -413,13 +436,15 @@ def test_every_recipient_refused_fails_without_retry(work, server):
 
 
 def test_connection_dropped_mid_batch_is_retried(work, server):
-    handler = Handler(drop={"H001"}, drops=1)
+    """Dropped before the message data went out: certainly not delivered, so retried (with the
+    same message)."""
+    handler = Handler(drop_rcpt={"zhikong@h001.example.org"}, drops=1)
     _, port = server(handler)
     outcome = _send(work, port)
     assert outcome.ok
     h001 = next(u for u in outcome.units if u.unit_id == "H001")
     assert h001.status == "sent" and h001.attempts == 2
-    assert handler.dropped == ["H001"]
+    assert handler.dropped == ["zhikong@h001.example.org"]
     got = handler.by_unit()
     assert sorted(got) == UNITS and all(len(v) == 1 for v in got.values())
     # The units after the drop went through the new connection.
@@ -427,21 +452,22 @@ def test_connection_dropped_mid_batch_is_retried(work, server):
 
 
 def test_unit_that_keeps_failing_is_listed_and_the_batch_goes_on(work, server, month):
-    handler = Handler(drop={"H002"}, drops=None)
+    handler = Handler(drop_rcpt={"zhikong@h002.example.org"}, drops=None)
     _, port = server(handler)
     smtp = ("--smtp", f"127.0.0.1:{port}", "--from", SENDER)
     code = main(_cli(work, *smtp, "--retries", "2", "--backoff", "0.01", "--format", "json"))
     assert code == 1
-    assert handler.dropped == ["H002"] * 3  # the first try and two retries
+    assert handler.dropped == ["zhikong@h002.example.org"] * 3  # the first try and two retries
     assert sorted(handler.by_unit()) == [u for u in UNITS if u != "H002"]
     ev = DeliveryLog(work / "history").events(P).filter(pl.col("unit_id") == "H002")
     assert ev["status"].to_list() == ["sending", "failed"]
     assert "connection" in ev["error"][1].lower()
-    # The server recovers: the next run sends H002 only.
-    handler.drop.clear()
+    # The server recovers: the next run sends H002 only, as the same message (its Message-ID).
+    handler.drop_rcpt.clear()
     again = _send(work, port)
     assert again.ok and [u.unit_id for u in again.units if u.status == "sent"] == ["H002"]
-    assert len(handler.by_unit()["H002"]) == 1
+    (h002,) = handler.by_unit()["H002"]
+    assert h002.msg["Message-ID"].strip() == ev["message_id"][0]
 
 
 def test_server_down_fails_every_unit_but_finishes(work):

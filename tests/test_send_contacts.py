@@ -140,3 +140,28 @@ def test_unreadable_files_are_input_errors(tmp_path):
         load_contacts(write(tmp_path, "unit,email\nH001,a@example.org\n"))
     with pytest.raises(ContactsError, match="empty"):
         load_contacts(write(tmp_path, "\n\n"))
+
+
+def test_a_row_that_would_write_headers_is_refused_for_its_unit_only(tmp_path):
+    """A line break or another control character in a name or an address, as written or hidden in
+    an RFC 2047 encoded word, refuses that unit's row (named, the text not repeated); the file and
+    the other rows stay usable. An encoded word that decodes to a plain name is that name."""
+    text = (
+        "unit_id,to,cc,language\n"
+        '"H001","QC\r\nBcc: all@evil.example <qc@h001.example.org>",,zh\n'  # a real line break in a cell
+        "H002,=?utf-8?q?QC=0AReply-To=3A_x@evil.example?= <qc@h002.example.org>,,zh\n"
+        "H003,qc@h003.example.org,=?utf-8?b?SVQJWDogeQ==?= <it@h003.example.org>,zh\n"  # a tab, base64
+        "H004,=?utf-8?b?6LSo5o6n56eR?= <qc@h004.example.org>,,zh\n"  # 质控科
+        "D01,xinxi@d01.example.org,,zh\n"
+    )
+    contacts = load_contacts(write(tmp_path, text))
+    assert sorted(contacts.by_unit) == ["D01", "H004"]
+    assert sorted(contacts.rejected) == ["H001", "H002", "H003"]
+    assert contacts.rejected["H001"].startswith("line 2 (H001) to: address 1 holds a carriage return (CR)")
+    assert "line feed (LF) once its RFC 2047 encoded words are decoded" in contacts.rejected["H002"]
+    assert "cc: address 1 holds a tab" in contacts.rejected["H003"]
+    assert all("evil" not in p for p in contacts.rejected.values())
+    assert [w for w in contacts.warnings if "is not sent" in w] == [
+        f"{p}; {u}'s report is not sent" for u, p in contacts.rejected.items()
+    ]
+    assert contacts.get("H004").to[0].display_name == "质控科"

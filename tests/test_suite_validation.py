@@ -450,7 +450,8 @@ def test_cli_validate_bad_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFix
     assert main(["suites", "validate", str(f)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("dq: error:")
-    assert f"{f} rule R-9 field 'check': unknown check 'not_nul'; did you mean 'not_null'?" in err
+    where = f"{f} suite test.suite rule R-9 field 'check'"
+    assert f"{where}: unknown check 'not_nul'; did you mean 'not_null'?" in err
 
 
 def test_cli_validate_good_file_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -117,14 +117,17 @@ def cluster_client(
 def _failed(path: str | Path, exc: BaseException) -> UnitOutcome:
     """The outcome of a unit whose task itself failed (e.g. it kept killing workers)."""
     from dq.batch.local import UnitOutcome, _unit_from_dir
+    from dq.io.masking import describe_error, mask_text
 
     unit = _unit_from_dir(Path(path)) if not is_url(path) else {"unit_id": url_name(path)}
     unit = {"name": unit["unit_id"], "kind": None, "district": None, **unit}
+    for internal in ("from_folder", "manifest_error"):
+        unit.pop(internal, None)
     if type(exc).__name__ == "KilledWorker":
         msg = f"{unit['unit_id']}: the workers auditing it died repeatedly (out of memory?); not scored"
     else:
-        msg = f"{unit['unit_id']}: the cluster could not run its audit ({type(exc).__name__}: {exc})"
-    return UnitOutcome(unit, error=msg, folder=str(path))
+        msg = f"{unit['unit_id']}: the cluster could not run its audit ({describe_error(exc)})"
+    return UnitOutcome(unit, error=mask_text(msg, 2000), folder=str(path))
 
 
 def dask_map_units(

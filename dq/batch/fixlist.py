@@ -34,8 +34,8 @@ from dq.engine.results import RuleResult
 from dq.errors import InputError, OutputError
 from dq.io.catalogue import Catalogue, load_catalogue
 from dq.io.masking import _pii_maps, mask_value
-from dq.io.outputs import atomic_write_text, ensure_dir
-from dq.store.history import Run, Store, _safe
+from dq.io.outputs import atomic_write_text, ensure_dir, safe_filename
+from dq.store.history import FIXROW_SCHEMA, Run, Store
 
 __all__ = [
     "DEFAULT_MAX_ROWS",
@@ -49,14 +49,7 @@ __all__ = [
 
 DEFAULT_MAX_ROWS = 1000
 FIXROWS = "fixrows"
-_SCHEMA = {
-    "run_id": pl.String,
-    "unit_id": pl.String,
-    "rule": pl.String,
-    "table": pl.String,
-    "n": pl.Int64,
-    "row": pl.String,
-}
+_SCHEMA = FIXROW_SCHEMA  # the store's schema of the folder (dq.store.history.SCHEMAS)
 
 
 # json.dumps(row, ensure_ascii=False, default=str) with one encoder for every row (json.dumps
@@ -80,13 +73,13 @@ def write_fix_rows(store: Store, run: Run, unit_id: str, results: Sequence[RuleR
     ]
     if not rows:
         return None
-    name = f"{run.run_id}__{_safe(unit_id)}.parquet"
+    name = f"{run.run_id}__{safe_filename(unit_id)}.parquet"
     return store.write_frame(pl.DataFrame(rows, schema=_SCHEMA), FIXROWS, f"period={run.period}", name)
 
 
 def read_fix_rows(store: Store, period: str, unit_id: str, run_id: str) -> pl.DataFrame:
     """The stored rows to fix of one unit's run (empty when there are none)."""
-    parts = (FIXROWS, f"period={period}", f"{run_id}__{_safe(unit_id)}.parquet")
+    parts = (FIXROWS, f"period={period}", f"{run_id}__{safe_filename(unit_id)}.parquet")
     try:
         frame = store.read_frame(*parts)
     except InputError as exc:  # a damaged file: name it
@@ -229,7 +222,7 @@ def _masker(table: str, cat: Catalogue, maps):
 
 def fix_file_names(unit_id: str) -> tuple[str, str]:
     """(csv, xlsx) file names of a unit's rows to fix, beside its report."""
-    safe = _safe(unit_id).lstrip(".") or "_"
+    safe = safe_filename(unit_id)
     return f"{safe}_fix.csv", f"{safe}_fix.xlsx"
 
 

@@ -44,13 +44,13 @@ from dq.engine.results import RuleResult
 from dq.engine.suite import Rule, Suite, load_suites
 from dq.errors import DQError, InputError, OutputError, raise_if_interrupted
 from dq.io.catalogue import Catalogue, default_rules_dir, load_catalogue
-from dq.io.masking import describe_error
+from dq.io.masking import describe_error, mask_identifiers, mask_text
 from dq.io.period import Period
 from dq.io.published import data_dir as published_data_dir
-from dq.io.sources import TABLE_SUFFIXES, check_unit_id, open_extract, read_manifest
+from dq.io.sources import MAX_MANIFEST_BYTES, TABLE_SUFFIXES, check_unit_id, open_extract, read_manifest
 from dq.io.urls import is_url, list_unit_urls, local_copy, url_name
 from dq.io.urls import read_text as read_url
-from dq.io.yamlio import load_yaml
+from dq.io.yamlio import load_yaml, read_yaml
 from dq.scoring.scores import ScoringConfig, UnitScore, load_scoring, rank_units, score_unit
 from dq.scoring.summary import audit_and_summarize, summary_frame
 from dq.store.history import Run, Store, suites_hash
@@ -144,11 +144,12 @@ def _evaluate_submissions_per_unit(
 
 def _unit_from_dir(path: Path | str) -> dict[str, Any]:
     """The unit of an extract folder before it is opened: the id it is stored under is the
-    manifest's (unit_id, else org_code, as :attr:`dq.io.sources.Extract.unit_id`), else the folder's
-    name, so resuming recognises units whose folder is named otherwise. ``error`` says why the
-    manifest's id cannot be used (see :func:`identify_units`)."""
+    manifest's (unit_id, else org_code, as :attr:`dq.io.sources.Extract.unit_id`), else the
+    folder's name, which :func:`identify_units` accepts only for a registered unit
+    (``from_folder``). ``error`` says why the manifest's id cannot be used; ``manifest_error``
+    why the manifest cannot be read at all (see :func:`identify_units`)."""
     uid = _folder_name(path)
-    kind, error, m = None, None, None
+    kind, error, m, unreadable = None, None, None, None
     try:
         if is_url(path):
             where = f"{str(path).rstrip('/')}/manifest.yaml"
@@ -163,25 +164,58 @@ def _unit_from_dir(path: Path | str) -> dict[str, Any]:
         m = None
         if "'unit_id'" in str(exc) or "'org_code'" in str(exc):
             error = str(exc)
-    except (OSError, UnicodeDecodeError, DQError):
-        m = None
+        else:  # an invalid manifest may still say which unit it is: its error is that unit's
+            m = _stated_ids(path)
+        unreadable = str(exc)
+    except (OSError, UnicodeDecodeError, DQError) as exc:
+        m, unreadable = None, f"{path}/manifest.yaml: cannot be read ({type(exc).__name__})"
+    from_folder = True
     if isinstance(m, dict):
         kind = m.get("kind")
         if m.get("unit_id") or m.get("org_code"):
-            uid = str(m.get("unit_id") or m.get("org_code"))
-    return {"unit_id": uid, "name": uid, "kind": kind, "district": None, "error": error}
+            uid, from_folder = str(m.get("unit_id") or m.get("org_code")), False
+    return {"unit_id": uid, "name": uid, "kind": kind, "district": None, "error": error,
+            "from_folder": from_folder, "manifest_error": unreadable}  # fmt: skip
+
+
+def _stated_ids(path: Path | str) -> dict[str, Any] | None:
+    """The ``unit_id``/``org_code`` a local manifest states although it is invalid otherwise
+    (a bad ``kind``): read with the same caps; None when it cannot be read or states none."""
+    if is_url(path):
+        return None
+    where = Path(path) / "manifest.yaml"
+    try:
+        raw = read_yaml(where, what="manifest", max_bytes=MAX_MANIFEST_BYTES, max_nodes=10_000)
+        if not isinstance(raw, dict):
+            return None
+        return {
+            k: check_unit_id(raw[k], str(where), k) for k in ("unit_id", "org_code") if raw.get(k) is not None
+        }
+    except (InputError, OSError, UnicodeDecodeError, DQError):
+        return None
 
 
 def _folder_name(path: Path | str) -> str:
     return url_name(path) if is_url(path) else Path(path).name
 
 
+def _registered_ids(registry: Any) -> set[str]:
+    try:
+        return {u.unit_id for u in registry.units()} if registry is not None else set()
+    except Exception:  # a broken registry confirms nothing
+        return set()
+
+
 def identify_units(unit_dirs: Sequence[Path | str], registry: Any = None) -> dict[Any, dict[str, Any]]:
     """The unit each folder holds, checked against its folder, the other folders and the
-    registry, so that no folder can replace another unit's scores:
+    registry, so that no folder can replace another unit's scores and no name becomes an id
+    unconfirmed:
 
-    * the id (manifest ``unit_id``, else ``org_code``, else the folder name) must be a short plain
-      string;
+    * the id is the manifest's ``unit_id``, else its ``org_code``; the folder's name is used
+      only when the registry confirms it (a registered id): else the folder is refused, with the
+      manifest's own problem when it cannot be read;
+    * the id must be a short plain string, and not look like an ID or phone number unless the
+      registry has it;
     * a folder named like a registered unit must hold that unit (folder ``H011`` with a manifest
       saying ``H010`` is refused);
     * a registered id must have the registered kind;
@@ -189,7 +223,8 @@ def identify_units(unit_dirs: Sequence[Path | str], registry: Any = None) -> dic
       are, when none is).
 
     A refused folder gets ``error`` set and is stored under ``folder:<name>`` (never a plain id),
-    so its error is listed without touching any unit's history.
+    the name masked (:func:`dq.io.masking.mask_text`) and made unique, so its error is listed
+    without touching any unit's history. Every error is masked the same way.
     """
     if registry is None:
         from dq.io.registry import Registry
@@ -198,18 +233,30 @@ def identify_units(unit_dirs: Sequence[Path | str], registry: Any = None) -> dic
             registry = Registry.load()
         except Exception:  # a broken registry is reported where it is used; identity checks go on
             registry = None
-    known = set(getattr(registry, "_units", {}) or {})
+    known = _registered_ids(registry)
     units = {d: _unit_from_dir(d) for d in unit_dirs}
     for d, u in units.items():
+        from_folder, unreadable = u.pop("from_folder"), u.pop("manifest_error")
         if u["error"]:
             continue
         uid = u["unit_id"]
+        if from_folder and uid not in known:
+            u["error"] = unreadable or (
+                f"{d}/manifest.yaml: no unit_id (nor org_code), and the folder's name is not a "
+                "registered unit id; add unit_id to the manifest"
+            )
+            continue
         try:
             check_unit_id(uid, f"{d}/manifest.yaml" if uid != _folder_name(d) else str(d), "unit_id")
         except InputError as exc:
             u["error"] = str(exc)
             continue
-        if _folder_name(d) != uid and _folder_name(d) in known:
+        if uid not in known and mask_text(uid) != uid:
+            u["error"] = (
+                f"{d}/manifest.yaml: unit id {mask_text(uid)} looks like an ID or phone number and "
+                "is not a registered unit; use the unit's registered id"
+            )
+        elif _folder_name(d) != uid and _folder_name(d) in known:
             u["error"] = (
                 f"{d}/manifest.yaml: the folder is named like unit {_folder_name(d)} but its manifest says "
                 f"{uid}; refused so that {uid}'s scores are not replaced (fix the manifest or the folder)"
@@ -235,10 +282,28 @@ def identify_units(unit_dirs: Sequence[Path | str], registry: Any = None) -> dic
                     + (f"folder {_folder_name(owner)} keeps it" if owner else "none is scored")
                     + " (fix the manifests so each unit has its own id)"
                 )
+    taken = {u["unit_id"] for u in units.values() if not u["error"]}
     for d, u in units.items():
         if u["error"]:
-            u["unit_id"] = u["name"] = f"folder:{_folder_name(d)}"
+            u["error"] = mask_text(u["error"], MAX_ERROR_CHARS)
+            u["unit_id"] = u["name"] = _refused_id(_folder_name(d), taken)
     return units
+
+
+#: Longest error text kept of a unit (stored, listed and logged).
+MAX_ERROR_CHARS = 2000
+
+
+def _refused_id(folder: str, taken: set[str]) -> str:
+    """``folder:<name>`` for a refused folder: the name masked and cut, with ``~2``, ``~3`` …
+    when two masked names meet (two ID numbers can mask alike)."""
+    base = f"folder:{mask_text(folder, 60)}"
+    uid, n = base, 1
+    while uid in taken:
+        n += 1
+        uid = f"{base}~{n}"
+    taken.add(uid)
+    return uid
 
 
 def _progress(enabled: bool):
@@ -311,11 +376,13 @@ def audit_unit(
         m = ext.manifest
         if ext.unit_id != expected:
             raise InputError(f"{d}/manifest.yaml: the manifest changed during the batch (unit {expected})")
+        # A unit's display name and district are kept (a hospital's name is Chinese text),
+        # with any ID or phone number in them masked.
         out.unit = {
             "unit_id": ext.unit_id,
-            "name": m.get("name") or ext.unit_id,
+            "name": mask_identifiers(str(m.get("name") or ext.unit_id)),
             "kind": m.get("kind"),
-            "district": m.get("district"),
+            "district": mask_identifiers(m["district"]) if m.get("district") else None,
         }
         if ext.period and ext.period != period:
             raise InputError(f"{d}/manifest.yaml: period {ext.period} is not the batch's {period}")
@@ -330,6 +397,9 @@ def audit_unit(
             fix_rows=fix_rows,
             now=now,
         )
+        if out.summary is not None:
+            out.summary["unit_name"] = out.unit["name"]
+            out.summary["source"] = mask_text(out.summary.get("source") or "", 1000)
         out.results = list(audit.results)
         out.tables = {ti.table: ti.rows for ti in audit.tables}
         out.rows = sum(ti.rows or 0 for ti in audit.tables)
@@ -340,6 +410,8 @@ def audit_unit(
         out.error = f"{d}: {describe_error(exc)}"
         # The traceback's frames, not its message: library messages may quote cell values.
         out.trace = "".join(traceback.format_tb(exc.__traceback__)) + describe_error(exc)
+    if out.error:  # file and folder names from the submission, masked (dq.io.masking.mask_text)
+        out.error = mask_text(out.error, MAX_ERROR_CHARS)
     out.seconds = time.perf_counter() - t
     return out
 
@@ -351,9 +423,9 @@ def _audit_url(url: str, period: str, suites: Sequence[Suite], **options: Any) -
         with local_copy(url) as local:
             out = audit_unit(local, period, suites, unit=unit, **options)
         if out.error:  # name the file by its URL, not by the temporary copy
-            out.error = out.error.replace(str(local), url.rstrip("/"))
+            out.error = mask_text(out.error.replace(str(local), url.rstrip("/")), MAX_ERROR_CHARS)
     except DQError as exc:
-        out = UnitOutcome(unit, error=str(exc))
+        out = UnitOutcome(unit, error=mask_text(str(exc), MAX_ERROR_CHARS))
     out.folder = url
     out.seconds = time.perf_counter() - t
     return out
@@ -619,7 +691,7 @@ def score_batch(
                 commit_unit(store, run, out, peers, suites, cfg, fixes)
                 outcomes[out.unit_id] = out
                 if log and not show:
-                    log(f"[refused] {out.folder}: {out.error}")
+                    log(f"[refused] {mask_text(out.folder)}: {out.error}")
             with _progress(show) as bar:
                 task = bar.add_task("", total=len(unit_dirs))
                 bar.advance(task, len(unit_dirs) - len(todo) - len(refused))

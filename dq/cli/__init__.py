@@ -107,7 +107,7 @@ def _command_parser(parser: argparse.ArgumentParser, args: argparse.Namespace) -
     """The parser of the command ``args`` chose (its own help is where a bad option is explained)."""
     for action in parser._subparsers._group_actions if parser._subparsers else ():
         if isinstance(action, argparse._SubParsersAction):
-            return action.choices.get(getattr(args, "command", None), parser)
+            return action.choices.get(str(getattr(args, "command", "")), parser)
     return parser
 
 

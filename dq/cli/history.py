@@ -6,7 +6,9 @@
 
 Without options: every unit's latest overall score per period. ``--unit`` gives one unit's
 score in every period (or in ``--period``), ``--runs`` the runs themselves, ``--deliveries`` the
-report e-mails ``dq send`` attempted (every event: sending, sent, failed).
+report e-mails ``dq send`` attempted (every event: sending, sent, failed). ``--check`` reads
+every file of every folder of the store against its folder's schema and lists each one that the
+other commands skip (unreadable, or not combinable with the rest), or never read (misplaced).
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--check",
         action="store_true",
-        help="read every file of the store and list those that cannot be read (exit 1 if any)",
+        help="read every file of the store against its folder's schema and list those that cannot "
+        "be read or combined with the rest (exit 1 if any)",
     )
     add_format(p)
 
@@ -111,12 +114,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace, store) -> int:
-    """``--check``: every unreadable file of the store, with the reason; exit 1 if any."""
-    problems = [{"file": str(f), "problem": why} for f, why in store.problems(full=True)]
+    """``--check``: every file of the store that the other commands skip or never read, with the
+    reason; exit 1 if any."""
+    problems = [{"folder": k, "file": f, "problem": why} for k, f, why in store.check(full=True)]
     if args.format == "json":
-        print_json({"problems": problems})
+        print_json({"store": str(store.root), "checked": store.checked, "problems": problems})
     elif problems:
         print_rows(problems, ("file", "problem"))
+        info(args, f"{len(problems)} of {store.checked} file(s) of {store.root} skipped or never read")
     else:
-        info(args, f"{store.root}: every file of the store is readable")
+        info(args, f"{store.root}: every file of the store ({store.checked}) can be read and combined")
     return 1 if problems else 0

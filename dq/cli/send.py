@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 from dq.cli.common import EXIT_FAILED, EXIT_OK, add_store, console, count, period, print_json
@@ -43,22 +44,53 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--only", nargs="+", metavar="UNIT", help="send only these units")
     p.add_argument("--dry-run", action="store_true", help="write .eml files to --out and send nothing")
     p.add_argument("--out", metavar="DIR", help="folder for the .eml files of --dry-run")
-    p.add_argument("--force", action="store_true", help="send again to units already sent for the period")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="send again, as a new message, to units already sent (or unknown) for the period",
+    )
+    p.add_argument(
+        "--resend-unknown",
+        action="store_true",
+        help="send again the messages whose delivery is unknown (connection lost before the server's "
+        "answer), with the same Message-ID so the receiving side can recognise a copy",
+    )
     p.add_argument(
         "--insecure", action="store_true", help="allow a server other than this machine without TLS"
     )
     p.add_argument("--retries", type=count, default=3, help="retries of a failed delivery (default: 3)")
     p.add_argument(
         "--backoff",
-        type=float,
+        type=seconds(zero=True),
         default=2.0,
         help="seconds before the first retry, doubled each time (default: 2)",
     )
-    p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the server (default: 30)")
+    p.add_argument(
+        "--timeout",
+        type=seconds(zero=False),
+        default=30.0,
+        help="seconds to wait for the server (default: 30)",
+    )
     p.add_argument(
         "--registry", metavar="CSV", help="unit registry to check contacts against (default: bundled)"
     )
     p.add_argument("--format", choices=("table", "json"), default="table")
+
+
+def seconds(zero: bool):
+    """argparse type: a finite number of seconds, > 0 (or ≥ 0 when ``zero``)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value) or value < 0 or (value == 0 and not zero):
+            least = "≥ 0" if zero else "greater than 0"
+            raise argparse.ArgumentTypeError(f"expected a number of seconds {least}, got {text!r}")
+        return value
+
+    return parse
 
 
 def run(args: argparse.Namespace) -> int:
@@ -106,6 +138,7 @@ def run(args: argparse.Namespace) -> int:
         dry_run=args.dry_run,
         out=args.out,
         force=args.force,
+        resend_unknown=args.resend_unknown,
         retries=args.retries,
         backoff=args.backoff,
         log=log,  # each unit as it goes, retries and failures: what a cron log needs
@@ -116,6 +149,7 @@ def run(args: argparse.Namespace) -> int:
             "dry_run": outcome.dry_run,
             "ok": outcome.ok,
             "units": [u.to_dict() for u in outcome.units],
+            "unknown": [u.unit_id for u in outcome.unknown],
             "warnings": outcome.warnings,
         }
         print_json(payload)
@@ -143,6 +177,14 @@ def _print_table(outcome) -> None:
     summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
     out.print(f"{len(outcome.units)} units: {summary} in {outcome.seconds:.1f}s")
     for u in outcome.units:
-        if not u.ok:
+        if not u.ok and u.status != "unknown":
             what = "sent with a problem" if u.status == "partial" else "not sent"
             print(f"{what} {u.unit_id}: {u.status}: {u.detail}", file=sys.stderr)
+    if outcome.unknown:
+        print(
+            f"{len(outcome.unknown)} unit(s) whose message may or may not have arrived (not sent again; "
+            "ask the recipients, or rerun with --resend-unknown to send the same message again):",
+            file=sys.stderr,
+        )
+        for u in outcome.unknown:
+            print(f"unknown {u.unit_id}: {u.message_id}: {u.detail}", file=sys.stderr)

@@ -14,6 +14,13 @@ unit or an unknown language is an error, and :class:`ContactsError` lists every 
 line. An address shared by several units is allowed but listed in :attr:`Contacts.warnings`
 (every one of those units' reports will reach it). Units without a contact are found with
 :meth:`Contacts.missing`; ``dq send`` lists them as not sent.
+
+A display name is read as a mail program would read it: RFC 2047 encoded words
+(``=?utf-8?q?…?=``) are decoded first (:func:`header_text`). A name or address holding a line
+break or another control character, as written or once decoded, would let the row write headers
+of its own (``Bcc:``, ``Reply-To:``): that unit's row is refused (:attr:`Contacts.rejected`, the
+problem named without the text) and ``dq send`` lists the unit as ``bad_contact``; the other
+units are sent.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import io
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from email import policy
 from email.headerregistry import Address
 from pathlib import Path
 from typing import Any
@@ -33,7 +41,17 @@ from dq.errors import InputError
 from dq.io.registry import Registry, UnknownUnitError
 from dq.io.yamlio import load_yaml, regular_file
 
-__all__ = ["COLUMNS", "LANGUAGES", "Contact", "Contacts", "ContactsError", "load_contacts", "parse_addresses"]
+__all__ = [
+    "COLUMNS",
+    "LANGUAGES",
+    "Contact",
+    "Contacts",
+    "ContactsError",
+    "HeaderTextError",
+    "header_text",
+    "load_contacts",
+    "parse_addresses",
+]
 
 COLUMNS = ("unit_id", "to", "cc", "language")
 LANGUAGES = ("zh", "en")
@@ -47,6 +65,38 @@ _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _ADDR = re.compile(rf"{_LOCAL}@(?:{_LABEL}(?:\.{_LABEL})+|localhost)")
 _NAMED = re.compile(r"^(?P<name>[^<>]*)<(?P<addr>[^<>]*)>$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# What may not reach a header, as written or once decoded: C0 and C1 controls (CR, LF, TAB, NUL …),
+# DEL, and the Unicode line and paragraph separators.
+_HEADER_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CHAR_NAMES = {"\r": "a carriage return (CR)", "\n": "a line feed (LF)", "\t": "a tab", "\x00": "a NUL"}
+MAX_DECODE_ROUNDS = 4  # encoded words inside encoded words: more rounds than this are refused
+
+
+class HeaderTextError(InputError, ValueError):
+    """A text meant for a mail header holds a control character, as written or once its RFC 2047
+    encoded words are decoded. The message names the field and the character, never the text."""
+
+
+def header_text(value: str, what: str) -> str:
+    """``value`` as a mail header shows it: RFC 2047 encoded words decoded, again and again while
+    decoding changes it (the email package decodes an encoded word wherever a header is parsed, so
+    the text that is checked must be the text that will be parsed). Raises
+    :class:`HeaderTextError` naming ``what`` (e.g. "the unit name") when the text holds a line
+    break or another control character, or nests encoded words more than
+    ``MAX_DECODE_ROUNDS`` deep."""
+    text = str(value)
+    for _ in range(MAX_DECODE_ROUNDS + 1):
+        bad = _HEADER_CONTROL.search(text)
+        if bad:
+            c = bad.group(0)
+            name = _CHAR_NAMES.get(c, f"a control character (U+{ord(c):04X})")
+            how = " once its RFC 2047 encoded words are decoded" if text != value else ""
+            raise HeaderTextError(f"{what} holds {name}{how}: it could add headers of its own")
+        decoded = str(policy.SMTP.header_factory("X-DQ-Check", text))
+        if decoded == text:
+            return text
+        text = decoded
+    raise HeaderTextError(f"{what} nests RFC 2047 encoded words more than {MAX_DECODE_ROUNDS} deep")
 
 
 class ContactsError(InputError):
@@ -85,6 +135,8 @@ class Contacts:
     by_unit: dict[str, Contact]
     warnings: list[str] = field(default_factory=list)
     path: Path | None = None
+    #: unit → why its row was refused (a name or address that would write headers of its own)
+    rejected: dict[str, str] = field(default_factory=dict)
 
     def get(self, unit_id: str) -> Contact | None:
         return self.by_unit.get(unit_id)
@@ -102,17 +154,29 @@ class Contacts:
 
 def parse_addresses(text: str | Iterable[str] | None) -> tuple[tuple[Address, ...], list[str]]:
     """``'Name <a@x.org>; b@y.org'`` (or a list of such items) → (addresses, problems)."""
+    addrs, problems, unsafe = _parse_addresses(text)
+    return addrs, problems + unsafe
+
+
+def _parse_addresses(text: str | Iterable[str] | None) -> tuple[tuple[Address, ...], list[str], list[str]]:
+    """(addresses, problems, unsafe): ``unsafe`` lists the items that would write headers of
+    their own (a control character, as written or decoded); they are described, not quoted."""
     if text is None:
-        return (), []
+        return (), [], []
     items = text.split(";") if isinstance(text, str) else [str(t) for t in text]
     out: list[Address] = []
     problems: list[str] = []
+    unsafe: list[str] = []
+    position = 0
     for raw in items:
         item = raw.strip()
         if not item:
             continue
-        if _CONTROL.search(item):
-            problems.append(f"address {item!r} contains a control character (line break or tab)")
+        position += 1
+        try:
+            header_text(item, f"address {position}")  # a line break anywhere: refused, not quoted
+        except HeaderTextError as exc:
+            unsafe.append(str(exc))
             continue
         name, addr = "", item
         m = _NAMED.match(item)
@@ -124,10 +188,21 @@ def parse_addresses(text: str | Iterable[str] | None) -> tuple[tuple[Address, ..
             continue
         local, domain = addr.rsplit("@", 1)
         try:
-            out.append(Address(display_name=name, username=local, domain=domain.lower()))
+            address = Address(display_name=header_text(name, f"the name of address {position}"),
+                              username=local, domain=domain.lower())  # fmt: skip
+        except HeaderTextError as exc:
+            unsafe.append(str(exc))
+            continue
         except (ValueError, IndexError) as exc:  # the email package's own stricter checks
             problems.append(f"malformed address {item!r}: {exc}")
-    return tuple(out), problems
+            continue
+        # What a mail program will read back from the header must be this very address.
+        (back,) = policy.SMTP.header_factory("To", str(address)).addresses or (None,)
+        if back is None or (back.display_name, back.addr_spec) != (address.display_name, address.addr_spec):
+            unsafe.append(f"the name of address {position} does not read back as written in a header")
+            continue
+        out.append(address)
+    return tuple(out), problems, unsafe
 
 
 def _read_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
@@ -168,10 +243,10 @@ def _read_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
         lines = list(reader)
     except csv.Error as exc:
         raise ContactsError(path, [f"not valid CSV: {exc}"]) from exc
-    lines = [(n, row) for n, row in enumerate(lines, start=1) if any(c.strip() for c in row)]
-    if not lines:
+    numbered = [(n, row) for n, row in enumerate(lines, start=1) if any(c.strip() for c in row)]
+    if not numbered:
         raise ContactsError(path, ["the file is empty"])
-    header = tuple(c.strip().lower() for c in lines[0][1])
+    header = tuple(c.strip().lower() for c in numbered[0][1])
     missing = [c for c in ("unit_id", "to") if c not in header]
     unknown = [c for c in header if c not in COLUMNS]
     if missing or unknown:
@@ -179,7 +254,7 @@ def _read_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
             path, [f"header must be {','.join(COLUMNS)} (cc and language optional), got {','.join(header)}"]
         )
     rows = []
-    for n, cells in lines[1:]:
+    for n, cells in numbered[1:]:
         if len(cells) != len(header):
             rows.append((n, {"__cells__": len(cells)}))
             continue
@@ -195,6 +270,8 @@ def load_contacts(path: str | Path, registry: Registry | None = None) -> Contact
     where_word = "entry" if path.suffix.lower() in (".yaml", ".yml") else "line"
     problems: list[str] = []
     by_unit: dict[str, Contact] = {}
+    rejected: dict[str, str] = {}
+    lines: dict[str, int] = {}
     for n, row in rows:
         where = f"{where_word} {n}"
         if "__cells__" in row:
@@ -213,21 +290,27 @@ def load_contacts(path: str | Path, registry: Registry | None = None) -> Contact
             closest = ", ".join(exc.candidates) or "none"
             problems.append(f"{where}: unknown unit {unit_id!r} (closest registry ids: {closest})")
             continue
-        to, bad_to = parse_addresses(row.get("to"))
-        cc, bad_cc = parse_addresses(row.get("cc"))
+        to, bad_to, unsafe_to = _parse_addresses(row.get("to"))
+        cc, bad_cc, unsafe_cc = _parse_addresses(row.get("cc"))
         problems += [f"{where} to: {p}" for p in bad_to] + [f"{where} cc: {p}" for p in bad_cc]
-        if not to and not bad_to:
+        unsafe = [f"{where} to: {p}" for p in unsafe_to] + [f"{where} cc: {p}" for p in unsafe_cc]
+        if not to and not bad_to and not unsafe_to:
             problems.append(f"{where}: no address in 'to'")
         language = str(row.get("language") or "").strip().lower() or "zh"
         if language not in LANGUAGES:
             problems.append(f"{where}: language {language!r} is not one of {', '.join(LANGUAGES)}")
-        if unit_id in by_unit:
-            first = by_unit[unit_id].line
+        if unit_id in lines:
+            first = lines[unit_id]
             problems.append(f"{where}: unit listed twice (first on {where_word} {first}); merge the rows")
+            continue
+        if unsafe:  # that unit's row only: the other units are sent
+            rejected[unit_id] = "; ".join(unsafe)
+            lines[unit_id] = n
             continue
         if bad_to or bad_cc or not to or language not in LANGUAGES:
             continue
         by_unit[unit_id] = Contact(unit_id, to, cc, language, n)
+        lines[unit_id] = n
     if problems:
         raise ContactsError(path, problems)
     owners: dict[str, list[str]] = {}
@@ -239,4 +322,5 @@ def load_contacts(path: str | Path, registry: Registry | None = None) -> Contact
         for addr, units in owners.items()
         if len(units) > 1
     ]
-    return Contacts(by_unit, warnings, path)
+    warnings += [f"{problem}; {unit}'s report is not sent" for unit, problem in rejected.items()]
+    return Contacts(by_unit, warnings, path, rejected)

@@ -30,9 +30,11 @@ from an environment variable named by ``--password-env``, never from its command
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import html
 import ipaddress
+import math
 import os
 import re
 import smtplib
@@ -45,17 +47,18 @@ from datetime import UTC, datetime
 from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
+from email.parser import BytesHeaderParser
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from dq.delivery.contacts import Contact, Contacts
+from dq.delivery.contacts import Contact, Contacts, HeaderTextError, header_text
 from dq.errors import DQError, InputError, OutputError, UsageError
 from dq.io.outputs import safe_filename
 from dq.report.explain import Loss
-from dq.store.deliveries import DeliveryEvent, DeliveryLog
+from dq.store.deliveries import DeliveryEvent, DeliveryLog, DeliveryState
 
 __all__ = [
     "SendOutcome",
@@ -231,24 +234,40 @@ def build_message(
     """The unit's message: multipart/mixed (text + HTML alternative, the report, rows to fix).
 
     Headers are RFC 2047-encoded where they hold Chinese; ``X-DQ-Unit``, ``X-DQ-Period`` and
-    ``X-DQ-Report-SHA256`` say what the message carries."""
+    ``X-DQ-Report-SHA256`` say what the message carries.
+
+    Every header value is built by the email package's header classes from text checked by
+    :func:`dq.delivery.contacts.header_text`: encoded words in a unit name (registry or manifest) are
+    decoded first, and a control character, as written or decoded, raises
+    :class:`~dq.delivery.contacts.HeaderTextError` naming the field (never the text). The headers are then
+    read back as a mail program would read them and must be exactly those built."""
     if contact.unit_id != mail.unit_id:  # the one rule that must never break
         raise DQError(f"contact of {contact.unit_id} used for the report of {mail.unit_id}")
+    header_text(mail.unit_id, f"the unit id of {safe_filename(mail.unit_id)}")
+    mail = dataclasses.replace(
+        mail, unit_name=header_text(mail.unit_name, f"the name of unit {mail.unit_id} (registry or manifest)")
+    )
     lang = contact.language
     t = _texts(mail, lang)
-    msg = EmailMessage(policy=policy.SMTP)
-    msg["Subject"] = t["subject"]
-    msg["From"] = sender
-    msg["To"] = contact.to
-    if contact.cc:
-        msg["Cc"] = contact.cc
-    msg["Date"] = format_datetime(date or datetime.now(UTC))
+    subject = header_text(t["subject"], f"the subject of {mail.unit_id}'s message")
     sender_addr = sender if isinstance(sender, Address) else _parse_sender(sender)
-    msg["Message-ID"] = message_id or new_message_id(mail, sender_addr.domain or "localhost")
-    msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies
-    msg["X-DQ-Unit"] = mail.unit_id
-    msg["X-DQ-Period"] = mail.period
-    msg["X-DQ-Report-SHA256"] = mail.report_sha256
+    mid = message_id or new_message_id(mail, sender_addr.domain or "localhost")
+    headers: list[tuple[str, Any]] = [
+        ("Subject", subject),
+        ("From", sender_addr),
+        ("To", contact.to),
+        *([("Cc", contact.cc)] if contact.cc else []),
+        ("Date", format_datetime(date or datetime.now(UTC))),
+        ("Message-ID", header_text(mid, f"the Message-ID of {mail.unit_id}'s message")),
+        ("Auto-Submitted", "auto-generated"),  # RFC 3834: no vacation replies
+        ("X-DQ-Unit", mail.unit_id),
+        ("X-DQ-Period", header_text(mail.period, "the period")),
+        ("X-DQ-Report-SHA256", mail.report_sha256),
+    ]
+    msg = EmailMessage(policy=policy.SMTP)
+    for name, value in headers:
+        msg[name] = value
+    _check_headers(msg, mail.unit_id, subject, contact)
     msg.set_content(_text_body(t), charset="utf-8")
     msg.add_alternative(_html_body(t, lang), subtype="html", charset="utf-8")
     from dq.report.mailed import mailed_report
@@ -265,6 +284,21 @@ def build_message(
             f.read_bytes(), maintype=maintype, subtype=subtype, filename=attachment_name(mail, f)
         )
     return msg
+
+
+def _check_headers(msg: EmailMessage, unit_id: str, subject: str, contact: Contact) -> None:
+    """The headers as they go on the wire, read back by the email package's parser, must be the
+    headers built: the same names in the same order, the same subject and recipients."""
+    wire = b"".join(msg.policy.fold_binary(k, v) for k, v in msg.items()) + b"\r\n"
+    back = BytesHeaderParser(policy=policy.default).parsebytes(wire)
+    addrs = [a.addr_spec.lower() for h in ("To", "Cc") for a in (back[h].addresses if back[h] else ())]
+    if (
+        [k.lower() for k in back] != [k.lower() for k in msg]
+        or str(back["Subject"]) != subject
+        or addrs != [a.addr_spec.lower() for a in (*contact.to, *contact.cc)]
+        or str(back["X-DQ-Unit"]) != unit_id
+    ):
+        raise HeaderTextError(f"the headers of {unit_id}'s message do not read back as built; not sent")
 
 
 def new_message_id(mail: UnitMail, domain: str) -> str:
@@ -328,6 +362,8 @@ class SmtpSettings:
         return settings
 
     def validate(self) -> None:
+        if not (isinstance(self.timeout, int | float) and math.isfinite(self.timeout) and self.timeout > 0):
+            raise UsageError(f"--timeout {self.timeout}: give a number of seconds greater than 0, e.g. 30")
         if not 0 < self.port < 65536:
             raise UsageError(f"--smtp port {self.port} is not between 1 and 65535")
         if self.security not in ("none", "starttls", "ssl"):
@@ -356,20 +392,58 @@ class _ConfigFailure(DQError):
     """The server refuses our setup (credentials, TLS): no unit can be sent; stop the batch."""
 
 
+class _OutcomeUnknown(DQError):
+    """The whole message went to the server, then the connection was lost (or timed out) before
+    its answer: the message may have been delivered or not."""
+
+    def __init__(self, cause: BaseException):
+        self.cause = cause
+        super().__init__(_describe(cause))
+
+
+class _Tracking:
+    """An SMTP session that knows whether the end of a message's data (``CRLF.CRLF``) has been
+    handed to the connection: a failure after that point leaves the outcome unknown, a failure
+    before it (or any answer of the server) does not."""
+
+    data_sent = False
+    _in_data = False
+
+    def data(self, msg):
+        self.data_sent, self._in_data = False, True
+        try:
+            return super().data(msg)
+        finally:
+            self._in_data = False
+
+    def send(self, s):
+        super().send(s)  # raises before the last byte is handed over
+        if self._in_data and isinstance(s, bytes | bytearray) and bytes(s[-5:]) == b"\r\n.\r\n":
+            self.data_sent = True
+
+
+class _SMTP(_Tracking, smtplib.SMTP):
+    pass
+
+
+class _SMTP_SSL(_Tracking, smtplib.SMTP_SSL):
+    pass
+
+
 class _Connection:
     """One SMTP session, opened on first use and reopened after a failure."""
 
     def __init__(self, settings: SmtpSettings):
         self.s = settings
-        self.smtp: smtplib.SMTP | None = None
+        self.smtp: _SMTP | _SMTP_SSL | None = None
 
-    def _open(self) -> smtplib.SMTP:
+    def _open(self) -> _SMTP | _SMTP_SSL:
         s = self.s
         try:
             if s.security == "ssl":
-                smtp: smtplib.SMTP = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=s.context())
+                smtp: _SMTP | _SMTP_SSL = _SMTP_SSL(s.host, s.port, timeout=s.timeout, context=s.context())
             else:
-                smtp = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
+                smtp = _SMTP(s.host, s.port, timeout=s.timeout)
             try:
                 smtp.ehlo()
                 if s.security == "starttls":
@@ -396,9 +470,20 @@ class _Connection:
         return smtp
 
     def send(self, msg: EmailMessage, sender: str, recipients: Sequence[str]) -> dict[str, tuple[int, bytes]]:
+        """Send ``msg``; the recipients refused. Raises :class:`_OutcomeUnknown` when the
+        connection is lost after the whole message went out and before the server answered."""
         if self.smtp is None:
             self.smtp = self._open()
-        return self.smtp.send_message(msg, from_addr=sender, to_addrs=list(recipients))
+        smtp = self.smtp
+        smtp.data_sent = False
+        try:
+            return smtp.send_message(msg, from_addr=sender, to_addrs=list(recipients))
+        except smtplib.SMTPResponseException:
+            raise  # the server answered: its answer says what happened
+        except (smtplib.SMTPException, OSError) as exc:
+            if smtp.data_sent:
+                raise _OutcomeUnknown(exc) from exc
+            raise
 
     def reset(self) -> None:
         if self.smtp is not None:
@@ -441,7 +526,9 @@ def _describe(exc: BaseException) -> str:
 @dataclass
 class UnitOutcome:
     """What happened to one unit. ``status``: sent, skipped, written (dry run), partial, failed,
-    no_contact, no_report, stale_report, no_score, error (the message could not be built)."""
+    unknown (the message may or may not have arrived, see :mod:`dq.store.deliveries`), no_contact,
+    bad_contact (its contacts row was refused), no_report, stale_report, no_score, error (the
+    message could not be built)."""
 
     unit_id: str
     unit_name: str
@@ -488,6 +575,11 @@ class SendOutcome:
 
     def count(self, status: str) -> int:
         return sum(1 for u in self.units if u.status == status)
+
+    @property
+    def unknown(self) -> list[UnitOutcome]:
+        """The units whose message may or may not have arrived (not sent again by this run)."""
+        return [u for u in self.units if u.status == "unknown"]
 
 
 @contextlib.contextmanager
@@ -538,11 +630,22 @@ def send_period(
     dry_run: bool = False,
     out: str | Path | None = None,
     force: bool = False,
+    resend_unknown: bool = False,
     retries: int = 3,
     backoff: float = 2.0,
     log: Callable[[str], None] | None = None,
 ) -> SendOutcome:
-    """Send (or, with ``dry_run``, write as .eml under ``out/<period>/``) every unit's report."""
+    """Send (or, with ``dry_run``, write as .eml under ``out/<period>/``) every unit's report.
+
+    A unit's message keeps one Message-ID for the period: fixed (and recorded) before the first
+    attempt, reused by every retry and by a later run after a failure. A unit whose latest
+    message's outcome is unknown (:mod:`dq.store.deliveries`) is listed as ``unknown`` and not
+    sent again, unless ``resend_unknown`` (the same message again, with the same Message-ID;
+    refused if the report has changed since) or ``force`` (a new message, with a new Message-ID).
+
+    A delivery record that cannot be written (read-only store, full disk) stops the run with an
+    :class:`~dq.errors.OutputError`: nothing is sent that could not be recorded, and what was
+    sent before stays recorded."""
     from dq.io.period import Period
     from dq.report.model import rank_of, report_filename
     from dq.store.history import Store
@@ -551,8 +654,8 @@ def send_period(
     Period.parse(period)
     store = store if isinstance(store, Store) else Store(store)
     say = log or (lambda _msg: None)
-    if retries < 0 or backoff < 0:
-        raise UsageError("retries and back-off must not be negative")
+    if retries < 0 or not (math.isfinite(backoff) and backoff >= 0):
+        raise UsageError(f"--retries {retries} --backoff {backoff}: give a whole number ≥ 0 and seconds ≥ 0")
     if dry_run:
         if out is None:
             raise UsageError("--dry-run needs --out DIR for the .eml files")
@@ -591,9 +694,10 @@ def send_period(
 
     outcomes: list[UnitOutcome] = []
     conn = _Connection(smtp) if smtp is not None and not dry_run else None
-    with store.remote_lock("deliveries/.send.lock", "dq send").held() if store.remote else _lock(log_.folder):
-        already = log_.sent_units(period)
-        unfinished = log_.unfinished(period)
+    remote = store.remote_lock("deliveries/.send.lock", "dq send") if store.remote else None
+    lock = remote.held() if remote is not None else _lock(Path(log_.folder))
+    with lock:
+        states = log_.states(period)
         try:
             for uid in selected:
                 row = scored[uid]
@@ -603,12 +707,21 @@ def send_period(
                         UnitOutcome(uid, name, "no_score", "the unit's extract could not be scored")
                     )
                     continue
-                if uid in already and not force:
+                state = states.get(uid)
+                if state is not None and state.status == "unknown" and not (force or resend_unknown):
+                    outcomes.append(_unknown_outcome(uid, name, state))
+                    say(f"{uid}: {outcomes[-1].detail}")
+                    continue
+                if state is not None and state.delivered and state.status != "unknown" and not force:
                     outcomes.append(UnitOutcome(uid, name, "skipped", "already sent for this period"))
                     continue
                 contact = contacts.get(uid)
                 if contact is None:
-                    outcomes.append(UnitOutcome(uid, name, "no_contact", "no row in the contacts file"))
+                    if uid in contacts.rejected:
+                        detail = f"its contacts row was refused: {contacts.rejected[uid]}"
+                        outcomes.append(UnitOutcome(uid, name, "bad_contact", detail))
+                    else:
+                        outcomes.append(UnitOutcome(uid, name, "no_contact", "no row in the contacts file"))
                     continue
                 report = folder / report_filename(uid)
                 started = row.get("started_at")
@@ -650,11 +763,21 @@ def send_period(
                     fixes=tuple(fixes),
                     run_id=str(row.get("run_id") or ""),
                 )
-                mid = None if force else unfinished.get(uid)
+                mid = None if force or state is None else state.message_id  # one message per period
+                if (
+                    mid
+                    and state is not None
+                    and state.status == "unknown"
+                    and (state.report_sha256 and state.report_sha256 != mail.report_sha256)
+                ):
+                    outcomes.append(_unknown_outcome(uid, name, state, changed=True))
+                    say(f"{uid}: {outcomes[-1].detail}")
+                    continue
                 try:
                     msg = build_message(mail, contact, sender_addr, message_id=mid)
-                except (OSError, DQError) as exc:  # e.g. a rows-to-fix file that cannot be read
+                except (OSError, DQError) as exc:  # a name that would write headers, a file unreadable
                     outcomes.append(UnitOutcome(uid, name, "error", f"cannot build the message: {exc}"))
+                    say(f"{uid}: not sent: cannot build the message: {exc}")
                     continue
                 if eml_dir is not None:
                     path = eml_dir / f"{Path(report_filename(uid)).stem}.eml"
@@ -672,6 +795,19 @@ def send_period(
             if conn is not None:
                 conn.close()
     return SendOutcome(period, dry_run, outcomes, warnings, time.perf_counter() - t0)
+
+
+def _unknown_outcome(uid: str, name: str, state: DeliveryState, changed: bool = False) -> UnitOutcome:
+    when = f"{state.time:%Y-%m-%d %H:%M} UTC" if state.time else "an earlier run"
+    detail = f"message {state.message_id} ({when}) may or may not have arrived: {state.error}; "
+    if changed:
+        detail += (
+            "its report has changed since, so it cannot be sent again as the same message: "
+            "give --force to send the new report as a new message"
+        )
+    else:
+        detail += "ask the recipient, or give --resend-unknown to send it again with the same Message-ID"
+    return UnitOutcome(uid, name, "unknown", detail, message_id=state.message_id)
 
 
 def _write_bytes(path: Path, data: bytes) -> None:
@@ -734,7 +870,10 @@ def _deliver(
             ),
         )
 
-    event("sending", 0)
+    try:
+        event("sending", 0)  # nothing goes out that could not be recorded
+    except OutputError as exc:
+        raise OutputError(f"{exc}; {mail.unit_id} and the units after it were not sent") from exc
     attempts, last = 0, ""
     while True:
         attempts += 1
@@ -743,11 +882,17 @@ def _deliver(
         except _ConfigFailure:
             event("failed", attempts, error="the server refused the connection setup")
             raise
+        except _OutcomeUnknown as exc:  # never retried: it may have arrived
+            conn.reset()
+            last = f"{exc} after the whole message was sent, before the server's answer"
+            _closing(event, mail, msg, "unknown", attempts, error=last)
+            say(f"{mail.unit_id}: outcome unknown ({last}); not sent again (see --resend-unknown)")
+            return _outcome(mail, contact, msg, "unknown", detail=last, attempts=attempts)
         except (smtplib.SMTPException, OSError) as exc:
             conn.reset()
             last = _describe(exc)
             if _permanent(exc) or attempts > retries:
-                event("failed", attempts, error=last)
+                _closing(event, mail, msg, "failed", attempts, error=last)
                 say(f"{mail.unit_id}: not sent after {attempts} attempt(s): {last}")
                 return _outcome(mail, contact, msg, "failed", detail=last, attempts=attempts)
             wait = backoff * 2 ** (attempts - 1)
@@ -755,7 +900,7 @@ def _deliver(
             time.sleep(wait)
             continue
         bad = tuple(sorted(refused))
-        event("sent", attempts, refused=bad)
+        _closing(event, mail, msg, "sent", attempts, refused=bad)
         if bad:
             detail = "refused by the server: " + "; ".join(
                 f"{a} ({c} {m.decode(errors='replace')})" for a, (c, m) in sorted(refused.items())
@@ -764,6 +909,21 @@ def _deliver(
             return _outcome(mail, contact, msg, "partial", detail=detail, attempts=attempts, refused=bad)
         say(f"{mail.unit_id}: sent to {', '.join(recipients)}")
         return _outcome(mail, contact, msg, "sent", attempts=attempts)
+
+
+def _closing(
+    event: Callable[..., None], mail: UnitMail, msg: EmailMessage, status: str, attempts: int, **kw: Any
+) -> None:
+    """Record how an attempt ended; if the record cannot be written, stop the run saying what
+    happened to the message (the next run reads its open ``sending`` event as ``unknown``)."""
+    try:
+        event(status, attempts, **kw)
+    except OutputError as exc:
+        what = {"sent": "was delivered", "unknown": "may have been delivered", "failed": "was not delivered"}
+        raise OutputError(
+            f"{exc}; {mail.unit_id}'s message {msg['Message-ID']} {what[status]} but this is not recorded "
+            "(the next run lists it as unknown and does not send it again); the units after it were not sent"
+        ) from exc
 
 
 def password_from_env(variable: str | None, environ: Mapping[str, str] | None = None) -> str | None:

@@ -147,9 +147,10 @@ class _Loader:
     catalogue: Catalogue
     problems: list[Problem] = field(default_factory=list)
     _empty: dict[str, pl.LazyFrame] | None = None
+    _suite: str | None = None  # the id of the suite whose rules are being read
 
     def problem(self, file: str, rule: str | None, fld: str | None, msg: str) -> None:
-        self.problems.append(Problem(file, rule, fld, msg))
+        self.problems.append(Problem(file, rule, fld, msg, self._suite if rule else None))
 
     # -- helpers -------------------------------------------------------------------------
     def bilingual(self, raw: Any, file: str, rule: str | None, fld: str) -> tuple[str, str]:
@@ -418,7 +419,11 @@ class _Loader:
             self.problem(file, None, "rules", "a suite needs a non-empty list of rules")
             rules_raw = []
         title_zh, title_en = self.bilingual(raw.get("title"), file, None, "title")
-        rules = [self.rule(r, file, str(sid), table, defaults, i + 1) for i, r in enumerate(rules_raw)]
+        self._suite = str(sid)[:100] if isinstance(sid, str) and sid else None
+        try:
+            rules = [self.rule(r, file, str(sid), table, defaults, i + 1) for i, r in enumerate(rules_raw)]
+        finally:
+            self._suite = None
         return Suite(
             id=str(sid), table=table, kind=str(kind), title_zh=title_zh, title_en=title_en,
             rules=tuple(r for r in rules if r is not None), source=file,

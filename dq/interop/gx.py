@@ -52,7 +52,30 @@ __all__ = [
 # dq severity -> GX FailureSeverity (critical | warning | info).
 GX_SEVERITY = {"critical": "critical", "error": "critical", "warning": "warning"}
 # Table-level expectations: no ``mostly`` (every other exported expectation accepts it).
-NO_MOSTLY = {"expect_table_row_count_to_be_between"}
+# Expectations judged on a table or a column as a whole: GX takes no `mostly` for them.
+NO_MOSTLY = {
+    "expect_table_row_count_to_be_between",
+    "expect_table_row_count_to_equal",
+    "expect_table_row_count_to_equal_other_table",
+    "expect_table_column_count_to_be_between",
+    "expect_table_column_count_to_equal",
+    "expect_table_columns_to_match_set",
+    "expect_table_columns_to_match_ordered_list",
+    "expect_column_to_exist",
+    "expect_column_min_to_be_between",
+    "expect_column_max_to_be_between",
+    "expect_column_mean_to_be_between",
+    "expect_column_median_to_be_between",
+    "expect_column_sum_to_be_between",
+    "expect_column_stdev_to_be_between",
+    "expect_column_quantile_values_to_be_between",
+    "expect_column_distinct_values_to_be_in_set",
+    "expect_column_distinct_values_to_contain_set",
+    "expect_column_distinct_values_to_equal_set",
+    "expect_column_unique_value_count_to_be_between",
+    "expect_column_proportion_of_unique_values_to_be_between",
+    "expect_column_most_common_value_to_be_in_set",
+}
 
 
 NOTES = [

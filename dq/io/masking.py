@@ -8,6 +8,11 @@ Anything else tagged pii is replaced by asterisks of the same length. A value th
 resident ID number or a mobile/landline number is masked in any column, tagged or not, and inside
 nested values; a sample value longer than 200 characters is cut. Messages from libraries pass
 through :func:`describe_error`, which keeps the error's kind and names and drops cell values.
+
+Names that come from a submission (manifest keys and values, unit ids, file, folder and sheet
+names, reference metric names) pass through :func:`mask_text` (or :func:`quote_text`) before
+they reach a message, the store, a report or a log: the same rules, applied more strictly, as
+a name has no column to say what it holds.
 """
 
 from __future__ import annotations
@@ -27,7 +32,9 @@ __all__ = [
     "mask_row",
     "mask_sample",
     "mask_samples",
+    "mask_text",
     "mask_value",
+    "quote_text",
 ]
 
 
@@ -168,7 +175,46 @@ def clean_value(value: Any, max_chars: int = MAX_SAMPLE_CHARS) -> Any:
     return value
 
 
-_CJK = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]+")
+_CJK = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef\U00020000-\U0003ffff]+")
+
+# ----------------------------------------------------------------------------- names from a submission
+# In a name an identifier may touch letters (H320106199001011234, 王小明13812345678), so only
+# digits bound it here; and any run of 11 or more digits is masked, valid ID number or not.
+_DIGITS_IN_NAMES = re.compile(r"(?<!\d)(?:\d{11,}[Xx]?|0\d{2,3}-\d{7,8})(?!\d)")
+# Control characters, and invisible or direction-changing ones that could disguise a name.
+_UNSHOWN = re.compile(r"[\x00-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]")
+#: Longest name kept by :func:`mask_text` when not told.
+MAX_NAME_CHARS = 200
+
+
+def mask_text(text: Any, max_chars: int = MAX_NAME_CHARS) -> str:
+    """A text that came from a submission (a manifest key or value, a unit id, a file, folder or
+    sheet name, a reference metric) made fit for a message, the store, a report or a log:
+
+    * ID and phone numbers masked as in samples (``320106********1234``, ``138****5678``), and
+      so is any run of 11 or more digits, even next to letters;
+    * every run of two or more Chinese (CJK) characters masked as a name (``王小明`` →
+      ``王**``): a name in a file name cannot be told from a patient's;
+    * control, invisible and direction-changing characters shown as ``?``;
+    * cut to ``max_chars`` characters (then "…").
+
+    Idempotent: masked text stays as it is.
+    """
+    s = _UNSHOWN.sub("?", "" if text is None else str(text))
+    if any(c.isdigit() for c in s):
+        s = _DIGITS_IN_NAMES.sub(
+            lambda m: mask_value(m.group(0), "id" if len(m.group(0)) >= 15 else "phone"), s
+        )
+        s = mask_identifiers(s)
+    s = _CJK.sub(lambda m: m.group(0) if len(m.group(0)) == 1 else mask_value(m.group(0), "name"), s)
+    return s if len(s) <= max_chars else s[:max_chars] + "…"
+
+
+def quote_text(text: Any, max_chars: int = 40) -> str:
+    """:func:`mask_text` of ``text`` in quotes, to name a value from a submission in a message."""
+    return f"'{mask_text(text, max_chars)}'"
+
+
 _QUOTED = re.compile(r"""(['"`])(.*?)\1""")
 _VALUES_FROM = re.compile(
     r"(?i)(\bfor \d+ out of \d+ values?\b|\bvalues?\s*[:=]|\bgot\s*[:=]|\bfound\s*[:=]|\bsample\b|"
@@ -183,7 +229,7 @@ def describe_error(exc: BaseException, max_chars: int = 300) -> str:
     struct to str failed … for 3 out of 3 values: [{"P1","3201…","张三"}]``). Kept: the exception
     type, the message up to where values start, quoted names that are plain identifiers (column
     names, types). Dropped: quoted text that is not an identifier, CJK text, and identifiers
-    (ID and phone numbers) anywhere.
+    (ID and phone numbers, and runs of 11 or more digits, as in names) anywhere.
     """
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     m = _VALUES_FROM.search(text)
@@ -198,6 +244,7 @@ def describe_error(exc: BaseException, max_chars: int = 300) -> str:
 
     text = _QUOTED.sub(quoted, text)
     text = _CJK.sub("…", text)
+    text = _DIGITS_IN_NAMES.sub(lambda m: mask_value(m[0], "id" if len(m[0]) >= 15 else "phone"), text)
     text = mask_identifiers(text)
     if len(text) > max_chars:
         text = text[:max_chars] + "…"

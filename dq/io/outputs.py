@@ -2,19 +2,39 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import uuid
 from pathlib import Path
 
 from dq.errors import OutputError
+from dq.io.masking import mask_text
 
-__all__ = ["atomic_write_text", "ensure_dir", "safe_filename"]
+__all__ = ["MAX_NAME_PART", "atomic_write_text", "ensure_dir", "safe_filename"]
+
+_PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+#: Longest name :func:`safe_filename` returns.
+MAX_NAME_PART = 64
 
 
 def safe_filename(text: str) -> str:
-    """``text`` reduced to characters safe in a file or folder name (letters, digits, ``-_.``;
-    anything else becomes ``_``; no leading dot), e.g. a period or a unit id in a report path."""
-    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in text).lstrip(".") or "_"
+    """The one way dq makes a file or folder name part from a unit id, a folder name or a
+    period (the store's files, the reports, the rows-to-fix files, the delivery records).
+
+    A short plain text (letters, digits, ``- _ .``, at most 64, not starting with ``-``, ``_``
+    or ``.``, no ``..``) is its own name. Anything else becomes a cleaned prefix of its masked
+    form (:func:`dq.io.masking.mask_text`, ASCII letters, digits, ``- _`` only, at most 40) with
+    ``~`` and 12 hex digits of its SHA-256 (never starting with ``-``): at most 53 characters,
+    and two texts never share a name (``H/011`` and ``H_011`` differ; so do two ID numbers that mask alike).
+    """
+    text = str(text)
+    if _PLAIN.fullmatch(text) and ".." not in text:
+        return text
+    masked = mask_text(text, 40)
+    clean = "".join(ch if ch.isascii() and (ch.isalnum() or ch in "-_") else "_" for ch in masked)[:40]
+    clean = "_" + clean[1:] if clean.startswith("-") else clean  # never read as an option
+    return f"{clean}~{hashlib.sha256(text.encode('utf-8', 'surrogatepass')).hexdigest()[:12]}"
 
 
 def ensure_dir(path: str | Path) -> Path:

@@ -31,7 +31,7 @@ import polars as pl
 from dq.errors import InputError
 from dq.io.catalogue import Catalogue, TableSpec, load_catalogue
 from dq.io.columns import parse_temporal, raw_column
-from dq.io.masking import describe_error
+from dq.io.masking import describe_error, mask_text, quote_text
 from dq.io.period import Period
 from dq.io.yamlio import read_yaml, regular_file
 
@@ -131,7 +131,7 @@ def _read_xlsx(path: Path) -> pl.LazyFrame:
     names = list(sheets)
     others = [n for n in names[1:] if sheets[n].height or sheets[n].width]
     if others:
-        shown = ", ".join(f"{i + 2} ({n[:31]})" for i, n in enumerate(names[1:]) if n in others)
+        shown = ", ".join(f"{i + 2} ({mask_text(n, 31)})" for i, n in enumerate(names[1:]) if n in others)
         first = "is empty" if not sheets[names[0]].height else "is read"
         raise InputError(
             f"{path}: sheet(s) {shown} hold data, but dq reads only the first sheet, which {first}; "
@@ -298,13 +298,14 @@ _TEXT_KEYS = {"name": 200, "district": 100, "generated_by": 200, "profile": 100}
 
 
 def _describe(value: Any) -> str:
-    """What a manifest value is, without quoting it (it may be long or hostile)."""
+    """What a manifest value is: a short text quoted masked (:func:`dq.io.masking.quote_text`),
+    anything else described, never quoted (it may be long or hostile)."""
     if isinstance(value, dict):
         return "a mapping"
     if isinstance(value, list):
         return "a list"
     if isinstance(value, str):
-        return f"a {len(value)}-character text" if len(value) > 20 else repr(value)
+        return f"a {len(value)}-character text" if len(value) > 20 else quote_text(value)
     return type(value).__name__
 
 
@@ -330,7 +331,7 @@ def read_manifest(path: Path) -> dict[str, Any]:
         raise InputError(f"{path}: manifest keys must be names")
     unknown = set(raw) - MANIFEST_KEYS
     if unknown:
-        shown = ", ".join(sorted(k[:40] for k in unknown)[:10])
+        shown = ", ".join(sorted(mask_text(k, 40) for k in unknown)[:10])
         raise InputError(f"{path}: unknown manifest key(s): {shown}")
     for key in ("unit_id", "org_code"):
         if raw.get(key) is not None:
@@ -380,7 +381,9 @@ def _read_reference(path: Path) -> dict[str, float]:
                         f"{path} row {i}: expected columns metric,value with a number as value"
                     ) from None
                 if not math.isfinite(value):
-                    raise InputError(f"{path} row {i}: the value of {metric[:40]} is not a finite number")
+                    raise InputError(
+                        f"{path} row {i}: the value of {mask_text(metric, 40)} is not a finite number"
+                    )
                 out[metric] = value
     except UnicodeDecodeError as exc:
         raise InputError(f"{path}: not UTF-8 (byte {exc.start}); save the reference file as UTF-8") from None
@@ -445,7 +448,7 @@ def open_extract(
         if f.suffix.lower() not in TABLE_SUFFIXES:
             if f.suffix.lower() in (".xls", ".tsv", ".txt", ".json", ".gz", ".zip"):
                 problems.append(
-                    f"{f.name}: not a table format dq reads ({', '.join(TABLE_SUFFIXES)}); ignored"
+                    f"{mask_text(f.name)}: not a table format dq reads ({', '.join(TABLE_SUFFIXES)}); ignored"
                 )
             continue
         _entry(f, p, follow_symlinks)
@@ -454,7 +457,7 @@ def open_extract(
         if f.stem in tables:
             raise InputError(f"{f}: table {f.stem} is present twice in {p}")
         if cat.table(f.stem) is None:
-            problems.append(f"{f.name}: not a table of the catalogue; ignored")
+            problems.append(f"{mask_text(f.name)}: not a table of the catalogue; ignored")
             continue
         tables[f.stem] = read_table(f, catalogue=cat, encoding=encoding)
     ref = p / "reference.csv"

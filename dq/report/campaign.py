@@ -14,7 +14,7 @@ from typing import Any
 
 import polars as pl
 
-from dq.errors import UsageError
+from dq.errors import InputError, UsageError
 from dq.report.common import FAILING, KINDS_ORDER, _kind, _now, growth, kind_label, report_filename
 from dq.report.data import (
     Side,
@@ -454,16 +454,31 @@ def new_losses(
     return tuple(x[2] for x in grew[:n])
 
 
+def _no_scores(store: Store, spec: str, side: Side) -> str:
+    """Why a campaign side has nothing to compare: the period (or run) named, and the periods
+    the store does hold."""
+    if side.run_id is not None:
+        return f"{spec}: run {side.run_id} (of {side.period}) has no unit scored in {store.root}"
+    runs = store.runs()
+    known = sorted(set(runs["period"].drop_nulls().to_list())) if not runs.is_empty() else []
+    held = f"periods in the store: {', '.join(known[-12:])}" if known else "the store holds no scores yet"
+    return f"no scores for period {side.period} in {store.root} ({held}; run `dq score` first)"
+
+
 def build_campaign(
     store: Store, before: str, after: str, lang: str = "zh", *, mixed: bool = False
 ) -> CampaignReport:
     """The campaign from ``before`` to ``after`` (periods YYYY-MM or run ids).
 
     Raises :class:`dq.errors.UsageError` when before is not earlier than after, or when the
-    sides mix published and batch scores and ``mixed`` is false.
+    sides mix published and batch scores and ``mixed`` is false; :class:`dq.errors.InputError`
+    naming the period (or run) when a side has no score in the store.
     """
     b_side, a_side = resolve_side(store, before, lang), resolve_side(store, after, lang)
     b, a = side_scores(store, b_side), side_scores(store, a_side)
+    for spec, side, scores in ((before, b_side, b), (after, a_side, a)):
+        if scores.is_empty():
+            raise InputError(_no_scores(store, spec, side))
     sources = set(b["source"].drop_nulls().to_list()) | set(a["source"].drop_nulls().to_list())
     check_sides(store, b_side, a_side, sources, mixed)
     cfg = load_scoring()

@@ -219,8 +219,12 @@ def _title(row: Mapping[str, Any], lang: str) -> str:
 
 
 def _short_error(error: str, period: str) -> str:
-    """The batch's error without the server's folders: ``/srv/batch/2020-09/H1/x`` → ``H1/x``."""
-    return re.sub(r"[^\s'\"]*/" + re.escape(period) + "/", "", error)
+    """The batch's error without the server's folders: ``/srv/batch/2020-09/H1/x`` → ``H1/x``;
+    names in it masked (:func:`dq.io.masking.mask_text`), also in errors stored before dq masked
+    them when storing."""
+    from dq.io.masking import mask_text
+
+    return mask_text(re.sub(r"[^\s'\"]*/" + re.escape(period) + "/", "", error), 2000)
 
 
 def _now() -> str:

@@ -3,53 +3,50 @@
     <store>/deliveries/period=2020-09/<time>__<unit>__<id>.parquet    one row per event
 
 Each event is one file, written to a temporary name and renamed (atomic on POSIX), so the record
-survives an interruption at any point. An event's ``status`` is
+survives an interruption at any point. An event's ``status`` (:data:`STATUSES`) is
 
     sending   written just before the message goes to the server (its Message-ID is fixed here)
     sent      the server accepted the message (``refused`` lists recipients it refused, if any)
-    failed    every attempt failed (``error`` says why)
+    failed    the server did not take the message: refused it, deferred it (4xx) on every attempt,
+              or could not be reached (``error`` says why). Nothing was delivered.
+    unknown   the connection was lost (or timed out) after the whole message had gone to the
+              server and before its answer: it may have been delivered or not
 
-A unit counts as delivered for a period once it has a ``sent`` event. A ``sending`` event with no
-``sent`` after it means dq stopped while talking to the server: the next run sends again with the
-same Message-ID, so a mail system that already has the message can recognise the copy. Plain
-Polars reads the record: ``pl.scan_parquet("<store>/deliveries/*/*.parquet", hive_partitioning=True)``.
+A unit counts as delivered for a period once it has a ``sent`` event. Its *message* for the period
+is the Message-ID of its latest ``sending`` event: :meth:`DeliveryLog.states` gives each unit's
+latest message and what became of it. A ``sending`` event that no later event of the same
+Message-ID closes means dq stopped while talking to the server (or could not record the answer):
+it reads as ``unknown``. ``dq send`` does not send an ``unknown`` message again unless asked
+(``--resend-unknown``), and then with the same Message-ID, so a mail system that already has the
+message can recognise the copy. Plain Polars reads the record:
+``pl.scan_parquet("<store>/deliveries/*/*.parquet", hive_partitioning=True)``.
+
+The record's columns are :data:`DELIVERY_SCHEMA`, defined here only; every event is written with
+exactly these columns and types.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
 
 from dq import __version__
+from dq.errors import OutputError
 from dq.io.outputs import safe_filename
-from dq.store.history import Store
+from dq.store.history import DELIVERY_SCHEMA, Store
 
-__all__ = ["DELIVERY_SCHEMA", "DeliveryEvent", "DeliveryLog"]
+__all__ = ["DELIVERY_SCHEMA", "STATUSES", "DeliveryEvent", "DeliveryLog", "DeliveryState"]
 
-DELIVERY_SCHEMA = {
-    "unit_id": pl.String,
-    "status": pl.String,
-    "time": pl.Datetime("us", "UTC"),
-    "to": pl.String,
-    "cc": pl.String,
-    "refused": pl.String,
-    "message_id": pl.String,
-    "subject": pl.String,
-    "report_file": pl.String,
-    "report_sha256": pl.String,
-    "attachments": pl.String,
-    "score_run_id": pl.String,
-    "smtp_host": pl.String,
-    "attempts": pl.Int64,
-    "error": pl.String,
-    "dq_version": pl.String,
-}
+#: The values of the ``status`` column (see the module docstring).
+STATUSES = ("sending", "sent", "failed", "unknown")
 
 
 @dataclass(frozen=True)
@@ -73,6 +70,24 @@ class DeliveryEvent:
     time: datetime | None = None
 
 
+@dataclass(frozen=True)
+class DeliveryState:
+    """A unit's latest message of a period and what became of it.
+
+    ``status`` is ``sent``, ``failed`` or ``unknown`` (also for a ``sending`` event nothing
+    closed: then ``dangling`` is True); ``delivered`` says whether any message of the period
+    (this one or an earlier one) was accepted."""
+
+    unit_id: str
+    status: str
+    message_id: str
+    report_sha256: str
+    time: datetime | None
+    error: str = ""
+    delivered: bool = False
+    dangling: bool = False
+
+
 class DeliveryLog:
     """Read and append the delivery record of the history store rooted at ``root`` (a folder,
     a URL or a :class:`~dq.store.history.Store`; behind a URL each event is one object)."""
@@ -82,8 +97,12 @@ class DeliveryLog:
         self.root = self.store.root
         self.folder = self.store.location("deliveries")
 
-    def record(self, period: str, event: DeliveryEvent) -> Path:
-        """Append one event (atomically); return the file written."""
+    def record(self, period: str, event: DeliveryEvent) -> Path | str:
+        """Append one event (atomically); return the file written. A store that cannot be written
+        (read-only, full disk) is an :class:`~dq.errors.OutputError` naming the file; no partial
+        file is left behind."""
+        if event.status not in STATUSES:
+            raise ValueError(f"delivery status {event.status!r} is not one of {', '.join(STATUSES)}")
         when = event.time or datetime.now(UTC)
         row = {
             "unit_id": event.unit_id,
@@ -111,36 +130,28 @@ class DeliveryLog:
                 frame, "deliveries", f"period={safe_filename(period)}", f"{name}.parquet"
             )
         path = Path(self.folder) / f"period={safe_filename(period)}" / f"{name}.parquet"
-        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp")
+        buf = io.BytesIO()
+        frame.write_parquet(buf)  # in memory: a full disk then fails in Python, as an OSError that says so
         try:
-            frame.write_parquet(tmp)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_bytes(buf.getvalue())
             os.replace(tmp, path)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)  # never leave a half-written event behind
+            raise OutputError(f"{path}: cannot write the delivery record ({exc.strerror or exc})") from exc
         except BaseException:
-            tmp.unlink(missing_ok=True)  # never leave a half-written event behind
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
             raise
         return path
 
     def events(self, period: str | None = None) -> pl.DataFrame:
-        """Every recorded event (of one period), oldest first."""
-        if self.store.remote:
-            df = self.store.rows("deliveries", safe_filename(period) if period else None)
-            if df.is_empty():
-                return pl.DataFrame(schema={"period": pl.String, **DELIVERY_SCHEMA})
-            if period is not None:
-                df = df.filter(pl.col("period") == period)
-            return df.sort("time")
-        files = sorted(Path(self.folder).glob(f"period={safe_filename(period) if period else '*'}/*.parquet"))
-        if not files:
-            return pl.DataFrame(schema={"period": pl.String, **DELIVERY_SCHEMA})
-        df = pl.scan_parquet(
-            str(Path(self.folder) / "period=*" / "*.parquet"),
-            hive_partitioning=True,
-            missing_columns="insert",
-        ).with_columns(pl.col("period").cast(pl.String))
-        if period is not None:
-            df = df.filter(pl.col("period") == period)
-        return df.collect(engine="in-memory").sort("time")
+        """Every recorded event (of one period), oldest first: read through the store's one
+        reading path (:meth:`dq.store.Store.rows`), so an event file of an older or newer schema
+        is read in this one and a file that cannot be is skipped with a warning naming it."""
+        return self.store.rows("deliveries", period).sort("time", nulls_last=True, maintain_order=True)
 
     def sent(self, period: str) -> pl.DataFrame:
         """The ``sent`` events of ``period``, oldest first."""
@@ -151,12 +162,34 @@ class DeliveryLog:
         """Units whose report was delivered for ``period``."""
         return set(self.sent(period)["unit_id"].to_list())
 
-    def unfinished(self, period: str) -> dict[str, str]:
-        """unit → Message-ID of a ``sending`` event that no later ``sent``/``failed`` event closed."""
-        out: dict[str, str] = {}
+    def states(self, period: str) -> dict[str, DeliveryState]:
+        """unit → its latest message of ``period`` (the Message-ID of its latest ``sending``
+        event) and what became of it; see :class:`DeliveryState`."""
+        out: dict[str, DeliveryState] = {}
+        delivered: set[str] = set()
         for row in self.events(period).iter_rows(named=True):
-            if row["status"] == "sending":
-                out[row["unit_id"]] = row["message_id"]
-            elif row["message_id"] == out.get(row["unit_id"]):
-                del out[row["unit_id"]]
-        return out
+            uid, status, mid = row.get("unit_id"), row.get("status"), row.get("message_id") or ""
+            sha, when, error = row.get("report_sha256") or "", row.get("time"), row.get("error") or ""
+            if uid is None or status is None:
+                continue  # a row that says nothing (a drifted or damaged file): no state to take
+            if status == "sent":
+                delivered.add(uid)
+            cur = out.get(uid)
+            if status == "sending":  # an attempt begins: open until an event of its Message-ID closes it
+                out[uid] = DeliveryState(
+                    uid, "unknown", mid, sha, when,
+                    "dq stopped, or could not record the server's answer, while sending",
+                    dangling=True,
+                )  # fmt: skip
+                continue
+            if cur is not None and cur.message_id != mid:
+                continue  # the answer to an older message: the latest one decides
+            # a status this dq does not know (a newer one wrote it) is taken as unknown: never send twice
+            known = status if status in STATUSES else "unknown"
+            out[uid] = DeliveryState(uid, known, mid, sha or (cur.report_sha256 if cur else ""), when, error)
+        return {uid: replace(st, delivered=uid in delivered) for uid, st in out.items()}
+
+    def unfinished(self, period: str) -> dict[str, str]:
+        """unit → Message-ID of its latest message when its outcome is unknown: a ``sending``
+        event nothing closed, or an ``unknown`` one."""
+        return {uid: st.message_id for uid, st in self.states(period).items() if st.status == "unknown"}

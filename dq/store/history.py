@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import polars as pl
 
@@ -44,18 +44,29 @@ from dq.engine.messages import message_args
 from dq.engine.results import RuleResult
 from dq.errors import InputError, OutputError, StoreError
 from dq.io.masking import describe_error
+from dq.io.outputs import safe_filename
 from dq.io.period import Period
 from dq.io.urls import file_url_path, first_line, is_url, url_fs
 from dq.scoring.scores import RulePoints, UnitScore
 
 __all__ = [
+    "DELIVERY_SCHEMA",
+    "FIXROW_SCHEMA",
+    "FOLDERS",
+    "KEYS",
+    "RESULT_SCHEMA",
     "RUN_SCHEMA",
     "RUN_STATUSES",
+    "SCHEMAS",
+    "SCORE_SCHEMA",
     "TABLE_SCHEMA",
     "ObjectLock",
     "Run",
     "Store",
+    "conform",
+    "folder_schema",
     "safe_name",
+    "schema_problem",
     "suites_hash",
 ]
 
@@ -66,7 +77,7 @@ __all__ = [
 RUN_STATUSES = ("running", "complete", "failed", "interrupted")
 LOCK_NAME = ".dq-lock"
 
-RUN_SCHEMA = {
+RUN_SCHEMA: dict[str, Any] = {
     "run_id": pl.String,
     "started_at": pl.Datetime("us", "UTC"),
     "finished_at": pl.Datetime("us", "UTC"),
@@ -78,7 +89,7 @@ RUN_SCHEMA = {
     "units": pl.Int64,
     "errors": pl.Int64,
 }
-RESULT_SCHEMA = {
+RESULT_SCHEMA: dict[str, Any] = {
     "run_id": pl.String,
     "unit_id": pl.String,
     "rule": pl.String,
@@ -105,8 +116,13 @@ RESULT_SCHEMA = {
     "fix_zh": pl.String,
     "fix_en": pl.String,
 }
-TABLE_SCHEMA = {"run_id": pl.String, "unit_id": pl.String, "table": pl.String, "rows": pl.Int64}
-SCORE_SCHEMA = {
+TABLE_SCHEMA: dict[str, Any] = {
+    "run_id": pl.String,
+    "unit_id": pl.String,
+    "table": pl.String,
+    "rows": pl.Int64,
+}
+SCORE_SCHEMA: dict[str, Any] = {
     "run_id": pl.String,
     "unit_id": pl.String,
     "unit_name": pl.String,
@@ -120,13 +136,208 @@ SCORE_SCHEMA = {
 }
 
 
-_SCHEMAS = {
+DELIVERY_SCHEMA: dict[str, Any] = {
+    "unit_id": pl.String,
+    "status": pl.String,
+    "time": pl.Datetime("us", "UTC"),
+    "to": pl.String,
+    "cc": pl.String,
+    "refused": pl.String,
+    "message_id": pl.String,
+    "subject": pl.String,
+    "report_file": pl.String,
+    "report_sha256": pl.String,
+    "attachments": pl.String,
+    "score_run_id": pl.String,
+    "smtp_host": pl.String,
+    "attempts": pl.Int64,
+    "error": pl.String,
+    "dq_version": pl.String,
+}
+FIXROW_SCHEMA: dict[str, Any] = {
+    "run_id": pl.String,
+    "unit_id": pl.String,
+    "rule": pl.String,
+    "table": pl.String,
+    "n": pl.Int64,
+    "row": pl.String,
+}
+
+#: The columns of the files of each folder of the store: what the writers write, and what every
+#: reader reads a file against (:func:`conform`). ``summaries`` is the catalogue's submission
+#: summary (see :func:`folder_schema`).
+SCHEMAS: dict[str, dict[str, Any]] = {
     "runs": RUN_SCHEMA,
     "results": RESULT_SCHEMA,
     "scores": SCORE_SCHEMA,
     "tables": TABLE_SCHEMA,
-    "summaries": {"run_id": pl.String, "unit_id": pl.String},
+    "deliveries": DELIVERY_SCHEMA,
+    "fixrows": FIXROW_SCHEMA,
 }
+#: The columns without which a file is not one of its folder's: it cannot be combined.
+KEYS: dict[str, tuple[str, ...]] = {
+    "runs": ("run_id", "started_at"),
+    "results": ("run_id", "unit_id", "rule"),
+    "scores": ("run_id", "unit_id", "facet"),
+    "tables": ("run_id", "unit_id", "table"),
+    "summaries": ("run_id", "unit_id"),
+    "deliveries": ("unit_id", "status"),
+    "fixrows": ("run_id", "unit_id", "rule"),
+}
+FOLDERS = ("runs", "results", "scores", "summaries", "tables", "fixrows", "deliveries")
+
+
+def folder_schema(kind: str) -> dict[str, Any] | None:
+    """The columns of the files under ``<store>/<kind>/`` (None for a folder dq does not know).
+    A summary file holds the catalogue's submission summary (:data:`dq.scoring.summary.SUMMARY_SCHEMA`)
+    with the ``run_id`` that wrote it instead of its ``period``."""
+    if kind == "summaries":
+        from dq.scoring.summary import SUMMARY_SCHEMA
+
+        return {"run_id": pl.String, **{k: v for k, v in SUMMARY_SCHEMA.items() if k != "period"}}
+    return SCHEMAS.get(kind)
+
+
+def _type_name(dtype: Any) -> str:
+    """A column type in words (never a struct's field names: they come from the file)."""
+    if _is_text(dtype):
+        return "text"
+    if dtype.is_integer() or dtype.is_numeric():
+        plain = "whole numbers" if dtype.is_integer() else "numbers"
+        return plain if dtype in (pl.Int64, pl.Float64) else f"{plain} ({dtype})"
+    if isinstance(dtype, pl.Datetime):
+        return "timestamps"
+    if dtype == pl.Date:
+        return "dates"
+    if dtype == pl.Boolean:
+        return "true/false values"
+    if dtype == pl.Null:
+        return "nulls"
+    return f"{dtype.base_type().__name__.lower()} values"
+
+
+def _is_text(dtype: Any) -> bool:
+    return (
+        dtype == pl.String
+        or dtype in (pl.Categorical, pl.Enum)
+        or isinstance(dtype, pl.Categorical | pl.Enum)
+    )
+
+
+def _castable(have: Any, want: Any) -> bool:
+    """True when a column of type ``have`` may be read as ``want`` (each value still has to convert)."""
+    if have == want or have == pl.Null:
+        return True
+    text = _is_text(have)
+    plain = have.is_numeric() or have.is_temporal() or have == pl.Boolean
+    if want == pl.String:
+        return text or plain
+    if want.is_integer() or want.is_float():
+        return text or have.is_numeric()
+    if isinstance(want, pl.Datetime):
+        return text or have == pl.Date or isinstance(have, pl.Datetime)
+    return False
+
+
+#: The ways a timestamp written as text is read (ISO 8601 with ``T`` or a space, with or without
+#: a zone; a naive one is UTC), each value by the first that fits.
+_TIMESTAMP_FORMATS = (
+    "%Y-%m-%dT%H:%M:%S%.f%#z",
+    "%Y-%m-%d %H:%M:%S%.f%#z",
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%d",
+)
+
+
+def _convert(s: pl.Series, want: Any) -> pl.Series | str:
+    """``s`` as type ``want``, or why it cannot be: a safe conversion in which every value converts."""
+    have = s.dtype
+    if have == want:
+        return s
+    if not _castable(have, want):
+        return f"column {s.name} holds {_type_name(have)}, not {_type_name(want)}"
+    if _is_text(have):
+        s = s.cast(pl.String)
+        have = s.dtype
+    if have == pl.Null:
+        out = s.cast(want)
+    elif want == pl.String:
+        out = s.cast(pl.String)
+    elif have == pl.String and isinstance(want, pl.Datetime):
+        text = s.str.strip_chars()
+        tries = [
+            text.str.to_datetime(format=f, time_unit=want.time_unit, time_zone=want.time_zone, strict=False)
+            for f in _TIMESTAMP_FORMATS
+        ]
+        out = pl.select(pl.coalesce([pl.lit(x) for x in tries])).to_series()
+    elif have == pl.String:
+        out = s.str.strip_chars().cast(want, strict=False)
+    elif isinstance(want, pl.Datetime):
+        out = s.cast(pl.Datetime(want.time_unit)) if have == pl.Date else s.dt.cast_time_unit(want.time_unit)
+        if want.time_zone is not None and getattr(out.dtype, "time_zone", None) is None:
+            out = out.dt.replace_time_zone(want.time_zone)  # a naive timestamp is read as UTC
+        elif want.time_zone is not None:
+            out = out.dt.convert_time_zone(want.time_zone)
+    elif want.is_integer() and have.is_float():
+        v = pl.col(s.name)
+        whole = v.is_finite() & (v == v.round(0))
+        out = s.to_frame().select(pl.when(whole).then(v).cast(want, strict=False)).to_series()
+    else:
+        out = s.cast(want, strict=False)
+    lost = out.null_count() - s.null_count()
+    if lost > 0:
+        kinds = f"from {_type_name(have)} to {_type_name(want)}"
+        return f"column {s.name}: {lost} of {s.len()} values do not convert {kinds}"
+    return out.alias(s.name)
+
+
+def schema_problem(columns: Mapping[str, Any], kind: str) -> tuple[str | None, bool]:
+    """What the columns of a file of folder ``kind`` say before its rows are read: (why it cannot
+    be combined with the others, or None; whether its columns need no conversion at all)."""
+    want = folder_schema(kind)
+    if want is None:
+        return None, True
+    missing = [c for c in KEYS.get(kind, ()) if c not in columns]
+    if missing:
+        return f"not a {kind} file: no column {', '.join(missing)}", False
+    bad = [
+        f"column {c} holds {_type_name(columns[c])}, not {_type_name(t)}"
+        for c, t in want.items()
+        if c in columns and not _castable(columns[c], t)
+    ]
+    if bad:
+        return "; ".join(bad), False
+    return None, all(columns[c] == t for c, t in want.items() if c in columns)
+
+
+def conform(frame: pl.DataFrame, kind: str) -> pl.DataFrame:
+    """The rows of one file of folder ``kind`` with that folder's columns, in order: a missing
+    column is null, a column the schema does not have is left out, a column of another type is
+    converted when that is safe and every value converts (``"85.5"`` → 85.5, 7 → ``"7"``, an ISO
+    timestamp written as text → a timestamp). Otherwise a :class:`StoreError` says which column
+    holds what (types and counts, never a value). A folder dq does not know keeps its columns."""
+    want = folder_schema(kind)
+    if want is None:
+        return frame
+    reason, exact = schema_problem(frame.schema, kind)
+    if reason is not None:
+        raise StoreError(reason)
+    if exact and list(frame.columns) == list(want):
+        return frame
+    cols, bad = [], []
+    for name, dtype in want.items():
+        if name not in frame.columns:
+            cols.append(pl.Series(name, [None] * frame.height, dtype=dtype))
+            continue
+        got = _convert(frame[name], dtype)
+        if isinstance(got, str):
+            bad.append(got)
+        else:
+            cols.append(got)
+    if bad:
+        raise StoreError("; ".join(bad))
+    return pl.DataFrame(cols)
 
 
 def suites_hash(paths: Iterable[Path]) -> str:
@@ -153,7 +364,7 @@ class Run:
 
 #: The engine of the store's reads: small frames, where Polars' default (streaming) engine
 #: costs about twice the in-memory one in fixed overhead.
-SMALL = "in-memory"
+SMALL: Final = "in-memory"
 
 
 def _atomic_write(frame: pl.DataFrame, path: Path) -> None:
@@ -178,17 +389,11 @@ def _atomic_write(frame: pl.DataFrame, path: Path) -> None:
         raise
 
 
-_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-
-
 def safe_name(unit_id: str) -> str:
-    """A file-name part for ``unit_id``: the id itself when it is short and plain, else a
-    cleaned prefix plus a hash of the id, so that two ids never share a file and no name is too
-    long (``H/011`` and ``H_011`` get different names)."""
-    if _SAFE_NAME.fullmatch(unit_id) and ".." not in unit_id:
-        return unit_id
-    clean = "".join(ch if ch.isascii() and (ch.isalnum() or ch in "-_") else "_" for ch in unit_id)[:40]
-    return f"{clean}~{hashlib.sha256(unit_id.encode('utf-8', 'surrogatepass')).hexdigest()[:12]}"
+    """A file-name part for ``unit_id``: :func:`dq.io.outputs.safe_filename` (the id itself when it
+    is short and plain, else a cleaned prefix plus a hash of the id, so that two ids never share
+    a file and no name is too long)."""
+    return safe_filename(unit_id)
 
 
 _safe = safe_name
@@ -245,7 +450,7 @@ class ObjectLock:
     def stale(holder: str) -> bool:
         """True when ``holder`` names a process of this host that no longer runs."""
         m = _HOLDER.search(holder)
-        return bool(m) and m.group(2) == socket.gethostname() and not _pid_alive(int(m.group(1)))
+        return m is not None and m.group(2) == socket.gethostname() and not _pid_alive(int(m.group(1)))
 
     def held_by_other(self) -> bool:
         holder = self.holder()
@@ -300,7 +505,18 @@ class ObjectLock:
             self.release()
 
 
-_PERIOD_SEGMENT = re.compile(r"/period=([^/]+)/[^/]+$")
+#: The folders whose files are named ``<run_id>__<unit>.parquet`` by the run that wrote them.
+_RUN_FILES = ("results", "scores", "summaries", "tables", "fixrows")
+
+
+def _folder_period(name: str) -> str | None:
+    """The month of a folder named ``period=YYYY-MM``, else None."""
+    label = name.removeprefix("period=")
+    return label if label != name and Period.is_period(label) else None
+
+
+def _file_name(loc: Any) -> str:
+    return str(loc).rsplit("/", 1)[-1]
 
 
 class Store:
@@ -321,8 +537,10 @@ class Store:
         self._auto_lock = False
         self.warn = warn or _warn_stderr
         self._warned: set[Any] = set()
-        self._checked: dict[tuple[str, int, int], str | None] = {}
-        self._loaded: dict[tuple[str, Any, Any], tuple[pl.DataFrame | None, str | None]] = {}
+        self._checked: dict[tuple, tuple[str | None, bool]] = {}  # file → (why not, scan as is)
+        self._loaded: dict[tuple, tuple[pl.DataFrame | None, str | None]] = {}  # file → (rows, why not)
+        self.checked = 0  # files seen by the last check()
+        self._run_index: dict[str, str] | None = None  # run id → its period, see _run_periods
         if is_url(root):
             local = file_url_path(str(root))
             if local is None:
@@ -373,19 +591,26 @@ class Store:
         return path
 
     def read_frame(self, *parts: str) -> pl.DataFrame | None:
-        """The Parquet file ``parts`` of the store, or None when it does not exist (a file that
-        cannot be read is an :class:`InputError` naming it)."""
+        """The Parquet file ``parts`` of the store in its folder's schema (:func:`conform`), or
+        None when it does not exist, or when it cannot be read or combined: then, as every
+        reader of the store does, it is skipped with a warning naming it (``dq history --check``
+        lists it)."""
         path = self.location(*parts)
         try:
             if not self.remote:
                 if not Path(path).exists():
                     return None
-                return pl.read_parquet(path)
-            return pl.read_parquet(io.BytesIO(self._fs.cat_file(path)))
+                frame = pl.read_parquet(path)
+            else:
+                frame = pl.read_parquet(io.BytesIO(self._fs.cat_file(path)))
+            return conform(frame, parts[0]) if parts else frame
         except FileNotFoundError:
             return None
+        except StoreError as exc:
+            self._skip(path, str(exc))
         except Exception as exc:
-            raise InputError(f"{self.display(path)}: cannot read the store file ({first_line(exc)})") from exc
+            self._skip(path, f"unreadable: {describe_error(exc)}")
+        return None
 
     def _write(self, frame: pl.DataFrame, path: Path | str) -> None:
         if not self.remote:
@@ -609,42 +834,39 @@ class Store:
             self._write(pl.DataFrame(trows, schema=TABLE_SCHEMA), self._path("tables", run, uid))
 
     # -- reading -------------------------------------------------------------------------
-    def _files(self, kind: str) -> list[Path]:
-        """The readable files of ``kind``; an unreadable one is skipped with a warning naming it
-        (once per file and Store), and listed by :meth:`problems`."""
-        folder = Path(self.root) / kind
-        good = []
-        for f in sorted(folder.glob("period=*/*.parquet")):
-            reason = self._unreadable(f, kind)
-            if reason is None:
-                good.append(f)
-            elif f not in self._warned:
-                self._warned.add(f)
-                self.warn(f"{f}: unreadable store file skipped ({reason}); `dq history --check` lists them")
-        return good
+    # One path for every folder (runs, results, scores, summaries, tables, fixrows, deliveries):
+    # list its files (of one period when asked), judge each against the folder's schema
+    # (:func:`conform`), read those that combine and skip the others with a warning naming the
+    # file. :meth:`check` walks the same path over every file of the store.
 
-    def _unreadable(self, f: Path, kind: str) -> str | None:
-        """Why ``f`` cannot be read as a ``kind`` file (its footer and schema), or None."""
-        try:
-            st = f.stat()
-        except OSError as exc:
-            return exc.strerror or str(exc)
-        key = (str(f), st.st_mtime_ns, st.st_size)
-        if key in self._checked:
-            return self._checked[key]
-        reason = None
-        try:
-            schema = pl.read_parquet_schema(f)
-            want = _SCHEMAS.get(kind, {})
-            missing = [c for c in ("run_id", "unit_id") if c in want and c not in schema]
-            if missing:
-                reason = f"not a {kind} file: no column {', '.join(missing)}"
-        except Exception as exc:  # truncated, not Parquet, unreadable
-            reason = describe_error(exc)
-        self._checked[key] = reason
-        return reason
+    def _listing(self, kind: str, period: str | None = None) -> list[tuple[Any, tuple, str | None]]:
+        """(location, cache key, period) of each Parquet file of ``kind`` (of one period when
+        given), sorted; the period is None for a folder not named ``period=YYYY-MM``."""
+        part = f"period={period}" if Period.is_period(period) else "period=*"
+        out: list[tuple[Any, tuple, str | None]] = []
+        if not self.remote:
+            for f in sorted((Path(self.root) / kind).glob(f"{part}/*.parquet")):
+                if f.name.startswith("."):
+                    continue
+                try:
+                    st = f.stat()
+                except OSError:
+                    continue  # removed since listed
+                out.append((f, (str(f), st.st_mtime_ns, st.st_size), _folder_period(f.parent.name)))
+        else:
+            for p, info in self._remote_listing(kind, period).items():
+                if p.rsplit("/", 1)[-1].startswith("."):
+                    continue
+                key = (p, info.get("size"), info.get("ETag") or info.get("mtime") or info.get("created"))
+                out.append((p, key, _folder_period(p.rsplit("/", 2)[-2])))
+        if kind == "runs" and period is None:
+            index: dict[str, str] = {}
+            for loc, _, month in out:
+                if month is not None:
+                    index.setdefault(_file_name(loc)[: -len(".parquet")], month)
+            self._run_index = index
+        return out
 
-    # -- reading a store behind a URL ------------------------------------------------------
     def _remote_listing(self, kind: str, period: str | None = None) -> dict[str, dict[str, Any]]:
         """path → fsspec info of the Parquet files of ``kind`` (of one period when given)."""
         part = f"period={period}" if Period.is_period(period) else "period=*"
@@ -655,127 +877,254 @@ class Store:
             return {}
         except Exception as exc:
             raise StoreError(f"{self.root}: cannot list the store ({first_line(exc)})") from exc
-        return {p: found[p] for p in sorted(found)}
+        return {p: found[p] for p in sorted(found) if found[p].get("type", "file") == "file"}
 
-    def _remote_frames(self, kind: str, period: str | None = None) -> list[tuple[str, pl.DataFrame]]:
-        """(path, rows with their ``period``) of each readable file of ``kind``; the others are
-        skipped with a warning, as on a folder. Files already read are not fetched again."""
-        listing = self._remote_listing(kind, period)
-        keys = {
-            p: (p, info.get("size"), info.get("ETag") or info.get("mtime") or info.get("created"))
-            for p, info in listing.items()
-        }
-        todo = [p for p, key in keys.items() if key not in self._loaded]
-        if todo:
+    def _run_periods(self) -> dict[str, str]:
+        """run id → the period folder of its ``runs`` file, from the last listing of the runs
+        (every read of the runs lists them; a run added since is simply not known yet, so
+        nothing is skipped for it)."""
+        if self._run_index is None:
+            self._listing("runs")
+        return self._run_index or {}
+
+    @staticmethod
+    def _misplaced(loc: Any, period: str | None, runs_at: Mapping[str, str]) -> str | None:
+        """Why a file is in the wrong folder (not a period folder; a run's file under another
+        period than the run's), or None."""
+        if period is None:
+            return "not in a period folder (period=YYYY-MM): no period to read it under"
+        run_id = _file_name(loc).split("__", 1)[0]
+        other = runs_at.get(run_id)
+        if other is not None and other != period:
+            return f"written by run {run_id} of {other}, found under period={period}"
+        return None
+
+    def _judge(self, kind: str, loc: Any, key: tuple) -> tuple[str | None, bool]:
+        """(why the local file ``loc`` cannot be combined, or None; whether it can be scanned
+        as it is), from its footer (cached while the file is unchanged)."""
+        hit = self._checked.get(key)
+        if hit is not None:
+            return hit
+        try:
+            result = schema_problem(pl.read_parquet_schema(loc), kind)
+        except Exception as exc:  # truncated, empty, not Parquet, a folder
+            result = (f"unreadable: {describe_error(exc)}", False)
+        self._checked[key] = result
+        return result
+
+    def _load(
+        self, kind: str, loc: Any, key: tuple, data: Any = None, keep: bool = True
+    ) -> tuple[pl.DataFrame | None, str | None]:
+        """(the file's rows in its folder's schema, or None; why not) read whole (``data``: its
+        bytes, already fetched). ``keep``: remember the rows, not only a failure."""
+        hit = self._loaded.get(key)
+        if hit is not None:
+            return hit
+        frame: pl.DataFrame | None = None
+        reason: str | None = None
+        try:
+            if isinstance(data, BaseException):
+                raise data
+            frame = conform(pl.read_parquet(io.BytesIO(data) if data is not None else loc), kind)
+        except StoreError as exc:
+            reason = str(exc)
+        except Exception as exc:
+            reason = f"unreadable: {describe_error(exc)}"
+        if reason is not None:
+            self._checked[key] = (reason, False)
+            self._loaded[key] = (None, reason)
+        elif keep:
+            self._loaded[key] = (frame, None)
+        return frame, reason
+
+    def _fetch(self, kind: str, items: Sequence[tuple[str, tuple]], keep: bool = True) -> None:
+        """Read the objects ``items`` (path, key) of a store behind a URL in one request each
+        batch, into the cache (``keep``: their rows too, not only whether they combine)."""
+        todo = [(p, k) for p, k in items if k not in self._loaded]
+        for i in range(0, len(todo), 256):
+            chunk = todo[i : i + 256]
             try:
-                blobs = self._fs.cat(todo, on_error="return")
+                blobs = self._fs.cat([p for p, _ in chunk], on_error="return")
             except Exception as exc:
                 raise StoreError(f"{self.root}: cannot read the store ({first_line(exc)})") from exc
             if not isinstance(blobs, dict):
-                blobs = {todo[0]: blobs}
-            want = _SCHEMAS.get(kind, {})
-            for p in todo:
-                blob = blobs.get(p)
-                frame, reason = None, None
-                try:
-                    if isinstance(blob, BaseException):
-                        raise blob
-                    frame = pl.read_parquet(io.BytesIO(blob))
-                    missing = [c for c in ("run_id", "unit_id") if c in want and c not in frame.columns]
-                    if missing:
-                        frame, reason = None, f"not a {kind} file: no column {', '.join(missing)}"
-                except Exception as exc:
-                    frame, reason = None, describe_error(exc)
-                if frame is not None:
-                    m = _PERIOD_SEGMENT.search(p)
-                    frame = frame.with_columns(pl.lit(m.group(1) if m else None, pl.String).alias("period"))
-                self._loaded[keys[p]] = (frame, reason)
-        out = []
-        for p, key in keys.items():
-            frame, reason = self._loaded[key]
-            if frame is not None:
-                out.append((p, frame))
-            elif p not in self._warned:
-                self._warned.add(p)
-                self.warn(
-                    f"{self.display(p)}: unreadable store file skipped ({reason}); "
-                    "`dq history --check` lists them"
-                )
-        return out
+                blobs = {chunk[0][0]: blobs}
+            for p, k in chunk:
+                self._load(kind, p, k, data=blobs.get(p, FileNotFoundError(p)), keep=keep)
 
-    def _remote_problems(self) -> list[tuple[Any, str]]:
-        out = []
-        for kind in ("runs", "results", "scores", "summaries", "tables"):
-            self._remote_frames(kind)
-            for p, info in self._remote_listing(kind).items():
-                key = (p, info.get("size"), info.get("ETag") or info.get("mtime") or info.get("created"))
-                reason = self._loaded.get(key, (None, "changed while being read"))[1]
-                if reason is not None:
-                    out.append((self.display(p), reason))
-        return out
+    def _skip(self, loc: Any, reason: str) -> None:
+        """Warn once per file and reason that ``loc`` is left out of what is read."""
+        if (str(loc), reason) in self._warned:
+            return
+        self._warned.add((str(loc), reason))
+        what = "unreadable store file skipped" if reason.startswith("unreadable: ") else "store file skipped"
+        why = reason.removeprefix("unreadable: ")
+        self.warn(f"{self.display(loc)}: {what} ({why}); `dq history --check` lists them")
 
-    def problems(self, full: bool = True) -> list[tuple[Path, str]]:
-        """Every store file that cannot be read, with the reason (``full``: read each file
-        whole, not only its footer). What ``dq history --check`` reports."""
-        if self.remote:
-            return self._remote_problems()
-        out = []
-        for kind in ("runs", "results", "scores", "summaries", "tables"):
-            for f in sorted((Path(self.root) / kind).glob("period=*/*.parquet")):
-                reason = self._unreadable(f, kind)
-                if reason is None and full:
-                    try:
-                        pl.read_parquet(f)
-                    except Exception as exc:
-                        reason = describe_error(exc)
-                if reason is not None:
-                    out.append((f, reason))
-        return out
-
-    def _scan(self, kind: str, period: str | None = None) -> pl.LazyFrame | None:
-        """The rows of ``kind`` with their ``period`` (``period``: a hint that only that
-        period's rows are needed; on a folder every file is scanned lazily anyway)."""
-        if self.remote:
-            frames = [f for _, f in self._remote_frames(kind, period)]
-            if not frames:
-                return None
-            return pl.concat(frames, how="diagonal_relaxed").lazy()
-        files = self._files(kind)
+    def _read(
+        self, kind: str, period: str | None = None, where: pl.Expr | None = None, prefix: str = ""
+    ) -> pl.DataFrame:
+        """The rows of the files of folder ``kind`` (of one ``period``; of the files whose name
+        starts with ``prefix``) in the folder's schema, with their ``period``, filtered by
+        ``where``. A file that cannot be combined is skipped with a warning naming it."""
+        want = folder_schema(kind)
+        if want is None:
+            raise ValueError(f"{kind!r} is not a folder of the store ({', '.join(FOLDERS)})")
+        empty = pl.DataFrame(schema={**want, "period": pl.String})
+        if period is not None and not Period.is_period(period):
+            return empty  # no folder holds it
+        files = [f for f in self._listing(kind, period) if _file_name(f[0]).startswith(prefix)]
         if not files:
-            return None
-        return pl.scan_parquet(files, hive_partitioning=True, missing_columns="insert").with_columns(
-            pl.col("period").cast(pl.String)
-        )
+            return empty
+        runs_at = self._run_periods() if kind in _RUN_FILES else {}
+        if self.remote:
+            self._fetch(kind, [(loc, key) for loc, key, p in files if p is not None])
+        scans: dict[str, list[tuple[Any, tuple]]] = {}
+        frames: list[pl.LazyFrame] = []
+        for loc, key, p in files:
+            reason = self._misplaced(loc, p, runs_at)
+            frame = None
+            if reason is None and not self.remote:
+                reason, exact = self._judge(kind, loc, key)
+                if reason is None and exact:
+                    scans.setdefault(str(p), []).append((loc, key))
+                    continue
+            if reason is None:
+                frame, reason = self._load(kind, loc, key)
+            if reason is not None or frame is None:
+                self._skip(loc, reason or "unreadable")
+                continue
+            frames.append(frame.lazy().with_columns(pl.lit(p, pl.String).alias("period")))
+
+        def collect(parts: list[pl.LazyFrame]) -> pl.DataFrame:
+            if not parts:
+                return empty
+            lf = pl.concat(parts, how="vertical")
+            return (lf.filter(where) if where is not None else lf).collect(engine=SMALL)
+
+        scanned = [
+            pl.scan_parquet(
+                [str(loc) for loc, _ in group],
+                schema=want,
+                missing_columns="insert",
+                extra_columns="ignore",
+                hive_partitioning=False,
+            ).with_columns(pl.lit(p, pl.String).alias("period"))
+            for p, group in scans.items()
+        ]
+        try:
+            return collect(scanned + frames)
+        except Exception:
+            if not scans:
+                raise
+        # A file whose footer reads but whose pages do not: read each alone to find it.
+        for p, group in scans.items():
+            for loc, key in group:
+                frame, reason = self._load(kind, loc, key, keep=False)
+                if frame is None:
+                    self._skip(loc, reason or "unreadable")
+                else:
+                    frames.append(frame.lazy().with_columns(pl.lit(p, pl.String).alias("period")))
+        return collect(frames)
+
+    def check(self, full: bool = True) -> list[tuple[str, str, str]]:
+        """Every file of every folder of the store that a reader would skip or never read:
+        (folder, file as users see it, what is wrong). ``full``: read each file whole, not only
+        its footer. A file outside ``<folder>/period=YYYY-MM/<name>.parquet`` is listed too
+        (no command reads it); hidden files (a writer's lock, a temporary file) are not.
+        What ``dq history --check`` reports; :attr:`checked` is then the number of files seen."""
+        found = self._every_file()
+        self._listing("runs")  # afresh
+        runs_at = self._run_periods()
+        out: list[tuple[str, str, str]] = []
+        todo: list[tuple[str, Any, tuple, str]] = []
+        for loc, key, rel in found:
+            kind = rel[0] if len(rel) > 1 else ""
+            period = _folder_period(rel[1]) if len(rel) == 3 else None
+            if len(rel) != 3 or not rel[2].endswith(".parquet"):
+                where = f"{kind or '<folder>'}/period=YYYY-MM/<name>.parquet"
+                out.append(
+                    (
+                        kind,
+                        self.display(loc),
+                        f"not where the store keeps its files ({where}): no command reads it",
+                    )
+                )
+                continue
+            reason = self._misplaced(loc, period, runs_at if kind in _RUN_FILES else {})
+            if reason is None and not self.remote:
+                reason, exact = self._judge(kind, loc, key)
+                if reason is None and (full or not exact):
+                    reason = self._load(kind, loc, key, keep=False)[1]
+            if reason is None and self.remote:
+                todo.append((kind, loc, key, self.display(loc)))
+                continue
+            if reason is not None:
+                out.append((kind, self.display(loc), reason))
+        for kind in sorted({t[0] for t in todo}):
+            self._fetch(kind, [(loc, key) for k, loc, key, _ in todo if k == kind], keep=False)
+        for kind, _loc, key, shown in todo:
+            reason = self._loaded.get(key, (None, None))[1]
+            if reason is not None:
+                out.append((kind, shown, reason))
+        self.checked = len(found)
+        return sorted(out, key=lambda t: t[1])
+
+    def _every_file(self) -> list[tuple[Any, tuple, tuple[str, ...]]]:
+        """(location, cache key, path parts below the store) of every file of the store that is
+        not hidden (no part starting with a dot)."""
+        out: list[tuple[Any, tuple, tuple[str, ...]]] = []
+        if not self.remote:
+            root = Path(self.root)
+            if not root.is_dir():
+                return out
+            for f in sorted(root.rglob("*")):
+                rel = f.relative_to(root).parts
+                if any(part.startswith(".") for part in rel):
+                    continue
+                try:
+                    st = f.lstat()
+                except OSError:
+                    continue
+                if f.is_dir() and not f.name.endswith(".parquet"):
+                    continue
+                out.append((f, (str(f), st.st_mtime_ns, st.st_size), rel))
+            return out
+        try:
+            self._fs.invalidate_cache()
+            found = self._fs.find(self._base, detail=True)
+        except FileNotFoundError:
+            return out
+        except Exception as exc:
+            raise StoreError(f"{self.root}: cannot list the store ({first_line(exc)})") from exc
+        for p in sorted(found):
+            info = found[p]
+            rel = tuple(p[len(self._base) + 1 :].split("/"))
+            if not p.startswith(self._base + "/") or any(part.startswith(".") for part in rel):
+                continue
+            key = (p, info.get("size"), info.get("ETag") or info.get("mtime") or info.get("created"))
+            out.append((p, key, rel))
+        return out
+
+    def problems(self, full: bool = True) -> list[tuple[str, str]]:
+        """Every store file that a reader skips or never reads, with the reason (``full``: read
+        each file whole, not only its footer): :meth:`check` without the folder."""
+        return [(f, why) for _, f, why in self.check(full)]
 
     def rows(self, kind: str, period: str | None = None) -> pl.DataFrame:
-        """Every row of the files of ``kind`` (of one period when given), with ``period``."""
-        lf = self._scan(kind, period)
-        if lf is None:
-            return pl.DataFrame()
-        return (lf.filter(pl.col("period") == period) if period else lf).collect(engine=SMALL)
+        """Every row of the files of ``kind`` (of one period when given) in the folder's schema
+        (:data:`SCHEMAS`), with ``period``; files that cannot be combined are skipped, named."""
+        return self._read(kind, period)
 
     def run_rows(self, kind: str, period: str, run_id: str) -> pl.DataFrame:
         """Every row of ``kind`` (``scores``, ``results``, ...) that run ``run_id`` wrote for
         ``period``, read straight from that run's files (empty when there are none)."""
-        prefix = f"{run_id}__"
-        if self.remote:
-            frames = [
-                f.drop("period")
-                for p, f in self._remote_frames(kind, period)
-                if f"/period={period}/" in p and p.rsplit("/", 1)[-1].startswith(prefix)
-            ]
-        else:
-            files = sorted(Path(self.root, kind).glob(f"period={period}/{prefix}*.parquet"))
-            frames = [pl.read_parquet(f) for f in files]
-        return pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
+        return self._read(kind, period, prefix=f"{run_id}__").drop("period")
 
     def runs(self, resolve_stale: bool = True) -> pl.DataFrame:
         """Every run, oldest first. A ``running`` row whose process no longer holds the store's
         lock is reported as ``interrupted``."""
-        lf = self._scan("runs")
-        if lf is None:
-            return pl.DataFrame(schema={"period": pl.String, **RUN_SCHEMA})
-        df = lf.collect(engine=SMALL).sort("started_at")
+        df = self._read("runs").sort("started_at")
         if resolve_stale and (df["status"] == "running").any() and not self.locked():
             df = df.with_columns(
                 pl.when(pl.col("status") == "running")
@@ -790,13 +1139,11 @@ class Store:
 
     def _latest(self, kind: str, period: str | None) -> pl.DataFrame:
         """Rows of ``kind`` from each unit's latest run (per period)."""
-        lf = self._scan(kind, period)
-        if lf is None:
-            return pl.DataFrame()
-        if period is not None:
-            lf = lf.filter(pl.col("period") == period)
-        runs = self.runs().select("run_id", "started_at")
-        df = lf.collect(engine=SMALL).join(runs, on="run_id", how="left")
+        runs = self.runs().select("run_id", "started_at")  # first: its listing dates the runs' files
+        df = self._read(kind, period)
+        if df.is_empty():
+            return df
+        df = df.join(runs, on="run_id", how="left")
         latest = df.group_by("period", "unit_id").agg(pl.col("started_at").max().alias("_latest"))
         return (
             df.join(latest, on=["period", "unit_id"])
@@ -813,10 +1160,7 @@ class Store:
 
     def results(self, period: str, unit_id: str | None = None, run_id: str | None = None) -> pl.DataFrame:
         if run_id is not None:
-            lf = self._scan("results", period)
-            # Filter the partition first so only that period's files are read.
-            cond = (pl.col("period") == period) & (pl.col("run_id") == run_id)
-            df = lf.filter(cond).collect(engine=SMALL) if lf is not None else pl.DataFrame()
+            df = self._read("results", period, where=pl.col("run_id") == run_id)
         else:
             df = self._latest("results", period)
         if df.is_empty():
@@ -830,16 +1174,11 @@ class Store:
         of the same period, else its latest run of the most recent earlier period (``same_source``:
         only runs of the latest run's source, batch or published).
         Returns (that run's period or None, results)."""
-        lf = self._scan("scores")
-        if lf is None:
-            return None, pl.DataFrame(schema={"period": pl.String, **RESULT_SCHEMA})
+        mine = (pl.col("unit_id") == unit_id) & (pl.col("facet") == "overall") & (pl.col("status") == "ok")
         runs = self.runs().select("run_id", "started_at", "source")
         seen = (
-            lf.filter(
-                (pl.col("unit_id") == unit_id) & (pl.col("facet") == "overall") & (pl.col("status") == "ok")
-            )
+            self._read("scores", where=mine)
             .select("period", "run_id")
-            .collect(engine=SMALL)
             .join(runs, on="run_id")
             .filter(pl.col("period") <= period)
             .sort(["period", "started_at"])

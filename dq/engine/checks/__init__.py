@@ -15,8 +15,10 @@ from dq.engine.checks import (
     history,
     peers,
     plausibility,
+    statistics,
     timeliness,
     uniqueness,
+    values,
 )
 from dq.engine.checks.base import DIMENSIONS, Aggregate, CheckDef, Compiled, Context, Join, Param, RowLevel
 
@@ -34,7 +36,18 @@ __all__ = [
     "get",
 ]
 
-_FAMILIES = (completeness, conformance, plausibility, uniqueness, timeliness, consistency, peers, history)
+_FAMILIES = (
+    completeness,
+    conformance,
+    plausibility,
+    uniqueness,
+    timeliness,
+    consistency,
+    peers,
+    history,
+    values,
+    statistics,
+)
 
 REGISTRY: dict[str, CheckDef] = {}
 for _family in _FAMILIES:

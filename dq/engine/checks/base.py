@@ -16,7 +16,6 @@ A compiled plan is one of two types (:data:`Compiled` is their union):
 
 from __future__ import annotations
 
-import re
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from typing import Any
 
 import polars as pl
 
+from dq.engine.checks.grammar import checked_sql
 from dq.engine.results import DIMENSIONS, Dimension, RuleResult
 from dq.errors import CheckError, NotApplicable
 from dq.io.catalogue import Catalogue, TableSpec
@@ -338,39 +338,21 @@ def gx_bound(v: Any, ctype: str | None) -> Any:
     return gx_value(v)
 
 
-# Expressions are pure: column expressions only. Polars' SQL expression parser runs a subquery
-# while parsing (``a IN (SELECT x FROM read_csv('/etc/passwd'))`` reads the file), so anything
-# that could open a table, a file or the environment is refused before it reaches the parser.
-_SQL_STRING = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"")
-_SQL_FORBIDDEN = re.compile(
-    r"(?i)\b(select|from|with|join|union|intersect|except|table|values|into|insert|update|delete|"
-    r"create|drop|alter|copy|attach|pragma|explain|show|set|unnest|lateral|"
-    r"(?:read|scan|write)_[a-z_]+|file|env|getenv|shell|system)\b|;"
-)
-
-
-def check_pure(text: str) -> None:
-    """Raise :class:`CheckError` unless ``text`` is a column expression: columns, literals,
-    operators and functions of values. Subqueries, table functions and anything that reads files
-    or the environment are refused (string literals and quoted names may contain any word)."""
-    bare = _SQL_STRING.sub("''", text)
-    m = _SQL_FORBIDDEN.search(bare)
-    if m:
-        word = m.group(0).upper() if m.group(0) != ";" else "';'"
-        raise CheckError(
-            f"not a column expression: {word} is not allowed (expressions use columns, literals, "
-            "operators and functions of values; no subqueries, tables, files or environment)"
-        )
+def check_pure(text: str) -> str:
+    """``text`` checked against the expression grammar (:mod:`dq.engine.checks.grammar`): the SQL
+    rendered from its syntax tree. Raises :class:`CheckError` unless it is a column expression
+    (columns, literals, operators, CASE and the allowed scalar functions); subqueries, tables,
+    files, comments and unknown functions are refused. Opens no file, runs nothing."""
+    return checked_sql(text)
 
 
 def sql(text: str) -> pl.Expr:
-    """Parse a boolean or scalar expression with Polars' SQL expression parser (never eval),
-    after :func:`check_pure`."""
-    if not isinstance(text, str):
-        raise CheckError(f"an expression must be text, got {type(text).__name__}")
-    check_pure(text)
+    """Parse a boolean or scalar expression with Polars' SQL expression parser (never eval):
+    Polars is handed the SQL rendered from the checked syntax tree (:func:`check_pure`), never
+    the text as written."""
+    rendered = check_pure(text)
     try:
-        return pl.sql_expr(text)
+        return pl.sql_expr(rendered)
     except Exception as exc:
         raise CheckError(f"cannot parse expression {text[:200]!r}: {describe_error(exc)}") from exc
 
