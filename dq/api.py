@@ -107,7 +107,8 @@ def audit(
     from dq.io.database import is_database_url
 
     if is_database_url(path):
-        return _audit_database(str(path), unit, period, layout, _suites(suites, cat, project), samples, cat, streaming)
+        chosen = _suites(suites, cat, project)
+        return _audit_database(str(path), unit, period, layout, chosen, samples, cat, streaming)
     if unit is not None:
         raise UsageError(f"{path}: --unit names a unit of a database; an extract folder has one unit")
     p = Path(path)

@@ -89,7 +89,8 @@ TARGET_POINTS = 5.0
 
 def growth_lines(report) -> list[str]:
     """The synthetic campaign's average per-unit growth per kind next to the newsletter's,
-    whether it is within :data:`TARGET_POINTS` of it, the grades before and the units worse."""
+    whether it is within :data:`TARGET_POINTS` of it, the same without the units that uploaded
+    nothing before and the median, the grades before and the units worse."""
     from dq.report.campaign import NEWSLETTER_GROWTH
     from dq.scoring.scores import grade_for, load_scoring
 
@@ -113,13 +114,24 @@ def growth_lines(report) -> list[str]:
                 grades[g] = grades.get(g, 0) + 1
         spread = " ".join(f"{g} {grades[g]}" for g, _, _ in cfg.grades if g in grades) or "—"
         worse = sum(1 for u in k.units if u.change is not None and u.change < 0)
+        honest = f"median {_pct(k.median_growth)}"
+        if k.no_upload:
+            honest = (
+                f"without the {k.no_upload} unit{'' if k.no_upload == 1 else 's'} that uploaded nothing "
+                f"before {_pct(k.growth_without_no_upload)} (they add {_two(k.no_upload_share)} points), "
+                + honest
+            )
         out.append(
             f"campaign {report.before_period} → {report.after_period}, {names.get(k.kind, k.kind)}: "
-            f"average growth per unit {got}{ref} ({k.n} units, "
+            f"average growth per unit {got}{ref}; {honest} ({k.n} units, "
             f"mean {_two(k.mean_before)} → {_two(k.mean_after)}; "
             f"grades before {spread}; {worse} unit{'' if worse == 1 else 's'} worse after)"
         )
     return out
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:+.2f}%"
 
 
 def _two(value: float | None) -> str:

@@ -202,3 +202,211 @@ def test_index_shows_change_and_links_neighbouring_months(campaign):
     first = build_index(PeriodData(store, "2020-08"))
     assert first.previous is None and first.next == ("2020年9月", "../2020-09/index.html")
     assert all(r.change is None for g in first.groups for r in g.rows)
+
+
+# ------------------------------------------------------------------- campaign page, round 2
+def test_growth_story_contributions_no_upload_and_median(campaign):
+    """Each unit's contribution is its relative change ÷ units; the units whose before batch
+    had no table at all are flagged; the figures without them and the median are recomputed
+    from the stored scores."""
+    import statistics
+
+    root, store = campaign
+    report = build_campaign(store, "2020-08", "2020-09")
+    nothing = {
+        p.name for p in (root / "batch" / "2020-08").iterdir() if p.is_dir() and not list(p.glob("*.parquet"))
+    }
+    assert "H022" in nothing  # 江苏省口腔医院 uploaded nothing in 2018-03
+    b = dict(store.scores("2020-08").select("unit_id", "score").iter_rows())
+    a = dict(store.scores("2020-09").select("unit_id", "score").iter_rows())
+    for k in report.kinds:
+        ids = [u.unit_id for u in k.units]
+        rel = {u: (a[u] - b[u]) / b[u] * 100 for u in ids}
+        assert {u.unit_id for u in k.units if u.no_upload_before} == nothing & set(ids)
+        for u in k.units:
+            assert u.contribution == pytest.approx(rel[u.unit_id] / len(ids), abs=0.006)
+        assert sum(u.contribution for u in k.units) == pytest.approx(k.growth_per_unit, abs=0.05)
+        assert k.median_growth == pytest.approx(statistics.median(rel.values()), abs=0.006)
+        kept = [rel[u] for u in ids if u not in nothing]
+        assert k.growth_without_no_upload == pytest.approx(sum(kept) / len(kept), abs=0.006)
+        assert k.no_upload_share == pytest.approx(
+            sum(rel[u] for u in ids if u in nothing) / len(ids), abs=0.02
+        )
+    hosp = next(k for k in report.kinds if k.kind == "hospital")
+    assert hosp.no_upload >= 1 and hosp.growth_without_no_upload < hosp.growth_per_unit
+
+
+def test_grade_table_and_dimension_means(campaign):
+    from dq.scoring.scores import grade_for, load_scoring
+
+    _, store = campaign
+    cfg = load_scoring()
+    report = build_campaign(store, "2020-08", "2020-09")
+    b = dict(store.scores("2020-08").select("unit_id", "score").iter_rows())
+    a = dict(store.scores("2020-09").select("unit_id", "score").iter_rows())
+    fb, fa = store.scores("2020-08", facet=None), store.scores("2020-09", facet=None)
+    for k in report.kinds:
+        ids = [u.unit_id for u in k.units]
+        assert sum(n for row in k.grades.values() for n in row.values()) == len(ids)
+        for u in ids:
+            assert k.grades[grade_for(b[u], cfg)][grade_for(a[u], cfg)] >= 1
+        skip = {u.unit_id for u in k.units if u.no_upload_before}
+        for d in k.dimensions:
+            sb = fb.filter(
+                pl.col("unit_id").is_in(ids)
+                & ~pl.col("unit_id").is_in(list(skip))
+                & (pl.col("facet") == d.key)
+            )
+            sa = fa.filter(pl.col("unit_id").is_in(ids) & (pl.col("facet") == d.key))
+            assert d.n_before == sb["score"].drop_nulls().len()
+            assert d.before == pytest.approx(sb["score"].drop_nulls().mean(), abs=0.006)
+            assert d.after == pytest.approx(sa["score"].drop_nulls().mean(), abs=0.006)
+        assert {d.key for d in k.dimensions} >= {"completeness", "conformance"}
+
+
+def test_rules_regained_in_overall_score_points(campaign):
+    """A rule's points regained are the units' overall-score losses (dq explain) before minus
+    after: never more than 100 per unit, and the same figures dq explain prints."""
+    from dq.report.explain import unit_losses
+
+    _, store = campaign
+    report = build_campaign(store, "2020-08", "2020-09")
+    assert report.rules
+    ids = [u.unit_id for k in report.kinds for u in k.units]
+    lost = {
+        p: {u: {x.rule: x.exact for x in unit_losses(store, p, u).losses} for u in ids}
+        for p in ("2020-08", "2020-09")
+    }
+    g = report.rules[0]
+    before = sum(lost["2020-08"][u].get(g.rule, 0.0) for u in ids)
+    after = sum(lost["2020-09"][u].get(g.rule, 0.0) for u in ids)
+    assert g.lost_before == pytest.approx(before, abs=0.02) and g.lost_after == pytest.approx(after, abs=0.02)
+    assert g.regained == pytest.approx(before - after, abs=0.02)
+    assert g.per_unit == pytest.approx(g.regained / g.units, abs=0.01)
+
+
+def test_units_that_fell_show_their_largest_new_losses(campaign):
+    from dq.report.explain import unit_losses
+
+    _, store = campaign
+    report = build_campaign(store, "2020-08", "2020-09")
+    for u in report.regressed:
+        b = {x.rule: x.exact for x in unit_losses(store, "2020-08", u.unit_id).losses}
+        a = {x.rule: x.exact for x in unit_losses(store, "2020-09", u.unit_id).losses}
+        grew = sorted((-(a[r] - b.get(r, 0.0)), r) for r in a if a[r] - b.get(r, 0.0) > 0.005)
+        assert [x.rule for x in u.new_losses] == [r for _, r in grew[:3]]
+    assert all(not u.new_losses for k in report.kinds for u in k.units if (u.change or 0) >= 0)
+
+
+def test_districts_in_registry_order_with_change(campaign):
+    from dq.io.registry import Registry
+
+    _, store = campaign
+    report = build_campaign(store, "2020-08", "2020-09")
+    order = [u.district for u in Registry.load().units("district")]
+    got = [d.district for d in report.districts]
+    assert got == [d for d in order if d in got]
+    for d in report.districts:
+        if d.platform_before is not None and d.platform_after is not None:
+            assert d.platform_change == pytest.approx(d.platform_after - d.platform_before, abs=0.006)
+    assert report.districts_without_hospitals == tuple(
+        d.district for d in report.districts if not d.hospitals
+    )
+
+
+def test_campaign_page_axes_footer_and_json(campaign, capsys):
+    root, store = campaign
+    out = root / "reports2"
+    page = render_campaign_file(store, "2020-08", "2020-09", out)[0].read_text(encoding="utf-8")
+    report = build_campaign(store, "2020-08", "2020-09")
+    # both kinds' charts on one 0–100 axis
+    for svg in re.findall(r'<svg class="chart (?:dumbbell|dots)".*?</svg>', page, flags=re.S):
+        ticks = [int(x) for x in re.findall(r'<text class="axis"[^>]*>(\d+)</text>', svg)]
+        assert ticks[0] == 0 and ticks[-1] == 100, ticks
+    # the bottom row's relative-change cell is the mean of the units' growths, not growth of the mean
+    for k in report.kinds:
+        pu = f"{'+' if k.growth_per_unit > 0 else '−'}{abs(k.growth_per_unit):,.2f}%"
+        foot = re.findall(r"<tfoot>.*?</tfoot>", page, flags=re.S)
+        assert any(pu in f for f in foot)
+        om = f"{abs(k.growth_of_mean):,.2f}%"
+        assert not any(f'<td class="n">+{om}</td>' in f for f in foot)
+    assert "挽回总分" in page and "总分" in page
+    args = ["report", "campaign", "--before", "2020-08", "--after", "2020-09", "--store", str(store.root)]
+    assert main([*args, "--out", str(out), "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["schema_version"]
+    hosp = doc["kinds"]["hospital"]
+    for key in ("median_growth", "growth_without_no_upload", "no_upload_before", "grades", "dimensions"):
+        assert key in hosp
+    assert [d["district"] for d in doc["districts"]] == [d.district for d in report.districts]
+    assert all("platform_change" in d for d in doc["districts"])
+
+
+# ------------------------------------------------------------------- the short unit report
+def test_unit_report_page_one_figures(campaign):
+    import statistics
+
+    _, store = campaign
+    data = PeriodData(store, "2020-09")
+    scores = store.scores("2020-09")
+    before = dict(store.scores("2020-08").select("unit_id", "score").iter_rows())
+    for uid in data.unit_ids():
+        r = data.unit(uid)
+        same = scores.filter(pl.col("kind") == r.kind)["score"].to_list()
+        q1, med, q3 = statistics.quantiles(same, n=4, method="inclusive")
+        assert (r.peers.n, r.peers.q1, r.peers.median, r.peers.q3) == (
+            len(same),
+            pytest.approx(q1, abs=0.006),
+            pytest.approx(med, abs=0.006),
+            pytest.approx(q3, abs=0.006),
+        )
+        assert r.change == pytest.approx(r.score - before[uid], abs=0.006)
+        assert r.previous_label == "2020年8月"
+        assert len(r.top_fixes) <= 5
+
+
+def test_unit_report_table_of_every_failing_rule_and_ten_cards(campaign):
+    from dq.report.render import render_unit
+
+    _, store = campaign
+    data = PeriodData(store, "2020-09")
+    res_b, res_a = store.results("2020-08"), store.results("2020-09")
+    for uid in data.unit_ids():
+        r = data.unit(uid)
+        failing_now = res_a.filter((pl.col("unit_id") == uid) & pl.col("status").is_in(["fail", "warn"]))
+        assert {f.rule for f in r.failing} == set(failing_now["rule"].to_list())
+        assert len(r.cards) == min(10, len(r.failing))
+        assert [f.rule for f in r.cards] == [f.rule for f in r.failing[:10]]
+        was = dict(res_b.filter(pl.col("unit_id") == uid).select("rule", "status").iter_rows())
+        failed_before = dict(res_b.filter(pl.col("unit_id") == uid).select("rule", "failed").iter_rows())
+        for f in r.failing:
+            since = "2020年8月" if was.get(f.rule) in ("fail", "warn") else "2020年9月"
+            assert f.since == since, f.rule
+            assert f.spark[-1] == ("2020年9月", f.failed)
+            assert f.spark[0] == ("2020年8月", failed_before.get(f.rule))
+            if f.rule == "SUB-005":
+                assert f.count_unit == "天" and "天" in f.counts_text
+            elif f.table != "submission_summary":
+                assert f.count_unit == "条"
+        html = render_unit(r)
+        assert html.count('<article class="rule') == len(r.cards)
+        assert all(f'id="row-{f.rule}"' in html for f in r.failing)
+        for anchor in re.findall(r'href="#([^"]+)"', html):
+            assert f'id="{anchor}"' in html, anchor
+        assert "−0.00" not in html and "-0.00" not in html
+
+
+def test_a_unit_that_uploaded_nothing_is_not_assessed(campaign):
+    from dq.report.render import render_unit
+
+    _, store = campaign
+    r = PeriodData(store, "2020-08").unit("H022")  # nothing uploaded in 2020-08
+    assert r.not_assessed
+    assert all(b.score is None for b in r.dimensions)
+    html = render_unit(r)
+    dims = re.search(r'<svg class="chart bars"[^>]*aria-label="各维度得分".*?</svg>', html, flags=re.S).group(
+        0
+    )
+    assert "100.00" not in dims and "未评估" in dims
+    assert "本月没有上传任何数据" in html
+    assert not PeriodData(store, "2020-09").unit("H022").not_assessed

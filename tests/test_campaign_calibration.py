@@ -51,6 +51,13 @@ def test_growth_per_unit_within_five_points_of_the_newsletter(campaign):
         assert f"average growth per unit {growth:+.2f}%" in line
         assert f"newsletter {NEWSLETTER_GROWTH[kind]:+.2f}%" in line
         assert f"within the ±{TARGET_POINTS:g}-point target" in line and "NOT within" not in line
+        # and honestly: the median, and the figure without the units that uploaded nothing before
+        rel = (k["a"] - k["b"]) / k["b"] * 100
+        assert f"median {rel.median():+.2f}%" in line
+        if kind == "hospital":  # 江苏省口腔医院 and 中科院皮研所 uploaded nothing in 2018-03
+            kept = k.filter(~pl.col("unit_id").is_in(["H022", "H046"]))
+            without = ((kept["a"] - kept["b"]) / kept["b"] * 100).mean()
+            assert f"without the 2 units that uploaded nothing before {without:+.2f}%" in line
 
 
 def test_before_spreads_over_grades_most_improve_and_a_few_get_worse(campaign):

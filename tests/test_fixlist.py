@@ -118,3 +118,50 @@ def test_fix_rows_only_for_failing_rules_and_round_trip(scored):
     d = json.loads(json.dumps(f.to_dict()))
     assert d["fix_rows"]
     assert RuleResult.from_dict(d) == f
+
+
+def test_workbook_summary_by_points_numbers_filters_and_frozen_headers(scored, tmp_path):
+    """The summary sheet lists the rules by overall-score points lost (dq explain's figures),
+    with severity and the fix advice; rule sheets keep numbers as numbers; every sheet has an
+    autofilter and a frozen header."""
+    from dq.report.explain import unit_losses
+
+    _, store, out = scored
+    checked_numbers = 0
+    for o in out.units:
+        paths = write_fix_files(store, "2020-08", o.unit_id, tmp_path / o.unit_id, "zh", max_rows=5)
+        if not paths:
+            continue
+        losses = {x.rule: x.points for x in unit_losses(store, "2020-08", o.unit_id).losses}
+        stored = store.results("2020-08", o.unit_id)
+        fixes = dict(stored.select("rule", "fix_zh").iter_rows())
+        wb = openpyxl.load_workbook(paths[1])
+        summary = wb["汇总"]
+        head = [c.value for c in summary[1]]
+        assert (
+            head[:6] == ["规则", "规则名称", "数据表", "表名", "严重程度", "失分（总分）"]
+            and head[-1] == "整改建议"
+        )
+        rows = [[c.value for c in r] for r in summary.iter_rows(min_row=2)]
+        points = [r[5] for r in rows]
+        assert points == sorted(points, reverse=True)
+        for r in rows:
+            assert r[5] == pytest.approx(losses.get(r[0], 0.0), abs=0.005)
+            assert r[4] in ("严重", "错误", "警告")
+            assert r[8] == (fixes[r[0]] or "").strip()
+            assert r[2] == CAT.tables[r[3]].title_zh
+        assert summary.freeze_panes == "A2" and summary.auto_filter.ref
+        for name in wb.sheetnames[1:]:
+            ws = wb[name]
+            assert ws.freeze_panes == "A3" and ws.auto_filter.ref
+            for row in ws.iter_rows(min_row=3):
+                for cell in row:
+                    col = ws.cell(row=2, column=cell.column).value
+                    table = CAT.tables.get(
+                        summary.cell(row=[r[0] for r in rows].index(name) + 2, column=4).value
+                    )
+                    spec = table.column(col) if table and col else None
+                    if spec is not None and spec.type in ("int", "decimal") and cell.value is not None:
+                        assert isinstance(cell.value, int | float), (name, col, cell.value)
+                        checked_numbers += 1
+    assert checked_numbers >= 1

@@ -192,43 +192,74 @@ def test_campaign_per_kind_both_measures_and_units_in_one_period(tmp_path):
 
 
 def test_rule_gains_points_regained_and_fail_to_pass():
+    # losses in overall-score points (with_losses), not the rules' own points
     def frame(rows):
         return pl.DataFrame(
             rows,
-            schema=["unit_id", "rule", "status", "points", "max_points", "title_zh", "title_en"],
+            schema=["unit_id", "rule", "status", "loss", "title_zh", "title_en"],
             orient="row",
         )
 
     before = frame(
         [
-            ("U1", "R1", "fail", 0.0, 2.0, "甲", "A"),
-            ("U2", "R1", "fail", 1.0, 2.0, "甲", "A"),
-            ("U1", "R2", "pass", 1.0, 1.0, "乙", "B"),
-            ("U2", "R2", "fail", 0.5, 1.0, "乙", "B"),
-            ("U1", "R3", "fail", 0.0, 1.0, "丙", "C"),  # not scored after: ignored
+            ("U1", "R1", "fail", 3.0, "甲", "A"),
+            ("U2", "R1", "fail", 1.5, "甲", "A"),
+            ("U1", "R2", "pass", 0.0, "乙", "B"),
+            ("U2", "R2", "fail", 0.8, "乙", "B"),
+            ("U1", "R3", "fail", 1.0, "丙", "C"),  # not scored after: ignored
         ]
     )
     after = frame(
         [
-            ("U1", "R1", "pass", 2.0, 2.0, "甲", "A"),
-            ("U2", "R1", "fail", 1.5, 2.0, "甲", "A"),
-            ("U1", "R2", "fail", 0.5, 1.0, "乙", "B"),
-            ("U2", "R2", "pass", 1.0, 1.0, "乙", "B"),
-            ("U1", "R3", "not_applicable", None, None, "丙", "C"),
+            ("U1", "R1", "pass", 0.0, "甲", "A"),
+            ("U2", "R1", "fail", 0.5, "甲", "A"),
+            ("U1", "R2", "fail", 1.0, "乙", "B"),
+            ("U2", "R2", "pass", 0.0, "乙", "B"),
+            ("U1", "R3", "not_applicable", None, "丙", "C"),
         ]
     )
     gains = rule_gains(before, after, "zh")
-    assert [g.rule for g in gains] == ["R1"]  # R2: one up, one down, nothing regained
+    assert [g.rule for g in gains] == ["R1"]  # R2: one up, one down, 0.2 points lost overall
     g = gains[0]
-    assert (g.units, g.lost_before, g.lost_after, g.regained, g.fail_to_pass, g.pass_to_fail) == (
+    assert (g.units, g.lost_before, g.lost_after, g.regained, g.per_unit, g.fail_to_pass, g.pass_to_fail) == (
         2,
-        3.0,
+        4.5,
         0.5,
-        2.5,
+        4.0,
+        2.0,
         1,
         0,
     )
     assert g.title == "甲"
+
+
+def test_with_losses_are_overall_score_points():
+    # one records rule worth 2 of a records part of 4 (w 2 + 2) and one submission rule worth 1
+    # of 1: the parts weigh as scoring.yaml says, and the losses add up to 100 − score
+    from dq.report.campaign import with_losses
+    from dq.scoring.scores import SUBMISSION_SUITE, load_scoring
+
+    cfg = load_scoring()
+    res = pl.DataFrame(
+        {
+            "unit_id": ["U1", "U1", "U1", "U1"],
+            "rule": ["R1", "R2", "S1", "R9"],
+            "suite": ["hospital", "hospital", SUBMISSION_SUITE, "hospital"],
+            "status": ["fail", "pass", "fail", "not_applicable"],
+            "points": [0.5, 2.0, 0.0, None],
+            "max_points": [2.0, 2.0, 1.0, None],
+        }
+    )
+    w_sub, w_rec = cfg.parts["submission"], cfg.parts["records"]
+    sub_score, rec_score = 0.0, 100 * 2.5 / 4
+    score = round((w_sub * sub_score + w_rec * rec_score) / (w_sub + w_rec), 2)
+    out = dict(with_losses(res, {"U1": score}).select("rule", "loss").iter_rows())
+    assert out["R1"] == pytest.approx(100 * w_rec / (w_sub + w_rec) * 1.5 / 4)
+    assert out["S1"] == pytest.approx(100 * w_sub / (w_sub + w_rec))
+    assert out["R2"] == 0.0 and out["R9"] is None
+    assert out["R1"] + out["S1"] == pytest.approx(100 - score, abs=0.01)
+    # a unit without a score has no losses
+    assert with_losses(res, {})["loss"].is_null().all()
 
 
 # ------------------------------------------------------------------------------- changes
@@ -425,3 +456,13 @@ def test_index_groups_sorted_by_rank_with_errors_last(tmp_path):
     assert report_filename("H.._9") != href  # two ids, two files
     assert (page.n, page.errors, hosp.mean, hosp.of) == (4, 1, 80.0, 2)
     assert page.campaigns == (("a → b", "../campaign_a_b.html"),)
+
+
+def test_sample_headers_name_raw_and_looked_up_columns():
+    rows = [{"visit_id": "V1", "visit_time__raw": "2020-13-05 08:12:00", "patient_index__name": RAW_NAME}]
+    zh = sample_table(rows, "outpatient_visit", CAT, "zh")
+    assert zh.columns == ("visit_id", "visit_time__raw", "patient_index__name")
+    assert zh.headers == ("visit_id", "visit_time（上传原文）", "患者基本信息·name")
+    assert zh.rows[0][2] == "王**"
+    en = sample_table(rows, "outpatient_visit", CAT, "en")
+    assert en.headers[1:] == ("visit_time (as uploaded)", "Patient index·name")

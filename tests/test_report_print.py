@@ -297,3 +297,56 @@ def test_rows_to_fix_round_decimals_to_the_column_scale(tmp_path):
     paths = write_fix_files(store, "2020-09", "H001", tmp_path / "out", "zh")
     text = next(p for p in paths if str(p).endswith(".csv")).read_text(encoding="utf-8-sig")
     assert "total_fee=-105.96;" in text and "total_fee=0.3" in text and "0.30000000000000004" not in text
+
+
+# ------------------------------------------------------------------------------- length
+MAX_UNIT_PAGES = 6
+
+
+@pytest.fixture(scope="module")
+def demo_site(tmp_path_factory):
+    """dq demo's synthetic campaign (every unit, scale 0.001, seed 7), both months rendered."""
+    from dq.batch.local import score_batch
+    from dq.demo import AFTER, BEFORE
+    from dq.synth import generate
+
+    base = tmp_path_factory.mktemp("demo-print")
+    store, out = Store(base / "history"), base / "reports"
+    for period, profile in ((BEFORE, "before"), (AFTER, "after")):
+        generate(base / "batch", period, scale=0.001, seed=7, profile=profile, progress=False)
+        score_batch(base / "batch", period, store, progress=False)
+        render_period(store, period, out, echo=None)
+    return out, (BEFORE, AFTER)
+
+
+def _close_tabs(browser: Browser) -> None:
+    """Close every page the browser holds (76 reports would otherwise stay open)."""
+    for t in browser.send("Target.getTargets")["targetInfos"]:
+        if t.get("type") == "page":
+            browser.send("Target.closeTarget", {"targetId": t["targetId"]})
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
+def test_every_demo_unit_report_prints_on_at_most_six_a4_pages(demo_site, tmp_path):
+    """The short unit report: every unit of the demo campaign, before and after, prints on at
+    most six A4 pages (the full detail is in the rows-to-fix workbook)."""
+    out, periods = demo_site
+    browser = Browser(tmp_path / "profile")
+    counts = {}
+    try:
+        for period in periods:
+            for path in sorted((out / period).glob("*.html")):
+                if path.name == "index.html":
+                    continue
+                s = browser.open(path.resolve().as_uri())
+                pdf = base64.b64decode(
+                    browser.send("Page.printToPDF", {"preferCSSPageSize": True}, s)["data"]
+                )
+                counts[(period, path.stem)] = len(re.findall(rb"/Type\s*/Page[^s]", pdf))
+                _close_tabs(browser)
+    finally:
+        browser.close()
+    assert len(counts) == 2 * 38
+    too_long = {k: n for k, n in counts.items() if n > MAX_UNIT_PAGES}
+    assert not too_long, too_long
+    assert all(n >= 1 for n in counts.values())

@@ -206,7 +206,10 @@ def test_one_message_per_unit_with_its_report(work, server):
     ]
     assert sorted(p.get_filename() for p in attached[1:]) == sorted(f"dq_{P}_{f}" for f in fixes)
     report = work / "reports" / P / "H001.html"
-    assert attached[0].get_payload(decode=True) == report.read_bytes()
+    # the report as e-mailed: its links point at the attachments' names (dq.report.mailed)
+    from dq.report.mailed import mailed_report
+
+    assert attached[0].get_payload(decode=True) == mailed_report(report.read_bytes(), P, fixes)
     # Headers: Chinese encoded as RFC 2047 on the wire, decoded back exactly.
     raw_headers = h001.data.split(b"\r\n\r\n", 1)[0].decode("ascii")  # every header byte is ASCII
     assert "=?utf-8?" in raw_headers
@@ -293,7 +296,14 @@ def test_no_report_ever_reaches_another_units_contact(work, server):
     assert _send(work, port).ok
     contacts = load_contacts(work / "contacts.csv")
     owner_of_address = {a: c.unit_id for c in contacts.by_unit.values() for a in c.recipients}
-    reports = {p.read_bytes(): p.stem for p in (work / "reports" / P).glob("*.html") if p.stem != "index"}
+    from dq.delivery.send import rows_to_fix_files
+    from dq.report.mailed import mailed_report
+
+    reports = {
+        mailed_report(p.read_bytes(), P, [f.name for f in rows_to_fix_files(p, p.stem)]): p.stem
+        for p in (work / "reports" / P).glob("*.html")
+        if p.stem != "index"
+    }
     assert len(handler.messages) == len(UNITS)
     for m in handler.messages:
         (report_bytes,) = [b for name, b in _attachments(m.msg).items() if name.endswith(".html")]

@@ -98,6 +98,10 @@ class FixRule:
     key: tuple[str, ...]  # the table's primary key columns
     columns: tuple[str, ...]  # every column of the rows, key first
     rows: tuple[dict[str, Any], ...]  # masked, at most max_rows
+    severity: str = ""
+    points: float = 0.0  # overall-score points the rule costs the unit (dq explain)
+    fix: str = ""  # the rule's fix advice
+    table_title: str = ""  # the table's title from the catalogue
 
 
 def _latest_run(store: Store, period: str, unit_id: str) -> str:
@@ -133,6 +137,7 @@ def fix_rules(
         by_rule.setdefault(rule, []).append(json.loads(row))
     out = []
     maps = pii_maps(cat)
+    points = _points(store, period, unit_id, run_id, results)
     for r in results.iter_rows(named=True):
         got = by_rule.get(r["rule"])
         if not got:
@@ -148,8 +153,40 @@ def fix_rules(
         title = (
             (r.get(f"title_{lang}") or r.get("title_zh") or r["rule"]) if lang in ("zh", "en") else r["rule"]
         )
-        out.append(FixRule(r["rule"], str(title), table, int(r["failed"] or 0), key, columns, rows))
-    return out
+        fix = (r.get(f"fix_{lang}") or r.get("fix_zh") or "") if lang in ("zh", "en") else ""
+        out.append(
+            FixRule(
+                r["rule"],
+                str(title),
+                table,
+                int(r["failed"] or 0),
+                key,
+                columns,
+                rows,
+                severity=str(r.get("severity") or ""),
+                points=points.get(r["rule"], 0.0),
+                fix=str(fix).strip(),
+                table_title=(spec.title_zh if lang == "zh" else spec.title_en) if spec else "",
+            )
+        )
+    # most overall-score points first: what to fix first
+    return sorted(out, key=lambda f: (-f.points, f.rule))
+
+
+def _points(store: Store, period: str, unit_id: str, run_id: str, results: pl.DataFrame) -> dict[str, float]:
+    """Each rule's loss of the unit's score of that run, in overall-score points."""
+    from dq.report.explain import rule_losses
+
+    scores = store.scores(period)
+    mine = (
+        scores.filter((pl.col("unit_id") == unit_id) & (pl.col("run_id") == run_id))
+        if not scores.is_empty()
+        else scores
+    )
+    score = mine["score"][0] if not mine.is_empty() else None
+    if score is None or results.is_empty():
+        return {}
+    return {x.rule: x.points for x in rule_losses(results.to_dicts(), float(score))}
 
 
 def _masker(table: str, cat: Catalogue, maps):
@@ -203,6 +240,34 @@ _HEAD = {
     "zh": ("规则", "规则名称", "表", "不合格行数", "列出行数", "主键", "相关字段"),
     "en": ("rule", "title", "table", "failed", "shown", "key", "values"),
 }
+_SUMMARY = {
+    "zh": (
+        "规则",
+        "规则名称",
+        "数据表",
+        "表名",
+        "严重程度",
+        "失分（总分）",
+        "不合格行数",
+        "列出行数",
+        "整改建议",
+    ),
+    "en": (
+        "rule",
+        "title",
+        "table",
+        "table name",
+        "severity",
+        "points lost",
+        "failed",
+        "shown",
+        "how to fix",
+    ),
+}
+_SEVERITY = {
+    "zh": {"critical": "严重", "error": "错误", "warning": "警告"},
+    "en": {"critical": "critical", "error": "error", "warning": "warning"},
+}
 
 
 def _csv(rules: Sequence[FixRule], lang: str) -> str:
@@ -219,6 +284,18 @@ def _csv(rules: Sequence[FixRule], lang: str) -> str:
     return "\ufeff" + buf.getvalue()
 
 
+def _cell(ws, row: int, col: int, v: Any, fmt=None) -> None:
+    """A number as a number (so it sums and sorts), text as text, nothing for null."""
+    if v is None:
+        return
+    if isinstance(v, bool):
+        ws.write_string(row, col, str(v), fmt)
+    elif isinstance(v, int | float) and math.isfinite(v):
+        ws.write_number(row, col, v, fmt)
+    else:
+        ws.write_string(row, col, _text(v), fmt)
+
+
 def _xlsx(rules: Sequence[FixRule], path: Path, lang: str) -> None:
     import xlsxwriter
 
@@ -228,24 +305,42 @@ def _xlsx(rules: Sequence[FixRule], path: Path, lang: str) -> None:
     )
     try:
         bold = wb.add_format({"bold": True})
+        wrap = wb.add_format({"text_wrap": True, "valign": "top"})
+        pts = wb.add_format({"num_format": "0.00"})
         summary = wb.add_worksheet("summary" if lang == "en" else "汇总")
-        head = _HEAD.get(lang, _HEAD["en"])[:5]
+        head = _SUMMARY.get(lang, _SUMMARY["en"])
         summary.write_row(0, 0, head, bold)
+        sev = _SEVERITY.get(lang, _SEVERITY["en"])
         used: set[str] = set()
         for i, fr in enumerate(rules, start=1):
             name = "".join(ch for ch in fr.rule if ch not in "[]:*?/\\")[:31] or f"rule{i}"
             while name in used:
                 name = f"{name[:28]}_{i}"
             used.add(name)
-            summary.write_row(i, 0, [fr.rule, fr.title, fr.table, fr.failed, len(fr.rows)])
             summary.write_url(i, 0, f"internal:'{name}'!A1", string=fr.rule)
+            summary.write_string(i, 1, fr.title)
+            summary.write_string(i, 2, fr.table_title or fr.table)
+            summary.write_string(i, 3, fr.table)
+            summary.write_string(i, 4, sev.get(fr.severity, fr.severity))
+            summary.write_number(i, 5, fr.points, pts)
+            summary.write_number(i, 6, fr.failed)
+            summary.write_number(i, 7, len(fr.rows))
+            summary.write_string(i, 8, fr.fix, wrap)
             ws = wb.add_worksheet(name)
-            ws.write(0, 0, f"{fr.rule} {fr.title} ({fr.table})", bold)
+            ws.write(0, 0, f"{fr.rule} {fr.title} ({fr.table_title or fr.table} {fr.table})", bold)
             ws.write_row(1, 0, fr.columns, bold)
             for j, row in enumerate(fr.rows, start=2):
-                ws.write_row(j, 0, [_text(row.get(c)) for c in fr.columns])
+                for c, col in enumerate(fr.columns):
+                    _cell(ws, j, c, row.get(col))
             ws.freeze_panes(2, 0)
-        summary.set_column(1, 1, 40)
+            ws.autofilter(1, 0, max(1, len(fr.rows) + 1), max(0, len(fr.columns) - 1))
+            ws.set_column(0, max(0, len(fr.columns) - 1), 18)
+        summary.freeze_panes(1, 0)
+        summary.autofilter(0, 0, max(1, len(rules)), len(head) - 1)
+        summary.set_column(1, 1, 36)
+        summary.set_column(2, 3, 16)
+        summary.set_column(5, 7, 11)
+        summary.set_column(8, 8, 60)
         wb.close()
         tmp.replace(path)
     except BaseException:

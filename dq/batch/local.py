@@ -730,9 +730,10 @@ def score_batch(
     """Audit and score every unit under ``root/period`` and append the results to ``store``.
 
     ``project``: the rule project whose catalogue, suites, scoring and registry are used
-    (default: the bundled one). ``root`` may be a database URL (:mod:`dq.io.database`; ``layout`` says where the units' data
-    are): its units of the period are audited the same way; a database that cannot be reached
-    is an :class:`~dq.io.database.UnreachableError` before anything is written.
+    (default: the bundled one). ``root`` may be a database URL (:mod:`dq.io.database`; ``layout``
+    says where the units' data are): its units of the period are audited the same way; a
+    database that cannot be reached is an :class:`~dq.io.database.UnreachableError` before anything
+    is written.
 
     ``map_units(fn, paths)`` runs ``fn`` (a picklable :func:`audit_unit` with everything but the
     folder bound) over the folders and yields the outcomes in any order, e.g. on a Dask cluster;

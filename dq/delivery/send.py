@@ -192,8 +192,11 @@ def _texts(mail: UnitMail, lang: str) -> dict[str, Any]:
 
 
 def attachment_name(mail: UnitMail, path: Path) -> str:
-    """``H001.html`` → ``dq_2020-09_H001.html``: the month in the name keeps months apart."""
-    return f"dq_{mail.period}_{path.name}"
+    """``H001.html`` → ``dq_2020-09_H001.html``: the month in the name keeps months apart
+    (:func:`dq.report.mailed.mail_name`, the names the attached report links to)."""
+    from dq.report.mailed import mail_name
+
+    return mail_name(mail.period, path.name)
 
 
 def _html_body(t: Mapping[str, Any], lang: str) -> str:
@@ -267,7 +270,10 @@ def build_message(
     _check_headers(msg, mail.unit_id, subject, contact)
     msg.set_content(_text_body(t), charset="utf-8")
     msg.add_alternative(_html_body(t, lang), subtype="html", charset="utf-8")
+    from dq.report.mailed import mailed_report
+
     data = mail.report_data if mail.report_data is not None else mail.report.read_bytes()
+    data = mailed_report(data, mail.period, [f.name for f in mail.fixes])  # links to the attachments
     msg.add_attachment(data, maintype="text", subtype="html", filename=attachment_name(mail, mail.report))
     for f in mail.fixes:
         if f.suffix.lower() == ".csv":

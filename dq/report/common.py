@@ -61,6 +61,23 @@ class Day:
 class SampleTable:
     columns: tuple[str, ...]
     rows: tuple[tuple[str, ...], ...]
+    headers: tuple[str, ...] = ()  # what the reader sees above each column (column_header)
+
+
+def column_header(table: str, column: str, cat: Catalogue, lang: str) -> str:
+    """A sample column as a reader sees it: ``visit_time``; ``visit_time__raw`` (the text as
+    uploaded when it did not parse) → ``visit_time（上传原文）``; a column looked up from another
+    table, ``patient_index__name`` → ``患者基本信息·name``."""
+    if column.endswith("__raw"):
+        base = column.removesuffix("__raw")
+        note = "（上传原文）" if lang == "zh" else " (as uploaded)"
+        return column_header(table, base, cat, lang) + note
+    if "__" in column:
+        other, col = column.split("__", 1)
+        spec = cat.table(other)
+        if spec is not None:
+            return f"{spec.title_zh if lang == 'zh' else spec.title_en}·{col}"
+    return column
 
 
 # ----------------------------------------------------------------------------- pure helpers
@@ -130,7 +147,7 @@ def sample_table(samples: str | Sequence[Mapping[str, Any]] | None, table: str, 
     body = tuple(
         tuple(_cell(r.get(c), lang, s) for c, s in zip(columns, scales, strict=True)) for r in masked
     )
-    return SampleTable(columns, body)
+    return SampleTable(columns, body, tuple(column_header(table, c, cat, lang) for c in columns))
 
 
 def classify_changes(

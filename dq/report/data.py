@@ -21,9 +21,13 @@ __all__ = [
     "Side",
     "read_period",
     "registry_districts",
+    "registry_order",
     "resolve_side",
+    "rule_history",
+    "side_facets",
     "side_results",
     "side_scores",
+    "side_summaries",
     "with_districts",
 ]
 
@@ -51,6 +55,22 @@ def registry_districts() -> dict[str, str]:
         return {u.unit_id: u.district for u in Registry.load() if u.district}
     except InputError:  # a broken registry never stops a report: units keep what they were scored with
         return {}
+
+
+def registry_order() -> dict[str, int]:
+    """Each district's position in the registry (the order of its district platforms, then of
+    districts only hospitals name), by district name."""
+    from dq.io.registry import Registry
+
+    try:
+        reg = list(Registry.load())
+    except InputError:
+        return {}
+    order: dict[str, int] = {}
+    for u in sorted(reg, key=lambda u: u.kind != "district"):  # stable: registry order within
+        if u.district and u.district not in order:
+            order[u.district] = len(order)
+    return order
 
 
 def with_districts(df: pl.DataFrame) -> pl.DataFrame:
@@ -127,6 +147,28 @@ def side_results(store: Store, side: Side) -> pl.DataFrame:
     return store.results(side.period, run_id=side.run_id)
 
 
+def side_facets(store: Store, side: Side) -> pl.DataFrame:
+    """Every facet's score (dimensions, parts, overall) of one side, status ok only."""
+    if side.run_id is None:
+        df = store.scores(side.period, facet=None)
+    else:
+        df = store.run_rows("scores", side.period, side.run_id)
+    if df.is_empty():
+        return pl.DataFrame(schema={"unit_id": pl.String, "facet": pl.String, "score": pl.Float64})
+    return df.filter(pl.col("status") == "ok").select("unit_id", "facet", "score")
+
+
+def side_summaries(store: Store, side: Side) -> pl.DataFrame:
+    """The submission summaries of one side (empty when the store has none)."""
+    df = store.summaries(side.period)
+    if df is None or df.is_empty():
+        return pl.DataFrame()
+    if side.run_id is not None and "run_id" in df.columns:
+        run = store.run_rows("summaries", side.period, side.run_id)
+        return run if not run.is_empty() else df.filter(pl.col("run_id") == side.run_id)
+    return df
+
+
 def previous_results(store: Store, period: str, unit_id: str) -> tuple[str | None, pl.DataFrame]:
     """The unit's previous scoring of the same source (batch or published) as its latest run of
     ``period``: a report never compares a batch month with a published one."""
@@ -153,3 +195,31 @@ def same_source_history(history: pl.DataFrame, current: pl.DataFrame, runs: pl.D
         .filter(pl.col("source") == pl.col("_current"))
         .drop("source", "_current")
     )
+
+
+def rule_history(store: Store, history: pl.DataFrame, period: str) -> pl.DataFrame:
+    """Every rule's status and failures per unit in the periods before ``period`` that
+    ``history`` (overall scores of the same source, :func:`same_source_history`) holds, from
+    the run each unit was scored with: columns period, unit_id, rule, status, failed."""
+    schema = {
+        "period": pl.String,
+        "unit_id": pl.String,
+        "rule": pl.String,
+        "status": pl.String,
+        "failed": pl.Int64,
+    }
+    if history.is_empty() or "run_id" not in history.columns:
+        return pl.DataFrame(schema=schema)
+    runs = history.filter(pl.col("period") < period).select("period", "unit_id", "run_id").unique()
+    frames = []
+    for p in sorted(set(runs["period"].to_list())):
+        res = store.results(p)
+        if res.is_empty():
+            continue
+        keep = runs.filter(pl.col("period") == p).select("unit_id", "run_id")
+        frames.append(
+            res.join(keep, on=["unit_id", "run_id"], how="inner").select(
+                pl.lit(p).alias("period"), "unit_id", "rule", "status", pl.col("failed").cast(pl.Int64)
+            )
+        )
+    return pl.concat(frames) if frames else pl.DataFrame(schema=schema)

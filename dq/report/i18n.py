@@ -16,6 +16,7 @@ LABELS: dict[str, dict[str, str]] = {
         "platform": "南京市区域卫生信息平台",
         "colon": "：",
         "sep": "；",
+        "list_sep": "、",
         "paren": "（{}）",
         "unit_report_title": "数据质量月报",
         "campaign_title": "数据质量整改成效报告",
@@ -117,20 +118,20 @@ LABELS: dict[str, dict[str, str]] = {
         "gain_points": "可得 +{points} 分",
         "section_losses": "失分在哪里",
         "index_change": "较上期",
-        "per_unit_chart": "各单位治理前后得分",
+        "per_unit_chart": "各单位整改前后得分",
         "per_unit_chart_note": (
-            "按得分变化从大到小排列；灰点为治理前，彩色点为治理后（颜色表示等级），"
+            "按得分变化从大到小排列；灰点为整改前，彩色点为整改后（颜色表示等级），"
             "绿线为提升，红线为下降。点击单位名称打开其报告。"
         ),
         "legend_up": "提升",
         "legend_down": "下降",
         "district_view": "各区：区平台与辖区医院",
-        "district_view_note": "区平台自身得分与该区医院（两期均有得分者）平均分，治理前后对比。",
-        "platform_before": "区平台·治理前",
-        "platform_after": "区平台·治理后",
+        "district_view_note": "区平台自身得分与该区医院（两期均有得分者）平均分，整改前后对比。",
+        "platform_before": "区平台·整改前",
+        "platform_after": "区平台·整改后",
         "hospitals_n": "医院数",
-        "hospitals_before": "医院均分·治理前",
-        "hospitals_after": "医院均分·治理后",
+        "hospitals_before": "医院均分·整改前",
+        "hospitals_after": "医院均分·整改后",
         "losses_intro": (
             "总分 {score}，共失 {lost} 分。每条规则的失分按它在 100 − 总分 中的份额计算，各条相加等于总失分。"
         ),
@@ -139,7 +140,33 @@ LABELS: dict[str, dict[str, str]] = {
         "losses_top": "收益最大的五项整改",
         "losses_none": "本期没有失分。",
         "fix_files": "需整改的数据行（按主键，已脱敏）",
-        "failed_of": "不合格 {failed} / 评估 {evaluated} 条（{pct}）",
+        "failed_of": "不合格 {failed} / 评估 {evaluated} {unit}（{pct}）",
+        "unit_rows": "条",
+        "unit_days": "天",
+        "unit_tables": "张",
+        "unit_items": "项",
+        "table_submission": "上报情况",
+        "summary_change": "较上月",
+        "summary_change_vs": "与 {period} 相比",
+        "summary_no_previous": "无上月得分",
+        "summary_rank": "排名",
+        "summary_peers": "同类单位得分",
+        "summary_peers_text": "中位数 {median}，四分位 {q1}–{q3}（{n} 家）",
+        "not_assessed": "未评估",
+        "not_assessed_note": "本月没有上传任何数据，各维度均未评估；得分只反映上报情况。",
+        "rules_table": "未通过的规则",
+        "rules_table_intro": (
+            "按失分从多到少排列；失分为总分分值。前 {n} 条在下方给出样例与整改建议，"
+            "全部需整改的数据行见附带的工作簿。"
+        ),
+        "col_rule": "规则",
+        "col_table": "数据表",
+        "col_failed": "不合格",
+        "col_loss": "失分",
+        "col_since": "首次出现",
+        "col_trend": "近月不合格数",
+        "cards_title": "失分最多的 {n} 条规则",
+        "cards_more": "其余 {n} 条规则见上表和工作簿。",
         "threshold": "阈值",
         "threshold_none": "不允许不合格",
         "threshold_fraction": "不合格比例 ≤ {pct}",
@@ -198,7 +225,7 @@ LABELS: dict[str, dict[str, str]] = {
         "rel_change": "相对变化",
         "rules_improved": "改进最多的规则",
         "rules_improved_note": (
-            "挽回分数 = 两期均评估该规则的单位中，整改前扣分之和 − 整改后扣分之和；"
+            "挽回分数 = 两期均评估该规则的单位中，整改前扣分之和 − 整改后扣分之和（总分分值）；"
             "“由不通过变为通过”为整改前未通过、整改后通过的单位数。"
         ),
         "regained": "挽回分数",
@@ -217,6 +244,39 @@ LABELS: dict[str, dict[str, str]] = {
         "score_before": "整改前得分",
         "score_after": "整改后得分",
         "kind": "类别",
+        # campaign, round 2
+        "points_note": "本页所有“分”均为总分（0–100 分）的分值，与单位月报和 dq explain 一致。",
+        "median_growth": "中位数增长率",
+        "without_no_upload": "不计整改前未上传数据的单位",
+        "no_upload_story": (
+            "其中 {n} 家单位整改前没有上传任何数据（仅按申报情况评分），整改后正常上传，"
+            "它们贡献了平均增长率中的 {share} 个百分点；不计这些单位，平均增长率为 {without}，"
+            "各单位增长率的中位数为 {median}。"
+        ),
+        "no_upload_none": "各单位增长率的中位数为 {median}。",
+        "no_upload_flag": "整改前未上传",
+        "no_upload_star": "名称后带 * 的单位整改前没有上传任何数据。",
+        "contribution": "对平均增长率的贡献（百分点）",
+        "grades_table": "等级变化（整改前 × 整改后）",
+        "grades_table_note": "行为整改前等级，列为整改后等级，格中为单位数；对角线上为等级未变的单位。",
+        "grade_before_after": "整改前 ↓ / 整改后 →",
+        "dimensions_table": "各维度平均分",
+        "dimensions_table_note": (
+            "每一维度只统计在该维度有得分的单位（括号内为单位数）；整改前未上传任何数据的单位不计入整改前的维度平均分。"
+        ),
+        "platform_change": "区平台·变化",
+        "hospitals_change": "医院均分·变化",
+        "districts_no_hospitals": "以下各区没有两期均有得分的医院，医院列留空：{names}。",
+        "new_losses": "扣分增加最多的规则",
+        "new_loss_item": "{rule} {title}：{before} → {after} 分（多扣 {more} 分）",
+        "regained_total": "挽回总分（各单位合计）",
+        "regained_per_unit": "平均每单位挽回",
+        "lost_before_after": "扣分 整改前 → 整改后",
+        "mean_row": "平均",
+        "mean_row_note": (
+            "“平均”行：各列的算术平均；相对变化列的平均即按单位计算的平均增长率（{per_unit}）。"
+            "平均分增长率（{of_mean}）为平均分的相对变化，见上方定义。"
+        ),
         # index
         "index_intro": "{period} 共 {n} 家单位参加评分，其中 {errors} 家数据无法读取。",
         "index_campaigns": "整改成效报告",
@@ -227,12 +287,20 @@ LABELS: dict[str, dict[str, str]] = {
         "status_unreadable": "无法读取",
         "mean_score": "平均分",
         "sort_hint": "点击表头可排序。",
+        "filter_kind": "类别",
+        "filter_all": "全部",
+        "filter_search": "查找",
+        "filter_search_hint": "单位名称或编码",
+        "index_districts": "各区汇总",
+        "index_platform_score": "区平台得分",
+        "index_hospital_mean": "医院平均分",
         "page_of": "第 {page} / {pages} 页",
     },
     "en": {
         "platform": "Nanjing Regional Health Information Platform",
         "colon": ": ",
         "sep": "; ",
+        "list_sep": ", ",
         "paren": "({})",
         "unit_report_title": "Monthly data-quality report",
         "campaign_title": "Data-quality campaign results",
@@ -374,7 +442,36 @@ LABELS: dict[str, dict[str, str]] = {
         "losses_top": "The five fixes that gain most",
         "losses_none": "No points lost this month.",
         "fix_files": "Rows to fix (by primary key, masked)",
-        "failed_of": "{failed} of {evaluated} failing ({pct})",
+        "failed_of": "{failed} of {evaluated} {unit} failing ({pct})",
+        "unit_rows": "rows",
+        "unit_days": "days",
+        "unit_tables": "tables",
+        "unit_items": "items",
+        "table_submission": "Submission",
+        "summary_change": "Since last month",
+        "summary_change_vs": "compared with {period}",
+        "summary_no_previous": "no previous score",
+        "summary_rank": "Rank",
+        "summary_peers": "Scores of the same kind",
+        "summary_peers_text": "median {median}, quartiles {q1}–{q3} ({n} units)",
+        "not_assessed": "Not assessed",
+        "not_assessed_note": (
+            "Nothing was uploaded this month: no dimension is assessed; the score reflects the "
+            "submission only."
+        ),
+        "rules_table": "Rules not passed",
+        "rules_table_intro": (
+            "Most points lost first, in overall-score points. The first {n} have samples and the "
+            "fix below; every row to fix is in the attached workbook."
+        ),
+        "col_rule": "Rule",
+        "col_table": "Table",
+        "col_failed": "Failing",
+        "col_loss": "Points lost",
+        "col_since": "Failing since",
+        "col_trend": "Failures, recent months",
+        "cards_title": "The {n} rules that cost most",
+        "cards_more": "The other {n} rules are in the table above and in the workbook.",
         "threshold": "Threshold",
         "threshold_none": "no failure allowed",
         "threshold_fraction": "failing share ≤ {pct}",
@@ -436,9 +533,9 @@ LABELS: dict[str, dict[str, str]] = {
         "rel_change": "Relative change",
         "rules_improved": "Rules improved most",
         "rules_improved_note": (
-            "Points regained = over the units that were scored on the rule in both periods, the points "
-            "lost before minus the points lost after; fail → pass counts the units that failed the rule "
-            "before and pass it after."
+            "Points regained = over the units that were scored on the rule in both periods, the "
+            "overall-score points lost before minus those lost after; fail → pass counts the units "
+            "that failed the rule before and pass it after."
         ),
         "regained": "Points regained",
         "fail_to_pass": "Fail → pass",
@@ -456,6 +553,49 @@ LABELS: dict[str, dict[str, str]] = {
         "score_before": "Before",
         "score_after": "After",
         "kind": "Kind",
+        # campaign, round 2
+        "points_note": (
+            "Every points figure on this page is in overall-score points (the 0–100 score), as in "
+            "the unit reports and dq explain."
+        ),
+        "median_growth": "Median growth",
+        "without_no_upload": "Without units that uploaded nothing before",
+        "no_upload_story": (
+            "{n} of these units uploaded no data at all before (scored on their submission alone) and "
+            "uploaded normally after; they contribute {share} points of the average growth. Without "
+            "them the average growth is {without}; the median of the units' growth is {median}."
+        ),
+        "no_upload_none": "The median of the units' growth is {median}.",
+        "no_upload_flag": "nothing uploaded before",
+        "no_upload_star": "A * after the name: the unit uploaded no data at all before.",
+        "contribution": "Share of the average growth (points)",
+        "grades_table": "Grades before × after",
+        "grades_table_note": (
+            "Rows: grade before; columns: grade after; cells: units. The diagonal holds the units "
+            "whose grade did not change."
+        ),
+        "grade_before_after": "before ↓ / after →",
+        "dimensions_table": "Mean score per dimension",
+        "dimensions_table_note": (
+            "Each dimension averages the units assessed on it (units in brackets); units that "
+            "uploaded nothing before are left out of the before means."
+        ),
+        "platform_change": "Platform change",
+        "hospitals_change": "Hospitals' change",
+        "districts_no_hospitals": (
+            "No hospital scored in both periods in: {names} (hospital columns left blank)."
+        ),
+        "new_losses": "Rules that cost most more",
+        "new_loss_item": "{rule} {title}: {before} → {after} points (−{more} more)",
+        "regained_total": "Points regained (all units)",
+        "regained_per_unit": "Per unit",
+        "lost_before_after": "Lost before → after",
+        "mean_row": "Mean",
+        "mean_row_note": (
+            "Mean row: the mean of each column; the mean of the relative changes is the per-unit "
+            "average growth ({per_unit}). The growth of the mean score ({of_mean}) is the relative "
+            "change of the mean, defined above."
+        ),
         "index_intro": "{n} units were scored for {period}; the extracts of {errors} could not be read.",
         "index_campaigns": "Campaign reports",
         "index_open": "Open report",
@@ -465,6 +605,13 @@ LABELS: dict[str, dict[str, str]] = {
         "status_unreadable": "Unreadable",
         "mean_score": "Mean score",
         "sort_hint": "Click a column header to sort.",
+        "filter_kind": "Kind",
+        "filter_all": "All",
+        "filter_search": "Find",
+        "filter_search_hint": "unit name or code",
+        "index_districts": "Districts",
+        "index_platform_score": "Platform score",
+        "index_hospital_mean": "Hospitals' mean",
         "page_of": "Page {page} of {pages}",
     },
 }

@@ -7,11 +7,13 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from dq.engine.checks import DIMENSIONS
 from dq.report.common import FAILING, KINDS_ORDER, _grade_label, kind_label, report_filename
+from dq.report.data import registry_order
 from dq.report.history import drop_units
-from dq.report.i18n import period_label, tr
-from dq.report.unit import PeriodData
-from dq.scoring.scores import rank_units
+from dq.report.i18n import dimension_label, period_label, tr
+from dq.report.unit import PeriodData, uploaded_nothing
+from dq.scoring.scores import district_rollup, rank_units
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,8 @@ class IndexRow:
     failing: int
     history_drop: bool = False  # a metric fell below the unit's history
     change: float | None = None  # score − the unit's score of its previous scored period
+    kind: str = ""
+    dims: tuple[float | None, ...] = ()  # per dimension (DIMENSIONS order); None = not assessed
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,19 @@ class IndexGroup:
     rows: tuple[IndexRow, ...]
     mean: float | None
     of: int
+    grades: tuple[tuple[str, int], ...] = ()  # (grade, units) A–D
+
+
+@dataclass(frozen=True)
+class IndexDistrict:
+    """A district of the month: its platform's score and its hospitals' count and mean."""
+
+    district: str
+    platform_id: str | None
+    platform_href: str | None
+    platform_score: float | None
+    hospitals: int
+    hospital_mean: float | None
 
 
 @dataclass(frozen=True)
@@ -54,6 +71,14 @@ class IndexPage:
     generated_at: str
     previous: tuple[str, str] | None = None  # (label, href) of the previous month's index
     next: tuple[str, str] | None = None  # (label, href) of the next month's index
+    districts: tuple[IndexDistrict, ...] = ()  # in the registry's order
+    dimensions: tuple[tuple[str, str], ...] = ()  # (key, label) of the dimension columns
+
+    @property
+    def district_names(self) -> tuple[str, ...]:
+        names = [d.district for d in self.districts]
+        extra = sorted({r.district for g in self.groups for r in g.rows if r.district} - set(names))
+        return tuple(names + extra)
 
 
 def build_index(data: PeriodData, campaigns: Sequence[tuple[str, str]] = ()) -> IndexPage:
@@ -73,6 +98,13 @@ def build_index(data: PeriodData, campaigns: Sequence[tuple[str, str]] = ()) -> 
             counts = res.filter(pl.col("status").is_in(FAILING)).group_by("unit_id").len()
             failing = dict(counts.iter_rows())
         prev = _previous_scores(data)
+        dim_scores: dict[tuple[str, str], float | None] = {
+            (r["unit_id"], r["facet"]): r["score"]
+            for r in data.facets.filter(pl.col("facet").is_in(list(DIMENSIONS))).iter_rows(named=True)
+        }
+        nothing = set()
+        if not data.summaries.is_empty():
+            nothing = {r["unit_id"] for r in data.summaries.iter_rows(named=True) if uploaded_nothing(r)}
         ranked = rank_units(
             overall.with_columns(
                 pl.when(pl.col("status") == "ok").then(pl.col("score")).otherwise(None).alias("score"),
@@ -110,12 +142,25 @@ def build_index(data: PeriodData, campaigns: Sequence[tuple[str, str]] = ()) -> 
                             if ok and r["score"] is not None and prev.get(r["unit_id"]) is not None
                             else None
                         ),
+                        kind=kind,
+                        dims=tuple(
+                            None if not ok or r["unit_id"] in nothing else dim_scores.get((r["unit_id"], d))
+                            for d in DIMENSIONS
+                        ),
                     )
                 )
             scored = [x.score for x in rows if x.score is not None]
             mean = round(sum(scored) / len(scored), 2) if scored else None
+            by_grade = {g: sum(1 for x in rows if x.grade == g) for g in ("A", "B", "C", "D")}
             groups.append(
-                IndexGroup(kind, kind_label(kind, lang, plural=True), tuple(rows), mean, len(scored))
+                IndexGroup(
+                    kind,
+                    kind_label(kind, lang, plural=True),
+                    tuple(rows),
+                    mean,
+                    len(scored),
+                    tuple(by_grade.items()),
+                )
             )
     return IndexPage(
         lang=lang,
@@ -126,7 +171,34 @@ def build_index(data: PeriodData, campaigns: Sequence[tuple[str, str]] = ()) -> 
         groups=tuple(groups),
         campaigns=tuple(campaigns),
         generated_at=data.generated_at,
+        districts=_districts(data),
+        dimensions=tuple((d, dimension_label(d, lang)) for d in DIMENSIONS),
         **_neighbours(data),
+    )
+
+
+def _districts(data: PeriodData) -> tuple[IndexDistrict, ...]:
+    """Per district in the registry's order (others after), the platform's score and the
+    number and mean of its hospitals scored this month."""
+    ok = data.overall.filter(pl.col("status") == "ok") if not data.overall.is_empty() else data.overall
+    if ok.is_empty():
+        return ()
+    roll = district_rollup(ok.select("unit_id", "unit_name", "kind", "district", "score"))
+    order = registry_order()
+    rows = sorted(
+        (r for r in roll.iter_rows(named=True) if r["district"]),
+        key=lambda r: (order.get(r["district"], len(order)), r["district"]),
+    )
+    return tuple(
+        IndexDistrict(
+            r["district"],
+            r["platform_id"],
+            report_filename(r["platform_id"]) if r["platform_id"] else None,
+            r["platform_score"],
+            int(r["hospitals_scored"] or 0),
+            r["hospital_mean"],
+        )
+        for r in rows
     )
 
 

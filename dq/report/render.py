@@ -2,7 +2,7 @@
 
 Every page is one self-contained file: the stylesheet (``templates/report.css``) is included
 into a ``<style>`` element, charts are inline SVG built by :mod:`dq.report.svg`, and the only
-script (the index's table sorter) is inline. Nothing refers to a URL outside the page.
+script (the index's table sorter and filter) is inline. Nothing refers to a URL outside the page.
 
 Data reaches the templates only as view-model fields, which Jinja escapes; the templates never
 use ``|safe``. The charts are :class:`markupsafe.Markup` built by our own code from numbers and
@@ -39,8 +39,10 @@ def _int(value: int | float | None) -> str:
 
 
 def _signed(value: float | None, suffix: str = "") -> str:
+    """``+1.25``, ``−0.50``, ``±0.00``: the sign of the value as shown (never ``−0.00``)."""
     if value is None:
         return "—"
+    value = round(value, 2)
     return f"{'+' if value > 0 else '−' if value < 0 else '±'}{abs(value):,.2f}{suffix}"
 
 
@@ -107,6 +109,8 @@ def unit_charts(report: UnitReport) -> Mapping[str, Markup]:
         "parts": svg.hbars(report.parts, tr(lang, "parts"), tr(lang, "not_evaluated"), width=460),
         "trend": svg.trend(report.trend, tr(lang, "trend_chart")),
     }
+    for f in report.failing:
+        charts[f"spark:{f.rule}"] = svg.spark(f.spark, f"{f.rule} {tr(lang, 'col_trend')}")
     if report.loss_parts:
         pts = "分" if lang == "zh" else "points"
         charts["loss_parts"] = svg.loss_bars(report.loss_parts, tr(lang, "losses_parts"), pts, width=420)
@@ -159,9 +163,19 @@ def render_campaign(
         c=report,
         chart=chart,
         dumbbells=dumbbells,
+        dim_rows=_dimension_rows(report),
         index_hrefs=dict(index_hrefs or {}),
         unit_hrefs=hrefs,
     )
+
+
+def _dimension_rows(report: CampaignReport) -> list[tuple[str, str]]:
+    """(key, label) of every dimension any kind has, in the order of the first kind."""
+    rows: dict[str, str] = {}
+    for k in report.kinds:
+        for d in k.dimensions:
+            rows.setdefault(d.key, d.label)
+    return list(rows.items())
 
 
 def render_index(page: IndexPage) -> str:

@@ -17,6 +17,7 @@ from dq.report.model import Bar, CampaignUnit, Day, KindGrowth, TrendPoint
 
 __all__ = [
     "GRADE_BANDS",
+    "SCORE_AXIS",
     "calendar",
     "campaign_dots",
     "dumbbell",
@@ -24,9 +25,12 @@ __all__ = [
     "grade_of",
     "hbars",
     "loss_bars",
+    "spark",
     "trend",
 ]
 
+# The score axis of the campaign charts: the same for every kind (scores are 0–100).
+SCORE_AXIS = (0.0, 100.0)
 GRADE_BANDS = ((90.0, "A"), (80.0, "B"), (60.0, "C"), (0.0, "D"))
 
 
@@ -195,12 +199,12 @@ def campaign_dots(
     kinds: Sequence[KindGrowth], before: str, after: str, label: str, width: float = 900
 ) -> Markup:
     """Per kind, every unit's before score (grey, upper row) and after score (coloured, lower
-    row) on a shared axis, a thin line joining the two dots of a unit, and each row's mean."""
+    row) on the shared 0–100 axis (:data:`SCORE_AXIS`), a thin line joining the two dots of a
+    unit, and each row's mean."""
     scores = [s for k in kinds for u in k.units for s in (u.before, u.after) if s is not None]
     if not scores:
         return _svg(width, 20, [], label, "dots")
-    lo = max(0.0, math.floor(min(scores) / 10) * 10)
-    hi = 100.0
+    lo, hi = SCORE_AXIS
     left, right, top = 150.0, 24.0, 26.0
     block, row_gap = 96.0, 40.0
     plot_w = width - left - right
@@ -280,12 +284,13 @@ def loss_bars(bars: Sequence[Bar], label: str, unit: str, width: float = 460) ->
         v = b.score or 0.0
         body.append(f'<text class="bar-label" x="{_n(left - 10)}" y="{_n(y + 18)}">{escape(b.label)}</text>')
         w = track * min(v, hi) / hi
-        title = escape(f"{b.label}: −{v:.2f} {unit}")
+        title = escape(f"{b.label}: {f'−{v:.2f}' if v >= 0.005 else '0'} {unit}")
         body.append(
             f'<rect class="bar loss" x="{_n(left)}" y="{_n(y + 5)}" width="{_n(max(w, 1))}" '
             f'height="17" rx="3"><title>{title}</title></rect>'
         )
-        body.append(f'<text class="bar-value" x="{_n(left + w + 6)}" y="{_n(y + 18)}">−{v:.2f}</text>')
+        shown = f"−{v:.2f}" if v >= 0.005 else "0"  # never "−0.00"
+        body.append(f'<text class="bar-value" x="{_n(left + w + 6)}" y="{_n(y + 18)}">{shown}</text>')
     return _svg(width, height, body, label, "bars losses")
 
 
@@ -299,8 +304,9 @@ def dumbbell(
 ) -> Markup:
     """One row per unit, sorted by change (largest gain first): the before score (grey dot),
     the after score (dot coloured by grade) joined by a line, green when the unit improved and
-    red when it fell; the unit's name (a link to its report when ``href`` gives one) on the
-    left and the change on the right. The axis starts at the lowest score, not at 0."""
+    red when it fell; the unit's name (a link to its report when ``href`` gives one, marked
+    ``*`` when it uploaded nothing before) on the left and the change on the right. Every kind's
+    chart has the same 0–100 axis (:data:`SCORE_AXIS`), so two charts compare at a glance."""
     rows = sorted(
         (u for u in units if u.before is not None and u.after is not None),
         key=lambda u: (-((u.after or 0) - (u.before or 0)), u.unit_id),
@@ -309,16 +315,13 @@ def dumbbell(
     height = top + row * max(len(rows), 1) + 10
     if not rows:
         return _svg(width, height, [], label, "dumbbell")
-    scores = [s for u in rows for s in (u.before, u.after) if s is not None]
-    lo = max(0.0, math.floor(min(scores) / 5) * 5)
-    hi = min(100.0, math.ceil(max(scores) / 5) * 5) if max(scores) < 100 else 100.0
-    hi = max(hi, lo + 5)
+    lo, hi = SCORE_AXIS
     plot_w = width - left - right
 
     def x_of(v: float) -> float:
         return left + plot_w * (v - lo) / (hi - lo)
 
-    step = 5 if hi - lo <= 40 else 10
+    step = 10
     body = []
     tick = lo
     while tick <= hi + 1e-9:
@@ -334,7 +337,8 @@ def dumbbell(
         cls = "up" if a > b else "down" if a < b else "same"
         name = escape(u.unit_name)
         link = href(u) if href else None
-        text = f'<text class="db-name {cls}" x="{_n(left - 10)}" y="{_n(y + 4)}">{name}</text>'
+        star = "*" if u.no_upload_before else ""
+        text = f'<text class="db-name {cls}" x="{_n(left - 10)}" y="{_n(y + 4)}">{name}{star}</text>'
         body.append(f'<a href="{escape(link)}">{text}</a>' if link else text)
         body.append(
             f'<line class="db-link {cls}" x1="{_n(x_of(b))}" y1="{_n(y)}" x2="{_n(x_of(a))}" y2="{_n(y)}">'
@@ -353,3 +357,30 @@ def dumbbell(
             f"{'+' if a >= b else '−'}{abs(a - b):.2f}<title>{name}: {a - b:+.2f}</title></text>"
         )
     return _svg(width, height, body, label, "dumbbell")
+
+
+def spark(
+    points: Sequence[tuple[str, int | None]], label: str, width: float = 96, height: float = 22
+) -> Markup:
+    """A rule's failures per month as small bars (the last one, this month, dark); a month
+    without a result is a gap. Each bar carries its month and count in a ``<title>``."""
+    if not points:
+        return _svg(width, height, [], label, "spark")
+    hi = max((v or 0) for _, v in points) or 1
+    step = width / len(points)
+    body = []
+    for i, (month, v) in enumerate(points):
+        title = escape(f"{month}: {'—' if v is None else f'{v:,}'}")
+        if v is None:
+            body.append(
+                f'<rect class="spark-gap" x="{_n(i * step + 1)}" y="{_n(height - 2)}" '
+                f'width="{_n(max(step - 2, 1))}" height="2"><title>{title}</title></rect>'
+            )
+            continue
+        h = max(1.5, (height - 2) * v / hi) if v else 1.0
+        cls = "spark-now" if i == len(points) - 1 else "spark-bar"
+        body.append(
+            f'<rect class="{cls}" x="{_n(i * step + 1)}" y="{_n(height - h)}" '
+            f'width="{_n(max(step - 2, 1))}" height="{_n(h)}"><title>{title}</title></rect>'
+        )
+    return _svg(width, height, body, label, "spark")

@@ -35,7 +35,7 @@ from dq.report.common import (
     sample_table,
     threshold_text,
 )
-from dq.report.data import previous_results, read_period
+from dq.report.data import previous_results, read_period, rule_history
 from dq.report.explain import Loss, rule_losses
 from dq.report.history import HistoryFlag, flagged_periods, history_flags
 from dq.report.i18n import dimension_label, period_label, tr
@@ -102,6 +102,10 @@ class FailingRule:
     change_label: str
     loss: float = 0.0  # overall-score points lost (its share of 100 − score, dq.report.explain)
     loss_text: str = ""
+    table_label: str = ""  # the table's title from the catalogue ('' for the submission summary)
+    count_unit: str = ""  # what the failures count: 条 (rows), 天 (days), 张 (tables), 项
+    since: str = ""  # label of the first month of the unbroken run of months failing up to now
+    spark: tuple[tuple[str, int | None], ...] = ()  # (month label, failures) of up to 12 months
 
 
 @dataclass(frozen=True)
@@ -127,6 +131,47 @@ class TopFix:
     table: str
     points: float
     text: str  # "+1.23 分"
+
+
+MAX_CARDS = 10
+SPARK_MONTHS = 12
+
+
+@dataclass(frozen=True)
+class Peers:
+    """The scores of the unit's kind this month: how many, lower quartile, median, upper."""
+
+    n: int
+    q1: float
+    median: float
+    q3: float
+
+
+def peers_of(scores: Iterable[float]) -> Peers | None:
+    """Quartiles (inclusive method) of ``scores``; None when there are none."""
+    import statistics
+
+    xs = sorted(float(x) for x in scores)
+    if not xs:
+        return None
+    if len(xs) == 1:
+        return Peers(1, xs[0], xs[0], xs[0])
+    q1, med, q3 = statistics.quantiles(xs, n=4, method="inclusive")
+    return Peers(len(xs), round(q1, 2), round(med, 2), round(q3, 2))
+
+
+def count_unit(row: Mapping[str, Any], lang: str) -> str:
+    """What a rule's failures count: rows of a table, days or tables of the submission, or
+    items (a submission figure)."""
+    if str(row.get("table") or "") != "submission_summary":
+        return tr(lang, "unit_rows")
+    cols = str(row.get("columns") or "")
+    first = cols.split(",")[0] if cols else ""
+    if "days" in first:
+        return tr(lang, "unit_days")
+    if "tables" in first or "declared" in first or "uploaded_not" in first:
+        return tr(lang, "unit_tables")
+    return tr(lang, "unit_items")
 
 
 @dataclass(frozen=True)
@@ -164,6 +209,16 @@ class UnitReport:
     loss_dims: tuple[Bar, ...] = ()  # points lost by dimension
     top_fixes: tuple[TopFix, ...] = ()  # the five fixes that would gain most
     fix_files: tuple[tuple[str, str], ...] = ()  # (label, href) of the rows-to-fix files
+    change: float | None = None  # score − the unit's score of its previous scored month
+    previous_label: str = ""  # that month
+    peers: Peers | None = None  # the kind's median and quartiles this month
+    not_assessed: bool = False  # nothing uploaded: record dimensions are not assessed
+
+    @property
+    def cards(self) -> tuple[FailingRule, ...]:
+        """The failing rules shown as cards (samples, fix): the :data:`MAX_CARDS` costliest;
+        every failing rule is in the table, and every listed row in the workbook."""
+        return self.failing[:MAX_CARDS]
 
 
 # ----------------------------------------------------------------------------- unit report
@@ -246,6 +301,11 @@ def submission_view(row: Mapping[str, Any], period: str, lang: str) -> Submissio
     )
 
 
+def uploaded_nothing(summary: Mapping[str, Any]) -> bool:
+    """The unit's submission summary shows no data at all: no row and no table uploaded."""
+    return not (summary.get("data_volume") or 0) and not (summary.get("uploaded_tables") or 0)
+
+
 def _failing_rule(
     r: Mapping[str, Any], change: str | None, cat: Catalogue, lang: str, loss: Loss | None = None
 ) -> FailingRule:
@@ -281,6 +341,7 @@ def _failing_rule(
             failed=f"{failed:,}",
             evaluated=f"{evaluated:,}",
             pct=_fmt_pct(None if frac is None else 100 * frac),
+            unit=count_unit(r, lang),
         ),
         threshold_text=threshold_text(r.get("max_fraction"), r.get("max_count"), lang),
         lost_text=tr(lang, "points_lost", lost=_fmt_num(lost), max=_fmt_num(max_points)),
@@ -292,8 +353,21 @@ def _failing_rule(
         change=change,
         change_label=tr(lang, f"change_{change}") if change else "",
         loss=loss.points if loss else 0.0,
-        loss_text=tr(lang, "loss_points", points=f"{loss.points:.2f}") if loss else "",
+        loss_text=tr(lang, "loss_points", points=f"{loss.points:.2f}")
+        if loss and loss.points >= 0.005
+        else "",
+        table_label=_table_label(str(r.get("table") or ""), cat, lang),
+        count_unit=count_unit(r, lang),
     )
+
+
+def _table_label(table: str, cat: Catalogue, lang: str) -> str:
+    if table == "submission_summary":
+        return tr(lang, "table_submission")
+    spec = cat.table(table)
+    if spec is None:
+        return table
+    return spec.title_zh if lang == "zh" else spec.title_en
 
 
 def sort_failing(rules: Iterable[FailingRule]) -> list[FailingRule]:
@@ -316,6 +390,7 @@ class PeriodData:
         self.cfg = load_scoring()
         self.generated_at = _now()
         self.fix_files: dict[str, list[tuple[str, str]]] = {}  # unit -> (label, href), set by the writer
+        self._rules_before: pl.DataFrame | None = None  # rule results of earlier months, read once
 
     def unit_ids(self) -> list[str]:
         return [] if self.overall.is_empty() else sorted(self.overall["unit_id"].to_list())
@@ -342,12 +417,19 @@ class PeriodData:
             )
             for p, w in self.cfg.parts.items()
         )
-        dims = tuple(Bar(d, tr(lang, f"dim_{d}"), facets.get(d, {}).get("score")) for d in DIMENSIONS)
         trend = self._trend(unit_id)
         summary = None
+        nothing = False
         if ok and not self.summaries.is_empty():
             rows = self.summaries.filter(pl.col("unit_id") == unit_id).to_dicts()
             summary = submission_view(rows[0], self.period, lang) if rows else None
+            nothing = bool(rows) and uploaded_nothing(rows[0])
+        # a unit that uploaded nothing is not assessed on any dimension: its rate checks would
+        # pass trivially and show a green 100
+        dims = tuple(
+            Bar(d, tr(lang, f"dim_{d}"), None if nothing else facets.get(d, {}).get("score"))
+            for d in DIMENSIONS
+        )
         res = (
             self.results.filter(pl.col("unit_id") == unit_id).to_dicts()
             if ok and not self.results.is_empty()
@@ -355,7 +437,15 @@ class PeriodData:
         )
         losses = {x.rule: x for x in rule_losses(res, score, self.cfg)} if score is not None else {}
         failing, not_run, changes = self._rules(unit_id, res, losses) if ok else ((), (), Changes(None, ""))
+        failing = self._with_history(unit_id, failing) if failing else failing
         summary_losses = self._loss_summary(losses, score)
+        prev_score, prev_period = self._previous_score(unit_id)
+        peers = None
+        if score is not None:
+            same = self.overall.filter(
+                (pl.col("status") == "ok") & (pl.col("kind").fill_null("") == (base.get("kind") or ""))
+            )
+            peers = peers_of(same["score"].drop_nulls().to_list())
         return UnitReport(
             lang=lang,
             unit_id=unit_id,
@@ -385,8 +475,61 @@ class PeriodData:
             generated_at=self.generated_at,
             history=tuple(history_flags(res, lang)),
             fix_files=tuple(self.fix_files.get(unit_id, ())),
+            change=round(score - prev_score, 2) if score is not None and prev_score is not None else None,
+            previous_label=period_label(prev_period, lang) if prev_period else "",
+            peers=peers,
+            not_assessed=nothing,
             **summary_losses,
         )
+
+    def _previous_score(self, unit_id: str) -> tuple[float | None, str | None]:
+        """The unit's overall score of its latest scored month before this one."""
+        h = self.history
+        if h.is_empty():
+            return None, None
+        rows = h.filter(
+            (pl.col("unit_id") == unit_id) & (pl.col("period") < self.period) & (pl.col("status") == "ok")
+        )
+        if rows.is_empty():
+            return None, None
+        last = rows.sort("period").row(-1, named=True)
+        return last["score"], last["period"]
+
+    def _rule_history(self) -> pl.DataFrame:
+        if self._rules_before is None:
+            self._rules_before = rule_history(self.store, self.history, self.period)
+        return self._rules_before
+
+    def _with_history(self, unit_id: str, failing: Iterable[FailingRule]) -> list[FailingRule]:
+        """Each failing rule with the first month of its unbroken run of failing months and its
+        failures over the last :data:`SPARK_MONTHS` scored months (this one included)."""
+        from dataclasses import replace
+
+        hist = self._rule_history()
+        mine = hist.filter(pl.col("unit_id") == unit_id) if not hist.is_empty() else hist
+        periods = sorted(set(mine["period"].to_list())) if not mine.is_empty() else []
+        by_rule: dict[str, dict[str, tuple[str, int | None]]] = {}
+        for r in mine.iter_rows(named=True):
+            by_rule.setdefault(r["rule"], {})[r["period"]] = (r["status"], r["failed"])
+        months = [*periods, self.period][-SPARK_MONTHS:]
+        out = []
+        for f in failing:
+            seen = by_rule.get(f.rule, {})
+            since = self.period
+            for p in reversed(periods):
+                if seen.get(p, ("", None))[0] in FAILING:
+                    since = p
+                else:
+                    break
+            spark = tuple(
+                (
+                    period_label(p, self.lang),
+                    f.failed if p == self.period else seen.get(p, ("", None))[1],
+                )
+                for p in months
+            )
+            out.append(replace(f, since=period_label(since, self.lang), spark=spark))
+        return out
 
     def _loss_summary(self, losses: Mapping[str, Loss], score: float | None) -> dict[str, Any]:
         if score is None:
