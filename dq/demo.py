@@ -13,6 +13,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 __all__ = ["TARGET_POINTS", "growth_lines", "run_demo"]
 
@@ -29,8 +30,9 @@ def run_demo(
     fresh: bool = False,
     say: Callable[[str], None] | None = None,
     progress: bool = False,
-) -> dict[str, Path]:
-    """Run the main job end to end into ``out``; return the paths of what a user opens first."""
+) -> dict[str, Any]:
+    """Run the main job end to end into ``out``; return the paths of what a user opens first
+    (and under ``growth`` the campaign's growth lines)."""
     from dq.batch.local import score_batch, score_published
     from dq.io.outputs import ensure_dir
     from dq.report.files import campaign_report, render_campaign_file, render_period
@@ -78,7 +80,7 @@ def run_demo(
         "synthetic_campaign": Path(campaign),
         "history": store.root,
         "outbox": outbox,
-        "growth": growth_lines(report),  # type: ignore[dict-item]
+        "growth": growth_lines(report),
     }
 
 

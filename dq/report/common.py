@@ -141,7 +141,7 @@ def sample_table(samples: str | Sequence[Mapping[str, Any]] | None, table: str, 
     else:
         rows = list(samples or [])
     rows = [r for r in rows if isinstance(r, Mapping)][:MAX_SAMPLE_ROWS]
-    masked = [mask_sample(r, table, cat) for r in rows]
+    masked = [mask_sample(dict(r), table, cat) for r in rows]
     columns = tuple(dict.fromkeys(k for r in masked for k in r))
     scales = [column_scale(table, c, cat) for c in columns]
     body = tuple(

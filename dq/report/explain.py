@@ -78,7 +78,7 @@ class UnitLosses:
         return {k: round(v, 2) for k, v in out.items()}
 
     def by_dimension(self) -> dict[str, float]:
-        out = dict.fromkeys(DIMENSIONS, 0.0)
+        out: dict[str, float] = dict.fromkeys(DIMENSIONS, 0.0)
         for x in self.losses:
             out[x.dimension] = out.get(x.dimension, 0.0) + x.points
         return {k: round(v, 2) for k, v in out.items()}
