@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,8 @@ import yaml
 
 from dq.catalogue import Catalogue, Column, TableSpec, load_catalogue
 from dq.columns import parse_period
-from dq.errors import Problem, SuiteError, UsageError
+from dq.errors import InputError, Problem, SuiteError, UsageError
+from dq.isolation import Limits
 from dq.results import AuditResult, RuleResult
 from dq.suite import Rule, Suite, load_suites, suite_from_data
 from dq.yamlio import load_yaml
@@ -83,6 +85,7 @@ def audit(
     streaming: bool = False,
     catalogue: Catalogue | None = None,
     follow_symlinks: bool = False,
+    limits: Limits | None = None,
 ) -> AuditResult:
     """Audit a site extract folder (``manifest.yaml`` + table files) or one table file.
 
@@ -90,6 +93,10 @@ def audit(
     ``period``: the audited month ``YYYY-MM`` (default: the manifest's). ``samples``: failing rows
     kept per rule, identifiers masked. ``table``: the catalogue table a lone file holds (default:
     the file's name without its suffix); a lone file is audited with that table's suites only.
+    ``limits``: read and audit in a child process under these limits (:mod:`dq.isolation`; the
+    CLI's default); a reader that crashes, runs out of memory or time there raises an
+    :class:`~dq.errors.InputError` "<path>: could not be read within the limits: …". Default:
+    in this process.
     """
     from dq.engine import audit_extract
     from dq.sources import Extract, open_extract, read_table
@@ -99,6 +106,11 @@ def audit(
     p = Path(path)
     if table is not None:
         _table_name(table, cat)
+    if limits is not None:
+        return _audit_isolated(
+            p, _suites(suites, cat), limits, period=period, samples=samples, table=table, encoding=encoding,
+            streaming=streaming, catalogue=cat, follow_symlinks=follow_symlinks,
+        )  # fmt: skip
     if p.is_file():
         src = read_table(p, table=table, catalogue=cat, encoding=encoding)
         if src.spec is None:
@@ -121,6 +133,22 @@ def audit(
         extract = open_extract(p, catalogue=cat, encoding=encoding, follow_symlinks=follow_symlinks)
         chosen = _suites(suites, cat)
     return audit_extract(extract, chosen, period=period, samples=samples, catalogue=cat, streaming=streaming)
+
+
+def _audit_isolated(path: Path, suites: list[Suite], limits: Limits, **options: Any) -> AuditResult:
+    """:func:`audit` of ``path`` in one worker process under ``limits`` (suites loaded here)."""
+    from dq.isolation import Failure, WorkerPool
+
+    with WorkerPool(1, limits) as pool:
+        out = pool.run(functools.partial(_audit_here, suites=suites, **options), path)
+    if isinstance(out, Failure):
+        raise InputError(f"{path}: could not be read within the limits: {out.message()}")
+    return out
+
+
+def _audit_here(path: Path, **options: Any) -> AuditResult:
+    """In a worker: :func:`audit` in that process."""
+    return audit(path, **options)
 
 
 # -- validate ------------------------------------------------------------------------------------

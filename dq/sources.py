@@ -22,6 +22,7 @@ import csv
 import math
 import re
 import tempfile
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ import polars as pl
 from dq.catalogue import Catalogue, TableSpec, load_catalogue
 from dq.columns import parse_period, parse_temporal, raw_column
 from dq.errors import InputError
+from dq.isolation import note_reading
 from dq.masking import describe_error
 from dq.yamlio import read_yaml, regular_file
 
@@ -38,6 +40,7 @@ __all__ = [
     "TABLE_SUFFIXES",
     "Extract",
     "TableSource",
+    "check_xlsx",
     "detect_encoding",
     "open_extract",
     "parse_period",
@@ -125,8 +128,184 @@ def _scan(path: Path, encoding: str | None) -> pl.LazyFrame:
     raise InputError(f"{path}: unsupported file type {suffix!r} (use {', '.join(TABLE_SUFFIXES)})")
 
 
+#: Caps checked on a workbook before the reader sees it (:func:`check_xlsx`). The reader
+#: (calamine, through fastexcel) allocates every cell of a sheet's extent at once, about 32 bytes
+#: each, so two cells A1 and XFD1048576 ask for 549 GB; a sheet wider than any table's export
+#: or larger than these is refused. A bigger table is better sent as CSV or Parquet.
+XLSX_MAX_ROWS = 1_048_576  # Excel's own last row
+XLSX_MAX_COLUMNS = 1_024  # the widest table of the catalogue has fewer than 100
+XLSX_MAX_CELLS = 32_000_000  # rows x columns of a sheet's extent: ~1 GB in the reader
+XLSX_MAX_PART_BYTES = 1 << 30  # uncompressed size of one part (a sheet's XML, shared strings)
+XLSX_MAX_BYTES = 2 << 30  # uncompressed size of the whole workbook
+XLSX_MAX_RATIO = 100  # uncompressed / compressed size of a part larger than 1 MiB
+XLSX_MAX_PARTS = 10_000
+_XLSX_RATIO_FROM = 1 << 20
+_CELL_REF = re.compile(r"\$?([A-Za-z]{1,8})\$?([0-9]{1,12})")
+
+
+class _Refused(Exception):
+    """A cap hit while scanning a sheet (stops the XML parser)."""
+
+
+def _column_number(letters: str) -> int:
+    n = 0
+    for ch in letters.upper():
+        n = n * 26 + ord(ch) - 64
+    return n
+
+
+def _xlsx_extent_check(path: Path, part: str, rows: int, cols: int, what: str) -> None:
+    where = f"{path}: sheet {part}"
+    if cols > XLSX_MAX_COLUMNS:
+        raise InputError(f"{where}: {what} reaches column {cols:,}, more than the {XLSX_MAX_COLUMNS:,} "
+                         "columns dq reads from a workbook; refused before reading")  # fmt: skip
+    if rows > XLSX_MAX_ROWS:
+        raise InputError(f"{where}: {what} reaches row {rows:,}, more than the {XLSX_MAX_ROWS:,} rows "
+                         "of a sheet; refused before reading")  # fmt: skip
+    if rows * cols > XLSX_MAX_CELLS:
+        raise InputError(
+            f"{where}: {what} spans {rows:,} rows x {cols:,} columns = {rows * cols:,} cells, more than "
+            f"the {XLSX_MAX_CELLS:,} dq reads from a workbook (the reader allocates every cell of "
+            "the extent); refused before reading: send the table as CSV or Parquet"
+        )
+
+
+def _xlsx_worksheets(z: zipfile.ZipFile) -> list[str]:
+    """The parts holding worksheets: those the workbook's relationships name, and any under
+    xl/worksheets/ (a reader may find either)."""
+    names = set(z.namelist())
+    found = {n for n in names if n.startswith("xl/worksheets/") and n.endswith(".xml")}
+    rels = "xl/_rels/workbook.xml.rels"
+    if rels in names and z.getinfo(rels).file_size <= 1 << 20:
+        import xml.etree.ElementTree as ET
+
+        try:
+            root = ET.fromstring(z.read(rels))
+        except (ET.ParseError, zipfile.BadZipFile, OSError, ValueError):
+            root = None
+        for rel in root.iter() if root is not None else ():
+            target = rel.get("Target") or ""
+            if (rel.get("Type") or "").endswith("/worksheet") and target:
+                part = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+                part = str(Path(part)).replace("\\", "/")
+                if part in names:
+                    found.add(part)
+    return sorted(found)
+
+
+def _scan_sheet(path: Path, z: zipfile.ZipFile, part: str) -> int:
+    """Stream one sheet's XML with a bounded parser (expat, a chunk at a time, nothing kept):
+    check the declared dimension and the real extent of its cells; the bytes read."""
+    from xml.parsers import expat
+
+    state = {"row": 0, "col": 0, "rows": 0, "cols": 0}
+
+    def start(name: str, attrs: dict[str, str]) -> None:
+        local = name.rsplit(":", 1)[-1]
+        if local == "c":
+            ref = attrs.get("r")
+            m = _CELL_REF.fullmatch(ref) if ref else None
+            if ref and not m:
+                raise _Refused(f"{path}: sheet {part}: a cell reference that is not one ({_short(ref)}); "
+                               "refused before reading")  # fmt: skip
+            col = _column_number(m.group(1)) if m else state["col"] + 1
+            row = int(m.group(2)) if m else state["row"]
+            state["col"] = col
+            if col > state["cols"] or row > state["rows"]:
+                state["cols"], state["rows"] = max(col, state["cols"]), max(row, state["rows"])
+                _xlsx_extent_check(path, part, state["rows"], state["cols"], "its data")
+        elif local == "row":
+            r = attrs.get("r")
+            state["row"] = int(r) if r and r.isdigit() and len(r) <= 8 else state["row"] + 1
+            state["col"] = 0
+            if state["row"] > state["rows"]:
+                state["rows"] = state["row"]
+                _xlsx_extent_check(path, part, state["rows"], max(1, state["cols"]), "its data")
+        elif local == "dimension":
+            ref = attrs.get("ref") or ""
+            corners = [_CELL_REF.fullmatch(c) for c in ref.split(":")]
+            if ref and all(corners) and len(corners) <= 2:
+                cols = [_column_number(m.group(1)) for m in corners if m]
+                rows = [int(m.group(2)) for m in corners if m]
+                _xlsx_extent_check(path, part, max(rows) - min(rows) + 1, max(cols) - min(cols) + 1,
+                                   f"its declared dimension {_short(ref)}")  # fmt: skip
+            elif ref:
+                raise _Refused(f"{path}: sheet {part}: a dimension that is not a range ({_short(ref)}); "
+                               "refused before reading")  # fmt: skip
+
+    parser = expat.ParserCreate()
+    parser.StartElementHandler = start
+    read = 0
+    with z.open(part) as fh:
+        while chunk := fh.read(1 << 20):
+            read += len(chunk)
+            if read > XLSX_MAX_PART_BYTES:
+                raise InputError(f"{path}: sheet {part} is more than {XLSX_MAX_PART_BYTES:,} bytes "
+                                 "uncompressed; refused before reading")  # fmt: skip
+            parser.Parse(chunk, False)
+        parser.Parse(b"", True)
+    return read
+
+
+def _short(text: str) -> str:
+    return text[:20] + "…" if len(text) > 20 else text
+
+
+def check_xlsx(path: str | Path) -> None:
+    """Refuse a workbook the reader should not see, naming the file and the cap: more parts,
+    bytes (uncompressed, per part and in all) or compression than :data:`XLSX_MAX_PARTS`,
+    :data:`XLSX_MAX_PART_BYTES`, :data:`XLSX_MAX_BYTES`, :data:`XLSX_MAX_RATIO` (a zip bomb), or
+    a sheet whose declared dimension or real extent (its cells' positions, streamed from the
+    sheet's XML) is beyond :data:`XLSX_MAX_ROWS`, :data:`XLSX_MAX_COLUMNS` or
+    :data:`XLSX_MAX_CELLS`. The zip directory is read first; every part is then decompressed
+    once, a chunk at a time, the sheets through a streaming XML parser (nothing is kept)."""
+    p = Path(path)
+    try:
+        with zipfile.ZipFile(p) as z:
+            infos = z.infolist()
+            if len(infos) > XLSX_MAX_PARTS:
+                raise InputError(f"{p}: {len(infos):,} parts in the workbook, more than {XLSX_MAX_PARTS:,}; refused")
+            total = 0
+            for info in infos:
+                total += info.file_size
+                if info.file_size > XLSX_MAX_PART_BYTES:
+                    raise InputError(
+                        f"{p}: part {_short(info.filename)} is {info.file_size:,} bytes uncompressed, more than "
+                        f"{XLSX_MAX_PART_BYTES:,}; refused before reading"
+                    )
+                if info.file_size > _XLSX_RATIO_FROM and info.file_size > XLSX_MAX_RATIO * max(1, info.compress_size):
+                    raise InputError(
+                        f"{p}: part {_short(info.filename)} expands {info.file_size / max(1, info.compress_size):,.0f} "
+                        f"times ({info.compress_size:,} bytes to {info.file_size:,}), more than the "
+                        f"{XLSX_MAX_RATIO} times of a workbook (a zip bomb?); refused before reading"
+                    )
+            if total > XLSX_MAX_BYTES:
+                raise InputError(f"{p}: {total:,} bytes uncompressed, more than the {XLSX_MAX_BYTES:,} of a "
+                                 "workbook dq reads; refused before reading")  # fmt: skip
+            sheets = set(_xlsx_worksheets(z))
+            for info in infos:
+                if info.filename in sheets:
+                    _scan_sheet(p, z, info.filename)
+                elif not info.is_dir():
+                    with z.open(info) as fh:  # decompressed once: a size that lies is a CRC error
+                        while fh.read(1 << 20):
+                            pass
+    except _Refused as exc:
+        raise InputError(str(exc)) from None
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError, ValueError, RuntimeError) as exc:
+        raise InputError(f"{p}: not a readable .xlsx workbook ({type(exc).__name__}: {describe_error(exc)})") from None
+    except Exception as exc:
+        from xml.parsers.expat import ExpatError
+
+        if isinstance(exc, ExpatError):
+            raise InputError(f"{p}: a sheet of the workbook is not well-formed XML ({exc.code}); refused") from None
+        raise
+
+
 def _read_xlsx(path: Path) -> pl.LazyFrame:
-    """The first sheet of a workbook; data on any other sheet is refused, never ignored."""
+    """The first sheet of a workbook; data on any other sheet is refused, never ignored.
+    The workbook passes :func:`check_xlsx` first."""
+    check_xlsx(path)
     sheets = pl.read_excel(path, engine="calamine", sheet_id=0, infer_schema_length=0, raise_if_empty=False)
     names = list(sheets)
     others = [n for n in names[1:] if sheets[n].height or sheets[n].width]
@@ -239,7 +418,9 @@ def read_table(
     cat = catalogue or load_catalogue()
     name = table or p.stem
     spec = cat.table(name)
+    note_reading(p)  # in a worker process (dq.isolation), a crash from here on names the file
     lf = _scan(p, encoding)
+    note_reading(None)
     _check_columns(p, lf, spec)
     return TableSource(name, p, _coerce(lf, spec), spec)
 
