@@ -87,8 +87,8 @@ DEFAULT_LIMITS = Limits()
 def _size(n: int | None) -> str:
     if n is None:
         return "unlimited"
-    if n >= GiB and n % (GiB // 10) == 0:
-        return f"{n / GiB:g} GiB"
+    if n >= GiB:
+        return f"{n / GiB:.3g} GiB"
     return f"{n / (1 << 20):.0f} MiB"
 
 

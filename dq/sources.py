@@ -12,7 +12,9 @@ fractional seconds, ``Z`` or an offset: converted to Asia/Shanghai) or ``YYYYMMD
 slashes also pass as separators. Refused, naming the file: ragged CSV rows, duplicate headers,
 an uploaded ``<col>__raw``, nested (struct/list) values in a catalogue column, symbolic links
 (unless ``follow_symlinks`` and inside the extract) and anything that is not a regular file.
-NaN and ±inf in number columns become null (see docs/robustness.md).
+NaN and ±inf in number columns, and numbers a column's type cannot hold (a uint64 above the
+int64 range), become null in the typed column with their text kept in ``<column>__raw``:
+counted by ``date_parse`` as values that could not be read (see docs/robustness.md).
 """
 
 from __future__ import annotations
@@ -381,11 +383,18 @@ def _coerce(lf: pl.LazyFrame, spec: TableSpec | None) -> pl.LazyFrame:
         elif col.type in ("date", "datetime") and got.is_temporal():
             exprs.append(c.cast(want).alias(col.name))
         elif col.type in ("int", "decimal") and got.is_numeric():
+            # Another number type (a uint64 2**64-1 where int64 is wanted, a float where an
+            # integer is): a value the catalogue's type cannot hold becomes null in the typed
+            # column, and its text is kept in __raw, so that date_parse counts it as a value
+            # that could not be read, never a silent null.
+            exprs.append(c.cast(pl.String).alias(raw_column(col.name)))
             exprs.append(_finite(c.cast(want, strict=False), want).alias(col.name))
-    # A float column that already has the catalogue's type may still hold NaN or ±inf.
+    # A float column that already has the catalogue's type may still hold NaN or ±inf: null in
+    # the typed column, its text in __raw, counted by date_parse like an unreadable text value.
     for col in spec.columns:
         got = schema.get(col.name)
         if got is not None and got == col.dtype and got.is_float():
+            exprs.append(pl.col(col.name).cast(pl.String).alias(raw_column(col.name)))
             exprs.append(_finite(pl.col(col.name), got).alias(col.name))
         # Anything else (e.g. a number where a date is wanted) is left as is: columns_present
         # reports the wrong type and rules on it report a type error.
@@ -393,8 +402,7 @@ def _coerce(lf: pl.LazyFrame, spec: TableSpec | None) -> pl.LazyFrame:
 
 
 def _finite(e: pl.Expr, dtype: pl.DataType) -> pl.Expr:
-    """NaN and ±inf are not amounts: null (counted by date_parse when the upload was text, by
-    not_null otherwise), never a value that passes a range check."""
+    """NaN and ±inf are not amounts: null (counted by date_parse: the text is kept in __raw), never a value that passes a range check."""
     return pl.when(e.is_finite()).then(e) if dtype.is_float() else e
 
 
