@@ -200,7 +200,11 @@ def _worker_main(conn: Connection, limits: Limits, stderr_path: str) -> None:
 # -- in the parent -------------------------------------------------------------------------------
 _FORKSERVER_LOCK = threading.Lock()
 #: Modules the forkserver imports once, so that a worker is a fork of a process that has them.
-PRELOAD = ["dq.batch", "dq.summary", "dq.engine", "dq.sources", "dq.api"]
+#: (Those an audit imports lazily too: each would otherwise be imported again in every worker.)
+PRELOAD = [
+    "dq.batch", "dq.summary", "dq.engine", "dq.sources", "dq.api", "pyarrow", "pyarrow.parquet",
+    "pyarrow.fs", "pyarrow.ipc", "numpy.ma", "cloudpickle", "encodings.utf_8_sig",
+]  # fmt: skip
 
 
 def _context(polars_threads: int | None) -> multiprocessing.context.BaseContext:

@@ -109,13 +109,16 @@ def bomb(path: Path) -> Path:
     return workbook(path, row * (60 * MiB // len(row)))
 
 
-def parquet_bomb(path: Path, rows: int = 2_000_000, width: int = 2_000) -> Path:
-    """A table of ~0.5 MB on disk whose values take 4 GB once read: one 2,000-character text
-    repeated, dictionary-encoded and compressed (written 100,000 rows at a time)."""
-    chunk = pa.table({"visit_id": pa.array(["V" * width] * 100_000)})
-    with pq.ParquetWriter(path, chunk.schema, compression="zstd") as w:
-        for _ in range(rows // 100_000):
-            w.write_table(chunk)
+def parquet_bomb(path: Path, rows: int = 800_000, width: int = 2_000) -> Path:
+    """A table of ~5 MB on disk whose values take 1.6 GB once read (past a 2 GiB address space
+    with the ~1 GB a worker has mapped already): distinct 2,000-character texts, mostly zeros,
+    that compress well, written 100,000 rows at a time. (One text repeated would not do: the
+    reader keeps a dictionary's values once.)"""
+    schema = pa.schema([("visit_id", pa.large_string())])
+    with pq.ParquetWriter(path, schema, compression="zstd", compression_level=1, use_dictionary=False) as w:
+        for start in range(0, rows, 100_000):
+            ids = pl.select(pl.int_range(start, min(rows, start + 100_000)).cast(pl.String).str.zfill(width))
+            w.write_table(pa.table({"visit_id": ids.to_series().to_arrow().cast(pa.large_string())}, schema=schema))
     return path
 
 
