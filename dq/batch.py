@@ -601,7 +601,8 @@ def score_batch(
     rows (:func:`in_threads`), each unit read and audited in a worker process under ``limits``
     (:mod:`dq.isolation`; default :data:`dq.isolation.DEFAULT_LIMITS`; None: in this process,
     unprotected). ``limits`` do not apply to ``map_units`` (a Dask cluster has its own, see
-    :mod:`dq.distributed`). Each outcome is committed to the store as soon as it arrives. ``fix_rows``: failing rows kept per rule for the rows-to-fix
+    :mod:`dq.distributed`). Each outcome is committed to the store as soon as it arrives.
+    ``fix_rows``: failing rows kept per rule for the rows-to-fix
     files (:mod:`dq.fixlist`; 0 = none).
     """
     t0 = time.perf_counter()

@@ -42,7 +42,7 @@ import signal
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -186,7 +186,7 @@ def _worker_main(conn: Connection, limits: Limits, stderr_path: str) -> None:
             _CONN = None
             conn.send(("memory", None))
             return  # a worker that ran out of memory is not trusted with the next unit
-        except BaseException as exc:  # noqa: BLE001 - every failure goes back to the caller
+        except BaseException as exc:
             _CONN = None
             try:
                 conn.send(("raised", exc))
@@ -217,7 +217,7 @@ def _context(polars_threads: int | None) -> multiprocessing.context.BaseContext:
     with _FORKSERVER_LOCK:
         from multiprocessing import forkserver
 
-        if getattr(forkserver._forkserver, "_forkserver_pid", None) is None:  # noqa: SLF001
+        if getattr(forkserver._forkserver, "_forkserver_pid", None) is None:
             ctx.set_forkserver_preload(PRELOAD)
             before = os.environ.get("POLARS_MAX_THREADS")
             if polars_threads:
@@ -378,7 +378,9 @@ class WorkerPool:
                 while True:
                     left = None if deadline is None else deadline - time.monotonic()
                     if left is not None and left <= 0:
-                        return Failure(f"it was stopped after {self.limits.wall:g} seconds, the time limit", reading)
+                        return Failure(
+                            f"it was stopped after {self.limits.wall:g} seconds, the time limit", reading
+                        )
                     if not w.conn.poll(1.0 if left is None else min(left, 1.0)):
                         continue
                     raw = w.conn.recv_bytes()
@@ -391,7 +393,9 @@ class WorkerPool:
             self.received_bytes += len(raw)
             self.largest_result = max(self.largest_result, len(raw))
             if kind == "memory":
-                return Failure(f"it needed more than the {_size(self.limits.memory)} of memory a unit may use", reading)
+                return Failure(
+                    f"it needed more than the {_size(self.limits.memory)} of memory a unit may use", reading
+                )
             healthy = True
             if kind == "raised":
                 raise value
@@ -407,7 +411,9 @@ class WorkerPool:
         tail = w.stderr_tail()
         mem = _size(self.limits.memory)
         if "memory allocation of" in tail or "MemoryError" in tail or "std::bad_alloc" in tail:
-            return Failure(f"it needed more than the {mem} of memory a unit may use (a reader aborted)", reading)
+            return Failure(
+                f"it needed more than the {mem} of memory a unit may use (a reader aborted)", reading
+            )
         if code is not None and code < 0:
             sig = -code
             try:
@@ -417,7 +423,9 @@ class WorkerPool:
             if sig == getattr(signal, "SIGXCPU", -1):
                 return Failure(f"it used more than {self.limits.cpu:g} CPU seconds, the CPU limit", reading)
             if sig == signal.SIGKILL:
-                return Failure("its reader was killed (SIGKILL), most likely by the system for lack of memory", reading)
+                return Failure(
+                    "its reader was killed (SIGKILL), most likely by the system for lack of memory", reading
+                )
             what = "panicked" if "panicked" in tail else "crashed"
             return Failure(f"its reader {what} ({name}, in native code)", reading)
         return Failure(f"its reader stopped unexpectedly (exit status {code})", reading)

@@ -266,18 +266,23 @@ def check_xlsx(path: str | Path) -> None:
         with zipfile.ZipFile(p) as z:
             infos = z.infolist()
             if len(infos) > XLSX_MAX_PARTS:
-                raise InputError(f"{p}: {len(infos):,} parts in the workbook, more than {XLSX_MAX_PARTS:,}; refused")
+                raise InputError(
+                    f"{p}: {len(infos):,} parts in the workbook, more than {XLSX_MAX_PARTS:,}; refused"
+                )
             total = 0
             for info in infos:
                 total += info.file_size
                 if info.file_size > XLSX_MAX_PART_BYTES:
                     raise InputError(
-                        f"{p}: part {_short(info.filename)} is {info.file_size:,} bytes uncompressed, more than "
-                        f"{XLSX_MAX_PART_BYTES:,}; refused before reading"
+                        f"{p}: part {_short(info.filename)} is {info.file_size:,} bytes uncompressed, "
+                        f"more than {XLSX_MAX_PART_BYTES:,}; refused before reading"
                     )
-                if info.file_size > _XLSX_RATIO_FROM and info.file_size > XLSX_MAX_RATIO * max(1, info.compress_size):
+                if info.file_size > _XLSX_RATIO_FROM and info.file_size > XLSX_MAX_RATIO * max(
+                    1, info.compress_size
+                ):
                     raise InputError(
-                        f"{p}: part {_short(info.filename)} expands {info.file_size / max(1, info.compress_size):,.0f} "
+                        f"{p}: part {_short(info.filename)} expands "
+                        f"{info.file_size / max(1, info.compress_size):,.0f} "
                         f"times ({info.compress_size:,} bytes to {info.file_size:,}), more than the "
                         f"{XLSX_MAX_RATIO} times of a workbook (a zip bomb?); refused before reading"
                     )
@@ -294,13 +299,24 @@ def check_xlsx(path: str | Path) -> None:
                             pass
     except _Refused as exc:
         raise InputError(str(exc)) from None
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError, ValueError, RuntimeError) as exc:
-        raise InputError(f"{p}: not a readable .xlsx workbook ({type(exc).__name__}: {describe_error(exc)})") from None
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        EOFError,
+        NotImplementedError,
+        ValueError,
+        RuntimeError,
+    ) as exc:
+        raise InputError(
+            f"{p}: not a readable .xlsx workbook ({type(exc).__name__}: {describe_error(exc)})"
+        ) from None
     except Exception as exc:
         from xml.parsers.expat import ExpatError
 
         if isinstance(exc, ExpatError):
-            raise InputError(f"{p}: a sheet of the workbook is not well-formed XML ({exc.code}); refused") from None
+            raise InputError(
+                f"{p}: a sheet of the workbook is not well-formed XML ({exc.code}); refused"
+            ) from None
         raise
 
 
@@ -402,7 +418,8 @@ def _coerce(lf: pl.LazyFrame, spec: TableSpec | None) -> pl.LazyFrame:
 
 
 def _finite(e: pl.Expr, dtype: pl.DataType) -> pl.Expr:
-    """NaN and ±inf are not amounts: null (counted by date_parse: the text is kept in __raw), never a value that passes a range check."""
+    """NaN and ±inf are not amounts: null (counted by date_parse: the text is kept in __raw),
+    never a value that passes a range check."""
     return pl.when(e.is_finite()).then(e) if dtype.is_float() else e
 
 

@@ -27,7 +27,16 @@ import yaml
 
 from dq.errors import InputError
 
-__all__ = ["INT_RANGE", "MAX_NUMBER_CHARS", "MAX_YAML_BYTES", "MAX_YAML_NODES", "YAMLInputError", "load_yaml", "read_yaml", "regular_file"]
+__all__ = [
+    "INT_RANGE",
+    "MAX_NUMBER_CHARS",
+    "MAX_YAML_BYTES",
+    "MAX_YAML_NODES",
+    "YAMLInputError",
+    "load_yaml",
+    "read_yaml",
+    "regular_file",
+]
 
 #: Longest number read from YAML (characters of the scalar: sign, digits, ``_``, exponent):
 #: Python refuses to convert an integer of more than 4,300 digits, and no value dq reads from
@@ -46,8 +55,11 @@ def _checked(construct: Any, what: str) -> Any:
         text = loader.construct_scalar(node)
         if len(text) > MAX_NUMBER_CHARS:
             digits = sum(ch.isdigit() for ch in text)
-            raise _NumberRefused(None, None, f"{what} of {digits:,} digits, more than the "
-                                 f"{MAX_NUMBER_CHARS} characters a number may have", node.start_mark)  # fmt: skip
+            raise _NumberRefused(
+                None, None,
+                f"{what} of {digits:,} digits, more than the {MAX_NUMBER_CHARS} characters a number may have",
+                node.start_mark,
+            )  # fmt: skip
         value = construct(loader, node)
         if isinstance(value, int) and not INT_RANGE[0] <= value <= INT_RANGE[1]:
             raise _NumberRefused(None, None, f"{what} outside the range of a 64-bit integer "
@@ -61,7 +73,9 @@ class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[mi
     """The safe loader, with numbers checked before they are converted."""
 
 
-_Loader.add_constructor("tag:yaml.org,2002:int", _checked(yaml.SafeLoader.construct_yaml_int, "a whole number"))
+_Loader.add_constructor(
+    "tag:yaml.org,2002:int", _checked(yaml.SafeLoader.construct_yaml_int, "a whole number")
+)
 _Loader.add_constructor("tag:yaml.org,2002:float", _checked(yaml.SafeLoader.construct_yaml_float, "a number"))
 
 

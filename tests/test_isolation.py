@@ -95,7 +95,9 @@ def corner(path: Path) -> Path:
 
 def far_column(path: Path) -> Path:
     """One cell in column 1,000,000 (BDWGN): the reader hangs for good."""
-    return workbook(path, '<row r="1">' + _cell("A1", "visit_id") + _cell(f"{_column(1_000_000)}1", "x") + "</row>")
+    return workbook(
+        path, '<row r="1">' + _cell("A1", "visit_id") + _cell(f"{_column(1_000_000)}1", "x") + "</row>"
+    )
 
 
 def declared(path: Path) -> Path:
@@ -118,7 +120,9 @@ def parquet_bomb(path: Path, rows: int = 800_000, width: int = 2_000) -> Path:
     with pq.ParquetWriter(path, schema, compression="zstd", compression_level=1, use_dictionary=False) as w:
         for start in range(0, rows, 100_000):
             ids = pl.select(pl.int_range(start, min(rows, start + 100_000)).cast(pl.String).str.zfill(width))
-            w.write_table(pa.table({"visit_id": ids.to_series().to_arrow().cast(pa.large_string())}, schema=schema))
+            w.write_table(
+                pa.table({"visit_id": ids.to_series().to_arrow().cast(pa.large_string())}, schema=schema)
+            )
     return path
 
 
@@ -300,7 +304,7 @@ def test_each_hostile_unit_is_an_error_naming_its_reason(batch, uid, fragments):
 
 def test_out_of_type_values_are_counted_not_nulled(batch):
     res = Store(batch["store"]).results(P, "X07")
-    row = res.filter((pl.col("rule") == "OV-102")).row(0, named=True)
+    row = res.filter(pl.col("rule") == "OV-102").row(0, named=True)
     assert row["failed"] == 2, row
 
 

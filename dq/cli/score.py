@@ -50,14 +50,18 @@ def add_limits(p: argparse.ArgumentParser) -> None:
     from dq.isolation import DEFAULT_LIMITS as D
 
     g = p.add_argument_group("limits of the reading of a unit (in a worker process)")
-    g.add_argument("--memory-limit", type=_size, metavar="SIZE",
-                   help=f"address space of each worker, e.g. 4G, 512M (default {D.memory >> 30}G)")  # fmt: skip
+    g.add_argument(
+        "--memory-limit", type=_size, metavar="SIZE",
+        help=f"address space of each worker, e.g. 4G, 512M (default {(D.memory or 0) >> 30}G)",
+    )  # fmt: skip
     g.add_argument("--cpu-limit", type=_seconds, metavar="SECONDS",
                    help=f"CPU seconds per unit (default {D.cpu:g})")  # fmt: skip
     g.add_argument("--time-limit", type=_seconds, metavar="SECONDS",
                    help=f"seconds per unit before its worker is killed (default {D.wall:g})")  # fmt: skip
-    g.add_argument("--no-isolation", action="store_true",
-                   help="read and audit in this process, without limits (a crashing reader stops the run)")  # fmt: skip
+    g.add_argument(
+        "--no-isolation", action="store_true",
+        help="read and audit in this process, without limits (a crashing reader stops the run)",
+    )  # fmt: skip
 
 
 def limits_from(args: argparse.Namespace):
