@@ -323,3 +323,37 @@ def test_dq_audit_past_a_limit_exits_2_naming_the_limit(tmp_path):
     assert p.returncode == 2, p.stderr
     assert f"{f}: could not be read within the limits" in p.stderr and "2 GiB of memory" in p.stderr, p.stderr
     assert "Traceback" not in p.stderr
+
+
+def test_ctrl_c_at_the_terminal_stops_the_batch_and_its_workers(tmp_path):
+    """A terminal's Ctrl-C reaches the whole process group, workers included: they ignore it,
+    the batch stops between units (exit 130, run interrupted), and no worker is left behind."""
+    from fixtures_batches import batch_with_a_broken_unit
+
+    batch = batch_with_a_broken_unit(tmp_path / "batch", seed=11)
+    store = tmp_path / "history"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dq", "score", str(batch), "--period", P, "--store", str(store),
+         "--threads", "2"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=_env(), start_new_session=True,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if line.startswith("[") and (" ok " in line or " error " in line):
+            os.killpg(proc.pid, signal.SIGINT)
+            break
+    rest = proc.stderr.read()
+    proc.wait(timeout=120)
+    assert proc.returncode == 130, rest
+    assert "dq: interrupted" in rest and "Traceback" not in rest
+    (run,) = Store(store).runs().to_dicts()
+    assert run["status"] == "interrupted"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # the forkserver and workers leave with the batch
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.2)
+    else:
+        pytest.fail("processes of the interrupted batch are still running")
