@@ -56,10 +56,10 @@ import polars as pl
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from dq.checks import REGISTRY  # noqa: E402
-from dq.checks.conformance import ICD10_PATTERN  # noqa: E402
-from dq.engine import evaluate_frame  # noqa: E402
-from dq.suite import Rule, Threshold  # noqa: E402
+from dq.engine.checks import REGISTRY  # noqa: E402
+from dq.engine.checks.conformance import ICD10_PATTERN  # noqa: E402
+from dq.engine.evaluate import evaluate_frame  # noqa: E402
+from dq.engine.suite import Rule, Threshold  # noqa: E402
 
 TABLE = "bench_outpatient"
 VISIT_TYPES = ["1", "2", "3", "9"]

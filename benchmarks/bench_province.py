@@ -126,9 +126,9 @@ def score_on_cluster(
     no-op seconds per task)."""
     from distributed import as_completed
 
-    from dq.batch import score_batch
-    from dq.distributed import cluster_client, dask_map_units
-    from dq.store import Store
+    from dq.batch.cluster import cluster_client, dask_map_units
+    from dq.batch.local import score_batch
+    from dq.store.history import Store
 
     t = time.perf_counter()
     with cluster_client(workers=workers) as client:

@@ -8,7 +8,7 @@ then projects scale 1.0 by a straight line through the first and last scale:
     .venv/bin/python benchmarks/bench_score.py --scales 0.1 0.3 [--streaming] [--keep]
 
 ``--floor`` compares, in ONE run on the SAME batch, the read floor -- every table of every unit
-read and materialised by dq's own readers (:func:`dq.sources.open_extract`, typed columns parsed),
+read and materialised by dq's own readers (:func:`dq.io.sources.open_extract`, typed columns parsed),
 no rule at all -- with `dq score` of that batch, and prints both and their ratio. The two run in
 alternate child processes, ``--rounds`` times each, and the best of each is kept (the machine may
 be shared: the ratio of one run is the figure to read, not the absolute seconds):
@@ -16,7 +16,7 @@ be shared: the ratio of one run is the figure to read, not the absolute seconds)
     .venv/bin/python benchmarks/bench_score.py --floor --scales 0.1 [--rounds 2] [--workers N | --threads N]
 
 ``--isolation`` adds, in the same rounds, `dq score --no-isolation` (every unit read in the scoring
-process, as before dq.isolation), and prints the cost of reading in worker processes. CPU is
+process, as before dq.io.isolation), and prints the cost of reading in worker processes. CPU is
 counted for the whole process tree: this process reaps the forkserver and workers dq leaves
 behind (Linux, PR_SET_CHILD_SUBREAPER), which a plain wait4 of `dq score` would miss.
 
@@ -47,7 +47,7 @@ PERIOD = "2020-09"
 # The read floor: what dq's readers cost with no rule at all. Every table file of every unit is
 # opened as dq opens it (manifest, encoding detection, CSV transcoding, typed columns parsed with
 # the raw text kept) and materialised in memory, one table at a time, with the Polars engine
-# dq score's audit uses for it (in-memory up to dq.engine.IN_MEMORY_ROWS rows, streaming
+# dq score's audit uses for it (in-memory up to dq.engine.evaluate.IN_MEMORY_ROWS rows, streaming
 # above; Polars' default engine would cost ~12 % more at scale 0.1 and flatter the ratio).
 # With a second argument N > 1 the units are read N at a time in threads, as `dq score` audits
 # them by default: the like-for-like floor of a threaded score.
@@ -56,9 +56,9 @@ import sys, time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 import polars as pl
-from dq.catalogue import load_catalogue
-from dq.engine import IN_MEMORY_ROWS, _rows_hint
-from dq.sources import open_extract
+from dq.io.catalogue import load_catalogue
+from dq.engine.evaluate import IN_MEMORY_ROWS, _rows_hint
+from dq.io.sources import open_extract
 cat = load_catalogue()
 base = Path(sys.argv[1])
 threads = int(sys.argv[2]) if len(sys.argv) > 2 else 1
@@ -158,7 +158,7 @@ def score_cmd(py: str, root: Path, store: Path, args: argparse.Namespace) -> lis
 
 def score_threads(args: argparse.Namespace) -> int:
     """The units `dq score` audits at once here: --threads, else dq's default."""
-    from dq.batch import DEFAULT_THREADS
+    from dq.batch.local import DEFAULT_THREADS
 
     return args.threads or DEFAULT_THREADS
 

@@ -66,12 +66,12 @@ def main() -> int:
 
     from aiosmtpd.controller import Controller
 
-    from dq.batch import score_batch
-    from dq.contacts import load_contacts
-    from dq.deliveries import DeliveryLog
+    from dq.batch.local import score_batch
+    from dq.delivery.contacts import load_contacts
+    from dq.delivery.send import SmtpSettings, send_period
     from dq.report.files import render_period
-    from dq.send import SmtpSettings, send_period
-    from dq.store import Store
+    from dq.store.deliveries import DeliveryLog
+    from dq.store.history import Store
     from dq.synth import generate
 
     base = args.keep or Path(tempfile.mkdtemp(prefix="dq-bench-send-"))

@@ -23,10 +23,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from dq.batch import score_batch
+from dq.batch.local import score_batch
 from dq.cli.history import history_rows
 from dq.report.files import _period_data
-from dq.store import Store
+from dq.store.history import Store
 from dq.synth import generate
 
 PERIOD = "2020-09"

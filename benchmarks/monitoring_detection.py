@@ -15,8 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from dq.batch import score_batch
-from dq.store import Store
+from dq.batch.local import score_batch
+from dq.store.history import Store
 from dq.synth.series import DEFAULT_UNITS, detection, series
 
 

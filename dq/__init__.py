@@ -19,6 +19,8 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from dq.api import audit, validate
+    from dq.engine.results import SCHEMA_VERSION, AuditResult, RuleResult, TableInfo, results_frame
+    from dq.engine.suite import Rule, Suite, load_suites
     from dq.errors import (
         CheckError,
         DQError,
@@ -31,21 +33,19 @@ if TYPE_CHECKING:
         SuiteError,
         UsageError,
     )
-    from dq.registry import RegistryError, UnknownUnitError
-    from dq.results import SCHEMA_VERSION, AuditResult, RuleResult, TableInfo, results_frame
-    from dq.suite import Rule, Suite, load_suites
+    from dq.io.registry import RegistryError, UnknownUnitError
 
 _EXPORTS = {
     "audit": "dq.api",
     "validate": "dq.api",
-    "load_suites": "dq.suite",
-    "Rule": "dq.suite",
-    "Suite": "dq.suite",
-    "AuditResult": "dq.results",
-    "RuleResult": "dq.results",
-    "TableInfo": "dq.results",
-    "SCHEMA_VERSION": "dq.results",
-    "results_frame": "dq.results",
+    "load_suites": "dq.engine.suite",
+    "Rule": "dq.engine.suite",
+    "Suite": "dq.engine.suite",
+    "AuditResult": "dq.engine.results",
+    "RuleResult": "dq.engine.results",
+    "TableInfo": "dq.engine.results",
+    "SCHEMA_VERSION": "dq.engine.results",
+    "results_frame": "dq.engine.results",
     "DQError": "dq.errors",
     "SuiteError": "dq.errors",
     "Problem": "dq.errors",
@@ -56,8 +56,8 @@ _EXPORTS = {
     "OutputError": "dq.errors",
     "CheckError": "dq.errors",
     "NotApplicable": "dq.errors",
-    "RegistryError": "dq.registry",
-    "UnknownUnitError": "dq.registry",
+    "RegistryError": "dq.io.registry",
+    "UnknownUnitError": "dq.io.registry",
 }
 
 __all__ = [

@@ -25,13 +25,13 @@ from typing import Any
 import polars as pl
 import yaml
 
-from dq.catalogue import Catalogue, Column, TableSpec, load_catalogue
-from dq.columns import parse_period
+from dq.engine.results import AuditResult, RuleResult
+from dq.engine.suite import Rule, Suite, load_suites, suite_from_data
 from dq.errors import InputError, Problem, SuiteError, UsageError
-from dq.isolation import Limits
-from dq.results import AuditResult, RuleResult
-from dq.suite import Rule, Suite, load_suites, suite_from_data
-from dq.yamlio import load_yaml
+from dq.io.catalogue import Catalogue, Column, TableSpec, load_catalogue
+from dq.io.isolation import Limits
+from dq.io.period import Period
+from dq.io.yamlio import load_yaml
 
 __all__ = ["FRAME_TABLE", "audit", "validate"]
 
@@ -49,7 +49,7 @@ def _samples(samples: int) -> int:
 
 def _period(period: str | None) -> str | None:
     if period is not None:
-        parse_period(period)
+        Period.parse(period)
     return period
 
 
@@ -69,7 +69,7 @@ def _table_name(name: str, catalogue: Catalogue) -> str:
         raise UsageError(
             f"unknown table {name!r}"
             + (f"; did you mean '{hint[0]}'?" if hint else "")
-            + " (see dq/rules/catalogue.yaml)"
+            + " (see rules/catalogue.yaml)"
         )
     return name
 
@@ -93,13 +93,13 @@ def audit(
     ``period``: the audited month ``YYYY-MM`` (default: the manifest's). ``samples``: failing rows
     kept per rule, identifiers masked. ``table``: the catalogue table a lone file holds (default:
     the file's name without its suffix); a lone file is audited with that table's suites only.
-    ``limits``: read and audit in a child process under these limits (:mod:`dq.isolation`; the
+    ``limits``: read and audit in a child process under these limits (:mod:`dq.io.isolation`; the
     CLI's default); a reader that crashes, runs out of memory or time there raises an
     :class:`~dq.errors.InputError` "<path>: could not be read within the limits: …". Default:
     in this process.
     """
-    from dq.engine import audit_extract
-    from dq.sources import Extract, open_extract, read_table
+    from dq.engine.evaluate import audit_extract
+    from dq.io.sources import Extract, open_extract, read_table
 
     cat = catalogue or load_catalogue()
     samples, period = _samples(samples), _period(period)
@@ -137,7 +137,7 @@ def audit(
 
 def _audit_isolated(path: Path, suites: list[Suite], limits: Limits, **options: Any) -> AuditResult:
     """:func:`audit` of ``path`` in one worker process under ``limits`` (suites loaded here)."""
-    from dq.isolation import Failure, WorkerPool
+    from dq.io.isolation import Failure, WorkerPool
 
     with WorkerPool(1, limits) as pool:
         out = pool.run(functools.partial(_audit_here, suites=suites, **options), path)
@@ -168,7 +168,7 @@ class _FrameColumn(Column):
     frame_dtype: pl.DataType | None = None
 
     @property
-    def dtype(self) -> pl.DataType:  # type: ignore[override]
+    def dtype(self) -> pl.DataType:
         return self.frame_dtype if self.frame_dtype is not None else super().dtype
 
 
@@ -243,8 +243,8 @@ def validate(
     masking) the frame follows; without it the rules are checked against the frame's own
     columns. Returns one :class:`RuleResult` per rule, in order.
     """
-    from dq.engine import evaluate_frame
-    from dq.sources import _coerce
+    from dq.engine.evaluate import evaluate_frame
+    from dq.io.sources import _coerce
 
     if not isinstance(frame, pl.DataFrame | pl.LazyFrame):
         module = type(frame).__module__.split(".")[0]

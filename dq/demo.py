@@ -31,10 +31,10 @@ def run_demo(
     progress: bool = False,
 ) -> dict[str, Path]:
     """Run the main job end to end into ``out``; return the paths of what a user opens first."""
-    from dq.batch import score_batch, score_published
-    from dq.outputs import ensure_dir
+    from dq.batch.local import score_batch, score_published
+    from dq.io.outputs import ensure_dir
     from dq.report.files import campaign_report, render_campaign_file, render_period
-    from dq.store import Store
+    from dq.store.history import Store
     from dq.synth import generate
 
     out = Path(out)
@@ -67,7 +67,7 @@ def run_demo(
     for line in growth_lines(report):
         say(line)
     say(f"writing each unit's e-mail of {AFTER} (dry run of dq send, example.org addresses)")
-    from dq.send import demo_outbox
+    from dq.delivery.send import demo_outbox
 
     outbox = demo_outbox(store, AFTER, reports, out, lang=lang)
 
@@ -91,7 +91,7 @@ def growth_lines(report) -> list[str]:
     """The synthetic campaign's average per-unit growth per kind next to the newsletter's,
     whether it is within :data:`TARGET_POINTS` of it, the grades before and the units worse."""
     from dq.report.campaign import NEWSLETTER_GROWTH
-    from dq.scoring import grade_for, load_scoring
+    from dq.scoring.scores import grade_for, load_scoring
 
     cfg = load_scoring()
     names = {"district": "districts", "hospital": "hospitals"}

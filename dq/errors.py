@@ -7,8 +7,8 @@
     │   │                       (period, count, option pair); also a ValueError
     │   ├── StoreError          the history store is not a folder or cannot be read
     │   ├── PublishedError      a published table is missing or a cell is malformed (a ValueError)
-    │   ├── RegistryError       the unit registry CSV is invalid (dq.registry; a ValueError)
-    │   └── UnknownUnitError    a unit name or id is not in the registry (dq.registry; a LookupError)
+    │   ├── RegistryError       the unit registry CSV is invalid (dq.io.registry; a ValueError)
+    │   └── UnknownUnitError    a unit name or id is not in the registry (dq.io.registry; a LookupError)
     ├── OutputError             an output folder or file cannot be written
     └── CheckError              a rule cannot be compiled or run (becomes a result with status error)
         └── NotApplicable       the rule has nothing to judge (e.g. a referenced table was not

@@ -1,6 +1,6 @@
 """dq's findings on the newsletters' published figures, as a Markdown table.
 
-Scores every published period of ``datasets/nanjing`` (``dq.batch.score_published`` into a
+Scores every published period of ``datasets/nanjing`` (``dq.batch.local.score_published`` into a
 temporary store) and lists every failing or warning rule: per unit the printed value and the
 limit it breaks, per published table the stated 合计 and the sum dq computed.
 
@@ -26,11 +26,11 @@ if str(REPO) not in sys.path:  # run from a checkout
     sys.path.insert(0, str(REPO))
 
 import dq  # noqa: E402
-from dq.batch import BatchOutcome, score_published  # noqa: E402
-from dq.published import available_periods  # noqa: E402
-from dq.results import RuleResult  # noqa: E402
-from dq.store import Store  # noqa: E402
-from dq.suite import Rule, load_suites  # noqa: E402
+from dq.batch.local import BatchOutcome, score_published  # noqa: E402
+from dq.engine.results import RuleResult  # noqa: E402
+from dq.engine.suite import Rule, load_suites  # noqa: E402
+from dq.io.published import available_periods  # noqa: E402
+from dq.store.history import Store  # noqa: E402
 
 __all__ = ["TableFinding", "UnitFinding", "render", "run", "table_findings", "unit_findings"]
 

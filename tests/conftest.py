@@ -1,6 +1,6 @@
 """Shared helpers for the check, engine and CLI tests.
 
-* :func:`make_rule` builds a real :class:`dq.suite.Rule` through the suite loader, from a YAML
+* :func:`make_rule` builds a real :class:`dq.engine.suite.Rule` through the suite loader, from a YAML
   suite written to a temporary file, so every test also exercises validation.
 * :func:`run` evaluates rules on a tiny in-memory table and returns results by rule id.
 * :func:`gb11643` computes a valid 18-digit resident ID number.
@@ -19,11 +19,11 @@ import polars as pl
 import pytest
 import yaml
 
-from dq.catalogue import load_catalogue
-from dq.engine import evaluate_frame
-from dq.results import RuleResult
-from dq.sources import _coerce
-from dq.suite import Rule, load_suites
+from dq.engine.evaluate import evaluate_frame
+from dq.engine.results import RuleResult
+from dq.engine.suite import Rule, load_suites
+from dq.io.catalogue import load_catalogue
+from dq.io.sources import _coerce
 
 CATALOGUE = load_catalogue()
 
@@ -115,7 +115,7 @@ def frame(
     """A LazyFrame from a dict of columns.
 
     Columns take the catalogue's type for ``table`` unless ``schema`` overrides it. With
-    ``raw=True`` every column is text and the reader's coercion (``dq.sources._coerce``) types it,
+    ``raw=True`` every column is text and the reader's coercion (``dq.io.sources._coerce``) types it,
     as when a CSV is read.
     """
     if isinstance(data, pl.LazyFrame):

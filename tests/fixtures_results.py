@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dq.results import RuleResult
+from dq.engine.results import RuleResult
 
 
 def record_result(failed: int) -> RuleResult:

@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 import dq
-from dq.results import STATUSES
-from dq.suite import load_suites
+from dq.engine.results import STATUSES
+from dq.engine.suite import load_suites
 
 REPO = Path(__file__).resolve().parents[1]
 EXTRACT = REPO / "examples" / "extract"

@@ -18,12 +18,12 @@ import polars as pl
 import pytest
 import yaml
 
-from dq.batch import evaluate_submissions
-from dq.catalogue import default_rules_dir
+from dq.batch.local import evaluate_submissions
 from dq.cli import main
-from dq.store import Store
-from dq.suite import load_suites
-from dq.summary import summary_frame
+from dq.engine.suite import load_suites
+from dq.io.catalogue import default_rules_dir
+from dq.scoring.summary import summary_frame
+from dq.store.history import Store
 
 P = "2020-09"
 DT = datetime
@@ -138,7 +138,7 @@ def score(capsys, *args: str) -> tuple[int, dict]:
 @pytest.fixture(scope="module", autouse=True)
 def suites_loaded_once():
     """Loading (and validating) every suite takes seconds; each `dq score` here uses the same."""
-    import dq.batch
+    import dq.batch.local
 
     cache: dict = {}
 
@@ -149,7 +149,7 @@ def suites_loaded_once():
         return cache[key]
 
     with pytest.MonkeyPatch.context() as m:
-        m.setattr(dq.batch, "load_suites", cached)
+        m.setattr(dq.batch.local, "load_suites", cached)
         yield
 
 
@@ -315,7 +315,7 @@ def test_evaluate_submissions_compares_each_unit_with_all_peers():
 
 
 def _published_frames():
-    from dq.published import data_dir, load_collection
+    from dq.io.published import data_dir, load_collection
 
     root = data_dir(None)
     for period in sorted({f.name[:7] for f in root.glob("*_collection_*.csv")}):
@@ -331,8 +331,8 @@ def test_evaluate_submissions_all_units_at_once_equals_unit_by_unit():
     """The one-query evaluation of every unit gives each unit exactly the results of the
     submission suite narrowed to that unit (the unit-by-unit path), on every published month,
     whose units include peer outliers, copied figures and missing declarations."""
-    from dq.batch import _evaluate_submissions_per_unit
-    from dq.engine import evaluate_by_unit
+    from dq.batch.local import _evaluate_submissions_per_unit
+    from dq.engine.evaluate import evaluate_by_unit
 
     suites = load_suites([default_rules_dir() / "suites" / "submission"])
     rules = [r for s in suites if s.table == "submission_summary" for r in s.rules]

@@ -13,13 +13,13 @@ import re
 import polars as pl
 import pytest
 
-from dq.batch import score_batch, score_published
+from dq.batch.local import score_batch, score_published
 from dq.cli import main
 from dq.errors import UsageError
 from dq.report.campaign import build_campaign
 from dq.report.files import render_campaign_file, render_period
 from dq.report.model import PeriodData
-from dq.store import Store
+from dq.store.history import Store
 from dq.synth import generate
 
 UNITS = ["D01", "D02", "D06", "H002", "H003", "H010", "H017", "H022"]
@@ -152,7 +152,7 @@ def test_unit_report_losses_add_up(campaign):
 
 
 def test_samples_show_blanks_and_round_binary_noise():
-    from dq.catalogue import load_catalogue
+    from dq.io.catalogue import load_catalogue
     from dq.report.model import sample_table
 
     rows = [

@@ -16,9 +16,9 @@ from urllib.parse import unquote, urlparse
 import pytest
 from test_report_browser import CHROMIUM, Browser
 
-from dq.batch import score_batch
+from dq.batch.local import score_batch
 from dq.report.files import render_campaign_file, render_period
-from dq.store import Store
+from dq.store.history import Store
 from dq.synth import generate
 
 pytestmark = pytest.mark.skipif(

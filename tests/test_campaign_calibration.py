@@ -14,13 +14,13 @@ import json
 import polars as pl
 import pytest
 
-from dq.batch import score_batch
-from dq.catalogue import load_catalogue
+from dq.batch.local import score_batch
 from dq.demo import AFTER, BEFORE, TARGET_POINTS, growth_lines
+from dq.io.catalogue import load_catalogue
 from dq.report.campaign import NEWSLETTER_GROWTH
 from dq.report.files import campaign_report
-from dq.scoring import grade_for, load_scoring
-from dq.store import Store
+from dq.scoring.scores import grade_for, load_scoring
+from dq.store.history import Store
 from dq.synth import generate
 
 SEED, SCALE = 7, 0.001  # dq demo's defaults

@@ -11,7 +11,7 @@ import yaml
 from conftest import id18, rule_dict, suite_yaml
 
 from dq.cli import main
-from dq.results import RuleResult
+from dq.engine.results import RuleResult
 
 GOOD_ID = id18()
 PI_CSV = (

@@ -220,12 +220,12 @@ def test_json_errors_on_stdout(capsys, a_file) -> None:
 
 
 def test_a_bug_is_exit_3_with_please_report(capsys, monkeypatch) -> None:
-    import dq.checks
+    import dq.engine.checks
 
     def broken():
         raise ZeroDivisionError("division by zero")
 
-    monkeypatch.setattr(dq.checks, "check_catalogue", broken)  # a stand-in for a defect in dq
+    monkeypatch.setattr(dq.engine.checks, "check_catalogue", broken)  # a stand-in for a defect in dq
     line = fails(capsys, "checks", code=3)
     assert "please report" in line and "ZeroDivisionError" in line
     assert main(["checks", "--format", "json"]) == 3

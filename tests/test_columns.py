@@ -8,7 +8,7 @@ import random
 import polars as pl
 import pytest
 
-from dq.columns import _parse_any, parse_temporal
+from dq.io.columns import _parse_any, parse_temporal
 
 FORMS = [
     "20200901083015",
@@ -86,7 +86,7 @@ def test_all_null_and_empty() -> None:
 def test_blank_test_strips_the_same_characters_as_strip_chars() -> None:
     """blank_or_null's whitespace test agrees with strip_chars() == "" on every code point,
     alone, padded and after a letter."""
-    from dq.checks.base import blank_or_null
+    from dq.engine.checks.base import blank_or_null
 
     chars = [chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000]
     values = [*chars, *(f" {c}\t" for c in chars), *(f"a{c}" for c in chars), "", None]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from dq.suite import load_suites
+from dq.engine.suite import load_suites
 from dq.synth import KINDS, SUBMISSION_KINDS, generate
 from dq.synth.crosscheck import crosscheck
 

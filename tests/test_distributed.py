@@ -15,14 +15,14 @@ distributed = pytest.importorskip("distributed")
 
 from fixtures_batches import PERIOD, UNITS, batch_with_a_broken_unit  # noqa: E402
 
-from dq.batch import score_batch  # noqa: E402
-from dq.distributed import (  # noqa: E402
+from dq.batch.cluster import (  # noqa: E402
     cluster_client,
     dask_map_units,
     polars_threads_per_worker,
     score_batch_on_cluster,
 )
-from dq.store import Store  # noqa: E402
+from dq.batch.local import score_batch  # noqa: E402
+from dq.store.history import Store  # noqa: E402
 
 
 @pytest.fixture(scope="module")

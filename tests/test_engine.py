@@ -12,9 +12,9 @@ from conftest import CATALOGUE, NOW, id18, make_rule, rule_dict, run, suite_yaml
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from dq.engine import audit_extract, evaluate_frame
-from dq.sources import open_extract
-from dq.suite import load_suites
+from dq.engine.evaluate import audit_extract, evaluate_frame
+from dq.engine.suite import load_suites
+from dq.io.sources import open_extract
 
 D, DT = dt.date, dt.datetime
 OV = "outpatient_visit"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 from conftest import CATALOGUE, NOW, make_rule
 
-from dq.engine import evaluate_frame
+from dq.engine.evaluate import evaluate_frame
 
 OV = "outpatient_visit"
 
@@ -27,19 +27,19 @@ def test_a_foreign_key_looks_in_each_extracts_own_table() -> None:
 def test_expressions_kept_between_units_never_hold_a_units_referenced_keys() -> None:
     # A foreign key's plan holds the referenced keys of its own extract: keeping it for the next
     # unit would keep every unit's keys in memory for the whole batch (a city-month: +0.7 GB).
-    import dq.engine
+    import dq.engine.evaluate
 
     fk = make_rule(
         "foreign_key", {"column": "patient_id", "references": "patient_index.patient_id"}, table=OV, id="FK"
     )
     nn = make_rule("not_null", {"column": "visit_id"}, table=OV, id="NN")
     visits = pl.LazyFrame({"visit_id": ["v1", None], "patient_id": ["p1", "p2"]})
-    dq.engine._PASS.clear()
+    dq.engine.evaluate._PASS.clear()
     for unit in range(3):
         patients = pl.LazyFrame({"patient_id": [f"p{unit}"]})
         _, results = evaluate_frame(
             visits, [fk, nn], OV, catalogue=CATALOGUE, tables={"patient_index": patients}, now=NOW
         )
         assert [r.status for r in results] == ["fail", "fail"]
-    kept = [plan.rule.id for plan, _ in dq.engine._PASS.values()]
+    kept = [plan.rule.id for plan, _ in dq.engine.evaluate._PASS.values()]
     assert kept == ["NN"]  # the rule without joins, once for the three units

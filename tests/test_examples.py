@@ -9,9 +9,9 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from dq.catalogue import load_catalogue
 from dq.cli import main
-from dq.suite import load_suites
+from dq.engine.suite import load_suites
+from dq.io.catalogue import load_catalogue
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"

@@ -11,11 +11,11 @@ import json
 
 import pytest
 
-from dq.batch import score_batch, score_published
+from dq.batch.local import score_batch, score_published
 from dq.cli import main
-from dq.explain import rule_losses, unit_losses
-from dq.scoring import load_scoring
-from dq.store import Store
+from dq.report.explain import rule_losses, unit_losses
+from dq.scoring.scores import load_scoring
+from dq.store.history import Store
 from dq.synth import generate
 
 UNITS = ["D01", "D05", "H001", "H010", "H022"]

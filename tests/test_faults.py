@@ -18,7 +18,7 @@ import polars as pl
 import pytest
 from test_batch import hospital
 
-from dq.store import Store
+from dq.store.history import Store
 
 P = "2020-09"
 UNITS = [f"H{i:03d}" for i in range(1, 7)]

@@ -15,12 +15,12 @@ import openpyxl
 import polars as pl
 import pytest
 
-from dq.batch import score_batch
-from dq.catalogue import load_catalogue
-from dq.fixlist import fix_file_names, fix_rules, read_fix_rows, write_fix_files
-from dq.results import RuleResult
-from dq.sources import open_extract
-from dq.store import Store
+from dq.batch.fixlist import fix_file_names, fix_rules, read_fix_rows, write_fix_files
+from dq.batch.local import score_batch
+from dq.engine.results import RuleResult
+from dq.io.catalogue import load_catalogue
+from dq.io.sources import open_extract
+from dq.store.history import Store
 from dq.synth import generate
 
 CAT = load_catalogue()

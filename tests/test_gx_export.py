@@ -19,11 +19,11 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dq.catalogue import load_catalogue
 from dq.cli import main
-from dq.engine import evaluate_frame
-from dq.gx import batch_frame, rule_expectation, to_gx_suite
-from dq.suite import Suite, load_suites
+from dq.engine.evaluate import evaluate_frame
+from dq.engine.suite import Suite, load_suites
+from dq.interop.gx import batch_frame, rule_expectation, to_gx_suite
+from dq.io.catalogue import load_catalogue
 
 pytestmark = pytest.mark.filterwarnings("ignore:This pattern is interpreted as a regular expression")
 
@@ -165,7 +165,7 @@ def test_export_loads_into_gx(exported):
 
 # ---------------------------------------------------------------- same counts as dq
 def _gx_frame(df: pl.DataFrame):
-    """What a GX user validates: the frame as dq.gx.batch_frame hands it over."""
+    """What a GX user validates: the frame as dq.interop.gx.batch_frame hands it over."""
     return batch_frame(df, TABLE, CATALOGUE)
 
 
@@ -288,7 +288,7 @@ def test_cli_invalid_suite_is_a_usage_error(tmp_path, capsys):
 
 # ---------------------------------------------------------------- each check's own mapping
 def test_every_mapped_expectation_type_exists_in_gx():
-    from dq.checks import REGISTRY
+    from dq.engine.checks import REGISTRY
 
     mapped = {c.name: c.gx.expectations for c in REGISTRY.values() if c.gx is not None}
     assert {"not_null", "in_set", "regex", "icd10", "icd9cm3", "length", "between", "unique"} <= set(mapped)
@@ -299,7 +299,7 @@ def test_every_mapped_expectation_type_exists_in_gx():
 
 
 def test_exported_types_are_the_ones_each_check_declares(exported):
-    from dq.checks import REGISTRY
+    from dq.engine.checks import REGISTRY
 
     for e in exported["expectations"]:
         assert e["type"] in REGISTRY[e["meta"]["dq_check"]].gx.expectations, e

@@ -1,7 +1,7 @@
 """Great Expectations both ways, on raw extracts, with real GX 1.x.
 
 * Export: the shipped suites, exported and validated by GX on a table loaded with
-  ``dq.gx.load_batch`` (dq's typing, blanks as null, uploaded text as ``<column>__raw``), count
+  ``dq.interop.gx.load_batch`` (dq's typing, blanks as null, uploaded text as ``<column>__raw``), count
   exactly what ``dq audit`` counts -- on examples/extract and on a small CSV extract from
   ``dq synth`` with an unparseable date added in a column that must not be null.
 * Import: ``dq gx import`` of every exported suite gives dq suites that load with
@@ -19,12 +19,12 @@ import polars as pl
 import pytest
 import yaml
 
-from dq.catalogue import load_catalogue
 from dq.cli import main
-from dq.engine import audit_extract, evaluate_frame
-from dq.gx import batch_frame, export_suites, import_suite, load_batch, validate_with_gx
-from dq.sources import open_extract
-from dq.suite import load_suites
+from dq.engine.evaluate import audit_extract, evaluate_frame
+from dq.engine.suite import load_suites
+from dq.interop.gx import batch_frame, export_suites, import_suite, load_batch, validate_with_gx
+from dq.io.catalogue import load_catalogue
+from dq.io.sources import open_extract
 from dq.synth import generate
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning", "ignore::DeprecationWarning")

@@ -2,9 +2,9 @@
 
 For every dq check with a GX equivalent, hypothesis generates small frames (0-40 rows, with nulls,
 blank strings, signed zeros, duplicates), runs the rule through dq (a YAML suite loaded by
-:func:`dq.suite.load_suites`, evaluated by :func:`dq.engine.evaluate_frame`) and the expectation
-through GX on the same data converted to pandas, and asserts that dq's ``failed`` equals GX's
-``unexpected_count`` (for the row count: that dq passes exactly when GX succeeds).
+:func:`dq.engine.suite.load_suites`, evaluated by :func:`dq.engine.evaluate.evaluate_frame`)
+and the expectation through GX on the same data converted to pandas, and asserts that dq's
+``failed`` equals GX's ``unexpected_count`` (for the row count: that dq passes exactly when GX succeeds).
 
 Besides the 25 drawn examples (``DQ_PARITY_EXAMPLES``), every run checks fixed boundary frames
 (``@example``): values equal to the other column, the compared value or a bound, blanks and
@@ -27,7 +27,7 @@ length                       expect_column_value_lengths_to_be_between
 row_count                    expect_table_row_count_to_be_between
 ===========================  ==================================================================
 
-(the last mappings are those of ``dq gx``, see dq/gx.py and tests/test_gx_export.py).
+(the last mappings are those of ``dq gx``, see dq/interop/gx.py and tests/test_gx_export.py).
 
 Semantic differences, and how the tests align them
 --------------------------------------------------
@@ -91,11 +91,11 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from dq.catalogue import Catalogue, load_catalogue
-from dq.engine import evaluate_frame
-from dq.gx import batch_frame
-from dq.results import RuleResult
-from dq.suite import load_suites
+from dq.engine.evaluate import evaluate_frame
+from dq.engine.results import RuleResult
+from dq.engine.suite import load_suites
+from dq.interop.gx import batch_frame
+from dq.io.catalogue import Catalogue, load_catalogue
 
 pytestmark = pytest.mark.filterwarnings("ignore:This pattern is interpreted as a regular expression")
 
@@ -190,7 +190,7 @@ def gx_run() -> GX:
 
 
 def gx_view(df: pl.DataFrame):
-    """The frame as GX sees it: dq.gx.batch_frame (blank strings become None, dq's definition)."""
+    """The frame as GX sees it: dq.interop.gx.batch_frame (blank strings become None, dq's definition)."""
     return batch_frame(df)
 
 
@@ -514,7 +514,7 @@ VALUE_EDGES = [
 @given(case=value_cases(), op=st.sampled_from(OPS))
 @examples(*VALUE_EDGES)
 def test_compare_value(dq_run, gx_run, case, op):
-    """column OP value, exported by dq.gx as a between / in-set / not-in-set expectation."""
+    """column OP value, exported by dq.interop.gx as a between / in-set / not-in-set expectation."""
     column, df, value = case
     dq = dq_run(df, "compare", {"left": column, "op": op, "right": value})
     kw: dict[str, Any] = {"column": column}

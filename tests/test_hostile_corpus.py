@@ -28,7 +28,7 @@ import pytest
 import yaml
 from conftest import gb11643
 
-from dq.store import Store
+from dq.store.history import Store
 
 P = "2020-09"
 DT = datetime

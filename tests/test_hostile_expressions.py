@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 import dq
-from dq.checks.base import check_pure
+from dq.engine.checks.base import check_pure
 from dq.errors import CheckError, SuiteError
 
 SECRET = "dq-secret-line-that-must-not-appear"

@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 from conftest import gb11643
 
-from dq.masking import clean_value, describe_error, mask_identifiers
+from dq.io.masking import clean_value, describe_error, mask_identifiers
 
 ID = gb11643("32010219800101123")
 PHONE = "13812345678"
@@ -87,7 +87,7 @@ def test_follow_symlinks_follows_links_inside_the_extract_only(tmp_path):
     from test_hostile_corpus import good
 
     from dq.errors import InputError
-    from dq.sources import open_extract
+    from dq.io.sources import open_extract
 
     d = tmp_path / "H001"
     good(d, "H001")

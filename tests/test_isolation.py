@@ -1,4 +1,4 @@
-"""The process boundary around untrusted reading (dq.isolation) and the caps checked before a
+"""The process boundary around untrusted reading (dq.io.isolation) and the caps checked before a
 reader sees a file (dq.sources.check_xlsx, dq.yamlio numbers, values a column's type cannot hold).
 
 The worker pool is tested with real signals and real limits: a worker that really segfaults or
@@ -26,10 +26,10 @@ import pytest
 from test_hostile_corpus import P, good, manifest, visits
 
 from dq.errors import InputError
-from dq.isolation import Failure, Limits, WorkerPool
-from dq.sources import check_xlsx, read_table
-from dq.store import Store
-from dq.yamlio import load_yaml
+from dq.io.isolation import Failure, Limits, WorkerPool
+from dq.io.sources import check_xlsx, read_table
+from dq.io.yamlio import load_yaml
+from dq.store.history import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 MiB = 1 << 20

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dq.masking import mask_row, mask_value
+from dq.io.masking import mask_row, mask_value
 
 
 @pytest.mark.parametrize(

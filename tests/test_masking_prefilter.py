@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from dq.masking import _IDENTIFIER, mask_identifiers, mask_value
+from dq.io.masking import _IDENTIFIER, mask_identifiers, mask_value
 
 
 def _unfiltered(text: str) -> str:

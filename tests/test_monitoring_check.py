@@ -7,7 +7,7 @@ import math
 import polars as pl
 import pytest
 
-from dq.checks.history import evaluate_history, judge, seasonal_reference
+from dq.engine.checks.history import evaluate_history, judge, seasonal_reference
 from tests.conftest import rule_dict, suite_yaml
 
 P = {
@@ -81,7 +81,7 @@ def test_spring_festival_months_are_matched_across_years() -> None:
 
 
 def series(months: list[str], festival: float = 0.65) -> list[tuple[str, float]]:
-    from dq.checks.history import SPRING_FESTIVAL
+    from dq.engine.checks.history import SPRING_FESTIVAL
 
     out = []
     for i, p in enumerate(months):
@@ -116,7 +116,7 @@ def rules():
     import tempfile
     from pathlib import Path
 
-    from dq.suite import load_suites
+    from dq.engine.suite import load_suites
 
     text = suite_yaml(
         [
@@ -183,8 +183,8 @@ def test_evaluate_history_counts_each_matching_metric_and_samples_the_history(ru
 
 
 def test_the_engine_alone_reports_history_rules_as_not_applicable(rules) -> None:
-    from dq.engine import evaluate_frame
-    from dq.summary import summary_frame
+    from dq.engine.evaluate import evaluate_frame
+    from dq.scoring.summary import summary_frame
 
     frame = summary_frame([{"unit_id": "H1", "kind": "hospital", "period": "2020-06"}]).lazy()
     _, results = evaluate_frame(frame, list(rules.values()), "submission_summary", samples=0)
@@ -202,8 +202,8 @@ def test_the_engine_alone_reports_history_rules_as_not_applicable(rules) -> None
     ],
 )
 def test_bad_params_are_reported_at_load(tmp_path, params, error) -> None:
+    from dq.engine.suite import load_suites
     from dq.errors import SuiteError
-    from dq.suite import load_suites
 
     f = tmp_path / "bad.yaml"
     f.write_text(

@@ -1,6 +1,6 @@
 """History rules on synthetic monthly series: every injected event flagged in its month, and
 (almost) nothing flagged on the same series without events. Each month is scored in order by
-dq.batch.score_batch, the function behind `dq score`, into one store."""
+dq.batch.local.score_batch, the function behind `dq score`, into one store."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from dq.batch import score_batch
+from dq.batch.local import score_batch
 from dq.cli import main
-from dq.store import Store
-from dq.suite import load_suites
+from dq.engine.suite import load_suites
+from dq.store.history import Store
 from dq.synth.series import EVENT_KINDS, detection, month_range, series
 
 MONTHS = "2020-01:2021-02"  # 春节: 2020-01-25 and 2021-02-12 (the clean series)
@@ -24,11 +24,11 @@ UNITS = ["H026", "D03"]
 @pytest.fixture(scope="module")
 def cached_suites():
     """Loading (and validating) every suite takes seconds; every month here uses the same."""
-    import dq.batch
+    import dq.batch.local
 
     loaded = load_suites()
     with pytest.MonkeyPatch.context() as m:
-        m.setattr(dq.batch, "load_suites", lambda paths=None, *a, **k: loaded)
+        m.setattr(dq.batch.local, "load_suites", lambda paths=None, *a, **k: loaded)
         yield
 
 

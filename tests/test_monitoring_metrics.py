@@ -1,10 +1,10 @@
-"""dq.metrics: the figures a unit's history is judged on, read back from the score store."""
+"""dq.engine.metrics: the figures a unit's history is judged on, read back from the score store."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from dq.store import Store
+from dq.store.history import Store
 
 
 def unit(uid: str, kind: str = "hospital") -> dict:
@@ -33,7 +33,7 @@ def test_store_keeps_table_rows_of_each_units_latest_run(tmp_path: Path) -> None
 
 
 def rr(rule: str, failed: int, evaluated: int = 100, status: str | None = None, check: str = "not_null"):
-    from dq.results import RuleResult
+    from dq.engine.results import RuleResult
 
     return RuleResult(
         rule=rule, suite="s", table="outpatient_visit", check=check, columns=("visit_id",),
@@ -44,7 +44,7 @@ def rr(rule: str, failed: int, evaluated: int = 100, status: str | None = None, 
 
 
 def test_unit_metrics_from_one_outcome() -> None:
-    from dq.metrics import unit_metrics
+    from dq.engine.metrics import unit_metrics
 
     m = unit_metrics(
         [rr("OV-1", 5), rr("OV-2", 0, 0, status="not_applicable"), rr("HIS-1", 1, 2, check="history_change")],
@@ -62,8 +62,8 @@ def test_unit_metrics_from_one_outcome() -> None:
 def test_load_metrics_reads_the_latest_run_of_each_period_and_counts_a_stopped_table_as_zero(
     tmp_path: Path,
 ) -> None:
-    from dq.metrics import load_metrics
-    from dq.summary import summary_frame
+    from dq.engine.metrics import load_metrics
+    from dq.scoring.summary import summary_frame
 
     store = Store(tmp_path / "h")
 

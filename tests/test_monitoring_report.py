@@ -9,15 +9,15 @@ from pathlib import Path
 import pytest
 from fixtures_results import record_result
 
-from dq.checks.history import evaluate_history
-from dq.metrics import load_metrics, unit_metrics
+from dq.engine.checks.history import evaluate_history
+from dq.engine.metrics import load_metrics, unit_metrics
+from dq.engine.suite import load_suites
 from dq.report.index import build_index
 from dq.report.model import PeriodData
 from dq.report.render import render_index, render_unit
-from dq.scoring import load_scoring, score_unit
-from dq.store import Store
-from dq.suite import load_suites
-from dq.summary import summary_frame
+from dq.scoring.scores import load_scoring, score_unit
+from dq.scoring.summary import summary_frame
+from dq.store.history import Store
 
 MONTHS = ["2020-01", "2020-02", "2020-03", "2020-04", "2020-05", "2020-06"]
 

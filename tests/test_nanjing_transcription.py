@@ -11,7 +11,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-NANJING = Path(__file__).resolve().parents[1] / "dq" / "data" / "nanjing"
+NANJING = Path(__file__).resolve().parents[1] / "datasets" / "nanjing"
 
 
 def _load_verify():

@@ -1,4 +1,4 @@
-"""dq.published: the 数据采集情况 tables as typed submission summaries."""
+"""dq.io.published: the 数据采集情况 tables as typed submission summaries."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from dq.published import (
+from dq.io.published import (
     SUMMARY_SCHEMA,
     available_periods,
     data_dir,
     load_collection,
     load_table,
 )
-from dq.registry import UnknownUnitError
+from dq.io.registry import UnknownUnitError
 
 COLUMNS = [
     "period",

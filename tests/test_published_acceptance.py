@@ -1,6 +1,6 @@
 """Acceptance on real data (issue "Scoring", item 6): dq on the newsletters' published figures.
 
-``dq.batch.score_published`` scores the 2018-03 and 2020-09 数据采集情况 tables with the
+``dq.batch.local.score_published`` scores the 2018-03 and 2020-09 数据采集情况 tables with the
 submission suite and checks every published table's 合计. Every expectation here is recomputed
 from the CSVs with the plain ``csv`` module (no dq, no Polars), and compared with what dq
 reports, both ways: dq must report every oddity, and nothing else.
@@ -20,13 +20,13 @@ from pathlib import Path
 
 import pytest
 
-from dq.batch import BatchOutcome, score_published
-from dq.results import RuleResult
-from dq.store import Store
-from dq.suite import load_suites
+from dq.batch.local import BatchOutcome, score_published
+from dq.engine.results import RuleResult
+from dq.engine.suite import load_suites
+from dq.store.history import Store
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO / "dq" / "data" / "nanjing"
+DATA = REPO / "datasets" / "nanjing"
 PERIODS = ("2018-03", "2020-09")
 FOUND = ("fail", "warn")
 
@@ -180,7 +180,7 @@ def outcomes(tmp_path_factory) -> dict[str, BatchOutcome]:
     store = Store(tmp_path_factory.mktemp("published") / "history")
     # The submission and published suites are all these figures need (loading the record-level
     # suites too would only cost time).
-    suites = [REPO / "dq" / "rules" / "suites" / "submission", REPO / "dq" / "rules" / "suites" / "published"]
+    suites = [REPO / "rules" / "suites" / "submission", REPO / "rules" / "suites" / "published"]
     return {p: score_published(p, store, suite_paths=suites) for p in PERIODS}
 
 
@@ -365,7 +365,7 @@ def test_findings_table_and_doc(outcomes):
         spec.loader.exec_module(script)
     finally:
         del sys.modules[spec.name]
-    rules = {r.id: r for s in load_suites([REPO / "dq" / "rules" / "suites" / "submission"]) for r in s.rules}
+    rules = {r.id: r for s in load_suites([REPO / "rules" / "suites" / "submission"]) for r in s.rules}
     doc = script.render(outcomes, rules)
     for period, o in outcomes.items():
         lines = print_findings(o)

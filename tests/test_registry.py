@@ -1,4 +1,4 @@
-"""dq.registry: one id per unit, every printed name resolves."""
+"""dq.io.registry: one id per unit, every printed name resolves."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from dq.registry import (
+from dq.io.registry import (
     Institution,
     Registry,
     RegistryError,
@@ -16,7 +16,7 @@ from dq.registry import (
     default_registry_path,
 )
 
-NANJING = Path(__file__).resolve().parents[1] / "dq" / "data" / "nanjing"
+NANJING = Path(__file__).resolve().parents[1] / "datasets" / "nanjing"
 
 
 @pytest.fixture(scope="module")
@@ -159,7 +159,7 @@ def test_collection_units(registry):
 
 
 def test_default_path_is_the_repository_file(registry):
-    assert default_registry_path() == Path(__file__).resolve().parents[1] / ("dq/data/institutions.csv")
+    assert default_registry_path() == Path(__file__).resolve().parents[1] / ("datasets/institutions.csv")
     assert registry.path == default_registry_path()
 
 

@@ -22,11 +22,11 @@ from pathlib import Path
 
 import pytest
 
+from dq.engine.results import RuleResult
 from dq.report.chromium import FLAGS, find_chromium
 from dq.report.files import render_campaign_file, render_period
-from dq.results import RuleResult
-from dq.scoring import load_scoring, score_unit
-from dq.store import Store
+from dq.scoring.scores import load_scoring, score_unit
+from dq.store.history import Store
 
 CHROMIUM = find_chromium()
 pytestmark = pytest.mark.skipif(

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from fixtures_results import record_result
 
-from dq.registry import Registry
+from dq.io.registry import Registry
 from dq.report.campaign import build_campaign
 from dq.report.index import build_index
 from dq.report.model import PeriodData
-from dq.scoring import load_scoring, score_unit
-from dq.store import Store
+from dq.scoring.scores import load_scoring, score_unit
+from dq.store.history import Store
 
 
 def test_every_registry_hospital_has_one_of_the_registry_districts():

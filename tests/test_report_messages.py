@@ -1,6 +1,6 @@
 """Engine messages in the report's language.
 
-A check's detail message is a :class:`dq.messages.Message`: English text that also carries its key
+A check's detail message is a :class:`dq.engine.messages.Message`: English text that also carries its key
 and fields; the store keeps them (``message_args``) and a report renders the message in its own
 language. Tested from the checks' real output (the engine on small frames, the history rules on a
 stored history, a synthetic batch scored through the normal path) up to the rendered zh and en
@@ -16,18 +16,18 @@ import string
 import polars as pl
 import pytest
 
-from dq.batch import score_batch
-from dq.catalogue import default_rules_dir, load_catalogue
-from dq.checks.history import evaluate_history, judge
-from dq.messages import TEMPLATES, Message, message, message_args, render_args, render_message
-from dq.metrics import load_metrics, unit_metrics
+from dq.batch.local import score_batch
+from dq.engine.checks.history import evaluate_history, judge
+from dq.engine.messages import TEMPLATES, Message, message, message_args, render_args, render_message
+from dq.engine.metrics import load_metrics, unit_metrics
+from dq.engine.results import RuleResult
+from dq.engine.suite import load_suites
+from dq.io.catalogue import default_rules_dir, load_catalogue
 from dq.report.model import PeriodData
 from dq.report.render import render_unit
-from dq.results import RuleResult
-from dq.scoring import load_scoring, score_unit
-from dq.store import Store
-from dq.suite import load_suites
-from dq.summary import summary_frame
+from dq.scoring.scores import load_scoring, score_unit
+from dq.scoring.summary import summary_frame
+from dq.store.history import Store
 from tests.conftest import make_rule, run
 
 try:

@@ -1,6 +1,6 @@
 """dq.report.model: the reports' view models, checked without any HTML.
 
-Stores are written through the normal path (:meth:`dq.store.Store.write_unit`) with hand-made
+Stores are written through the normal path (:meth:`dq.store.history.Store.write_unit`) with hand-made
 results, so ranks, growth, change classes and the order of failing rules are known exactly.
 """
 
@@ -11,8 +11,9 @@ import json
 import polars as pl
 import pytest
 
-from dq.catalogue import load_catalogue
-from dq.checks import DIMENSIONS
+from dq.engine.checks import DIMENSIONS
+from dq.engine.results import RuleResult
+from dq.io.catalogue import load_catalogue
 from dq.report.i18n import LABELS, period_label, tr
 from dq.report.model import (
     PeriodData,
@@ -28,9 +29,8 @@ from dq.report.model import (
     submission_view,
     threshold_text,
 )
-from dq.results import RuleResult
-from dq.scoring import UnitScore, load_scoring, score_unit
-from dq.store import Store
+from dq.scoring.scores import UnitScore, load_scoring, score_unit
+from dq.store.history import Store
 
 CAT = load_catalogue()
 CFG = load_scoring()

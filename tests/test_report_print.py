@@ -14,13 +14,13 @@ from io import BytesIO
 import pytest
 from test_report_browser import CHROMIUM, Browser
 
-from dq.catalogue import load_catalogue
+from dq.engine.results import RuleResult
+from dq.io.catalogue import load_catalogue
 from dq.report.common import sample_table
 from dq.report.files import render_campaign_file, render_period
 from dq.report.render import TEMPLATES, css_string, print_header
-from dq.results import RuleResult
-from dq.scoring import load_scoring, score_unit
-from dq.store import Store
+from dq.scoring.scores import load_scoring, score_unit
+from dq.store.history import Store
 
 # ------------------------------------------------------------------------------- data
 SAMPLES = (
@@ -278,7 +278,7 @@ def test_on_paper_grade_chips_do_not_wrap_and_no_sort_hint(site, tmp_path):
 
 
 def test_rows_to_fix_round_decimals_to_the_column_scale(tmp_path):
-    from dq.fixlist import fix_rules, write_fix_files, write_fix_rows
+    from dq.batch.fixlist import fix_rules, write_fix_files, write_fix_rows
 
     store = Store(tmp_path / "history")
     run = store.begin_run("2020-09", "h", "batch")

@@ -26,15 +26,15 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from dq.batch import score_batch
-from dq.catalogue import default_rules_dir, load_catalogue
+from dq.batch.local import score_batch
 from dq.cli import main
+from dq.engine.results import RuleResult
+from dq.io.catalogue import default_rules_dir, load_catalogue
 from dq.report.files import render_campaign_file, render_period
 from dq.report.model import PeriodData
 from dq.report.render import render_unit
-from dq.results import RuleResult
-from dq.scoring import load_scoring, score_unit
-from dq.store import Store
+from dq.scoring.scores import load_scoring, score_unit
+from dq.store.history import Store
 
 XSS = "<script>alert(1)</script>"
 ATTR = '" onload="alert(2)'

@@ -4,11 +4,11 @@ that holds both, the reports only compare a unit with months of its own source."
 from __future__ import annotations
 
 from dq.cli import main
+from dq.engine.results import RuleResult
 from dq.report.index import build_index
 from dq.report.model import PeriodData
-from dq.results import RuleResult
-from dq.scoring import load_scoring, score_unit
-from dq.store import Store
+from dq.scoring.scores import load_scoring, score_unit
+from dq.store.history import Store
 
 
 def test_published_runs_default_to_their_own_store(tmp_path, monkeypatch):

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from dq.batch import SUBMISSION_TABLE
-from dq.catalogue import load_catalogue
-from dq.engine import audit_extract
-from dq.sources import open_extract
-from dq.suite import load_suites
-from dq.summary import audit_and_summarize, summarize
+from dq.batch.local import SUBMISSION_TABLE
+from dq.engine.evaluate import audit_extract
+from dq.engine.suite import load_suites
+from dq.io.catalogue import load_catalogue
+from dq.io.sources import open_extract
+from dq.scoring.summary import audit_and_summarize, summarize
 from dq.synth import generate
 
 PERIOD = "2020-09"
@@ -42,7 +42,7 @@ def test_summary_from_the_audit_pass_is_the_light_pass_summary(batch: Path) -> N
 def test_a_province_is_k_cities_with_unique_ids_and_a_valid_registry(tmp_path: Path) -> None:
     import json
 
-    from dq.registry import Registry
+    from dq.io.registry import Registry
     from dq.synth.province import generate_province
 
     root = generate_province(tmp_path, PERIOD, 3, scale=0.0005, units=["H021", "D01"], progress=False)

@@ -1,4 +1,4 @@
-"""dq.scoring: the scoring formula as pure functions, checked against hand-computed examples.
+"""dq.scoring.scores: the scoring formula as pure functions, checked against hand-computed examples.
 
 The formula (rules/scoring.yaml, docs/scoring.md), for a rule with status pass / warn / fail:
 
@@ -22,10 +22,10 @@ import polars as pl
 import pytest
 import yaml
 
-from dq.catalogue import default_rules_dir
+from dq.engine.results import RuleResult
 from dq.errors import SuiteError
-from dq.results import RuleResult
-from dq.scoring import (
+from dq.io.catalogue import default_rules_dir
+from dq.scoring.scores import (
     ScoringConfig,
     district_rollup,
     grade_for,

@@ -25,16 +25,16 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
-from dq.batch import score_batch
+from dq.batch.fixlist import write_fix_files
+from dq.batch.local import score_batch
 from dq.cli import main
-from dq.contacts import load_contacts
-from dq.deliveries import DeliveryLog
+from dq.delivery.contacts import load_contacts
+from dq.delivery.send import SmtpSettings, demo_outbox, largest_losses, send_period
 from dq.errors import UsageError
-from dq.explain import unit_losses
-from dq.fixlist import write_fix_files
+from dq.report.explain import unit_losses
 from dq.report.files import render_period
-from dq.send import SmtpSettings, demo_outbox, largest_losses, send_period
-from dq.store import Store
+from dq.store.deliveries import DeliveryLog
+from dq.store.history import Store
 from dq.synth import generate
 
 P = "2020-09"
@@ -183,7 +183,7 @@ def test_one_message_per_unit_with_its_report(work, server):
     body, *attached = msg.iter_parts()
     assert body.get_content_type() == "multipart/alternative"
     assert [p.get_content_type() for p in body.iter_parts()] == ["text/plain", "text/html"]
-    # the report first, then the rows-to-fix files dq report writes beside it (dq.fixlist)
+    # the report first, then the rows-to-fix files dq report writes beside it (dq.batch.fixlist)
     fixes = [f.name for f in sorted((work / "reports" / P).glob("H001_fix.*"))]
     assert [(p.get_content_type(), p.get_filename()) for p in attached][:1] == [
         ("text/html", f"dq_{P}_H001.html")
@@ -236,7 +236,7 @@ def test_losses_in_the_message_are_those_of_dq_explain(work, server):
 
 
 def test_rows_to_fix_files_are_attached_to_their_unit_only(work, server):
-    """The files dq.fixlist writes next to the report go with it; a file older than the unit's
+    """The files dq.batch.fixlist writes next to the report go with it; a file older than the unit's
     latest score is left out (and said)."""
     store, folder = Store(work / "history"), work / "reports" / P
     written = {u: write_fix_files(store, P, u, folder) for u in UNITS}
@@ -361,7 +361,7 @@ def test_dq_history_lists_the_deliveries(work, server, capsys):
 def test_unfinished_send_is_resent_with_the_same_message_id(work, server):
     """A run that stopped after recording 'sending' (before the server answered) is completed by
     the next run with the Message-ID it had fixed, so the copy can be recognised."""
-    from dq.deliveries import DeliveryEvent
+    from dq.store.deliveries import DeliveryEvent
 
     log = DeliveryLog(work / "history")
     log.record(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dq.contacts import ContactsError, load_contacts, parse_addresses
+from dq.delivery.contacts import ContactsError, load_contacts, parse_addresses
 from dq.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,9 +10,10 @@ import pytest
 import yaml
 from conftest import CATALOGUE, make_rule
 
-from dq.engine import evaluate_frame
+from dq.engine.evaluate import evaluate_frame
 from dq.errors import InputError
-from dq.sources import detect_encoding, open_extract, parse_period, read_table
+from dq.io.period import Period
+from dq.io.sources import detect_encoding, open_extract, read_table
 
 D, DT = dt.date, dt.datetime
 PI_CSV = (
@@ -374,10 +375,10 @@ def test_single_file_of_an_unknown_table_is_read_untyped(tmp_path: Path) -> None
     ],
 )
 def test_parse_period(period: str, start: dt.datetime, end: dt.datetime) -> None:
-    assert parse_period(period) == (start, end)
+    assert (Period.parse(period).start, Period.parse(period).end) == (start, end)
 
 
 @pytest.mark.parametrize("period", ["2020-13", "202009", "2020/09", "2020-9", "", None])
 def test_parse_period_rejects(period) -> None:
     with pytest.raises(InputError, match="a period is a month written YYYY-MM"):
-        parse_period(period)
+        Period.parse(period)

@@ -1,4 +1,4 @@
-"""dq.store: the score history, a Hive-partitioned Parquet dataset written atomically."""
+"""dq.store.history: the score history, a Hive-partitioned Parquet dataset written atomically."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import polars as pl
 import pytest
 
 import dq
-from dq.catalogue import default_rules_dir
+from dq.engine.results import RuleResult
 from dq.errors import OutputError
-from dq.results import RuleResult
-from dq.scoring import load_scoring, score_unit
-from dq.store import RESULT_SCHEMA, SCORE_SCHEMA, Store, suites_hash
+from dq.io.catalogue import default_rules_dir
+from dq.scoring.scores import load_scoring, score_unit
+from dq.store.history import RESULT_SCHEMA, SCORE_SCHEMA, Store, suites_hash
 
 CFG = load_scoring()
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from dq.batch import score_batch
+from dq.batch.local import score_batch
 from dq.cli import main
 from dq.errors import InputError, UsageError
-from dq.store import LOCK_NAME, ObjectLock, Store
+from dq.store.history import LOCK_NAME, ObjectLock, Store
 from dq.synth import generate
 
 fsspec = pytest.importorskip("fsspec")
@@ -271,8 +271,8 @@ class _Inbox:
 
 def test_send_records_its_deliveries_in_a_store_behind_a_url(capsys, batch: Path, tmp_path: Path) -> None:
     aiosmtpd = pytest.importorskip("aiosmtpd.controller")
-    from dq.deliveries import DeliveryLog
     from dq.report.files import render_period
+    from dq.store.deliveries import DeliveryLog
 
     url = _memory_url("send")
     store = Store(url)

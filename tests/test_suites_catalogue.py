@@ -24,11 +24,11 @@ import polars as pl
 import pytest
 import yaml
 
-from dq.catalogue import default_rules_dir, load_catalogue
-from dq.engine import audit_extract
-from dq.results import RuleResult
-from dq.sources import open_extract
-from dq.suite import Suite, load_suites
+from dq.engine.evaluate import audit_extract
+from dq.engine.results import RuleResult
+from dq.engine.suite import Suite, load_suites
+from dq.io.catalogue import default_rules_dir, load_catalogue
+from dq.io.sources import open_extract
 
 RULES = default_rules_dir()
 RECORD_DIRS = {"hospital": RULES / "suites" / "hospital", "district": RULES / "suites" / "district"}

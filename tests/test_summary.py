@@ -1,4 +1,4 @@
-"""dq.summary: the monthly submission figures computed from a hand-built extract.
+"""dq.scoring.summary: the monthly submission figures computed from a hand-built extract.
 
 See UPLOAD-SPEC "What the monthly figures mean": data volume = rows uploaded in the period;
 upload days = distinct dates of upload_time in the period; outpatient / discharges = rows whose
@@ -15,8 +15,8 @@ import polars as pl
 import pytest
 import yaml
 
-from dq.sources import open_extract
-from dq.summary import SUMMARY_SCHEMA, summarize, summary_frame
+from dq.io.sources import open_extract
+from dq.scoring.summary import SUMMARY_SCHEMA, summarize, summary_frame
 
 DT = datetime
 P = "2020-09"

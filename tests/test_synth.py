@@ -17,8 +17,8 @@ import polars as pl
 import pytest
 import yaml
 
-from dq.catalogue import load_catalogue
 from dq.cli.synth import main as synth_main
+from dq.io.catalogue import load_catalogue
 from dq.synth import CHECK_OF, generate
 from dq.synth.values import (
     ICD9CM3_PATTERN,
@@ -456,12 +456,12 @@ def test_clean_values_are_realistic(batch):
     assert phones.str.contains(r"^1[3-9][0-9]{9}$").all()
     assert pi.get_column("name").str.contains(r"^[\u4e00-\u9fff]{2,4}$").mean() > 0.9
     codes = pl.read_csv(
-        Path(__file__).resolve().parents[1] / "dq/data/reference/icd10.csv", infer_schema=False
+        Path(__file__).resolve().parents[1] / "datasets/reference/icd10.csv", infer_schema=False
     )
     assert codes["code"].str.contains(ICD10_PATTERN).all() and codes.height >= 200
     assert codes["code"].is_in(["I10.x00x002", "E11.900", "J18.900"]).sum() == 3
     ops = pl.read_csv(
-        Path(__file__).resolve().parents[1] / "dq/data/reference/icd9cm3.csv", infer_schema=False
+        Path(__file__).resolve().parents[1] / "datasets/reference/icd9cm3.csv", infer_schema=False
     )
     assert ops["code"].str.contains(ICD9CM3_PATTERN).all() and "96.7201" in ops["code"].to_list()
     visits = read_table(batch / "H001", "outpatient_visit")

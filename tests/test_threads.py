@@ -11,9 +11,9 @@ import polars as pl
 import pytest
 from fixtures_batches import PERIOD, batch_with_a_broken_unit
 
-from dq.batch import in_threads, score_batch, unit_rows_hint
+from dq.batch.local import in_threads, score_batch, unit_rows_hint
 from dq.cli import main
-from dq.store import Store
+from dq.store.history import Store
 
 
 @pytest.fixture(scope="module")

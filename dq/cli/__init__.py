@@ -53,8 +53,8 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
-def _common_options() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(add_help=False)
+def _common_options() -> _Parser:
+    p = _Parser(add_help=False)
     p.add_argument("-q", "--quiet", action="store_true", help="print only results and errors")
     p.add_argument("-v", "--verbose", action="store_true", help="say more (and show tracebacks of bugs)")
     return p

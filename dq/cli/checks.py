@@ -15,7 +15,7 @@ def configure_parser(c: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dq.checks import check_catalogue
+    from dq.engine.checks import check_catalogue
 
     checks = check_catalogue()
     if args.format == "json":

@@ -38,25 +38,25 @@ PUBLISHED_STORE = "history-published"
 
 def use_color(stream=None) -> bool:
     """Colour only on a terminal, and never when ``NO_COLOR`` is set (https://no-color.org)."""
-    from dq.terminal import use_color as _use_color
+    from dq.io.terminal import use_color as _use_color
 
     return _use_color(stream)
 
 
 def console(stream=None):
     """A rich console for ``stream`` (default stdout) honouring ``NO_COLOR`` (no escape codes)."""
-    from dq.terminal import terminal_console
+    from dq.io.terminal import terminal_console
 
     return terminal_console(stream)
 
 
 def period(text: str) -> str:
     """argparse type: a month ``YYYY-MM`` (the same rule and message as the library's)."""
-    from dq.columns import parse_period
     from dq.errors import DQError
+    from dq.io.period import Period
 
     try:
-        parse_period(text)
+        Period.parse(text)
     except DQError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return text
@@ -114,7 +114,7 @@ def debug(args: argparse.Namespace, message: str) -> None:
 
 def write_output(path: str | Path, text: str) -> Path:
     """Write a command's output file atomically; an unusable folder is an OutputError (exit 2)."""
-    from dq.outputs import atomic_write_text
+    from dq.io.outputs import atomic_write_text
 
     return atomic_write_text(path, text)
 
@@ -174,7 +174,7 @@ def open_store(path: str):
     is none, pointing to the published runs' store when the default one is missing and that is
     here (``dq score --published`` writes there)."""
     from dq.errors import StoreError
-    from dq.store import Store
+    from dq.store.history import Store
 
     store = Store(path)
     if store.exists():

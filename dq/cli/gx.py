@@ -1,4 +1,4 @@
-"""`dq gx`: Great Expectations 1.x both ways (see :mod:`dq.gx` and :mod:`dq.gx_import`).
+"""`dq gx`: Great Expectations 1.x both ways (see :mod:`dq.interop.gx` and :mod:`dq.interop.gx_import`).
 
     dq gx export [PATHS] [--out DIR]         dq suites -> GX suites (JSON)
     dq gx import SUITE.json [--out FILE]     a GX suite -> a dq suite (YAML)
@@ -27,7 +27,7 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
         " that have a GX equivalent as GX suites (rules without one are listed in"
         " meta.dq_not_exported); `dq gx import SUITE.json [--out FILE.yaml] [--table T]` turns a GX"
         " suite into a dq suite (expectations dq cannot express are listed, never dropped);"
-        " `dq gx validate EXTRACT [PATHS]` loads the extract with dq.gx.load_batch, validates it"
+        " `dq gx validate EXTRACT [PATHS]` loads the extract with dq.interop.gx.load_batch, validates it"
         " with GX and compares GX's counts with dq's. Without an action word, PATHS are exported."
     )
     p.add_argument(
@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace, paths: list[str]) -> int:
-    from dq.gx import export_suites
+    from dq.interop.gx import export_suites
 
     docs = export_suites(paths or None, args.out)
     if args.out:
@@ -89,7 +89,7 @@ def _export(args: argparse.Namespace, paths: list[str]) -> int:
 
 
 def _import(args: argparse.Namespace, paths: list[str]) -> int:
-    from dq.gx_import import import_suite
+    from dq.interop.gx_import import import_suite
 
     if len(paths) != 1:
         raise UsageError("dq gx import takes one GX suite file: dq gx import SUITE.json --out FILE.yaml")
@@ -119,10 +119,10 @@ def _import(args: argparse.Namespace, paths: list[str]) -> int:
 
 
 def _validate(args: argparse.Namespace, paths: list[str]) -> int:
-    from dq.engine import audit_extract
-    from dq.gx import validate_with_gx
-    from dq.sources import open_extract
-    from dq.suite import load_suites
+    from dq.engine.evaluate import audit_extract
+    from dq.engine.suite import load_suites
+    from dq.interop.gx import validate_with_gx
+    from dq.io.sources import open_extract
 
     if not paths:
         raise UsageError("dq gx validate takes an extract folder or table file: dq gx validate EXTRACT")

@@ -52,8 +52,9 @@ def history_rows(
     """(columns, rows as dicts) of what ``dq history`` shows."""
     import polars as pl
 
+    cols: tuple[str, ...]
     if deliveries:
-        from dq.deliveries import DeliveryLog
+        from dq.store.deliveries import DeliveryLog
 
         df = DeliveryLog(store).events(period)
         if unit:

@@ -53,15 +53,15 @@ def check_campaign(store, before: str, after: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dq.columns import parse_period
-    from dq.outputs import ensure_dir
+    from dq.io.outputs import ensure_dir
+    from dq.io.period import Period
     from dq.report.files import campaign_report, render_campaign_file, render_period, render_unit_file
 
     store = open_store(args.store)
     if args.action == "campaign":
         for spec in (args.before, args.after):
             if spec[:4].isdigit() and len(spec) <= 7:  # looks like a month: the one message for periods
-                parse_period(spec)
+                Period.parse(spec)
         check_campaign(store, args.before, args.after)
     ensure_dir(args.out)
     if args.action == "unit":

@@ -27,7 +27,7 @@ __all__ = ["add_limits", "configure_parser", "limits_from", "run"]
 
 
 def _size(text: str) -> int:
-    from dq.isolation import parse_size
+    from dq.io.isolation import parse_size
 
     try:
         return parse_size(text)
@@ -47,7 +47,7 @@ def _seconds(text: str) -> float:
 
 def add_limits(p: argparse.ArgumentParser) -> None:
     """The options of the process boundary around reading (docs/robustness.md, "Isolation")."""
-    from dq.isolation import DEFAULT_LIMITS as D
+    from dq.io.isolation import DEFAULT_LIMITS as D
 
     g = p.add_argument_group("limits of the reading of a unit (in a worker process)")
     g.add_argument(
@@ -65,10 +65,10 @@ def add_limits(p: argparse.ArgumentParser) -> None:
 
 
 def limits_from(args: argparse.Namespace):
-    """The :class:`dq.isolation.Limits` the options ask for, or None for --no-isolation."""
+    """The :class:`dq.io.isolation.Limits` the options ask for, or None for --no-isolation."""
     from dataclasses import replace
 
-    from dq.isolation import DEFAULT_LIMITS
+    from dq.io.isolation import DEFAULT_LIMITS
 
     if args.no_isolation:
         return None
@@ -159,8 +159,8 @@ def default_store(args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dq.batch import score_batch, score_published
-    from dq.store import Store
+    from dq.batch.local import score_batch, score_published
+    from dq.store.history import Store
 
     store = Store(default_store(args))
 
@@ -168,7 +168,7 @@ def run(args: argparse.Namespace) -> int:
         info(args, msg)
 
     if args.reports:
-        from dq.outputs import ensure_dir
+        from dq.io.outputs import ensure_dir
 
         ensure_dir(args.out)  # an unusable report folder stops us before the work, not after
 
@@ -185,7 +185,7 @@ def run(args: argparse.Namespace) -> int:
             follow_symlinks=args.follow_symlinks,
         )
         if args.workers or args.scheduler:
-            from dq.distributed import score_batch_on_cluster
+            from dq.batch.cluster import score_batch_on_cluster
 
             outcome = score_batch_on_cluster(
                 args.root, args.period, store, workers=args.workers, scheduler=args.scheduler,
@@ -200,7 +200,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         raise DQError("give a batch ROOT or --published DIR")
     if args.format == "json":
-        from dq.results import SCHEMA_VERSION as RESULTS_SCHEMA_VERSION
+        from dq.engine.results import SCHEMA_VERSION as RESULTS_SCHEMA_VERSION
 
         payload = {
             "schema_version": RESULTS_SCHEMA_VERSION,

@@ -63,11 +63,11 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dq.contacts import load_contacts
+    from dq.delivery.contacts import load_contacts
+    from dq.delivery.send import SmtpSettings, default_sender, password_from_env, send_period
     from dq.errors import UsageError
-    from dq.registry import Registry, RegistryError
-    from dq.send import SmtpSettings, default_sender, password_from_env, send_period
-    from dq.store import Store
+    from dq.io.registry import Registry, RegistryError
+    from dq.store.history import Store
 
     if args.out and not args.dry_run:
         raise UsageError("--out is for --dry-run (the .eml files); nothing is written when sending")
@@ -138,7 +138,7 @@ def _print_table(outcome) -> None:
         t.add_row(u.unit_id, u.unit_name, u.status, ", ".join((*u.to, *u.cc)), detail, style=style)
     out = console()
     out.print(t)
-    counts = {}
+    counts: dict[str, int] = {}
     for u in outcome.units:
         counts[u.status] = counts.get(u.status, 0) + 1
     summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))

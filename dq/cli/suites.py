@@ -16,7 +16,7 @@ def configure_parser(s: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dq.suite import load_suites
+    from dq.engine.suite import load_suites
 
     suites = load_suites(args.paths or None)  # a SuiteError lists every problem (exit 2)
     rows = [

@@ -76,7 +76,7 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
         "--units",
         nargs="+",
         metavar="ID",
-        help="unit ids from the unit registry (dq/data/institutions.csv) (default: every unit of the "
+        help="unit ids from the unit registry (datasets/institutions.csv) (default: every unit of the "
         "published collection tables)",
     )
     p.add_argument(

@@ -9,8 +9,8 @@ import polars as pl
 from dq.errors import UsageError
 from dq.report.common import FAILING, KINDS_ORDER, _kind, _now, growth, kind_label, report_filename
 from dq.report.data import Side, resolve_side, side_results, side_scores
-from dq.scoring import district_rollup
-from dq.store import Store
+from dq.scoring.scores import district_rollup
+from dq.store.history import Store
 
 # The 2020 newsletter's figures for the city's first campaign (average growth of the units'
 # scores, per kind): what `dq demo` compares its synthetic campaign with.

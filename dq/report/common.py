@@ -17,14 +17,13 @@ from typing import Any
 
 import polars as pl
 
-from dq.catalogue import Catalogue
-from dq.masking import mask_sample
+from dq.io.catalogue import Catalogue
+from dq.io.masking import mask_sample
 from dq.report.i18n import tr
-from dq.scoring import rank_units
+from dq.scoring.scores import rank_units
 
 FAILING = ("fail", "warn")
 KINDS_ORDER = ("district", "hospital")
-PERIOD_RE = re.compile(r"^\d{4}-\d{2}$")
 _RATE_STATUSES = ("reported", "no_reference", "not_published", "not_applicable")
 _GENERIC_MESSAGE = re.compile(r"^\d+ of \d+ fail \([\d.]+%\)$")
 MAX_SAMPLE_ROWS = 5
@@ -89,7 +88,7 @@ def threshold_text(max_fraction: float | None, max_count: int | None, lang: str)
 
 def report_filename(unit_id: str) -> str:
     """The unit report's file name (the unit id, reduced to safe characters)."""
-    from dq.outputs import safe_filename
+    from dq.io.outputs import safe_filename
 
     return f"{safe_filename(str(unit_id))}.html"
 

@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from dq.engine.metrics import history_flags
 from dq.errors import InputError
-from dq.metrics import history_flags
-from dq.report.common import PERIOD_RE
+from dq.io.period import Period
 from dq.report.i18n import period_label
-from dq.store import Store
+from dq.store.history import Store
 
 __all__ = [
     "PeriodFrames",
@@ -45,7 +45,7 @@ class PeriodFrames:
 def registry_districts() -> dict[str, str]:
     """Each registry unit's district (hospitals: the district of their address; district
     platforms: their own district), by unit id."""
-    from dq.registry import Registry
+    from dq.io.registry import Registry
 
     try:
         return {u.unit_id: u.district for u in Registry.load() if u.district}
@@ -89,7 +89,7 @@ class Side:
 
 def resolve_side(store: Store, spec: str, lang: str) -> Side:
     """``2020-09`` (the period's latest scores) or a run id (that run's scores)."""
-    if PERIOD_RE.match(spec):
+    if Period.is_period(spec):
         return Side(spec, None, period_label(spec, lang))
     runs = store.runs()
     hit = runs.filter(pl.col("run_id") == spec) if not runs.is_empty() else runs

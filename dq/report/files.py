@@ -17,8 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from dq.errors import InputError
-from dq.outputs import atomic_write_text, safe_filename
-from dq.store import Store
+from dq.io.outputs import atomic_write_text, safe_filename
+from dq.store.history import Store
 
 __all__ = ["campaign_report", "render_campaign_file", "render_period", "render_unit_file"]
 
@@ -160,7 +160,7 @@ def _fix_links(store: Store, period: str, unit_id: str, folder: Path, lang: str,
     """Write the unit's rows-to-fix files beside its report; (label, href) of each."""
     import polars as pl
 
-    from dq.fixlist import write_fix_files
+    from dq.batch.fixlist import write_fix_files
 
     known = {}
     mine = data.overall.filter(pl.col("unit_id") == unit_id) if not data.overall.is_empty() else data.overall

@@ -1,7 +1,7 @@
 """The reports' view of the history rules (``history_change``): which metrics of a unit were
 flagged against its own earlier months, which months of its trend were flagged, and which units
 had a flagged drop (marked in the index). The views call these helpers; the store is read in
-:mod:`dq.report.data` (:func:`dq.metrics.history_flags`)."""
+:mod:`dq.report.data` (:func:`dq.engine.metrics.history_flags`)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ from typing import Any
 
 import polars as pl
 
-from dq.checks.history import fmt_value
+from dq.engine.checks.history import fmt_value
+from dq.engine.metrics import history_checks
 
 __all__ = ["HistoryFlag", "drop_units", "flagged_periods", "history_flags"]
 
-HISTORY_CHECK = "history_change"
 _FLAGGED = ("warn", "fail")
 
 
@@ -57,8 +57,9 @@ def _direction(sample: Mapping[str, Any]) -> str:
 def history_flags(results: Iterable[Mapping[str, Any]], lang: str) -> list[HistoryFlag]:
     """The flagged metrics of one unit's results (rows of the store's results frame)."""
     out: list[HistoryFlag] = []
+    checks = history_checks()
     for r in results:
-        if r.get("check") != HISTORY_CHECK or r.get("status") not in _FLAGGED:
+        if r.get("check") not in checks or r.get("status") not in _FLAGGED:
             continue
         title = str(r.get(f"title_{lang}") or r.get("title_zh") or r.get("rule"))
         samples = _samples(r)
@@ -96,7 +97,8 @@ def drop_units(results: pl.DataFrame) -> set[str]:
     """Units of a period's results with a flagged drop (a metric below its expected range)."""
     if results.is_empty() or "check" not in results.columns:
         return set()
-    hits = results.filter((pl.col("check") == HISTORY_CHECK) & pl.col("status").is_in(list(_FLAGGED)))
+    flagged = pl.col("check").is_in(list(history_checks())) & pl.col("status").is_in(list(_FLAGGED))
+    hits = results.filter(flagged)
     return {
         r["unit_id"]
         for r in hits.iter_rows(named=True)

@@ -11,7 +11,7 @@ from dq.report.common import FAILING, KINDS_ORDER, _grade_label, kind_label, rep
 from dq.report.history import drop_units
 from dq.report.i18n import period_label, tr
 from dq.report.unit import PeriodData
-from dq.scoring import rank_units
+from dq.scoring.scores import rank_units
 
 
 @dataclass(frozen=True)

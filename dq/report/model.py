@@ -1,6 +1,6 @@
 """View models of the reports: plain dataclasses of strings and numbers, no HTML.
 
-Three pages, each built from the history store (:class:`dq.store.Store`):
+Three pages, each built from the history store (:class:`dq.store.history.Store`):
 
 * :class:`UnitReport`     one unit and period (:mod:`dq.report.unit`: :func:`build_unit_report`,
                           or :class:`PeriodData` for every unit of a period with the store read once);
@@ -13,7 +13,7 @@ Store access lives apart in :mod:`dq.report.data`; shared records and pure helpe
 
 from __future__ import annotations
 
-from dq.masking import mask_sample
+from dq.io.masking import mask_sample
 from dq.report.campaign import (
     CampaignReport,
     CampaignUnit,

@@ -11,10 +11,9 @@ from typing import Any
 import polars as pl
 
 from dq import __version__
-from dq.catalogue import Catalogue, load_catalogue
-from dq.checks import DIMENSIONS
-from dq.explain import Loss, rule_losses
-from dq.messages import render_message
+from dq.engine.checks import DIMENSIONS
+from dq.engine.messages import render_message
+from dq.io.catalogue import Catalogue, load_catalogue
 from dq.report.common import (
     _GENERIC_MESSAGE,
     _RATE_STATUSES,
@@ -37,10 +36,11 @@ from dq.report.common import (
     threshold_text,
 )
 from dq.report.data import previous_results, read_period
+from dq.report.explain import Loss, rule_losses
 from dq.report.history import HistoryFlag, flagged_periods, history_flags
 from dq.report.i18n import dimension_label, period_label, tr
-from dq.scoring import load_scoring
-from dq.store import Store
+from dq.scoring.scores import load_scoring
+from dq.store.history import Store
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,7 @@ class FailingRule:
     fix: str
     change: str | None  # new | persisting | None (nothing to compare with)
     change_label: str
-    loss: float = 0.0  # overall-score points lost (its share of 100 − score, dq.explain)
+    loss: float = 0.0  # overall-score points lost (its share of 100 − score, dq.report.explain)
     loss_text: str = ""
 
 

@@ -52,11 +52,11 @@ def _rule_for(columns: tuple[str, ...], candidates: set[tuple[str, ...]]) -> tup
 
 def crosscheck(batch: Path) -> dict[str, Any]:
     """Audit ``batch`` (OUT/<period>) with dq and compare with its truth.json."""
-    from dq.batch import evaluate_submissions
-    from dq.engine import audit_extract
-    from dq.sources import open_extract
-    from dq.suite import load_suites
-    from dq.summary import summarize, summary_frame
+    from dq.batch.local import evaluate_submissions
+    from dq.engine.evaluate import audit_extract
+    from dq.engine.suite import load_suites
+    from dq.io.sources import open_extract
+    from dq.scoring.summary import summarize, summary_frame
 
     truth = json.loads((batch / "truth.json").read_text(encoding="utf-8"))
     suites = load_suites()

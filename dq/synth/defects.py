@@ -54,7 +54,7 @@ __all__ = [
 
 H, D = "hospital", "district"
 
-# kind -> the check (dq.checks registry name) that should catch it
+# kind -> the check (dq.engine.checks registry name) that should catch it
 CHECK_OF = {
     "null_required": "not_null",
     "blank_required": "not_null",
@@ -370,6 +370,20 @@ class Defect:
     @property
     def check(self) -> str:
         return CHECK_OF[self.kind]
+
+    @property
+    def on_table(self) -> str:
+        """The table of a row defect (a submission defect has none)."""
+        if self.table is None:
+            raise ValueError(f"defect {self.kind} is not a row defect")
+        return self.table
+
+    @property
+    def picked(self) -> np.ndarray:
+        """The base rows of a row defect, once generation has chosen them."""
+        if self.rows is None:
+            raise ValueError(f"defect {self.kind}: rows not chosen yet")
+        return self.rows
 
 
 @dataclass
@@ -834,7 +848,7 @@ def _regress(plan: UnitPlan, ud: UnitDefects, period: Period, seed: int) -> None
 
 def _eligible(ud: UnitData, d: Defect):
     """A function index-array -> bool-array restricting the rows a defect may use (or None)."""
-    t, k = d.table, d.kind
+    t, k = d.on_table, d.kind
     per = ud.period
     if t == "patient_index":
         s = ud.sk[t]
@@ -905,9 +919,9 @@ def select_rows(ud: UnitData, plan: UnitDefects, seed: int) -> None:
     per_table: dict[str, list[int]] = {}
     for i, d in enumerate(plan.row_defects()):
         if d.kind != "diag_main_count":
-            n = ud.n[d.table]
+            n = ud.n[d.on_table]
             want[i] = max(1, min(round(d.rate * n), n // 10))
-            per_table.setdefault(d.table, []).append(i)
+            per_table.setdefault(d.on_table, []).append(i)
     for table, idx in per_table.items():
         budget, total = int(TABLE_SHARE * ud.n[table]), sum(want[i] for i in idx)
         if total > budget:
@@ -929,8 +943,8 @@ def select_rows(ud: UnitData, plan: UnitDefects, seed: int) -> None:
             d.detail["group_rows"] = int(ip["n_diag"][sel].sum())
             d.rows = sel
             continue
-        n = ud.n[d.table]
-        u = used.setdefault(d.table, np.zeros(n, dtype=bool))
+        n = ud.n[d.on_table]
+        u = used.setdefault(d.on_table, np.zeros(n, dtype=bool))
         sel = _sample(rng, n, want[i], u, _eligible(ud, d))
         u[sel] = True
         d.rows = sel
@@ -1179,7 +1193,7 @@ def apply_rows(
                 if two.any():
                     df = _scatter(df, "diagnosis_code", rows[two] - start, list(d.detail["diag_codes"][two]))
             continue
-        g = d.rows[(d.rows >= start) & (d.rows < stop)]
+        g = d.picked[(d.picked >= start) & (d.picked < stop)]
         if not len(g):
             continue
         local = g - start
@@ -1200,7 +1214,7 @@ def apply_text(
     for d in plan.row_defects(table):
         if d.kind != "unparseable_date":
             continue
-        g = d.rows[(d.rows >= start) & (d.rows < stop)]
+        g = d.picked[(d.picked >= start) & (d.picked < stop)]
         if not len(g):
             continue
         local = g - start
@@ -1229,9 +1243,12 @@ def apply_text(
 
 
 def _column_type(table: str, column: str) -> str:
-    from dq.catalogue import load_catalogue
+    from dq.io.catalogue import load_catalogue
 
-    return load_catalogue().tables[table].column(column).type
+    spec = load_catalogue().tables[table].column(column)
+    if spec is None:
+        raise KeyError(f"{table}.{column} is not a column of the catalogue")
+    return spec.type
 
 
 def truth_count(d: Defect) -> int:

@@ -39,9 +39,10 @@ import numpy as np
 import yaml
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from dq.catalogue import load_catalogue
 from dq.errors import UsageError
-from dq.outputs import ensure_dir
+from dq.io.catalogue import load_catalogue
+from dq.io.outputs import ensure_dir
+from dq.io.terminal import terminal_console
 from dq.synth.defects import (
     CHECK_OF,
     UnitDefects,
@@ -55,7 +56,6 @@ from dq.synth.plan import Period, UnitPlan, load_units, parse_period
 from dq.synth.tables import EVENT_COLUMNS, UnitData
 from dq.synth.values import load_reference, stable_hash
 from dq.synth.writer import TableWriter, to_text
-from dq.terminal import terminal_console
 
 __all__ = ["CHUNK_ROWS", "generate"]
 
@@ -79,9 +79,9 @@ def _count_in_period(ud: UnitData, plan: UnitDefects, table: str) -> int:
     for d in plan.row_defects(table):
         gone = ("event_out_of_period", "unparseable_date", "null_required")  # no event time in the period
         if d.kind in gone and d.columns[0] == EVENT_COLUMNS[table]:
-            n -= len(d.rows)
+            n -= len(d.picked)
         elif d.kind == "duplicate_key":
-            n += len(d.rows)
+            n += len(d.picked)
     return n
 
 
@@ -172,7 +172,7 @@ def _prepare(
         select_rows(ud, ud_plan, seed)
         visits = _count_in_period(ud, ud_plan, table)
         volume = sum(ud.n[t] for t in up.tables if t not in ud_plan.dropped and t not in up.absent) + sum(
-            len(d.rows) for d in ud_plan.row_defects() if d.kind == "duplicate_key"
+            len(d.picked) for d in ud_plan.row_defects() if d.kind == "duplicate_key"
         )
         if table in up.absent:  # no visits uploaded: nothing to tell apart
             break

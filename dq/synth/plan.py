@@ -1,6 +1,6 @@
 """Which units a batch has, how big each unit's tables are, and how each unit writes its files.
 
-Volumes come from the newsletters' 数据采集情况 tables through :func:`dq.published.load_collection`:
+Volumes come from the newsletters' 数据采集情况 tables through :func:`dq.io.published.load_collection`:
 the generated period's own table if it was published, else 2020-09, else 2018-03. Per hospital:
 outpatient visits (门急诊上传人次), discharges (出院人次) and the data volume (数据上传量, all rows);
 per district: community visits, health records (basic / hypertension / diabetes) and the data
@@ -9,16 +9,15 @@ volume. Everything is multiplied by ``scale``; every uploaded table keeps a sens
 
 from __future__ import annotations
 
-import calendar
 import math
 from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
 
-from dq import columns
-from dq.catalogue import load_catalogue
 from dq.errors import UsageError
+from dq.io.catalogue import load_catalogue
+from dq.io.period import Period as CalendarPeriod
 from dq.synth.values import stable_hash, uscc
 
 __all__ = [
@@ -89,10 +88,8 @@ class Period:
 
 def parse_period(text: str) -> Period:
     """A month ``YYYY-MM``; anything else raises the same :class:`~dq.errors.UsageError` as everywhere."""
-    start, _ = columns.parse_period(text)
-    y, m = start.year, start.month
-    first = date(y, m, 1)
-    return Period(text, (first - date(1970, 1, 1)).days, calendar.monthrange(y, m)[1])
+    month = CalendarPeriod.parse(text)
+    return Period(str(month), (month.first_day - date(1970, 1, 1)).days, month.days)
 
 
 @dataclass
@@ -207,12 +204,12 @@ PROFILE_FIGURES = {"before": ("2018-03", "2020-09"), "after": ("2020-09", "2018-
 def _published_rows(period: str, order: tuple[str, ...] | None = None) -> dict[str, tuple[str, dict]]:
     """unit_id -> (source period, summary row), preferring ``period``, then 2020-09, 2018-03
     (or the periods of ``order``)."""
-    from dq.published import available_periods, load_collection
+    from dq.io.published import available_periods, load_collection
 
     have = set(available_periods())
-    order = [p for p in (order or (period, *PUBLISHED_PERIODS)) if p in have]
+    wanted = [p for p in (order or (period, *PUBLISHED_PERIODS)) if p in have]
     out: dict[str, tuple[str, dict]] = {}
-    for p in dict.fromkeys(order):
+    for p in dict.fromkeys(wanted):
         for kind in ("district", "hospital"):
             try:
                 df = load_collection(p, kind)
@@ -275,7 +272,7 @@ def load_units(
     required tables, upload days, whether an official count exists) follow the unit's row of the
     newsletter of that side of the campaign (:data:`PROFILE_FIGURES`); volumes do not change.
     """
-    from dq.registry import Registry
+    from dq.io.registry import Registry
 
     registry = Registry.load()
     published = _published_rows(period.label)

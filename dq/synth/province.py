@@ -8,7 +8,7 @@ city (``南京鼓楼医院 P02``). Written::
 
     OUT/<period>/<Pkk-unit_id>/...       every city's extracts (the contract of dq synth)
     OUT/<period>/truth.json              the cities' truths merged, unit ids prefixed
-    OUT/institutions.csv                 the province's unit registry (dq.registry format)
+    OUT/institutions.csv                 the province's unit registry (dq.io.registry format)
 
 The single-city generator is unchanged: a province is its output, renamed.
 """
@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 
 from dq.errors import UsageError
-from dq.registry import COLUMNS, Registry
+from dq.io.registry import COLUMNS, Registry
 
 __all__ = ["city_prefix", "generate_province"]
 

@@ -6,7 +6,7 @@ every unit's volumes follow
 
 * a trend (a growth rate per unit, -0.5 % to +1.5 % a month),
 * seasonality: a mild yearly wave (±4 %) and the Spring Festival month, 30 % lower every year
-  (January or February, see :data:`dq.checks.history.SPRING_FESTIVAL`),
+  (January or February, see :data:`dq.engine.checks.history.SPRING_FESTIVAL`),
 * noise (log-normal, σ = 3 %),
 
 and ``OUT/truth.json`` lists the injected events (unless ``events=False``: a clean series):
@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from dq.checks.history import SPRING_FESTIVAL
+from dq.engine.checks.history import SPRING_FESTIVAL
 from dq.errors import UsageError
 from dq.synth.defects import DROPPABLE, Defect, UnitDefects
 from dq.synth.generate import generate

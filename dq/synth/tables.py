@@ -107,7 +107,7 @@ def _date(days: np.ndarray) -> pl.Series:
 def _str(values: np.ndarray) -> pl.Series:
     """Text column from an array of str (None entries become nulls)."""
     arr = np.asarray(values, dtype=object)
-    missing = np.equal(arr, None)
+    missing = np.equal(arr, np.array(None, dtype=object))
     if not missing.any():
         return pl.Series(arr.astype(str), dtype=pl.String)
     s = pl.Series(np.where(missing, "", arr).astype(str), dtype=pl.String)
@@ -478,7 +478,7 @@ class UnitData:
         ph = pl.select(pl.when(pl.lit(pl.Series(rng.random(n) < 0.93))).then(pl.lit(ph))).to_series()
         addr = self.ref.area_current[rng.integers(0, len(self.ref.area_current), n)]
         addr = np.where(rng.random(n) < 0.6, self.plan.area, addr)
-        addr = np.where(rng.random(n) < 0.05, None, addr)
+        addr = np.where(rng.random(n) < 0.05, np.array(None, dtype=object), addr)
         return pl.DataFrame(
             {
                 "patient_id": ids("patient", rows),
@@ -567,8 +567,8 @@ class UnitData:
         p = self.ref.icd10_p_in
         # a per-inpatient draw independent of chunking: hash the index into [0, 1)
         u = (np.asarray(inpatients, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(11)
-        u = (u.astype(np.float64) / float(1 << 53) + rng.random()) % 1.0
-        return np.minimum(np.searchsorted(np.cumsum(p), u, side="right"), len(p) - 1)
+        draw = (u.astype(np.float64) / float(1 << 53) + rng.random()) % 1.0
+        return np.minimum(np.searchsorted(np.cumsum(p), draw, side="right"), len(p) - 1)
 
     def _t_inpatient_diagnosis(self, rng: np.random.Generator, rows: np.ndarray) -> pl.DataFrame:
         s, ref = self.sk["inpatient_record"], self.ref

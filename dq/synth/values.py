@@ -49,8 +49,8 @@ _ORG_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
 
 
 def reference_dir() -> Path:
-    """``dq/data/reference``, shipped inside the package."""
-    from dq.resources import data_dir
+    """``datasets/reference``, shipped inside the package."""
+    from dq.io.resources import data_dir
 
     return data_dir() / "reference"
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import polars as pl
 
-from dq.catalogue import TableSpec
+from dq.io.catalogue import TableSpec
 
 __all__ = ["TableWriter", "to_text"]
 

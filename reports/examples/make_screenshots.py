@@ -75,9 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = ap.parse_args(argv)
     sys.path.insert(0, str(REPO))
-    from dq.batch import score_published
+    from dq.batch.local import score_published
     from dq.report.files import render_campaign_file, render_period
-    from dq.store import Store
+    from dq.store.history import Store
 
     chromium = find_chromium() or shutil.which("chromium-browser")
     if chromium is None:

@@ -1,0 +1,217 @@
+"""Plain, typed, JSON-serialisable outcomes of an audit.
+
+The plan of a check is a :class:`dq.engine.suite.Rule`; its outcome is a :class:`RuleResult`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, get_args
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from dq.engine.suite import Rule
+
+__all__ = [
+    "DIMENSIONS",
+    "SCHEMA_VERSION",
+    "SEVERITIES",
+    "STATUSES",
+    "AuditResult",
+    "Dimension",
+    "RuleResult",
+    "Severity",
+    "Status",
+    "TableInfo",
+    "result_of",
+    "results_frame",
+    "status_for",
+]
+
+Status = Literal["pass", "warn", "fail", "error", "not_applicable"]
+Severity = Literal["warning", "error", "critical"]
+Dimension = Literal["completeness", "conformance", "plausibility", "uniqueness", "timeliness", "consistency"]
+STATUSES: tuple[Status, ...] = get_args(Status)
+SEVERITIES: tuple[Severity, ...] = get_args(Severity)
+DIMENSIONS: tuple[Dimension, ...] = get_args(Dimension)
+# Version of the JSON layout of AuditResult.to_dict() (docs/json.md); bumped on any incompatible
+# change (a field removed, renamed or retyped). New fields may appear without a bump.
+SCHEMA_VERSION = 1
+
+FRAME_SCHEMA = {
+    "rule": "String",
+    "suite": "String",
+    "table": "String",
+    "check": "String",
+    "columns": "List[String]",
+    "dimension": "String",
+    "severity": "String",
+    "status": "String",
+    "evaluated": "Int64",
+    "failed": "Int64",
+    "fail_fraction": "Float64",
+    "max_fraction": "Float64",
+    "max_count": "Int64",
+    "weight": "Float64",
+    "message": "String",
+    "title_zh": "String",
+    "title_en": "String",
+    "samples": "String",
+}
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    rule: str
+    suite: str
+    table: str
+    check: str
+    columns: tuple[str, ...]
+    dimension: Dimension
+    severity: Severity
+    status: Status
+    evaluated: int
+    failed: int
+    fail_fraction: float | None
+    message: str
+    samples: tuple[dict[str, Any], ...] = ()
+    weight: float = 1.0
+    threshold: dict[str, Any] = field(default_factory=dict)
+    title_zh: str = ""
+    title_en: str = ""
+    # the failing rows' keys (and the rule's columns), masked, up to the audit's ``fix_rows``;
+    # empty unless asked for (they feed the rows-to-fix files, see dq.batch.fixlist)
+    fix_rows: tuple[dict[str, Any], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["columns"] = list(self.columns)
+        d["samples"] = [dict(s) for s in self.samples]
+        d["fix_rows"] = [dict(s) for s in self.fix_rows]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RuleResult:
+        d = dict(d)
+        d["columns"] = tuple(d.get("columns") or ())
+        d["samples"] = tuple(d.get("samples") or ())
+        d["fix_rows"] = tuple(d.get("fix_rows") or ())
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    table: str
+    rows: int | None
+    file: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    unit: dict[str, Any]
+    period: str | None
+    tables: tuple[TableInfo, ...]
+    results: tuple[RuleResult, ...]
+    problems: tuple[str, ...] = ()
+    # Values of audit_extract's ``extra`` aggregates, by table (not part of the audit's output).
+    extra: dict[str, dict[str, Any]] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        counts = Counter(r.status for r in self.results)
+        # A rule of severity error or critical that failed, or that could not run, blocks.
+        blocking = [
+            r.rule
+            for r in self.results
+            if r.status in ("fail", "error") and r.severity in ("error", "critical")
+        ]
+        return {
+            "rules": len(self.results),
+            **{s: counts.get(s, 0) for s in STATUSES},
+            "failed_rules": blocking,
+            "passed": not blocking,
+        }
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.summary["passed"] else 1
+
+    def to_frame(self) -> pl.DataFrame:
+        """One row per rule result (columns: :data:`FRAME_SCHEMA`; samples as JSON text)."""
+        return results_frame(self.results)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "unit": self.unit,
+            "period": self.period,
+            "tables": [t.to_dict() for t in self.tables],
+            "results": [r.to_dict() for r in self.results],
+            "summary": self.summary,
+            "problems": list(self.problems),
+        }
+
+
+def results_frame(results: Iterable[RuleResult]) -> pl.DataFrame:
+    """Rule results as a Polars DataFrame, one row each (the samples as JSON text)."""
+    import polars as pl
+
+    rows = [
+        {
+            **{k: getattr(r, k) for k in FRAME_SCHEMA if hasattr(r, k) and k not in ("columns", "samples")},
+            "columns": list(r.columns),
+            "max_fraction": (r.threshold or {}).get("max_fraction"),
+            "max_count": (r.threshold or {}).get("max_count"),
+            "samples": json.dumps([dict(x) for x in r.samples], ensure_ascii=False, default=str),
+        }
+        for r in results
+    ]
+    schema = {
+        k: pl.List(pl.String) if v == "List[String]" else getattr(pl, v) for k, v in FRAME_SCHEMA.items()
+    }
+    return pl.DataFrame(rows, schema=schema)
+
+
+def status_for(failed: int, evaluated: int, severity: Severity, exceeded: bool) -> Status:
+    if evaluated == 0:
+        return "not_applicable"
+    if not exceeded:
+        return "pass"
+    return "warn" if severity == "warning" else "fail"
+
+
+def result_of(
+    rule: Rule, status: Status, evaluated: int, failed: int, message: str, samples: Iterable = ()
+) -> RuleResult:
+    """The result of ``rule`` from its counts: the one constructor the engine and the checks
+    that judge outside the one-pass query share (rule identity, weight, threshold, titles)."""
+    try:
+        columns = tuple(rule.columns)
+    except Exception:  # columns of a rule whose params are broken
+        columns = ()
+    return RuleResult(
+        rule=rule.id,
+        suite=rule.suite,
+        table=rule.table,
+        check=rule.check,
+        columns=columns,
+        dimension=rule.dimension,
+        severity=rule.severity,
+        status=status,
+        evaluated=int(evaluated),
+        failed=int(failed),
+        fail_fraction=(failed / evaluated) if evaluated else None,
+        message=message,
+        samples=tuple(samples),
+        weight=rule.weight,
+        threshold=rule.threshold.to_dict(),
+        title_zh=rule.title_zh,
+        title_en=rule.title_en,
+    )

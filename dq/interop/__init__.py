@@ -1,0 +1,1 @@
+"""Interoperability with other tools: Great Expectations suites, both ways."""

@@ -1,0 +1,1 @@
+"""Scores from audit results, and the submission summaries they are computed with."""

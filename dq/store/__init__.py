@@ -1,0 +1,1 @@
+"""The history store: runs, results, scores, summaries and the delivery record, as Parquet."""
