@@ -203,7 +203,8 @@ _FORKSERVER_LOCK = threading.Lock()
 #: (Those an audit imports lazily too: each would otherwise be imported again in every worker.)
 PRELOAD = [
     "dq.batch.local", "dq.scoring.summary", "dq.engine.evaluate", "dq.io.sources", "dq.api",
-    "pyarrow", "pyarrow.parquet", "pyarrow.fs", "pyarrow.ipc", "numpy.ma", "cloudpickle", "encodings.utf_8_sig",
+    "pyarrow", "pyarrow.parquet", "pyarrow.fs", "pyarrow.ipc", "numpy.ma", "cloudpickle",
+    "encodings.utf_8_sig",
 ]  # fmt: skip
 
 
