@@ -100,6 +100,11 @@ def far_column(path: Path) -> Path:
     )
 
 
+def unpositioned(path: Path) -> Path:
+    """A row of 2,000 cells that do not say where they are (each is the next column)."""
+    return workbook(path, "<row>" + '<c t="inlineStr"><is><t>x</t></is></c>' * 2_000 + "</row>")
+
+
 def declared(path: Path) -> Path:
     """Two cells, but a declared dimension of A1:XFD1048576."""
     return workbook(path, '<row r="1">' + _cell("A1", "visit_id") + "</row>", dimension="A1:XFD1048576")
@@ -174,9 +179,10 @@ def test_exceptions_come_back_as_themselves():
         (corner, "reaches column 16,384, more than the 1,024"),
         (far_column, "reaches column 1,000,000"),
         (declared, "declared dimension A1:XFD1048576"),
+        (unpositioned, "reaches column 1,025, more than the 1,024"),
         (bomb, "more than the 100 times of a workbook (a zip bomb?)"),
     ],
-    ids=["corner", "far-column", "declared-dimension", "zip-bomb"],
+    ids=["corner", "far-column", "declared-dimension", "unpositioned-cells", "zip-bomb"],
 )
 def test_hostile_workbooks_are_refused_before_the_reader(tmp_path, build, fragment):
     f = build(tmp_path / "outpatient_visit.xlsx")
