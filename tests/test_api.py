@@ -218,3 +218,18 @@ def test_readme_python_example_runs(monkeypatch) -> None:
     monkeypatch.chdir(REPO)
     for block in blocks:
         exec(compile(block, "README.md", "exec"), {"__name__": "readme"})
+
+
+def test_results_have_a_short_repr_and_an_html_one() -> None:
+    import dq
+
+    result = dq.audit("examples/extract")
+    text = repr(result)
+    blocking = result.summary["failed_rules"]
+    assert text.startswith("<AuditResult H014 2020-09:") and len(text) < 300
+    assert f"{result.summary['fail']} fail" in text and blocking[0] in text and "more" in text
+    html = result._repr_html_()
+    failing = [r for r in result.results if r.status in ("fail", "warn", "error")]
+    assert html.count("<tr>") == 1 + len(failing)
+    one = failing[0]
+    assert repr(one) == f"<RuleResult {one.rule} {one.status} {one.failed}/{one.evaluated} ({one.table})>"

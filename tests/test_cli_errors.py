@@ -242,3 +242,31 @@ def test_no_traceback_from_the_installed_command(tmp_path) -> None:
     )  # fmt: skip
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+
+
+# ------------------------------------------------------------------ the same conventions everywhere
+def test_the_shared_flags_work_before_the_command_too(capsys) -> None:
+    before = main(["-q", "suites", "validate"]), capsys.readouterr()
+    after = main(["suites", "validate", "-q"]), capsys.readouterr()
+    assert before[0] == after[0] == 0
+    assert (before[1].out, before[1].err) == (after[1].out, after[1].err)
+
+
+@pytest.mark.parametrize(
+    ("argv", "command"),
+    [
+        (["suites", "validate", "--bogus"], "dq suites"),
+        (["score", "ROOT", "--period", "2020-09", "--bogus"], "dq score"),
+        (["history", "--nonsense", "1"], "dq history"),
+    ],
+)
+def test_an_unknown_option_points_at_the_commands_own_help(capsys, argv, command) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"(see {command} --help)" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("option", ["--workers", "--threads"])
+def test_zero_workers_is_refused_like_zero_threads(capsys, option) -> None:
+    assert main(["score", "ROOT", "--period", "2020-09", option, "0"]) == 2
+    assert "expected a whole number ≥ 1, got 0" in capsys.readouterr().err

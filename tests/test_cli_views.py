@@ -114,18 +114,18 @@ def test_history_is_a_readable_table(capsys, store) -> None:
     ]
     assert set(lines[1]) <= {"-", " "}
     _, doc, _ = run(capsys, "history", "--store", str(store), "--format", "json")
-    rows = json.loads(doc)
+    rows = json.loads(doc)["rows"]
     assert len(lines) == 2 + len(rows) and "shape:" not in out and "┌" not in out
     assert {r["period"] for r in rows} == {"2018-03", "2020-09"}
 
 
 def test_history_of_a_unit_in_a_period(capsys, store) -> None:
     _, every, _ = run(capsys, "history", "--store", str(store), "--unit", "H014", "--format", "json")
-    assert [r["period"] for r in json.loads(every)] == ["2018-03", "2020-09"]
+    assert [r["period"] for r in json.loads(every)["rows"]] == ["2018-03", "2020-09"]
     _, one, _ = run(
         capsys, "history", "--store", str(store), "--unit", "H014", "--period", "2020-09", "--format", "json"
     )
-    assert [r["period"] for r in json.loads(one)] == ["2020-09"]
+    assert [r["period"] for r in json.loads(one)["rows"]] == ["2020-09"]
     code, out, err = run(capsys, "history", "--store", str(store), "--unit", "H014", "--period", "2019-01")
     assert (code, out) == (0, "") and "no scores for unit H014 in 2019-01" in err
 
@@ -135,23 +135,23 @@ def test_history_of_an_empty_store_says_so(capsys, tmp_path) -> None:
     code, out, err = run(capsys, "history", "--store", str(tmp_path / "h"))
     assert (code, out) == (0, "") and "no scores in" in err
     code, out, _ = run(capsys, "history", "--store", str(tmp_path / "h"), "--runs", "--format", "json")
-    assert (code, json.loads(out)) == (0, [])
+    assert (code, json.loads(out)["rows"]) == (0, [])
 
 
 # ------------------------------------------------------------------ shared options
 @pytest.mark.parametrize(
     ("argv", "key"),
     [
-        (["suites", "list"], "suite"),
+        (["suites", "list"], "suites"),
         (["suites", "validate"], "rules"),
-        (["checks"], "name"),
+        (["checks"], "checks"),
     ],
 )
 def test_format_json_everywhere(capsys, argv, key) -> None:
     code, out, _ = run(capsys, *argv, "--format", "json")
     doc = json.loads(out)
     assert code == 0
-    assert key in (doc[0] if isinstance(doc, list) else doc)
+    assert isinstance(doc, dict) and doc["schema_version"] == 1 and key in doc
 
 
 def test_every_command_that_prints_results_takes_format_json() -> None:

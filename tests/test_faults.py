@@ -206,12 +206,12 @@ def test_a_corrupt_store_file_is_named_skipped_and_reported(batch: Path, tmp_pat
     p = run_dq("history", "--store", str(store), "--format", "json")
     assert p.returncode == 0
     assert str(scores_h2) in p.stderr and "unreadable store file skipped" in p.stderr
-    shown = {r["unit_id"] for r in json.loads(p.stdout)}
+    shown = {r["unit_id"] for r in json.loads(p.stdout)["rows"]}
     assert shown == set(UNITS) - {"H002"}  # the rest of the history stays usable
 
     p = run_dq("history", "--store", str(store), "--check", "--format", "json")
     assert p.returncode == 1
-    assert {r["file"] for r in json.loads(p.stdout)} == {str(scores_h2), str(results_h3)}
+    assert {r["file"] for r in json.loads(p.stdout)["problems"]} == {str(scores_h2), str(results_h3)}
 
     p = run_dq("report", "all", "--period", P, "--store", str(store), "--out", str(tmp_path / "r"))
     assert p.returncode == 0, p.stderr

@@ -155,7 +155,7 @@ def batch(tmp_path_factory):
         written += render_period(store, period, out / "en", lang="en", echo=None)
     written += render_campaign_file(store, "2020-08", "2020-09", out)
     written += render_campaign_file(store, "2020-08", "2020-09", out / "en", lang="en")
-    pages = {p: p.read_text(encoding="utf-8") for p in dict.fromkeys(written)}
+    pages = {p: p.read_text(encoding="utf-8") for p in dict.fromkeys(written) if p.suffix != ".xlsx"}
     return {"root": root, "store": store, "out": out, "pages": pages, "pii": raw_pii(root)}
 
 
@@ -312,10 +312,13 @@ def test_campaign_report_defines_both_measures(batch):
 # ------------------------------------------------------------------------------- command line
 def test_cli_actions_print_the_paths_written(batch, tmp_path, capsys):
     store = str(batch["store"].root)
-    assert (
-        main(["report", "unit", "H900", "--period", "2020-09", "--store", store, "--out", str(tmp_path)]) == 0
-    )
-    assert capsys.readouterr().out.strip() == str(tmp_path / "2020-09" / "H900.html")
+    one = tmp_path / "one"
+    assert main(["report", "unit", "H022", "--period", "2020-09", "--store", store, "--out", str(one)]) == 0
+    printed = capsys.readouterr().out.split()
+    assert printed[0] == str(one / "2020-09" / "H022.html")
+    # every file the command wrote is listed: the report and its rows-to-fix files
+    assert sorted(printed) == sorted(str(p) for p in (one / "2020-09").iterdir())
+    assert {p.rsplit(".", 1)[1] for p in printed} == {"html", "csv", "xlsx"}
     assert (
         main(
             ["report", "all", "--period", "2020-09", "--store", store, "--out", str(tmp_path), "--lang", "en"]

@@ -347,7 +347,7 @@ def test_dq_history_lists_the_deliveries(work, server, capsys):
     assert _send(work, port, only=["H002"]).ok
     store = str(work / "history")
     assert main(["history", "--store", store, "--deliveries", "--format", "json"]) == 0
-    rows = json.loads(capsys.readouterr().out)
+    rows = json.loads(capsys.readouterr().out)["rows"]
     assert [(r["unit_id"], r["status"]) for r in rows] == [("H002", "sending"), ("H002", "sent")]
     got = handler.by_unit()["H002"][0].msg
     assert rows[1]["message_id"] == got["Message-ID"].strip() and rows[1]["period"] == P

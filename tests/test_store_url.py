@@ -168,7 +168,7 @@ def _compare_views(capsys, url: str, plain: str, ranking: dict[str, float], tmp_
     for store in (url, plain):
         code, out, err = _cli(capsys, "history", "--store", store, "--format", "json")
         assert code == 0, err
-        rows = [{k: v for k, v in r.items() if k != "run_id"} for r in json.loads(out)]
+        rows = [{k: v for k, v in r.items() if k != "run_id"} for r in json.loads(out)["rows"]]
         code, out, err = _cli(
             capsys, "explain", "H001", "--period", PERIOD, "--store", store, "--format", "json"
         )

@@ -90,12 +90,35 @@ def _report_error(
     return code
 
 
+_GLOBAL_FLAGS = ("-q", "--quiet", "-v", "--verbose")
+
+
+def _hoist_global_flags(argv: list[str]) -> list[str]:
+    """``dq -q audit X`` as ``dq audit -q X``: the shared flags may stand before the command too."""
+    i = 0
+    while i < len(argv) and argv[i] in _GLOBAL_FLAGS:
+        i += 1
+    if 0 < i < len(argv):
+        return [argv[i], *argv[:i], *argv[i + 1 :]]
+    return argv
+
+
+def _command_parser(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
+    """The parser of the command ``args`` chose (its own help is where a bad option is explained)."""
+    for action in parser._subparsers._group_actions if parser._subparsers else ():
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices.get(getattr(args, "command", None), parser)
+    return parser
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
+    argv = _hoist_global_flags(sys.argv[1:] if argv is None else list(argv))
     parser = build_parser()
     _Parser.json_errors = _wants_json(argv)
     try:
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra:  # an option the command does not have: point at the command's own help
+            _command_parser(parser, args).error(f"unrecognized arguments: {' '.join(extra)}")
     except SystemExit as exc:  # --help, --version (0) or a usage error already reported (2)
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     try:

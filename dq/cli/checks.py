@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
 
-from dq.cli.common import EXIT_OK, add_format
+from dq.cli.common import EXIT_OK, add_format, print_json
 
 __all__ = ["configure_parser", "run"]
 
@@ -19,7 +18,7 @@ def run(args: argparse.Namespace) -> int:
 
     checks = check_catalogue()
     if args.format == "json":
-        print(json.dumps(checks, ensure_ascii=False, indent=2))
+        print_json({"checks": checks})
         return EXIT_OK
     if args.format == "markdown":
         print("| check | dimension | parameters | what it checks | nulls |")

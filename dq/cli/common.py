@@ -94,10 +94,15 @@ def add_store(p: argparse.ArgumentParser) -> None:
     )
 
 
-def print_json(doc: Any, out=None) -> None:
-    """``doc`` as indented JSON (UTF-8 text kept as is) on ``out`` (default stdout)."""
+def print_json(doc: Mapping[str, Any], out=None) -> None:
+    """``doc`` as one indented JSON object (UTF-8 text kept as is) on ``out`` (default stdout),
+    ``schema_version`` first: every command's ``--format json`` output goes through here
+    (docs/json.md)."""
+    from dq.engine.results import SCHEMA_VERSION
+
     out = out or sys.stdout
-    out.write(json.dumps(doc, ensure_ascii=False, indent=2, default=str) + "\n")
+    body = {"schema_version": SCHEMA_VERSION, **{k: v for k, v in doc.items() if k != "schema_version"}}
+    out.write(json.dumps(body, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
 def info(args: argparse.Namespace, message: str) -> None:

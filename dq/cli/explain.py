@@ -10,9 +10,8 @@ The losses add up to 100 − score (see :mod:`dq.report.explain`). JSON: ``score
 from __future__ import annotations
 
 import argparse
-import json
 
-from dq.cli.common import add_store, console, open_store, period
+from dq.cli.common import add_store, console, open_store, period, print_json
 
 __all__ = ["configure_parser", "run"]
 
@@ -38,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "json":
         doc = ul.as_dict()
         doc["losses"] = doc["losses"][: len(losses)]
-        print(json.dumps(doc, ensure_ascii=False, indent=2))
+        print_json(doc)
         return 0
     out = console()
     zh = args.lang == "zh"

@@ -87,7 +87,8 @@ def run(args: argparse.Namespace) -> int:
         store, period=args.period, unit=args.unit, runs=args.runs, deliveries=args.deliveries
     )
     if args.format == "json":
-        print_json(rows)
+        view = "runs" if args.runs else "deliveries" if args.deliveries else "unit" if args.unit else "scores"
+        print_json({"view": view, "rows": rows})
         return 0
     if not rows:
         what = "runs" if args.runs else "deliveries" if args.deliveries else "scores"
@@ -113,7 +114,7 @@ def _check(args: argparse.Namespace, store) -> int:
     """``--check``: every unreadable file of the store, with the reason; exit 1 if any."""
     problems = [{"file": str(f), "problem": why} for f, why in store.problems(full=True)]
     if args.format == "json":
-        print_json(problems)
+        print_json({"problems": problems})
     elif problems:
         print_rows(problems, ("file", "problem"))
     else:

@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         check_campaign(store, args.before, args.after)
     ensure_dir(args.out)
     if args.action == "unit":
-        paths = [render_unit_file(store, args.period, args.unit, args.out, args.lang)]
+        paths = render_unit_file(store, args.period, args.unit, args.out, args.lang)
     elif args.action == "all":
         echo = print if args.format == "table" else None
         paths = list(render_period(store, args.period, args.out, args.lang, echo=echo))

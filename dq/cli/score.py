@@ -118,7 +118,7 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     )
     cluster.add_argument(
         "--workers",
-        type=int,
+        type=positive,
         metavar="N",
         help="audit the units on a local Dask cluster of N worker processes (needs dq[cluster])",
     )

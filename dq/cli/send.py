@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
-from dq.cli.common import EXIT_FAILED, EXIT_OK, add_store, console, count, period
+from dq.cli.common import EXIT_FAILED, EXIT_OK, add_store, console, count, period, print_json
 
 __all__ = ["configure_parser", "run"]
 
@@ -119,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
             "units": [u.to_dict() for u in outcome.units],
             "warnings": outcome.warnings,
         }
-        print(json.dumps(payload, ensure_ascii=False, indent=2))
+        print_json(payload)
     else:
         _print_table(outcome)
     return EXIT_OK if outcome.ok else EXIT_FAILED

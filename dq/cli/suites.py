@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"ok: {len(suites)} suites, {n} rules")
         return EXIT_OK
     if args.format == "json":
-        print_json(rows)
+        print_json({"suites": rows})
     else:
         print_rows(rows, ("suite", "kind", "table", "rules", "title_zh", "title_en"), right=("rules",))
     return EXIT_OK

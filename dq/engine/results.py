@@ -87,6 +87,9 @@ class RuleResult:
     # empty unless asked for (they feed the rows-to-fix files, see dq.batch.fixlist)
     fix_rows: tuple[dict[str, Any], ...] = ()
 
+    def __repr__(self) -> str:
+        return f"<RuleResult {self.rule} {self.status} {self.failed}/{self.evaluated} ({self.table})>"
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["columns"] = list(self.columns)
@@ -142,6 +145,37 @@ class AuditResult:
     @property
     def exit_code(self) -> int:
         return 0 if self.summary["passed"] else 1
+
+    def __repr__(self) -> str:
+        """One line: who, when, the counts and the rules that block (the first five)."""
+        s = self.summary
+        unit = self.unit.get("unit_id") or self.unit.get("name") or "?"
+        counts = ", ".join(f"{s[k]} {k}" for k in STATUSES if s[k])
+        blocking = s["failed_rules"]
+        shown = ", ".join(blocking[:5]) + (f" (+{len(blocking) - 5} more)" if len(blocking) > 5 else "")
+        verdict = f"blocking: {shown}" if blocking else "passed"
+        return (
+            f"<AuditResult {unit} {self.period or '-'}: {len(self.tables)} tables, "
+            f"{s['rules']} rules ({counts}); {verdict}>"
+        )
+
+    def _repr_html_(self) -> str:
+        """A small table for notebooks: the counts, then each rule that did not pass."""
+        from html import escape
+
+        s = self.summary
+        rows = "".join(
+            f"<tr><td>{escape(r.rule)}</td><td>{escape(r.table)}</td><td>{escape(r.status)}</td>"
+            f"<td>{r.failed}/{r.evaluated}</td><td>{escape(str(r.message))}</td></tr>"
+            for r in self.results
+            if r.status in ("fail", "warn", "error")
+        )
+        head = escape(repr(self))
+        return (
+            f"<div><p>{head}</p><table><tr><th>rule</th><th>table</th><th>status</th>"
+            f"<th>failed/evaluated</th><th>message</th></tr>{rows}</table>"
+            f"<p>{s['pass']} passed, {s['not_applicable']} not applicable</p></div>"
+        )
 
     def to_frame(self) -> pl.DataFrame:
         """One row per rule result (columns: :data:`FRAME_SCHEMA`; samples as JSON text)."""

@@ -61,7 +61,8 @@ def render_period(
     max_rows: int = 1000,
 ) -> list[Path]:
     """Write every unit report of ``period`` (each with its rows-to-fix files, at most
-    ``max_rows`` per rule) and the period's index; return the paths written."""
+    ``max_rows`` per rule) and the period's index; return every path written (each report
+    followed by its rows-to-fix files, the index last)."""
     from dq.report.model import report_filename
     from dq.report.render import render_unit
 
@@ -72,7 +73,7 @@ def render_period(
     for uid in data.unit_ids():
         data.fix_files[uid] = _fix_links(store, period, uid, folder, lang, max_rows, data)
         path = atomic_write_text(folder / report_filename(uid), render_unit(data.unit(uid)))
-        written.append(path)
+        written += [path, *(folder / href for _, href in data.fix_files[uid])]
         if echo:
             echo(str(path))
     index = render_index_file(data, out)
@@ -84,7 +85,9 @@ def render_period(
 
 def render_unit_file(
     store: Store, period: str, unit_id: str, out_dir: str | Path, lang: str = "zh", max_rows: int = 1000
-) -> Path:
+) -> list[Path]:
+    """Write one unit's report of ``period`` and its rows-to-fix files; return every path written,
+    the report first."""
     from dq.report.model import report_filename
     from dq.report.render import render_unit
 
@@ -94,9 +97,10 @@ def render_unit_file(
     folder = Path(out_dir) / safe_filename(period)
     index = "index.html" if (folder / "index.html").exists() else None
     data.fix_files[unit_id] = _fix_links(store, period, unit_id, folder, lang, max_rows, data)
-    return atomic_write_text(
+    report = atomic_write_text(
         folder / report_filename(unit_id), render_unit(data.unit(unit_id), index_href=index)
     )
+    return [report, *(folder / href for _, href in data.fix_files[unit_id])]
 
 
 def render_campaign_file(
