@@ -15,6 +15,11 @@ be shared: the ratio of one run is the figure to read, not the absolute seconds)
 
     .venv/bin/python benchmarks/bench_score.py --floor --scales 0.1 [--rounds 2] [--workers N | --threads N]
 
+``--isolation`` adds, in the same rounds, `dq score --no-isolation` (every unit read in the scoring
+process, as before dq.io.isolation), and prints the cost of reading in worker processes. CPU is
+counted for the whole process tree: this process reaps the forkserver and workers dq leaves
+behind (Linux, PR_SET_CHILD_SUBREAPER), which a plain wait4 of `dq score` would miss.
+
 `dq score` audits several units at once in threads by default; the floor is also measured with the
 units read that many at a time in threads, and the score's ratio to it printed, like for like.
 
@@ -76,6 +81,34 @@ print(rows, time.perf_counter() - t)
 CPU: dict[str, float] = {}  # CPU seconds (user + system) of the last command run by measure()
 
 
+def _become_subreaper() -> bool:
+    """Make this process the reaper of its descendants (Linux), so that the CPU of processes a
+    child leaves behind (dq's forkserver and the workers it forked, which its own wait4 does not
+    count) is counted too: see :func:`_reap_orphans`."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(36, 1, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        return False
+
+
+SUBREAPER = _become_subreaper()
+
+
+def _reap_orphans() -> float:
+    """CPU seconds of descendants re-parented to this process once their parent exited."""
+    total = 0.0
+    while SUBREAPER:
+        try:
+            _, _, usage = os.wait4(-1, 0)
+        except ChildProcessError:
+            break
+        total += usage.ru_utime + usage.ru_stime
+    return total
+
+
 def measure(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
     """Run a command in a child process; return (seconds, the child's peak RSS in MB, stdout).
 
@@ -88,7 +121,7 @@ def measure(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, f
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True, env=env, cwd=tempfile.gettempdir())
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - t
-        CPU["last"] = usage.ru_utime + usage.ru_stime
+        CPU["last"] = usage.ru_utime + usage.ru_stime + _reap_orphans()
         code = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
@@ -141,6 +174,7 @@ def floor_mode(args: argparse.Namespace, py: str) -> None:
     table = []
     parallel: dict[float, float] = {}  # the floor read with the score's threads, by scale
     baselines: dict[float, list[tuple[float, float, float]]] = {}
+    unprotected: dict[float, list[tuple[float, float, float]]] = {}  # --no-isolation, by scale
     for scale in args.scales:
         root, _, _ = generate(py, scale, keep_existing=True)
         units, rows, size_mb = batch_rows(root)
@@ -159,6 +193,12 @@ def floor_mode(args: argparse.Namespace, py: str) -> None:
             s_cpu = CPU["last"]
             errors = len(json.loads(out)["errors"])
             scores.append((s_s, s_mb, s_cpu))
+            if args.isolation:
+                shutil.rmtree(store, ignore_errors=True)
+                n_s, n_mb, _ = measure([*score_cmd(py, root, store, args), "--no-isolation"])
+                unprotected.setdefault(scale, []).append((n_s, n_mb, CPU["last"]))
+                print(f"  scale {scale:g}: score --no-isolation {n_s:.1f} s ({CPU['last']:.1f} CPU-s), "
+                      f"isolated {s_s:.1f} s ({s_cpu:.1f} CPU-s)", flush=True)  # fmt: skip
             if args.baseline:
                 env = {**os.environ, "PYTHONPATH": str(Path(args.baseline).resolve())}
                 shutil.rmtree(store, ignore_errors=True)
@@ -207,6 +247,15 @@ def floor_mode(args: argparse.Namespace, py: str) -> None:
                 f"{b_s / f_s:.2f}x the floor ({b_cpu / f_cpu:.2f}x CPU); this dq is {b_s / s_s:.2f}x faster "
                 f"({b_cpu / s_cpu:.2f}x CPU)"
             )
+    for scale, *_, s_s, s_mb, s_cpu, _errors in table:
+        if scale in unprotected:
+            u = unprotected[scale]
+            n_s, n_mb, n_cpu = min(x[0] for x in u), min(x[1] for x in u), min(x[2] for x in u)
+            print(
+                f"{scale:>6g} isolation: score {s_s:.1f} s, {s_cpu:.1f} CPU-s, {s_mb:.0f} MB (parent) vs "
+                f"--no-isolation {n_s:.1f} s, {n_cpu:.1f} CPU-s, {n_mb:.0f} MB: "
+                f"{s_cpu / n_cpu - 1:+.1%} CPU, {s_s / n_s - 1:+.1%} wall"
+            )
     print(
         f"\nbest of {args.rounds} alternate rounds each (wall and CPU separately); MB: on disk, then peak "
         f"RSS; ratio: score / floor; workers: {args.workers or 'none (one process)'}"
@@ -233,6 +282,12 @@ def main() -> None:
         metavar="SCALE=DIR",
         help="--floor: use a batch already generated with `dq synth --scale SCALE --out DIR` "
         "(read only; the store goes to benchmarks/data/) instead of benchmarks/data/city-SCALE",
+    )
+    ap.add_argument(
+        "--isolation",
+        action="store_true",
+        help="--floor: also time `dq score --no-isolation` (units read in the scoring process) in the same "
+        "rounds, and print the isolation's cost in CPU and wall time",
     )
     ap.add_argument("--streaming", action="store_true", help="score with Polars' streaming engine")
     ap.add_argument("--keep", action="store_true", help="keep generated data")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,8 +27,9 @@ import yaml
 
 from dq.engine.results import AuditResult, RuleResult
 from dq.engine.suite import Rule, Suite, load_suites, suite_from_data
-from dq.errors import Problem, SuiteError, UsageError
+from dq.errors import InputError, Problem, SuiteError, UsageError
 from dq.io.catalogue import Catalogue, Column, TableSpec, load_catalogue
+from dq.io.isolation import Limits
 from dq.io.period import Period
 from dq.io.yamlio import load_yaml
 from dq.project import Project
@@ -87,6 +89,7 @@ def audit(
     project: Project | None = None,
     unit: str | None = None,
     layout: Any = None,
+    limits: Limits | None = None,
 ) -> AuditResult:
     """Audit a site extract folder (``manifest.yaml`` + table files) or one table file; or one
     unit of a database (``path`` a ``postgresql://``, ``sqlite:///`` or ``duckdb:///`` URL, with
@@ -98,6 +101,10 @@ def audit(
     the file's name without its suffix); a lone file is audited with that table's suites only.
     ``project``: a rule project (:func:`dq.load_project`) whose catalogue and suites are used
     (default: the bundled specification).
+    ``limits``: read and audit in a child process under these limits (:mod:`dq.io.isolation`; the
+    CLI's default); a reader that crashes, runs out of memory or time there raises an
+    :class:`~dq.errors.InputError` "<path>: could not be read within the limits: …". Default:
+    in this process.
     """
     from dq.engine.evaluate import audit_extract
     from dq.io.sources import Extract, open_extract, read_table
@@ -114,6 +121,11 @@ def audit(
     p = Path(path)
     if table is not None:
         _table_name(table, cat)
+    if limits is not None:
+        return _audit_isolated(
+            p, _suites(suites, cat, project), limits, period=period, samples=samples, table=table,
+            encoding=encoding, streaming=streaming, catalogue=cat, follow_symlinks=follow_symlinks,
+        )  # fmt: skip
     if p.is_file():
         src = read_table(p, table=table, catalogue=cat, encoding=encoding)
         if src.spec is None:
@@ -152,6 +164,22 @@ def _audit_database(
                          "--unit ID --period YYYY-MM (unit=, period=)")  # fmt: skip
     with open_database_unit(DatabaseUnit(url, unit, period, layout or DatabaseLayout()), cat) as ext:
         return audit_extract(ext, suites, period=period, samples=samples, catalogue=cat, streaming=streaming)
+
+
+def _audit_isolated(path: Path, suites: list[Suite], limits: Limits, **options: Any) -> AuditResult:
+    """:func:`audit` of ``path`` in one worker process under ``limits`` (suites loaded here)."""
+    from dq.io.isolation import Failure, WorkerPool
+
+    with WorkerPool(1, limits) as pool:
+        out = pool.run(functools.partial(_audit_here, suites=suites, **options), path)
+    if isinstance(out, Failure):
+        raise InputError(f"{path}: could not be read within the limits: {out.message()}")
+    return out
+
+
+def _audit_here(path: Path, **options: Any) -> AuditResult:
+    """In a worker: :func:`audit` in that process."""
+    return audit(path, **options)
 
 
 # -- validate ------------------------------------------------------------------------------------

@@ -87,9 +87,10 @@ def test_a_check_needing_history_is_judged_by_the_batch_without_touching_it(toy_
     last = SEEN[-1]
     assert (last.unit_id, last.period) == ("H001", "2020-09")
     assert set(last.earlier["period"]) == {"2020-08"} and set(last.earlier["unit_id"]) == {"H001"}
-    assert last.current["summary.data_volume"] < last.earlier.filter(
-        pl.col("metric") == "summary.data_volume"
-    )["value"][0]
+    assert (
+        last.current["summary.data_volume"]
+        < last.earlier.filter(pl.col("metric") == "summary.data_volume")["value"][0]
+    )
 
 
 def test_the_engine_alone_says_the_rule_needs_the_history(toy_check) -> None:

@@ -22,8 +22,6 @@ def test_specification_is_read_from_the_top_level_folders() -> None:
 def test_build_lists_every_package_of_the_tree() -> None:
     config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
     listed = set(config["packages"])
-    in_tree = {
-        ".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "dq").rglob("__init__.py")
-    }
+    in_tree = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "dq").rglob("__init__.py")}
     assert listed - {"dq.rules", "dq.data"} == in_tree
     assert config["package-dir"] == {"dq.rules": "rules", "dq.data": "datasets"}

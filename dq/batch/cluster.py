@@ -15,6 +15,11 @@ What the cluster brings, and what it does not replace:
   another worker by Dask's scheduler (up to ``distributed.scheduler.allowed-failures`` times,
   default 3); a unit that keeps killing workers becomes that unit's error, like a broken extract;
 * a broken extract is still isolated inside its task: it returns an outcome with an error;
+* limits: a local cluster's workers get ``--memory-limit`` (Dask's nanny restarts a worker past
+  it, and a unit that keeps doing so becomes that unit's error as above); a reader that aborts
+  natively kills its worker, with the same outcome. The CPU and wall-time limits of
+  :mod:`dq.io.isolation` are not applied on a cluster (a hung unit holds its worker: set Dask's own
+  timeouts, docs/scale.md);
 * with ``--reports`` the unit reports render as tasks too, a share of the units per worker, and
   the period's index on the client.
 
@@ -75,13 +80,19 @@ def polars_threads_per_worker(workers: int, cores: int | None = None) -> int:
 
 @contextmanager
 def cluster_client(
-    workers: int | None = None, scheduler: str | None = None, *, threads: int | None = None
+    workers: int | None = None,
+    scheduler: str | None = None,
+    *,
+    threads: int | None = None,
+    memory_limit: int | None = None,
 ) -> Iterator[Client]:
     """A Dask client: on a new local cluster of ``workers`` processes, or on ``scheduler``.
 
     Local workers run one task at a time each, with ``POLARS_MAX_THREADS`` set in the worker
-    process before Polars is imported (``threads``, default: the cores split between workers).
-    On an existing cluster the workers' own settings apply (see docs/scale.md).
+    process before Polars is imported (``threads``, default: the cores split between workers),
+    and ``memory_limit`` bytes each (Dask's nanny restarts a worker past it; default: Dask's,
+    the machine's memory split between the workers). On an existing cluster the workers' own
+    settings apply (see docs/scale.md).
     """
     _require_dask()
     from distributed import Client, LocalCluster
@@ -107,6 +118,7 @@ def cluster_client(
             processes=True,
             dashboard_address=None,
             env=env,
+            memory_limit=memory_limit if memory_limit else "auto",
             silence_logs=logging.ERROR,
         ) as cluster,
         Client(cluster) as client,
@@ -170,16 +182,19 @@ def score_batch_on_cluster(
     threads: int | None = None,
     reports: str | Path | None = None,
     lang: str = "zh",
+    memory_limit: int | None = None,
     **options: Any,
 ) -> BatchOutcome:
     """:func:`dq.batch.local.score_batch` with each unit audited as a task on a Dask cluster (a new
     local one of ``workers`` processes, or the one at ``scheduler``); ``reports``: a folder to
-    render the period's HTML reports into, as tasks too. ``options`` go to ``score_batch``."""
+    render the period's HTML reports into, as tasks too; ``memory_limit``: bytes per local worker
+    (see :func:`cluster_client`). ``options`` go to ``score_batch``; its ``limits`` (the worker
+    processes of :mod:`dq.io.isolation`) do not apply here: Dask's workers are the processes."""
     from dq.batch.local import score_batch
 
     if not workers and not scheduler:
         raise UsageError("give --workers N or --scheduler ADDRESS")
-    with cluster_client(workers, scheduler, threads=threads) as client:
+    with cluster_client(workers, scheduler, threads=threads, memory_limit=memory_limit) as client:
         outcome = score_batch(root, period, store, map_units=dask_map_units(client), **options)
         if reports is not None:
             render_reports_on_cluster(client, store, period, reports, lang=lang)

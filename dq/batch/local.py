@@ -45,6 +45,7 @@ from dq.engine.suite import Rule, Suite, load_suites
 from dq.errors import DQError, InputError, OutputError, raise_if_interrupted
 from dq.io.catalogue import Catalogue, default_rules_dir, load_catalogue
 from dq.io.database import DatabaseLayout, DatabaseUnit, discover_database_units, is_database_url, mask_url
+from dq.io.isolation import DEFAULT_LIMITS, Failure, Limits, WorkerPool
 from dq.io.masking import describe_error, mask_identifiers, mask_text
 from dq.io.period import Period
 from dq.io.published import data_dir as published_data_dir
@@ -63,6 +64,7 @@ __all__ = [
     "BatchOutcome",
     "UnitOutcome",
     "audit_unit",
+    "audit_unit_isolated",
     "commit_unit",
     "discover_units",
     "evaluate_submissions",
@@ -518,6 +520,35 @@ def _audit_url(url: str, period: str, suites: Sequence[Suite], **options: Any) -
     return out
 
 
+LIMIT_ERROR = "could not be read within the limits"
+
+
+def audit_unit_isolated(
+    pool: WorkerPool, fn: Callable[[Path], UnitOutcome], units: dict[Any, dict[str, Any]], path: Path
+) -> UnitOutcome:
+    """``fn(path)`` (an :func:`audit_unit` with all but the folder bound) in one of ``pool``'s
+    worker processes, under its limits. A worker that dies, is killed or runs out of memory
+    makes this unit's error, "<unit>: could not be read within the limits: <why> (while reading
+    <file>)"; ``units``: the identified unit of each folder (:func:`identify_units`), to name
+    it. The entry point of the batch's reading: another reader (e.g. of a database) plugs in
+    as another ``fn``."""
+    t = time.perf_counter()
+    unit = dict(units.get(path) or _unit_from_dir(path))
+    unit.pop("error", None)
+    try:
+        out = pool.run(fn, path)
+    except Exception as exc:  # audit_unit returns its errors; this is the boundary's own
+        raise_if_interrupted(exc)
+        out = Failure(f"its worker failed ({describe_error(exc)})")
+    if isinstance(out, Failure):
+        out = UnitOutcome(unit, error=f"{unit['unit_id']}: {LIMIT_ERROR}: {out.message()}", folder=str(path))
+    elif out.error and out.trace and "MemoryError" in out.trace:
+        mem = pool.limits.describe().split(",")[0]
+        out.error = f"{out.unit_id}: {LIMIT_ERROR}: it needed more than the {mem} a unit may use"
+    out.seconds = time.perf_counter() - t
+    return out
+
+
 #: Units audited at once by :func:`score_batch` in one process when not told (``threads``):
 #: the cores plus two, at most 8. More threads than cores pays on 2 cores (scale 0.1: 7.1 s with
 #: 2, 6.5 with 3, 6.4 with 4, at the same CPU) because each unit leaves cores idle between its
@@ -726,6 +757,7 @@ def score_batch(
     threads: int | None = None,
     project: Project | None = None,
     layout: DatabaseLayout | None = None,
+    limits: Limits | None = DEFAULT_LIMITS,
 ) -> BatchOutcome:
     """Audit and score every unit under ``root/period`` and append the results to ``store``.
 
@@ -739,9 +771,12 @@ def score_batch(
     folder bound) over the folders and yields the outcomes in any order, e.g. on a Dask cluster;
     by default the units run in this process, ``threads`` at a time (default
     :data:`DEFAULT_THREADS`; 1: one after the other) within :data:`IN_FLIGHT_ROWS` estimated
-    rows (:func:`in_threads`). Each outcome is committed to
-    the store as soon as it arrives. ``fix_rows``: failing rows kept per rule for the rows-to-fix
-    files (:mod:`dq.batch.fixlist`; 0 = none).
+    rows (:func:`in_threads`), each unit read and audited in a worker process under ``limits``
+    (:mod:`dq.io.isolation`; default :data:`dq.io.isolation.DEFAULT_LIMITS`; None: in this
+    process, unprotected). ``limits`` do not apply to ``map_units`` (a Dask cluster has its own,
+    see :mod:`dq.batch.cluster`). Each outcome is committed to the store as soon as it arrives.
+    ``fix_rows``: failing rows kept per rule for the rows-to-fix files (:mod:`dq.batch.fixlist`;
+    0 = none).
     """
     t0 = time.perf_counter()
     if project is None:
@@ -768,7 +803,8 @@ def score_batch(
             done = set() if force else store.scored_units(period)
             todo: list[Path] = []
             refused: list[UnitOutcome] = []
-            for d, unit in identify_units(unit_dirs, _project_registry(project)).items():
+            identified = identify_units(unit_dirs, _project_registry(project))
+            for d, unit in identified.items():
                 error = unit.pop("error")
                 if error:
                     refused.append(UnitOutcome(unit, error=error, folder=str(d)))
@@ -788,9 +824,12 @@ def score_batch(
                 now=datetime.now(),  # one clock for the whole batch
             )  # fmt: skip
             stop = stack.enter_context(stop_between_units())
-            mapper = map_units or partial(
-                in_threads, threads=DEFAULT_THREADS if threads is None else threads, stop=stop
-            )
+            n_threads = DEFAULT_THREADS if threads is None else threads
+            mapper = map_units or partial(in_threads, threads=n_threads, stop=stop)
+            if map_units is None and limits is not None and todo:
+                # Each thread of in_threads drives one worker process: the units read there.
+                pool = stack.enter_context(WorkerPool(min(n_threads, len(todo)), limits))
+                fn = partial(audit_unit_isolated, pool, fn, identified)
             for out in refused:
                 commit_unit(store, run, out, peers, suites, cfg, fixes)
                 outcomes[out.unit_id] = out

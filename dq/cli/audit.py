@@ -3,6 +3,10 @@
 The terminal view is what an inspector reads: a header (unit, period, tables, rows), then only
 the rules that did not pass, worst first, each with its title, counts and masked sample rows,
 and a last line that sums it up. ``--all`` adds the passing and not-applicable rules.
+
+The files are read and audited in a child process under limits (``--memory-limit``,
+``--cpu-limit``, ``--time-limit``; ``--no-isolation`` reads them here): a file that crashes a
+reader or exceeds a limit is exit 2, "<path>: could not be read within the limits: …".
 """
 
 from __future__ import annotations
@@ -56,6 +60,9 @@ def configure_parser(a: argparse.ArgumentParser) -> None:
         help="follow symbolic links that stay inside the extract folder (refused by default)",
     )
     add_database_options(a)
+    from dq.cli.score import add_limits
+
+    add_limits(a)
 
 
 def _worst_first(r) -> tuple:
@@ -138,6 +145,7 @@ def run(args: argparse.Namespace) -> int:
     import time
 
     from dq.api import audit as run_audit
+    from dq.cli.score import limits_from
 
     t0 = time.perf_counter()
     project = project_of(args).override(samples=args.samples, lang=args.lang)
@@ -146,6 +154,7 @@ def run(args: argparse.Namespace) -> int:
         args.path, args.suite or None, args.period, args.samples,
         table=args.table, encoding=args.encoding, streaming=args.streaming,
         follow_symlinks=args.follow_symlinks, project=project, unit=args.unit, layout=_layout(args),
+        limits=limits_from(args),
     )  # fmt: skip
     for p in audit.problems:
         info(args, f"dq: warning: {p}")

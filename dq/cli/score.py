@@ -25,7 +25,58 @@ from dq.errors import DQError
 if TYPE_CHECKING:
     import polars as pl
 
-__all__ = ["configure_parser", "run"]
+__all__ = ["add_limits", "configure_parser", "limits_from", "run"]
+
+
+def _size(text: str) -> int:
+    from dq.io.isolation import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text[:20]!r}") from None
+    if not (0 < value < 10**9):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text[:20]!r}")
+    return value
+
+
+def add_limits(p: argparse.ArgumentParser) -> None:
+    """The options of the process boundary around reading (docs/robustness.md, "Isolation")."""
+    from dq.io.isolation import DEFAULT_LIMITS as D
+
+    g = p.add_argument_group("limits of the reading of a unit (in a worker process)")
+    g.add_argument(
+        "--memory-limit", type=_size, metavar="SIZE",
+        help=f"address space of each worker, e.g. 4G, 512M (default {(D.memory or 0) >> 30}G)",
+    )  # fmt: skip
+    g.add_argument("--cpu-limit", type=_seconds, metavar="SECONDS",
+                   help=f"CPU seconds per unit (default {D.cpu:g})")  # fmt: skip
+    g.add_argument("--time-limit", type=_seconds, metavar="SECONDS",
+                   help=f"seconds per unit before its worker is killed (default {D.wall:g})")  # fmt: skip
+    g.add_argument(
+        "--no-isolation", action="store_true",
+        help="read and audit in this process, without limits (a crashing reader stops the run)",
+    )  # fmt: skip
+
+
+def limits_from(args: argparse.Namespace):
+    """The :class:`dq.io.isolation.Limits` the options ask for, or None for --no-isolation."""
+    from dataclasses import replace
+
+    from dq.io.isolation import DEFAULT_LIMITS
+
+    if args.no_isolation:
+        return None
+    given = {k: v for k, v in (("memory", args.memory_limit), ("cpu", args.cpu_limit),
+                               ("wall", args.time_limit)) if v is not None}  # fmt: skip
+    return replace(DEFAULT_LIMITS, **given)
 
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
@@ -88,6 +139,7 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
         help="audit the units on a running Dask cluster, e.g. tcp://host:8786 (needs dq[cluster])",
     )
     add_database_options(p)
+    add_limits(p)
 
 
 def _print_table(ranking: pl.DataFrame, title: str) -> None:
@@ -159,7 +211,8 @@ def run(args: argparse.Namespace) -> int:
 
             outcome = score_batch_on_cluster(
                 args.root, args.period, store, workers=args.workers, scheduler=args.scheduler,
-                reports=Path(args.out) if args.reports else None, lang=args.lang, **options,
+                reports=Path(args.out) if args.reports else None, lang=args.lang,
+                memory_limit=None if args.no_isolation else limits_from(args).memory, **options,
             )  # fmt: skip
             args.reports = False  # rendered on the cluster
         else:
@@ -167,7 +220,8 @@ def run(args: argparse.Namespace) -> int:
 
             layout = layout_from_args(args) if is_database_url(args.root) else None
             outcome = score_batch(
-                args.root, args.period, store, threads=args.threads, layout=layout, **options
+                args.root, args.period, store, threads=args.threads, layout=layout,
+                limits=limits_from(args), **options
             )
     else:
         raise DQError("give a batch ROOT or --published DIR")

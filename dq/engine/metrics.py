@@ -53,6 +53,8 @@ METRICS_SCHEMA = {"period": pl.String, "unit_id": pl.String, "metric": pl.String
 def history_checks() -> frozenset[str]:
     """The checks judged on a unit's history: their results are flags, never metrics themselves."""
     return frozenset(name for name, check in REGISTRY.items() if check.needs_history)
+
+
 _JUDGED = ("pass", "warn", "fail")
 
 

@@ -12,7 +12,9 @@ fractional seconds, ``Z`` or an offset: converted to Asia/Shanghai) or ``YYYYMMD
 slashes also pass as separators. Refused, naming the file: ragged CSV rows, duplicate headers,
 an uploaded ``<col>__raw``, nested (struct/list) values in a catalogue column, symbolic links
 (unless ``follow_symlinks`` and inside the extract) and anything that is not a regular file.
-NaN and ±inf in number columns become null (see docs/robustness.md).
+NaN and ±inf in number columns, and numbers a column's type cannot hold (a uint64 above the
+int64 range), become null in the typed column with their text kept in ``<column>__raw``:
+counted by ``date_parse`` as values that could not be read (see docs/robustness.md).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import csv
 import math
 import re
 import tempfile
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +34,7 @@ import polars as pl
 from dq.errors import InputError
 from dq.io.catalogue import Catalogue, TableSpec, load_catalogue
 from dq.io.columns import parse_temporal, raw_column
+from dq.io.isolation import note_reading
 from dq.io.masking import describe_error, mask_text, quote_text
 from dq.io.period import Period
 from dq.io.yamlio import read_yaml, regular_file
@@ -39,6 +43,7 @@ __all__ = [
     "TABLE_SUFFIXES",
     "Extract",
     "TableSource",
+    "check_xlsx",
     "coerce_frame",
     "detect_encoding",
     "open_extract",
@@ -126,8 +131,237 @@ def _scan(path: Path, encoding: str | None) -> pl.LazyFrame:
     raise InputError(f"{path}: unsupported file type {suffix!r} (use {', '.join(TABLE_SUFFIXES)})")
 
 
+#: Caps checked on a workbook before the reader sees it (:func:`check_xlsx`). The reader
+#: (calamine, through fastexcel) allocates every cell of a sheet's extent at once, about 32 bytes
+#: each, so two cells A1 and XFD1048576 ask for 549 GB; a sheet wider than any table's export
+#: or larger than these is refused. A bigger table is better sent as CSV or Parquet.
+XLSX_MAX_ROWS = 1_048_576  # Excel's own last row
+XLSX_MAX_COLUMNS = 1_024  # the widest table of the catalogue has fewer than 100
+XLSX_MAX_CELLS = 32_000_000  # rows x columns of a sheet's extent: ~1 GB in the reader
+XLSX_MAX_PART_BYTES = 1 << 30  # uncompressed size of one part (a sheet's XML, shared strings)
+XLSX_MAX_BYTES = 2 << 30  # uncompressed size of the whole workbook
+XLSX_MAX_RATIO = 100  # uncompressed / compressed size of a part larger than 1 MiB
+XLSX_MAX_PARTS = 10_000
+_XLSX_RATIO_FROM = 1 << 20
+_CELL_REF = re.compile(r"\$?([A-Za-z]{1,8})\$?([0-9]{1,12})")
+
+
+class _Refused(Exception):
+    """A cap hit while scanning a sheet (stops the XML parser)."""
+
+
+def _column_number(letters: str) -> int:
+    n = 0
+    for ch in letters.upper():
+        n = n * 26 + ord(ch) - 64
+    return n
+
+
+def _xlsx_extent_check(path: Path, part: str, rows: int, cols: int, what: str) -> None:
+    where = f"{path}: sheet {part}"
+    if cols > XLSX_MAX_COLUMNS:
+        raise InputError(f"{where}: {what} reaches column {cols:,}, more than the {XLSX_MAX_COLUMNS:,} "
+                         "columns dq reads from a workbook; refused before reading")  # fmt: skip
+    if rows > XLSX_MAX_ROWS:
+        raise InputError(f"{where}: {what} reaches row {rows:,}, more than the {XLSX_MAX_ROWS:,} rows "
+                         "of a sheet; refused before reading")  # fmt: skip
+    if rows * cols > XLSX_MAX_CELLS:
+        raise InputError(
+            f"{where}: {what} spans {rows:,} rows x {cols:,} columns = {rows * cols:,} cells, more than "
+            f"the {XLSX_MAX_CELLS:,} dq reads from a workbook (the reader allocates every cell of "
+            "the extent); refused before reading: send the table as CSV or Parquet"
+        )
+
+
+def _xlsx_worksheets(z: zipfile.ZipFile) -> list[str]:
+    """The parts holding worksheets: those the workbook's relationships name, and any under
+    xl/worksheets/ (a reader may find either)."""
+    names = set(z.namelist())
+    found = {n for n in names if n.startswith("xl/worksheets/") and n.endswith(".xml")}
+    rels = "xl/_rels/workbook.xml.rels"
+    if rels in names and z.getinfo(rels).file_size <= 1 << 20:
+        import xml.etree.ElementTree as ET
+
+        try:
+            root = ET.fromstring(z.read(rels))
+        except (ET.ParseError, zipfile.BadZipFile, OSError, ValueError):
+            root = None
+        for rel in root.iter() if root is not None else ():
+            target = rel.get("Target") or ""
+            if (rel.get("Type") or "").endswith("/worksheet") and target:
+                part = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+                part = str(Path(part)).replace("\\", "/")
+                if part in names:
+                    found.add(part)
+    return sorted(found)
+
+
+_CELL_AT = re.compile(rb'<c r="\$?([A-Za-z]{1,8})\$?([0-9]{1,12})"')
+_PREFIXED = re.compile(rb"<[A-Za-z_][\w.-]*:(?:c|row|dimension)[\s/>]")
+_DIMENSION = re.compile(rb'<dimension\s[^>]*?\bref="([^"]{0,64})"')
+
+
+def _scan_sheet(path: Path, z: zipfile.ZipFile, part: str) -> int:
+    """:func:`_scan_sheet_xml` made fast for the usual sheet, whose cells are written
+    ``<c r="B12" …>``: the positions are found by a regular expression over a megabyte at a time
+    (the tail of a chunk carried to the next), ~5 times faster than a callback per element. A
+    sheet written otherwise (a cell without its position, prefixed element names) is scanned by
+    the XML parser instead."""
+    rows = cols = 0
+    read = 0
+    tail = b""
+    with z.open(part) as fh:
+        while chunk := fh.read(1 << 20):
+            read += len(chunk)
+            if read > XLSX_MAX_PART_BYTES:
+                raise InputError(f"{path}: sheet {part} is more than {XLSX_MAX_PART_BYTES:,} bytes "
+                                 "uncompressed; refused before reading")  # fmt: skip
+            cut = chunk.rfind(b"<")
+            text, tail = (tail + chunk[:cut], chunk[cut:]) if cut >= 0 else (tail + chunk, b"")
+            if len(tail) > 1 << 16 or _PREFIXED.search(text):
+                return _scan_sheet_xml(path, z, part)
+            if read <= 1 << 20 and (dim := _DIMENSION.search(text)):
+                _check_dimension(path, part, dim.group(1).decode("ascii", "replace"))
+            cells = _CELL_AT.findall(text)
+            if len(cells) != text.count(b"<c ") + text.count(b"<c>") + text.count(b"<c/>"):
+                return _scan_sheet_xml(path, z, part)
+            if cells:
+                cols = max(cols, *(_column_number(x.decode()) for x in {c[0] for c in cells}))
+                rows = max(rows, *map(int, {c[1] for c in cells}))
+                _xlsx_extent_check(path, part, rows, cols, "its data")
+    return read
+
+
+def _check_dimension(path: Path, part: str, ref: str) -> None:
+    corners = [_CELL_REF.fullmatch(c) for c in ref.split(":")]
+    if ref and all(corners) and len(corners) <= 2:
+        cols = [_column_number(m.group(1)) for m in corners if m]
+        rows = [int(m.group(2)) for m in corners if m]
+        _xlsx_extent_check(path, part, max(rows) - min(rows) + 1, max(cols) - min(cols) + 1,
+                           f"its declared dimension {_short(ref)}")  # fmt: skip
+    elif ref:
+        raise _Refused(f"{path}: sheet {part}: a dimension that is not a range ({_short(ref)}); "
+                       "refused before reading")  # fmt: skip
+
+
+def _scan_sheet_xml(path: Path, z: zipfile.ZipFile, part: str) -> int:
+    """Stream one sheet's XML with a bounded parser (expat, a chunk at a time, nothing kept):
+    check the declared dimension and the real extent of its cells; the bytes read."""
+    from xml.parsers import expat
+
+    state = {"row": 0, "col": 0, "rows": 0, "cols": 0}
+
+    def start(name: str, attrs: dict[str, str]) -> None:
+        local = name.rsplit(":", 1)[-1]
+        if local == "c":
+            ref = attrs.get("r")
+            m = _CELL_REF.fullmatch(ref) if ref else None
+            if ref and not m:
+                raise _Refused(f"{path}: sheet {part}: a cell reference that is not one ({_short(ref)}); "
+                               "refused before reading")  # fmt: skip
+            col = _column_number(m.group(1)) if m else state["col"] + 1
+            row = int(m.group(2)) if m else state["row"]
+            state["col"] = col
+            if col > state["cols"] or row > state["rows"]:
+                state["cols"], state["rows"] = max(col, state["cols"]), max(row, state["rows"])
+                _xlsx_extent_check(path, part, state["rows"], state["cols"], "its data")
+        elif local == "row":
+            r = attrs.get("r")
+            state["row"] = int(r) if r and r.isdigit() and len(r) <= 8 else state["row"] + 1
+            state["col"] = 0
+            if state["row"] > state["rows"]:
+                state["rows"] = state["row"]
+                _xlsx_extent_check(path, part, state["rows"], max(1, state["cols"]), "its data")
+        elif local == "dimension":
+            _check_dimension(path, part, attrs.get("ref") or "")
+
+    parser = expat.ParserCreate()
+    parser.StartElementHandler = start
+    read = 0
+    with z.open(part) as fh:
+        while chunk := fh.read(1 << 20):
+            read += len(chunk)
+            if read > XLSX_MAX_PART_BYTES:
+                raise InputError(f"{path}: sheet {part} is more than {XLSX_MAX_PART_BYTES:,} bytes "
+                                 "uncompressed; refused before reading")  # fmt: skip
+            parser.Parse(chunk, False)
+        parser.Parse(b"", True)
+    return read
+
+
+def _short(text: str) -> str:
+    return text[:20] + "…" if len(text) > 20 else text
+
+
+def check_xlsx(path: str | Path) -> None:
+    """Refuse a workbook the reader should not see, naming the file and the cap: more parts,
+    bytes (uncompressed, per part and in all) or compression than :data:`XLSX_MAX_PARTS`,
+    :data:`XLSX_MAX_PART_BYTES`, :data:`XLSX_MAX_BYTES`, :data:`XLSX_MAX_RATIO` (a zip bomb), or
+    a sheet whose declared dimension or real extent (its cells' positions, streamed from the
+    sheet's XML) is beyond :data:`XLSX_MAX_ROWS`, :data:`XLSX_MAX_COLUMNS` or
+    :data:`XLSX_MAX_CELLS`. The zip directory is read first; every part is then decompressed
+    once, a chunk at a time, the sheets through a streaming XML parser (nothing is kept)."""
+    p = Path(path)
+    try:
+        with zipfile.ZipFile(p) as z:
+            infos = z.infolist()
+            if len(infos) > XLSX_MAX_PARTS:
+                raise InputError(
+                    f"{p}: {len(infos):,} parts in the workbook, more than {XLSX_MAX_PARTS:,}; refused"
+                )
+            total = 0
+            for info in infos:
+                total += info.file_size
+                if info.file_size > XLSX_MAX_PART_BYTES:
+                    raise InputError(
+                        f"{p}: part {_short(info.filename)} is {info.file_size:,} bytes uncompressed, "
+                        f"more than {XLSX_MAX_PART_BYTES:,}; refused before reading"
+                    )
+                if info.file_size > _XLSX_RATIO_FROM and info.file_size > XLSX_MAX_RATIO * max(
+                    1, info.compress_size
+                ):
+                    raise InputError(
+                        f"{p}: part {_short(info.filename)} expands "
+                        f"{info.file_size / max(1, info.compress_size):,.0f} "
+                        f"times ({info.compress_size:,} bytes to {info.file_size:,}), more than the "
+                        f"{XLSX_MAX_RATIO} times of a workbook (a zip bomb?); refused before reading"
+                    )
+            if total > XLSX_MAX_BYTES:
+                raise InputError(f"{p}: {total:,} bytes uncompressed, more than the {XLSX_MAX_BYTES:,} of a "
+                                 "workbook dq reads; refused before reading")  # fmt: skip
+            sheets = set(_xlsx_worksheets(z))
+            for info in infos:
+                if info.filename in sheets:
+                    _scan_sheet(p, z, info.filename)
+                elif not info.is_dir():
+                    with z.open(info) as fh:  # decompressed once: a size that lies is a CRC error
+                        while fh.read(1 << 20):
+                            pass
+    except _Refused as exc:
+        raise InputError(str(exc)) from None
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        EOFError,
+        NotImplementedError,
+        ValueError,
+        RuntimeError,
+    ) as exc:
+        raise InputError(f"{p}: cannot read xlsx file: {describe_error(exc)}") from None
+    except Exception as exc:
+        from xml.parsers.expat import ExpatError
+
+        if isinstance(exc, ExpatError):
+            raise InputError(
+                f"{p}: a sheet of the workbook is not well-formed XML ({exc.code}); refused"
+            ) from None
+        raise
+
+
 def _read_xlsx(path: Path) -> pl.LazyFrame:
-    """The first sheet of a workbook; data on any other sheet is refused, never ignored."""
+    """The first sheet of a workbook; data on any other sheet is refused, never ignored.
+    The workbook passes :func:`check_xlsx` first."""
+    check_xlsx(path)
     sheets = pl.read_excel(path, engine="calamine", sheet_id=0, infer_schema_length=0, raise_if_empty=False)
     names = list(sheets)
     others = [n for n in names[1:] if sheets[n].height or sheets[n].width]
@@ -203,20 +437,41 @@ def _coerce(lf: pl.LazyFrame, spec: TableSpec | None) -> pl.LazyFrame:
         elif col.type in ("date", "datetime") and got.is_temporal():
             exprs.append(c.cast(want).alias(col.name))
         elif col.type in ("int", "decimal") and got.is_numeric():
+            # Another number type (a uint64 2**64-1 where int64 is wanted, a float where an
+            # integer is): a value the catalogue's type cannot hold becomes null in the typed
+            # column, and its text is kept in __raw, so that date_parse counts it as a value
+            # that could not be read, never a silent null.
+            if _lossy(got, want):
+                exprs.append(c.cast(pl.String).alias(raw_column(col.name)))
             exprs.append(_finite(c.cast(want, strict=False), want).alias(col.name))
-    # A float column that already has the catalogue's type may still hold NaN or ±inf.
+    # A float column that already has the catalogue's type may still hold NaN or ±inf: null in
+    # the typed column, its text in __raw, counted by date_parse like an unreadable text value.
     for col in spec.columns:
         have = schema.get(col.name)
         if have is not None and have == col.dtype and have.is_float():
+            exprs.append(pl.col(col.name).cast(pl.String).alias(raw_column(col.name)))
             exprs.append(_finite(pl.col(col.name), have).alias(col.name))
         # Anything else (e.g. a number where a date is wanted) is left as is: columns_present
         # reports the wrong type and rules on it report a type error.
     return lf.with_columns(exprs) if exprs else lf
 
 
+_INT64_SAFE = (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32)
+
+
+def _lossy(got: pl.DataType, want: pl.DataType) -> bool:
+    """Whether casting a native ``got`` column to ``want`` can null a value: a float (NaN,
+    ±inf, or a fraction where an integer is wanted), a uint64 above the int64 range, a decimal."""
+    if got.is_float():
+        return True
+    if want.is_integer() or want.is_float():
+        return not any(got == t for t in _INT64_SAFE)
+    return True
+
+
 def _finite(e: pl.Expr, dtype: pl.DataType) -> pl.Expr:
-    """NaN and ±inf are not amounts: null (counted by date_parse when the upload was text, by
-    not_null otherwise), never a value that passes a range check."""
+    """NaN and ±inf are not amounts: null (counted by date_parse: the text is kept in __raw),
+    never a value that passes a range check."""
     return pl.when(e.is_finite()).then(e) if dtype.is_float() else e
 
 
@@ -255,7 +510,9 @@ def read_table(
     cat = catalogue or load_catalogue()
     name = table or p.stem
     spec = cat.table(name)
+    note_reading(p)  # in a worker process (dq.io.isolation), a crash from here on names the file
     lf = _scan(p, encoding)
+    note_reading(None)
     _check_columns(p, lf, spec)
     return TableSource(name, p, _coerce(lf, spec), spec)
 

@@ -5,7 +5,10 @@ and bounded: a file larger than ``max_bytes`` is refused before it is parsed, an
 whose aliases expand to more than ``max_nodes`` values (the "billion laughs": a kilobyte of
 nested ``&a [*a, *a, …]`` that grows to gigabytes as soon as anything walks it) or that refers
 to itself is refused after parsing, before anything uses it. The expanded size is counted
-without expanding anything, so the check costs one pass over the distinct values.
+without expanding anything, so the check costs one pass over the distinct values. A number
+longer than :data:`MAX_NUMBER_CHARS` characters or an integer outside :data:`INT_RANGE` is
+refused as it is read (a 5,000-digit ``seed:`` would otherwise stop the reader with Python's
+"Exceeds the limit (4300 digits)").
 
     load_yaml(text, source="manifest.yaml")      text you already hold
     read_yaml(path, max_bytes=1 << 20)           a file: regular files only, UTF-8, capped
@@ -25,6 +28,8 @@ import yaml
 from dq.errors import InputError
 
 __all__ = [
+    "INT_RANGE",
+    "MAX_NUMBER_CHARS",
     "MAX_YAML_BYTES",
     "MAX_YAML_NODES",
     "YAMLInputError",
@@ -35,7 +40,45 @@ __all__ = [
     "regular_file",
 ]
 
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+#: Longest number read from YAML (characters of the scalar: sign, digits, ``_``, exponent):
+#: Python refuses to convert an integer of more than 4,300 digits, and no value dq reads from
+#: YAML (a seed, a threshold, a count) needs more than 20 digits.
+MAX_NUMBER_CHARS = 40
+#: Integers outside a signed 64-bit range are refused: Polars, Parquet and the store hold no more.
+INT_RANGE = (-(1 << 63), (1 << 63) - 1)
+
+
+class _NumberRefused(yaml.constructor.ConstructorError):
+    """A number outside what dq reads (too many digits, out of range)."""
+
+
+def _checked(construct: Any, what: str) -> Any:
+    def number(loader: Any, node: Any) -> Any:
+        text = loader.construct_scalar(node)
+        if len(text) > MAX_NUMBER_CHARS:
+            digits = sum(ch.isdigit() for ch in text)
+            raise _NumberRefused(
+                None, None,
+                f"{what} of {digits:,} digits, more than the {MAX_NUMBER_CHARS} characters a number may have",
+                node.start_mark,
+            )  # fmt: skip
+        value = construct(loader, node)
+        if isinstance(value, int) and not INT_RANGE[0] <= value <= INT_RANGE[1]:
+            raise _NumberRefused(None, None, f"{what} outside the range of a 64-bit integer "
+                                 f"({INT_RANGE[0]:,} to {INT_RANGE[1]:,})", node.start_mark)  # fmt: skip
+        return value
+
+    return number
+
+
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """The safe loader, with numbers checked before they are converted."""
+
+
+_Loader.add_constructor(
+    "tag:yaml.org,2002:int", _checked(yaml.SafeLoader.construct_yaml_int, "a whole number")
+)
+_Loader.add_constructor("tag:yaml.org,2002:float", _checked(yaml.SafeLoader.construct_yaml_float, "a number"))
 
 
 class YAMLInputError(InputError, yaml.YAMLError):
@@ -113,6 +156,10 @@ def load_yaml(text: str, *, source: str = "YAML", max_nodes: int = MAX_YAML_NODE
     """
     try:
         data = yaml.load(text, Loader=_Loader)
+    except _NumberRefused as exc:
+        mark = exc.problem_mark
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise YAMLInputError(f"{source}{where}: refused, {exc.problem}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
