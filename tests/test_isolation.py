@@ -296,7 +296,8 @@ def test_every_good_unit_is_scored_and_the_batch_ends_with_exit_1(batch):
         ("X03", ("X03/outpatient_visit.xlsx", "declared dimension")),
         ("X04", ("X04/outpatient_visit.xlsx", "a zip bomb?")),
         ("X05", ("X05: could not be read within the limits", "2 GiB of memory")),
-        ("X06", ("X06/manifest.yaml line", "5,000 digits")),
+        # an unregistered folder whose manifest cannot be read is stored as folder:<name>
+        ("folder:X06", ("X06/manifest.yaml line", "5,000 digits")),
     ],
 )
 def test_each_hostile_unit_is_an_error_naming_its_reason(batch, uid, fragments):

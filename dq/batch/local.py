@@ -791,12 +791,10 @@ def score_batch(
         stale = store.mark_interrupted()
         if stale and log:
             log(f"runs {', '.join(stale)} were interrupted; their finished units are kept")
-        where = str(root) if is_url(root) else str(Path(root).resolve())
+        where = mask_url(str(root)) if is_url(root) else str(Path(root).resolve())
         run = store.begin_run(
             period, suites_hash([project.root if project else default_rules_dir()]), "batch", where
         )
-        where = mask_url(str(root)) if is_url(root) else str(Path(root).resolve())
-        run = store.begin_run(period, suites_hash([default_rules_dir()]), "batch", where)
         outcomes: dict[str, UnitOutcome] = {}
         status = "failed"
         try:
