@@ -25,7 +25,7 @@ from pathlib import Path
 
 from dq.batch.local import score_batch
 from dq.cli.history import history_rows
-from dq.report.files import _period_data
+from dq.report.files import period_data
 from dq.store.history import Store
 from dq.synth import generate
 
@@ -81,7 +81,7 @@ def main() -> int:
             score_batch(work, PERIOD, Store(root), progress=False)
             score = time.perf_counter() - t
             history = _best(lambda root=root: history_rows(Store(root)), args.repeat)
-            report = _best(lambda root=root: _period_data(Store(root), PERIOD, "zh"), args.repeat)
+            report = _best(lambda root=root: period_data(Store(root), PERIOD, "zh"), args.repeat)
             figures[name] = {"score_s": score, "history_s": history, "report_data_s": report}
     finally:
         server.stop()

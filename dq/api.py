@@ -277,7 +277,7 @@ def validate(
     one). Returns one :class:`RuleResult` per rule, in order.
     """
     from dq.engine.evaluate import evaluate_frame
-    from dq.io.sources import _coerce
+    from dq.io.sources import coerce_frame
 
     if not isinstance(frame, pl.DataFrame | pl.LazyFrame):
         module = type(frame).__module__.split(".")[0]
@@ -306,6 +306,6 @@ def validate(
     name = rule_list[0].table
     if cat.table(name) is None:
         cat = dataclasses.replace(cat, tables={**cat.tables, name: _frame_spec(name, lf.collect_schema())})
-    lf = _coerce(lf, cat.table(name))
+    lf = coerce_frame("frame", lf, cat.table(name))
     _, results = evaluate_frame(lf, rule_list, name, catalogue=cat, period=period, samples=samples)
     return results

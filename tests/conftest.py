@@ -23,7 +23,7 @@ from dq.engine.evaluate import evaluate_frame
 from dq.engine.results import RuleResult
 from dq.engine.suite import Rule, load_suites
 from dq.io.catalogue import load_catalogue
-from dq.io.sources import _coerce
+from dq.io.sources import coerce_frame
 
 CATALOGUE = load_catalogue()
 
@@ -115,7 +115,7 @@ def frame(
     """A LazyFrame from a dict of columns.
 
     Columns take the catalogue's type for ``table`` unless ``schema`` overrides it. With
-    ``raw=True`` every column is text and the reader's coercion (``dq.io.sources._coerce``) types it,
+    ``raw=True`` every column is text and the reader's coercion (``dq.io.sources.coerce_frame``) types it,
     as when a CSV is read.
     """
     if isinstance(data, pl.LazyFrame):
@@ -137,7 +137,7 @@ def frame(
             dtype = None
         cols.append(pl.Series(name, values, dtype=dtype))
     lf = pl.DataFrame(cols).lazy()
-    return _coerce(lf, spec) if raw else lf
+    return coerce_frame("test frame", lf, spec) if raw else lf
 
 
 def run(

@@ -267,7 +267,7 @@ def test_grade_table_and_dimension_means(campaign):
 def test_rules_regained_in_overall_score_points(campaign):
     """A rule's points regained are the units' overall-score losses (dq explain) before minus
     after: never more than 100 per unit, and the same figures dq explain prints."""
-    from dq.report.explain import unit_losses
+    from dq.scoring.explain import unit_losses
 
     _, store = campaign
     report = build_campaign(store, "2020-08", "2020-09")
@@ -286,7 +286,7 @@ def test_rules_regained_in_overall_score_points(campaign):
 
 
 def test_units_that_fell_show_their_largest_new_losses(campaign):
-    from dq.report.explain import unit_losses
+    from dq.scoring.explain import unit_losses
 
     _, store = campaign
     report = build_campaign(store, "2020-08", "2020-09")

@@ -22,6 +22,7 @@ from dq.batch.cluster import (  # noqa: E402
     score_batch_on_cluster,
 )
 from dq.batch.local import score_batch  # noqa: E402
+from dq.report.cluster import render_reports_on_cluster  # noqa: E402
 from dq.store.history import Store  # noqa: E402
 
 
@@ -97,7 +98,10 @@ def test_an_existing_cluster_by_address_a_url_root_and_reports_as_tasks(
     address = client.scheduler.address
     out = tmp_path / "reports"
     url = f"file://{batch}"  # an fsspec URL: each worker copies its unit folder locally
-    outcome = score_batch_on_cluster(url, PERIOD, store, scheduler=address, reports=out, progress=False)
+    def reports(client) -> None:
+        render_reports_on_cluster(client, store, PERIOD, out)
+
+    outcome = score_batch_on_cluster(url, PERIOD, store, scheduler=address, then=reports, progress=False)
     assert [u.unit_id for u in outcome.errors] == ["H999"]
     assert (
         outcome.errors[0].error is not None

@@ -13,7 +13,7 @@ import pytest
 
 from dq.batch.local import score_batch, score_published
 from dq.cli import main
-from dq.report.explain import rule_losses, unit_losses
+from dq.scoring.explain import rule_losses, unit_losses
 from dq.scoring.scores import load_scoring
 from dq.store.history import Store
 from dq.synth import generate

@@ -124,7 +124,7 @@ def test_workbook_summary_by_points_numbers_filters_and_frozen_headers(scored, t
     """The summary sheet lists the rules by overall-score points lost (dq explain's figures),
     with severity and the fix advice; rule sheets keep numbers as numbers; every sheet has an
     autofilter and a frozen header."""
-    from dq.report.explain import unit_losses
+    from dq.scoring.explain import unit_losses
 
     _, store, out = scored
     checked_numbers = 0

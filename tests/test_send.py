@@ -31,8 +31,8 @@ from dq.cli import main
 from dq.delivery.contacts import load_contacts
 from dq.delivery.send import SmtpSettings, demo_outbox, largest_losses, send_period
 from dq.errors import UsageError
-from dq.report.explain import unit_losses
 from dq.report.files import render_period
+from dq.scoring.explain import unit_losses
 from dq.store.deliveries import DeliveryLog
 from dq.store.history import Store
 from dq.synth import generate

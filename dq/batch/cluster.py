@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -58,7 +57,6 @@ __all__ = [
     "cluster_client",
     "dask_map_units",
     "polars_threads_per_worker",
-    "render_reports_on_cluster",
     "score_batch_on_cluster",
 ]
 
@@ -128,10 +126,10 @@ def cluster_client(
 
 def _failed(path: str | Path, exc: BaseException) -> UnitOutcome:
     """The outcome of a unit whose task itself failed (e.g. it kept killing workers)."""
-    from dq.batch.local import UnitOutcome, _unit_from_dir
+    from dq.batch.local import UnitOutcome, unit_from_dir
     from dq.io.masking import describe_error, mask_text
 
-    unit = _unit_from_dir(Path(path)) if not is_url(path) else {"unit_id": url_name(path)}
+    unit = unit_from_dir(Path(path)) if not is_url(path) else {"unit_id": url_name(path)}
     unit = {"name": unit["unit_id"], "kind": None, "district": None, **unit}
     for internal in ("from_folder", "manifest_error"):
         unit.pop(internal, None)
@@ -180,14 +178,14 @@ def score_batch_on_cluster(
     workers: int | None = None,
     scheduler: str | None = None,
     threads: int | None = None,
-    reports: str | Path | None = None,
-    lang: str = "zh",
+    then: Callable[[Client], object] | None = None,
     memory_limit: int | None = None,
     **options: Any,
 ) -> BatchOutcome:
     """:func:`dq.batch.local.score_batch` with each unit audited as a task on a Dask cluster (a new
-    local one of ``workers`` processes, or the one at ``scheduler``); ``reports``: a folder to
-    render the period's HTML reports into, as tasks too; ``memory_limit``: bytes per local worker
+    local one of ``workers`` processes, or the one at ``scheduler``); ``then(client)`` runs after
+    the batch on the same cluster (the CLI renders the reports there:
+    :func:`dq.report.cluster.render_reports_on_cluster`); ``memory_limit``: bytes per local worker
     (see :func:`cluster_client`). ``options`` go to ``score_batch``; its ``limits`` (the worker
     processes of :mod:`dq.io.isolation`) do not apply here: Dask's workers are the processes."""
     from dq.batch.local import score_batch
@@ -196,50 +194,6 @@ def score_batch_on_cluster(
         raise UsageError("give --workers N or --scheduler ADDRESS")
     with cluster_client(workers, scheduler, threads=threads, memory_limit=memory_limit) as client:
         outcome = score_batch(root, period, store, map_units=dask_map_units(client), **options)
-        if reports is not None:
-            render_reports_on_cluster(client, store, period, reports, lang=lang)
+        if then is not None:
+            then(client)
     return outcome
-
-
-def _render_units(store_root: str, period: str, unit_ids: list[str], out_dir: str, lang: str) -> list[str]:
-    """On a worker: render the reports of some units of a period (the store read once)."""
-    from dq.io.outputs import atomic_write_text, safe_filename
-    from dq.report.files import _period_data
-    from dq.report.model import report_filename
-    from dq.report.render import render_unit
-    from dq.store.history import Store
-
-    data = _period_data(Store(store_root), period, lang)
-    folder = Path(out_dir) / safe_filename(period)
-    return [
-        str(atomic_write_text(folder / report_filename(uid), render_unit(data.unit(uid)))) for uid in unit_ids
-    ]
-
-
-def render_reports_on_cluster(
-    client: Client,
-    store: Store,
-    period: str,
-    out_dir: str | Path,
-    *,
-    lang: str = "zh",
-    echo: Callable[[str], None] | None = None,
-) -> list[Path]:
-    """Render every unit report of ``period`` as tasks (a share of the units per worker), then
-    the period's index on the client. The workers must see ``store`` and ``out_dir``."""
-    from dq.report.files import _period_data, render_index_file
-
-    t = time.perf_counter()
-    data = _period_data(store, period, lang)
-    ids = list(data.unit_ids())
-    n = max(1, len(client.scheduler_info().get("workers", {})))
-    chunks = [ids[i::n] for i in range(n) if ids[i::n]]
-    root = str(store.root) if store.remote else str(Path(store.root).resolve())
-    out = str(Path(out_dir).resolve())
-    futures = client.map(_render_units, [root] * len(chunks), [period] * len(chunks), chunks,
-                         [out] * len(chunks), [lang] * len(chunks), pure=False)  # fmt: skip
-    written = [Path(p) for part in client.gather(futures) for p in part]
-    written.append(render_index_file(data, Path(out_dir)))
-    if echo:
-        echo(f"{len(written)} report files in {time.perf_counter() - t:.1f}s")
-    return written

@@ -175,7 +175,7 @@ def fix_rules(
 
 def _points(store: Store, period: str, unit_id: str, run_id: str, results: pl.DataFrame) -> dict[str, float]:
     """Each rule's loss of the unit's score of that run, in overall-score points."""
-    from dq.report.explain import rule_losses
+    from dq.scoring.explain import rule_losses
 
     scores = store.scores(period)
     mine = (

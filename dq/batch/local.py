@@ -148,7 +148,7 @@ def _evaluate_submissions_per_unit(
     return out
 
 
-def _unit_from_dir(path: Path | str) -> dict[str, Any]:
+def unit_from_dir(path: Path | str) -> dict[str, Any]:
     """The unit of an extract folder before it is opened: the id it is stored under is the
     manifest's (unit_id, else org_code, as :attr:`dq.io.sources.Extract.unit_id`), else the
     folder's name, which :func:`identify_units` accepts only for a registered unit
@@ -317,7 +317,7 @@ def identify_units(unit_dirs: Sequence[Path | str], registry: Any = None) -> dic
         except Exception:  # a broken registry is reported where it is used; identity checks go on
             registry = None
     known = _registered_ids(registry)
-    units = {d: _unit_from_dir(d) for d in unit_dirs}
+    units = {d: unit_from_dir(d) for d in unit_dirs}
     for d, u in units.items():
         from_folder, unreadable = u.pop("from_folder"), u.pop("manifest_error")
         if u["error"]:
@@ -456,7 +456,7 @@ def audit_unit(
                           streaming=streaming, now=now)  # fmt: skip
     d = Path(path)
     t = time.perf_counter()
-    out = UnitOutcome(dict(unit) if unit else _unit_from_dir(d), folder=str(d))
+    out = UnitOutcome(dict(unit) if unit else unit_from_dir(d), folder=str(d))
     out.unit.pop("error", None)
     expected = out.unit_id
     try:
@@ -506,7 +506,7 @@ def audit_unit(
 
 
 def _audit_url(url: str, period: str, suites: Sequence[Suite], **options: Any) -> UnitOutcome:
-    unit = options.pop("unit", None) or _unit_from_dir(url)
+    unit = options.pop("unit", None) or unit_from_dir(url)
     t = time.perf_counter()
     try:
         with local_copy(url) as local:
@@ -533,7 +533,7 @@ def audit_unit_isolated(
     it. The entry point of the batch's reading: another reader (e.g. of a database) plugs in
     as another ``fn``."""
     t = time.perf_counter()
-    unit = dict(units.get(path) or _unit_from_dir(path))
+    unit = dict(units.get(path) or unit_from_dir(path))
     unit.pop("error", None)
     try:
         out = pool.run(fn, path)
@@ -715,9 +715,10 @@ def _rescore(
     history = StoredHistory(store, period)  # a unit against its own earlier periods in the store
     suite_fixes = {r.id: (r.fix_zh, r.fix_en) for s in suites for r in s.rules}
     for uid in todo:
-        o = outcomes.get(uid)
-        own = o is not None and not o.skipped  # else finished by an interrupted run: adopted
-        if own:
+        got = outcomes.get(uid)
+        o = got if got is not None and not got.skipped else None  # None: adopted from an interrupted run
+        own = o is not None
+        if o is not None:
             records, fx, unit, tables = o.results, None, o.unit, o.tables
         else:
             records, fx = store.unit_results(period, uid)
@@ -735,7 +736,7 @@ def _rescore(
         # only an adopted unit needs them under this run's id.
         store.write_unit(run, unit, results, score, None if own else summaries[uid], fx or suite_fixes,
                          None, None if own else tables)  # fmt: skip
-        if own:
+        if o is not None:
             o.score = score
             o.results = results
 

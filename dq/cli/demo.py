@@ -7,7 +7,7 @@ import sys
 import time
 
 from dq.cli.common import add_format, count, print_json
-from dq.cli.synth import _scale
+from dq.cli.synth import scale_arg
 from dq.demo import run_demo
 
 __all__ = ["configure_parser", "run"]
@@ -15,7 +15,7 @@ __all__ = ["configure_parser", "run"]
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="demo", help="output folder (default: demo)")
-    p.add_argument("--scale", type=_scale, default=0.001, help="synthetic volume scale (default 0.001)")
+    p.add_argument("--scale", type=scale_arg, default=0.001, help="synthetic volume scale (default 0.001)")
     p.add_argument("--seed", type=count, default=7, help="random seed (default 7)")
     p.add_argument("--lang", choices=("zh", "en"), default="zh")
     p.add_argument("--fresh", action="store_true", help="delete OUT first")

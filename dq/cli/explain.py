@@ -2,7 +2,7 @@
 
     dq explain H022 --period 2020-09 [--store history] [--format table|json] [--lang zh|en]
 
-The losses add up to 100 − score (see :mod:`dq.report.explain`). JSON: ``score``, ``lost``, ``by_part``,
+The losses add up to 100 − score (see :mod:`dq.scoring.explain`). JSON: ``score``, ``lost``, ``by_part``,
 ``by_dimension`` and ``losses`` (``rule``, ``title_zh``, ``title_en``, ``table``, ``dimension``,
 ``part``, ``points``), largest first.
 """
@@ -28,8 +28,8 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    from dq.report.explain import unit_losses
     from dq.report.i18n import dimension_label
+    from dq.scoring.explain import unit_losses
 
     store = open_store(store_path(args))
     args.lang = args.lang or project_of(args).defaults.lang

@@ -211,7 +211,7 @@ def run(args: argparse.Namespace) -> int:
 
             outcome = score_batch_on_cluster(
                 args.root, args.period, store, workers=args.workers, scheduler=args.scheduler,
-                reports=Path(args.out) if args.reports else None, lang=args.lang,
+                then=_reports_on_cluster(store, args) if args.reports else None,
                 memory_limit=None if args.no_isolation else limits_from(args).memory, **options,
             )  # fmt: skip
             args.reports = False  # rendered on the cluster
@@ -256,3 +256,13 @@ def run(args: argparse.Namespace) -> int:
         echo = print if args.format != "json" else (lambda msg: print(msg, file=sys.stderr))
         render_period(store, args.period, Path(args.out), lang=args.lang, echo=echo)
     return 1 if outcome.errors else 0
+
+
+def _reports_on_cluster(store, args: argparse.Namespace):
+    """Render the period's reports on the cluster that scored it (``--reports`` with Dask)."""
+    from dq.report.cluster import render_reports_on_cluster
+
+    def render(client) -> None:
+        render_reports_on_cluster(client, store, args.period, Path(args.out), lang=args.lang)
+
+    return render

@@ -12,7 +12,7 @@ from dq.cli.common import EXIT_USAGE, add_format, period, print_json
 __all__ = ["configure_parser", "main", "run"]
 
 
-def _scale(text: str) -> float:
+def scale_arg(text: str) -> float:
     try:
         v = float(text)
     except ValueError as exc:
@@ -67,7 +67,7 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--scale",
-        type=_scale,
+        type=scale_arg,
         default=0.001,
         metavar="S",
         help="fraction of the published monthly volumes (default 0.001)",

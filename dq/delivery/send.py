@@ -57,7 +57,7 @@ import polars as pl
 from dq.delivery.contacts import Contact, Contacts, HeaderTextError, header_text
 from dq.errors import DQError, InputError, OutputError, UsageError
 from dq.io.outputs import safe_filename
-from dq.report.explain import Loss
+from dq.scoring.explain import Loss
 from dq.store.deliveries import DeliveryEvent, DeliveryLog, DeliveryState
 
 __all__ = [
@@ -80,15 +80,15 @@ _XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # -- the three largest losses ---------------------------------------------------------------------
 def largest_losses(store, period: str, unit_id: str, n: int = 3) -> list[Loss]:
     """The ``n`` rules that cost ``unit_id`` the most overall-score points in ``period``: the same
-    figures as ``dq explain`` and the report (:mod:`dq.report.explain`)."""
-    from dq.report.explain import unit_losses
+    figures as ``dq explain`` and the report (:mod:`dq.scoring.explain`)."""
+    from dq.scoring.explain import unit_losses
 
     return list(unit_losses(store, period, unit_id).losses[:n])
 
 
 def _top_losses(results: pl.DataFrame, unit_id: str, score: float, n: int = 3) -> list[Loss]:
     """:func:`largest_losses` from the period's results read once for the whole batch."""
-    from dq.report.explain import rule_losses
+    from dq.scoring.explain import rule_losses
 
     if results.is_empty():
         return []

@@ -2,7 +2,7 @@
 
 Every points figure on the page is in **overall-score points** (the unit's 0–100 score, as in
 ``dq explain`` and the unit report): a rule's loss of a unit is its share of ``100 − score``
-(:func:`dq.report.explain.rule_losses`), never the rule's own points.
+(:func:`dq.scoring.explain.rule_losses`), never the rule's own points.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 import polars as pl
 
 from dq.errors import InputError, UsageError
-from dq.report.common import FAILING, KINDS_ORDER, _kind, _now, growth, kind_label, report_filename
+from dq.report.common import FAILING, KINDS_ORDER, generated_now, growth, kind_label, kind_of, report_filename
 from dq.report.data import (
     Side,
     registry_order,
@@ -54,9 +54,9 @@ class RuleGain:
 
 def with_losses(results: pl.DataFrame, scores: Mapping[str, float]) -> pl.DataFrame:
     """``results`` with a ``loss`` column: each rule's loss of its unit in overall-score points
-    (:func:`dq.report.explain.rule_losses`, adding up to ``100 − score``); 0 for a rule that lost
+    (:func:`dq.scoring.explain.rule_losses`, adding up to ``100 − score``); 0 for a rule that lost
     nothing, null for one not scored. Units without a score in ``scores`` keep null losses."""
-    from dq.report.explain import rule_losses
+    from dq.scoring.explain import rule_losses
 
     if results.is_empty():
         return results.with_columns(pl.lit(None, pl.Float64).alias("loss"))
@@ -492,7 +492,7 @@ def build_campaign(
     ra = with_losses(ra.filter(pl.col("unit_id").is_in(ids)) if not ra.is_empty() else ra, scored_a)
     units: list[CampaignUnit] = []
     for r in joined.iter_rows(named=True):
-        kind = _kind(r["kind_a"] or r["kind"])
+        kind = kind_of(r["kind_a"] or r["kind"])
         sb, sa = r["score"], r["score_a"]
         change = round(sa - sb, 2) if sb is not None and sa is not None else None
         rel = round((sa - sb) / sb * 100, 2) if change is not None and sb else None
@@ -570,7 +570,7 @@ def build_campaign(
         rules=tuple(rules),
         regressed=tuple(regressed),
         only_one=tuple(only),
-        generated_at=_now(),
+        generated_at=generated_now(),
     )
 
 

@@ -24,8 +24,8 @@ from dq.scoring.scores import rank_units
 
 FAILING = ("fail", "warn")
 KINDS_ORDER = ("district", "hospital")
-_RATE_STATUSES = ("reported", "no_reference", "not_published", "not_applicable")
-_GENERIC_MESSAGE = re.compile(r"^\d+ of \d+ fail \([\d.]+%\)$")
+RATE_STATUSES = ("reported", "no_reference", "not_published", "not_applicable")
+GENERIC_MESSAGE = re.compile(r"^\d+ of \d+ fail \([\d.]+%\)$")
 MAX_SAMPLE_ROWS = 5
 MAX_CELL = 80
 
@@ -81,11 +81,11 @@ def column_header(table: str, column: str, cat: Catalogue, lang: str) -> str:
 
 
 # ----------------------------------------------------------------------------- pure helpers
-def _fmt_pct(x: float | None, digits: int = 2) -> str:
+def fmt_pct(x: float | None, digits: int = 2) -> str:
     return "—" if x is None else f"{x:.{digits}f}%"
 
 
-def _fmt_num(x: float | None) -> str:
+def fmt_num(x: float | None) -> str:
     if x is None:
         return "—"
     return f"{x:.2f}".rstrip("0").rstrip(".") if x != int(x) else str(int(x))
@@ -95,7 +95,7 @@ def threshold_text(max_fraction: float | None, max_count: int | None, lang: str)
     """The rule's threshold in words: no failure allowed, a share, or a count."""
     parts = []
     if max_fraction:
-        parts.append(tr(lang, "threshold_fraction", pct=_fmt_pct(100 * max_fraction).replace(".00%", "%")))
+        parts.append(tr(lang, "threshold_fraction", pct=fmt_pct(100 * max_fraction).replace(".00%", "%")))
     if max_count:
         parts.append(tr(lang, "threshold_count", n=max_count))
     if not parts:
@@ -204,21 +204,21 @@ def kind_label(kind: str | None, lang: str, plural: bool = False) -> str:
     return tr(lang, f"kinds_{k}" if plural else f"kind_{k}")
 
 
-def _kind(kind: str | None) -> str:
+def kind_of(kind: str | None) -> str:
     return kind if kind in KINDS_ORDER else "other"
 
 
-def _grade_label(grade: str | None, lang: str) -> str:
+def grade_name(grade: str | None, lang: str) -> str:
     return tr(lang, f"grade_{grade}") if grade in ("A", "B", "C", "D") else ""
 
 
-def _title(row: Mapping[str, Any], lang: str) -> str:
+def rule_title(row: Mapping[str, Any], lang: str) -> str:
     own = row.get(f"title_{lang}") or ""
     other = row.get("title_en" if lang == "zh" else "title_zh") or ""
     return own or other or str(row.get("rule") or "")
 
 
-def _short_error(error: str, period: str) -> str:
+def short_error(error: str, period: str) -> str:
     """The batch's error without the server's folders: ``/srv/batch/2020-09/H1/x`` → ``H1/x``;
     names in it masked (:func:`dq.io.masking.mask_text`), also in errors stored before dq masked
     them when storing."""
@@ -227,5 +227,5 @@ def _short_error(error: str, period: str) -> str:
     return mask_text(re.sub(r"[^\s'\"]*/" + re.escape(period) + "/", "", error), 2000)
 
 
-def _now() -> str:
+def generated_now() -> str:
     return datetime.now(UTC).astimezone().strftime("%Y-%m-%d %H:%M")

@@ -34,7 +34,7 @@ def _campaign_links(out_dir: Path, period: str) -> list[tuple[str, str]]:
     return links
 
 
-def _period_data(store: Store, period: str, lang: str):
+def period_data(store: Store, period: str, lang: str):
     from dq.report.model import PeriodData
 
     data = PeriodData(store, period, lang)
@@ -67,7 +67,7 @@ def render_period(
     from dq.report.render import render_unit
 
     out = Path(out_dir)
-    data = _period_data(store, period, lang)
+    data = period_data(store, period, lang)
     folder = out / safe_filename(period)
     written = []
     for uid in data.unit_ids():
@@ -91,7 +91,7 @@ def render_unit_file(
     from dq.report.model import report_filename
     from dq.report.render import render_unit
 
-    data = _period_data(store, period, lang)
+    data = period_data(store, period, lang)
     if unit_id not in data.unit_ids():
         raise InputError(f"unit {unit_id} has no score for {period} in {store.root}")
     folder = Path(out_dir) / safe_filename(period)
@@ -145,7 +145,7 @@ def render_campaign_file(
     path = atomic_write_text(out / name, render_campaign(report, indexes, hrefs))
     written = [path]
     for period in indexes:
-        written.append(render_index_file(_period_data(store, period, lang), out))
+        written.append(render_index_file(period_data(store, period, lang), out))
     return written
 
 

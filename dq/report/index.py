@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from dq.engine.checks import DIMENSIONS
-from dq.report.common import FAILING, KINDS_ORDER, _grade_label, kind_label, report_filename
+from dq.report.common import FAILING, KINDS_ORDER, grade_name, kind_label, report_filename
 from dq.report.data import registry_order
 from dq.report.history import drop_units
 from dq.report.i18n import dimension_label, period_label, tr
@@ -131,7 +131,7 @@ def build_index(data: PeriodData, campaigns: Sequence[tuple[str, str]] = ()) -> 
                         status_label=tr(lang, "status_ok" if ok else "status_unreadable"),
                         score=r["score"],
                         grade=str(r["grade"] or "") if ok else "",
-                        grade_label=_grade_label(r["grade"], lang) if ok else "",
+                        grade_label=grade_name(r["grade"], lang) if ok else "",
                         rank=r["rank"],
                         submission=parts.get((r["unit_id"], "part:submission")) if ok else None,
                         records=parts.get((r["unit_id"], "part:records")) if ok else None,

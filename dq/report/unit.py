@@ -15,30 +15,30 @@ from dq.engine.checks import DIMENSIONS
 from dq.engine.messages import render_message
 from dq.io.catalogue import Catalogue, load_catalogue
 from dq.report.common import (
-    _GENERIC_MESSAGE,
-    _RATE_STATUSES,
     FAILING,
+    GENERIC_MESSAGE,
+    RATE_STATUSES,
     Bar,
     Day,
     SampleTable,
     TrendPoint,
-    _fmt_num,
-    _fmt_pct,
-    _grade_label,
-    _kind,
-    _now,
-    _short_error,
-    _title,
     classify_changes,
+    fmt_num,
+    fmt_pct,
+    generated_now,
+    grade_name,
     kind_label,
+    kind_of,
     rank_of,
+    rule_title,
     sample_table,
+    short_error,
     threshold_text,
 )
 from dq.report.data import previous_results, read_period, rule_history
-from dq.report.explain import Loss, rule_losses
 from dq.report.history import HistoryFlag, flagged_periods, history_flags
 from dq.report.i18n import dimension_label, period_label, tr
+from dq.scoring.explain import Loss, rule_losses
 from dq.scoring.scores import load_scoring
 from dq.store.history import Store
 
@@ -100,7 +100,7 @@ class FailingRule:
     fix: str
     change: str | None  # new | persisting | None (nothing to compare with)
     change_label: str
-    loss: float = 0.0  # overall-score points lost (its share of 100 − score, dq.report.explain)
+    loss: float = 0.0  # overall-score points lost (its share of 100 − score, dq.scoring.explain)
     loss_text: str = ""
     table_label: str = ""  # the table's title from the catalogue ('' for the submission summary)
     count_unit: str = ""  # what the failures count: 条 (rows), 天 (days), 张 (tables), 项
@@ -242,7 +242,7 @@ def _rate(row: Mapping[str, Any], key: str, lang: str) -> Rate:
     if status == "reported" and rate is not None:
         text = ""
     else:
-        text = tr(lang, f"rate_{status}") if status in _RATE_STATUSES[1:] else "—"
+        text = tr(lang, f"rate_{status}") if status in RATE_STATUSES[1:] else "—"
     return Rate(
         key=key,
         label=tr(lang, key),
@@ -321,7 +321,7 @@ def _failing_rule(
     dim, sev, status = str(r.get("dimension") or ""), str(r.get("severity") or ""), str(r.get("status"))
     return FailingRule(
         rule=str(r["rule"]),
-        title=_title(r, lang),
+        title=rule_title(r, lang),
         table=str(r.get("table") or ""),
         dimension=dim,
         dimension_label=dimension_label(dim, lang),
@@ -340,13 +340,13 @@ def _failing_rule(
             "failed_of",
             failed=f"{failed:,}",
             evaluated=f"{evaluated:,}",
-            pct=_fmt_pct(None if frac is None else 100 * frac),
+            pct=fmt_pct(None if frac is None else 100 * frac),
             unit=count_unit(r, lang),
         ),
         threshold_text=threshold_text(r.get("max_fraction"), r.get("max_count"), lang),
-        lost_text=tr(lang, "points_lost", lost=_fmt_num(lost), max=_fmt_num(max_points)),
+        lost_text=tr(lang, "points_lost", lost=fmt_num(lost), max=fmt_num(max_points)),
         message=""
-        if _GENERIC_MESSAGE.match(message)
+        if GENERIC_MESSAGE.match(message)
         else render_message(message, r.get("message_args"), lang),
         samples=sample_table(r.get("samples"), str(r.get("table") or ""), cat, lang),
         fix=fix or tr(lang, "no_fix"),
@@ -388,7 +388,7 @@ class PeriodData:
         self.results, self.summaries, self.history = frames.results, frames.summaries, frames.history
         self.flags = frames.flags
         self.cfg = load_scoring()
-        self.generated_at = _now()
+        self.generated_at = generated_now()
         self.fix_files: dict[str, list[tuple[str, str]]] = {}  # unit -> (label, href), set by the writer
         self._rules_before: pl.DataFrame | None = None  # rule results of earlier months, read once
 
@@ -402,7 +402,7 @@ class PeriodData:
             raise KeyError(f"unit {unit_id} has no score for {self.period}")
         facets = {r["facet"]: r for r in mine.iter_rows(named=True)}
         base = facets.get("overall") or next(iter(facets.values()))
-        kind = _kind(base.get("kind"))
+        kind = kind_of(base.get("kind"))
         ok = base.get("status") == "ok"
         score = base.get("score") if ok else None
         rank, of = rank_of(self.overall.filter(pl.col("status") == "ok"), unit_id) if ok else (None, None)
@@ -413,7 +413,7 @@ class PeriodData:
                 p,
                 tr(lang, f"part_{p}"),
                 facets.get(f"part:{p}", {}).get("score"),
-                tr(lang, "part_weight", weight=_fmt_num(100 * w)),
+                tr(lang, "part_weight", weight=fmt_num(100 * w)),
             )
             for p, w in self.cfg.parts.items()
         )
@@ -456,10 +456,10 @@ class PeriodData:
             period=self.period,
             period_label=period_label(self.period, lang),
             status="ok" if ok else "error",
-            error="" if ok else _short_error(str(base.get("error") or ""), self.period),
+            error="" if ok else short_error(str(base.get("error") or ""), self.period),
             score=score,
             grade=str(base.get("grade") or "") if ok else "",
-            grade_label=_grade_label(base.get("grade"), lang) if ok else "",
+            grade_label=grade_name(base.get("grade"), lang) if ok else "",
             rank=rank,
             of=of,
             rank_text=tr(lang, "rank_text", rank=rank, of=of) if rank else tr(lang, "no_rank"),
@@ -589,11 +589,11 @@ class PeriodData:
             for r in res
             if r.get("status") in FAILING
         )
-        not_run = [RuleRef(r["rule"], _title(r, lang)) for r in res if r.get("status") == "error"]
+        not_run = [RuleRef(r["rule"], rule_title(r, lang)) for r in res if r.get("status") == "error"]
         if not has_prev:
             return failing, not_run, Changes(None, tr(lang, "changes_none"))
-        titles = {r["rule"]: _title(r, lang) for r in prev.to_dicts()} | {
-            r["rule"]: _title(r, lang) for r in res
+        titles = {r["rule"]: rule_title(r, lang) for r in prev.to_dicts()} | {
+            r["rule"]: rule_title(r, lang) for r in res
         }
         assert prev_period is not None
         label = period_label(prev_period, lang)

@@ -13,7 +13,7 @@ rounds them to hundredths with the largest-remainder method, so the rounded loss
 gains about its loss (exactly, as long as its part keeps the same rules).
 
     >>> from dq.store.history import Store
-    >>> from dq.report.explain import unit_losses
+    >>> from dq.scoring.explain import unit_losses
     >>> ul = unit_losses(Store("history"), "2020-09", "H022")   # doctest: +SKIP
     >>> ul.score, ul.losses[0].rule, ul.losses[0].points        # doctest: +SKIP
 """
@@ -23,14 +23,16 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from dq.engine.checks import DIMENSIONS
 from dq.errors import InputError
 from dq.scoring.scores import SUBMISSION_SUITE, ScoringConfig, load_scoring
-from dq.store.history import Store
+
+if TYPE_CHECKING:  # a store is passed in: scoring reads it, never imports it
+    from dq.store.history import Store
 
 __all__ = ["Loss", "UnitLosses", "rule_losses", "unit_losses"]
 
