@@ -175,7 +175,7 @@ def test_same_batch_in_a_database_scores_as_its_parquet_files(kind, batch, parqu
     assert loaded == files
     store = Store(tmp_path / "store")
     outcome = score_batch(url, PERIOD, store, progress=False, threads=2, layout=EXPECTED)
-    assert not outcome.errors
+    assert not outcome.errors, [u.error for u in outcome.errors]
     assert sorted(u.unit_id for u in outcome.units) == sorted(UNITS)
     p_dir, p_store = parquet_scores
     expected, got = _results(p_store), _results(store)

@@ -319,8 +319,8 @@ def identify_units(unit_dirs: Sequence[Path | str], registry: Any = None) -> dic
     known = _registered_ids(registry)
     units = {d: unit_from_dir(d) for d in unit_dirs}
     for d, u in units.items():
-        from_folder, unreadable = u.pop("from_folder"), u.pop("manifest_error")
-        if u["error"]:
+        from_folder, unreadable = u.pop("from_folder", False), u.pop("manifest_error", None)
+        if u["error"] or isinstance(d, DatabaseUnit):  # a database unit's id comes from its rows
             continue
         uid = u["unit_id"]
         if from_folder and uid not in known:
@@ -825,7 +825,9 @@ def score_batch(
             stop = stack.enter_context(stop_between_units())
             n_threads = DEFAULT_THREADS if threads is None else threads
             mapper = map_units or partial(in_threads, threads=n_threads, stop=stop)
-            if map_units is None and limits is not None and todo:
+            # Files a unit sends are read in a worker under limits; a database unit is read by its
+            # client library here (the platform's own server, its credentials in this environment).
+            if map_units is None and limits is not None and todo and not is_database_url(root):
                 # Each thread of in_threads drives one worker process: the units read there.
                 pool = stack.enter_context(WorkerPool(min(n_threads, len(todo)), limits))
                 fn = partial(audit_unit_isolated, pool, fn, identified)
