@@ -28,7 +28,7 @@ import yaml
 from dq.engine.results import AuditResult, RuleResult
 from dq.engine.suite import Rule, Suite, load_suites, suite_from_data
 from dq.errors import InputError, Problem, SuiteError, UsageError
-from dq.io.catalogue import Catalogue, Column, TableSpec, load_catalogue
+from dq.io.catalogue import Catalogue, frame_table, load_catalogue
 from dq.io.isolation import Limits
 from dq.io.period import Period
 from dq.io.yamlio import load_yaml
@@ -183,34 +183,6 @@ def _audit_here(path: Path, **options: Any) -> AuditResult:
 
 
 # -- validate ------------------------------------------------------------------------------------
-_TYPES = (
-    (lambda t: t == pl.String or t == pl.Categorical or t == pl.Enum, "str"),
-    (lambda t: t.is_integer(), "int"),
-    (lambda t: t.is_numeric(), "decimal"),
-    (lambda t: t == pl.Date, "date"),
-    (lambda t: t == pl.Datetime, "datetime"),
-)
-
-
-@dataclasses.dataclass(frozen=True)
-class _FrameColumn(Column):
-    """A column of a caller's frame: the catalogue's kind of type, and the frame's own dtype."""
-
-    frame_dtype: pl.DataType | None = None
-
-    @property
-    def dtype(self) -> pl.DataType:
-        return self.frame_dtype if self.frame_dtype is not None else super().dtype
-
-
-def _frame_spec(name: str, schema: Mapping[str, pl.DataType]) -> TableSpec:
-    cols = []
-    for col, dtype in schema.items():
-        kind = next((k for test, k in _TYPES if test(dtype)), "str")
-        cols.append(_FrameColumn(col, kind, False, None, None, frame_dtype=dtype))
-    return TableSpec(name=name, kind="", title_zh=name, title_en=name, columns=tuple(cols))
-
-
 def _rules_data(rules: Any) -> tuple[Any, str]:
     """The suite-language data of ``rules`` and a name for it in error messages."""
     if isinstance(rules, Path) or (
@@ -298,14 +270,14 @@ def validate(
         name = mapping["table"]
         if isinstance(name, str) and cat.table(name) is None:
             # Not a catalogue table: check the rules against the frame's own columns.
-            spec = _frame_spec(name, lf.collect_schema())
+            spec = frame_table(name, lf.collect_schema())
             cat = dataclasses.replace(cat, tables={**cat.tables, name: spec})
         rule_list = list(suite_from_data(mapping, source, cat).rules)
     if not rule_list:
         return []
     name = rule_list[0].table
     if cat.table(name) is None:
-        cat = dataclasses.replace(cat, tables={**cat.tables, name: _frame_spec(name, lf.collect_schema())})
+        cat = dataclasses.replace(cat, tables={**cat.tables, name: frame_table(name, lf.collect_schema())})
     lf = coerce_frame("frame", lf, cat.table(name))
     _, results = evaluate_frame(lf, rule_list, name, catalogue=cat, period=period, samples=samples)
     return results

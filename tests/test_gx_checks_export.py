@@ -21,8 +21,7 @@ import dq
 from dq.engine.checks import REGISTRY
 from dq.engine.suite import suite_from_data
 from dq.interop.gx import import_suite, to_gx_suite
-from dq.interop.gx_import import frame_table
-from dq.io.catalogue import load_catalogue
+from dq.io.catalogue import frame_table, load_catalogue
 
 FRAME = pl.DataFrame(
     {

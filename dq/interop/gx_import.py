@@ -41,10 +41,10 @@ from dq.engine.checks.statistics import STATS
 from dq.engine.checks.values import IGNORE_PAIR, IGNORE_RECORD
 from dq.engine.results import SEVERITIES
 from dq.errors import InputError, UsageError
-from dq.io.catalogue import Catalogue, Column, TableSpec, load_catalogue
+from dq.io.catalogue import Catalogue, frame_table, load_catalogue
 from dq.io.outputs import atomic_write_text
 
-__all__ = ["IMPORTERS", "NOT_IMPORTED", "ImportedSuite", "condition_to_when", "frame_table", "import_suite"]
+__all__ = ["IMPORTERS", "NOT_IMPORTED", "ImportedSuite", "condition_to_when", "import_suite"]
 
 # GX severity -> dq severity when the expectation carries no dq_severity.
 DQ_SEVERITY = {"critical": "error", "warning": "warning", "info": "warning"}
@@ -890,36 +890,6 @@ class ImportedSuite:
                 " can be expressed in dq; nothing written"
             )
         return atomic_write_text(path, self.to_yaml())
-
-
-_KINDS_OF_DTYPE = (
-    (lambda t: t == pl.String or t == pl.Categorical or t == pl.Enum, "str"),
-    (lambda t: t.is_integer(), "int"),
-    (lambda t: t.is_numeric(), "decimal"),
-    (lambda t: t == pl.Date, "date"),
-    (lambda t: isinstance(t, pl.Datetime), "datetime"),
-)
-
-
-@dataclass(frozen=True)
-class FrameColumn(Column):
-    """A column of a frame outside the catalogue: the catalogue's kind of type and its own dtype."""
-
-    frame_dtype: pl.DataType | None = None
-
-    @property
-    def dtype(self) -> pl.DataType:
-        return self.frame_dtype if self.frame_dtype is not None else super().dtype
-
-
-def frame_table(name: str, schema: Mapping[str, pl.DataType]) -> TableSpec:
-    """A catalogue table for a frame's own columns (what :func:`dq.validate` builds for a
-    frame that is not a catalogue table)."""
-    cols = []
-    for col, dtype in schema.items():
-        kind = next((k for test, k in _KINDS_OF_DTYPE if test(dtype)), "str")
-        cols.append(FrameColumn(col, kind, False, None, None, frame_dtype=dtype))
-    return TableSpec(name=name, kind="", title_zh=name, title_en=name, columns=tuple(cols))
 
 
 def _read(source: str | Path | Mapping[str, Any]) -> tuple[dict[str, Any], str]:

@@ -9,6 +9,7 @@ tables). docs/suites.md documents every key.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -24,8 +25,10 @@ __all__ = [
     "POLARS_TYPES",
     "Catalogue",
     "Column",
+    "FrameColumn",
     "TableSpec",
     "default_rules_dir",
+    "frame_table",
     "load_catalogue",
     "parse_catalogue",
 ]
@@ -79,6 +82,37 @@ class TableSpec:
     @property
     def pii(self) -> dict[str, str]:
         return {c.name: c.pii for c in self.columns if c.pii}
+
+
+# The catalogue's kind of type of a Polars dtype (a frame's own column).
+_KINDS_OF_DTYPE = (
+    (lambda t: t == pl.String or t == pl.Categorical or t == pl.Enum, "str"),
+    (lambda t: t.is_integer(), "int"),
+    (lambda t: t.is_numeric(), "decimal"),
+    (lambda t: t == pl.Date, "date"),
+    (lambda t: isinstance(t, pl.Datetime), "datetime"),
+)
+
+
+@dataclass(frozen=True)
+class FrameColumn(Column):
+    """A column of a frame outside the catalogue: the catalogue's kind of type and its own dtype."""
+
+    frame_dtype: pl.DataType | None = None
+
+    @property
+    def dtype(self) -> pl.DataType:
+        return self.frame_dtype if self.frame_dtype is not None else super().dtype
+
+
+def frame_table(name: str, schema: Mapping[str, pl.DataType]) -> TableSpec:
+    """A catalogue table for a frame's own columns (:func:`dq.validate` of a frame that is not a
+    catalogue table, and the GX import's checks of a foreign frame)."""
+    cols = []
+    for col, dtype in schema.items():
+        kind = next((k for test, k in _KINDS_OF_DTYPE if test(dtype)), "str")
+        cols.append(FrameColumn(col, kind, False, None, None, frame_dtype=dtype))
+    return TableSpec(name=name, kind="", title_zh=name, title_en=name, columns=tuple(cols))
 
 
 @dataclass(frozen=True)
