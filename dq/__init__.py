@@ -21,7 +21,7 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from dq.api import audit, validate
-    from dq.engine.results import SCHEMA_VERSION, AuditResult, RuleResult, TableInfo, results_frame
+    from dq.engine.results import SCHEMA_VERSION, AuditResult, RuleResult, Status, TableInfo, results_frame
     from dq.engine.suite import Rule, Suite, load_suites
     from dq.errors import (
         CheckError,
@@ -46,6 +46,7 @@ _EXPORTS = {
     "Suite": "dq.engine.suite",
     "AuditResult": "dq.engine.results",
     "RuleResult": "dq.engine.results",
+    "Status": "dq.engine.results",
     "TableInfo": "dq.engine.results",
     "SCHEMA_VERSION": "dq.engine.results",
     "results_frame": "dq.engine.results",
@@ -79,6 +80,7 @@ __all__ = [
     "RegistryError",
     "Rule",
     "RuleResult",
+    "Status",
     "StoreError",
     "Suite",
     "SuiteError",

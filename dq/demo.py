@@ -34,6 +34,7 @@ def run_demo(
     """Run the main job end to end into ``out``; return the paths of what a user opens first
     (and under ``growth`` the campaign's growth lines)."""
     from dq.batch.local import score_batch, score_published
+    from dq.engine.results import FLAGGED
     from dq.io.outputs import ensure_dir
     from dq.report.files import campaign_report, render_campaign_file, render_period
     from dq.store.history import Store
@@ -50,7 +51,7 @@ def run_demo(
         say(f"scoring the published summaries of {period}")
         outcome = score_published(period, published)
         for f in outcome.findings:
-            if f.status in ("fail", "warn"):
+            if f.status in FLAGGED:
                 say(f"  table finding {f.rule}: {f.message}")
         render_period(published, period, published_reports, lang=lang, echo=None)
     render_campaign_file(published, *PUBLISHED, published_reports, lang=lang)

@@ -13,9 +13,11 @@ The batch runs in four steps, so that a killed batch never loses the units it fi
    are rewritten with their final scores.
 
 One broken extract never stops the batch: it becomes a unit with status ``error`` (and no
-score), listed at the end. Units already scored for the period are skipped unless ``force``.
-A run ends ``complete``, ``failed`` (stopped by an error of its own, e.g. an unwritable store) or
-``interrupted``; the store's lock keeps a second writer out while a batch runs.
+score), listed at the end. Units already scored for the period are skipped unless ``force``;
+when every unit is (and no killed run left units to rescore) there is nothing to do and no run is
+recorded. A run ends ``complete``, ``failed`` (stopped by an error of its own, e.g. an unwritable
+store) or ``interrupted`` (:class:`dq.store.history.RunStatus`); the store's lock keeps a second
+writer out while a batch runs. A unit's outcome is :class:`dq.scoring.scores.UnitStatus`.
 """
 
 from __future__ import annotations
@@ -53,9 +55,9 @@ from dq.io.sources import MAX_MANIFEST_BYTES, TABLE_SUFFIXES, check_unit_id, ope
 from dq.io.urls import is_url, list_unit_urls, local_copy, url_name
 from dq.io.urls import read_text as read_url
 from dq.io.yamlio import load_yaml, read_yaml
-from dq.scoring.scores import ScoringConfig, UnitScore, load_scoring, rank_units, score_unit
+from dq.scoring.scores import ScoringConfig, UnitScore, UnitStatus, load_scoring, rank_units, score_unit
 from dq.scoring.summary import audit_and_summarize, summary_frame
-from dq.store.history import Run, Store, suites_hash
+from dq.store.history import Run, RunStatus, Store, suites_hash
 
 if TYPE_CHECKING:
     from dq.project import Project
@@ -95,19 +97,32 @@ class UnitOutcome:
     def unit_id(self) -> str:
         return str(self.unit["unit_id"])
 
+    @property
+    def status(self) -> UnitStatus:
+        """``skipped`` (already scored), ``error`` (``error`` says why) or ``ok``."""
+        if self.skipped:
+            return UnitStatus.SKIPPED
+        return UnitStatus.ERROR if self.error else UnitStatus.OK
+
 
 @dataclass
 class BatchOutcome:
-    run: Run
+    run: Run  # the run recorded; with nothing to do (``recorded`` False), the latest that scored these units
     units: list[UnitOutcome]
     ranking: pl.DataFrame
     findings: list[RuleResult] = field(default_factory=list)  # table-level (published) findings
     rows: int = 0
     seconds: float = 0.0
+    recorded: bool = True  # False: every unit was already scored, no run was recorded
 
     @property
     def errors(self) -> list[UnitOutcome]:
-        return [u for u in self.units if u.error]
+        return [u for u in self.units if u.status == UnitStatus.ERROR]
+
+    @property
+    def skipped(self) -> list[UnitOutcome]:
+        """The units already scored for the period (not audited again)."""
+        return [u for u in self.units if u.status == UnitStatus.SKIPPED]
 
 
 def _sql_str(value: str) -> str:
@@ -700,11 +715,14 @@ def _rescore(
         return
     keep = [c for c in summary_frame([]).columns if c in stored.columns]
     frame = summary_frame(stored.select(keep).with_columns(pl.lit(period).alias("period")).to_dicts())
-    todo = [uid for uid, o in outcomes.items() if not o.error and not o.skipped]
-    adopt = store.unfinished_units(period)
+    todo = [uid for uid, o in outcomes.items() if o.status == UnitStatus.OK]
+    adopt = _adoptable(store, period, run)
     if not adopt.is_empty():
-        adopt = adopt.filter((pl.col("status") == "ok") & (pl.col("run_id") != run.run_id))
-        todo += [u for u in adopt["unit_id"].to_list() if u not in outcomes or outcomes[u].skipped]
+        todo += [
+            u
+            for u in adopt["unit_id"].to_list()
+            if u not in outcomes or outcomes[u].status == UnitStatus.SKIPPED
+        ]
     have = set(frame["unit_id"].to_list())
     todo = [u for u in todo if u in have]
     if not todo:
@@ -716,7 +734,8 @@ def _rescore(
     suite_fixes = {r.id: (r.fix_zh, r.fix_en) for s in suites for r in s.rules}
     for uid in todo:
         got = outcomes.get(uid)
-        o = got if got is not None and not got.skipped else None  # None: adopted from an interrupted run
+        # None: adopted from an interrupted run
+        o = got if got is not None and got.status != UnitStatus.SKIPPED else None
         own = o is not None
         if o is not None:
             records, fx, unit, tables = o.results, None, o.unit, o.tables
@@ -778,6 +797,10 @@ def score_batch(
     see :mod:`dq.batch.cluster`). Each outcome is committed to the store as soon as it arrives.
     ``fix_rows``: failing rows kept per rule for the rows-to-fix files (:mod:`dq.batch.fixlist`;
     0 = none).
+
+    Nothing to do -- every unit already scored for the period (none refused, none left for
+    rescoring by a killed run) -- records no run: the outcome's units are all skipped,
+    ``recorded`` is False and ``run`` is the latest run that scored them.
     """
     t0 = time.perf_counter()
     if project is None:
@@ -793,24 +816,31 @@ def score_batch(
         if stale and log:
             log(f"runs {', '.join(stale)} were interrupted; their finished units are kept")
         where = mask_url(str(root)) if is_url(root) else str(Path(root).resolve())
+        outcomes: dict[str, UnitOutcome] = {}
+        done = set() if force else store.scored_units(period)
+        todo: list[Path] = []
+        refused: list[UnitOutcome] = []
+        identified = identify_units(unit_dirs, _project_registry(project))
+        for d, unit in identified.items():
+            error = unit.pop("error")
+            if error:
+                refused.append(UnitOutcome(unit, error=error, folder=str(d)))
+            elif unit["unit_id"] in done:
+                outcomes[unit["unit_id"]] = UnitOutcome(unit, skipped=True, folder=str(d))
+            else:
+                todo.append(d)
+        if not todo and not refused and _adoptable(store, period).is_empty():
+            # Nothing to do: no run is recorded (an empty run would only clutter the history).
+            latest = _latest_run(store, period, set(outcomes))
+            if latest is not None:
+                units = _in_folder_order(outcomes, unit_dirs)
+                return BatchOutcome(latest, units, _ranking(store, period),
+                                    seconds=time.perf_counter() - t0, recorded=False)  # fmt: skip
         run = store.begin_run(
             period, suites_hash([project.root if project else default_rules_dir()]), "batch", where
         )
-        outcomes: dict[str, UnitOutcome] = {}
-        status = "failed"
+        status = RunStatus.FAILED
         try:
-            done = set() if force else store.scored_units(period)
-            todo: list[Path] = []
-            refused: list[UnitOutcome] = []
-            identified = identify_units(unit_dirs, _project_registry(project))
-            for d, unit in identified.items():
-                error = unit.pop("error")
-                if error:
-                    refused.append(UnitOutcome(unit, error=error, folder=str(d)))
-                elif unit["unit_id"] in done:
-                    outcomes[unit["unit_id"]] = UnitOutcome(unit, skipped=True, folder=str(d))
-                else:
-                    todo.append(d)
             peers: dict[str, dict[str, Any]] = {}
             previous = store.summaries(period)
             if not previous.is_empty():
@@ -847,28 +877,54 @@ def score_batch(
                         log(out.trace)
                     outcomes[out.unit_id] = out
                     if log and not show:
-                        state = "error" if out.error else "ok"
-                        log(f"[{n}/{len(todo)}] {out.unit_id} {state} ({out.seconds:.1f}s)")
+                        log(f"[{n}/{len(todo)}] {out.unit_id} {out.status} ({out.seconds:.1f}s)")
                     bar.update(task, description=out.unit_id)
                     bar.advance(task)
             _rescore(store, run, period, suites, cfg, outcomes)
-            status = "complete"
+            status = RunStatus.COMPLETE
         except KeyboardInterrupt:
-            status = "interrupted"
+            status = RunStatus.INTERRUPTED
             raise
         finally:
-            fresh = [o for o in outcomes.values() if not o.skipped]
+            fresh = [o for o in outcomes.values() if o.status != UnitStatus.SKIPPED]
+            errors = sum(1 for o in fresh if o.status == UnitStatus.ERROR)
             try:
-                store.finish_run(run, len(fresh), sum(1 for o in fresh if o.error), status)
+                store.finish_run(run, len(fresh), errors, status)
             except OutputError:
-                if status == "complete":
+                if status == RunStatus.COMPLETE:
                     raise
     ranking = _ranking(store, period)
-    rank = {str(d): i for i, d in enumerate(unit_dirs)}
-    ordered = sorted(outcomes.values(), key=lambda o: (rank.get(o.folder, len(rank)), o.unit_id))
+    ordered = _in_folder_order(outcomes, unit_dirs)
     return BatchOutcome(
         run, ordered, ranking, rows=sum(o.rows for o in ordered), seconds=time.perf_counter() - t0
     )
+
+
+def _in_folder_order(outcomes: dict[str, UnitOutcome], unit_dirs: Sequence[Any]) -> list[UnitOutcome]:
+    rank = {str(d): i for i, d in enumerate(unit_dirs)}
+    return sorted(outcomes.values(), key=lambda o: (rank.get(o.folder, len(rank)), o.unit_id))
+
+
+def _adoptable(store: Store, period: str, run: Run | None = None) -> pl.DataFrame:
+    """The units a run that did not complete left scored for ``period`` (their scores are
+    provisional: the next run rescoring the period adopts them), but for ``run``'s own."""
+    adopt = store.unfinished_units(period)
+    if adopt.is_empty():
+        return adopt
+    mine = pl.lit(False) if run is None else pl.col("run_id") == run.run_id
+    return adopt.filter((pl.col("status") == UnitStatus.OK) & ~mine)
+
+
+def _latest_run(store: Store, period: str, units: set[str]) -> Run | None:
+    """The latest run that scored one of ``units`` for ``period`` (None when there is none)."""
+    scores = store.scores(period)
+    ids = set(scores.filter(pl.col("unit_id").is_in(sorted(units)))["run_id"].to_list())
+    runs = store.runs().filter(pl.col("run_id").is_in(sorted(ids))).sort("started_at")
+    if runs.is_empty():
+        return None
+    row = runs.row(-1, named=True)
+    return Run(row["run_id"], period, row["started_at"], row["suites_hash"] or "", row["source"] or "",
+               row["root"] or "")  # fmt: skip
 
 
 def _ranking(store: Store, period: str) -> pl.DataFrame:

@@ -18,17 +18,24 @@ import sys
 
 from dq.cli.common import add_format, console, count, debug, info, period, project_of, write_output
 from dq.cli.database import add_database_options, layout_from_args
+from dq.engine.results import Status
 
 __all__ = ["configure_parser", "render_text", "run"]
 
 STATUS_STYLE = {
-    "fail": "bold red",
-    "error": "magenta",
-    "warn": "yellow",
-    "pass": "green",
-    "not_applicable": "dim",
+    Status.FAIL: "bold red",
+    Status.ERROR: "magenta",
+    Status.WARN: "yellow",
+    Status.PASS: "green",
+    Status.NOT_APPLICABLE: "dim",
 }
-STATUS_LABEL = {"fail": "FAIL", "error": "ERROR", "warn": "WARN", "pass": "PASS", "not_applicable": "N/A"}
+STATUS_LABEL = {
+    Status.FAIL: "FAIL",
+    Status.ERROR: "ERROR",
+    Status.WARN: "WARN",
+    Status.PASS: "PASS",
+    Status.NOT_APPLICABLE: "N/A",
+}
 _STATUS_RANK = {s: i for i, s in enumerate(STATUS_STYLE)}
 _SEVERITY_RANK = {"critical": 0, "error": 1, "warning": 2}
 
@@ -105,7 +112,7 @@ def render_text(
             n = "not audited (no suite)" if t.rows is None else f"{t.rows:,} rows"
             lines.append(f"  {_esc(t.table):<26} {n}")
         lines.append("")
-    shown = [r for r in audit.results if show_all or r.status in ("fail", "error", "warn")]
+    shown = [r for r in audit.results if show_all or r.status in (Status.FAIL, Status.ERROR, Status.WARN)]
     for r in sorted(shown, key=_worst_first):
         style = STATUS_STYLE.get(r.status, "")
         title = (r.title_zh if lang == "zh" else r.title_en) or r.title_en or r.title_zh

@@ -225,7 +225,18 @@ def run(args: argparse.Namespace) -> int:
             )
     else:
         raise DQError("give a batch ROOT or --published DIR")
+    from dq.engine.results import FLAGGED, Status
+
+    findings = [f for f in outcome.findings if f.status in {*FLAGGED, Status.ERROR}]
+    idle = (  # every unit already scored: no run was recorded
+        None
+        if outcome.recorded
+        else f"nothing to do: {len(outcome.skipped)} units already scored for {args.period} "
+        f"(latest run {outcome.run.run_id}; no run recorded; --force scores them again)"
+    )
     if args.format == "json":
+        if idle:
+            info(args, idle)
         from dq.engine.results import SCHEMA_VERSION as RESULTS_SCHEMA_VERSION
 
         payload = {
@@ -234,20 +245,22 @@ def run(args: argparse.Namespace) -> int:
             "period": args.period,
             "ranking": outcome.ranking.to_dicts(),
             "errors": [{"unit_id": u.unit_id, "error": u.error} for u in outcome.errors],
-            "skipped": [u.unit_id for u in outcome.units if u.skipped],
-            "findings": [f.to_dict() for f in outcome.findings if f.status in ("fail", "warn", "error")],
+            "skipped": [u.unit_id for u in outcome.skipped],
+            "findings": [f.to_dict() for f in findings],
         }
         print_json(payload)
     else:
-        skipped = sum(1 for u in outcome.units if u.skipped)
+        skipped, errors = len(outcome.skipped), len(outcome.errors)
         _print_table(outcome.ranking, f"dq score {args.period} — run {outcome.run.run_id}")
-        print(
-            f"{len(outcome.units)} units ({skipped} already scored, skipped), {len(outcome.errors)} errors, "
-            f"{outcome.rows:,} rows in {outcome.seconds:.1f}s"
-        )
-        for f in outcome.findings:
-            if f.status in ("fail", "warn", "error"):
-                print(f"table finding {f.rule} {f.status}: {f.message}")
+        if idle:
+            print(idle)
+        else:
+            print(
+                f"{len(outcome.units)} units ({skipped} already scored, skipped), {errors} errors, "
+                f"{outcome.rows:,} rows in {outcome.seconds:.1f}s"
+            )
+        for f in findings:
+            print(f"table finding {f.rule} {f.status}: {f.message}")
         for u in outcome.errors:
             print(f"error {u.unit_id}: {u.error}", file=sys.stderr)
     if args.reports:

@@ -192,6 +192,8 @@ def run(args: argparse.Namespace) -> int:
 def _print_table(outcome) -> None:
     from rich.table import Table
 
+    from dq.delivery.send import SendStatus
+
     verb = "dry run" if outcome.dry_run else "send"
     t = Table(title=f"dq send {outcome.period} ({verb})")
     for c in ("unit", "name", "status", "to", "detail"):
@@ -208,8 +210,8 @@ def _print_table(outcome) -> None:
     summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
     out.print(f"{len(outcome.units)} units: {summary} in {outcome.seconds:.1f}s")
     for u in outcome.units:
-        if not u.ok and u.status != "unknown":
-            what = "sent with a problem" if u.status == "partial" else "not sent"
+        if not u.ok and u.status != SendStatus.UNKNOWN:
+            what = "sent with a problem" if u.status == SendStatus.PARTIAL else "not sent"
             print(f"{what} {u.unit_id}: {u.status}: {u.detail}", file=sys.stderr)
     if outcome.unknown:
         print(

@@ -49,6 +49,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.parser import BytesHeaderParser
 from email.utils import format_datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -58,13 +59,15 @@ from dq.delivery.contacts import Contact, Contacts, HeaderTextError, header_text
 from dq.errors import DQError, InputError, OutputError, UsageError
 from dq.io.outputs import safe_filename
 from dq.scoring.explain import Loss
-from dq.store.deliveries import DeliveryEvent, DeliveryLog, DeliveryState
+from dq.scoring.scores import UnitStatus
+from dq.store.deliveries import DeliveryEvent, DeliveryLog, DeliveryState, DeliveryStatus
 
 __all__ = [
     "SendOutcome",
+    "SendStatus",
     "SmtpSettings",
+    "UnitDelivery",
     "UnitMail",
-    "UnitOutcome",
     "build_message",
     "largest_losses",
     "rows_to_fix_files",
@@ -72,7 +75,29 @@ __all__ = [
 ]
 
 LOCAL_HOSTS = ("localhost", "localhost.localdomain")
-STATUSES_OK = ("sent", "skipped", "written")
+
+
+class SendStatus(StrEnum):
+    """What became of one unit in a ``dq send`` run (:attr:`UnitDelivery.status`; the ``status``
+    of ``dq send --format json``'s units). A :class:`~enum.StrEnum`: each member is its text.
+    The delivery record's own event statuses are :class:`dq.store.deliveries.DeliveryStatus`."""
+
+    SENT = "sent"
+    SKIPPED = "skipped"  # already sent for the period
+    WRITTEN = "written"  # dry run: its .eml file was written
+    PARTIAL = "partial"  # sent, but the server refused some recipients
+    FAILED = "failed"
+    UNKNOWN = "unknown"  # the message may or may not have arrived (dq.store.deliveries)
+    NO_CONTACT = "no_contact"
+    BAD_CONTACT = "bad_contact"  # its contacts row was refused
+    NO_REPORT = "no_report"
+    STALE_REPORT = "stale_report"  # older than the unit's latest score
+    NO_SCORE = "no_score"  # the unit could not be scored
+    ERROR = "error"  # the message could not be built
+
+
+#: The outcomes of a unit that count as done: sent now, sent before, or written (dry run).
+STATUSES_OK = frozenset({SendStatus.SENT, SendStatus.SKIPPED, SendStatus.WRITTEN})
 _RUN_ID = re.compile(r"\b\d{8}T\d{6}-[0-9a-f]{6}\b")
 _XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -524,15 +549,12 @@ def _describe(exc: BaseException) -> str:
 
 # -- the batch ------------------------------------------------------------------------------------
 @dataclass
-class UnitOutcome:
-    """What happened to one unit. ``status``: sent, skipped, written (dry run), partial, failed,
-    unknown (the message may or may not have arrived, see :mod:`dq.store.deliveries`), no_contact,
-    bad_contact (its contacts row was refused), no_report, stale_report, no_score, error (the
-    message could not be built)."""
+class UnitDelivery:
+    """What happened to one unit in a send run: its :class:`SendStatus` and the details."""
 
     unit_id: str
     unit_name: str
-    status: str
+    status: SendStatus
     detail: str = ""
     to: tuple[str, ...] = ()
     cc: tuple[str, ...] = ()
@@ -549,7 +571,7 @@ class UnitOutcome:
         return {
             "unit_id": self.unit_id,
             "unit_name": self.unit_name,
-            "status": self.status,
+            "status": self.status.value,
             "detail": self.detail,
             "to": list(self.to),
             "cc": list(self.cc),
@@ -564,7 +586,7 @@ class UnitOutcome:
 class SendOutcome:
     period: str
     dry_run: bool
-    units: list[UnitOutcome]
+    units: list[UnitDelivery]
     warnings: list[str]
     seconds: float = 0.0
 
@@ -573,13 +595,13 @@ class SendOutcome:
         """True when every unit was sent, already sent before, or written (dry run)."""
         return all(u.ok for u in self.units)
 
-    def count(self, status: str) -> int:
+    def count(self, status: SendStatus) -> int:
         return sum(1 for u in self.units if u.status == status)
 
     @property
-    def unknown(self) -> list[UnitOutcome]:
+    def unknown(self) -> list[UnitDelivery]:
         """The units whose message may or may not have arrived (not sent again by this run)."""
-        return [u for u in self.units if u.status == "unknown"]
+        return [u for u in self.units if u.status == SendStatus.UNKNOWN]
 
 
 @contextlib.contextmanager
@@ -602,19 +624,19 @@ def _lock(folder: Path):
         fh.close()
 
 
-def _freshness(report: Path, run_id: str, started_at: datetime | None) -> str | None:
+def _freshness(report: Path, run_id: str, started_at: datetime | None) -> SendStatus | None:
     """Why ``report`` cannot be sent for the score of run ``run_id``, or None."""
     if not report.is_file():
-        return "no_report"
+        return SendStatus.NO_REPORT
     if started_at is not None:
         mtime = datetime.fromtimestamp(report.stat().st_mtime, UTC)
         if mtime < started_at:
-            return "stale_report"
+            return SendStatus.STALE_REPORT
     if run_id:
         head = report.read_text(encoding="utf-8", errors="replace")
         named = set(_RUN_ID.findall(head))
         if named and run_id not in named:
-            return "stale_report"
+            return SendStatus.STALE_REPORT
     return None
 
 
@@ -682,7 +704,7 @@ def send_period(
     else:
         selected = list(scored)
     results = store.results(period)
-    ranked_pool = scores.filter(pl.col("status") == "ok")
+    ranked_pool = scores.filter(pl.col("status") == UnitStatus.OK)
     folder = Path(reports_dir) / safe_filename(period)
     warnings = list(contacts.warnings)
     log_ = DeliveryLog(store)
@@ -692,7 +714,7 @@ def send_period(
 
         ensure_dir(eml_dir)
 
-    outcomes: list[UnitOutcome] = []
+    outcomes: list[UnitDelivery] = []
     conn = _Connection(smtp) if smtp is not None and not dry_run else None
     remote = store.remote_lock("deliveries/.send.lock", "dq send") if store.remote else None
     lock = remote.held() if remote is not None else _lock(Path(log_.folder))
@@ -702,26 +724,39 @@ def send_period(
             for uid in selected:
                 row = scored[uid]
                 name = str(row.get("unit_name") or uid)
-                if row.get("status") != "ok" or row.get("score") is None:
+                if row.get("status") != UnitStatus.OK or row.get("score") is None:
                     outcomes.append(
-                        UnitOutcome(uid, name, "no_score", "the unit's extract could not be scored")
+                        UnitDelivery(uid, name, SendStatus.NO_SCORE, "the unit's extract could not be scored")
                     )
                     continue
                 state = states.get(uid)
-                if state is not None and state.status == "unknown" and not (force or resend_unknown):
+                if (
+                    state is not None
+                    and state.status == DeliveryStatus.UNKNOWN
+                    and not (force or resend_unknown)
+                ):
                     outcomes.append(_unknown_outcome(uid, name, state))
                     say(f"{uid}: {outcomes[-1].detail}")
                     continue
-                if state is not None and state.delivered and state.status != "unknown" and not force:
-                    outcomes.append(UnitOutcome(uid, name, "skipped", "already sent for this period"))
+                if (
+                    state is not None
+                    and state.delivered
+                    and state.status != DeliveryStatus.UNKNOWN
+                    and not force
+                ):
+                    outcomes.append(
+                        UnitDelivery(uid, name, SendStatus.SKIPPED, "already sent for this period")
+                    )
                     continue
                 contact = contacts.get(uid)
                 if contact is None:
                     if uid in contacts.rejected:
                         detail = f"its contacts row was refused: {contacts.rejected[uid]}"
-                        outcomes.append(UnitOutcome(uid, name, "bad_contact", detail))
+                        outcomes.append(UnitDelivery(uid, name, SendStatus.BAD_CONTACT, detail))
                     else:
-                        outcomes.append(UnitOutcome(uid, name, "no_contact", "no row in the contacts file"))
+                        outcomes.append(
+                            UnitDelivery(uid, name, SendStatus.NO_CONTACT, "no row in the contacts file")
+                        )
                     continue
                 report = folder / report_filename(uid)
                 started = row.get("started_at")
@@ -729,16 +764,16 @@ def send_period(
                 if why:
                     detail = (
                         f"{report} is missing (render the reports first)"
-                        if why == "no_report"
+                        if why == SendStatus.NO_REPORT
                         else f"{report} is older than the unit's latest score (render the reports again)"
                     )
-                    outcomes.append(UnitOutcome(uid, name, why, detail))
+                    outcomes.append(UnitDelivery(uid, name, why, detail))
                     continue
                 try:
                     data = report.read_bytes()
                 except OSError as exc:
                     detail = f"{report}: cannot read ({exc.strerror or exc})"
-                    outcomes.append(UnitOutcome(uid, name, "no_report", detail))
+                    outcomes.append(UnitDelivery(uid, name, SendStatus.NO_REPORT, detail))
                     continue
                 fixes = []
                 for f in rows_to_fix_files(report, uid):
@@ -767,7 +802,7 @@ def send_period(
                 if (
                     mid
                     and state is not None
-                    and state.status == "unknown"
+                    and state.status == DeliveryStatus.UNKNOWN
                     and (state.report_sha256 and state.report_sha256 != mail.report_sha256)
                 ):
                     outcomes.append(_unknown_outcome(uid, name, state, changed=True))
@@ -776,13 +811,15 @@ def send_period(
                 try:
                     msg = build_message(mail, contact, sender_addr, message_id=mid)
                 except (OSError, DQError) as exc:  # a name that would write headers, a file unreadable
-                    outcomes.append(UnitOutcome(uid, name, "error", f"cannot build the message: {exc}"))
+                    outcomes.append(
+                        UnitDelivery(uid, name, SendStatus.ERROR, f"cannot build the message: {exc}")
+                    )
                     say(f"{uid}: not sent: cannot build the message: {exc}")
                     continue
                 if eml_dir is not None:
                     path = eml_dir / f"{Path(report_filename(uid)).stem}.eml"
                     _write_bytes(path, msg.as_bytes())
-                    outcomes.append(_outcome(mail, contact, msg, "written", file=str(path)))
+                    outcomes.append(_outcome(mail, contact, msg, SendStatus.WRITTEN, file=str(path)))
                     say(f"{uid}: written {path}")
                     continue
                 assert conn is not None and smtp is not None
@@ -797,7 +834,7 @@ def send_period(
     return SendOutcome(period, dry_run, outcomes, warnings, time.perf_counter() - t0)
 
 
-def _unknown_outcome(uid: str, name: str, state: DeliveryState, changed: bool = False) -> UnitOutcome:
+def _unknown_outcome(uid: str, name: str, state: DeliveryState, changed: bool = False) -> UnitDelivery:
     when = f"{state.time:%Y-%m-%d %H:%M} UTC" if state.time else "an earlier run"
     detail = f"message {state.message_id} ({when}) may or may not have arrived: {state.error}; "
     if changed:
@@ -807,7 +844,7 @@ def _unknown_outcome(uid: str, name: str, state: DeliveryState, changed: bool = 
         )
     else:
         detail += "ask the recipient, or give --resend-unknown to send it again with the same Message-ID"
-    return UnitOutcome(uid, name, "unknown", detail, message_id=state.message_id)
+    return UnitDelivery(uid, name, SendStatus.UNKNOWN, detail, message_id=state.message_id)
 
 
 def _write_bytes(path: Path, data: bytes) -> None:
@@ -820,8 +857,10 @@ def _write_bytes(path: Path, data: bytes) -> None:
         raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from exc
 
 
-def _outcome(mail: UnitMail, contact: Contact, msg: EmailMessage, status: str, **kw: Any) -> UnitOutcome:
-    return UnitOutcome(
+def _outcome(
+    mail: UnitMail, contact: Contact, msg: EmailMessage, status: SendStatus, **kw: Any
+) -> UnitDelivery:
+    return UnitDelivery(
         mail.unit_id,
         mail.unit_name,
         status,
@@ -844,12 +883,12 @@ def _deliver(
     retries: int,
     backoff: float,
     say: Callable[[str], None],
-) -> UnitOutcome:
+) -> UnitDelivery:
     recipients = contact.recipients  # that unit's own addresses, and only those
     if str(msg["X-DQ-Unit"]) != contact.unit_id or mail.unit_id != contact.unit_id:
         raise DQError(f"refusing to send the report of {mail.unit_id} to the contact of {contact.unit_id}")
 
-    def event(status: str, attempts: int, refused: Sequence[str] = (), error: str = "") -> None:
+    def event(status: DeliveryStatus, attempts: int, refused: Sequence[str] = (), error: str = "") -> None:
         log_.record(
             period,
             DeliveryEvent(
@@ -871,7 +910,7 @@ def _deliver(
         )
 
     try:
-        event("sending", 0)  # nothing goes out that could not be recorded
+        event(DeliveryStatus.SENDING, 0)  # nothing goes out that could not be recorded
     except OutputError as exc:
         raise OutputError(f"{exc}; {mail.unit_id} and the units after it were not sent") from exc
     attempts, last = 0, ""
@@ -880,46 +919,57 @@ def _deliver(
         try:
             refused = conn.send(msg, sender.addr_spec, recipients)
         except _ConfigFailure:
-            event("failed", attempts, error="the server refused the connection setup")
+            event(DeliveryStatus.FAILED, attempts, error="the server refused the connection setup")
             raise
         except _OutcomeUnknown as exc:  # never retried: it may have arrived
             conn.reset()
             last = f"{exc} after the whole message was sent, before the server's answer"
-            _closing(event, mail, msg, "unknown", attempts, error=last)
+            _closing(event, mail, msg, DeliveryStatus.UNKNOWN, attempts, error=last)
             say(f"{mail.unit_id}: outcome unknown ({last}); not sent again (see --resend-unknown)")
-            return _outcome(mail, contact, msg, "unknown", detail=last, attempts=attempts)
+            return _outcome(mail, contact, msg, SendStatus.UNKNOWN, detail=last, attempts=attempts)
         except (smtplib.SMTPException, OSError) as exc:
             conn.reset()
             last = _describe(exc)
             if _permanent(exc) or attempts > retries:
-                _closing(event, mail, msg, "failed", attempts, error=last)
+                _closing(event, mail, msg, DeliveryStatus.FAILED, attempts, error=last)
                 say(f"{mail.unit_id}: not sent after {attempts} attempt(s): {last}")
-                return _outcome(mail, contact, msg, "failed", detail=last, attempts=attempts)
+                return _outcome(mail, contact, msg, SendStatus.FAILED, detail=last, attempts=attempts)
             wait = backoff * 2 ** (attempts - 1)
             say(f"{mail.unit_id}: attempt {attempts} failed ({last}); retrying in {wait:g}s")
             time.sleep(wait)
             continue
         bad = tuple(sorted(refused))
-        _closing(event, mail, msg, "sent", attempts, refused=bad)
+        _closing(event, mail, msg, DeliveryStatus.SENT, attempts, refused=bad)
         if bad:
             detail = "refused by the server: " + "; ".join(
                 f"{a} ({c} {m.decode(errors='replace')})" for a, (c, m) in sorted(refused.items())
             )
             say(f"{mail.unit_id}: sent, but {detail}")
-            return _outcome(mail, contact, msg, "partial", detail=detail, attempts=attempts, refused=bad)
+            return _outcome(
+                mail, contact, msg, SendStatus.PARTIAL, detail=detail, attempts=attempts, refused=bad
+            )
         say(f"{mail.unit_id}: sent to {', '.join(recipients)}")
-        return _outcome(mail, contact, msg, "sent", attempts=attempts)
+        return _outcome(mail, contact, msg, SendStatus.SENT, attempts=attempts)
 
 
 def _closing(
-    event: Callable[..., None], mail: UnitMail, msg: EmailMessage, status: str, attempts: int, **kw: Any
+    event: Callable[..., None],
+    mail: UnitMail,
+    msg: EmailMessage,
+    status: DeliveryStatus,
+    attempts: int,
+    **kw: Any,
 ) -> None:
     """Record how an attempt ended; if the record cannot be written, stop the run saying what
     happened to the message (the next run reads its open ``sending`` event as ``unknown``)."""
     try:
         event(status, attempts, **kw)
     except OutputError as exc:
-        what = {"sent": "was delivered", "unknown": "may have been delivered", "failed": "was not delivered"}
+        what = {
+            DeliveryStatus.SENT: "was delivered",
+            DeliveryStatus.UNKNOWN: "may have been delivered",
+            DeliveryStatus.FAILED: "was not delivered",
+        }
         raise OutputError(
             f"{exc}; {mail.unit_id}'s message {msg['Message-ID']} {what[status]} but this is not recorded "
             "(the next run lists it as unknown and does not send it again); the units after it were not sent"

@@ -28,7 +28,7 @@ from dq.engine.checks import REGISTRY, Aggregate, Context, Join, RowLevel
 from dq.engine.checks.base import UnitHistory, blank_columns
 from dq.engine.metrics import unit_metrics
 from dq.engine.plan import Plan, apply_joins, compile_rule, when_mask, with_shared
-from dq.engine.results import AuditResult, RuleResult, TableInfo, result_of, status_for
+from dq.engine.results import FLAGGED, AuditResult, RuleResult, Status, TableInfo, result_of, status_for
 from dq.engine.suite import Rule, Suite
 from dq.errors import CheckError, DQError, InputError, NotApplicable, raise_if_interrupted
 from dq.io.catalogue import Catalogue, load_catalogue
@@ -51,7 +51,7 @@ DEFAULT_SAMPLES = 5
 
 
 def _error(rule: Rule, reason: str) -> RuleResult:
-    return result_of(rule, "error", 0, 0, reason)
+    return result_of(rule, Status.ERROR, 0, 0, reason)
 
 
 def _compile(rule: Rule, ctx: Context, prefix: str, empty: pl.LazyFrame) -> Plan | RuleResult:
@@ -59,7 +59,7 @@ def _compile(rule: Rule, ctx: Context, prefix: str, empty: pl.LazyFrame) -> Plan
     try:
         return compile_rule(rule, ctx, prefix, empty)
     except NotApplicable as exc:
-        return result_of(rule, "not_applicable", 0, 0, str(exc))
+        return result_of(rule, Status.NOT_APPLICABLE, 0, 0, str(exc))
     except CheckError as exc:
         return _error(rule, str(exc))
     except Exception as exc:  # a Polars type or expression error
@@ -252,7 +252,7 @@ def evaluate_table(
         names = [k[len(prefix) + 3 :] for k in p.exprs if k.startswith(f"{prefix}:d:")]
         results[p.rule.id] = _plan_result(p, row, prefix, n_rows, names)
         status, failed = results[p.rule.id].status, results[p.rule.id].failed
-        if status in ("fail", "warn") and want > 0 and failed > 0:
+        if status in FLAGGED and want > 0 and failed > 0:
             failing.append(p)
             if f"{prefix}:s:0" in row:
                 cols = sample_cols[prefix]
@@ -616,7 +616,7 @@ def audit_extract(
         src = extract.tables.get(table)
         if src is None:
             missing = f"table {table} was not uploaded"
-            results += [result_of(r, "not_applicable", 0, 0, missing) for r in rules]
+            results += [result_of(r, Status.NOT_APPLICABLE, 0, 0, missing) for r in rules]
             continue
         if progress:
             progress(table)

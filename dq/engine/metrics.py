@@ -22,7 +22,7 @@ from typing import Any
 import polars as pl
 
 from dq.engine.checks import REGISTRY
-from dq.engine.results import RuleResult
+from dq.engine.results import FLAGGED, RuleResult, Status
 
 __all__ = [
     "METRICS_SCHEMA",
@@ -55,7 +55,7 @@ def history_checks() -> frozenset[str]:
     return frozenset(name for name, check in REGISTRY.items() if check.needs_history)
 
 
-_JUDGED = ("pass", "warn", "fail")
+_JUDGED = (Status.PASS, Status.WARN, Status.FAIL)
 
 
 def _finite(v: Any) -> float | None:
@@ -164,7 +164,7 @@ def history_flags(store: Any, until: str | None = None) -> pl.DataFrame:
         res = store.results(period)
         if res.is_empty():
             continue
-        flagged = pl.col("check").is_in(list(history_checks())) & pl.col("status").is_in(["warn", "fail"])
+        flagged = pl.col("check").is_in(list(history_checks())) & pl.col("status").is_in(sorted(FLAGGED))
         hit = res.filter(flagged)
         parts.append(hit.select(list(FLAG_SCHEMA)))
     return pl.concat(parts) if parts else pl.DataFrame(schema=FLAG_SCHEMA)

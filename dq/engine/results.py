@@ -9,6 +9,7 @@ import json
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 if TYPE_CHECKING:
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DIMENSIONS",
+    "FLAGGED",
     "SCHEMA_VERSION",
     "SEVERITIES",
     "STATUSES",
@@ -32,10 +34,24 @@ __all__ = [
     "status_for",
 ]
 
-Status = Literal["pass", "warn", "fail", "error", "not_applicable"]
+
+class Status(StrEnum):
+    """A rule result's status. A :class:`~enum.StrEnum`: each member *is* its string value, so the
+    stored Parquet, the JSON (docs/json.md) and the templates carry the same text as before
+    (``Status.FAIL == "fail"``); code compares against the members."""
+
+    PASS = "pass"  # evaluated, within its threshold
+    WARN = "warn"  # over its threshold, severity warning
+    FAIL = "fail"  # over its threshold, severity error or critical
+    ERROR = "error"  # could not be evaluated (a broken rule or query)
+    NOT_APPLICABLE = "not_applicable"  # nothing to evaluate (no rows, a table not uploaded)
+
+
 Severity = Literal["warning", "error", "critical"]
 Dimension = Literal["completeness", "conformance", "plausibility", "uniqueness", "timeliness", "consistency"]
-STATUSES: tuple[Status, ...] = get_args(Status)
+STATUSES: tuple[Status, ...] = tuple(Status)
+#: The statuses of a rule evaluated over its threshold (a warning or a failure).
+FLAGGED: frozenset[Status] = frozenset({Status.WARN, Status.FAIL})
 SEVERITIES: tuple[Severity, ...] = get_args(Severity)
 DIMENSIONS: tuple[Dimension, ...] = get_args(Dimension)
 # Version of the JSON layout of AuditResult.to_dict() (docs/json.md); bumped on any incompatible
@@ -87,11 +103,22 @@ class RuleResult:
     # empty unless asked for (they feed the rows-to-fix files, see dq.batch.fixlist)
     fix_rows: tuple[dict[str, Any], ...] = ()
 
+    def __post_init__(self) -> None:
+        # a status read back from JSON or the store arrives as its string: hold the member
+        if not isinstance(self.status, Status):
+            try:
+                object.__setattr__(self, "status", Status(self.status))
+            except ValueError:
+                raise ValueError(
+                    f"rule {self.rule}: status {self.status!r} is not one of {', '.join(STATUSES)}"
+                ) from None
+
     def __repr__(self) -> str:
         return f"<RuleResult {self.rule} {self.status} {self.failed}/{self.evaluated} ({self.table})>"
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        d["status"] = self.status.value
         d["columns"] = list(self.columns)
         d["samples"] = [dict(s) for s in self.samples]
         d["fix_rows"] = [dict(s) for s in self.fix_rows]
@@ -133,11 +160,11 @@ class AuditResult:
         blocking = [
             r.rule
             for r in self.results
-            if r.status in ("fail", "error") and r.severity in ("error", "critical")
+            if r.status in (Status.FAIL, Status.ERROR) and r.severity in ("error", "critical")
         ]
         return {
             "rules": len(self.results),
-            **{s: counts.get(s, 0) for s in STATUSES},
+            **{s.value: counts.get(s, 0) for s in STATUSES},
             "failed_rules": blocking,
             "passed": not blocking,
         }
@@ -168,7 +195,7 @@ class AuditResult:
             f"<tr><td>{escape(r.rule)}</td><td>{escape(r.table)}</td><td>{escape(r.status)}</td>"
             f"<td>{r.failed}/{r.evaluated}</td><td>{escape(str(r.message))}</td></tr>"
             for r in self.results
-            if r.status in ("fail", "warn", "error")
+            if r.status in (Status.FAIL, Status.WARN, Status.ERROR)
         )
         head = escape(repr(self))
         return (
@@ -215,10 +242,10 @@ def results_frame(results: Iterable[RuleResult]) -> pl.DataFrame:
 
 def status_for(failed: int, evaluated: int, severity: Severity, exceeded: bool) -> Status:
     if evaluated == 0:
-        return "not_applicable"
+        return Status.NOT_APPLICABLE
     if not exceeded:
-        return "pass"
-    return "warn" if severity == "warning" else "fail"
+        return Status.PASS
+    return Status.WARN if severity == "warning" else Status.FAIL
 
 
 def result_of(

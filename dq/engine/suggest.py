@@ -634,6 +634,7 @@ def _domain_rules(
     """The checks that know health data (ICD-10, ICD-9-CM-3, resident ID numbers and their birth
     date and sex), proposed where they hold for nearly every value (KEY_SHARE)."""
     from dq.engine.evaluate import evaluate_frame
+    from dq.engine.results import Status
     from dq.engine.suite import suite_from_data
 
     have = {(r["check"], r["params"].get("column")) for r in rules}
@@ -672,7 +673,8 @@ def _domain_rules(
     for cand, r in zip(candidates, results, strict=True):
         col = cand["params"]["column"]
         n = next(q for q in profiles if q.name == col).filled
-        if r.status not in ("pass", "fail", "warn") or not r.evaluated or r.evaluated < 0.5 * n:
+        judged = r.status in (Status.PASS, Status.FAIL, Status.WARN)
+        if not judged or not r.evaluated or r.evaluated < 0.5 * n:
             continue
         share = 1 - r.failed / r.evaluated
         key = cand["check"] + ":" + col

@@ -14,6 +14,7 @@ from typing import Any
 
 import polars as pl
 
+from dq.engine.results import Status
 from dq.errors import InputError, UsageError
 from dq.report.common import FAILING, KINDS_ORDER, generated_now, growth, kind_label, kind_of, report_filename
 from dq.report.data import (
@@ -95,8 +96,8 @@ def rule_gains(before: pl.DataFrame, after: pl.DataFrame, lang: str, limit: int 
         return []
     agg = (
         both.with_columns(
-            (pl.col("status").is_in(FAILING) & (pl.col("status_a") == "pass")).alias("f2p"),
-            ((pl.col("status") == "pass") & pl.col("status_a").is_in(FAILING)).alias("p2f"),
+            (pl.col("status").is_in(FAILING) & (pl.col("status_a") == Status.PASS)).alias("f2p"),
+            ((pl.col("status") == Status.PASS) & pl.col("status_a").is_in(FAILING)).alias("p2f"),
         )
         .group_by("rule")
         .agg(

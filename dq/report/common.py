@@ -17,12 +17,13 @@ from typing import Any
 
 import polars as pl
 
+from dq.engine.results import Status
 from dq.io.catalogue import Catalogue
 from dq.io.masking import mask_sample
 from dq.report.i18n import tr
 from dq.scoring.scores import rank_units
 
-FAILING = ("fail", "warn")
+FAILING = (Status.FAIL, Status.WARN)
 KINDS_ORDER = ("district", "hospital")
 RATE_STATUSES = ("reported", "no_reference", "not_published", "not_applicable")
 GENERIC_MESSAGE = re.compile(r"^\d+ of \d+ fail \([\d.]+%\)$")
@@ -171,7 +172,7 @@ def classify_changes(
     for rule, status in before.items():
         if status not in FAILING or now.get(rule) in FAILING:
             continue
-        out["fixed" if now.get(rule) == "pass" else "gone"].append(rule)
+        out["fixed" if now.get(rule) == Status.PASS else "gone"].append(rule)
     return {k: sorted(v) for k, v in out.items()}
 
 

@@ -14,6 +14,7 @@ from dq.engine.metrics import history_flags
 from dq.errors import InputError
 from dq.io.period import Period
 from dq.report.i18n import period_label
+from dq.scoring.scores import UnitStatus
 from dq.store.history import Store
 
 __all__ = [
@@ -135,7 +136,7 @@ def side_scores(store: Store, side: Side) -> pl.DataFrame:
         return pl.DataFrame(schema={c: (pl.Float64 if c == "score" else pl.String) for c in _SCORE_COLUMNS})
     if "run_id" not in df.columns:
         df = df.with_columns(pl.lit(side.run_id).cast(pl.String).alias("run_id"))
-    df = with_districts(df.filter(pl.col("status") == "ok").select(*_SCORE_COLUMNS))
+    df = with_districts(df.filter(pl.col("status") == UnitStatus.OK).select(*_SCORE_COLUMNS))
     runs = store.runs()
     source = runs.select("run_id", pl.col("source").cast(pl.String)) if not runs.is_empty() else None
     if source is None:
@@ -155,7 +156,7 @@ def side_facets(store: Store, side: Side) -> pl.DataFrame:
         df = store.run_rows("scores", side.period, side.run_id)
     if df.is_empty():
         return pl.DataFrame(schema={"unit_id": pl.String, "facet": pl.String, "score": pl.Float64})
-    return df.filter(pl.col("status") == "ok").select("unit_id", "facet", "score")
+    return df.filter(pl.col("status") == UnitStatus.OK).select("unit_id", "facet", "score")
 
 
 def side_summaries(store: Store, side: Side) -> pl.DataFrame:

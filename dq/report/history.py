@@ -14,10 +14,11 @@ import polars as pl
 
 from dq.engine.checks.history import fmt_value
 from dq.engine.metrics import history_checks
+from dq.engine.results import Status
 
 __all__ = ["HistoryFlag", "drop_units", "flagged_periods", "history_flags"]
 
-_FLAGGED = ("warn", "fail")
+_FLAGGED = (Status.WARN, Status.FAIL)
 
 
 @dataclass(frozen=True)

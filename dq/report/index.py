@@ -13,7 +13,7 @@ from dq.report.data import registry_order
 from dq.report.history import drop_units
 from dq.report.i18n import dimension_label, period_label, tr
 from dq.report.unit import PeriodData, uploaded_nothing
-from dq.scoring.scores import district_rollup, rank_units
+from dq.scoring.scores import UnitStatus, district_rollup, rank_units
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,10 @@ def build_index(data: PeriodData, campaigns: Sequence[tuple[str, str]] = ()) -> 
             nothing = {r["unit_id"] for r in data.summaries.iter_rows(named=True) if uploaded_nothing(r)}
         ranked = rank_units(
             overall.with_columns(
-                pl.when(pl.col("status") == "ok").then(pl.col("score")).otherwise(None).alias("score"),
+                pl.when(pl.col("status") == UnitStatus.OK)
+                .then(pl.col("score"))
+                .otherwise(None)
+                .alias("score"),
                 pl.col("kind").fill_null("other"),
             )
         )
@@ -118,7 +121,7 @@ def build_index(data: PeriodData, campaigns: Sequence[tuple[str, str]] = ()) -> 
             sub = ranked.filter(pl.col("kind") == kind).sort(["rank", "unit_id"], nulls_last=True)
             rows = []
             for r in sub.iter_rows(named=True):
-                ok = r["status"] == "ok"
+                ok = r["status"] == UnitStatus.OK
                 n += 1
                 errors += not ok
                 rows.append(
@@ -127,7 +130,7 @@ def build_index(data: PeriodData, campaigns: Sequence[tuple[str, str]] = ()) -> 
                         href=report_filename(r["unit_id"]),
                         unit_name=str(r["unit_name"] or r["unit_id"]),
                         district=str(r["district"] or ""),
-                        status="ok" if ok else "error",
+                        status=UnitStatus.OK if ok else UnitStatus.ERROR,
                         status_label=tr(lang, "status_ok" if ok else "status_unreadable"),
                         score=r["score"],
                         grade=str(r["grade"] or "") if ok else "",
@@ -180,7 +183,11 @@ def build_index(data: PeriodData, campaigns: Sequence[tuple[str, str]] = ()) -> 
 def _districts(data: PeriodData) -> tuple[IndexDistrict, ...]:
     """Per district in the registry's order (others after), the platform's score and the
     number and mean of its hospitals scored this month."""
-    ok = data.overall.filter(pl.col("status") == "ok") if not data.overall.is_empty() else data.overall
+    ok = (
+        data.overall.filter(pl.col("status") == UnitStatus.OK)
+        if not data.overall.is_empty()
+        else data.overall
+    )
     if ok.is_empty():
         return ()
     roll = district_rollup(ok.select("unit_id", "unit_name", "kind", "district", "score"))
@@ -207,7 +214,7 @@ def _previous_scores(data: PeriodData) -> dict[str, float | None]:
     h = data.history
     if h.is_empty():
         return {}
-    earlier = h.filter((pl.col("period") < data.period) & (pl.col("status") == "ok"))
+    earlier = h.filter((pl.col("period") < data.period) & (pl.col("status") == UnitStatus.OK))
     if earlier.is_empty():
         return {}
     last = earlier.sort("period").group_by("unit_id").agg(pl.col("score").last())

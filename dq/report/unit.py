@@ -13,6 +13,7 @@ import polars as pl
 from dq import __version__
 from dq.engine.checks import DIMENSIONS
 from dq.engine.messages import render_message
+from dq.engine.results import Status
 from dq.io.catalogue import Catalogue, load_catalogue
 from dq.report.common import (
     FAILING,
@@ -39,7 +40,7 @@ from dq.report.data import previous_results, read_period, rule_history
 from dq.report.history import HistoryFlag, flagged_periods, history_flags
 from dq.report.i18n import dimension_label, period_label, tr
 from dq.scoring.explain import Loss, rule_losses
-from dq.scoring.scores import load_scoring
+from dq.scoring.scores import UnitStatus, load_scoring
 from dq.store.history import Store
 
 
@@ -403,9 +404,11 @@ class PeriodData:
         facets = {r["facet"]: r for r in mine.iter_rows(named=True)}
         base = facets.get("overall") or next(iter(facets.values()))
         kind = kind_of(base.get("kind"))
-        ok = base.get("status") == "ok"
+        ok = base.get("status") == UnitStatus.OK
         score = base.get("score") if ok else None
-        rank, of = rank_of(self.overall.filter(pl.col("status") == "ok"), unit_id) if ok else (None, None)
+        rank, of = (
+            rank_of(self.overall.filter(pl.col("status") == UnitStatus.OK), unit_id) if ok else (None, None)
+        )
         if score is None:
             rank, of = None, None
         parts = tuple(
@@ -443,7 +446,8 @@ class PeriodData:
         peers = None
         if score is not None:
             same = self.overall.filter(
-                (pl.col("status") == "ok") & (pl.col("kind").fill_null("") == (base.get("kind") or ""))
+                (pl.col("status") == UnitStatus.OK)
+                & (pl.col("kind").fill_null("") == (base.get("kind") or ""))
             )
             peers = peers_of(same["score"].drop_nulls().to_list())
         return UnitReport(
@@ -455,7 +459,7 @@ class PeriodData:
             district=str(base.get("district") or ""),
             period=self.period,
             period_label=period_label(self.period, lang),
-            status="ok" if ok else "error",
+            status=UnitStatus.OK if ok else UnitStatus.ERROR,
             error="" if ok else short_error(str(base.get("error") or ""), self.period),
             score=score,
             grade=str(base.get("grade") or "") if ok else "",
@@ -488,7 +492,9 @@ class PeriodData:
         if h.is_empty():
             return None, None
         rows = h.filter(
-            (pl.col("unit_id") == unit_id) & (pl.col("period") < self.period) & (pl.col("status") == "ok")
+            (pl.col("unit_id") == unit_id)
+            & (pl.col("period") < self.period)
+            & (pl.col("status") == UnitStatus.OK)
         )
         if rows.is_empty():
             return None, None
@@ -568,7 +574,7 @@ class PeriodData:
             TrendPoint(
                 r["period"],
                 period_label(r["period"], self.lang),
-                r["score"] if r.get("status") == "ok" else None,
+                r["score"] if r.get("status") == UnitStatus.OK else None,
                 r["period"] == self.period,
                 r["period"] in flagged,
             )
@@ -589,7 +595,7 @@ class PeriodData:
             for r in res
             if r.get("status") in FAILING
         )
-        not_run = [RuleRef(r["rule"], rule_title(r, lang)) for r in res if r.get("status") == "error"]
+        not_run = [RuleRef(r["rule"], rule_title(r, lang)) for r in res if r.get("status") == Status.ERROR]
         if not has_prev:
             return failing, not_run, Changes(None, tr(lang, "changes_none"))
         titles = {r["rule"]: rule_title(r, lang) for r in prev.to_dicts()} | {

@@ -29,7 +29,7 @@ import polars as pl
 
 from dq.engine.checks import DIMENSIONS
 from dq.errors import InputError
-from dq.scoring.scores import SUBMISSION_SUITE, ScoringConfig, load_scoring
+from dq.scoring.scores import SUBMISSION_SUITE, ScoringConfig, UnitStatus, load_scoring
 
 if TYPE_CHECKING:  # a store is passed in: scoring reads it, never imports it
     from dq.store.history import Store
@@ -191,7 +191,7 @@ def unit_losses(store: Store, period: str, unit_id: str, cfg: ScoringConfig | No
     if mine.is_empty():
         raise InputError(f"{store.root}: no score of unit {unit_id} for {period} (run `dq score` first)")
     row = mine.row(0, named=True)
-    if row.get("status") != "ok" or row.get("score") is None:
+    if row.get("status") != UnitStatus.OK or row.get("score") is None:
         why = row.get("error") or "no score"
         raise InputError(f"{store.root}: unit {unit_id} could not be audited for {period}: {why}")
     results = store.results(period, unit_id, run_id=row["run_id"])

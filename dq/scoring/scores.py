@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ import polars as pl
 import yaml
 
 from dq.engine.checks import DIMENSIONS
-from dq.engine.results import RuleResult
+from dq.engine.results import RuleResult, Status
 from dq.errors import InputError, Problem, SuiteError
 from dq.io.catalogue import default_rules_dir
 from dq.io.yamlio import load_yaml
@@ -28,6 +29,7 @@ __all__ = [
     "RulePoints",
     "ScoringConfig",
     "UnitScore",
+    "UnitStatus",
     "district_rollup",
     "grade_for",
     "load_scoring",
@@ -37,7 +39,18 @@ __all__ = [
 ]
 
 SUBMISSION_SUITE = "submission"
-SCORED = ("pass", "warn", "fail")
+SCORED = (Status.PASS, Status.WARN, Status.FAIL)
+
+
+class UnitStatus(StrEnum):
+    """What became of a unit in a batch. The store's scores carry ``ok`` or ``error`` in their
+    ``status`` column (the same text as these members: a :class:`~enum.StrEnum` is its value);
+    ``skipped`` is a batch's own (already scored for the period, not audited again) and is never
+    stored."""
+
+    OK = "ok"  # audited and scored
+    ERROR = "error"  # could not be audited (its ``error`` says why) or its folder was refused
+    SKIPPED = "skipped"  # already scored for the period: kept, not audited again
 
 
 @dataclass(frozen=True)
@@ -100,7 +113,7 @@ def rule_points(r: RuleResult, cfg: ScoringConfig) -> RulePoints | None:
         return None
     w = r.weight * cfg.severity_factor.get(r.severity, 1.0)
     part = "submission" if r.suite == SUBMISSION_SUITE else "records"
-    if r.status == "pass":
+    if r.status == Status.PASS:
         return RulePoints(r.rule, part, r.dimension, w, w)
     p = 1.0 - r.failed / r.evaluated
     max_fraction = r.threshold.get("max_fraction") if r.threshold else 0.0

@@ -34,6 +34,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 
 import polars as pl
@@ -43,10 +44,21 @@ from dq.errors import OutputError
 from dq.io.outputs import safe_filename
 from dq.store.history import DELIVERY_SCHEMA, Store
 
-__all__ = ["DELIVERY_SCHEMA", "STATUSES", "DeliveryEvent", "DeliveryLog", "DeliveryState"]
+__all__ = ["DELIVERY_SCHEMA", "STATUSES", "DeliveryEvent", "DeliveryLog", "DeliveryState", "DeliveryStatus"]
+
+
+class DeliveryStatus(StrEnum):
+    """The ``status`` of a recorded event (see the module docstring); a :class:`~enum.StrEnum`,
+    so the stored text is the member's value."""
+
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+
 
 #: The values of the ``status`` column (see the module docstring).
-STATUSES = ("sending", "sent", "failed", "unknown")
+STATUSES: tuple[DeliveryStatus, ...] = tuple(DeliveryStatus)
 
 
 @dataclass(frozen=True)
@@ -54,7 +66,7 @@ class DeliveryEvent:
     """One row of the record (see the module docstring for ``status``)."""
 
     unit_id: str
-    status: str
+    status: DeliveryStatus
     to: Sequence[str]
     cc: Sequence[str]
     message_id: str
@@ -79,7 +91,7 @@ class DeliveryState:
     (this one or an earlier one) was accepted."""
 
     unit_id: str
-    status: str
+    status: DeliveryStatus
     message_id: str
     report_sha256: str
     time: datetime | None
@@ -106,7 +118,7 @@ class DeliveryLog:
         when = event.time or datetime.now(UTC)
         row = {
             "unit_id": event.unit_id,
-            "status": event.status,
+            "status": DeliveryStatus(event.status).value,
             "time": when,
             "to": ", ".join(event.to),
             "cc": ", ".join(event.cc),
@@ -156,7 +168,7 @@ class DeliveryLog:
     def sent(self, period: str) -> pl.DataFrame:
         """The ``sent`` events of ``period``, oldest first."""
         ev = self.events(period)
-        return ev.filter(pl.col("status") == "sent")
+        return ev.filter(pl.col("status") == DeliveryStatus.SENT)
 
     def sent_units(self, period: str) -> set[str]:
         """Units whose report was delivered for ``period``."""
@@ -172,12 +184,13 @@ class DeliveryLog:
             sha, when, error = row.get("report_sha256") or "", row.get("time"), row.get("error") or ""
             if uid is None or status is None:
                 continue  # a row that says nothing (a drifted or damaged file): no state to take
-            if status == "sent":
+            if status == DeliveryStatus.SENT:
                 delivered.add(uid)
             cur = out.get(uid)
-            if status == "sending":  # an attempt begins: open until an event of its Message-ID closes it
+            # an attempt begins: open until an event of its Message-ID closes it
+            if status == DeliveryStatus.SENDING:
                 out[uid] = DeliveryState(
-                    uid, "unknown", mid, sha, when,
+                    uid, DeliveryStatus.UNKNOWN, mid, sha, when,
                     "dq stopped, or could not record the server's answer, while sending",
                     dangling=True,
                 )  # fmt: skip
@@ -185,11 +198,12 @@ class DeliveryLog:
             if cur is not None and cur.message_id != mid:
                 continue  # the answer to an older message: the latest one decides
             # a status this dq does not know (a newer one wrote it) is taken as unknown: never send twice
-            known = status if status in STATUSES else "unknown"
+            known = DeliveryStatus(status) if status in STATUSES else DeliveryStatus.UNKNOWN
             out[uid] = DeliveryState(uid, known, mid, sha or (cur.report_sha256 if cur else ""), when, error)
         return {uid: replace(st, delivered=uid in delivered) for uid, st in out.items()}
 
     def unfinished(self, period: str) -> dict[str, str]:
         """unit → Message-ID of its latest message when its outcome is unknown: a ``sending``
         event nothing closed, or an ``unknown`` one."""
-        return {uid: st.message_id for uid, st in self.states(period).items() if st.status == "unknown"}
+        states = self.states(period).items()
+        return {uid: st.message_id for uid, st in states if st.status == DeliveryStatus.UNKNOWN}

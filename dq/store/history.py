@@ -34,6 +34,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Final
 
@@ -47,7 +48,7 @@ from dq.io.masking import describe_error
 from dq.io.outputs import safe_filename
 from dq.io.period import Period
 from dq.io.urls import file_url_path, first_line, is_url, url_fs
-from dq.scoring.scores import RulePoints, UnitScore
+from dq.scoring.scores import RulePoints, UnitScore, UnitStatus
 
 __all__ = [
     "DELIVERY_SCHEMA",
@@ -62,6 +63,7 @@ __all__ = [
     "TABLE_SCHEMA",
     "ObjectLock",
     "Run",
+    "RunStatus",
     "Store",
     "conform",
     "folder_schema",
@@ -70,11 +72,21 @@ __all__ = [
     "suites_hash",
 ]
 
-#: A run is ``running`` while its process holds the store's lock; it ends ``complete`` (every unit
-#: was tried, some may have errors), ``failed`` (the batch stopped on an error of its own, e.g. the
-#: store became unwritable) or ``interrupted`` (killed or stopped by the user; a ``running`` row
-#: whose process is gone is read as ``interrupted``).
-RUN_STATUSES = ("running", "complete", "failed", "interrupted")
+
+class RunStatus(StrEnum):
+    """A run's ``status`` in ``<store>/runs/`` (a :class:`~enum.StrEnum`: the stored text is the
+    member's value). A run is ``running`` while its process holds the store's lock; it ends
+    ``complete`` (every unit was tried, some may have errors), ``failed`` (the batch stopped on an
+    error of its own, e.g. the store became unwritable) or ``interrupted`` (killed or stopped by
+    the user; a ``running`` row whose process is gone is read as ``interrupted``)."""
+
+    RUNNING = "running"
+    COMPLETE = "complete"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+
+
+RUN_STATUSES: tuple[RunStatus, ...] = tuple(RunStatus)
 LOCK_NAME = ".dq-lock"
 
 RUN_SCHEMA: dict[str, Any] = {
@@ -634,12 +646,13 @@ class Store:
         now = datetime.now(UTC)
         run_id = f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
         run = Run(run_id, period, now, suites_hash, source, root)
-        self._write_run(run, "running", None, 0, 0)
+        self._write_run(run, RunStatus.RUNNING, None, 0, 0)
         return run
 
-    def finish_run(self, run: Run, units: int, errors: int, status: str = "complete") -> None:
+    def finish_run(self, run: Run, units: int, errors: int, status: RunStatus = RunStatus.COMPLETE) -> None:
         if status not in RUN_STATUSES[1:]:
-            raise ValueError(f"status {status!r} is not one of {RUN_STATUSES[1:]}")
+            raise ValueError(f"status {status!r} is not one of {', '.join(RUN_STATUSES[1:])}")
+        status = RunStatus(status)
         try:
             self._write_run(run, status, datetime.now(UTC), units, errors)
         finally:
@@ -733,21 +746,23 @@ class Store:
         """Rewrite the rows of runs still marked ``running`` whose process is gone as
         ``interrupted`` (call with the lock held). Returns their run ids."""
         runs = self.runs(resolve_stale=False)
-        stale = runs.filter(pl.col("status") == "running")
+        stale = runs.filter(pl.col("status") == RunStatus.RUNNING)
         done = []
         for row in stale.iter_rows(named=True):
             run = Run(row["run_id"], row["period"], row["started_at"], row["suites_hash"] or "",
                       row["source"] or "", row["root"] or "")  # fmt: skip
-            self._write_run(run, "interrupted", None, row["units"] or 0, row["errors"] or 0)
+            self._write_run(run, RunStatus.INTERRUPTED, None, row["units"] or 0, row["errors"] or 0)
             done.append(row["run_id"])
         return done
 
-    def _write_run(self, run: Run, status: str, finished: datetime | None, units: int, errors: int) -> None:
+    def _write_run(
+        self, run: Run, status: RunStatus, finished: datetime | None, units: int, errors: int
+    ) -> None:
         row = {
             "run_id": run.run_id,
             "started_at": run.started_at,
             "finished_at": finished,
-            "status": status,
+            "status": status.value,
             "dq_version": __version__,
             "suites_hash": run.suites_hash,
             "source": run.source,
@@ -816,7 +831,7 @@ class Store:
             "unit_name": unit.get("unit_name") or unit.get("name") or uid,
             "kind": unit.get("kind"),
             "district": unit.get("district"),
-            "status": "error" if error else "ok",
+            "status": (UnitStatus.ERROR if error else UnitStatus.OK).value,
             "error": error,
         }
         facets = score.rows() if score else [{"facet": "overall", "score": None}]
@@ -1125,10 +1140,10 @@ class Store:
         """Every run, oldest first. A ``running`` row whose process no longer holds the store's
         lock is reported as ``interrupted``."""
         df = self._read("runs").sort("started_at")
-        if resolve_stale and (df["status"] == "running").any() and not self.locked():
+        if resolve_stale and (df["status"] == RunStatus.RUNNING).any() and not self.locked():
             df = df.with_columns(
-                pl.when(pl.col("status") == "running")
-                .then(pl.lit("interrupted"))
+                pl.when(pl.col("status") == RunStatus.RUNNING)
+                .then(pl.lit(RunStatus.INTERRUPTED.value))
                 .otherwise(pl.col("status"))
                 .alias("status")
             )
@@ -1174,7 +1189,8 @@ class Store:
         of the same period, else its latest run of the most recent earlier period (``same_source``:
         only runs of the latest run's source, batch or published).
         Returns (that run's period or None, results)."""
-        mine = (pl.col("unit_id") == unit_id) & (pl.col("facet") == "overall") & (pl.col("status") == "ok")
+        ok = pl.col("status") == UnitStatus.OK
+        mine = (pl.col("unit_id") == unit_id) & (pl.col("facet") == "overall") & ok
         runs = self.runs().select("run_id", "started_at", "source")
         seen = (
             self._read("scores", where=mine)
@@ -1215,7 +1231,7 @@ class Store:
         df = self.scores(period)
         if df.is_empty():
             return set()
-        return set(df.filter(pl.col("status") == "ok")["unit_id"].to_list())
+        return set(df.filter(pl.col("status") == UnitStatus.OK)["unit_id"].to_list())
 
     def history(self, unit_id: str) -> pl.DataFrame:
         """The unit's latest overall score in every period, oldest first."""
@@ -1265,4 +1281,4 @@ class Store:
         if scores.is_empty():
             return scores
         runs = self.runs().select("run_id", pl.col("status").alias("run_status"))
-        return scores.join(runs, on="run_id", how="left").filter(pl.col("run_status") != "complete")
+        return scores.join(runs, on="run_id", how="left").filter(pl.col("run_status") != RunStatus.COMPLETE)

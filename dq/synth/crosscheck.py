@@ -54,6 +54,7 @@ def crosscheck(batch: Path) -> dict[str, Any]:
     """Audit ``batch`` (OUT/<period>) with dq and compare with its truth.json."""
     from dq.batch.local import evaluate_submissions
     from dq.engine.evaluate import audit_extract
+    from dq.engine.results import Status
     from dq.engine.suite import load_suites
     from dq.io.sources import open_extract
     from dq.scoring.summary import summarize, summary_frame
@@ -70,7 +71,7 @@ def crosscheck(batch: Path) -> dict[str, Any]:
         extract = open_extract(batch / unit)
         audit = audit_extract(extract, suites, samples=0)
         for r in audit.results:
-            if r.status == "error":
+            if r.status == Status.ERROR:
                 errors.append(f"{unit} {r.rule}: {r.message}")
             rule_columns[(unit, r.table, r.check)].add(_columns(r.columns))
             if r.failed:

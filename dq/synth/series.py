@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from dq.engine.checks.history import SPRING_FESTIVAL
+from dq.engine.results import FLAGGED, Status
 from dq.errors import UsageError
 from dq.synth.defects import DROPPABLE, Defect, UnitDefects
 from dq.synth.generate import generate
@@ -278,8 +279,8 @@ def detection(truth: dict[str, Any], store: Any) -> dict[str, Any]:
         if res.is_empty():
             continue
         hist = res.filter(pl.col("check") == "history_change")
-        judged += hist.filter(pl.col("status").is_in(["pass", "warn", "fail"]))["unit_id"].n_unique()
-        for row in hist.filter(pl.col("status").is_in(["warn", "fail"])).iter_rows(named=True):
+        judged += hist.filter(pl.col("status").is_in([Status.PASS, *sorted(FLAGGED)]))["unit_id"].n_unique()
+        for row in hist.filter(pl.col("status").is_in(sorted(FLAGGED))).iter_rows(named=True):
             metrics = {s["metric"] for s in json.loads(row["samples"] or "[]") if s.get("flagged")}
             flags.setdefault((row["unit_id"], m), set()).update(metrics or {row["rule"]})
     found, explained = [], set()

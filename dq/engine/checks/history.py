@@ -43,7 +43,7 @@ import polars as pl
 
 from dq.engine.checks.base import CheckDef, Compiled, Context, Param, UnitHistory, sql
 from dq.engine.messages import message
-from dq.engine.results import RuleResult, result_of, status_for
+from dq.engine.results import RuleResult, Status, result_of, status_for
 from dq.errors import CheckError, NotApplicable
 from dq.io.period import Period
 
@@ -348,17 +348,17 @@ def evaluate_history(
     out: list[RuleResult] = []
     for rule in rules:
         if rule.when and summary is None:
-            out.append(result_of(rule, "not_applicable", 0, 0, message("history.no_summary")))
+            out.append(result_of(rule, Status.NOT_APPLICABLE, 0, 0, message("history.no_summary")))
             continue
         if rule.when and summary is not None:
             try:
                 row = pl.DataFrame([dict(summary)])
                 applies = bool(row.select(sql(rule.when).fill_null(False)).item())
             except Exception as exc:
-                out.append(result_of(rule, "error", 0, 0, f"cannot evaluate when: {exc}"))
+                out.append(result_of(rule, Status.ERROR, 0, 0, f"cannot evaluate when: {exc}"))
                 continue
             if not applies:
-                out.append(result_of(rule, "not_applicable", 0, 0, message("history.no_rows")))
+                out.append(result_of(rule, Status.NOT_APPLICABLE, 0, 0, message("history.no_rows")))
                 continue
         pattern = str(rule.params["metric"])
         names = _matches(pattern, set(current) | set(by_metric))
@@ -370,7 +370,7 @@ def evaluate_history(
         done = [j for j in judged if j.applicable]
         if not done:
             why = judged[0].note if judged else message("history.no_metric", pattern=pattern)
-            out.append(result_of(rule, "not_applicable", 0, 0, why))
+            out.append(result_of(rule, Status.NOT_APPLICABLE, 0, 0, why))
             continue
         flagged = [j for j in done if j.flagged]
         shown = flagged or (done if len(done) == 1 else [])
@@ -400,13 +400,13 @@ def evaluate_history(
                         "flagged": j.flagged if p == period else None,
                     }
                 )
-        res = result_of(rule, "pass", len(done), len(flagged), text, rows if samples else ())
+        res = result_of(rule, Status.PASS, len(done), len(flagged), text, rows if samples else ())
         exceeded = rule.threshold.exceeded(len(flagged), len(done))
         out.append(_replace_status(res, status_for(len(flagged), len(done), rule.severity, exceeded)))
     return out
 
 
-def _replace_status(r: RuleResult, status: str) -> RuleResult:
+def _replace_status(r: RuleResult, status: Status) -> RuleResult:
     return RuleResult(**{**r.__dict__, "status": status})
 
 
