@@ -249,6 +249,49 @@ def ranking_score(out: dict, uid: str) -> float:
     return {r["unit_id"]: r["score"] for r in out["ranking"]}[uid]
 
 
+def test_a_rerun_with_nothing_to_do_records_no_run(batch: Path, tmp_path: Path, capsys):
+    good = tmp_path / "good"
+    for folder in ("H001", "h2-folder", "D01"):  # the batch's units that score
+        shutil.copytree(batch / P / folder, good / P / folder)
+    store = tmp_path / "history"
+    args = (str(good), "--period", P, "--store", str(store))
+    rc, first = score(capsys, *args)
+    assert rc == 0 and first["skipped"] == [] and first["errors"] == []
+    st = Store(store)
+    files = sorted(p.relative_to(store) for p in store.rglob("*.parquet"))
+
+    # every unit is already scored: nothing is written, and the command says so
+    rc = main(["score", *args, "--format", "json"])
+    cap = capsys.readouterr()
+    again = json.loads(cap.out)
+    assert rc == 0  # the code of the scores it stands on, as if it had run
+    assert "nothing to do: 3 units already scored for 2020-09" in cap.err
+    assert sorted(p.relative_to(store) for p in store.rglob("*.parquet")) == files
+    assert st.runs()["run_id"].to_list() == [first["run_id"]]
+    assert again["run_id"] == first["run_id"] and sorted(again["skipped"]) == ["D01", "H001", "H002"]
+    assert again["ranking"] == first["ranking"] and again["errors"] == []
+    assert main(["score", *args]) == 0
+    out = capsys.readouterr().out
+    assert "nothing to do: 3 units already scored for 2020-09" in out and "H001" in out
+    assert st.runs().height == 1
+
+    # -q keeps the JSON clean and silent; --force has work to do and records it
+    assert main(["-q", "score", *args, "--format", "json"]) == 0
+    assert capsys.readouterr().err == ""
+    rc, forced = score(capsys, *args, "--force")
+    assert rc == 0 and forced["run_id"] != first["run_id"] and forced["skipped"] == []
+    assert st.runs()["status"].to_list() == ["complete", "complete"]
+
+    # a unit added to the batch is work again: one run, the others skipped
+    shutil.copytree(batch / P / "BADPQ", good / P / "BADPQ")
+    rc, more = score(capsys, *args)
+    assert rc == 1 and sorted(more["skipped"]) == ["D01", "H001", "H002"]
+    assert st.runs().height == 3 and st.runs()["run_id"].to_list()[-1] == more["run_id"]
+    # ... and then the rerun's code is that of its stored error: BADPQ is tried again, so it runs
+    rc, _ = score(capsys, *args)
+    assert rc == 1 and st.runs().height == 4
+
+
 def test_table_output_and_errors_on_stderr(batch: Path, tmp_path: Path, capsys):
     rc = main(["score", str(batch), "--period", P, "--store", str(tmp_path / "h")])
     cap = capsys.readouterr()

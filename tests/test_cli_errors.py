@@ -270,3 +270,62 @@ def test_an_unknown_option_points_at_the_commands_own_help(capsys, argv, command
 def test_zero_workers_is_refused_like_zero_threads(capsys, option) -> None:
     assert main(["score", "ROOT", "--period", "2020-09", option, "0"]) == 2
     assert "expected a whole number ≥ 1, got 0" in capsys.readouterr().err
+
+
+# The same mistake in an option of any command gets the same answer, and the command's own help.
+SCORE = ["score", "ROOT", "--period", "2020-09"]
+SEND = ["send", "--period", "2020-09"]
+AT_LEAST_1 = "expected a whole number ≥ 1, got"
+AT_LEAST_0 = "expected a whole number ≥ 0, got"
+SECONDS = "expected a number of seconds"
+
+
+@pytest.mark.parametrize(
+    ("argv", "option", "answer"),
+    [
+        ([*SCORE, "--workers", "-1"], "--workers", f"{AT_LEAST_1} -1"),
+        ([*SCORE, "--threads", "x"], "--threads", f"{AT_LEAST_1} 'x'"),
+        ([*SCORE, "--samples", "-1"], "--samples", f"{AT_LEAST_0} -1"),
+        (["audit", EXTRACT, "--samples", "-1"], "--samples", f"{AT_LEAST_0} -1"),
+        (["explain", "--period", "2020-09", "--top", "-1"], "--top", f"{AT_LEAST_0} -1"),
+        ([*SEND, "--retries", "-1"], "--retries", f"{AT_LEAST_0} -1"),
+        (["demo", "--seed", "-1"], "--seed", f"{AT_LEAST_0} -1"),
+        (["synth", "--out", "x", "--seed", "-1"], "--seed", f"{AT_LEAST_0} -1"),
+        (["synth", "--out", "x", "--cities", "0"], "--cities", "expected a whole number from 1 to 99, got 0"),
+        ([*SCORE, "--time-limit", "0"], "--time-limit", f"{SECONDS} > 0, got '0'"),
+        ([*SCORE, "--db-timeout", "0"], "--db-timeout", f"{SECONDS} > 0, got '0'"),
+        (["audit", "x", "--db-timeout", "nan"], "--db-timeout", f"{SECONDS} > 0, got 'nan'"),
+        ([*SEND, "--timeout", "0"], "--timeout", f"{SECONDS} > 0, got '0'"),
+        ([*SEND, "--backoff", "-1"], "--backoff", f"{SECONDS} ≥ 0, got '-1'"),
+        (["synth", "--out", "x", "--scale", "inf"], "--scale", "expected a number > 0, got 'inf'"),
+        (["demo", "--scale", "0"], "--scale", "expected a number > 0, got '0'"),
+    ],
+)
+def test_a_bad_number_gets_the_same_answer_in_every_command(capsys, argv, option, answer) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"dq: error: argument {option}: {answer} (see dq {argv[0]} --help)\n" == err
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["score", "--period", "2020-09"], "give a batch ROOT or --published DIR"),
+        (["send", "--period", "2020-09", "--out", "x"], "--out is for --dry-run"),
+        (["send", "--period", "2020-09"], "give --contacts FILE"),
+    ],
+)
+def test_a_usage_error_found_after_parsing_points_at_the_commands_help(capsys, argv, says) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert says in err and err.rstrip().endswith(f"(see dq {argv[0]} --help)")
+
+
+def test_every_command_points_at_its_own_help(capsys) -> None:
+    from dq.cli import COMMANDS, build_parser
+
+    parser = build_parser()
+    for name, _, _ in COMMANDS:
+        assert main([name, "--no-such-option"]) == 2
+        assert f"(see dq {name} --help)" in capsys.readouterr().err, name
+        assert parser.commands[name].prog == f"dq {name}"  # type: ignore[attr-defined]

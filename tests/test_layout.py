@@ -91,8 +91,8 @@ def test_the_public_surface_is_pinned() -> None:
     assert sorted(dq.__all__) == sorted(
         ["SCHEMA_VERSION", "AuditResult", "CheckError", "DQError", "InputError", "NotApplicable",
          "OutputError", "Problem", "Project", "PublishedError", "RegistryError", "Rule", "RuleResult",
-         "Status", "StoreError", "Suite", "SuiteError", "TableInfo", "UnknownUnitError", "UsageError", "__version__",
-         "audit", "load_project", "load_suites", "results_frame", "validate"]
+         "Status", "StoreError", "Suite", "SuiteError", "TableInfo", "UnknownUnitError", "UsageError",
+         "__version__", "audit", "load_project", "load_suites", "results_frame", "validate"]
     )  # fmt: skip
     for name in dq.__all__:
         assert getattr(dq, name) is not None

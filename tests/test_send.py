@@ -658,3 +658,33 @@ def test_demo_outbox_writes_every_units_message(work):
     msg = email.message_from_bytes((folder / "H002.eml").read_bytes(), policy=policy.default)
     assert msg["Subject"].startswith("[Data quality] 南京市儿童医院 (H002)")
     assert [a.addr_spec for a in msg["To"].addresses] == ["quality@h002.example.org"]
+
+
+def test_every_missing_option_is_named_at_once(tmp_path: Path, capsys, monkeypatch):
+    """One error names all a send lacks (exit 2), not one per attempt of the user."""
+    monkeypatch.chdir(tmp_path)  # no dq.toml above: the bundled specification, no project defaults
+    monkeypatch.delenv("DQ_PROJECT", raising=False)
+    assert main(["send"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("dq: error:") == 1 and "Traceback" not in err
+    for option in ("--period YYYY-MM", "--contacts FILE", "--smtp HOST:PORT", "--from ADDR"):
+        assert option in err, option
+    assert err.rstrip().endswith("(see dq send --help)")
+    # a dry run needs --out instead of --smtp; --user as an address gives --from
+    assert main(["send", "--dry-run", "--user", "dq@center.example.org", "--format", "json"]) == 2
+    message = json.loads(capsys.readouterr().out)["error"]["message"]
+    assert "--period" in message and "--contacts" in message and "--out DIR" in message
+    assert "--smtp" not in message and "--from" not in message
+    # given everything, nothing is reported missing (the next problem is the contacts file)
+    full = ["send", "--period", P, "--contacts", "nowhere.csv", "--smtp", "localhost:25", "--from", SENDER]
+    assert main(full) == 2
+    err = capsys.readouterr().err
+    assert "nowhere.csv" in err and "give --" not in err
+    # the library names its own missing options at once too
+    with pytest.raises(UsageError, match=r"give --out DIR .*; --from ADDR"):
+        send_period(Store(tmp_path / "h"), P, load_contacts_text(tmp_path), dry_run=True)
+
+
+def load_contacts_text(folder: Path):
+    (folder / "contacts.csv").write_text(CONTACTS, encoding="utf-8")
+    return load_contacts(folder / "contacts.csv")

@@ -17,7 +17,7 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from dq import __version__
 from dq.cli import (
@@ -37,7 +37,7 @@ from dq.cli import (
     synth,
 )
 from dq.cli.common import EXIT_BUG, EXIT_OK, EXIT_USAGE
-from dq.errors import DQError
+from dq.errors import DQError, UsageError
 from dq.project import PROJECT_ENV
 
 __all__ = ["build_parser", "main"]
@@ -62,9 +62,14 @@ COMMANDS = (
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse exits 2 on a usage error; say it on one line (and as JSON with --format json)."""
+    """argparse exits 2 on a usage error; say it on one line (and as JSON with --format json).
+    ``commands``: the parser of each command (filled by :func:`build_parser` on the top one)."""
 
     json_errors = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.commands: dict[str, argparse.ArgumentParser] = {}
 
     def error(self, message: str) -> NoReturn:
         _report_error(None, f"{message} (see {self.prog} --help)", "UsageError", EXIT_USAGE,
@@ -94,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_, parents=[common])
         module.configure_parser(p)
         p.set_defaults(func=module.run)
+        parser.commands[name] = p
     return parser
 
 
@@ -129,11 +135,10 @@ def _hoist_global_flags(argv: list[str]) -> list[str]:
 
 
 def _command_parser(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
-    """The parser of the command ``args`` chose (its own help is where a bad option is explained)."""
-    for action in parser._subparsers._group_actions if parser._subparsers else ():
-        if isinstance(action, argparse._SubParsersAction):
-            return action.choices.get(str(getattr(args, "command", "")), parser)
-    return parser
+    """The parser of the command ``args`` chose (its own help is where a bad option is explained):
+    from the map :func:`build_parser` keeps, not from argparse's internals."""
+    commands: dict[str, argparse.ArgumentParser] = getattr(parser, "commands", {})
+    return commands.get(str(getattr(args, "command", "")), parser)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -149,7 +154,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except DQError as exc:
-        return _report_error(args, str(exc), type(exc).__name__, EXIT_USAGE)
+        message = str(exc)
+        if isinstance(exc, UsageError) and "--help" not in message:  # an option: its command explains it
+            message += f" (see {_command_parser(parser, args).prog} --help)"
+        return _report_error(args, message, type(exc).__name__, EXIT_USAGE)
     except BrokenPipeError:  # output piped into head & co.: stop quietly
         with contextlib.suppress(OSError, ValueError):  # ValueError: stdout is not a real file
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

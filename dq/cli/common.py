@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -64,23 +65,44 @@ def period(text: str) -> str:
     return text
 
 
-def count(text: str) -> int:
-    """argparse type: a whole number ≥ 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number ≥ 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number ≥ 0, got {value}")
-    return value
+# The types of every command's numeric options, so that the same mistake gets the same answer
+# whichever command it is made in ("argument --workers: expected a whole number ≥ 1, got 0").
+def whole(least: int = 0, most: int | None = None):
+    """argparse type: a whole number ≥ ``least`` (and ≤ ``most``)."""
+
+    def parse(text: str) -> int:
+        bounds = f"≥ {least}" if most is None else f"from {least} to {most}"
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number {bounds}, got {text[:20]!r}") from None
+        if value < least or (most is not None and value > most):
+            raise argparse.ArgumentTypeError(f"expected a whole number {bounds}, got {value}")
+        return value
+
+    return parse
 
 
-def positive(text: str) -> int:
-    """argparse type: a whole number ≥ 1."""
-    value = count(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number ≥ 1, got {value}")
-    return value
+#: argparse type: a whole number ≥ 0 (a count that may be none).
+count = whole(0)
+#: argparse type: a whole number ≥ 1 (threads, workers).
+positive = whole(1)
+
+
+def seconds(zero: bool = False):
+    """argparse type: a finite number of seconds, > 0 (≥ 0 when ``zero``), below 10⁹."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not (0 <= value < 10**9) or (value == 0 and not zero):  # NaN fails the first test
+            least = "≥ 0" if zero else "> 0"
+            raise argparse.ArgumentTypeError(f"expected a number of seconds {least}, got {text[:20]!r}")
+        return value
+
+    return parse
 
 
 def add_format(p: argparse.ArgumentParser, *extra: str) -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from dq.cli.common import seconds
+
 __all__ = ["add_database_options", "layout_from_args"]
 
 
@@ -66,7 +68,7 @@ def add_database_options(p: argparse.ArgumentParser) -> None:
         metavar="UNIT=URL",
         help="a 开库采集 unit whose data sit in its own database (repeatable)",
     )
-    g.add_argument("--db-timeout", type=float, metavar="SECONDS", help="statement timeout (default 300)")
+    g.add_argument("--db-timeout", type=seconds(), metavar="SECONDS", help="statement timeout (default 300)")
 
 
 def layout_from_args(args: argparse.Namespace, base: dict[str, Any] | None = None) -> Any:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from dq.cli.common import add_store, console, open_store, period, print_json, project_of, store_path
+from dq.cli.common import add_store, console, count, open_store, period, print_json, project_of, store_path
 
 __all__ = ["configure_parser", "run"]
 
@@ -22,7 +22,7 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     add_store(p)
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.add_argument("--lang", choices=("zh", "en"), help="titles' language (default: the project's, else zh)")
-    p.add_argument("--top", type=int, default=0, help="show only the N largest losses (default: all)")
+    p.add_argument("--top", type=count, default=0, help="show only the N largest losses (default 0: all)")
 
 
 def run(args: argparse.Namespace) -> int:

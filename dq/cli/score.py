@@ -18,9 +18,10 @@ from dq.cli.common import (
     print_json,
     print_rows,
     project_of,
+    seconds,
 )
 from dq.cli.database import add_database_options, layout_from_args
-from dq.errors import DQError
+from dq.errors import UsageError
 
 if TYPE_CHECKING:
     import polars as pl
@@ -37,16 +38,6 @@ def _size(text: str) -> int:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text[:20]!r}") from None
-    if not (0 < value < 10**9):
-        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text[:20]!r}")
-    return value
-
-
 def add_limits(p: argparse.ArgumentParser) -> None:
     """The options of the process boundary around reading (docs/robustness.md, "Isolation")."""
     from dq.io.isolation import DEFAULT_LIMITS as D
@@ -56,9 +47,9 @@ def add_limits(p: argparse.ArgumentParser) -> None:
         "--memory-limit", type=_size, metavar="SIZE",
         help=f"address space of each worker, e.g. 4G, 512M (default {(D.memory or 0) >> 30}G)",
     )  # fmt: skip
-    g.add_argument("--cpu-limit", type=_seconds, metavar="SECONDS",
+    g.add_argument("--cpu-limit", type=seconds(), metavar="SECONDS",
                    help=f"CPU seconds per unit (default {D.cpu:g})")  # fmt: skip
-    g.add_argument("--time-limit", type=_seconds, metavar="SECONDS",
+    g.add_argument("--time-limit", type=seconds(), metavar="SECONDS",
                    help=f"seconds per unit before its worker is killed (default {D.wall:g})")  # fmt: skip
     g.add_argument(
         "--no-isolation", action="store_true",
@@ -224,7 +215,7 @@ def run(args: argparse.Namespace) -> int:
                 limits=limits_from(args), **options
             )
     else:
-        raise DQError("give a batch ROOT or --published DIR")
+        raise UsageError("give a batch ROOT or --published DIR")
     from dq.engine.results import FLAGGED, Status
 
     findings = [f for f in outcome.findings if f.status in {*FLAGGED, Status.ERROR}]

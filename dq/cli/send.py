@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 
 from dq.cli.common import (
@@ -15,6 +14,7 @@ from dq.cli.common import (
     period,
     print_json,
     project_of,
+    seconds,
     store_path,
 )
 
@@ -26,7 +26,8 @@ DEFAULT_PASSWORD_ENV = "DQ_SMTP_PASSWORD"
 def configure_parser(p: argparse.ArgumentParser) -> None:
     # No abbreviations: ``--password s3cret`` must be refused, not taken as ``--password-env``.
     p.allow_abbrev = False
-    p.add_argument("--period", required=True, type=period, help="month whose reports to send, YYYY-MM")
+    # --period is required, checked in run() with the other options a send needs (all named at once)
+    p.add_argument("--period", type=period, help="month whose reports to send, YYYY-MM (required)")
     add_store(p)
     p.add_argument(
         "--reports", help="folder the reports were rendered to (default: the project's, else reports)"
@@ -94,25 +95,15 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=("table", "json"), default="table")
 
 
-def seconds(zero: bool):
-    """argparse type: a finite number of seconds, > 0 (or ≥ 0 when ``zero``)."""
-
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            value = math.nan
-        if not math.isfinite(value) or value < 0 or (value == 0 and not zero):
-            least = "≥ 0" if zero else "greater than 0"
-            raise argparse.ArgumentTypeError(f"expected a number of seconds {least}, got {text!r}")
-        return value
-
-    return parse
-
-
 def run(args: argparse.Namespace) -> int:
     from dq.delivery.contacts import load_contacts
-    from dq.delivery.send import SmtpSettings, default_sender, password_from_env, send_period
+    from dq.delivery.send import (
+        SmtpSettings,
+        default_sender,
+        missing_options,
+        password_from_env,
+        send_period,
+    )
     from dq.errors import UsageError
     from dq.io.registry import Registry, RegistryError
     from dq.store.history import Store
@@ -124,13 +115,19 @@ def run(args: argparse.Namespace) -> int:
     args.store = store_path(args)
     args.reports = args.reports or d.reports
     args.contacts = args.contacts or d.contacts
-    if not args.contacts:
-        raise UsageError("give --contacts FILE (or contacts in the project's [defaults])")
     if not args.smtp and d.smtp_host:
         port = d.smtp_port or {"ssl": 465, "starttls": 587}.get(d.smtp_tls or "", 25)
         args.smtp = f"[{d.smtp_host}]:{port}" if ":" in d.smtp_host else f"{d.smtp_host}:{port}"
     args.user = args.user or d.smtp_user
     args.sender = args.sender or d.smtp_sender
+    sender = args.sender or default_sender(args.user, dry_run=args.dry_run)
+    # Every option still missing, named in one error (not one per run of the command).
+    missing = ["--period YYYY-MM"] if args.period is None else []
+    if not args.contacts:
+        missing.append("--contacts FILE (or contacts in the project's [defaults])")
+    missing += missing_options(dry_run=args.dry_run, out=args.out, smtp=args.smtp, sender=sender)
+    if missing:
+        raise UsageError(f"give {'; '.join(missing)}")  # dq.cli.main adds: (see dq send --help)
     if not (args.starttls or args.ssl or args.no_tls):
         args.starttls, args.ssl = d.smtp_tls == "starttls", d.smtp_tls == "ssl"
     try:
@@ -150,7 +147,6 @@ def run(args: argparse.Namespace) -> int:
             cafile=args.cafile,
             timeout=args.timeout,
         )
-    sender = args.sender or default_sender(args.user, dry_run=args.dry_run)
 
     def log(msg: str) -> None:
         if not args.quiet:

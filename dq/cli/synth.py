@@ -3,39 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from pathlib import Path
 
-from dq.cli.common import EXIT_USAGE, add_format, period, print_json
+from dq.cli.common import EXIT_USAGE, add_format, count, period, print_json, whole
 
 __all__ = ["configure_parser", "main", "run"]
 
 
 def scale_arg(text: str) -> float:
+    """argparse type: a finite number > 0 (the synthetic volume's share of the published one)."""
     try:
         v = float(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from exc
-    if not v > 0:
-        raise argparse.ArgumentTypeError("scale must be positive")
-    return v
-
-
-def _seed(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from exc
-    if v < 0:
-        raise argparse.ArgumentTypeError("seed must be non-negative")
-    return v
-
-
-def _cities(text: str) -> int:
-    v = _seed(text)
-    if not 1 <= v <= 99:
-        raise argparse.ArgumentTypeError("cities must be between 1 and 99")
+    except ValueError:
+        v = math.nan
+    if not 0 < v < math.inf:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text[:20]!r}")
     return v
 
 
@@ -72,7 +57,7 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
         metavar="S",
         help="fraction of the published monthly volumes (default 0.001)",
     )
-    p.add_argument("--seed", type=_seed, default=0, metavar="N", help="random seed (default 0)")
+    p.add_argument("--seed", type=count, default=0, metavar="N", help="random seed (default 0)")
     p.add_argument(
         "--profile",
         choices=("steady", "before", "after"),
@@ -104,7 +89,7 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     add_format(p)
     p.add_argument(
         "--cities",
-        type=_cities,
+        type=whole(1, 99),
         default=None,
         metavar="K",
         help="a province: K cities' worth of units under one period, ids prefixed P01- … (see "

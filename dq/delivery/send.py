@@ -70,6 +70,7 @@ __all__ = [
     "UnitMail",
     "build_message",
     "largest_losses",
+    "missing_options",
     "rows_to_fix_files",
     "send_period",
 ]
@@ -678,13 +679,9 @@ def send_period(
     say = log or (lambda _msg: None)
     if retries < 0 or not (math.isfinite(backoff) and backoff >= 0):
         raise UsageError(f"--retries {retries} --backoff {backoff}: give a whole number ≥ 0 and seconds ≥ 0")
-    if dry_run:
-        if out is None:
-            raise UsageError("--dry-run needs --out DIR for the .eml files")
-    elif smtp is None:
-        raise UsageError("give --smtp HOST:PORT (or --dry-run --out DIR)")
-    if not sender:
-        raise UsageError("give --from ADDR (the address the reports come from)")
+    missing = missing_options(dry_run=dry_run, out=out, smtp=smtp, sender=sender)
+    if missing:
+        raise UsageError("give " + "; ".join(missing))
     sender_addr = _parse_sender(sender)
     if smtp is not None:
         smtp.validate()
@@ -988,12 +985,28 @@ def password_from_env(variable: str | None, environ: Mapping[str, str] | None = 
 
 
 def default_sender(user: str | None, dry_run: bool = False) -> str:
-    """``--from`` when not given: the login if it is an address (``dq@localhost`` for a dry run)."""
+    """``--from`` when not given: the login if it is an address (``dq@localhost`` for a dry run),
+    else "" (none: :func:`missing_options` names ``--from``)."""
     if user and "@" in user:
         return user
     if dry_run:
         return "dq@localhost"
-    raise UsageError("give --from ADDR (the address the reports come from)")
+    return ""
+
+
+def missing_options(
+    *, dry_run: bool, out: str | Path | None, smtp: SmtpSettings | str | None, sender: str | None
+) -> list[str]:
+    """Every option a send still lacks, each as the option to give (all of them, so that one
+    error names them at once): ``--out`` for a dry run, ``--smtp`` otherwise, ``--from``."""
+    missing = []
+    if dry_run and out is None:
+        missing.append("--out DIR (where --dry-run writes the .eml files)")
+    if not dry_run and not smtp:
+        missing.append("--smtp HOST:PORT (or --dry-run --out DIR)")
+    if not sender:
+        missing.append("--from ADDR (the address the reports come from)")
+    return missing
 
 
 def demo_outbox(store, period: str, reports_dir: str | Path, out: str | Path, lang: str = "zh") -> Path:
