@@ -285,5 +285,8 @@ def test_send_takes_contacts_from_the_project_or_asks_for_them(tmp_path: Path, c
     toml = tmp_path / "p" / "dq.toml"
     text = toml.read_text().replace('# contacts = "contacts.csv"', 'contacts = "c.csv"')
     toml.write_text(text, encoding="utf-8")
-    code, _, err = run(capsys, "send", "--period", "2020-09", "--dry-run", "--project", str(tmp_path / "p"))
+    out = str(tmp_path / "out")
+    code, _, err = run(
+        capsys, "send", "--period", "2020-09", "--dry-run", "--out", out, "--project", str(tmp_path / "p")
+    )
     assert code == 2 and str(tmp_path / "p" / "c.csv") in err  # the project's contacts file was used
