@@ -289,3 +289,21 @@ def test_a_store_laid_out_as_dq_writes_it_reads_as_before(tmp_path: Path) -> Non
         ]
         assert DeliveryLog(store).sent_units("2020-09") == {"H001"}
         assert DeliveryLog(store).states("2020-09")["H001"].message_id == "<m@x>"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_file_rewritten_is_read_anew_by_the_same_store(kind: str, tmp_path: Path) -> None:
+    """What a store remembers of a file (its footer's verdict, its bytes) is dropped once the file
+    changes: another process may rewrite it (a run's row, ``running`` then ``complete``)."""
+    store = Store(_backend(kind, tmp_path))
+    parts = ("tables", f"period={PERIOD}", "20200901T000000-abcdef__H001.parquet")
+    first = pl.DataFrame(
+        {"run_id": ["20200901T000000-abcdef"], "unit_id": ["H001"], "table": ["t"], "rows": [5]}
+    )
+    store.write_frame(first, *parts)
+    assert store.rows("tables")["rows"].to_list() == [5]
+    second = pl.concat(
+        [first, first.with_columns(pl.lit("u").alias("table"), pl.lit(70, pl.Int64).alias("rows"))]
+    )
+    store.backend.write(_parquet(second), *parts)  # as another process would
+    assert store.rows("tables")["rows"].to_list() == [5, 70]
