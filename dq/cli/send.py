@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from dq.cli.common import (
@@ -126,6 +127,9 @@ def run(args: argparse.Namespace) -> int:
     if not args.contacts:
         missing.append("--contacts FILE (or contacts in the project's [defaults])")
     missing += missing_options(dry_run=args.dry_run, out=args.out, smtp=args.smtp, sender=sender)
+    var = args.password_env or (DEFAULT_PASSWORD_ENV if args.user else None)
+    if args.smtp and not args.dry_run and var and not os.environ.get(var):
+        missing.append(f"the password in ${var} (--password-env {var}: the variable is not set or empty)")
     if missing:
         raise UsageError(f"give {'; '.join(missing)}")  # dq.cli.main adds: (see dq send --help)
     if not (args.starttls or args.ssl or args.no_tls):
@@ -137,7 +141,6 @@ def run(args: argparse.Namespace) -> int:
     contacts = load_contacts(args.contacts, registry)
     smtp = None
     if args.smtp and not args.dry_run:
-        var = args.password_env or (DEFAULT_PASSWORD_ENV if args.user else None)
         smtp = SmtpSettings.parse(
             args.smtp,
             security="starttls" if args.starttls else "ssl" if args.ssl else "none",
