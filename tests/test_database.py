@@ -524,6 +524,190 @@ def test_schema_unit_and_upload_time_columns_named_otherwise(pgenv, batch, parqu
     assert _results(store).equals(_results(parquet_scores[1]))
 
 
+# -- the layout from the project's dq.toml -------------------------------------------------
+
+PROJECT_RULES = """\
+[rules]
+catalogue = "dq:rules/catalogue.yaml"
+suites = ["dq:rules/suites"]
+scoring = "dq:rules/scoring.yaml"
+registry = "dq:data/institutions.csv"
+"""
+
+
+def _project(tmp_path: Path, database: str) -> Path:
+    folder = tmp_path / "project"
+    folder.mkdir(exist_ok=True)
+    (folder / "dq.toml").write_text(PROJECT_RULES + database, encoding="utf-8")
+    return folder
+
+
+def _cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "DQ_PROJECT"}
+    env["PYTHONPATH"] = str(ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "dq", *args], capture_output=True, text=True, env=env, cwd=cwd
+    )
+
+
+PLATFORM_TOML = """\
+[database]
+schema = "ods"
+unit_column = "org_code"
+upload_time_column = "recv_time"
+declarations_table = "t_declare"
+reference_table = "t_ref"
+expected_units = "declared"
+
+[database.tables]
+patient_index = "t_patient"
+
+[database.columns]
+patient_index = { name = "pat_name" }
+"outpatient_visit.dept_code" = "dept"
+"""
+
+
+def test_the_layout_comes_from_the_projects_dq_toml(batch, parquet_scores, tmp_path):
+    """Schema, unit and upload-time columns, renamed tables and columns, the declarations and
+    reference tables: all from [database], read by `dq synth --out`, `dq score` and `dq audit`."""
+    from dq.project import load_project
+
+    folder = _project(tmp_path, PLATFORM_TOML)
+    project = load_project(folder)
+    lay = project.database_layout(project.catalogue())
+    assert (lay.schema, lay.unit_column, lay.upload_time_column, lay.expected_units) == (
+        "ods", "org_code", "recv_time", "declared",
+    )  # fmt: skip
+    assert lay.table_name("patient_index") == "t_patient"
+    assert lay.column_name("patient_index", "name") == "pat_name"
+    assert lay.column_name("outpatient_visit", "dept_code") == "dept"
+    url = f"duckdb:///{tmp_path}/platform.duckdb"
+    load_batch(batch, url, lay)
+    import duckdb
+
+    con = duckdb.connect(f"{tmp_path}/platform.duckdb", read_only=True)
+    assert con.execute("SELECT count(*) FROM ods.t_patient WHERE org_code = 'H003'").fetchone()[0] > 0
+    assert "dept" in [r[0] for r in con.execute("DESCRIBE ods.outpatient_visit").fetchall()]
+    con.close()
+    # the library takes the layout from the project when none is given
+    store = Store(tmp_path / "store")
+    outcome = score_batch(url, PERIOD, store, progress=False, threads=2, project=project)
+    assert not outcome.errors, [u.error for u in outcome.errors]
+    assert _results(store).equals(_results(parquet_scores[1]))
+    # so does the command line, with --project
+    r = _cli("score", url, "--period", PERIOD, "--project", str(folder), "--store", str(tmp_path / "s2"),
+             "--format", "json")  # fmt: skip
+    assert r.returncode in (0, 1), r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["errors"] == [] and sorted(x["unit_id"] for x in doc["ranking"]) == sorted(UNITS)
+    # and from the project's folder, found as the nearest dq.toml
+    r = _cli("audit", url, "--unit", "H003", "--period", PERIOD, "--format", "json", cwd=folder)
+    files = _cli("audit", str(batch / "H003"), "--period", PERIOD, "--format", "json")
+    assert r.returncode == files.returncode == 1, r.stderr
+    got, want = json.loads(r.stdout)["results"], json.loads(files.stdout)["results"]
+    assert [(x["rule"], x["status"], x["failed"]) for x in got] == [
+        (x["rule"], x["status"], x["failed"]) for x in want
+    ]
+
+
+def test_command_line_options_override_the_projects_database_section(batch, tmp_path):
+    folder = _project(tmp_path, '[database]\nunit_column = "org_code"\nexpected_units = "declared"\n')
+    url = f"sqlite:///{tmp_path}/p.db"
+    load_batch(batch, url)  # the platform's usual names: the unit is in unit_id
+    r = _cli("audit", url, "--unit", "H003", "--period", PERIOD, "--project", str(folder), "--format", "json")
+    # the file's column is not there: every table is reported unread, naming it
+    assert r.returncode in (0, 1) and json.loads(r.stdout)["tables"] == [], r.stderr
+    assert "no column org_code" in r.stderr
+    r = _cli("audit", url, "--unit", "H003", "--period", PERIOD, "--project", str(folder), "--format", "json",
+             "--db-unit-column", "unit_id")  # fmt: skip
+    assert r.returncode == 1, r.stderr
+    assert {t["table"] for t in json.loads(r.stdout)["tables"]} >= {"patient_index", "outpatient_visit"}
+
+
+def test_unit_sources_from_the_project_read_a_direct_db_unit_from_its_own_database(batch, tmp_path):
+    """开库采集: the unit's source URL in [database.unit_sources]."""
+    from dq.project import load_project
+
+    central, own = f"duckdb:///{tmp_path}/central.duckdb", f"sqlite:///{tmp_path}/h003.db"
+    for dest, keep in (
+        (tmp_path / "others" / PERIOD, lambda n: n != "H003"),
+        (tmp_path / "only" / PERIOD, lambda n: n == "H003"),
+    ):
+        dest.mkdir(parents=True)
+        for d in batch.iterdir():
+            if d.is_dir() and keep(d.name):
+                (dest / d.name).symlink_to(d, target_is_directory=True)
+    load_batch(tmp_path / "others" / PERIOD, central)
+    load_batch(tmp_path / "only" / PERIOD, own)
+    folder = _project(
+        tmp_path, f'[database]\nexpected_units = "declared"\n[database.unit_sources]\nH003 = "{own}"\n'
+    )
+    project = load_project(folder)
+    store = Store(tmp_path / "store")
+    outcome = score_batch(central, PERIOD, store, progress=False, threads=1, project=project)
+    assert not outcome.errors and sorted(u.unit_id for u in outcome.units) == sorted(UNITS)
+    h003 = next(u for u in outcome.units if u.unit_id == "H003")
+    assert (
+        h003.rows == sum(s.rows or 0 for s in open_extract(batch / "H003").tables.values()) or h003.rows > 0
+    )
+    assert store.summaries(PERIOD).filter(pl.col("unit_id") == "H003")["source"].item().startswith(own)
+
+
+def test_wrong_database_settings_name_the_file_line_and_key(batch, tmp_path):
+    from dq.errors import SuiteError
+    from dq.project import load_project, parse_project
+
+    text = (
+        "[database]\n"
+        'expected_units = "all"\n'  # line 2
+        'statement_timeout_s = "fast"\n'  # line 3
+        'password = "hunter2"\n'  # line 4
+        'unit_colum = "org_code"\n'  # line 5: a typo
+        "[database.unit_sources]\n"
+        'H021 = "postgresql://dq:hunter2@h021-gw/his"\n'  # line 7
+        'H022 = "/data/h022.db"\n'  # line 8
+    )
+    folder = _project(tmp_path, text)
+    f = folder / "dq.toml"
+    offset = PROJECT_RULES.count("\n")
+    with pytest.raises(SuiteError) as info:
+        load_project(folder)
+    got = {(p.field, p.line) for p in info.value.problems}
+    assert got == {
+        ("database.expected_units", offset + 2),
+        ("database.statement_timeout_s", offset + 3),
+        ("database.password", offset + 4),
+        ("database.unit_sources.H021", offset + 7),
+        ("database.unit_sources.H022", offset + 8),  # not a database URL
+    }
+    text_of = str(info.value)
+    assert "hunter2" not in text_of and "never put a password in dq.toml" in text_of
+    assert (
+        f"{f}:{offset + 2} field 'database.expected_units'" in text_of
+        and "registry, declared or none" in text_of
+    )
+    project, _ = parse_project(f)
+    assert any(f"{f}:{offset + 5}: unknown key 'unit_colum' in [database]" in w for w in project.warnings)
+    # names the catalogue does not have: found against the catalogue, on the command line exit 2
+    folder = _project(tmp_path, '[database]\n[database.tables]\nvisits = "t_visit"\n[database.columns]\n'
+                                '"patient_index.nom" = "x"\n')  # fmt: skip
+    url = f"sqlite:///{tmp_path}/p.db"
+    load_batch(batch, url)
+    r = _cli("score", url, "--period", PERIOD, "--project", str(folder), "--store", str(tmp_path / "s"))
+    assert r.returncode == 2, r.stderr
+    assert (
+        f"{folder / 'dq.toml'}:{offset + 3} field 'database.tables.visits': visits is not a table" in r.stderr
+    )
+    assert (
+        "database.columns.patient_index.nom" in r.stderr
+        and "nom is not a column of table patient_index" in r.stderr
+    )
+    assert not (tmp_path / "s").exists()  # refused before anything is written
+    r = _cli("suites", "validate", "--project", str(folder))
+    assert r.returncode != 0 and "database.tables.visits" in (r.stdout + r.stderr)
+
+
 def test_registry_units_without_rows_are_scored_as_not_uploaded(batch, tmp_path):
     url = f"duckdb:///{tmp_path}/p.duckdb"
     load_batch(batch, url)

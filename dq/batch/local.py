@@ -764,9 +764,9 @@ def score_batch(
 
     ``project``: the rule project whose catalogue, suites, scoring and registry are used
     (default: the bundled one). ``root`` may be a database URL (:mod:`dq.io.database`; ``layout``
-    says where the units' data are): its units of the period are audited the same way; a
-    database that cannot be reached is an :class:`~dq.io.database.UnreachableError` before anything
-    is written.
+    says where the units' data are, default the project's ``[database]`` section): its units of
+    the period are audited the same way; a database that cannot be reached is an
+    :class:`~dq.io.database.UnreachableError` before anything is written.
 
     ``map_units(fn, paths)`` runs ``fn`` (a picklable :func:`audit_unit` with everything but the
     folder bound) over the folders and yields the outcomes in any order, e.g. on a Dask cluster;
@@ -785,6 +785,8 @@ def score_batch(
     else:
         cat = project.catalogue()
         suites, cfg = project.suites(suite_paths, cat), project.scoring()
+        if layout is None and is_database_url(root):
+            layout = project.database_layout(cat)
     unit_dirs = discover_units(root, period, layout)
     fixes = {r.id: (r.fix_zh, r.fix_en) for s in suites for r in s.rules}
     show = sys.stderr.isatty() if progress is None else progress

@@ -160,11 +160,29 @@ class DatabaseLayout:
             )
         out: dict[str, Any] = {}
         for key, value in data.items():
+            if key == "columns" and isinstance(value, Mapping):
+                # {"table.column": "dbcol"}, or by table: {"table": {"column": "dbcol"}} (TOML)
+                flat: dict[Any, Any] = {}
+                for k, v in value.items():
+                    if isinstance(v, Mapping):
+                        flat.update({f"{k}.{c}": d for c, d in v.items()})
+                    else:
+                        flat[k] = v
+                value = flat
             if key in ("tables", "columns", "unit_sources"):
                 if not isinstance(value, Mapping) or not all(
-                    isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+                    isinstance(k, str) and k and isinstance(v, str) and v for k, v in value.items()
                 ):
                     raise UsageError(f"database layout: {key} must map names to names")
+                if key == "columns" and not all("." in k for k in value):
+                    raise UsageError(f"database layout: {key} keys are TABLE.COLUMN (catalogue names)")
+                if key == "unit_sources":
+                    for unit, url in value.items():
+                        if not is_database_url(url):
+                            raise UsageError(
+                                f"database layout: unit_sources: {unit}: {mask_url(url)} is not a "
+                                "database URL (postgresql://, sqlite:///, duckdb:///)"
+                            )
                 out[key] = dict(value)
             elif key in ("statement_timeout_s",):
                 if isinstance(value, bool) or not isinstance(value, int | float):
@@ -181,6 +199,34 @@ class DatabaseLayout:
             else:
                 out[key] = value
         return cls(**out)
+
+    @classmethod
+    def known_keys(cls) -> tuple[str, ...]:
+        """The layout's keys (its field names): a ``[database]`` section's known keys."""
+        return tuple(f.name for f in fields(cls))
+
+    def to_mapping(self) -> dict[str, Any]:
+        """The layout as :meth:`from_mapping` takes it (every key)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {k: dict(v) if isinstance(v, Mapping) else v for k, v in out.items()}
+
+    def check(self, catalogue: Catalogue) -> list[tuple[str, str]]:
+        """(key, problem) for every name of ``tables`` and ``columns`` that is not the catalogue's
+        (a renamed table or column that does not exist would never be read)."""
+        found: list[tuple[str, str]] = []
+        for table in self.tables:
+            if catalogue.table(table) is None:
+                found.append((f"tables.{table}", f"{table} is not a table of the catalogue"))
+        for key in self.columns:
+            table, _, column = key.partition(".")
+            spec = catalogue.table(table)
+            if spec is None:
+                found.append((f"columns.{key}", f"{table} is not a table of the catalogue"))
+            elif column not in {c.name for c in spec.columns}:
+                found.append(
+                    (f"columns.{key}", f"{column} is not a column of table {table} in the catalogue")
+                )
+        return found
 
     def table_name(self, table: str) -> str:
         return self.tables.get(table, table)
