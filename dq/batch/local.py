@@ -44,7 +44,14 @@ from dq.engine.results import RuleResult
 from dq.engine.suite import Rule, Suite, load_suites
 from dq.errors import DQError, InputError, OutputError, raise_if_interrupted
 from dq.io.catalogue import Catalogue, default_rules_dir, load_catalogue
-from dq.io.database import DatabaseLayout, DatabaseUnit, discover_database_units, is_database_url, mask_url
+from dq.io.database import (
+    DatabaseLayout,
+    DatabaseUnit,
+    discover_database_units,
+    is_database_url,
+    mask_url,
+    reuse_connections,
+)
 from dq.io.isolation import DEFAULT_LIMITS, Failure, Limits, WorkerPool
 from dq.io.masking import describe_error, mask_identifiers, mask_text
 from dq.io.period import Period
@@ -825,6 +832,8 @@ def score_batch(
                 now=datetime.now(),  # one clock for the whole batch
             )  # fmt: skip
             stop = stack.enter_context(stop_between_units())
+            if is_database_url(root):  # each thread logs in once, not once per unit
+                stack.enter_context(reuse_connections())
             n_threads = DEFAULT_THREADS if threads is None else threads
             mapper = map_units or partial(in_threads, threads=n_threads, stop=stop)
             # Files a unit sends are read in a worker under limits; a database unit is read by its
