@@ -399,17 +399,15 @@ class Connection:
     def read_only(self) -> Iterator[None]:
         """A read-only transaction with the layout's statement timeout (ended with ROLLBACK)."""
         s = self.where.scheme
-        if s == "postgresql":
-            self._execute("BEGIN READ ONLY").close()
-            ms = max(1, int(self.layout.statement_timeout_s * 1000))
-            self._execute(f"SET LOCAL statement_timeout = {ms}").close()  # a number we made, not data
-            # A unit's queries are cheap to plan and run once: JIT compilation cost more than it
-            # saved (~80 ms of server CPU a query at scale 0.1, measured; benchmarks/README.md)
-            self._execute("SET LOCAL jit = off").close()
-        elif s == "sqlite":
-            self._execute("BEGIN").close()
-        else:
-            self._conn.execute("BEGIN TRANSACTION READ ONLY")
+        try:
+            self._begin(s)
+        except DQError:
+            raise
+        except Exception as exc:
+            raise DatabaseError(
+                f"{self.where.masked}: cannot begin a read-only transaction on {self.where.host} "
+                f"({_clean(exc, self.where)})"
+            ) from None
         try:
             yield
         finally:
@@ -418,6 +416,35 @@ class Connection:
                     self._conn.execute("ROLLBACK")
                 else:
                     self._execute("ROLLBACK").close()
+
+    def alive(self) -> bool:
+        """Whether the connection still answers (a kept connection, before its next unit)."""
+        if self.where.scheme != "postgresql":
+            return self._conn is not None
+        try:
+            self._execute("SELECT 1").close()
+            return True
+        except Exception:
+            return False
+
+    def _begin(self, s: str) -> None:
+        if s == "postgresql":
+            self._execute("BEGIN READ ONLY").close()
+            ms = max(1, int(self.layout.statement_timeout_s * 1000))
+            self._execute(f"SET LOCAL statement_timeout = {ms}").close()  # a number we made, not data
+            # A unit's queries are cheap to plan and run once: JIT compilation cost more than it
+            # saved (~80 ms of server CPU a query at scale 0.1, measured; benchmarks/README.md).
+            # A unit's rows are a slice of each table found by the (unit, upload time) index: a
+            # bitmap scan reads just the slice's pages, in the table's order, where the planner
+            # chose a whole-table scan for a large unit (3.3x the pages for a unit with a quarter
+            # of a table) or a plain index scan that visits the slice's rows in upload-time
+            # order. Without such an index the table is scanned as before.
+            for setting in ("jit", "enable_seqscan", "enable_indexscan"):
+                self._execute(f"SET LOCAL {setting} = off").close()  # fixed text, no data
+        elif s == "sqlite":
+            self._execute("BEGIN").close()
+        else:
+            self._conn.execute("BEGIN TRANSACTION READ ONLY")
 
     # -- names
     def quote(self, name: str) -> str:
@@ -923,6 +950,9 @@ def _connection(url: str, layout: DatabaseLayout) -> Iterator[Connection]:
         pool = _POOLS[-1] if _POOLS else None
         key = (threading.get_ident(), url, id(layout))
         conn = pool.pop(key, None) if pool is not None else None
+    if conn is not None and not conn.alive():  # e.g. the server restarted since its last unit
+        conn.close()
+        conn = None
     if conn is None:
         conn = connect(url, layout)
     ok = False
