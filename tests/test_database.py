@@ -535,6 +535,15 @@ def test_layout_from_a_mapping():
         DatabaseLayout.from_mapping({"expected_units": "all"})
     with pytest.raises(UsageError, match="tables"):
         DatabaseLayout.from_mapping({"tables": ["x"]})
+    # TOML has no null: "" names no table; columns by table as TOML writes them
+    lay = DatabaseLayout.from_mapping(
+        {"reference_table": "", "columns": {"patient_index": {"name": "pat_name"}}}
+    )
+    assert lay.reference_table is None and lay.column_name("patient_index", "name") == "pat_name"
+    with pytest.raises(UsageError, match=r"TABLE\.COLUMN"):
+        DatabaseLayout.from_mapping({"columns": {"name": "pat_name"}})
+    with pytest.raises(UsageError, match="not a database URL"):
+        DatabaseLayout.from_mapping({"unit_sources": {"H021": "/data/h021.db"}})
 
 
 def test_schema_unit_and_upload_time_columns_named_otherwise(pgenv, batch, parquet_scores, tmp_path):

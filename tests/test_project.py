@@ -118,6 +118,8 @@ def test_unknown_keys_warn_with_line_and_sections_are_kept(tmp_path: Path) -> No
     # [database] is the database source's (docs/databases.md): kept for it, no warning
     assert p.section("database") == {"schema": "ods"}
     assert p.database_layout().schema == "ods" and p.origins["database.schema"] == f"{f}:6"
+    shown = {v["key"]: v for v in p.to_dict()["values"]}
+    assert shown["database.schema"] == {"key": "database.schema", "value": "ods", "from": f"{f}:6"}
     assert p.section("extras") == {"a": 1}
 
 

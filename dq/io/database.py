@@ -193,8 +193,13 @@ class DatabaseLayout:
                 if isinstance(value, bool) or not isinstance(value, int):
                     raise UsageError(f"database layout: {key} must be a whole number")
                 out[key] = value
-            elif value is None and key in ("schema", "declarations_table", "reference_table", "order_column"):
-                out[key] = None
+            elif value in (None, "") and key in (
+                "schema",
+                "declarations_table",
+                "reference_table",
+                "order_column",
+            ):
+                out[key] = None  # "" (TOML has no null) or None: there is none
             elif not isinstance(value, str):
                 raise UsageError(f"database layout: {key} must be a name")
             else:
