@@ -14,7 +14,9 @@ defaults are the platform's usual names (docs/databases.md).
 
 Reading is what a careful database client does: one query per unit and table, selecting only the
 catalogue's columns that the table has, with the unit and the period's bounds as bound parameters
-(identifiers come from the catalogue and the layout, always quoted; no text is built from data);
+(on PostgreSQL bound once per unit into transaction settings that each query reads, so that ADBC
+streams it through COPY: :meth:`Connection.unit_filter`; identifiers come from the catalogue and
+the layout, always quoted; no text is built from data);
 each unit reads in one read-only transaction with a statement timeout; rows arrive as Arrow record
 batches (ADBC; DuckDB's own Arrow output) and a table larger than :attr:`DatabaseLayout.memory_rows`
 is spilled batch by batch to a temporary Parquet file, so a unit never holds more than that many
@@ -874,8 +876,8 @@ def _plain(batch: Any) -> Any:
 @contextlib.contextmanager
 def open_database_unit(unit: DatabaseUnit, catalogue: Catalogue | None = None) -> Iterator[Extract]:
     """The unit's :class:`~dq.io.sources.Extract` read from its database: one read-only transaction
-    with the layout's statement timeout, one bound-parameter query per catalogue table of the
-    unit's kind (a table with no row of the unit in the period is not uploaded). A 开库采集 unit
+    with the layout's statement timeout, one query per catalogue table of the unit's kind, the
+    unit and period bound as parameters (:meth:`Connection.unit_filter`) (a table with no row of the unit in the period is not uploaded). A 开库采集 unit
     with a source URL (``unit_sources`` or the declarations' ``source_url``) is read from that
     database instead. Spilled tables live in a temporary folder removed on exit.
 
