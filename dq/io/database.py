@@ -877,7 +877,8 @@ def _plain(batch: Any) -> Any:
 def open_database_unit(unit: DatabaseUnit, catalogue: Catalogue | None = None) -> Iterator[Extract]:
     """The unit's :class:`~dq.io.sources.Extract` read from its database: one read-only transaction
     with the layout's statement timeout, one query per catalogue table of the unit's kind, the
-    unit and period bound as parameters (:meth:`Connection.unit_filter`) (a table with no row of the unit in the period is not uploaded). A 开库采集 unit
+    unit and period bound as parameters (:meth:`Connection.unit_filter`); a table with no row of
+    the unit in the period is not uploaded. A 开库采集 unit
     with a source URL (``unit_sources`` or the declarations' ``source_url``) is read from that
     database instead. Spilled tables live in a temporary folder removed on exit.
 
