@@ -33,7 +33,7 @@ import numpy as np
 import polars as pl
 
 from dq.errors import UsageError
-from dq.synth.plan import Period, UnitPlan
+from dq.synth.plan import SynthMonth, UnitPlan
 from dq.synth.tables import DATE_EVENTS, DAY, EVENT_COLUMNS, HOUR, ID_FORMAT, ids, record_ids, tod_clinic
 from dq.synth.values import civil_from_days, id15_numbers, id18_numbers, stable_hash
 
@@ -498,7 +498,7 @@ def _intensity(rng: np.random.Generator, plan: UnitPlan) -> float:
 
 
 def _submission(
-    plan: UnitPlan, period: Period, rng: np.random.Generator, after: bool, ratio: bool = True
+    plan: UnitPlan, period: SynthMonth, rng: np.random.Generator, after: bool, ratio: bool = True
 ) -> UnitDefects:
     """The submission-level defects that follow the unit's newsletter figures (declaration,
     declared / required tables, upload days), plus a few random ones (a declared table not
@@ -597,7 +597,7 @@ def _row_defects_before(plan: UnitPlan, uploaded: set[str], seed: int) -> list[D
     return _fit_tables(out)
 
 
-def _unit_steady(plan: UnitPlan, period: Period, seed: int) -> UnitDefects:
+def _unit_steady(plan: UnitPlan, period: SynthMonth, seed: int) -> UnitDefects:
     """A managed unit in an ordinary month (``--profile steady``, the default): the newsletter's
     own findings and, per row kind with probability 0.3, one option at 0.3-2.5 % of the rows
     (late uploads 1-5 %)."""
@@ -613,7 +613,7 @@ def _unit_steady(plan: UnitPlan, period: Period, seed: int) -> UnitDefects:
     return ud
 
 
-def _unit_before(plan: UnitPlan, period: Period, seed: int) -> UnitDefects:
+def _unit_before(plan: UnitPlan, period: SynthMonth, seed: int) -> UnitDefects:
     ud = _submission(plan, period, _rng(seed, "defects", plan.unit_id), after=False)
     ud.defects += _row_defects_before(plan, _uploaded(plan, ud), seed)
     return ud
@@ -642,7 +642,7 @@ def _over_reporting(rng: np.random.Generator, plan: UnitPlan, keep_rates: bool =
 
 
 def _cover(
-    plans: list[UnitPlan], uds: dict[str, UnitDefects], period: Period, seed: int, wide: bool = True
+    plans: list[UnitPlan], uds: dict[str, UnitDefects], period: SynthMonth, seed: int, wide: bool = True
 ) -> None:
     """Add every kind that no unit has yet to an eligible unit (seeded choice)."""
     rng = _rng(seed, "coverage", *[p.unit_id for p in plans])
@@ -693,7 +693,7 @@ def _add_kind(
     plan: UnitPlan,
     ud: UnitDefects,
     kind: str,
-    period: Period,
+    period: SynthMonth,
     keep_rates: bool = True,
     wide: bool = True,
 ) -> bool:
@@ -757,7 +757,7 @@ def _add_kind(
     return True
 
 
-def _after(plan: UnitPlan, before: UnitDefects, period: Period, seed: int) -> UnitDefects:
+def _after(plan: UnitPlan, before: UnitDefects, period: SynthMonth, seed: int) -> UnitDefects:
     """Governance: most row defects fixed (:data:`AFTER_PERSIST` persist at about half size), a
     few new; the submission figures follow the unit's after-governance newsletter row."""
     ud = _submission(plan, period, _rng(seed, "submission-after", plan.unit_id), after=True)
@@ -780,7 +780,7 @@ def _after(plan: UnitPlan, before: UnitDefects, period: Period, seed: int) -> Un
     return ud
 
 
-def plan_batch(plans: list[UnitPlan], period: Period, seed: int, profile: str) -> dict[str, UnitDefects]:
+def plan_batch(plans: list[UnitPlan], period: SynthMonth, seed: int, profile: str) -> dict[str, UnitDefects]:
     """The defect plan of every unit of the batch (may switch a unit to the text style)."""
     if profile not in PROFILES:
         raise UsageError(f"profile must be one of {', '.join(PROFILES)}, got {profile!r}")
@@ -813,7 +813,7 @@ def _worse_units(plans: list[UnitPlan], before: dict[str, UnitDefects], seed: in
     return out
 
 
-def _regress(plan: UnitPlan, ud: UnitDefects, period: Period, seed: int) -> None:
+def _regress(plan: UnitPlan, ud: UnitDefects, period: SynthMonth, seed: int) -> None:
     """A unit that got worse: an upload outage of a few days and, with probability
     :data:`REGRESS_SHARE` per option, new defects at the size of unmanaged data."""
     rng = _rng(seed, "regress", plan.unit_id)
