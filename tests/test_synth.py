@@ -608,7 +608,8 @@ def test_campaign_intensities_are_a_quota_not_independent_draws():
         for kind, ids in kinds.items():
             n = len(ids)
             expected = beta.ppf([(i + 0.5) / n for i in range(n)], *INTENSITY[kind])
-            assert sorted(u[i] for i in ids) == pytest.approx(expected, abs=0.005)
+            # the generator reads its quantiles off a fixed sample of 200,000 draws
+            assert sorted(u[i] for i in ids) == pytest.approx(expected, abs=0.01)
         assigned[seed] = tuple(u[i] for i in kinds["district"])
         # the plan follows u: the least managed district carries more row defects than the best
         uds = plan_batch(load_units(month, 0.001, seed, None, "parquet", "before"), month, seed, "before")

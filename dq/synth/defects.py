@@ -485,7 +485,7 @@ def _no_upload(plan: UnitPlan) -> Defect:
 # from RATE_BEFORE times (0.4 + 0.6 u), so a poorly managed unit carries many defects at several
 # percent of its rows (local codes, blank fields, unparseable dates, late uploads, orphans) and a
 # well managed one few, and small ones.
-INTENSITY = {"hospital": (2.5, 0.3), "district": (2.5, 0.6)}  # Beta(a, b) of u
+INTENSITY = {"hospital": (2.5, 0.175), "district": (2.5, 0.6)}  # Beta(a, b) of u
 RATE_BEFORE = (0.05, 0.12)  # share of the table's rows, uniform (at most 10 %, see select_rows)
 AFTER_PERSIST = 0.15  # share of the before defects still there after governance (at half size)
 AFTER_NEW = 0.35  # probability of one new defect per unit after governance
@@ -498,7 +498,8 @@ PROFILES = ("steady", "before", "after")
 @functools.lru_cache(maxsize=8)
 def _beta_quantiles(a: float, b: float, n: int) -> tuple[float, ...]:
     """The midpoints of ``n`` equal-probability strata of Beta(a, b): its quantiles at
-    (i + 0.5) / n, read off a large fixed sample (numpy has no Beta quantile function)."""
+    (i + 0.5) / n, read off a fixed sample of 200,000 draws (numpy has no Beta quantile
+    function, scipy is not a dependency): within 0.01 of the exact quantiles for up to 40 units."""
     sample = np.random.default_rng(20200930).beta(a, b, 200_000)
     return tuple(float(q) for q in np.quantile(sample, (np.arange(n) + 0.5) / n))
 
