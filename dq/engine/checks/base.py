@@ -241,7 +241,10 @@ def _spec(cls: type[CheckParams]) -> tuple[Param, ...]:
     out = []
     for f in dataclasses.fields(cls):  # type: ignore[arg-type]
         required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-        default = None if required else f.default
+        if required:
+            default = None
+        else:
+            default = f.default if f.default_factory is dataclasses.MISSING else f.default_factory()
         kind, choices = _kind_of(cls, f.name, hints[f.name], default)
         if choices and default is not None and default not in choices:
             raise TypeError(f"{cls.__name__}.{f.name}: default {default!r} is not one of {list(choices)}")
