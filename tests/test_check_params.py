@@ -28,6 +28,7 @@ from dq.engine.checks.base import (
     Context,
     Strs,
     param,
+    texts,
 )
 from dq.engine.checks.consistency import RowTotal
 from dq.engine.checks.history import HistoryChange
@@ -111,11 +112,13 @@ def test_a_loaded_rule_carries_its_typed_parameters(tmp_path: Path) -> None:
     assert between.params == Between(column="birth_date", min=date(1900, 1, 1))
     assert (between.params.max, between.params.min_inclusive) == (None, True)
     assert isinstance(total.params, RowTotal)
-    # one text where a list of text is accepted is a list of one; lists are tuples
-    assert total.params.exclude_labels == ("其中",)
+    # text where text or a list of text is accepted stays as written (texts() reads either);
+    # lists are tuples
+    assert total.params.exclude_labels == "其中" and texts(total.params.exclude_labels) == ("其中",)
     assert total.params.columns == ("patient_id",)
     assert total.params.total_label == "合计" and total.params.tolerance == 0
-    assert total.params.as_mapping()["exclude_labels"] == ["其中"]
+    assert total.params.as_mapping()["exclude_labels"] == "其中"
+    assert total.params.as_mapping()["columns"] == ["patient_id"]
     with pytest.raises(dataclasses.FrozenInstanceError):
         total.params.total_label = "总计"  # type: ignore[misc]
 
@@ -199,6 +202,7 @@ def test_a_check_defined_outside_dq_gets_the_same_treatment() -> None:
         ("labels", "strs", False, ["a"], ""),
         ("strict", "bool", False, False, "fail on ties"),
     ]
+    assert Mine.of({"column": "c", "labels": ["x", "y"]}).labels == ("x", "y")
     with pytest.raises(TypeError, match="column"):
         Mine.of({"labels": "x"})  # the required column is missing
     with pytest.raises(TypeError, match="no parameter 'colum'"):

@@ -64,6 +64,7 @@ __all__ = [
     "plain_value",
     "present",
     "sql",
+    "texts",
 ]
 
 
@@ -111,8 +112,8 @@ Column = Annotated[str, _Kind("column")]
 """A column name of the rule's table."""
 Columns = Annotated[tuple[str, ...], _Kind("columns")]
 """A non-empty list of column names."""
-Strs = Annotated[tuple[str, ...], _Kind("strs")]
-"""Text or a list of text (one text is a list of one)."""
+Strs = Annotated[str | tuple[str, ...], _Kind("strs")]
+"""Text or a list of text, kept as written (:func:`texts` reads either as a tuple)."""
 Values = Annotated[tuple[Any, ...], _Kind("values")]
 """A non-empty list of literals (lists inside become tuples)."""
 Scalar = Annotated[float | str | date, _Kind("scalar")]
@@ -156,6 +157,13 @@ def _kind_of(owner: type, name: str, hint: Any, default: Any) -> tuple[str, tupl
         f"{owner.__name__}.{name}: {hint!r} is not a parameter type"
         " (str, a Literal of texts, float, int, bool, Column, Columns, Strs, Values, Scalar, Sql)"
     )
+
+
+def texts(value: str | Sequence[str] | None) -> tuple[str, ...]:
+    """A :data:`Strs` parameter as a tuple of texts: one text is a tuple of one, None none."""
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else tuple(value)
 
 
 def _frozen(value: Any) -> Any:
@@ -204,9 +212,8 @@ class CheckParams:
     @classmethod
     def of(cls, raw: Mapping[str, Any]) -> Self:
         """The parameters from a mapping of validated YAML values (the loader validates them
-        against :meth:`spec` first): a missing or null value takes the field's default, a text
-        where a list of text is accepted is a list of one, and lists become tuples. TypeError
-        for an unknown name or a missing required parameter."""
+        against :meth:`spec` first): a missing or null value takes the field's default and
+        lists become tuples. TypeError for an unknown name or a missing required parameter."""
         kinds = {p.name: p.kind for p in cls.spec()}
         unknown = sorted(set(raw) - set(kinds))
         if unknown:
@@ -215,8 +222,6 @@ class CheckParams:
         for name, value in raw.items():
             if value is None:
                 continue
-            if kinds[name] == "strs" and isinstance(value, str):
-                value = (value,)
             values[name] = _frozen(value) if kinds[name] in _LISTS else value
         return cls(**values)
 

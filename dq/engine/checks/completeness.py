@@ -21,6 +21,7 @@ from dq.engine.checks.base import (
     Strs,
     blank,
     param,
+    texts,
 )
 from dq.engine.messages import Message, message
 from dq.io.columns import raw_column
@@ -52,7 +53,7 @@ def _columns_present(p: ColumnsPresent, ctx: Context) -> Compiled:
     """Schema-level: every expected column exists with a compatible type."""
     expected: dict[str, str] = {}
     if p.columns:
-        expected = dict.fromkeys(p.columns, "")
+        expected = dict.fromkeys(texts(p.columns), "")
     elif ctx.spec is not None:
         expected = {c.name: c.type for c in ctx.spec.columns if c.required or p.all}
     missing: list[str] = []

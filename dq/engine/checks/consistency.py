@@ -23,6 +23,7 @@ from dq.engine.checks.base import (
     present,
     sql,
     sql_columns,
+    texts,
 )
 from dq.engine.messages import message
 from dq.errors import CheckError
@@ -55,7 +56,7 @@ class GroupCount(CheckParams):
 
 def _references(p: ForeignKey) -> list[tuple[str, str]]:
     out = []
-    for r in p.references:
+    for r in texts(p.references):
         table, _, column = str(r).partition(".")
         if not column:
             raise CheckError(f"reference {r!r} must be 'table.column'")
@@ -94,15 +95,12 @@ def _row_total(p: RowTotal, ctx: Context) -> Compiled:
     label, total_label = p.label_column, p.total_label
     if not label:
         raise CheckError("row_total needs 'label_column' (row form) or 'total_column' (column form)")
-    skip = [total_label, *p.exclude_labels]
+    skip = [total_label, *texts(p.exclude_labels)]
     # Without a column list, every column but the label and the excluded ones is summed.
+    excluded = texts(p.exclude_columns)
     cols = list(
         p.columns
-        or [
-            c
-            for c in ctx.schema
-            if c != label and c not in p.exclude_columns and not c.startswith(BLANK_PREFIX)
-        ]
+        or [c for c in ctx.schema if c != label and c not in excluded and not c.startswith(BLANK_PREFIX)]
     )
     labels = pl.col(label).cast(pl.String).str.strip_chars()
     is_total = labels == total_label

@@ -33,6 +33,7 @@ from dq.engine.checks.base import (
     param,
     plain_value,
     present,
+    texts,
 )
 from dq.engine.checks.values import typed_values
 from dq.errors import CheckError
@@ -431,7 +432,7 @@ def _column_count_gx(p: ColumnCount, ctx: GXContext) -> tuple[str, dict[str, Any
 
 
 def _columns_match(p: ColumnsMatch, ctx: Context) -> Compiled:
-    want = list(p.columns)
+    want = list(texts(p.columns))
     have = table_columns(ctx.schema)
     missing = [c for c in want if c not in have]
     extra = [c for c in have if c not in want] if p.exact or p.ordered else []
@@ -459,7 +460,7 @@ def _columns_match(p: ColumnsMatch, ctx: Context) -> Compiled:
 
 
 def _columns_match_gx(p: ColumnsMatch, ctx: GXContext) -> tuple[str, dict[str, Any]]:
-    cols = list(p.columns)
+    cols = list(texts(p.columns))
     if p.ordered:
         return "expect_table_columns_to_match_ordered_list", {"column_list": cols}
     return "expect_table_columns_to_match_set", {"column_set": cols, "exact_match": bool(p.exact)}

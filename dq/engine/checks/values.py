@@ -37,6 +37,7 @@ from dq.engine.checks.base import (
     param,
     plain_value,
     present,
+    texts,
 )
 from dq.engine.checks.uniqueness import repeated_keys
 from dq.errors import CheckError
@@ -325,12 +326,12 @@ def _matches(col: str, regexes: Sequence[str], match_on: str) -> pl.Expr:
 
 def _regex_list(p: Patterns, ctx: Context) -> Compiled:
     col = p.column
-    hit = _matches(col, p.patterns, p.match_on)
+    hit = _matches(col, texts(p.patterns), p.match_on)
     return RowLevel(applies=present(col, ctx), violates=hit if p.negate else ~hit)
 
 
 def _regex_list_gx(p: Patterns, ctx: GXContext) -> tuple[str, dict[str, Any]]:
-    pats = list(p.patterns)
+    pats = list(texts(p.patterns))
     if p.negate:
         if len(pats) == 1:
             return "expect_column_values_to_not_match_regex", {"column": p.column, "regex": pats[0]}
@@ -353,12 +354,12 @@ def like_to_regex(pattern: str) -> str:
 
 def _like(p: Patterns, ctx: Context) -> Compiled:
     col = p.column
-    hit = _matches(col, [like_to_regex(x) for x in p.patterns], p.match_on)
+    hit = _matches(col, [like_to_regex(x) for x in texts(p.patterns)], p.match_on)
     return RowLevel(applies=present(col, ctx), violates=hit if p.negate else ~hit)
 
 
 def _like_gx(p: Patterns, ctx: GXContext) -> tuple[str, dict[str, Any]]:
-    pats, col = list(p.patterns), p.column
+    pats, col = list(texts(p.patterns)), p.column
     if len(pats) == 1 and (p.negate or p.match_on == "any"):
         kind = "not_match" if p.negate else "match"
         return f"expect_column_values_to_{kind}_like_pattern", {"column": col, "like_pattern": pats[0]}
@@ -637,7 +638,7 @@ def _type_matches(name: str, dtype: pl.DataType) -> bool:
 
 def _dtype(p: Dtype, ctx: Context) -> Compiled:
     col = p.column
-    names = list(p.types)
+    names = list(texts(p.types))
     dtype = ctx.schema[col]
     ok = any(_type_matches(n, dtype) for n in names)
     # A Polars column has one type: every value has it or none has (as GX counts the values
@@ -646,7 +647,7 @@ def _dtype(p: Dtype, ctx: Context) -> Compiled:
 
 
 def _dtype_gx(p: Dtype, ctx: GXContext) -> tuple[str, dict[str, Any]]:
-    names = list(p.types)
+    names = list(texts(p.types))
     if len(names) == 1:
         return "expect_column_values_to_be_of_type", {"column": p.column, "type_": names[0]}
     return "expect_column_values_to_be_in_type_list", {"column": p.column, "type_list": names}
