@@ -141,9 +141,9 @@ def data_file(rows: int, seed: int) -> Path:
 def rule(rid: str, check: str, params: dict[str, Any]) -> Rule:
     """A Rule as the suite loader would build it (defaults filled in)."""
     cdef = REGISTRY[check]
-    full = {p.name: params.get(p.name, p.default) for p in cdef.params}
     return Rule(
-        id=rid, suite="bench", table=TABLE, check=check, params=full, dimension=cdef.dimension,
+        id=rid, suite="bench", table=TABLE, check=check, params=cdef.params_type.of(params),
+        dimension=cdef.dimension,
         severity="error", threshold=Threshold(), weight=1.0, title_zh=rid, title_en=rid,
     )  # fmt: skip
 

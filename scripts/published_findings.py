@@ -89,7 +89,7 @@ def _peer_limit(rows: Sequence[Mapping[str, Any]], unit: Mapping[str, Any], num:
 def _stated_and_limit(
     r: RuleResult, s: Mapping[str, Any], rule: Rule | None, rows: Sequence[Mapping[str, Any]]
 ) -> tuple[str, str]:
-    p = dict(rule.params) if rule else {}
+    p = rule.params.as_mapping() if rule else {}
     frac = (r.threshold or {}).get("max_fraction") or 0.0
     declared, required, uploaded = s["declared_tables"], s["required_tables"], s["uploaded_tables"]
     days, up_days = s["days_in_period"], s["upload_days"]

@@ -16,7 +16,7 @@ import pytest
 
 from dq.batch.local import score_batch
 from dq.engine.checks import REGISTRY
-from dq.engine.checks.base import CheckDef, Param, UnitHistory
+from dq.engine.checks.base import CheckDef, CheckParams, UnitHistory
 from dq.engine.evaluate import evaluate_frame
 from dq.engine.results import RuleResult, result_of
 from dq.errors import NotApplicable
@@ -29,12 +29,16 @@ from tests.conftest import rule_dict, suite_yaml
 SEEN: list[UnitHistory] = []
 
 
+class ToyParams(CheckParams):
+    metric: str
+
+
 def _judge(rules: Sequence[Any], unit: UnitHistory) -> list[RuleResult]:
     """Fails when the metric is below its value of the previous stored period."""
     SEEN.append(unit)
     out = []
     for rule in rules:
-        metric = rule.params["metric"]
+        metric = rule.params.metric
         before = unit.earlier.filter(pl.col("metric") == metric).sort("period")
         if before.is_empty() or metric not in unit.current:
             out.append(result_of(rule, "not_applicable", 0, 0, "no earlier period"))
@@ -52,7 +56,7 @@ TOY = CheckDef(
     "toy_no_drop",
     "plausibility",
     "A metric does not fall below its previous period's value.",
-    (Param("metric", "str"),),
+    ToyParams,
     _validate,
     lambda p: [],
     needs=frozenset({"history"}),

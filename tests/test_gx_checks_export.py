@@ -165,7 +165,7 @@ def test_export_then_import_gives_the_same_rules():
         if rule.check == "unique":
             continue
         assert back["check"] == rule.check, (rule.check, back)
-        assert _same({**defaults, **back["params"]}) == _same({**defaults, **rule.params}), (rule.check, back)
+        assert _same({**defaults, **back["params"]}) == _same(rule.params.as_mapping()), (rule.check, back)
 
 
 def _same(params: dict[str, Any]) -> dict[str, Any]:

@@ -231,7 +231,7 @@ def test_every_shipped_expression_passes_and_renders_as_written():
         for rule in suite.rules:
             texts = [rule.when] if rule.when else []
             for p in REGISTRY[rule.check].params:
-                value = rule.params.get(p.name)
+                value = rule.params.as_mapping().get(p.name)
                 if isinstance(value, str) and (p.kind == "sql" or p.name in ("left", "right")):
                     texts.append(value)
             for text in texts:

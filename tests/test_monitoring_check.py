@@ -7,8 +7,16 @@ import math
 import polars as pl
 import pytest
 
-from dq.engine.checks.history import evaluate_history, judge, seasonal_reference
+from dq.engine.checks.history import HistoryChange, Judgement, evaluate_history, seasonal_reference
+from dq.engine.checks.history import judge as judge_typed
 from tests.conftest import rule_dict, suite_yaml
+
+
+def judge(metric: str, value: float, history, period: str, params, evaluated: int | None = None) -> Judgement:
+    """The check's judge with a rule's parameters as YAML gives them (typed as the loader types them)."""
+    typed = HistoryChange.of({"metric": metric, **params})
+    return judge_typed(metric, value, history, period, typed, evaluated)
+
 
 P = {
     "method": "robust_z",

@@ -10,7 +10,15 @@ import polars as pl
 import pytest
 
 import dq
-from dq.engine.checks.history import judge
+from dq.engine.checks.history import HistoryChange, Judgement
+from dq.engine.checks.history import judge as judge_typed
+
+
+def judge(metric: str, value: float, history, period: str, params, evaluated: int | None = None) -> Judgement:
+    """The check's judge with a rule's parameters as YAML gives them (typed as the loader types them)."""
+    typed = HistoryChange.of({"metric": metric, **params})
+    return judge_typed(metric, value, history, period, typed, evaluated)
+
 
 # ------------------------------------------------------------------ 合计 rows (row_total)
 TOTALS = [{"id": "T1", "check": "row_total", "params": {"label_column": "unit"}}]

@@ -17,7 +17,8 @@ import polars as pl
 import pytest
 
 from dq.batch.local import score_batch
-from dq.engine.checks.history import evaluate_history, judge
+from dq.engine.checks.history import HistoryChange, Judgement, evaluate_history
+from dq.engine.checks.history import judge as judge_typed
 from dq.engine.messages import TEMPLATES, Message, message, message_args, render_args, render_message
 from dq.engine.metrics import load_metrics, unit_metrics
 from dq.engine.results import RuleResult
@@ -29,6 +30,13 @@ from dq.scoring.scores import load_scoring, score_unit
 from dq.scoring.summary import summary_frame
 from dq.store.history import Store
 from tests.conftest import make_rule, run
+
+
+def judge(metric: str, value: float, history, period: str, params, evaluated: int | None = None) -> Judgement:
+    """The check's judge with a rule's parameters as YAML gives them (typed as the loader types them)."""
+    typed = HistoryChange.of({"metric": metric, **params})
+    return judge_typed(metric, value, history, period, typed, evaluated)
+
 
 try:
     from dq.synth.generate import generate as synth_generate

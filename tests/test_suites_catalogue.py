@@ -117,7 +117,7 @@ def _rules(s: Suite, check: str) -> list:
 
 def test_required_columns_have_not_null(record_suites):
     for table, s in record_suites.items():
-        covered = {r.params["column"] for r in _rules(s, "not_null") if r.when is None}
+        covered = {r.params.column for r in _rules(s, "not_null") if r.when is None}
         required = {c.name for c in CAT.table(table).columns if c.required}
         assert "upload_time" in required
         assert required <= covered, f"{table}: {required - covered}"
@@ -125,7 +125,7 @@ def test_required_columns_have_not_null(record_suites):
 
 def test_code_set_columns_have_in_set(record_suites):
     for table, s in record_suites.items():
-        covered = {(r.params["column"], r.params["code_set"]) for r in _rules(s, "in_set")}
+        covered = {(r.params.column, r.params.code_set) for r in _rules(s, "in_set")}
         wanted = {(c.name, c.code_set) for c in CAT.table(table).columns if c.code_set}
         assert wanted <= covered, f"{table}: {wanted - covered}"
 
@@ -134,13 +134,13 @@ def test_keys_have_unique(record_suites):
     for table, s in record_suites.items():
         key = list(CAT.table(table).key)
         assert key, table
-        rules = [r for r in _rules(s, "unique") if list(r.params["columns"]) == key and r.when is None]
+        rules = [r for r in _rules(s, "unique") if list(r.params.columns) == key and r.when is None]
         assert len(rules) == 1 and rules[0].severity == "critical", table
 
 
 def test_temporal_columns_have_date_parse(record_suites):
     for table, s in record_suites.items():
-        covered = {r.params["column"]: r.params["type"] for r in _rules(s, "date_parse")}
+        covered = {r.params.column: r.params.type for r in _rules(s, "date_parse")}
         for c in CAT.table(table).columns:
             if c.type in ("date", "datetime"):
                 assert covered.get(c.name) == c.type, f"{table}.{c.name}"
@@ -152,9 +152,9 @@ def test_table_level_and_timeliness_rules(record_suites):
         (cp,) = _rules(s, "columns_present")
         assert cp.severity == "critical"
         (rc,) = _rules(s, "row_count")
-        assert rc.params["min"] == 1
+        assert rc.params.min == 1
         if spec.event_time:
-            cols = [r.params["column"] for r in _rules(s, "upload_timeliness")]
+            cols = [r.params.column for r in _rules(s, "upload_timeliness")]
             assert cols == [spec.event_time], table
         for r in _rules(s, "foreign_key"):
             assert r.severity in ("critical", "warning"), r.id

@@ -41,7 +41,8 @@ def example_rule(name: str) -> dict:
             if r.check == name:
                 check = REGISTRY[name]
                 defaults = {p.name: p.default for p in check.params}
-                given = {k: v for k, v in r.params.items() if v is not None and v != defaults.get(k)}
+                values = r.params.as_mapping().items()
+                given = {k: v for k, v in values if v is not None and v != defaults.get(k)}
                 rule = {
                     "id": r.id,
                     "title": {"zh": r.title_zh, "en": r.title_en},

@@ -37,7 +37,7 @@ from typing import Any
 import polars as pl
 
 from dq.engine.checks import DIMENSIONS, REGISTRY, Context
-from dq.engine.checks.base import PARAM_KINDS, sql
+from dq.engine.checks.base import PARAM_KINDS, CheckParams, sql
 from dq.engine.plan import MissingColumns, compile_rule
 from dq.engine.results import SEVERITIES, Dimension, Severity
 from dq.errors import CheckError, InputError, NotApplicable, Problem, SuiteError
@@ -99,13 +99,17 @@ class Lookup:
 
 @dataclass(frozen=True)
 class Rule:
-    """The plan of one check: what to evaluate, on which rows, and how to judge it."""
+    """The plan of one check: what to evaluate, on which rows, and how to judge it.
+
+    ``params`` are the rule's parameters typed, an instance of the check's
+    :class:`~dq.engine.checks.base.CheckParams` class (``rule.params.column``), defaults filled
+    in; ``params.as_mapping()`` gives them as YAML writes them."""
 
     id: str
     suite: str
     table: str
     check: str
-    params: Mapping[str, Any]
+    params: CheckParams
     dimension: Dimension
     severity: Severity
     threshold: Threshold
@@ -258,7 +262,7 @@ class SuiteLoader:
         if not isinstance(params, Mapping):
             self.problem(file, rid, "params", "must be a mapping")
             params = {}
-        resolved: dict[str, Any] = {}
+        given: dict[str, Any] = {}
         if check is not None:
             for name in params:
                 if check.param(name) is None:
@@ -283,11 +287,9 @@ class SuiteLoader:
                             file, rid, f"params.{p.name}",
                             f"{params[p.name]!r} is not one of {list(p.choices)}",
                         )  # fmt: skip
-                    resolved[p.name] = params[p.name]
+                    given[p.name] = params[p.name]
                 elif p.required:
                     self.problem(file, rid, f"params.{p.name}", f"missing required parameter ({p.kind})")
-                else:
-                    resolved[p.name] = p.default
         dimension = raw.get("dimension", defaults.get("dimension") or (check and check.dimension))
         if dimension not in DIMENSIONS:
             self.problem(file, rid, "dimension", f"{dimension!r} is not one of {list(DIMENSIONS)}")
@@ -316,8 +318,13 @@ class SuiteLoader:
         fix_zh, fix_en = self.bilingual(raw.get("fix"), file, rid, "fix")
         if len(self.problems) > start or check is None:
             return None
+        try:  # the values are validated: the check's parameters, typed, defaults filled in
+            typed = check.params_type.of(given)
+        except (TypeError, ValueError) as exc:  # pragma: no cover - a check whose type and kind disagree
+            self.problem(file, rid, "params", f"check '{check.name}': {exc}")
+            return None
         rule = Rule(
-            id=rid, suite=suite_id, table=table, check=check.name, params=resolved,
+            id=rid, suite=suite_id, table=table, check=check.name, params=typed,
             dimension=dimension, severity=severity, threshold=threshold or Threshold(),
             weight=float(weight), title_zh=title_zh, title_en=title_en, fix_zh=fix_zh,
             fix_en=fix_en, when=when, lookup=lookup, source=file,

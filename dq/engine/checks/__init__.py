@@ -1,7 +1,8 @@
 """The check catalogue: one registry read by the suite loader, ``dq checks`` and the docs.
 
-Adding a check means adding a :class:`~dq.engine.checks.base.CheckDef` to the ``CHECKS`` tuple of its
-family module; nothing else needs to change.
+Adding a check means adding a :class:`~dq.engine.checks.base.CheckDef` (with its parameters as a
+:class:`~dq.engine.checks.base.CheckParams` class) to the ``CHECKS`` tuple of its family module;
+nothing else needs to change.
 """
 
 from __future__ import annotations
@@ -20,13 +21,24 @@ from dq.engine.checks import (
     uniqueness,
     values,
 )
-from dq.engine.checks.base import DIMENSIONS, Aggregate, CheckDef, Compiled, Context, Join, Param, RowLevel
+from dq.engine.checks.base import (
+    DIMENSIONS,
+    Aggregate,
+    CheckDef,
+    CheckParams,
+    Compiled,
+    Context,
+    Join,
+    Param,
+    RowLevel,
+)
 
 __all__ = [
     "DIMENSIONS",
     "REGISTRY",
     "Aggregate",
     "CheckDef",
+    "CheckParams",
     "Compiled",
     "Context",
     "Join",
@@ -49,7 +61,7 @@ _FAMILIES = (
     statistics,
 )
 
-REGISTRY: dict[str, CheckDef] = {}
+REGISTRY: dict[str, CheckDef[Any]] = {}
 for _family in _FAMILIES:
     for _check in _family.CHECKS:
         if _check.name in REGISTRY:  # pragma: no cover - a programming error
@@ -57,7 +69,7 @@ for _family in _FAMILIES:
         REGISTRY[_check.name] = _check
 
 
-def get(name: str) -> CheckDef | None:
+def get(name: str) -> CheckDef[Any] | None:
     return REGISTRY.get(name)
 
 

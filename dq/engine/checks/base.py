@@ -16,11 +16,14 @@ A compiled plan is one of two types (:data:`Compiled` is their union):
 
 from __future__ import annotations
 
+import dataclasses
+import types
+import typing
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any, Generic, Literal, Self, TypeVar, dataclass_transform
 
 import polars as pl
 
@@ -37,20 +40,31 @@ __all__ = [
     "NEEDS",
     "Aggregate",
     "CheckDef",
+    "CheckParams",
+    "Column",
+    "Columns",
     "Compiled",
     "Context",
     "GXContext",
     "GXMapping",
     "Join",
     "NotExported",
+    "OneColumn",
     "Param",
     "RowLevel",
+    "Scalar",
+    "Sql",
+    "Strs",
     "UnitHistory",
+    "Values",
     "blank",
     "blank_columns",
     "blank_or_null",
+    "param",
+    "plain_value",
     "present",
     "sql",
+    "texts",
 ]
 
 
@@ -71,7 +85,10 @@ PARAM_KINDS = (
 
 @dataclass(frozen=True)
 class Param:
-    """One parameter of a check. ``kind`` drives validation in the suite loader."""
+    """One parameter of a check as the suite language sees it: ``kind`` drives validation in the
+    suite loader, ``default`` is the value a rule gets when it leaves the parameter out (as YAML
+    writes it: lists, not tuples). Derived from the check's :class:`CheckParams` class
+    (:meth:`CheckParams.spec`), never written by hand."""
 
     name: str
     kind: str
@@ -79,6 +96,166 @@ class Param:
     default: Any = None
     help: str = ""
     choices: tuple[Any, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Kind:
+    """The suite-language kind of a parameter type (metadata of an ``Annotated`` alias)."""
+
+    name: str
+
+
+# The types a parameter is annotated with. Each says which YAML values the loader accepts
+# (its kind); plain ``str`` (or a ``Literal`` of texts: the choices), ``float`` ("number"),
+# ``int`` and ``bool`` are kinds of their own. ``X | None`` with default ``None``: optional.
+Column = Annotated[str, _Kind("column")]
+"""A column name of the rule's table."""
+Columns = Annotated[tuple[str, ...], _Kind("columns")]
+"""A non-empty list of column names."""
+Strs = Annotated[str | tuple[str, ...], _Kind("strs")]
+"""Text or a list of text, kept as written (:func:`texts` reads either as a tuple)."""
+Values = Annotated[tuple[Any, ...], _Kind("values")]
+"""A non-empty list of literals (lists inside become tuples)."""
+Scalar = Annotated[float | str | date, _Kind("scalar")]
+"""A number, text or date (a datetime is a date)."""
+Sql = Annotated[str | float, _Kind("sql")]
+"""An SQL expression (a number is an expression too)."""
+
+_PLAIN_KINDS: dict[Any, str] = {str: "str", float: "number", int: "int", bool: "bool"}
+_LISTS = ("columns", "strs", "values")
+
+
+def param(*, default: Any = dataclasses.MISSING, help: str = "") -> Any:
+    """A parameter field with a help text (``x: bool = param(default=False, help="...")``);
+    a field without help is written as a plain dataclass field."""
+    if default is dataclasses.MISSING:
+        return field(metadata={"help": help})
+    return field(default=default, metadata={"help": help})
+
+
+def _kind_of(owner: type, name: str, hint: Any, default: Any) -> tuple[str, tuple[Any, ...]]:
+    """(kind, choices) of a parameter annotated ``hint``; TypeError for a type the suite
+    language has no kind for, or ``X | None`` on a parameter whose default is not None."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if len(args) == len(typing.get_args(hint)):  # a union of kinds: only the aliases above
+            raise TypeError(f"{owner.__name__}.{name}: annotate a union as Scalar or Sql")
+        if default is not None:
+            raise TypeError(f"{owner.__name__}.{name}: an optional parameter defaults to None")
+        hint = args[0] if len(args) == 1 else typing.Union[tuple(args)]  # noqa: UP007
+    if typing.get_origin(hint) is Annotated:
+        kind = next((m for m in hint.__metadata__ if isinstance(m, _Kind)), None)
+        if kind is not None:
+            return kind.name, ()
+    if typing.get_origin(hint) is Literal:
+        choices = typing.get_args(hint)
+        if all(isinstance(c, str) for c in choices):
+            return "str", choices
+    if hint in _PLAIN_KINDS:
+        return _PLAIN_KINDS[hint], ()
+    raise TypeError(
+        f"{owner.__name__}.{name}: {hint!r} is not a parameter type"
+        " (str, a Literal of texts, float, int, bool, Column, Columns, Strs, Values, Scalar, Sql)"
+    )
+
+
+def texts(value: str | Sequence[str] | None) -> tuple[str, ...]:
+    """A :data:`Strs` parameter as a tuple of texts: one text is a tuple of one, None none."""
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def _frozen(value: Any) -> Any:
+    """A YAML value as a parameter holds it: lists (deeply) become tuples."""
+    if isinstance(value, list | tuple):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
+def plain_value(value: Any) -> Any:
+    """A parameter value as YAML and JSON write it: tuples (deeply) become lists."""
+    if isinstance(value, list | tuple):
+        return [plain_value(v) for v in value]
+    return value
+
+
+@dataclass_transform(kw_only_default=True, frozen_default=True, field_specifiers=(field, param))
+class CheckParams:
+    """The parameters of a check: subclass it with one typed field per parameter, its default
+    (if any) written on the field, the one place it is written::
+
+        class Between(CheckParams):
+            column: Column
+            min: Scalar | None = None
+            min_inclusive: bool = True
+            method: Literal["a", "b"] = "a"     # the choices
+            strict: bool = param(default=False, help="true: min itself is out of range")
+
+    Each subclass is a frozen, keyword-only dataclass. The suite loader validates a rule's YAML
+    against :meth:`spec` (the :class:`Param` list derived from the fields: kind from the type,
+    default and help from the field) and builds the instance with :meth:`of`; the check's
+    ``compile`` receives the instance (``p.column``, ``p.min``). :meth:`as_mapping` gives the
+    parameters back as YAML writes them.
+    """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        dataclass(frozen=True, kw_only=True)(cls)
+
+    @classmethod
+    def spec(cls) -> tuple[Param, ...]:
+        """The parameters in the suite language (names, kinds, defaults, help, choices), in
+        the order of the fields."""
+        return _spec(cls)
+
+    @classmethod
+    def of(cls, raw: Mapping[str, Any]) -> Self:
+        """The parameters from a mapping of validated YAML values (the loader validates them
+        against :meth:`spec` first): a missing or null value takes the field's default and
+        lists become tuples. TypeError for an unknown name or a missing required parameter."""
+        kinds = {p.name: p.kind for p in cls.spec()}
+        unknown = sorted(set(raw) - set(kinds))
+        if unknown:
+            raise TypeError(f"{cls.__name__} has no parameter {unknown[0]!r}")
+        values: dict[str, Any] = {}
+        for name, value in raw.items():
+            if value is None:
+                continue
+            values[name] = _frozen(value) if kinds[name] in _LISTS else value
+        return cls(**values)
+
+    def as_mapping(self) -> dict[str, Any]:
+        """Every parameter by name, defaults included, as YAML and JSON write them (lists)."""
+        return {f.name: plain_value(getattr(self, f.name)) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+
+
+class OneColumn(CheckParams):
+    """The parameters of a check of one column and nothing else."""
+
+    column: Column
+
+
+_SPECS: dict[type, tuple[Param, ...]] = {}
+
+
+def _spec(cls: type[CheckParams]) -> tuple[Param, ...]:
+    if cls in _SPECS:
+        return _SPECS[cls]
+    hints = typing.get_type_hints(cls, include_extras=True)
+    out = []
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        if required:
+            default = None
+        else:
+            default = f.default if f.default_factory is dataclasses.MISSING else f.default_factory()
+        kind, choices = _kind_of(cls, f.name, hints[f.name], default)
+        if choices and default is not None and default not in choices:
+            raise TypeError(f"{cls.__name__}.{f.name}: default {default!r} is not one of {list(choices)}")
+        out.append(Param(f.name, kind, required, plain_value(default), f.metadata.get("help", ""), choices))
+    _SPECS[cls] = tuple(out)
+    return _SPECS[cls]
 
 
 @dataclass(frozen=True)
@@ -241,9 +418,15 @@ class UnitHistory:
     evaluated: Mapping[str, int] = field(default_factory=dict)
 
 
+P = TypeVar("P", bound=CheckParams)
+
+
 @dataclass(frozen=True)
-class CheckDef:
+class CheckDef(Generic[P]):
     """One check: its parameters, how a rule of it compiles, and what it needs from the engine.
+
+    ``params_type`` is the check's :class:`CheckParams` class: the loader builds a rule's
+    parameters as one of it, and ``compile``, ``columns`` and the GX mapping receive it.
 
     A check that needs only ``frame`` (and ``tables``) compiles into the table's one-pass query.
     A check that needs ``history`` cannot be judged from the extract alone: ``compile`` validates
@@ -256,11 +439,11 @@ class CheckDef:
     name: str
     dimension: Dimension
     summary: str
-    params: tuple[Param, ...]
-    compile: Callable[[Mapping[str, Any], Context], Compiled]
-    columns: Callable[[Mapping[str, Any]], list[str]]
+    params_type: type[P]
+    compile: Callable[[P, Context], Compiled]
+    columns: Callable[[P], list[str]]
     null_semantics: str = "null and blank values are not evaluated"
-    gx: GXMapping | None = None  # how the check is written in Great Expectations, if it can be
+    gx: GXMapping[P] | None = None  # how the check is written in Great Expectations, if it can be
     needs: frozenset[str] = frozenset({"frame"})
     judge: Callable[[Sequence[Any], UnitHistory], list[RuleResult]] | None = None
 
@@ -270,10 +453,18 @@ class CheckDef:
             raise TypeError(f"check {self.name}: unknown needs {sorted(unknown)} (known: {NEEDS})")
         if ("history" in self.needs) != (self.judge is not None):
             raise TypeError(f"check {self.name}: a check needs the history exactly when it has a judge")
+        if not (isinstance(self.params_type, type) and issubclass(self.params_type, CheckParams)):
+            raise TypeError(f"check {self.name}: params_type must be a CheckParams class")
+        self.params_type.spec()  # a parameter type without a kind fails here, at import
 
     @property
     def needs_history(self) -> bool:
         return "history" in self.needs
+
+    @property
+    def params(self) -> tuple[Param, ...]:
+        """The parameters in the suite language, derived from ``params_type``."""
+        return self.params_type.spec()
 
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)
@@ -304,16 +495,17 @@ class GXContext:
 
 
 @dataclass(frozen=True)
-class GXMapping:
+class GXMapping(Generic[P]):
     """A check written as a GX 1.x expectation.
 
     ``expectations`` are the expectation types the check may become (documentation, and what
     ``dq gx import`` reads back); ``export(params, ctx)`` returns ``(type, kwargs)`` for one rule
-    or raises :class:`NotExported` when these parameters have no faithful equivalent.
+    (its typed parameters) or raises :class:`NotExported` when these parameters have no faithful
+    equivalent.
     """
 
     expectations: tuple[str, ...]
-    export: Callable[[Mapping[str, Any], GXContext], tuple[str, dict[str, Any]]]
+    export: Callable[[P, GXContext], tuple[str, dict[str, Any]]]
 
 
 def gx_value(v: Any) -> Any:
@@ -338,7 +530,7 @@ def gx_bound(v: Any, ctype: str | None) -> Any:
     return gx_value(v)
 
 
-def check_pure(text: str) -> str:
+def check_pure(text: str | float) -> str:
     """``text`` checked against the expression grammar (:mod:`dq.engine.checks.grammar`): the SQL
     rendered from its syntax tree. Raises :class:`CheckError` unless it is a column expression
     (columns, literals, operators, CASE and the allowed scalar functions); subqueries, tables,
@@ -346,7 +538,7 @@ def check_pure(text: str) -> str:
     return checked_sql(text)
 
 
-def sql(text: str) -> pl.Expr:
+def sql(text: str | float) -> pl.Expr:
     """Parse a boolean or scalar expression with Polars' SQL expression parser (never eval):
     Polars is handed the SQL rendered from the checked syntax tree (:func:`check_pure`), never
     the text as written."""
@@ -354,10 +546,10 @@ def sql(text: str) -> pl.Expr:
     try:
         return pl.sql_expr(rendered)
     except Exception as exc:
-        raise CheckError(f"cannot parse expression {text[:200]!r}: {describe_error(exc)}") from exc
+        raise CheckError(f"cannot parse expression {str(text)[:200]!r}: {describe_error(exc)}") from exc
 
 
-def sql_columns(text: str) -> list[str]:
+def sql_columns(text: str | float) -> list[str]:
     return list(dict.fromkeys(sql(text).meta.root_names()))
 
 

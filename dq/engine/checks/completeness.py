@@ -10,23 +10,37 @@ import polars as pl
 from dq.engine.checks.base import (
     Aggregate,
     CheckDef,
+    CheckParams,
     Compiled,
     Context,
     GXContext,
     GXMapping,
     NotExported,
-    Param,
+    OneColumn,
     RowLevel,
+    Strs,
     blank,
+    param,
+    texts,
 )
 from dq.engine.messages import Message, message
 from dq.io.columns import raw_column
 
-__all__ = ["CHECKS"]
+__all__ = ["CHECKS", "ColumnsPresent", "RowCount"]
 
 
-def _not_null(p: Mapping[str, Any], ctx: Context) -> Compiled:
-    col = p["column"]
+class ColumnsPresent(CheckParams):
+    columns: Strs | None = param(default=None, help="explicit list; default: catalogue")
+    all: bool = param(default=False, help="also optional columns")
+
+
+class RowCount(CheckParams):
+    min: int | None = None
+    max: int | None = None
+
+
+def _not_null(p: OneColumn, ctx: Context) -> Compiled:
+    col = p.column
     raw = raw_column(col)
     if raw in ctx.schema:
         # The reader parsed this column from text: a value that was given but did not parse is
@@ -35,14 +49,13 @@ def _not_null(p: Mapping[str, Any], ctx: Context) -> Compiled:
     return RowLevel(applies=pl.lit(True), violates=blank(col, ctx))
 
 
-def _columns_present(p: Mapping[str, Any], ctx: Context) -> Compiled:
+def _columns_present(p: ColumnsPresent, ctx: Context) -> Compiled:
     """Schema-level: every expected column exists with a compatible type."""
     expected: dict[str, str] = {}
-    if p.get("columns"):
-        listed = p["columns"]
-        expected = {c: "" for c in ([listed] if isinstance(listed, str) else listed)}
+    if p.columns:
+        expected = dict.fromkeys(texts(p.columns), "")
     elif ctx.spec is not None:
-        expected = {c.name: c.type for c in ctx.spec.columns if c.required or p["all"]}
+        expected = {c.name: c.type for c in ctx.spec.columns if c.required or p.all}
     missing: list[str] = []
     mistyped: list[Message] = []
     for name, typ in expected.items():
@@ -72,8 +85,8 @@ def _columns_present(p: Mapping[str, Any], ctx: Context) -> Compiled:
     )
 
 
-def _row_count(p: Mapping[str, Any], ctx: Context) -> Compiled:
-    lo, hi = p.get("min"), p.get("max")
+def _row_count(p: RowCount, ctx: Context) -> Compiled:
+    lo, hi = p.min, p.max
     # Filled by aggregate(): the rows counted are those of the rule's `when` mask.
     details: dict[str, pl.Expr] = {}
 
@@ -96,8 +109,8 @@ def _row_count(p: Mapping[str, Any], ctx: Context) -> Compiled:
     )
 
 
-def _not_null_gx(p: Mapping[str, Any], ctx: GXContext) -> tuple[str, dict[str, Any]]:
-    col = p["column"]
+def _not_null_gx(p: OneColumn, ctx: GXContext) -> tuple[str, dict[str, Any]]:
+    col = p.column
     if ctx.column_type(col) not in (None, "str"):
         # dq tests the text as uploaded (a value given but unparseable is date_parse's finding,
         # not a missing one): dq.interop.gx.load_batch keeps that text as <column>__raw.
@@ -105,10 +118,10 @@ def _not_null_gx(p: Mapping[str, Any], ctx: GXContext) -> tuple[str, dict[str, A
     return "expect_column_values_to_not_be_null", {"column": col}
 
 
-def _row_count_gx(p: Mapping[str, Any], ctx: GXContext) -> tuple[str, dict[str, Any]]:
-    if p.get("min") is None and p.get("max") is None:
+def _row_count_gx(p: RowCount, ctx: GXContext) -> tuple[str, dict[str, Any]]:
+    if p.min is None and p.max is None:
         raise NotExported("row_count without bounds")
-    return "expect_table_row_count_to_be_between", {"min_value": p.get("min"), "max_value": p.get("max")}
+    return "expect_table_row_count_to_be_between", {"min_value": p.min, "max_value": p.max}
 
 
 CHECKS = (
@@ -116,9 +129,9 @@ CHECKS = (
         "not_null",
         "completeness",
         "The column has a value in every row; empty or blank strings count as missing.",
-        (Param("column", "column"),),
+        OneColumn,
         _not_null,
-        lambda p: [p["column"]],
+        lambda p: [p.column],
         null_semantics="null, empty and whitespace-only values fail; for a column parsed from text the"
         " text is tested, so a value given but unparseable is left to date_parse",
         gx=GXMapping(("expect_column_values_to_not_be_null",), _not_null_gx),
@@ -127,10 +140,7 @@ CHECKS = (
         "columns_present",
         "completeness",
         "Required columns exist with the catalogue's types (or the listed columns exist).",
-        (
-            Param("columns", "strs", required=False, help="explicit list; default: catalogue"),
-            Param("all", "bool", required=False, default=False, help="also optional columns"),
-        ),
+        ColumnsPresent,
         _columns_present,
         lambda p: [],
         null_semantics="schema-level: counts columns, not rows",
@@ -139,7 +149,7 @@ CHECKS = (
         "row_count",
         "completeness",
         "The table has between min and max rows.",
-        (Param("min", "int", required=False), Param("max", "int", required=False)),
+        RowCount,
         _row_count,
         lambda p: [],
         null_semantics="counts every row; judged on empty tables too",

@@ -2,27 +2,42 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Literal
 
 import polars as pl
 
 from dq.engine.checks.base import (
     CheckDef,
+    CheckParams,
+    Column,
     Compiled,
     Context,
     GXContext,
     GXMapping,
     NotExported,
-    Param,
+    OneColumn,
     RowLevel,
+    Values,
     gx_value,
     present,
 )
 from dq.errors import CheckError
 from dq.io.columns import raw_column
 
-__all__ = ["CHECKS", "ICD9CM3_PATTERN", "ICD10_PATTERN", "id18_valid", "raw_column"]
+__all__ = [
+    "CHECKS",
+    "ICD9CM3_PATTERN",
+    "ICD10_PATTERN",
+    "DateParse",
+    "IdCard",
+    "IdCardMatches",
+    "InSet",
+    "Length",
+    "Regex",
+    "id18_valid",
+    "raw_column",
+]
 
 # Patterns from the upload specification.
 ICD10_PATTERN = r"^[A-Z][0-9]{2}(\.[0-9x][0-9]{0,2}(x[0-9]{3})?)?$"
@@ -37,16 +52,51 @@ def _str(col: str) -> pl.Expr:
     return pl.col(col).cast(pl.String)
 
 
-def _in_set(p: Mapping[str, Any], ctx: Context) -> Compiled:
-    values = p.get("values")
-    if values is None:
-        name = p.get("code_set")
+class InSet(CheckParams):
+    column: Column
+    values: Values | None = None
+    code_set: str | None = None
+
+
+class Regex(CheckParams):
+    column: Column
+    pattern: str
+
+
+class Length(CheckParams):
+    column: Column
+    min: int | None = None
+    max: int | None = None
+
+
+class IdCard(CheckParams):
+    column: Column
+    allow_legacy: bool = True
+
+
+class IdCardMatches(CheckParams):
+    column: Column
+    birth_date: Column
+    sex: Column
+
+
+class DateParse(CheckParams):
+    column: Column
+    type: Literal["date", "datetime"] = "datetime"
+
+
+def _in_set(p: InSet, ctx: Context) -> Compiled:
+    values: list[Any]
+    if p.values is not None:
+        values = list(p.values)
+    else:
+        name = p.code_set
         if not name:
             raise CheckError("in_set needs 'values' or 'code_set'")
         if name not in ctx.catalogue.code_sets:
             raise CheckError(f"unknown code set {name!r}")
         values = list(ctx.catalogue.code_sets[name])
-    col = p["column"]
+    col = p.column
     dtype = ctx.schema.get(col)
     if dtype == pl.String or dtype is None:
         values = [str(v) for v in values]
@@ -59,23 +109,23 @@ def _in_set(p: Mapping[str, Any], ctx: Context) -> Compiled:
     return RowLevel(applies=present(col, ctx), violates=~pl.col(col).is_in(values))
 
 
-def _regex(p: Mapping[str, Any], ctx: Context) -> Compiled:
-    col = p["column"]
+def _regex(p: Regex, ctx: Context) -> Compiled:
+    col = p.column
     try:
-        pl.select(pl.lit("").str.contains(p["pattern"]))
+        pl.select(pl.lit("").str.contains(p.pattern))
     except Exception as exc:
-        raise CheckError(f"invalid regex {p['pattern']!r}: {exc}") from exc
-    return RowLevel(applies=present(col, ctx), violates=~_str(col).str.contains(p["pattern"]))
+        raise CheckError(f"invalid regex {p.pattern!r}: {exc}") from exc
+    return RowLevel(applies=present(col, ctx), violates=~_str(col).str.contains(p.pattern))
 
 
-def _length(p: Mapping[str, Any], ctx: Context) -> Compiled:
-    col = p["column"]
+def _length(p: Length, ctx: Context) -> Compiled:
+    col = p.column
     n = _str(col).str.len_chars()
     bad = pl.lit(False)
-    if p.get("min") is not None:
-        bad = bad | (n < p["min"])
-    if p.get("max") is not None:
-        bad = bad | (n > p["max"])
+    if p.min is not None:
+        bad = bad | (n < p.min)
+    if p.max is not None:
+        bad = bad | (n > p.max)
     return RowLevel(applies=present(col, ctx), violates=bad)
 
 
@@ -132,21 +182,21 @@ def _id_validity(col: str, ctx: Context) -> tuple[pl.Expr, pl.Expr, dict[str, pl
     return pl.col(v18), pl.col(v15), {v18: id18_valid(col, ctx), v15: _id15_valid(col)}
 
 
-def _id_card(p: Mapping[str, Any], ctx: Context) -> Compiled:
-    col = p["column"]
+def _id_card(p: IdCard, ctx: Context) -> Compiled:
+    col = p.column
     v18, v15, shared = _id_validity(col, ctx)
-    ok = v18 | v15 if p["allow_legacy"] else v18
+    ok = v18 | v15 if p.allow_legacy else v18
     return RowLevel(applies=present(col, ctx), violates=~ok, columns=shared)
 
 
-def _id_legacy(p: Mapping[str, Any], ctx: Context) -> Compiled:
-    col = p["column"]
+def _id_legacy(p: OneColumn, ctx: Context) -> Compiled:
+    col = p.column
     _, v15, shared = _id_validity(col, ctx)
     return RowLevel(applies=present(col, ctx), violates=v15, columns=shared)
 
 
-def _id_card_matches(p: Mapping[str, Any], ctx: Context) -> Compiled:
-    col, bcol, scol = p["column"], p["birth_date"], p["sex"]
+def _id_card_matches(p: IdCardMatches, ctx: Context) -> Compiled:
+    col, bcol, scol = p.column, p.birth_date, p.sex
     s = _str(col)
     v18, v15, shared = _id_validity(col, ctx)
     birth = pl.when(v18).then(id18_birth(s)).otherwise(id15_birth(s))
@@ -162,17 +212,17 @@ def _id_card_matches(p: Mapping[str, Any], ctx: Context) -> Compiled:
     )
 
 
-def _pattern_check(pattern: str):
-    def compile_(p: Mapping[str, Any], ctx: Context) -> Compiled:
-        col = p["column"]
+def _pattern_check(pattern: str) -> Callable[[OneColumn, Context], Compiled]:
+    def compile_(p: OneColumn, ctx: Context) -> Compiled:
+        col = p.column
         return RowLevel(applies=present(col, ctx), violates=~_str(col).str.contains(pattern))
 
     return compile_
 
 
-def _date_parse(p: Mapping[str, Any], ctx: Context) -> Compiled:
+def _date_parse(p: DateParse, ctx: Context) -> Compiled:
     """A value the reader could not coerce: the raw text is present, the typed value is null."""
-    col = p["column"]
+    col = p.column
     raw = raw_column(col)
     if raw in ctx.schema:
         return RowLevel(
@@ -186,75 +236,75 @@ def _date_parse(p: Mapping[str, Any], ctx: Context) -> Compiled:
         return RowLevel(applies=pl.col(col).is_not_null(), violates=pl.lit(False))
     from dq.io.columns import parse_temporal
 
-    parsed = parse_temporal(pl.col(col), p["type"])
+    parsed = parse_temporal(pl.col(col), p.type)
     return RowLevel(applies=present(col, ctx), violates=parsed.is_null())
 
 
-def _in_set_gx(p: Mapping[str, Any], ctx: GXContext) -> tuple[str, dict[str, Any]]:
-    values = p.get("values")
-    if values is None:
-        values = list(ctx.catalogue.code_sets.get(p.get("code_set") or "", {}))
+def _in_set_gx(p: InSet, ctx: GXContext) -> tuple[str, dict[str, Any]]:
+    values: list[Any]
+    if p.values is not None:
+        values = list(p.values)
+    else:
+        values = list(ctx.catalogue.code_sets.get(p.code_set or "", {}))
         if not values:
-            raise NotExported(f"unknown code set {p.get('code_set')!r}")
-    ctype = ctx.column_type(p["column"])
+            raise NotExported(f"unknown code set {p.code_set!r}")
+    ctype = ctx.column_type(p.column)
     if ctype in ("date", "datetime"):
         raise NotExported("in_set on a date column (GX sets do not match dates)")
     if ctype in (None, "str"):
         values = [str(v) for v in values]
-    return "expect_column_values_to_be_in_set", {"column": p["column"], "value_set": gx_value(values)}
+    return "expect_column_values_to_be_in_set", {"column": p.column, "value_set": gx_value(values)}
 
 
-def _regex_gx(pattern: str | None = None):
-    """The check's own pattern (icd10, icd9cm3) or the rule's (regex)."""
-
-    def export(p: Mapping[str, Any], ctx: GXContext) -> tuple[str, dict[str, Any]]:
-        return "expect_column_values_to_match_regex", {
-            "column": p["column"],
-            "regex": pattern or p["pattern"],
-        }
-
-    return GXMapping(("expect_column_values_to_match_regex",), export)
+_REGEX = ("expect_column_values_to_match_regex",)
 
 
-def _length_gx(p: Mapping[str, Any], ctx: GXContext) -> tuple[str, dict[str, Any]]:
-    if p.get("min") is None and p.get("max") is None:
+def _regex_gx(p: Regex, ctx: GXContext) -> tuple[str, dict[str, Any]]:
+    return "expect_column_values_to_match_regex", {"column": p.column, "regex": p.pattern}
+
+
+def _pattern_gx(pattern: str) -> GXMapping[OneColumn]:
+    """The check's own pattern (icd10, icd9cm3)."""
+
+    def export(p: OneColumn, ctx: GXContext) -> tuple[str, dict[str, Any]]:
+        return "expect_column_values_to_match_regex", {"column": p.column, "regex": pattern}
+
+    return GXMapping(_REGEX, export)
+
+
+def _length_gx(p: Length, ctx: GXContext) -> tuple[str, dict[str, Any]]:
+    if p.min is None and p.max is None:
         raise NotExported("length without bounds")
-    kw = {"column": p["column"], "min_value": p.get("min"), "max_value": p.get("max")}
+    kw = {"column": p.column, "min_value": p.min, "max_value": p.max}
     return "expect_column_value_lengths_to_be_between", kw
 
-
-_COL = Param("column", "column")
 
 CHECKS = (
     CheckDef(
         "in_set",
         "conformance",
         "Values belong to a list of values or to a named code set of the catalogue.",
-        (
-            _COL,
-            Param("values", "values", required=False),
-            Param("code_set", "str", required=False),
-        ),
+        InSet,
         _in_set,
-        lambda p: [p["column"]],
+        lambda p: [p.column],
         gx=GXMapping(("expect_column_values_to_be_in_set",), _in_set_gx),
     ),
     CheckDef(
         "regex",
         "conformance",
         "Values match a regular expression (searched; anchor with ^…$ for a full match).",
-        (_COL, Param("pattern", "str")),
+        Regex,
         _regex,
-        lambda p: [p["column"]],
-        gx=_regex_gx(),
+        lambda p: [p.column],
+        gx=GXMapping(_REGEX, _regex_gx),
     ),
     CheckDef(
         "length",
         "conformance",
         "String length in characters lies between min and max.",
-        (_COL, Param("min", "int", required=False), Param("max", "int", required=False)),
+        Length,
         _length,
-        lambda p: [p["column"]],
+        lambda p: [p.column],
         gx=GXMapping(("expect_column_value_lengths_to_be_between",), _length_gx),
     ),
     CheckDef(
@@ -262,26 +312,26 @@ CHECKS = (
         "conformance",
         "Resident ID numbers (GB 11643-1999): 17 digits + check char, valid birth date;"
         " legacy 15-digit numbers pass unless allow_legacy is false (see id_legacy).",
-        (_COL, Param("allow_legacy", "bool", required=False, default=True)),
+        IdCard,
         _id_card,
-        lambda p: [p["column"]],
+        lambda p: [p.column],
     ),
     CheckDef(
         "id_legacy",
         "conformance",
         "Flags legacy 15-digit ID numbers (GB 11643-1989) that should be upgraded to 18 digits.",
-        (_COL,),
+        OneColumn,
         _id_legacy,
-        lambda p: [p["column"]],
+        lambda p: [p.column],
     ),
     CheckDef(
         "id_card_matches",
         "consistency",
         "The ID number's birth date and sex digit agree with the birth_date and sex columns"
         " (valid IDs only; sex codes 0 and 9 are not compared).",
-        (_COL, Param("birth_date", "column"), Param("sex", "column")),
+        IdCardMatches,
         _id_card_matches,
-        lambda p: [p["column"], p["birth_date"], p["sex"]],
+        lambda p: [p.column, p.birth_date, p.sex],
         null_semantics="invalid or missing ID numbers are not evaluated; a missing birth date"
         " or sex is not compared",
     ),
@@ -289,30 +339,27 @@ CHECKS = (
         "icd10",
         "conformance",
         "ICD-10 diagnosis codes of the national clinical version (e.g. J18.9, I10.x00x002).",
-        (_COL,),
+        OneColumn,
         _pattern_check(ICD10_PATTERN),
-        lambda p: [p["column"]],
-        gx=_regex_gx(ICD10_PATTERN),
+        lambda p: [p.column],
+        gx=_pattern_gx(ICD10_PATTERN),
     ),
     CheckDef(
         "icd9cm3",
         "conformance",
         "ICD-9-CM-3 operation codes (e.g. 96.7201).",
-        (_COL,),
+        OneColumn,
         _pattern_check(ICD9CM3_PATTERN),
-        lambda p: [p["column"]],
-        gx=_regex_gx(ICD9CM3_PATTERN),
+        lambda p: [p.column],
+        gx=_pattern_gx(ICD9CM3_PATTERN),
     ),
     CheckDef(
         "date_parse",
         "conformance",
         "Text values parse as a date or datetime in the accepted formats (ISO, YYYYMMDD,"
         " YYYYMMDDHHMMSS); values the reader could not coerce are counted here.",
-        (
-            _COL,
-            Param("type", "str", required=False, default="datetime", choices=("date", "datetime")),
-        ),
+        DateParse,
         _date_parse,
-        lambda p: [p["column"]],
+        lambda p: [p.column],
     ),
 )

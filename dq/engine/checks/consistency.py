@@ -11,25 +11,52 @@ from dq.engine.checks.base import (
     BLANK_PREFIX,
     Aggregate,
     CheckDef,
+    CheckParams,
+    Column,
+    Columns,
     Compiled,
     Context,
-    Param,
     RowLevel,
+    Sql,
+    Strs,
+    param,
     present,
     sql,
     sql_columns,
+    texts,
 )
 from dq.engine.messages import message
 from dq.errors import CheckError
 
-__all__ = ["CHECKS"]
+__all__ = ["CHECKS", "ForeignKey", "GroupCount", "RowTotal"]
 
 
-def _references(p: Mapping[str, Any]) -> list[tuple[str, str]]:
-    refs = p["references"]
-    refs = [refs] if isinstance(refs, str) else list(refs)
+class ForeignKey(CheckParams):
+    column: Column
+    references: Strs
+
+
+class RowTotal(CheckParams):
+    label_column: Column | None = None
+    total_label: str = "合计"
+    exclude_labels: Strs = ("小计",)
+    columns: Columns | None = param(default=None, help="default: every other column")
+    exclude_columns: Strs = ()
+    total_column: Column | None = None
+    part_columns: Columns | None = None
+    tolerance: float = 0
+
+
+class GroupCount(CheckParams):
+    group_by: Columns
+    condition: Sql
+    min: int | None = None
+    max: int | None = None
+
+
+def _references(p: ForeignKey) -> list[tuple[str, str]]:
     out = []
-    for r in refs:
+    for r in texts(p.references):
         table, _, column = str(r).partition(".")
         if not column:
             raise CheckError(f"reference {r!r} must be 'table.column'")
@@ -37,8 +64,8 @@ def _references(p: Mapping[str, Any]) -> list[tuple[str, str]]:
     return out
 
 
-def _foreign_key(p: Mapping[str, Any], ctx: Context) -> Compiled:
-    col = p["column"]
+def _foreign_key(p: ForeignKey, ctx: Context) -> Compiled:
+    col = p.column
     parts = []
     for table, column in _references(p):
         if column not in ctx.other_schema(table):
@@ -55,29 +82,25 @@ def _num(col: str) -> pl.Expr:
     return pl.col(col).cast(pl.Float64, strict=False)
 
 
-def _row_total(p: Mapping[str, Any], ctx: Context) -> Compiled:
-    tol = float(p["tolerance"] or 0)
-    if p.get("total_column"):
-        parts = list(p.get("part_columns") or [])
+def _row_total(p: RowTotal, ctx: Context) -> Compiled:
+    tol = float(p.tolerance or 0)
+    if p.total_column:
+        parts = list(p.part_columns or [])
         if not parts:
             raise CheckError("a total column needs 'part_columns'")
-        total = _num(p["total_column"])
+        total = _num(p.total_column)
         computed = pl.sum_horizontal([_num(c) for c in parts])
-        complete = pl.all_horizontal([_num(c).is_not_null() for c in [p["total_column"], *parts]])
+        complete = pl.all_horizontal([_num(c).is_not_null() for c in [p.total_column, *parts]])
         return RowLevel(applies=complete, violates=(total - computed).abs() > tol)
-    label, total_label = p.get("label_column"), p["total_label"]
+    label, total_label = p.label_column, p.total_label
     if not label:
         raise CheckError("row_total needs 'label_column' (row form) or 'total_column' (column form)")
-    excluded = p["exclude_labels"]  # text or a list of text
-    skip = [total_label, *([excluded] if isinstance(excluded, str) else excluded)]
+    skip = [total_label, *texts(p.exclude_labels)]
     # Without a column list, every column but the label and the excluded ones is summed.
+    excluded = texts(p.exclude_columns)
     cols = list(
-        p.get("columns")
-        or [
-            c
-            for c in ctx.schema
-            if c != label and c not in p["exclude_columns"] and not c.startswith(BLANK_PREFIX)
-        ]
+        p.columns
+        or [c for c in ctx.schema if c != label and c not in excluded and not c.startswith(BLANK_PREFIX)]
     )
     labels = pl.col(label).cast(pl.String).str.strip_chars()
     is_total = labels == total_label
@@ -125,18 +148,18 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def _row_total_columns(p: Mapping[str, Any]) -> list[str]:
-    if p.get("total_column"):
-        return [p["total_column"], *(p.get("part_columns") or [])]
-    return [c for c in [p.get("label_column"), *(p.get("columns") or [])] if c]
+def _row_total_columns(p: RowTotal) -> list[str]:
+    if p.total_column:
+        return [p.total_column, *(p.part_columns or [])]
+    return [c for c in [p.label_column, *(p.columns or [])] if c]
 
 
-def _group_count(p: Mapping[str, Any], ctx: Context) -> Compiled:
-    keys = list(p["group_by"])
-    cond = sql(p["condition"]).fill_null(False)
+def _group_count(p: GroupCount, ctx: Context) -> Compiled:
+    keys = list(p.group_by)
+    cond = sql(p.condition).fill_null(False)
     key = pl.struct(keys) if len(keys) > 1 else pl.col(keys[0])
     complete = pl.all_horizontal([present(k, ctx) for k in keys])
-    lo, hi = p.get("min"), p.get("max")
+    lo, hi = p.min, p.max
 
     def out_of_range(n: pl.Expr) -> pl.Expr:
         bad = pl.lit(False)
@@ -175,9 +198,9 @@ CHECKS = (
         "consistency",
         "Values exist in another table of the same extract ('table.column', or a list whose"
         " union is searched).",
-        (Param("column", "column"), Param("references", "strs")),
+        ForeignKey,
         _foreign_key,
-        lambda p: [p["column"]],
+        lambda p: [p.column],
         null_semantics="null and blank values are not evaluated (not_null covers them)",
     ),
     CheckDef(
@@ -185,16 +208,7 @@ CHECKS = (
         "consistency",
         "A total row (label_column = total_label, e.g. 合计) equals the sum of the other rows"
         " in each listed column; or a total column equals the sum of its part columns.",
-        (
-            Param("label_column", "column", required=False),
-            Param("total_label", "str", required=False, default="合计"),
-            Param("exclude_labels", "strs", required=False, default=["小计"]),
-            Param("columns", "columns", required=False, help="default: every other column"),
-            Param("exclude_columns", "strs", required=False, default=[]),
-            Param("total_column", "column", required=False),
-            Param("part_columns", "columns", required=False),
-            Param("tolerance", "number", required=False, default=0),
-        ),
+        RowTotal,
         _row_total,
         _row_total_columns,
         null_semantics="non-numeric cells count as missing in sums; a table without a total"
@@ -205,14 +219,9 @@ CHECKS = (
         "consistency",
         "Within each group (e.g. an inpatient), the number of rows matching a condition lies"
         " in [min, max]; failures and evaluations are counted in groups.",
-        (
-            Param("group_by", "columns"),
-            Param("condition", "sql"),
-            Param("min", "int", required=False),
-            Param("max", "int", required=False),
-        ),
+        GroupCount,
         _group_count,
-        lambda p: [*p["group_by"], *sql_columns(p["condition"])],
+        lambda p: [*p.group_by, *sql_columns(p.condition)],
         null_semantics="rows with a null group key are not evaluated; counted per group",
     ),
 )

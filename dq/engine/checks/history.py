@@ -37,11 +37,11 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, Literal, get_args
 
 import polars as pl
 
-from dq.engine.checks.base import CheckDef, Compiled, Context, Param, UnitHistory, sql
+from dq.engine.checks.base import CheckDef, CheckParams, Compiled, Context, UnitHistory, param, sql
 from dq.engine.messages import message
 from dq.engine.results import RuleResult, Status, result_of, status_for
 from dq.errors import CheckError, NotApplicable
@@ -50,6 +50,7 @@ from dq.io.period import Period
 __all__ = [
     "CHECKS",
     "SPRING_FESTIVAL",
+    "HistoryChange",
     "Judgement",
     "evaluate_history",
     "fmt_value",
@@ -58,8 +59,10 @@ __all__ = [
     "seasonal_reference",
 ]
 
-METHODS = ("robust_z", "pct_change", "seasonal")
-DIRECTIONS = ("drop", "rise", "both")
+Method = Literal["robust_z", "pct_change", "seasonal"]
+Direction = Literal["drop", "rise", "both"]
+METHODS: tuple[Method, ...] = get_args(Method)
+DIRECTIONS: tuple[Direction, ...] = get_args(Direction)
 _MAD_SIGMA = 1.4826  # MAD × 1.4826 estimates a standard deviation for normal data
 _METRIC = re.compile(
     r"^(table\.[A-Za-z0-9_*]+\.rows|summary\.[A-Za-z0-9_*]+|rule\.[A-Za-z0-9_.*-]+\.fail_fraction)$"
@@ -145,40 +148,18 @@ class Judgement:
         )
 
 
-@dataclass(frozen=True)
-class HistoryParams:
-    """A ``history_change`` rule's parameters, typed; the defaults are the check's
-    :class:`~dq.engine.checks.base.Param` defaults (one place), filled in where a value is missing."""
+class HistoryChange(CheckParams):
+    """A ``history_change`` rule's parameters."""
 
     metric: str
-    method: str
-    window: int
-    min_history: int
-    direction: str
-    max_z: float
-    min_change: float
-    min: float | None
-    max: float | None
-
-    @classmethod
-    def of(cls, params: Mapping[str, Any]) -> HistoryParams:
-        full = {p.name: p.default for p in CHECKS[0].params}
-        full |= {k: v for k, v in params.items() if v is not None}
-
-        def number(name: str) -> float | None:
-            return None if full.get(name) is None else float(full[name])
-
-        return cls(
-            metric=str(full.get("metric") or ""),
-            method=str(full["method"]),
-            window=int(full["window"]),
-            min_history=int(full["min_history"]),
-            direction=str(full["direction"]),
-            max_z=float(full["max_z"]),
-            min_change=float(full["min_change"]),
-            min=number("min"),
-            max=number("max"),
-        )
+    method: Method = "robust_z"
+    window: int = 6
+    min_history: int = 3
+    direction: Direction = "both"
+    max_z: float = 3.5
+    min_change: float = param(default=0.3, help="smallest relative change flagged")
+    min: float | None = param(default=None, help="pct_change: lowest relative change")
+    max: float | None = param(default=None, help="pct_change: highest relative change")
 
 
 def judge(
@@ -186,14 +167,14 @@ def judge(
     value: float,
     history: Sequence[tuple[str, float]],
     period: str,
-    params: Mapping[str, Any],
+    params: HistoryChange,
     evaluated: int | None = None,
 ) -> Judgement:
     """Judge ``value`` of ``period`` against ``history`` ((period, value), any order; only
-    periods before ``period`` are used). ``evaluated``: the rows a fail fraction is of."""
+    periods before ``period`` are used) with a rule's ``params``. ``evaluated``: the rows a fail
+    fraction is of."""
     hist = sorted((p, float(v)) for p, v in history if p < period and v is not None and math.isfinite(v))
-    typed = HistoryParams.of(params)
-    method, window, need, direction = typed.method, typed.window, typed.min_history, typed.direction
+    method, window, need, direction = params.method, params.window, params.min_history, params.direction
     off = _offset(metric, evaluated)
     if len(hist) < max(need, 1):
         return Judgement(
@@ -208,8 +189,8 @@ def judge(
 
     if method == "pct_change":
         prev_p, prev = hist[-1]
-        low = prev * (1 + typed.min) if typed.min is not None and direction != "rise" else None
-        high = prev * (1 + typed.max) if typed.max is not None and direction != "drop" else None
+        low = prev * (1 + params.min) if params.min is not None and direction != "rise" else None
+        high = prev * (1 + params.max) if params.max is not None and direction != "drop" else None
         change = (value - prev) / prev if prev else (math.inf if value > 0 else 0.0)
         note: str = (
             message("history.change", change=f"{change:+.0%}", period=prev_p)
@@ -244,7 +225,7 @@ def judge(
             note = message("history.seasonal", effect=f"{math.exp(shift) - 1:+.0%}", period=ref)
         else:
             note = message("history.no_reference", period=ref)
-    half = max(typed.max_z * _MAD_SIGMA * mad, math.log1p(typed.min_change))
+    half = max(params.max_z * _MAD_SIGMA * mad, math.log1p(params.min_change))
     # seasonal: the range around the level shifted by last year's effect, widened to include the
     # unshifted range, so a one-off anomaly in last year's month is not taken for a season
     lo_c, hi_c = min(med, med + shift), max(med, med + shift)
@@ -258,18 +239,18 @@ def judge(
     )
 
 
-def _validate(p: Mapping[str, Any], ctx: Context | None = None) -> Compiled:
-    metric = str(p["metric"])
+def _validate(p: HistoryChange, ctx: Context | None = None) -> Compiled:
+    metric = p.metric
     if not _METRIC.match(metric):
         raise CheckError(
             f"metric {metric!r} is not table.<table>.rows, summary.<figure> or rule.<rule id>.fail_fraction"
             " (* matches any part)"
         )
-    if int(p["window"]) < 1 or int(p["min_history"]) < 1:
+    if p.window < 1 or p.min_history < 1:
         raise CheckError("window and min_history must be at least 1")
-    if p["method"] == "pct_change" and p.get("min") is None and p.get("max") is None:
+    if p.method == "pct_change" and p.min is None and p.max is None:
         raise CheckError("method pct_change needs min and/or max (relative changes, e.g. -0.5, 1.0)")
-    if p.get("min") is not None and p.get("max") is not None and float(p["min"]) > float(p["max"]):
+    if p.min is not None and p.max is not None and p.min > p.max:
         raise CheckError("min is greater than max")
     # The extract alone has no history: the engine judges the rule with the unit's stored
     # figures (judge_rules), once the unit's other results are known.
@@ -285,19 +266,7 @@ CHECKS = (
         " MAD of the last `window` periods, on a log scale), pct_change (vs the previous period,"
         " within min/max) or seasonal (robust_z shifted by the same month a year earlier, Spring"
         " Festival months matched); flags a drop, a rise or both. Evaluated by `dq score`.",
-        (
-            Param("metric", "str"),
-            Param("method", "str", required=False, default="robust_z", choices=METHODS),
-            Param("window", "int", required=False, default=6),
-            Param("min_history", "int", required=False, default=3),
-            Param("direction", "str", required=False, default="both", choices=DIRECTIONS),
-            Param("max_z", "number", required=False, default=3.5),
-            Param(
-                "min_change", "number", required=False, default=0.3, help="smallest relative change flagged"
-            ),
-            Param("min", "number", required=False, help="pct_change: lowest relative change"),
-            Param("max", "number", required=False, help="pct_change: highest relative change"),
-        ),
+        HistoryChange,
         _validate,
         lambda p: [],
         needs=frozenset({"history"}),
@@ -360,10 +329,11 @@ def evaluate_history(
             if not applies:
                 out.append(result_of(rule, Status.NOT_APPLICABLE, 0, 0, message("history.no_rows")))
                 continue
-        pattern = str(rule.params["metric"])
+        params: HistoryChange = rule.params
+        pattern = params.metric
         names = _matches(pattern, set(current) | set(by_metric))
         judged = [
-            judge(m, current[m], by_metric.get(m, []), period, rule.params, evaluated.get(m))
+            judge(m, current[m], by_metric.get(m, []), period, params, evaluated.get(m))
             for m in names
             if m in current
         ]

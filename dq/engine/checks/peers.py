@@ -6,21 +6,54 @@ against the other units of its kind, but they work on any table.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import Literal
 
 import polars as pl
 
-from dq.engine.checks.base import Aggregate, CheckDef, Compiled, Context, Param, RowLevel, sql, sql_columns
+from dq.engine.checks.base import (
+    Aggregate,
+    CheckDef,
+    CheckParams,
+    Columns,
+    Compiled,
+    Context,
+    RowLevel,
+    Sql,
+    Values,
+    param,
+    sql,
+    sql_columns,
+)
 
-__all__ = ["CHECKS"]
+__all__ = ["CHECKS", "IdenticalAcross", "PeerOutlier", "Proportion"]
+
+
+class Proportion(CheckParams):
+    failed: Sql
+    total: Sql
+
+
+class PeerOutlier(CheckParams):
+    value: Sql
+    group_by: Columns | None = None
+    max_z: float = 3.5
+    direction: Literal["low", "high", "both"] = "both"
+    min_peers: int = 5
+    log: bool = param(default=False, help="compare log(value)")
+
+
+class IdenticalAcross(CheckParams):
+    columns: Columns
+    group_by: Columns | None = None
+    ignore: Values | None = None
+
 
 _MAD_SCALE = 0.6745  # makes the MAD comparable with a standard deviation (Iglewicz & Hoaglin)
 
 
-def _proportion(p: Mapping[str, Any], ctx: Context) -> Compiled:
-    failed = sql(str(p["failed"])).cast(pl.Float64)
-    total = sql(str(p["total"])).cast(pl.Float64)
+def _proportion(p: Proportion, ctx: Context) -> Compiled:
+    failed = sql(str(p.failed)).cast(pl.Float64)
+    total = sql(str(p.total)).cast(pl.Float64)
     ok = failed.is_not_null() & total.is_not_null()
 
     def aggregate(mask: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
@@ -35,11 +68,11 @@ def _proportion(p: Mapping[str, Any], ctx: Context) -> Compiled:
     return Aggregate(aggregate=aggregate, sample=sample)
 
 
-def _peer_outlier(p: Mapping[str, Any], ctx: Context) -> Compiled:
-    value = sql(str(p["value"])).cast(pl.Float64)
-    groups = list(p.get("group_by") or [])
+def _peer_outlier(p: PeerOutlier, ctx: Context) -> Compiled:
+    value = sql(str(p.value)).cast(pl.Float64)
+    groups = list(p.group_by or [])
     valid = value.is_not_null() & value.is_finite()
-    if p["log"]:
+    if p.log:
         # Ratios are skewed: compare them on a log scale, where 0.0004 is as far below 0.1
         # as 25 is above it. Non-positive values have no logarithm and are not evaluated.
         valid = valid & (value > 0)
@@ -48,22 +81,22 @@ def _peer_outlier(p: Mapping[str, Any], ctx: Context) -> Compiled:
     med = v.median().over(groups) if groups else v.median()
     mad = (v - med).abs().median().over(groups) if groups else (v - med).abs().median()
     z = _MAD_SCALE * (v - med) / mad
-    limit = float(p["max_z"])
-    direction = p["direction"]
+    limit = float(p.max_z)
+    direction = p.direction
     bad = {"low": z < -limit, "high": z > limit, "both": z.abs() > limit}[direction]
     n_peers = valid.sum().over(groups) if groups else valid.sum()
-    applies = valid & (n_peers >= int(p["min_peers"])) & (mad > 0)
+    applies = valid & (n_peers >= int(p.min_peers)) & (mad > 0)
     return RowLevel(applies=applies, violates=bad)
 
 
-def _identical_across(p: Mapping[str, Any], ctx: Context) -> Compiled:
-    cols = list(p["columns"])
+def _identical_across(p: IdenticalAcross, ctx: Context) -> Compiled:
+    cols = list(p.columns)
     key = pl.struct(cols) if len(cols) > 1 else pl.col(cols[0])
     present = pl.all_horizontal([pl.col(c).is_not_null() for c in cols])
-    ignore = p.get("ignore") or []
+    ignore = list(p.ignore or [])
     if ignore and len(cols) == 1:
         present = present & ~pl.col(cols[0]).is_in(ignore)
-    groups = list(p.get("group_by") or [])
+    groups = list(p.group_by or [])
     dup = (pl.len().over([*groups, *cols]) > 1) if groups else key.is_duplicated()
     return RowLevel(applies=present, violates=dup)
 
@@ -74,9 +107,9 @@ CHECKS = (
         "completeness",
         "Counts given as columns: evaluated = Σ total, failed = Σ failed (e.g. days without"
         " upload of the days of the month; declared of required tables).",
-        (Param("failed", "sql"), Param("total", "sql")),
+        Proportion,
         _proportion,
-        lambda p: [*sql_columns(str(p["failed"])), *sql_columns(str(p["total"]))],
+        lambda p: [*sql_columns(str(p.failed)), *sql_columns(str(p.total))],
         null_semantics="rows where either count is null are not evaluated",
     ),
     CheckDef(
@@ -84,16 +117,9 @@ CHECKS = (
         "plausibility",
         "A value (or SQL ratio) whose robust z-score (median and MAD) among its peers is beyond"
         " max_z, low, high or both; peers share the group_by columns.",
-        (
-            Param("value", "sql"),
-            Param("group_by", "columns", required=False),
-            Param("max_z", "number", required=False, default=3.5),
-            Param("direction", "str", required=False, default="both", choices=("low", "high", "both")),
-            Param("min_peers", "int", required=False, default=5),
-            Param("log", "bool", required=False, default=False, help="compare log(value)"),
-        ),
+        PeerOutlier,
         _peer_outlier,
-        lambda p: [*sql_columns(str(p["value"])), *(p.get("group_by") or [])],
+        lambda p: [*sql_columns(str(p.value)), *(p.group_by or [])],
         null_semantics="null or non-finite values are not evaluated; groups with fewer than"
         " min_peers values or no spread are not evaluated",
     ),
@@ -102,13 +128,9 @@ CHECKS = (
         "plausibility",
         "The same value (or combination) reported by more than one row, e.g. two units with"
         " identical counts, a sign of copied figures; values in 'ignore' (such as 0) are skipped.",
-        (
-            Param("columns", "columns"),
-            Param("group_by", "columns", required=False),
-            Param("ignore", "values", required=False),
-        ),
+        IdenticalAcross,
         _identical_across,
-        lambda p: [*p["columns"], *(p.get("group_by") or [])],
+        lambda p: [*p.columns, *(p.group_by or [])],
         null_semantics="rows with a null value are not evaluated",
     ),
 )

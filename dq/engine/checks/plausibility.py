@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal, get_args
 
 import polars as pl
 
 from dq.engine.checks.base import (
     CheckDef,
+    CheckParams,
+    Column,
     Compiled,
     Context,
     GXContext,
     GXMapping,
     NotExported,
-    Param,
+    OneColumn,
     RowLevel,
+    Scalar,
+    Sql,
     gx_bound,
     gx_value,
     literal_for,
@@ -25,23 +28,51 @@ from dq.engine.checks.base import (
 )
 from dq.errors import CheckError
 
-__all__ = ["CHECKS"]
+__all__ = ["CHECKS", "OPS", "Between", "Compare", "Expression", "Ratio"]
 
-OPS = ("<", "<=", ">", ">=", "==", "!=")
+Op = Literal["<", "<=", ">", ">=", "==", "!="]
+OPS: tuple[Op, ...] = get_args(Op)
 
 
-def _between(p: Mapping[str, Any], ctx: Context) -> Compiled:
-    col = p["column"]
+class Between(CheckParams):
+    column: Column
+    min: Scalar | None = None
+    max: Scalar | None = None
+    min_inclusive: bool = True
+    max_inclusive: bool = True
+
+
+class Compare(CheckParams):
+    left: Sql
+    op: Op
+    right: Scalar
+    tolerance: float = 0
+
+
+class Expression(CheckParams):
+    expr: Sql
+
+
+class Ratio(CheckParams):
+    numerator: Sql
+    denominator: Sql
+    scale: float = 1
+    min: float | None = None
+    max: float | None = None
+
+
+def _between(p: Between, ctx: Context) -> Compiled:
+    col = p.column
     dtype = ctx.schema.get(col)
     if dtype == pl.String:
         raise CheckError(f"column '{col}' is text; between needs numbers, dates or datetimes")
     bad = pl.lit(False)
-    if p.get("min") is not None:
-        lo = literal_for(p["min"], dtype)
-        bad = bad | ((pl.col(col) < lo) if p["min_inclusive"] else (pl.col(col) <= lo))
-    if p.get("max") is not None:
-        hi = literal_for(p["max"], dtype)
-        bad = bad | ((pl.col(col) > hi) if p["max_inclusive"] else (pl.col(col) >= hi))
+    if p.min is not None:
+        lo = literal_for(p.min, dtype)
+        bad = bad | ((pl.col(col) < lo) if p.min_inclusive else (pl.col(col) <= lo))
+    if p.max is not None:
+        hi = literal_for(p.max, dtype)
+        bad = bad | ((pl.col(col) > hi) if p.max_inclusive else (pl.col(col) >= hi))
     return RowLevel(applies=pl.col(col).is_not_null(), violates=bad)
 
 
@@ -53,9 +84,9 @@ def _side(text: Any, ctx: Context) -> pl.Expr:
     return sql(str(text))
 
 
-def _compare(p: Mapping[str, Any], ctx: Context) -> Compiled:
-    op, tol = p["op"], float(p["tolerance"] or 0)
-    left, right = _side(p["left"], ctx), _side(p["right"], ctx)
+def _compare(p: Compare, ctx: Context) -> Compiled:
+    op, tol = p.op, float(p.tolerance or 0)
+    left, right = _side(p.left, ctx), _side(p.right, ctx)
     if tol:
         # The tolerance loosens the comparison: == means |left - right| <= tolerance.
         ok = {
@@ -78,27 +109,27 @@ def _compare(p: Mapping[str, Any], ctx: Context) -> Compiled:
     return RowLevel(applies=left.is_not_null() & right.is_not_null(), violates=~ok.fill_null(True))
 
 
-def _compare_columns(p: Mapping[str, Any]) -> list[str]:
+def _compare_columns(p: Compare) -> list[str]:
     cols: list[str] = []
-    for side in (p["left"], p["right"]):
+    for side in (p.left, p.right):
         if isinstance(side, str):
             cols += sql_columns(side)
     return list(dict.fromkeys(cols))
 
 
-def _expression(p: Mapping[str, Any], ctx: Context) -> Compiled:
-    e = sql(p["expr"])
+def _expression(p: Expression, ctx: Context) -> Compiled:
+    e = sql(p.expr)
     return RowLevel(applies=e.is_not_null(), violates=~e.fill_null(True))
 
 
-def _ratio(p: Mapping[str, Any], ctx: Context) -> Compiled:
-    num, den = _side(p["numerator"], ctx), _side(p["denominator"], ctx)
-    r = num.cast(pl.Float64) / den.cast(pl.Float64) * float(p["scale"])
+def _ratio(p: Ratio, ctx: Context) -> Compiled:
+    num, den = _side(p.numerator, ctx), _side(p.denominator, ctx)
+    r = num.cast(pl.Float64) / den.cast(pl.Float64) * float(p.scale)
     bad = pl.lit(False)
-    if p.get("min") is not None:
-        bad = bad | (r < p["min"])
-    if p.get("max") is not None:
-        bad = bad | (r > p["max"])
+    if p.min is not None:
+        bad = bad | (r < p.min)
+    if p.max is not None:
+        bad = bad | (r > p.max)
     return RowLevel(applies=num.is_not_null() & den.is_not_null() & (den != 0), violates=bad)
 
 
@@ -109,18 +140,18 @@ def _temporal(col: str, ctx: Context) -> pl.Expr:
     return pl.col(col).cast(pl.Datetime("us"))
 
 
-def _in_period(p: Mapping[str, Any], ctx: Context) -> Compiled:
-    col = p["column"]
+def _in_period(p: OneColumn, ctx: Context) -> Compiled:
+    col = p.column
     v = _temporal(col, ctx)
     return RowLevel(applies=pl.col(col).is_not_null(), violates=~ctx.require_period().contains(v))
 
 
-def _not_future(p: Mapping[str, Any], ctx: Context) -> Compiled:
+def _not_future(p: OneColumn, ctx: Context) -> Compiled:
     """A date after the day the platform received its row (``upload_time``) cannot have happened
     (a birth date, a report date): re-auditing an old extract today still flags a birth date
     after the row's upload. Datetime columns, and rows without an upload time, are judged
     against the audit's clock (a record may be uploaded before a stay ends and updated later)."""
-    col = p["column"]
+    col = p.column
     v = _temporal(col, ctx)
     violates = v > pl.lit(ctx.now).cast(pl.Datetime("us"))
     up = ctx.schema.get("upload_time")
@@ -131,25 +162,25 @@ def _not_future(p: Mapping[str, Any], ctx: Context) -> Compiled:
     return RowLevel(applies=pl.col(col).is_not_null(), violates=violates)
 
 
-def _between_gx(p: Mapping[str, Any], ctx: GXContext) -> tuple[str, dict[str, Any]]:
-    if p.get("min") is None and p.get("max") is None:
+def _between_gx(p: Between, ctx: GXContext) -> tuple[str, dict[str, Any]]:
+    if p.min is None and p.max is None:
         raise NotExported("between without bounds")
-    ctype = ctx.column_type(p["column"])
+    ctype = ctx.column_type(p.column)
     return "expect_column_values_to_be_between", {
-        "column": p["column"],
-        "min_value": gx_bound(p.get("min"), ctype),
-        "max_value": gx_bound(p.get("max"), ctype),
-        "strict_min": not p.get("min_inclusive", True),
-        "strict_max": not p.get("max_inclusive", True),
+        "column": p.column,
+        "min_value": gx_bound(p.min, ctype),
+        "max_value": gx_bound(p.max, ctype),
+        "strict_min": not p.min_inclusive,
+        "strict_max": not p.max_inclusive,
     }
 
 
-def _compare_gx(p: Mapping[str, Any], ctx: GXContext) -> tuple[str, dict[str, Any]]:
+def _compare_gx(p: Compare, ctx: GXContext) -> tuple[str, dict[str, Any]]:
     """column OP column as a pair expectation; column OP value as between / (not) in set."""
-    left, op, right = p["left"], p["op"], p["right"]
-    if p.get("tolerance"):
+    left, op, right = p.left, p.op, p.right
+    if p.tolerance:
         raise NotExported("compare with a tolerance")
-    if not ctx.is_column(left):
+    if not (isinstance(left, str) and ctx.is_column(left)):
         raise NotExported("compare whose left side is an expression")
     if ctx.is_column(right):
         pair = {"ignore_row_if": "either_value_is_missing"}
@@ -188,22 +219,14 @@ def _compare_gx(p: Mapping[str, Any], ctx: GXContext) -> tuple[str, dict[str, An
     return "expect_column_values_to_not_be_in_set", {"column": left, "value_set": [value]}
 
 
-_COL = Param("column", "column")
-
 CHECKS = (
     CheckDef(
         "between",
         "plausibility",
         "Numbers, dates or datetimes lie between min and max (inclusive by default).",
-        (
-            _COL,
-            Param("min", "scalar", required=False),
-            Param("max", "scalar", required=False),
-            Param("min_inclusive", "bool", required=False, default=True),
-            Param("max_inclusive", "bool", required=False, default=True),
-        ),
+        Between,
         _between,
-        lambda p: [p["column"]],
+        lambda p: [p.column],
         null_semantics="null values are not evaluated",
         gx=GXMapping(("expect_column_values_to_be_between",), _between_gx),
     ),
@@ -213,12 +236,7 @@ CHECKS = (
         "left OP right, where each side is a column, a value or an SQL expression, with an"
         " optional tolerance (e.g. discharge_time >= admission_time; amount == quantity *"
         " unit_price ± 0.01).",
-        (
-            Param("left", "sql"),
-            Param("op", "str", choices=OPS),
-            Param("right", "scalar"),
-            Param("tolerance", "number", required=False, default=0),
-        ),
+        Compare,
         _compare,
         _compare_columns,
         null_semantics="rows where either side is null are not evaluated",
@@ -237,42 +255,36 @@ CHECKS = (
         "expression",
         "plausibility",
         "A boolean SQL expression (Polars' SQL parser) that must hold for every row.",
-        (Param("expr", "sql"),),
+        Expression,
         _expression,
-        lambda p: sql_columns(p["expr"]),
+        lambda p: sql_columns(p.expr),
         null_semantics="rows where the expression is null are not evaluated",
     ),
     CheckDef(
         "ratio",
         "plausibility",
         "numerator ÷ denominator × scale lies within [min, max] (e.g. a rate in [0, 100]).",
-        (
-            Param("numerator", "sql"),
-            Param("denominator", "sql"),
-            Param("scale", "number", required=False, default=1),
-            Param("min", "number", required=False),
-            Param("max", "number", required=False),
-        ),
+        Ratio,
         _ratio,
-        lambda p: [c for k in ("numerator", "denominator") for c in sql_columns(str(p[k]))],
+        lambda p: [c for side in (p.numerator, p.denominator) for c in sql_columns(str(side))],
         null_semantics="rows with a null side or a zero denominator are not evaluated",
     ),
     CheckDef(
         "in_period",
         "plausibility",
         "The event time lies inside the audited month.",
-        (_COL,),
+        OneColumn,
         _in_period,
-        lambda p: [p["column"]],
+        lambda p: [p.column],
         null_semantics="null values are not evaluated",
     ),
     CheckDef(
         "not_future",
         "plausibility",
         "The date or time is not after the moment of the audit.",
-        (_COL,),
+        OneColumn,
         _not_future,
-        lambda p: [p["column"]],
+        lambda p: [p.column],
         null_semantics="null values are not evaluated",
     ),
 )

@@ -8,28 +8,38 @@ from typing import Any
 
 import polars as pl
 
-from dq.engine.checks.base import Aggregate, CheckDef, Compiled, Context, Param, RowLevel
+from dq.engine.checks.base import Aggregate, CheckDef, CheckParams, Column, Compiled, Context, RowLevel, param
 from dq.engine.messages import message
 from dq.errors import CheckError
 
-__all__ = ["CHECKS"]
+__all__ = ["CHECKS", "UploadDays", "UploadTimeliness"]
 
 
-def _event_column(p: Mapping[str, Any], ctx: Context) -> str:
-    col = p.get("column") or (ctx.spec.event_time if ctx.spec else None)
+class UploadTimeliness(CheckParams):
+    column: Column | None = param(default=None, help="event column; default: the table's")
+    upload_column: Column = "upload_time"
+    max_days: float = 1
+
+
+class UploadDays(CheckParams):
+    column: Column = "upload_time"
+
+
+def _event_column(p: UploadTimeliness, ctx: Context) -> str:
+    col = p.column or (ctx.spec.event_time if ctx.spec else None)
     if not col:
         raise CheckError("no event column: give 'column' (the table has no event_time)")
     return col
 
 
-def _upload_timeliness(p: Mapping[str, Any], ctx: Context) -> Compiled:
-    col, up = _event_column(p, ctx), p["upload_column"]
+def _upload_timeliness(p: UploadTimeliness, ctx: Context) -> Compiled:
+    col, up = _event_column(p, ctx), p.upload_column
     dtype = ctx.schema.get(col)
     if dtype is None:  # the default event column is not among the rule's columns
         raise CheckError(f"column(s) missing from {ctx.table}: {col}")
     if not dtype.is_temporal():
         raise CheckError(f"column '{col}' is {dtype}, not a date or datetime")
-    max_days = float(p["max_days"])
+    max_days = float(p.max_days)
     if dtype == pl.Date:
         # A date has no time of day: compare calendar days.
         lag_days = (pl.col(up).dt.date() - pl.col(col)).dt.total_days()
@@ -39,8 +49,8 @@ def _upload_timeliness(p: Mapping[str, Any], ctx: Context) -> Compiled:
     return RowLevel(applies=pl.col(col).is_not_null() & pl.col(up).is_not_null(), violates=late)
 
 
-def _upload_days(p: Mapping[str, Any], ctx: Context) -> Compiled:
-    col = p["column"]
+def _upload_days(p: UploadDays, ctx: Context) -> Compiled:
+    col = p.column
     period = ctx.require_period()
     start, n_days = period.first_day, period.days
     in_period = period.contains(pl.col(col))
@@ -72,13 +82,9 @@ CHECKS = (
         "upload_timeliness",
         "timeliness",
         "upload_time − event time ≤ max_days (dates compare calendar days).",
-        (
-            Param("column", "column", required=False, help="event column; default: the table's"),
-            Param("upload_column", "column", required=False, default="upload_time"),
-            Param("max_days", "number", required=False, default=1),
-        ),
+        UploadTimeliness,
         _upload_timeliness,
-        lambda p: [c for c in (p.get("column"), p.get("upload_column")) if c],
+        lambda p: [c for c in (p.column, p.upload_column) if c],
         null_semantics="rows with a null event or upload time are not evaluated",
     ),
     CheckDef(
@@ -86,9 +92,9 @@ CHECKS = (
         "timeliness",
         "Distinct days of the audited month with at least one upload; each day without one"
         " counts as a failure (evaluated = days in the month).",
-        (Param("column", "column", required=False, default="upload_time"),),
+        UploadDays,
         _upload_days,
-        lambda p: [p.get("column") or "upload_time"],
+        lambda p: [p.column or "upload_time"],
         null_semantics="null upload times are ignored; an empty table misses every day",
     ),
 )

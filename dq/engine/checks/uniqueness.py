@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -10,20 +9,25 @@ import polars as pl
 
 from dq.engine.checks.base import (
     CheckDef,
+    CheckParams,
+    Columns,
     Compiled,
     Context,
     GXContext,
     GXMapping,
-    Param,
     RowLevel,
     blank,
 )
 
-__all__ = ["CHECKS"]
+__all__ = ["CHECKS", "Unique"]
 
 
-def _unique(p: Mapping[str, Any], ctx: Context) -> Compiled:
-    cols = list(p["columns"])
+class Unique(CheckParams):
+    columns: Columns
+
+
+def _unique(p: Unique, ctx: Context) -> Compiled:
+    cols = list(p.columns)
     complete = pl.all_horizontal([~blank(c, ctx) for c in cols])
 
     def violates_among(mask: pl.Expr) -> pl.Expr:
@@ -72,8 +76,8 @@ def repeated_rows(keys: pl.DataFrame, hashes: np.ndarray) -> np.ndarray:
     return flags
 
 
-def _unique_gx(p: Mapping[str, Any], ctx: GXContext) -> tuple[str, dict[str, Any]]:
-    cols = list(p["columns"])
+def _unique_gx(p: Unique, ctx: GXContext) -> tuple[str, dict[str, Any]]:
+    cols = list(p.columns)
     if len(cols) == 1:
         return "expect_column_values_to_be_unique", {"column": cols[0]}
     return "expect_compound_columns_to_be_unique", {
@@ -87,9 +91,9 @@ CHECKS = (
         "unique",
         "uniqueness",
         "A key of one or more columns occurs once; every row of a repeated key fails.",
-        (Param("columns", "columns"),),
+        Unique,
         _unique,
-        lambda p: list(p["columns"]),
+        lambda p: list(p.columns),
         null_semantics="rows where any key column is null or blank are not evaluated",
         gx=GXMapping(
             ("expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique"), _unique_gx

@@ -11,34 +11,132 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal, get_args
 
 import polars as pl
 
 from dq.engine.checks.base import (
     CheckDef,
+    CheckParams,
+    Column,
+    Columns,
     Compiled,
     Context,
     GXContext,
     GXMapping,
     NotExported,
-    Param,
+    OneColumn,
     RowLevel,
+    Strs,
+    Values,
     blank,
     gx_value,
     literal_for,
+    param,
+    plain_value,
     present,
+    texts,
 )
 from dq.engine.checks.uniqueness import repeated_keys
 from dq.errors import CheckError
 
-__all__ = ["CHECKS", "IGNORE_PAIR", "IGNORE_RECORD", "like_to_regex", "typed_values"]
+__all__ = [
+    "CHECKS",
+    "IGNORE_PAIR",
+    "IGNORE_RECORD",
+    "ColumnPair",
+    "ColumnPairInSet",
+    "Dtype",
+    "Monotonic",
+    "MultiColumnSum",
+    "NotInSet",
+    "Parseable",
+    "Patterns",
+    "Records",
+    "Strftime",
+    "ZScore",
+    "like_to_regex",
+    "typed_values",
+]
 
+IgnorePair = Literal["both_values_are_missing", "either_value_is_missing", "neither"]
+IgnoreRecord = Literal["all_values_are_missing", "any_value_is_missing", "never"]
 #: GX's ``ignore_row_if`` of pair checks and of checks on several columns (GX's defaults first).
-IGNORE_PAIR = ("both_values_are_missing", "either_value_is_missing", "neither")
-IGNORE_RECORD = ("all_values_are_missing", "any_value_is_missing", "never")
+IGNORE_PAIR: tuple[IgnorePair, ...] = get_args(IgnorePair)
+IGNORE_RECORD: tuple[IgnoreRecord, ...] = get_args(IgnoreRecord)
+_IGNORE_PAIR = "rows left out: both values missing (default), either, or neither"
+_IGNORE_RECORD = "rows left out: all values missing (default), any, or never"
+_NEGATE = "true: values must match none"
+
+
+class NotInSet(CheckParams):
+    column: Column
+    values: Values
+
+
+class Monotonic(CheckParams):
+    column: Column
+    direction: Literal["increasing", "decreasing"] = "increasing"
+    strictly: bool = False
+
+
+class Strftime(CheckParams):
+    column: Column
+    format: str
+
+
+class Parseable(CheckParams):
+    column: Column
+    kind: Literal["date", "json"]
+
+
+class Patterns(CheckParams):
+    """regex_list and like: several patterns."""
+
+    column: Column
+    patterns: Strs
+    match_on: Literal["any", "all"] = "any"
+    negate: bool = param(default=False, help=_NEGATE)
+
+
+class Dtype(CheckParams):
+    column: Column
+    types: Strs
+
+
+class ColumnPair(CheckParams):
+    column_a: Column
+    column_b: Column
+    op: Literal[">", ">=", "=="]
+    ignore_row_if: IgnorePair = param(default="both_values_are_missing", help=_IGNORE_PAIR)
+
+
+class ColumnPairInSet(CheckParams):
+    column_a: Column
+    column_b: Column
+    pairs: Values
+    ignore_row_if: IgnorePair = param(default="both_values_are_missing", help=_IGNORE_PAIR)
+
+
+class MultiColumnSum(CheckParams):
+    columns: Columns
+    total: float
+    ignore_row_if: IgnoreRecord = param(default="all_values_are_missing", help=_IGNORE_RECORD)
+
+
+class Records(CheckParams):
+    """distinct_within_record and compound_unique: several columns of a record."""
+
+    columns: Columns
+    ignore_row_if: IgnoreRecord = param(default="all_values_are_missing", help=_IGNORE_RECORD)
+
+
+class ZScore(CheckParams):
+    column: Column
+    threshold: float
+    double_sided: bool = True
 
 
 def _str(col: str) -> pl.Expr:
@@ -95,27 +193,31 @@ def _is_in(col: str, values: Sequence[Any], ctx: Context) -> pl.Expr:
     return _comparable(col, dtype).is_in(series.implode())
 
 
-def _not_in_set(p: Mapping[str, Any], ctx: Context) -> Compiled:
-    col = p["column"]
-    return RowLevel(applies=present(col, ctx), violates=_is_in(col, p["values"], ctx).fill_null(False))
+def _not_in_set(p: NotInSet, ctx: Context) -> Compiled:
+    col = p.column
+    return RowLevel(applies=present(col, ctx), violates=_is_in(col, p.values, ctx).fill_null(False))
 
 
-def _not_in_set_gx(p: Mapping[str, Any], ctx: GXContext) -> tuple[str, dict[str, Any]]:
-    if ctx.column_type(p["column"]) in ("date", "datetime"):
+def _not_in_set_gx(p: NotInSet, ctx: GXContext) -> tuple[str, dict[str, Any]]:
+    if ctx.column_type(p.column) in ("date", "datetime"):
         raise NotExported("not_in_set on a date column (GX sets do not match dates)")
-    values = list(p["values"])
-    if ctx.column_type(p["column"]) in (None, "str"):
+    values = list(p.values)
+    if ctx.column_type(p.column) in (None, "str"):
         values = [v if v is None or isinstance(v, str) else str(v) for v in values]
-    return "expect_column_values_to_not_be_in_set", {"column": p["column"], "value_set": gx_value(values)}
+    return "expect_column_values_to_not_be_in_set", {"column": p.column, "value_set": gx_value(values)}
 
 
-def _is_null(p: Mapping[str, Any], ctx: Context) -> Compiled:
-    col = p["column"]
+def _is_null(p: OneColumn, ctx: Context) -> Compiled:
+    col = p.column
     return RowLevel(applies=pl.lit(True), violates=~blank(col, ctx))
 
 
-def _monotonic(p: Mapping[str, Any], ctx: Context) -> Compiled:
-    col, increasing, strictly = p["column"], p["direction"] == "increasing", bool(p["strictly"])
+def _is_null_gx(p: OneColumn, ctx: GXContext) -> tuple[str, dict[str, Any]]:
+    return "expect_column_values_to_be_null", {"column": p.column}
+
+
+def _monotonic(p: Monotonic, ctx: Context) -> Compiled:
+    col, increasing, strictly = p.column, p.direction == "increasing", bool(p.strictly)
     dtype = ctx.schema.get(col)
     if dtype is not None and not (dtype.is_numeric() or dtype.is_temporal()):
         raise CheckError(f"column '{col}' is {dtype}; monotonic needs numbers, dates or datetimes")
@@ -133,9 +235,9 @@ def _monotonic(p: Mapping[str, Any], ctx: Context) -> Compiled:
     return RowLevel(applies=present(col, ctx), violates_among=violates_among)
 
 
-def _monotonic_gx(p: Mapping[str, Any], ctx: GXContext) -> tuple[str, dict[str, Any]]:
-    kind = f"expect_column_values_to_be_{p['direction']}"
-    return kind, {"column": p["column"], "strictly": bool(p["strictly"])}
+def _monotonic_gx(p: Monotonic, ctx: GXContext) -> tuple[str, dict[str, Any]]:
+    kind = f"expect_column_values_to_be_{p.direction}"
+    return kind, {"column": p.column, "strictly": bool(p.strictly)}
 
 
 def _text_only(col: str, ctx: Context, check: str) -> None:
@@ -153,8 +255,8 @@ def _python_test(col: str, test: Callable[[str], bool]) -> pl.Expr:
     return _str(col).map_batches(run, return_dtype=pl.Boolean, is_elementwise=True)
 
 
-def _strftime(p: Mapping[str, Any], ctx: Context) -> Compiled:
-    col, fmt = p["column"], p["format"]
+def _strftime(p: Strftime, ctx: Context) -> Compiled:
+    col, fmt = p.column, p.format
     _text_only(col, ctx, "strftime")
     try:
         datetime.strptime(datetime.now().strftime(fmt), fmt)
@@ -171,8 +273,12 @@ def _strftime(p: Mapping[str, Any], ctx: Context) -> Compiled:
     return RowLevel(applies=present(col, ctx), violates=_python_test(col, parses))
 
 
-def _parseable(p: Mapping[str, Any], ctx: Context) -> Compiled:
-    col, kind = p["column"], p["kind"]
+def _strftime_gx(p: Strftime, ctx: GXContext) -> tuple[str, dict[str, Any]]:
+    return "expect_column_values_to_match_strftime_format", {"column": p.column, "strftime_format": p.format}
+
+
+def _parseable(p: Parseable, ctx: Context) -> Compiled:
+    col, kind = p.column, p.kind
     dtype = ctx.schema.get(col)
     if kind == "json" and dtype is not None and dtype != pl.String:
         # a number or a date is not a JSON text (GX: json.loads refuses it)
@@ -203,14 +309,9 @@ def _parseable(p: Mapping[str, Any], ctx: Context) -> Compiled:
     return RowLevel(applies=present(col, ctx), violates=_python_test(col, parses))
 
 
-def _parseable_gx(p: Mapping[str, Any], ctx: GXContext) -> tuple[str, dict[str, Any]]:
-    kind = "dateutil" if p["kind"] == "date" else "json"
-    return f"expect_column_values_to_be_{kind}_parseable", {"column": p["column"]}
-
-
-def _patterns(p: Mapping[str, Any]) -> list[str]:
-    pats = p["patterns"]
-    return [pats] if isinstance(pats, str) else list(pats)
+def _parseable_gx(p: Parseable, ctx: GXContext) -> tuple[str, dict[str, Any]]:
+    kind = "dateutil" if p.kind == "date" else "json"
+    return f"expect_column_values_to_be_{kind}_parseable", {"column": p.column}
 
 
 def _matches(col: str, regexes: Sequence[str], match_on: str) -> pl.Expr:
@@ -223,22 +324,22 @@ def _matches(col: str, regexes: Sequence[str], match_on: str) -> pl.Expr:
     return pl.all_horizontal(hits) if match_on == "all" else pl.any_horizontal(hits)
 
 
-def _regex_list(p: Mapping[str, Any], ctx: Context) -> Compiled:
-    col = p["column"]
-    hit = _matches(col, _patterns(p), p["match_on"])
-    return RowLevel(applies=present(col, ctx), violates=hit if p["negate"] else ~hit)
+def _regex_list(p: Patterns, ctx: Context) -> Compiled:
+    col = p.column
+    hit = _matches(col, texts(p.patterns), p.match_on)
+    return RowLevel(applies=present(col, ctx), violates=hit if p.negate else ~hit)
 
 
-def _regex_list_gx(p: Mapping[str, Any], ctx: GXContext) -> tuple[str, dict[str, Any]]:
-    pats = _patterns(p)
-    if p["negate"]:
+def _regex_list_gx(p: Patterns, ctx: GXContext) -> tuple[str, dict[str, Any]]:
+    pats = list(texts(p.patterns))
+    if p.negate:
         if len(pats) == 1:
-            return "expect_column_values_to_not_match_regex", {"column": p["column"], "regex": pats[0]}
-        if p["match_on"] == "all":
+            return "expect_column_values_to_not_match_regex", {"column": p.column, "regex": pats[0]}
+        if p.match_on == "all":
             raise NotExported("regex_list negate with match_on all (GX fails on any match)")
-        return "expect_column_values_to_not_match_regex_list", {"column": p["column"], "regex_list": pats}
+        return "expect_column_values_to_not_match_regex_list", {"column": p.column, "regex_list": pats}
     return "expect_column_values_to_match_regex_list", {
-        "column": p["column"], "regex_list": pats, "match_on": p["match_on"],
+        "column": p.column, "regex_list": pats, "match_on": p.match_on,
     }  # fmt: skip
 
 
@@ -251,26 +352,26 @@ def like_to_regex(pattern: str) -> str:
     return "(?s)^" + "".join(out) + "$"
 
 
-def _like(p: Mapping[str, Any], ctx: Context) -> Compiled:
-    col = p["column"]
-    hit = _matches(col, [like_to_regex(x) for x in _patterns(p)], p["match_on"])
-    return RowLevel(applies=present(col, ctx), violates=hit if p["negate"] else ~hit)
+def _like(p: Patterns, ctx: Context) -> Compiled:
+    col = p.column
+    hit = _matches(col, [like_to_regex(x) for x in texts(p.patterns)], p.match_on)
+    return RowLevel(applies=present(col, ctx), violates=hit if p.negate else ~hit)
 
 
-def _like_gx(p: Mapping[str, Any], ctx: GXContext) -> tuple[str, dict[str, Any]]:
-    pats, col = _patterns(p), p["column"]
-    if len(pats) == 1 and (p["negate"] or p["match_on"] == "any"):
-        kind = "not_match" if p["negate"] else "match"
+def _like_gx(p: Patterns, ctx: GXContext) -> tuple[str, dict[str, Any]]:
+    pats, col = list(texts(p.patterns)), p.column
+    if len(pats) == 1 and (p.negate or p.match_on == "any"):
+        kind = "not_match" if p.negate else "match"
         return f"expect_column_values_to_{kind}_like_pattern", {"column": col, "like_pattern": pats[0]}
-    if p["negate"]:
-        if p["match_on"] == "all":
+    if p.negate:
+        if p.match_on == "all":
             raise NotExported("like negate with match_on all (GX fails on any match)")
         return "expect_column_values_to_not_match_like_pattern_list", {
             "column": col,
             "like_pattern_list": pats,
         }
     return "expect_column_values_to_match_like_pattern_list", {
-        "column": col, "like_pattern_list": pats, "match_on": p["match_on"],
+        "column": col, "like_pattern_list": pats, "match_on": p.match_on,
     }  # fmt: skip
 
 
@@ -282,34 +383,34 @@ def _pair_applies(a: str, b: str, ignore: str, ctx: Context) -> pl.Expr:
     return pl.lit(True)
 
 
-def _pair(p: Mapping[str, Any], ctx: Context) -> Compiled:
-    a, b, op = p["column_a"], p["column_b"], p["op"]
+def _pair(p: ColumnPair, ctx: Context) -> Compiled:
+    a, b, op = p.column_a, p.column_b, p.op
     left, right = pl.col(a), pl.col(b)
     ok = {">": left > right, ">=": left >= right, "==": left == right}[op]
     return RowLevel(
-        applies=_pair_applies(a, b, p["ignore_row_if"], ctx),
+        applies=_pair_applies(a, b, p.ignore_row_if, ctx),
         violates=~ok.fill_null(False),
     )
 
 
-def _pair_gx(p: Mapping[str, Any], ctx: GXContext) -> tuple[str, dict[str, Any]]:
-    kw = {"column_A": p["column_a"], "column_B": p["column_b"], "ignore_row_if": p["ignore_row_if"]}
-    if p["op"] == "==":
+def _pair_gx(p: ColumnPair, ctx: GXContext) -> tuple[str, dict[str, Any]]:
+    kw: dict[str, Any] = {"column_A": p.column_a, "column_B": p.column_b, "ignore_row_if": p.ignore_row_if}
+    if p.op == "==":
         return "expect_column_pair_values_to_be_equal", kw
-    return "expect_column_pair_values_a_to_be_greater_than_b", {**kw, "or_equal": p["op"] == ">="}
+    return "expect_column_pair_values_a_to_be_greater_than_b", {**kw, "or_equal": p.op == ">="}
 
 
-def _pairs(p: Mapping[str, Any]) -> list[tuple[Any, Any]]:
+def _pairs(p: ColumnPairInSet) -> list[tuple[Any, Any]]:
     out = []
-    for pair in p["pairs"]:
+    for pair in p.pairs:
         if not isinstance(pair, list | tuple) or len(pair) != 2:
-            raise CheckError(f"pairs: {pair!r} is not a pair of two values")
+            raise CheckError(f"pairs: {plain_value(pair)!r} is not a pair of two values")
         out.append((pair[0], pair[1]))
     return out
 
 
-def _pair_in_set(p: Mapping[str, Any], ctx: Context) -> Compiled:
-    a, b = p["column_a"], p["column_b"]
+def _pair_in_set(p: ColumnPairInSet, ctx: Context) -> Compiled:
+    a, b = p.column_a, p.column_b
     pairs = _pairs(p)
     ta, tb = ctx.schema.get(a), ctx.schema.get(b)
     found = pl.lit(False)
@@ -325,13 +426,13 @@ def _pair_in_set(p: Mapping[str, Any], ctx: Context) -> Compiled:
                 (_comparable(col, dtype) == pl.lit(typed[0])).fill_null(False) if typed else pl.lit(False)
             )
         found = found | (sides[0] & sides[1])
-    return RowLevel(applies=_pair_applies(a, b, p["ignore_row_if"], ctx), violates=~found)
+    return RowLevel(applies=_pair_applies(a, b, p.ignore_row_if, ctx), violates=~found)
 
 
-def _pair_in_set_gx(p: Mapping[str, Any], ctx: GXContext) -> tuple[str, dict[str, Any]]:
+def _pair_in_set_gx(p: ColumnPairInSet, ctx: GXContext) -> tuple[str, dict[str, Any]]:
     return "expect_column_pair_values_to_be_in_set", {
-        "column_A": p["column_a"], "column_B": p["column_b"],
-        "value_pairs_set": [gx_value(list(x)) for x in _pairs(p)], "ignore_row_if": p["ignore_row_if"],
+        "column_A": p.column_a, "column_B": p.column_b,
+        "value_pairs_set": [gx_value(list(x)) for x in _pairs(p)], "ignore_row_if": p.ignore_row_if,
     }  # fmt: skip
 
 
@@ -343,8 +444,8 @@ def _record_applies(cols: Sequence[str], ignore: str, ctx: Context) -> pl.Expr:
     return pl.lit(True)
 
 
-def _multicolumn_sum(p: Mapping[str, Any], ctx: Context) -> Compiled:
-    cols = list(p["columns"])
+def _multicolumn_sum(p: MultiColumnSum, ctx: Context) -> Compiled:
+    cols = list(p.columns)
     for c in cols:
         dtype = ctx.schema.get(c)
         if dtype is not None and not dtype.is_numeric():
@@ -352,19 +453,19 @@ def _multicolumn_sum(p: Mapping[str, Any], ctx: Context) -> Compiled:
     # A missing value makes the sum missing, which never equals the total (as in GX).
     total = pl.sum_horizontal([pl.col(c) for c in cols], ignore_nulls=False)
     return RowLevel(
-        applies=_record_applies(cols, p["ignore_row_if"], ctx),
-        violates=~(total == pl.lit(p["total"])).fill_null(False),
+        applies=_record_applies(cols, p.ignore_row_if, ctx),
+        violates=~(total == pl.lit(p.total)).fill_null(False),
     )
 
 
-def _multicolumn_sum_gx(p: Mapping[str, Any], ctx: GXContext) -> tuple[str, dict[str, Any]]:
+def _multicolumn_sum_gx(p: MultiColumnSum, ctx: GXContext) -> tuple[str, dict[str, Any]]:
     return "expect_multicolumn_sum_to_equal", {
-        "column_list": list(p["columns"]), "sum_total": p["total"], "ignore_row_if": p["ignore_row_if"],
+        "column_list": list(p.columns), "sum_total": p.total, "ignore_row_if": p.ignore_row_if,
     }  # fmt: skip
 
 
-def _distinct_within_record(p: Mapping[str, Any], ctx: Context) -> Compiled:
-    cols = list(p["columns"])
+def _distinct_within_record(p: Records, ctx: Context) -> Compiled:
+    cols = list(p.columns)
     dtypes = {ctx.schema.get(c) for c in cols}
     values = [pl.col(c) for c in cols]
     if len(dtypes) > 1:
@@ -377,17 +478,17 @@ def _distinct_within_record(p: Mapping[str, Any], ctx: Context) -> Compiled:
                 pl.col(cols[i]).is_null() & pl.col(cols[j]).is_null()
             )
             clash = clash | same
-    return RowLevel(applies=_record_applies(cols, p["ignore_row_if"], ctx), violates=clash)
+    return RowLevel(applies=_record_applies(cols, p.ignore_row_if, ctx), violates=clash)
 
 
-def _distinct_within_record_gx(p: Mapping[str, Any], ctx: GXContext) -> tuple[str, dict[str, Any]]:
+def _distinct_within_record_gx(p: Records, ctx: GXContext) -> tuple[str, dict[str, Any]]:
     return "expect_select_column_values_to_be_unique_within_record", {
-        "column_list": list(p["columns"]), "ignore_row_if": p["ignore_row_if"],
+        "column_list": list(p.columns), "ignore_row_if": p.ignore_row_if,
     }  # fmt: skip
 
 
-def _compound_unique(p: Mapping[str, Any], ctx: Context) -> Compiled:
-    cols = list(p["columns"])
+def _compound_unique(p: Records, ctx: Context) -> Compiled:
+    cols = list(p.columns)
 
     def violates_among(mask: pl.Expr) -> pl.Expr:
         # Missing values are values of the key here: two rows (x, null) repeat each other.
@@ -395,20 +496,20 @@ def _compound_unique(p: Mapping[str, Any], ctx: Context) -> Compiled:
         return pl.struct(fields).map_batches(repeated_keys, return_dtype=pl.Boolean, is_elementwise=False)
 
     return RowLevel(
-        applies=_record_applies(cols, p["ignore_row_if"], ctx),
+        applies=_record_applies(cols, p.ignore_row_if, ctx),
         violates_among=violates_among,
         sample_order=tuple(cols),
     )
 
 
-def _compound_unique_gx(p: Mapping[str, Any], ctx: GXContext) -> tuple[str, dict[str, Any]]:
+def _compound_unique_gx(p: Records, ctx: GXContext) -> tuple[str, dict[str, Any]]:
     return "expect_compound_columns_to_be_unique", {
-        "column_list": list(p["columns"]), "ignore_row_if": p["ignore_row_if"],
+        "column_list": list(p.columns), "ignore_row_if": p.ignore_row_if,
     }  # fmt: skip
 
 
-def _z_score(p: Mapping[str, Any], ctx: Context) -> Compiled:
-    col, limit = p["column"], float(p["threshold"])
+def _z_score(p: ZScore, ctx: Context) -> Compiled:
+    col, limit = p.column, float(p.threshold)
     dtype = ctx.schema.get(col)
     if dtype is not None and not dtype.is_numeric():
         raise CheckError(f"column '{col}' is {dtype}; z_score needs numbers")
@@ -417,14 +518,14 @@ def _z_score(p: Mapping[str, Any], ctx: Context) -> Compiled:
         x = pl.col(col).cast(pl.Float64)
         among = x.filter(mask)
         z = (x - among.mean()) / among.std()
-        return ~((z.abs() < limit) if p["double_sided"] else (z < limit)).fill_null(False)
+        return ~((z.abs() < limit) if p.double_sided else (z < limit)).fill_null(False)
 
     return RowLevel(applies=present(col, ctx), violates_among=violates_among)
 
 
-def _z_score_gx(p: Mapping[str, Any], ctx: GXContext) -> tuple[str, dict[str, Any]]:
+def _z_score_gx(p: ZScore, ctx: GXContext) -> tuple[str, dict[str, Any]]:
     return "expect_column_value_z_scores_to_be_less_than", {
-        "column": p["column"], "threshold": p["threshold"], "double_sided": bool(p["double_sided"]),
+        "column": p.column, "threshold": p.threshold, "double_sided": bool(p.double_sided),
     }  # fmt: skip
 
 
@@ -535,9 +636,9 @@ def _type_matches(name: str, dtype: pl.DataType) -> bool:
     return _TYPE_FAMILIES[family](dtype)
 
 
-def _dtype(p: Mapping[str, Any], ctx: Context) -> Compiled:
-    col = p["column"]
-    names = _patterns({"patterns": p["types"]})
+def _dtype(p: Dtype, ctx: Context) -> Compiled:
+    col = p.column
+    names = list(texts(p.types))
     dtype = ctx.schema[col]
     ok = any(_type_matches(n, dtype) for n in names)
     # A Polars column has one type: every value has it or none has (as GX counts the values
@@ -545,42 +646,21 @@ def _dtype(p: Mapping[str, Any], ctx: Context) -> Compiled:
     return RowLevel(applies=present(col, ctx), violates=pl.lit(not ok))
 
 
-def _dtype_gx(p: Mapping[str, Any], ctx: GXContext) -> tuple[str, dict[str, Any]]:
-    names = _patterns({"patterns": p["types"]})
+def _dtype_gx(p: Dtype, ctx: GXContext) -> tuple[str, dict[str, Any]]:
+    names = list(texts(p.types))
     if len(names) == 1:
-        return "expect_column_values_to_be_of_type", {"column": p["column"], "type_": names[0]}
-    return "expect_column_values_to_be_in_type_list", {"column": p["column"], "type_list": names}
+        return "expect_column_values_to_be_of_type", {"column": p.column, "type_": names[0]}
+    return "expect_column_values_to_be_in_type_list", {"column": p.column, "type_list": names}
 
-
-_COL = Param("column", "column")
-_PAIR = (Param("column_a", "column"), Param("column_b", "column"))
-_IGNORE_PAIR = Param(
-    "ignore_row_if",
-    "str",
-    required=False,
-    default=IGNORE_PAIR[0],
-    choices=IGNORE_PAIR,
-    help="rows left out: both values missing (default), either, or neither",
-)
-_IGNORE_RECORD = Param(
-    "ignore_row_if",
-    "str",
-    required=False,
-    default=IGNORE_RECORD[0],
-    choices=IGNORE_RECORD,
-    help="rows left out: all values missing (default), any, or never",
-)
-_MATCH_ON = Param("match_on", "str", required=False, default="any", choices=("any", "all"))
-_NEGATE = Param("negate", "bool", required=False, default=False, help="true: values must match none")
 
 CHECKS = (
     CheckDef(
         "not_in_set",
         "conformance",
         "Values are not in a list of values (each a literal: text, number, date or boolean).",
-        (_COL, Param("values", "values")),
+        NotInSet,
         _not_in_set,
-        lambda p: [p["column"]],
+        lambda p: [p.column],
         null_semantics="null and blank values are not evaluated (a null in the list is ignored)",
         gx=GXMapping(("expect_column_values_to_not_be_in_set",), _not_in_set_gx),
     ),
@@ -588,29 +668,20 @@ CHECKS = (
         "is_null",
         "plausibility",
         "The column is empty: every value is null or blank (e.g. a field that must not be filled).",
-        (_COL,),
+        OneColumn,
         _is_null,
-        lambda p: [p["column"]],
+        lambda p: [p.column],
         null_semantics="every row is evaluated; null and blank values pass",
-        gx=GXMapping(
-            ("expect_column_values_to_be_null",),
-            lambda p, ctx: ("expect_column_values_to_be_null", {"column": p["column"]}),
-        ),
+        gx=GXMapping(("expect_column_values_to_be_null",), _is_null_gx),
     ),
     CheckDef(
         "monotonic",
         "plausibility",
         "Values increase (or decrease) from row to row, strictly or not; each value is compared"
         " with the previous evaluated one.",
-        (
-            _COL,
-            Param(
-                "direction", "str", required=False, default="increasing", choices=("increasing", "decreasing")
-            ),
-            Param("strictly", "bool", required=False, default=False),
-        ),
+        Monotonic,
         _monotonic,
-        lambda p: [p["column"]],
+        lambda p: [p.column],
         null_semantics="null values are not evaluated and do not break the order",
         gx=GXMapping(
             ("expect_column_values_to_be_increasing", "expect_column_values_to_be_decreasing"), _monotonic_gx
@@ -620,24 +691,18 @@ CHECKS = (
         "strftime",
         "conformance",
         "Text values parse with a strftime format (Python's datetime.strptime, e.g. %Y-%m-%d).",
-        (_COL, Param("format", "str")),
+        Strftime,
         _strftime,
-        lambda p: [p["column"]],
-        gx=GXMapping(
-            ("expect_column_values_to_match_strftime_format",),
-            lambda p, ctx: (
-                "expect_column_values_to_match_strftime_format",
-                {"column": p["column"], "strftime_format": p["format"]},
-            ),
-        ),
+        lambda p: [p.column],
+        gx=GXMapping(("expect_column_values_to_match_strftime_format",), _strftime_gx),
     ),
     CheckDef(
         "parseable",
         "conformance",
         "Text values parse as JSON (kind json) or as a date in any form dateutil reads (kind date).",
-        (_COL, Param("kind", "str", choices=("date", "json"))),
+        Parseable,
         _parseable,
-        lambda p: [p["column"]],
+        lambda p: [p.column],
         gx=GXMapping(
             ("expect_column_values_to_be_dateutil_parseable", "expect_column_values_to_be_json_parseable"),
             _parseable_gx,
@@ -647,9 +712,9 @@ CHECKS = (
         "regex_list",
         "conformance",
         "Values match any (or all) of several regular expressions (searched); with negate, none.",
-        (_COL, Param("patterns", "strs"), _MATCH_ON, _NEGATE),
+        Patterns,
         _regex_list,
-        lambda p: [p["column"]],
+        lambda p: [p.column],
         gx=GXMapping(
             (
                 "expect_column_values_to_match_regex_list",
@@ -664,9 +729,9 @@ CHECKS = (
         "conformance",
         "Values match any (or all) of several SQL LIKE patterns (% any text, _ one character,"
         " the whole value); with negate, none.",
-        (_COL, Param("patterns", "strs"), _MATCH_ON, _NEGATE),
+        Patterns,
         _like,
-        lambda p: [p["column"]],
+        lambda p: [p.column],
         gx=GXMapping(
             (
                 "expect_column_values_to_match_like_pattern",
@@ -682,9 +747,9 @@ CHECKS = (
         "conformance",
         "The column's type is one of the listed types (int, float, str, bool, date, datetime, ...;"
         " numpy, pandas and SQL names are understood).",
-        (_COL, Param("types", "strs")),
+        Dtype,
         _dtype,
-        lambda p: [p["column"]],
+        lambda p: [p.column],
         null_semantics="null and blank values are not evaluated; every other value fails when the"
         " column's type is not one of the types",
         gx=GXMapping(
@@ -695,9 +760,9 @@ CHECKS = (
         "pair",
         "consistency",
         "column_a > / >= / == column_b in every row (a missing value never compares).",
-        (*_PAIR, Param("op", "str", choices=(">", ">=", "==")), _IGNORE_PAIR),
+        ColumnPair,
         _pair,
-        lambda p: [p["column_a"], p["column_b"]],
+        lambda p: [p.column_a, p.column_b],
         null_semantics="ignore_row_if decides which rows with missing values are left out; a row kept"
         " with a missing value fails",
         gx=GXMapping(
@@ -709,9 +774,9 @@ CHECKS = (
         "pair_in_set",
         "consistency",
         "The pair (column_a, column_b) of every row is one of the listed pairs of literals.",
-        (*_PAIR, Param("pairs", "values"), _IGNORE_PAIR),
+        ColumnPairInSet,
         _pair_in_set,
-        lambda p: [p["column_a"], p["column_b"]],
+        lambda p: [p.column_a, p.column_b],
         null_semantics="ignore_row_if decides which rows with missing values are left out; a pair may"
         " list null for a missing value",
         gx=GXMapping(("expect_column_pair_values_to_be_in_set",), _pair_in_set_gx),
@@ -720,9 +785,9 @@ CHECKS = (
         "multicolumn_sum",
         "consistency",
         "The values of the listed columns add up to a total in every row.",
-        (Param("columns", "columns"), Param("total", "number"), _IGNORE_RECORD),
+        MultiColumnSum,
         _multicolumn_sum,
-        lambda p: list(p["columns"]),
+        lambda p: list(p.columns),
         null_semantics="ignore_row_if decides which rows with missing values are left out; a row kept"
         " with a missing value fails",
         gx=GXMapping(("expect_multicolumn_sum_to_equal",), _multicolumn_sum_gx),
@@ -731,9 +796,9 @@ CHECKS = (
         "distinct_within_record",
         "consistency",
         "The listed columns hold different values within each row (two missing values are equal).",
-        (Param("columns", "columns"), _IGNORE_RECORD),
+        Records,
         _distinct_within_record,
-        lambda p: list(p["columns"]),
+        lambda p: list(p.columns),
         null_semantics="ignore_row_if decides which rows with missing values are left out",
         gx=GXMapping(("expect_select_column_values_to_be_unique_within_record",), _distinct_within_record_gx),
     ),
@@ -742,9 +807,9 @@ CHECKS = (
         "uniqueness",
         "A key of several columns occurs once, a missing value being a value of the key; every"
         " row of a repeated key fails (unique leaves out keys with a missing value).",
-        (Param("columns", "columns"), _IGNORE_RECORD),
+        Records,
         _compound_unique,
-        lambda p: list(p["columns"]),
+        lambda p: list(p.columns),
         null_semantics="ignore_row_if decides which rows with missing values are left out",
         gx=GXMapping(("expect_compound_columns_to_be_unique",), _compound_unique_gx),
     ),
@@ -753,9 +818,9 @@ CHECKS = (
         "plausibility",
         "Each value's z-score (distance from the mean in sample standard deviations, over the"
         " evaluated rows) is below a threshold (in absolute value when double_sided).",
-        (_COL, Param("threshold", "number"), Param("double_sided", "bool", required=False, default=True)),
+        ZScore,
         _z_score,
-        lambda p: [p["column"]],
+        lambda p: [p.column],
         null_semantics="null values are not evaluated",
         gx=GXMapping(("expect_column_value_z_scores_to_be_less_than",), _z_score_gx),
     ),
