@@ -46,6 +46,7 @@ import polars as pl
 
 from dq.errors import DQError, InputError, UsageError
 from dq.io.catalogue import Catalogue, load_catalogue
+from dq.io.columns import ROW_INDEX
 from dq.io.masking import describe_error
 from dq.io.period import Period
 from dq.io.sources import Extract, TableSource, coerce_frame
@@ -797,8 +798,10 @@ def _read_tables(
             continue
         try:
             order = lay.order_column if lay.order_column in have else None
+            # the row id (order column) comes along as the rows' locator (ROW_INDEX, dq.io.columns)
+            located = [*chosen, (ROW_INDEX, order)] if order and order not in dict(chosen).values() else chosen
             res = conn.select(
-                dbt, [db for _, db in chosen], _unit_filter(conn), [unit.unit_id, start, end], order
+                dbt, [db for _, db in located], _unit_filter(conn), [unit.unit_id, start, end], order
             )
             try:
                 frame, n, spilled = _to_frame(res.batches(), tmp / f"{table}.parquet", lay.memory_rows)
@@ -812,9 +815,12 @@ def _read_tables(
             ) from None
         if frame is None or n == 0:
             continue  # nothing uploaded in the period: not uploaded
-        renames = {db: name for name, db in chosen if db != name}
+        renames = {db: name for name, db in located if db != name}
         if renames:
             frame = frame.rename(renames)
         frame = coerce_frame(where, frame, spec)
-        tables[table] = TableSource(table, spilled or tmp / f"{table}.db", frame, spec, rows=n, where=where)
+        tables[table] = TableSource(
+            table, spilled or tmp / f"{table}.db", frame, spec, rows=n, where=where,
+            row_key=order if located is not chosen else None,
+        )  # fmt: skip
     return tables, problems
