@@ -41,7 +41,6 @@ from dq.store.history import FIXROW_SCHEMA, Run, Store
 __all__ = [
     "DEFAULT_MAX_ROWS",
     "FixRule",
-    "column_label",
     "fix_file_names",
     "fix_rules",
     "locate",
@@ -120,13 +119,6 @@ def _latest_run(store: Store, period: str, unit_id: str) -> str:
     return str(mine["run_id"][0])
 
 
-def column_label(table: str, column: str, cat: Catalogue, lang: str = "zh") -> str:
-    """A column as the rows to fix name it: the catalogue's label with the field name beside,
-    ``就诊时间 (visit_time)``; the field name alone when the catalogue has no label."""
-    label = cat.label(table, column, lang)
-    return f"{label} ({column})" if label and label != column else column
-
-
 def fix_rules(
     store: Store,
     period: str,
@@ -187,7 +179,7 @@ def fix_rules(
                 table_title=(spec.title_zh if lang == "zh" else spec.title_en) if spec else "",
                 patient=patient if patient in columns else None,
                 time=time if time in columns else None,
-                headers=tuple(column_label(table, c, cat, lang) for c in columns),
+                headers=tuple(cat.heading(table, c, lang) for c in columns),
                 types=tuple(c.type if c else "" for c in column_specs),
                 scales=tuple(cat.scale(table, c) for c in columns),
             )

@@ -147,6 +147,22 @@ class Catalogue:
         col = spec.column(column) if spec is not None else None
         return col.scale if col is not None and col.type == "decimal" else None
 
+    def heading(self, table: str, column: str, lang: str = "zh") -> str:
+        """A column as a reader sees it above a table of rows: its label with the field name
+        beside, ``就诊时间 (visit_time)`` (the name alone without a label); a column looked up
+        from another table, ``patient_index__name``, as ``患者基本信息·姓名 (name)``; a
+        ``__raw`` copy as its column."""
+        column = column.removesuffix("__raw")
+        if "__" in column and not column.startswith("__"):
+            other, col = column.split("__", 1)
+            spec = self.tables.get(other)
+            if spec is not None:
+                title = spec.title_zh if lang == "zh" else spec.title_en
+                label = self.label(other, col, lang)
+                return f"{title}·{label} ({col})" if label and label != col else f"{title}·{col}"
+        label = self.label(table, column, lang)
+        return f"{label} ({column})" if label and label != column else column
+
     def label(self, table: str, column: str, lang: str = "zh") -> str | None:
         """The catalogue's label of a column of ``table`` in ``lang`` (a looked-up
         ``other__col`` is ``other``'s; a ``__raw`` copy is its column's); None without one."""

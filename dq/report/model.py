@@ -33,6 +33,7 @@ from dq.report.common import (
     rank_of,
     report_filename,
     sample_table,
+    table_label,
     threshold_text,
 )
 from dq.report.data import Side, resolve_side
@@ -82,6 +83,7 @@ __all__ = [
     "resolve_side",
     "rule_gains",
     "sample_table",
+    "table_label",
     "sort_failing",
     "submission_view",
     "threshold_text",
