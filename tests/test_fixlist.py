@@ -140,7 +140,7 @@ def test_workbook_summary_by_points_numbers_filters_and_frozen_headers(scored, t
         summary = wb["汇总"]
         head = [c.value for c in summary[1]]
         assert (
-            head[:6] == ["规则", "规则名称", "数据表", "表名", "严重程度", "失分（总分）"]
+            head[:6] == ["规则", "规则名称", "数据表", "表名", "严重程度", "失分（综合得分）"]
             and head[-1] == "整改建议"
         )
         rows = [[c.value for c in r] for r in summary.iter_rows(min_row=2)]
@@ -148,7 +148,7 @@ def test_workbook_summary_by_points_numbers_filters_and_frozen_headers(scored, t
         assert points == sorted(points, reverse=True)
         for r in rows:
             assert r[5] == pytest.approx(losses.get(r[0], 0.0), abs=0.005)
-            assert r[4] in ("严重", "错误", "警告")
+            assert r[4] in ("严重", "错误", "提示")  # the report's words for severities
             assert r[8] == (fixes[r[0]] or "").strip()
             assert r[2] == CAT.tables[r[3]].title_zh
         assert summary.freeze_panes == "A2" and summary.auto_filter.ref
@@ -283,7 +283,10 @@ def test_every_listed_row_is_found_in_the_uploaded_file(uploaded, tmp_path):
                         continue
                     got = record[col]
                     if col == spec.patient:
-                        assert (v or "") == (mask_value(got, "patient") if got.strip() else got), (fr.rule, col)
+                        assert (v or "") == (mask_value(got, "patient") if got.strip() else got), (
+                            fr.rule,
+                            col,
+                        )
                         assert v is None or not got.strip() or v != got
                     else:
                         assert (v or "") == got, (fr.rule, number, col, v, got)
@@ -342,8 +345,8 @@ def test_workbook_numbers_have_their_scale_and_nothing_is_unmasked(uploaded, tmp
             if ws.title == "汇总":
                 continue
             head = [c.value for c in ws[2]]
-            table = CAT.tables[wb["汇总"].cell(row=[r[0].value for r in wb["汇总"].iter_rows()].index(ws.title) + 1,
-                                               column=4).value]  # fmt: skip
+            listed = {r[0].value: r[3].value for r in wb["汇总"].iter_rows(min_row=2)}
+            table = CAT.tables[listed[ws.title]]
             for i, h in enumerate(head[2:], start=3):
                 col = table.column(h.rsplit("(", 1)[-1].rstrip(")"))
                 for row in ws.iter_rows(min_row=3, min_col=i, max_col=i):
@@ -374,7 +377,10 @@ def test_every_bundled_column_has_a_label_and_headers_show_both():
             assert col.label_zh != col.name
     assert CAT.heading("outpatient_visit", "visit_time") == "就诊时间 (visit_time)"
     assert CAT.heading("outpatient_visit", "visit_time", "en") == "visit time (visit_time)"
-    assert CAT.heading("fee_settlement", "outpatient_visit__total_fee") == "门急诊就诊记录·总费用（元） (total_fee)"
+    assert (
+        CAT.heading("fee_settlement", "outpatient_visit__total_fee")
+        == "门急诊就诊记录·总费用（元） (total_fee)"
+    )
 
 
 def test_catalogue_labels_and_patient_are_optional_and_checked(tmp_path):

@@ -1,9 +1,11 @@
-"""Rows to fix: the failing rows of each rule of a unit, by the table's primary key.
+"""Rows to fix: the failing rows of each rule of a unit, each with where it is in the upload.
 
 A hospital fixes data in its own system, so it needs to find each failing row there. When a
 batch is scored (:func:`dq.batch.local.score_batch`, ``fix_rows``), the engine keeps, for every failing
-row-level rule, up to ``fix_rows`` failing rows (default 1000): the table's primary key from the
-catalogue and the rule's columns, masked like the report's samples. They are stored beside the
+row-level rule, up to ``fix_rows`` failing rows (default 1000): where the row is (``__dq_at``:
+the CSV line, the xlsx sheet and row, the Parquet row, the database row id --
+:func:`dq.io.sources.row_locators`), the catalogue's patient column, the row's time, the table's
+primary key and the rule's columns, masked like the report's samples. They are stored beside the
 results::
 
     <store>/fixrows/period=2020-09/<run_id>__<unit>.parquet   run_id, unit_id, rule, table, n, row (JSON)
@@ -11,10 +13,13 @@ results::
 and written next to the unit report by :func:`write_fix_files`::
 
     reports/2020-09/H022_fix.csv    UTF-8 with a byte-order mark, so Excel opens it as UTF-8
-    reports/2020-09/H022_fix.xlsx   a summary sheet and one sheet per rule, one column per field
+    reports/2020-09/H022_fix.xlsx   a summary sheet by points lost, one sheet per rule
 
-CSV columns: rule, title, table, failed (the rule's failing rows), shown, key (``col=value; …``),
-values (the rule's other columns, same form). Patient identifiers are masked (dq/io/masking.py).
+CSV columns: rule, title, table, failed (the rule's failing rows), shown, file, line (or row),
+patient (masked), time, key and values (``就诊流水号 (visit_id)=…; …``). The workbook's rule
+sheets have the file and line, then one column per field headed ``就诊时间 (visit_time)``, numbers
+as numbers with their column's scale; every sheet an autofilter and a frozen header. Patient
+identifiers and the patient's number are masked (dq/io/masking.py).
 """
 
 from __future__ import annotations
@@ -293,10 +298,32 @@ def _pairs(row: Mapping[str, Any], cols: Sequence[str], names: Mapping[str, str]
 
 
 _HEAD = {
-    "zh": ("规则", "规则名称", "数据表", "不合格行数", "列出行数", "所在文件", "行号", "患者编号（已脱敏）",
-           "时间", "主键", "相关字段"),  # fmt: skip
-    "en": ("rule", "title", "table", "failed", "shown", "file", "line or row", "patient (masked)", "time",
-           "key", "values"),  # fmt: skip
+    "zh": (
+        "规则",
+        "规则名称",
+        "数据表",
+        "不合格行数",
+        "列出行数",
+        "所在文件",
+        "行号",
+        "患者编号（已脱敏）",
+        "时间",
+        "主键",
+        "相关字段",
+    ),
+    "en": (
+        "rule",
+        "title",
+        "table",
+        "failed",
+        "shown",
+        "file",
+        "line or row",
+        "patient (masked)",
+        "time",
+        "key",
+        "values",
+    ),
 }
 _LOCATOR_HEAD = {"zh": ("所在文件", "行号"), "en": ("file", "line or row")}
 _SUMMARY = {
@@ -306,7 +333,7 @@ _SUMMARY = {
         "数据表",
         "表名",
         "严重程度",
-        "失分（总分）",
+        "失分（综合得分）",
         "不合格行数",
         "列出行数",
         "整改建议",
@@ -323,8 +350,8 @@ _SUMMARY = {
         "how to fix",
     ),
 }
-_SEVERITY = {
-    "zh": {"critical": "严重", "error": "错误", "warning": "警告"},
+_SEVERITY = {  # as the report names them (dq.report.i18n severity_*)
+    "zh": {"critical": "严重", "error": "错误", "warning": "提示"},
     "en": {"critical": "critical", "error": "error", "warning": "warning"},
 }
 
@@ -337,7 +364,9 @@ def _csv(rules: Sequence[FixRule], lang: str) -> str:
         names = dict(zip(fr.columns, fr.headers, strict=True)) if fr.headers else {}
         key = [c for c in fr.key if c in fr.columns]
         rest = [c for c in fr.columns if c not in key and c not in (fr.patient, fr.time)]
-        table = f"{fr.table_title} ({fr.table})" if fr.table_title and fr.table_title != fr.table else fr.table
+        table = (
+            f"{fr.table_title} ({fr.table})" if fr.table_title and fr.table_title != fr.table else fr.table
+        )
         for row in fr.rows:
             where, number = locate(row, lang)
             patient = _text(row.get(fr.patient)) if fr.patient else ""

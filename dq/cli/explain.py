@@ -61,12 +61,22 @@ def run(args: argparse.Namespace) -> int:
     if dims:
         out.print(("按质量维度：" if zh else "by dimension: ") + dims)
     t = Table(show_edge=False)
-    heads = ("规则", "规则名称", "数据表", "质量维度", "失分") if zh else ("rule", "title", "table", "dimension", "points")
+    heads = (
+        ("规则", "规则名称", "数据表", "质量维度", "失分")
+        if zh
+        else ("rule", "title", "table", "dimension", "points")
+    )
     for i, col in enumerate(heads):
         t.add_column(col, justify="right" if i == len(heads) - 1 else "left")
     cat = project_of(args).catalogue()
     for x in losses:
         title = (x.title_zh if zh else x.title_en) or x.title_zh
-        t.add_row(x.rule, title, table_label(x.table, cat, lang), dimension_label(x.dimension, lang), f"{x.points:.2f}")
+        t.add_row(
+            x.rule,
+            title,
+            table_label(x.table, cat, lang),
+            dimension_label(x.dimension, lang),
+            f"{x.points:.2f}",
+        )
     out.print(t)
     return 0

@@ -176,7 +176,10 @@ def _texts(mail: UnitMail, lang: str) -> dict[str, Any]:
     )
     losses = [
         w["loss"].format(
-            title=_loss_title(x, lang), table=table_label(x.table, cat, lang), rule=x.rule, points=f"{x.points:.2f}"
+            title=_loss_title(x, lang),
+            table=table_label(x.table, cat, lang),
+            rule=x.rule,
+            points=f"{x.points:.2f}",
         )
         for x in mail.losses
     ]

@@ -232,7 +232,11 @@ def _label(raw: Any, where: tuple[str | int, ...], name: str, problems: list[_Fo
     for lang, text in raw.items():
         if not isinstance(text, str) or not text.strip() or len(text) > MAX_LABEL_CHARS or "\n" in text:
             problems.append(
-                ((*where, lang), None, f"column {name}: label.{lang} is one line of at most {MAX_LABEL_CHARS} characters")
+                (
+                    (*where, lang),
+                    None,
+                    f"column {name}: label.{lang} is one line of at most {MAX_LABEL_CHARS} characters",
+                )
             )
             continue
         out[lang] = text.strip()

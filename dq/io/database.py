@@ -799,7 +799,9 @@ def _read_tables(
         try:
             order = lay.order_column if lay.order_column in have else None
             # the row id (order column) comes along as the rows' locator (ROW_INDEX, dq.io.columns)
-            located = [*chosen, (ROW_INDEX, order)] if order and order not in dict(chosen).values() else chosen
+            located = (
+                [*chosen, (ROW_INDEX, order)] if order and order not in dict(chosen).values() else chosen
+            )
             res = conn.select(
                 dbt, [db for _, db in located], _unit_filter(conn), [unit.unit_id, start, end], order
             )

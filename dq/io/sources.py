@@ -365,7 +365,12 @@ def _read_xlsx(path: Path) -> pl.LazyFrame:
     The workbook passes :func:`check_xlsx` first."""
     check_xlsx(path)
     sheets = pl.read_excel(
-        path, engine="calamine", sheet_id=0, infer_schema_length=0, raise_if_empty=False, drop_empty_rows=False
+        path,
+        engine="calamine",
+        sheet_id=0,
+        infer_schema_length=0,
+        raise_if_empty=False,
+        drop_empty_rows=False,
     )
     names = list(sheets)
     others = [n for n in names[1:] if sheets[n].height or sheets[n].width]
@@ -557,7 +562,10 @@ def row_locators(src: TableSource, values: Iterable[Any]) -> dict[Any, dict[str,
         return {}
     if src.row_key is not None:
         table = src.where.rsplit(" table ", 1)[-1] if src.where else src.table
-        return {v: {"table": mask_text(table, 64), "column": mask_text(src.row_key, 64), "value": v} for v in wanted}
+        return {
+            v: {"table": mask_text(table, 64), "column": mask_text(src.row_key, 64), "value": v}
+            for v in wanted
+        }
     name = mask_text(src.path.name, 100)
     suffix = src.path.suffix.lower()
     if suffix == ".csv":
@@ -596,7 +604,9 @@ def _csv_lines(path: Path, wanted: Sequence[int]) -> dict[int, int]:
     return out
 
 
-_FIRST_VALUE = re.compile(rb'<c r="\$?[A-Za-z]{1,8}\$?([0-9]{1,12})"[^>]*?(?<!/)>\s*(?:<f[^>]*?(?:/>|>[^<]*</f>)\s*)?<(?:v|is)\b')
+_FIRST_VALUE = re.compile(
+    rb'<c r="\$?[A-Za-z]{1,8}\$?([0-9]{1,12})"[^>]*?(?<!/)>\s*(?:<f[^>]*?(?:/>|>[^<]*</f>)\s*)?<(?:v|is)\b'
+)
 
 
 def _xlsx_first_row(path: Path) -> tuple[str, int]:
@@ -608,7 +618,11 @@ def _xlsx_first_row(path: Path) -> tuple[str, int]:
     first = 1
     with zipfile.ZipFile(path) as z:
         parts = _xlsx_worksheets(z)
-        part = "xl/worksheets/sheet1.xml" if "xl/worksheets/sheet1.xml" in parts else (parts[0] if parts else None)
+        part = (
+            "xl/worksheets/sheet1.xml"
+            if "xl/worksheets/sheet1.xml" in parts
+            else (parts[0] if parts else None)
+        )
         if part is not None:
             with z.open(part) as fh:
                 head = fh.read(1 << 22)

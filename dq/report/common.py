@@ -112,7 +112,9 @@ def fmt_num(x: float | None) -> str:
     return f"{x:.2f}".rstrip("0").rstrip(".") if x != int(x) else str(int(x))
 
 
-def threshold_text(max_fraction: float | None, max_count: int | None, lang: str, unit: str | None = None) -> str:
+def threshold_text(
+    max_fraction: float | None, max_count: int | None, lang: str, unit: str | None = None
+) -> str:
     """The rule's threshold in words: no failure allowed, a share, or a count (of ``unit``:
     rows by default, or days, tables, items of the submission)."""
     parts = []

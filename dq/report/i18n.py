@@ -133,7 +133,8 @@ LABELS: dict[str, dict[str, str]] = {
         "hospitals_before": "医院均分·整改前",
         "hospitals_after": "医院均分·整改后",
         "losses_intro": (
-            "综合得分 {score}，共失 {lost} 分。每条规则的失分是它在 100 − 综合得分 中所占的分值，各条相加等于总失分。"
+            "综合得分 {score}，共失 {lost} 分。"
+            "每条规则的失分是它在 100 − 综合得分 中所占的分值，各条相加等于总失分。"
         ),
         "losses_parts": "按部分",
         "losses_dims": "按质量维度",

@@ -83,8 +83,8 @@ __all__ = [
     "resolve_side",
     "rule_gains",
     "sample_table",
-    "table_label",
     "sort_failing",
     "submission_view",
+    "table_label",
     "threshold_text",
 ]

@@ -362,8 +362,6 @@ def _failing_rule(
     )
 
 
-
-
 def sort_failing(rules: Iterable[FailingRule]) -> list[FailingRule]:
     """Most overall-score points lost first (then rule points); ties by severity (critical
     first), then rule id."""
