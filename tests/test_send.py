@@ -31,7 +31,9 @@ from dq.cli import main
 from dq.delivery.contacts import load_contacts
 from dq.delivery.send import SmtpSettings, demo_outbox, largest_losses, send_period
 from dq.errors import UsageError
+from dq.io.catalogue import load_catalogue
 from dq.report.files import render_period
+from dq.report.model import table_label
 from dq.scoring.explain import unit_losses
 from dq.store.deliveries import DeliveryLog
 from dq.store.history import Store
@@ -252,6 +254,9 @@ def test_losses_in_the_message_are_those_of_dq_explain(work, server):
         assert len(listed) == len(expected)
         for line, loss in zip(listed, expected, strict=True):
             assert loss.rule in line and f"{loss.points:.2f}" in line
+            # the table as the report names it (上报情况, 门急诊就诊记录), never its internal name
+            assert table_label(loss.table, load_catalogue(), "zh") in line and loss.table not in text
+        assert "数据质量评分" not in text and ("综合得分" in text)  # the report's term for the score
 
 
 def test_rows_to_fix_files_are_attached_to_their_unit_only(work, server):

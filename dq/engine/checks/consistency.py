@@ -8,7 +8,6 @@ from typing import Any
 import polars as pl
 
 from dq.engine.checks.base import (
-    BLANK_PREFIX,
     Aggregate,
     CheckDef,
     Compiled,
@@ -21,6 +20,7 @@ from dq.engine.checks.base import (
 )
 from dq.engine.messages import message
 from dq.errors import CheckError
+from dq.io.columns import is_internal
 
 __all__ = ["CHECKS"]
 
@@ -76,7 +76,7 @@ def _row_total(p: Mapping[str, Any], ctx: Context) -> Compiled:
         or [
             c
             for c in ctx.schema
-            if c != label and c not in p["exclude_columns"] and not c.startswith(BLANK_PREFIX)
+            if c != label and c not in p["exclude_columns"] and not is_internal(c)  # nor dq's own
         ]
     )
     labels = pl.col(label).cast(pl.String).str.strip_chars()
