@@ -67,7 +67,12 @@ def _compile(rule: Rule, ctx: Context, prefix: str, empty: pl.LazyFrame) -> Plan
         return _error(rule, f"cannot evaluate: {describe_error(exc)}")
 
 
+_PLAIN = frozenset((str, int, float, bool, type(None)))
+
+
 def _jsonable(v: Any) -> Any:
+    if type(v) in _PLAIN:  # nearly every value: one set lookup
+        return v
     if isinstance(v, dt.datetime | dt.date | dt.time):
         return v.isoformat(sep=" ") if isinstance(v, dt.datetime) else v.isoformat()
     if isinstance(v, decimal.Decimal):
@@ -592,7 +597,8 @@ def _add_samples(
         got = sampled[p.rule.id] if p.rule.id in sampled else next(frames).iter_rows(named=True)
         rows = mask_samples(({k: _jsonable(v) for k, v in r.items()} for r in got), table, cat)
         hide = (hidden or {}).get(p.prefix)
-        shown = [{k: v for k, v in r.items() if k not in hide} for r in rows[:n_samples]] if hide else rows
+        # the samples are copies: the rows to fix are completed in place (_located)
+        shown = [{k: v for k, v in r.items() if k not in (hide or ())} for r in rows[:n_samples]]
         old = results[p.rule.id]
         results[p.rule.id] = RuleResult(
             **{**old.__dict__, "samples": tuple(shown[:n_samples]), "fix_rows": tuple(rows[:n_fix])}
@@ -661,7 +667,7 @@ def audit_extract(
             hint = "; a row has more fields than the header" if "more fields" in str(exc) else ""
             raise InputError(f"{src.location}: cannot read the table ({describe_error(exc)}{hint})") from exc
         infos.append(TableInfo(table, ev.rows, src.location))
-        results += _located(ev.results, src) if fix_rows > 0 else ev.results
+        results += _located(ev.results, src, ev.rows) if fix_rows > 0 else ev.results
         if ev.extra:
             values[table] = ev.extra
     for name, src in extract.tables.items():
@@ -675,29 +681,21 @@ def audit_extract(
     return AuditResult(unit, period, tuple(infos), tuple(results), tuple(extract.problems), values)
 
 
-def _located(results: list[RuleResult], src: TableSource) -> list[RuleResult]:
+def _located(results: list[RuleResult], src: TableSource, n_rows: int | None = None) -> list[RuleResult]:
     """The rows to fix with their row number (:data:`ROW_INDEX`) turned into where the row is
     in what was uploaded (:data:`LOCATOR`); the file is read again only for those rows."""
     numbers = [row.get(ROW_INDEX) for r in results for row in r.fix_rows]
     if not any(n is not None for n in numbers):
         return results
     try:
-        at = row_locators(src, numbers)
+        at = row_locators(src, numbers, n_rows)
     except (OSError, InputError, ValueError, UnicodeError):  # the row number is kept instead
         at = {}
-    out = []
-    for r in results:
-        if not r.fix_rows:
-            out.append(r)
-            continue
-        rows = []
+    for r in results:  # the rows are this evaluation's own (the samples are copies): in place
         for row in r.fix_rows:
-            n = row.get(ROW_INDEX)
-            new = {LOCATOR: at.get(n) or ({"row": n + 1} if isinstance(n, int) else None)}
-            new.update((k, v) for k, v in row.items() if k != ROW_INDEX)
-            rows.append(new)
-        out.append(RuleResult(**{**r.__dict__, "fix_rows": tuple(rows)}))
-    return out
+            n = row.pop(ROW_INDEX, None)
+            row[LOCATOR] = at.get(n) or ({"row": n + 1} if isinstance(n, int) else None)
+    return results
 
 
 class History(Protocol):

@@ -544,7 +544,9 @@ def _check_row_index(path: Path, schema: Any) -> None:
         )
 
 
-def row_locators(src: TableSource, values: Iterable[Any]) -> dict[Any, dict[str, Any]]:
+def row_locators(
+    src: TableSource, values: Iterable[Any], rows: int | None = None
+) -> dict[Any, dict[str, Any]]:
     """Where each row of ``src`` whose :data:`~dq.io.columns.ROW_INDEX` is one of ``values``
     sits in what was uploaded, as a small mapping (names from the submission masked):
 
@@ -555,8 +557,10 @@ def row_locators(src: TableSource, values: Iterable[Any]) -> dict[Any, dict[str,
     * a database table: ``{"table": "outpatient_visit", "column": "row_id", "value": 5}``, the
       platform's row id (:attr:`TableSource.row_key`).
 
-    Reads a CSV file once more only when its lines are not one per row (quoted line breaks),
-    and a workbook's first sheet only for its first row."""
+    ``rows``: the table's row count, if known (a CSV file with as many lines, header aside, has
+    no quoted line break: no need to parse it again). Counts a CSV file's line breaks (a fast
+    scan of its bytes) and parses it once more only when its lines are not one per row; reads
+    a workbook's first sheet only for the row of its header."""
     wanted = sorted({v for v in values if isinstance(v, int) and not isinstance(v, bool)})
     if not wanted:
         return {}
@@ -569,7 +573,7 @@ def row_locators(src: TableSource, values: Iterable[Any]) -> dict[Any, dict[str,
     name = mask_text(src.path.name, 100)
     suffix = src.path.suffix.lower()
     if suffix == ".csv":
-        lines = _csv_lines(src.path, wanted)
+        lines = _csv_lines(src.path, wanted, rows)
         return {v: {"file": name, "line": lines[v]} for v in wanted if v in lines}
     if suffix == ".xlsx":
         sheet, first = _xlsx_first_row(src.path)
@@ -577,17 +581,20 @@ def row_locators(src: TableSource, values: Iterable[Any]) -> dict[Any, dict[str,
     return {v: {"file": name, "row": v + 1} for v in wanted}
 
 
-def _csv_lines(path: Path, wanted: Sequence[int]) -> dict[int, int]:
+def _csv_lines(path: Path, wanted: Sequence[int], rows: int | None = None) -> dict[int, int]:
     """The physical line (from 1, the header's) on which each wanted record (from 0) starts."""
     enc = detect_encoding(path)
     newlines = 0
     quotes = False
+    last = b""
     with path.open("rb") as fh:
         while chunk := fh.read(1 << 22):
             newlines += chunk.count(b"\n")
             quotes = quotes or b'"' in chunk
-    if not quotes:  # no quoted value: one line per record (empty lines are records of nulls)
-        return {v: v + 2 for v in wanted if v + 2 <= newlines + 1}
+            last = chunk[-1:]
+    lines = newlines + (last not in (b"\n", b""))  # the header's line and one per record...
+    if not quotes or (rows is not None and lines == rows + 1):  # ...when no value spans lines
+        return {v: v + 2 for v in wanted if v + 2 <= lines}
     out: dict[int, int] = {}
     todo = set(wanted)
     with path.open(encoding="utf-8-sig" if enc == "utf-8" else enc, newline="", errors="replace") as fh:
