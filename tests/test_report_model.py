@@ -475,4 +475,4 @@ def test_sample_headers_are_labels_raw_folded_internal_hidden():
     assert zh.rows[1][1] == "2020-09-05 08:12:00"
     assert not any("__" in h for h in zh.headers)
     en = sample_table(rows, "outpatient_visit", CAT, "en")
-    assert en.headers == ("visit number (visit_id)", "visit time (visit_time)", "Patient index·name (name)")
+    assert en.headers == ("visit number (visit_id)", "visit time (visit_time)", "Patient index·name")
