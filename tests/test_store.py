@@ -84,16 +84,14 @@ def test_writes_leave_no_temporary_files(tmp_path: Path):
 
 
 def _crashing_write(monkeypatch):
-    """Make DataFrame.write_parquet write half a file, then fail (disk full, killed, …)."""
-    real = pl.DataFrame.write_parquet
+    """Make the store's file writes put half the bytes on disk, then fail (disk full, killed, …)."""
+    real = Path.write_bytes
 
-    def half_then_crash(self, file, *args, **kwargs):
-        real(self, file, *args, **kwargs)
-        data = Path(file).read_bytes()
-        Path(file).write_bytes(data[: len(data) // 2])
-        raise OSError("No space left on device")
+    def half_then_crash(self, data):
+        real(self, data[: len(data) // 2])
+        raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(pl.DataFrame, "write_parquet", half_then_crash)
+    monkeypatch.setattr(Path, "write_bytes", half_then_crash)
 
 
 def test_crash_mid_write_leaves_no_partial_file_visible(tmp_path: Path, monkeypatch):

@@ -589,24 +589,9 @@ class SendOutcome:
         return [u for u in self.units if u.status == "unknown"]
 
 
-@contextlib.contextmanager
-def _lock(folder: Path):
-    """One ``dq send`` per store at a time: two would both think a unit was not sent yet."""
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: no lock (the record still prevents a second send later)
-        yield
-        return
-    folder.mkdir(parents=True, exist_ok=True)
-    fh = (folder / ".send.lock").open("a")
-    try:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise UsageError(f"{folder}: another dq send is running on this store; wait for it") from None
-        yield
-    finally:
-        fh.close()
+#: One ``dq send`` per store at a time (two would both think a unit was not sent yet): the lock
+#: below the store, of the store's backend (an OS file lock on a folder, an object behind a URL).
+_SEND_LOCK = "deliveries/.send.lock"
 
 
 def _freshness(report: Path, run_id: str, started_at: datetime | None) -> str | None:
@@ -701,9 +686,7 @@ def send_period(
 
     outcomes: list[UnitOutcome] = []
     conn = _Connection(smtp) if smtp is not None and not dry_run else None
-    remote = store.remote_lock("deliveries/.send.lock", "dq send") if store.remote else None
-    lock = remote.held() if remote is not None else _lock(Path(log_.folder))
-    with lock:
+    with store.writer_lock(_SEND_LOCK, "dq send").held():  # one dq send per store at a time
         states = log_.states(period)
         try:
             for uid in selected:

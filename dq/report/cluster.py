@@ -53,7 +53,7 @@ def render_reports_on_cluster(
     ids = list(data.unit_ids())
     n = max(1, len(client.scheduler_info().get("workers", {})))
     chunks = [ids[i::n] for i in range(n) if ids[i::n]]
-    root = str(store.root) if store.remote else str(Path(store.root).resolve())
+    root = store.backend.address()  # as the workers open it: an absolute path, or the URL
     out = str(Path(out_dir).resolve())
     futures = client.map(_render_units, [root] * len(chunks), [period] * len(chunks), chunks,
                          [out] * len(chunks), [lang] * len(chunks), pure=False)  # fmt: skip

@@ -2,8 +2,9 @@
 
     <store>/deliveries/period=2020-09/<time>__<unit>__<id>.parquet    one row per event
 
-Each event is one file, written to a temporary name and renamed (atomic on POSIX), so the record
-survives an interruption at any point. An event's ``status`` (:data:`STATUSES`) is
+Each event is one file, written whole or not at all through the store's backend
+(:mod:`dq.store.backend`: a temporary name renamed on a folder, one object behind a URL), so the
+record survives an interruption at any point. An event's ``status`` (:data:`STATUSES`) is
 
     sending   written just before the message goes to the server (its Message-ID is fixed here)
     sent      the server accepted the message (``refused`` lists recipients it refused, if any)
@@ -27,9 +28,6 @@ exactly these columns and types.
 
 from __future__ import annotations
 
-import contextlib
-import io
-import os
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -39,7 +37,6 @@ from pathlib import Path
 import polars as pl
 
 from dq import __version__
-from dq.errors import OutputError
 from dq.io.outputs import safe_filename
 from dq.store.history import DELIVERY_SCHEMA, Store
 
@@ -125,27 +122,8 @@ class DeliveryLog:
         unit = safe_filename(event.unit_id)
         name = f"{when:%Y%m%dT%H%M%S%f}__{unit}__{event.status}__{uuid.uuid4().hex[:8]}"
         frame = pl.DataFrame([row], schema=DELIVERY_SCHEMA)
-        if self.store.remote:
-            return self.store.write_frame(
-                frame, "deliveries", f"period={safe_filename(period)}", f"{name}.parquet"
-            )
-        path = Path(self.folder) / f"period={safe_filename(period)}" / f"{name}.parquet"
-        tmp = path.with_name(f".{path.name}.tmp")
-        buf = io.BytesIO()
-        frame.write_parquet(buf)  # in memory: a full disk then fails in Python, as an OSError that says so
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_bytes(buf.getvalue())
-            os.replace(tmp, path)
-        except OSError as exc:
-            with contextlib.suppress(OSError):
-                tmp.unlink(missing_ok=True)  # never leave a half-written event behind
-            raise OutputError(f"{path}: cannot write the delivery record ({exc.strerror or exc})") from exc
-        except BaseException:
-            with contextlib.suppress(OSError):
-                tmp.unlink(missing_ok=True)
-            raise
-        return path
+        parts = ("deliveries", f"period={safe_filename(period)}", f"{name}.parquet")
+        return self.store.write_frame(frame, *parts, what="write the delivery record")
 
     def events(self, period: str | None = None) -> pl.DataFrame:
         """Every recorded event (of one period), oldest first: read through the store's one

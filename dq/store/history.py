@@ -6,29 +6,29 @@
     <store>/summaries/period=2020-09/<run_id>__<unit>.parquet  the unit's submission summary
     <store>/tables/period=2020-09/<run_id>__<unit>.parquet     rows of each table the unit uploaded
 
-Files are written to a temporary name and renamed (atomic on POSIX), one unit at a time, so an
-interrupted run keeps what it finished and can be resumed. Every run is kept. The *latest* score
+Every file is written whole or not at all, one unit at a time, so an interrupted run keeps what
+it finished and can be resumed. Every run is kept. The *latest* score
 of a unit for a period is the one from the most recently started run that scored it. Plain
 Polars reads it: ``pl.scan_parquet("<store>/scores/**/*.parquet", hive_partitioning=True)``;
 DuckDB likewise with ``read_parquet('<store>/scores/*/*.parquet', hive_partitioning=true)``.
 
-The store may also be an fsspec URL (``s3://bucket/dq/history``, ``memory://…``; ``file:///…``
-is the local folder it names and is handled as one). On an object store there is no rename and
-no file lock: each file is written as one object in a single request (a reader sees the whole
-object or none), and the writer's lock is a ``.dq-lock`` object created only if absent
-(:class:`ObjectLock`); see docs/scale.md for what that does and does not guarantee.
+The store may be a folder or an fsspec URL (``s3://bucket/dq/history``, ``memory://…``;
+``file:///…`` is the local folder it names and is handled as one). Where the files live is the
+store's backend (:mod:`dq.store.backend`), chosen once when the :class:`Store` is opened: on a
+folder a file is written to a temporary name and renamed and the writer's lock is an OS file
+lock; on an object store each file is one object written in a single request and the lock is a
+``.dq-lock`` object created only if absent (:class:`ObjectLock`; docs/scale.md says what that
+does and does not guarantee). What the files mean and how they are read (every file against its
+folder's schema, a file that cannot be combined skipped and named) is this module's, the same
+for both.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import io
 import json
-import os
-import re
-import socket
 import sys
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -42,12 +42,14 @@ import polars as pl
 from dq import __version__
 from dq.engine.messages import message_args
 from dq.engine.results import RuleResult
-from dq.errors import InputError, OutputError, StoreError
+from dq.errors import OutputError, StoreError
 from dq.io.masking import describe_error
 from dq.io.outputs import safe_filename
 from dq.io.period import Period
-from dq.io.urls import file_url_path, first_line, is_url, url_fs
+from dq.io.urls import first_line
 from dq.scoring.scores import RulePoints, UnitScore
+from dq.store._convert import castable, convert, type_name
+from dq.store.backend import ObjectLock, Source, StoreBackend, StoredFile, WriterLock, open_backend
 
 __all__ = [
     "DELIVERY_SCHEMA",
@@ -198,100 +200,6 @@ def folder_schema(kind: str) -> dict[str, Any] | None:
     return SCHEMAS.get(kind)
 
 
-def _type_name(dtype: Any) -> str:
-    """A column type in words (never a struct's field names: they come from the file)."""
-    if _is_text(dtype):
-        return "text"
-    if dtype.is_integer() or dtype.is_numeric():
-        plain = "whole numbers" if dtype.is_integer() else "numbers"
-        return plain if dtype in (pl.Int64, pl.Float64) else f"{plain} ({dtype})"
-    if isinstance(dtype, pl.Datetime):
-        return "timestamps"
-    if dtype == pl.Date:
-        return "dates"
-    if dtype == pl.Boolean:
-        return "true/false values"
-    if dtype == pl.Null:
-        return "nulls"
-    return f"{dtype.base_type().__name__.lower()} values"
-
-
-def _is_text(dtype: Any) -> bool:
-    return (
-        dtype == pl.String
-        or dtype in (pl.Categorical, pl.Enum)
-        or isinstance(dtype, pl.Categorical | pl.Enum)
-    )
-
-
-def _castable(have: Any, want: Any) -> bool:
-    """True when a column of type ``have`` may be read as ``want`` (each value still has to convert)."""
-    if have == want or have == pl.Null:
-        return True
-    text = _is_text(have)
-    plain = have.is_numeric() or have.is_temporal() or have == pl.Boolean
-    if want == pl.String:
-        return text or plain
-    if want.is_integer() or want.is_float():
-        return text or have.is_numeric()
-    if isinstance(want, pl.Datetime):
-        return text or have == pl.Date or isinstance(have, pl.Datetime)
-    return False
-
-
-#: The ways a timestamp written as text is read (ISO 8601 with ``T`` or a space, with or without
-#: a zone; a naive one is UTC), each value by the first that fits.
-_TIMESTAMP_FORMATS = (
-    "%Y-%m-%dT%H:%M:%S%.f%#z",
-    "%Y-%m-%d %H:%M:%S%.f%#z",
-    "%Y-%m-%dT%H:%M:%S%.f",
-    "%Y-%m-%d %H:%M:%S%.f",
-    "%Y-%m-%d",
-)
-
-
-def _convert(s: pl.Series, want: Any) -> pl.Series | str:
-    """``s`` as type ``want``, or why it cannot be: a safe conversion in which every value converts."""
-    have = s.dtype
-    if have == want:
-        return s
-    if not _castable(have, want):
-        return f"column {s.name} holds {_type_name(have)}, not {_type_name(want)}"
-    if _is_text(have):
-        s = s.cast(pl.String)
-        have = s.dtype
-    if have == pl.Null:
-        out = s.cast(want)
-    elif want == pl.String:
-        out = s.cast(pl.String)
-    elif have == pl.String and isinstance(want, pl.Datetime):
-        text = s.str.strip_chars()
-        tries = [
-            text.str.to_datetime(format=f, time_unit=want.time_unit, time_zone=want.time_zone, strict=False)
-            for f in _TIMESTAMP_FORMATS
-        ]
-        out = pl.select(pl.coalesce([pl.lit(x) for x in tries])).to_series()
-    elif have == pl.String:
-        out = s.str.strip_chars().cast(want, strict=False)
-    elif isinstance(want, pl.Datetime):
-        out = s.cast(pl.Datetime(want.time_unit)) if have == pl.Date else s.dt.cast_time_unit(want.time_unit)
-        if want.time_zone is not None and getattr(out.dtype, "time_zone", None) is None:
-            out = out.dt.replace_time_zone(want.time_zone)  # a naive timestamp is read as UTC
-        elif want.time_zone is not None:
-            out = out.dt.convert_time_zone(want.time_zone)
-    elif want.is_integer() and have.is_float():
-        v = pl.col(s.name)
-        whole = v.is_finite() & (v == v.round(0))
-        out = s.to_frame().select(pl.when(whole).then(v).cast(want, strict=False)).to_series()
-    else:
-        out = s.cast(want, strict=False)
-    lost = out.null_count() - s.null_count()
-    if lost > 0:
-        kinds = f"from {_type_name(have)} to {_type_name(want)}"
-        return f"column {s.name}: {lost} of {s.len()} values do not convert {kinds}"
-    return out.alias(s.name)
-
-
 def schema_problem(columns: Mapping[str, Any], kind: str) -> tuple[str | None, bool]:
     """What the columns of a file of folder ``kind`` say before its rows are read: (why it cannot
     be combined with the others, or None; whether its columns need no conversion at all)."""
@@ -302,9 +210,9 @@ def schema_problem(columns: Mapping[str, Any], kind: str) -> tuple[str | None, b
     if missing:
         return f"not a {kind} file: no column {', '.join(missing)}", False
     bad = [
-        f"column {c} holds {_type_name(columns[c])}, not {_type_name(t)}"
+        f"column {c} holds {type_name(columns[c])}, not {type_name(t)}"
         for c, t in want.items()
-        if c in columns and not _castable(columns[c], t)
+        if c in columns and not castable(columns[c], t)
     ]
     if bad:
         return "; ".join(bad), False
@@ -330,7 +238,7 @@ def conform(frame: pl.DataFrame, kind: str) -> pl.DataFrame:
         if name not in frame.columns:
             cols.append(pl.Series(name, [None] * frame.height, dtype=dtype))
             continue
-        got = _convert(frame[name], dtype)
+        got = convert(frame[name], dtype)
         if isinstance(got, str):
             bad.append(got)
         else:
@@ -367,28 +275,6 @@ class Run:
 SMALL: Final = "in-memory"
 
 
-def _atomic_write(frame: pl.DataFrame, path: Path) -> None:
-    """Write ``frame`` to a temporary name, then rename it: readers never see half a file.
-
-    A store that cannot be written (read-only, full, not a folder) is an :class:`OutputError`
-    naming the path; the temporary file is removed whatever happens.
-    """
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        frame.write_parquet(tmp)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)  # never leave a half-written file behind
-        if isinstance(exc, OSError) or type(exc).__module__.startswith("polars"):
-            reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0][:200]
-            raise OutputError(
-                f"{path}: cannot write to the store ({reason}); is the disk full or the folder read-only?"
-            ) from exc
-        raise
-
-
 def safe_name(unit_id: str) -> str:
     """A file-name part for ``unit_id``: :func:`dq.io.outputs.safe_filename` (the id itself when it
     is short and plain, else a cleaned prefix plus a hash of the id, so that two ids never share
@@ -403,108 +289,6 @@ def _warn_stderr(message: str) -> None:
     print(f"dq: warning: {message}", file=sys.stderr)
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):
-        return True
-    return True
-
-
-_HOLDER = re.compile(r"pid (\d+) on (\S+)")
-
-
-class ObjectLock:
-    """A writer's lock for a store on an object store, where there is no ``flock``: the object
-    ``path`` (``<store>/.dq-lock``), created only if it does not exist yet.
-
-    The object is created with fsspec's exclusive mode (``"xb"``: on S3 a conditional write,
-    ``If-None-Match: *``, which the server applies atomically); on a file system that ignores
-    that mode, only the existence check just before protects, so two runs started at the same
-    moment could both proceed. A run removes its lock object when it ends. A killed run leaves
-    it: the next run on the same host takes it over when the process named in it is gone;
-    from any other host it is refused, naming the lock object to delete once that run is known
-    to be over.
-    """
-
-    def __init__(self, fs: Any, path: str, what: str = "dq run", url: str | None = None):
-        self.fs = fs
-        self.path = path
-        self.what = what
-        self.url = url or fs.unstrip_protocol(path)  # the lock object, as users name it
-        self.token = ""
-
-    def holder(self) -> str | None:
-        """The lock object's text (who holds it), or None when there is none."""
-        try:
-            self.fs.invalidate_cache(self.path)
-            return self.fs.cat_file(self.path).decode("utf-8", "replace").strip() or "another process"
-        except FileNotFoundError:
-            return None
-        except Exception as exc:
-            raise StoreError(f"{self.url}: cannot read the store's lock ({first_line(exc)})") from exc
-
-    @staticmethod
-    def stale(holder: str) -> bool:
-        """True when ``holder`` names a process of this host that no longer runs."""
-        m = _HOLDER.search(holder)
-        return m is not None and m.group(2) == socket.gethostname() and not _pid_alive(int(m.group(1)))
-
-    def held_by_other(self) -> bool:
-        holder = self.holder()
-        return holder is not None and not self.stale(holder) and (not self.token or self.token not in holder)
-
-    def acquire(self) -> None:
-        self.token = uuid.uuid4().hex
-        text = (
-            f"pid {os.getpid()} on {socket.gethostname()} since {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC"
-            f" ({self.what}, token {self.token})\n"
-        )
-        for attempt in range(2):
-            holder = self.holder()
-            if holder is None:
-                try:
-                    with self.fs.open(self.path, "xb") as fh:
-                        fh.write(text.encode())
-                    return
-                except FileExistsError:
-                    holder = self.holder() or "another process"
-                except Exception as exc:
-                    raise OutputError(
-                        f"{self.url}: cannot create the store's lock ({first_line(exc)}); "
-                        "is the store writable?"
-                    ) from exc
-            if attempt == 0 and self.stale(holder):
-                if self.holder() == holder:  # still that dead run's (not another taker's by now)
-                    with contextlib.suppress(FileNotFoundError):
-                        self.fs.rm_file(self.path)  # its process is gone: take over
-                continue
-            who = re.sub(r",? ?token [0-9a-f]+", "", holder)
-            store = self.url.rsplit("/", 1)[0]
-            raise InputError(
-                f"{store}: the store is in use by another dq run ({who}); wait for it to finish, "
-                f"or delete {self.url} if that run is gone"
-            )
-
-    def release(self) -> None:
-        """Remove the lock object if it is still this run's."""
-        with contextlib.suppress(Exception):
-            holder = self.holder()
-            if holder is not None and self.token and self.token in holder:
-                self.fs.rm_file(self.path)
-        self.token = ""
-
-    @contextlib.contextmanager
-    def held(self):
-        self.acquire()
-        try:
-            yield self
-        finally:
-            self.release()
-
-
 #: The folders whose files are named ``<run_id>__<unit>.parquet`` by the run that wrote them.
 _RUN_FILES = ("results", "scores", "summaries", "tables", "fixrows")
 
@@ -515,25 +299,30 @@ def _folder_period(name: str) -> str | None:
     return label if label != name and Period.is_period(label) else None
 
 
-def _file_name(loc: Any) -> str:
-    return str(loc).rsplit("/", 1)[-1]
+def _polars_source(source: Source) -> Any:
+    """What a Polars reader takes for a backend's source (a path, or the file's bytes)."""
+    if isinstance(source, BaseException):
+        raise source
+    return io.BytesIO(source) if isinstance(source, bytes) else source
 
 
 class Store:
     """Read and write the history dataset rooted at ``root``.
 
-    ``root`` is a folder, or an fsspec URL (``s3://bucket/history``; ``file:///…`` is the
-    local folder). For a URL :attr:`root` is the URL (a string), otherwise a :class:`Path`.
+    ``root`` is a folder, an fsspec URL (``s3://bucket/history``; ``file:///…`` is the local
+    folder) or a :class:`~dq.store.backend.StoreBackend`. The backend is chosen once, here
+    (:func:`~dq.store.backend.open_backend`); every read and write goes through it. For a URL
+    :attr:`root` is the URL (a string), otherwise a :class:`Path`.
 
     A file of the store that cannot be read (truncated, not Parquet, a stray file) is skipped
     with a warning naming it (``warn``, default: standard error), so the rest of the history
     stays usable; :meth:`problems` lists them.
     """
 
-    def __init__(self, root: str | Path, warn: Callable[[str], None] | None = None):
-        self._fs: Any = None
-        self._base = ""
-        self._lock_fh: Any = None
+    def __init__(self, root: str | Path | StoreBackend, warn: Callable[[str], None] | None = None):
+        self.backend: StoreBackend = root if isinstance(root, StoreBackend) else open_backend(root)
+        self.root: Path | str = self.backend.root
+        self._lock_fh: WriterLock | None = None  # the writer lock while this object holds it
         self._auto_lock = False
         self.warn = warn or _warn_stderr
         self._warned: set[Any] = set()
@@ -541,54 +330,31 @@ class Store:
         self._loaded: dict[tuple, tuple[pl.DataFrame | None, str | None]] = {}  # file → (rows, why not)
         self.checked = 0  # files seen by the last check()
         self._run_index: dict[str, str] | None = None  # run id → its period, see _run_periods
-        if is_url(root):
-            local = file_url_path(str(root))
-            if local is None:
-                self.root: Path | str = str(root).rstrip("/")
-                self._fs, base = url_fs(self.root)
-                self._base = base.rstrip("/")
-                return
-            root = local
-        self.root = Path(root)
-        if self.root.exists() and not self.root.is_dir():
-            raise StoreError(f"{self.root}: is a file, not a history store (give --store a folder)")
 
     @property
     def remote(self) -> bool:
-        """True for a store behind an fsspec URL (an object store), False for a local folder."""
-        return self._fs is not None
+        """True for a store behind an fsspec URL (an object store), False for a local folder.
+        Informational: the store reads and writes the same way through either backend."""
+        return self.backend.remote
 
     def exists(self) -> bool:
         """True when the store has been written to (its folder, or some object under its URL)."""
-        if not self.remote:
-            return Path(self.root).exists()
-        try:
-            self._fs.invalidate_cache()
-            return bool(self._fs.exists(self._base))
-        except Exception as exc:
-            raise StoreError(f"{self.root}: cannot reach the store ({first_line(exc)})") from exc
+        return self.backend.exists()
 
     def location(self, *parts: str) -> Path | str:
         """A file or folder of the store (a :class:`Path`, or a path of the URL's file system)."""
-        if not self.remote:
-            return Path(self.root, *parts)
-        return "/".join([self._base, *parts])
+        return self.backend.location(*parts)
 
     def display(self, location: Path | str) -> str:
         """``location`` as users see it (a path, or a full URL)."""
-        if not self.remote:
-            return str(location)
-        text = str(location)
-        if text == self._base or text.startswith(self._base + "/"):
-            return str(self.root) + text[len(self._base) :]  # as the user wrote the URL
-        return self._fs.unstrip_protocol(text)
+        return self.backend.display(location)
 
-    def write_frame(self, frame: pl.DataFrame, *parts: str) -> Path | str:
+    def write_frame(self, frame: pl.DataFrame, *parts: str, what: str = "write to the store") -> Path | str:
         """Write ``frame`` as the Parquet file ``parts`` of the store, whole or not at all (a
-        temporary file renamed on a folder, one object in one request on an object store)."""
-        path = self.location(*parts)
-        self._write(frame, path)
-        return path
+        temporary file renamed on a folder, one object in one request on an object store). A
+        store that cannot be written (read-only, full, not a folder) is an :class:`OutputError`
+        naming the file: ``cannot <what>``."""
+        return self._write(frame, parts, what)
 
     def read_frame(self, *parts: str) -> pl.DataFrame | None:
         """The Parquet file ``parts`` of the store in its folder's schema (:func:`conform`), or
@@ -597,12 +363,10 @@ class Store:
         lists it)."""
         path = self.location(*parts)
         try:
-            if not self.remote:
-                if not Path(path).exists():
-                    return None
-                frame = pl.read_parquet(path)
-            else:
-                frame = pl.read_parquet(io.BytesIO(self._fs.cat_file(path)))
+            data = self.backend.read(*parts)
+            if data is None:
+                return None
+            frame = pl.read_parquet(io.BytesIO(data))
             return conform(frame, parts[0]) if parts else frame
         except FileNotFoundError:
             return None
@@ -612,19 +376,18 @@ class Store:
             self._skip(path, f"unreadable: {describe_error(exc)}")
         return None
 
-    def _write(self, frame: pl.DataFrame, path: Path | str) -> None:
-        if not self.remote:
-            _atomic_write(frame, Path(path))
-            return
+    def _write(
+        self, frame: pl.DataFrame, parts: tuple[str, ...], what: str = "write to the store"
+    ) -> Path | str:
         buf = io.BytesIO()
-        frame.write_parquet(buf)
+        frame.write_parquet(buf)  # in memory: the backend writes the whole file in one go
         try:
-            self._fs.pipe_file(str(path), buf.getvalue())  # one PUT: the object appears whole
+            return self.backend.write(buf.getvalue(), *parts)
         except Exception as exc:
-            raise OutputError(
-                f"{self.display(path)}: cannot write to the store ({first_line(exc)}); "
-                "is the URL writable with these credentials?"
-            ) from exc
+            reason = getattr(exc, "strerror", None) or first_line(exc)
+            hint = f"; {self.backend.write_hint}" if self.backend.write_hint else ""
+            where = self.display(self.location(*parts))
+            raise OutputError(f"{where}: cannot {what} ({reason}){hint}") from exc
 
     # -- writing -------------------------------------------------------------------------
     def begin_run(self, period: str, suites_hash: str, source: str, root: str = "") -> Run:
@@ -666,68 +429,24 @@ class Store:
         finally:
             self._release()
 
-    def remote_lock(self, name: str, what: str) -> ObjectLock:
-        """An :class:`ObjectLock` on the object ``name`` of a store behind a URL."""
-        path = str(self.location(name))
-        return ObjectLock(self._fs, path, what, url=self.display(path))
+    def writer_lock(self, name: str = LOCK_NAME, what: str = "dq score") -> WriterLock:
+        """A lock kept at ``name`` below the store (the backend's kind: an OS file lock on a folder,
+        an :class:`ObjectLock` behind a URL); ``dq send`` holds ``deliveries/.send.lock``."""
+        return self.backend.lock(name, what)
 
     def _acquire(self) -> None:
-        if self.remote:
-            lock = self.remote_lock(LOCK_NAME, "dq score")
-            lock.acquire()
-            self._lock_fh = lock
-            return
-        root = Path(self.root)
-        if root.exists() and not root.is_dir():
-            raise OutputError(f"{root}: the store exists and is not a folder (choose another --store)")
-        try:
-            root.mkdir(parents=True, exist_ok=True)
-            fh = open(root / LOCK_NAME, "a+")  # noqa: SIM115
-        except OSError as exc:
-            raise OutputError(f"{root}: cannot use the store ({exc.strerror or exc})") from exc
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.seek(0)
-            holder = fh.read().strip() or "another process"
-            fh.close()
-            raise InputError(
-                f"{root}: the store is in use by another dq run ({holder}); wait for it to "
-                "finish or use another --store"
-            ) from None
-        with contextlib.suppress(OSError):
-            fh.seek(0)
-            fh.truncate()
-            fh.write(f"pid {os.getpid()} since {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC\n")
-            fh.flush()
-        self._lock_fh = fh
+        lock = self.writer_lock()
+        lock.acquire()
+        self._lock_fh = lock
 
     def _release(self) -> None:
-        if isinstance(self._lock_fh, ObjectLock):
+        if self._lock_fh is not None:
             self._lock_fh.release()
-            self._lock_fh = None
-        elif self._lock_fh is not None:
-            self._lock_fh.close()  # releases the lock
             self._lock_fh = None
 
     def locked(self) -> bool:
         """True while some process holds the store's writer lock."""
-        if self.remote:
-            if isinstance(self._lock_fh, ObjectLock):
-                return True
-            return self.remote_lock(LOCK_NAME, "dq score").held_by_other()
-        path = Path(self.root) / LOCK_NAME
-        if not path.is_file():
-            return False
-        try:
-            with open(path) as fh:
-                try:
-                    fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    return True
-                return False
-        except OSError:
-            return False
+        return self._lock_fh is not None or self.writer_lock().held_by_other()
 
     def mark_interrupted(self) -> list[str]:
         """Rewrite the rows of runs still marked ``running`` whose process is gone as
@@ -757,9 +476,9 @@ class Store:
         }
         self._write(pl.DataFrame([row], schema=RUN_SCHEMA), self._path("runs", run, None))
 
-    def _path(self, kind: str, run: Run, unit_id: str | None) -> Path | str:
+    def _path(self, kind: str, run: Run, unit_id: str | None) -> tuple[str, ...]:
         name = run.run_id if unit_id is None else f"{run.run_id}__{_safe(unit_id)}"
-        return self.location(kind, f"period={run.period}", f"{name}.parquet")
+        return (kind, f"period={run.period}", f"{name}.parquet")
 
     def write_unit(
         self,
@@ -834,50 +553,24 @@ class Store:
             self._write(pl.DataFrame(trows, schema=TABLE_SCHEMA), self._path("tables", run, uid))
 
     # -- reading -------------------------------------------------------------------------
-    # One path for every folder (runs, results, scores, summaries, tables, fixrows, deliveries):
-    # list its files (of one period when asked), judge each against the folder's schema
-    # (:func:`conform`), read those that combine and skip the others with a warning naming the
-    # file. :meth:`check` walks the same path over every file of the store.
+    # One path for every folder (runs, results, scores, summaries, tables, fixrows, deliveries)
+    # and every backend: list its files (of one period when asked), judge each against the
+    # folder's schema from its footer (:func:`schema_problem`), scan together those that need no
+    # conversion, read and convert the others (:func:`conform`), and skip those that cannot be
+    # combined with a warning naming the file. :meth:`check` walks the same path over every file.
 
-    def _listing(self, kind: str, period: str | None = None) -> list[tuple[Any, tuple, str | None]]:
-        """(location, cache key, period) of each Parquet file of ``kind`` (of one period when
-        given), sorted; the period is None for a folder not named ``period=YYYY-MM``."""
+    def _listing(self, kind: str, period: str | None = None) -> list[StoredFile]:
+        """Each Parquet file of ``kind`` (of one period when given), sorted."""
         part = f"period={period}" if Period.is_period(period) else "period=*"
-        out: list[tuple[Any, tuple, str | None]] = []
-        if not self.remote:
-            for f in sorted((Path(self.root) / kind).glob(f"{part}/*.parquet")):
-                if f.name.startswith("."):
-                    continue
-                try:
-                    st = f.stat()
-                except OSError:
-                    continue  # removed since listed
-                out.append((f, (str(f), st.st_mtime_ns, st.st_size), _folder_period(f.parent.name)))
-        else:
-            for p, info in self._remote_listing(kind, period).items():
-                if p.rsplit("/", 1)[-1].startswith("."):
-                    continue
-                key = (p, info.get("size"), info.get("ETag") or info.get("mtime") or info.get("created"))
-                out.append((p, key, _folder_period(p.rsplit("/", 2)[-2])))
+        out = self.backend.glob(kind, part)
         if kind == "runs" and period is None:
             index: dict[str, str] = {}
-            for loc, _, month in out:
+            for f in out:
+                month = _folder_period(f.rel[-2])
                 if month is not None:
-                    index.setdefault(_file_name(loc)[: -len(".parquet")], month)
+                    index.setdefault(f.name[: -len(".parquet")], month)
             self._run_index = index
         return out
-
-    def _remote_listing(self, kind: str, period: str | None = None) -> dict[str, dict[str, Any]]:
-        """path → fsspec info of the Parquet files of ``kind`` (of one period when given)."""
-        part = f"period={period}" if Period.is_period(period) else "period=*"
-        try:
-            self._fs.invalidate_cache()  # other processes write too: list afresh
-            found = self._fs.glob(f"{self._base}/{kind}/{part}/*.parquet", detail=True)
-        except FileNotFoundError:
-            return {}
-        except Exception as exc:
-            raise StoreError(f"{self.root}: cannot list the store ({first_line(exc)})") from exc
-        return {p: found[p] for p in sorted(found) if found[p].get("type", "file") == "file"}
 
     def _run_periods(self) -> dict[str, str]:
         """run id → the period folder of its ``runs`` file, from the last listing of the runs
@@ -888,69 +581,52 @@ class Store:
         return self._run_index or {}
 
     @staticmethod
-    def _misplaced(loc: Any, period: str | None, runs_at: Mapping[str, str]) -> str | None:
-        """Why a file is in the wrong folder (not a period folder; a run's file under another
-        period than the run's), or None."""
+    def _misplaced(name: str, period: str | None, runs_at: Mapping[str, str]) -> str | None:
+        """Why the file ``name`` is in the wrong folder (not a period folder; a run's file under
+        another period than the run's), or None."""
         if period is None:
             return "not in a period folder (period=YYYY-MM): no period to read it under"
-        run_id = _file_name(loc).split("__", 1)[0]
+        run_id = name.split("__", 1)[0]
         other = runs_at.get(run_id)
         if other is not None and other != period:
             return f"written by run {run_id} of {other}, found under period={period}"
         return None
 
-    def _judge(self, kind: str, loc: Any, key: tuple) -> tuple[str | None, bool]:
-        """(why the local file ``loc`` cannot be combined, or None; whether it can be scanned
-        as it is), from its footer (cached while the file is unchanged)."""
-        hit = self._checked.get(key)
+    def _judge(self, kind: str, f: StoredFile, source: Source) -> tuple[str | None, bool]:
+        """(why the file cannot be combined, or None; whether it can be scanned as it is), from
+        its footer (cached while the file is unchanged)."""
+        hit = self._checked.get(f.key)
         if hit is not None:
             return hit
         try:
-            result = schema_problem(pl.read_parquet_schema(loc), kind)
-        except Exception as exc:  # truncated, empty, not Parquet, a folder
+            result = schema_problem(pl.read_parquet_schema(_polars_source(source)), kind)
+        except Exception as exc:  # truncated, empty, not Parquet, a folder, not fetched
             result = (f"unreadable: {describe_error(exc)}", False)
-        self._checked[key] = result
+        self._checked[f.key] = result
         return result
 
     def _load(
-        self, kind: str, loc: Any, key: tuple, data: Any = None, keep: bool = True
+        self, kind: str, f: StoredFile, source: Source, keep: bool = True
     ) -> tuple[pl.DataFrame | None, str | None]:
-        """(the file's rows in its folder's schema, or None; why not) read whole (``data``: its
-        bytes, already fetched). ``keep``: remember the rows, not only a failure."""
-        hit = self._loaded.get(key)
+        """(the file's rows in its folder's schema, or None; why not) read whole. ``keep``:
+        remember the rows, not only a failure."""
+        hit = self._loaded.get(f.key)
         if hit is not None:
             return hit
         frame: pl.DataFrame | None = None
         reason: str | None = None
         try:
-            if isinstance(data, BaseException):
-                raise data
-            frame = conform(pl.read_parquet(io.BytesIO(data) if data is not None else loc), kind)
+            frame = conform(pl.read_parquet(_polars_source(source)), kind)
         except StoreError as exc:
             reason = str(exc)
         except Exception as exc:
             reason = f"unreadable: {describe_error(exc)}"
         if reason is not None:
-            self._checked[key] = (reason, False)
-            self._loaded[key] = (None, reason)
+            self._checked[f.key] = (reason, False)
+            self._loaded[f.key] = (None, reason)
         elif keep:
-            self._loaded[key] = (frame, None)
+            self._loaded[f.key] = (frame, None)
         return frame, reason
-
-    def _fetch(self, kind: str, items: Sequence[tuple[str, tuple]], keep: bool = True) -> None:
-        """Read the objects ``items`` (path, key) of a store behind a URL in one request each
-        batch, into the cache (``keep``: their rows too, not only whether they combine)."""
-        todo = [(p, k) for p, k in items if k not in self._loaded]
-        for i in range(0, len(todo), 256):
-            chunk = todo[i : i + 256]
-            try:
-                blobs = self._fs.cat([p for p, _ in chunk], on_error="return")
-            except Exception as exc:
-                raise StoreError(f"{self.root}: cannot read the store ({first_line(exc)})") from exc
-            if not isinstance(blobs, dict):
-                blobs = {chunk[0][0]: blobs}
-            for p, k in chunk:
-                self._load(kind, p, k, data=blobs.get(p, FileNotFoundError(p)), keep=keep)
 
     def _skip(self, loc: Any, reason: str) -> None:
         """Warn once per file and reason that ``loc`` is left out of what is read."""
@@ -973,28 +649,38 @@ class Store:
         empty = pl.DataFrame(schema={**want, "period": pl.String})
         if period is not None and not Period.is_period(period):
             return empty  # no folder holds it
-        files = [f for f in self._listing(kind, period) if _file_name(f[0]).startswith(prefix)]
+        files = [f for f in self._listing(kind, period) if f.name.startswith(prefix)]
         if not files:
             return empty
         runs_at = self._run_periods() if kind in _RUN_FILES else {}
-        if self.remote:
-            self._fetch(kind, [(loc, key) for loc, key, p in files if p is not None])
-        scans: dict[str, list[tuple[Any, tuple]]] = {}
+        placed: list[tuple[StoredFile, str]] = []
+        for f in files:
+            month = _folder_period(f.rel[-2])
+            reason = self._misplaced(f.name, month, runs_at)
+            if reason is not None or month is None:
+                self._skip(f.loc, reason or "unreadable")
+            else:
+                placed.append((f, month))
+        sources = self.backend.sources([f for f, _ in placed if f.key not in self._loaded])
+        scans: dict[str, list[tuple[StoredFile, Source]]] = {}
         frames: list[pl.LazyFrame] = []
-        for loc, key, p in files:
-            reason = self._misplaced(loc, p, runs_at)
-            frame = None
-            if reason is None and not self.remote:
-                reason, exact = self._judge(kind, loc, key)
+        for f, month in placed:
+            frame: pl.DataFrame | None = None
+            hit = self._loaded.get(f.key)
+            if hit is not None:
+                frame, reason = hit
+            else:
+                source = sources[f.key]
+                reason, exact = self._judge(kind, f, source)
                 if reason is None and exact:
-                    scans.setdefault(str(p), []).append((loc, key))
+                    scans.setdefault(month, []).append((f, source))
                     continue
-            if reason is None:
-                frame, reason = self._load(kind, loc, key)
+                if reason is None:
+                    frame, reason = self._load(kind, f, source)
             if reason is not None or frame is None:
-                self._skip(loc, reason or "unreadable")
+                self._skip(f.loc, reason or "unreadable")
                 continue
-            frames.append(frame.lazy().with_columns(pl.lit(p, pl.String).alias("period")))
+            frames.append(frame.lazy().with_columns(pl.lit(month, pl.String).alias("period")))
 
         def collect(parts: list[pl.LazyFrame]) -> pl.DataFrame:
             if not parts:
@@ -1004,13 +690,13 @@ class Store:
 
         scanned = [
             pl.scan_parquet(
-                [str(loc) for loc, _ in group],
+                [_polars_source(source) for _, source in group],
                 schema=want,
                 missing_columns="insert",
                 extra_columns="ignore",
                 hive_partitioning=False,
-            ).with_columns(pl.lit(p, pl.String).alias("period"))
-            for p, group in scans.items()
+            ).with_columns(pl.lit(month, pl.String).alias("period"))
+            for month, group in scans.items()
         ]
         try:
             return collect(scanned + frames)
@@ -1018,13 +704,13 @@ class Store:
             if not scans:
                 raise
         # A file whose footer reads but whose pages do not: read each alone to find it.
-        for p, group in scans.items():
-            for loc, key in group:
-                frame, reason = self._load(kind, loc, key, keep=False)
+        for month, group in scans.items():
+            for f, source in group:
+                frame, reason = self._load(kind, f, source, keep=False)
                 if frame is None:
-                    self._skip(loc, reason or "unreadable")
+                    self._skip(f.loc, reason or "unreadable")
                 else:
-                    frames.append(frame.lazy().with_columns(pl.lit(p, pl.String).alias("period")))
+                    frames.append(frame.lazy().with_columns(pl.lit(month, pl.String).alias("period")))
         return collect(frames)
 
     def check(self, full: bool = True) -> list[tuple[str, str, str]]:
@@ -1033,78 +719,35 @@ class Store:
         its footer. A file outside ``<folder>/period=YYYY-MM/<name>.parquet`` is listed too
         (no command reads it); hidden files (a writer's lock, a temporary file) are not.
         What ``dq history --check`` reports; :attr:`checked` is then the number of files seen."""
-        found = self._every_file()
+        found = self.backend.walk()
         self._listing("runs")  # afresh
         runs_at = self._run_periods()
         out: list[tuple[str, str, str]] = []
-        todo: list[tuple[str, Any, tuple, str]] = []
-        for loc, key, rel in found:
+        todo: list[tuple[str, StoredFile]] = []
+        for f in found:
+            rel = f.rel
             kind = rel[0] if len(rel) > 1 else ""
-            period = _folder_period(rel[1]) if len(rel) == 3 else None
             if len(rel) != 3 or not rel[2].endswith(".parquet"):
                 where = f"{kind or '<folder>'}/period=YYYY-MM/<name>.parquet"
-                out.append(
-                    (
-                        kind,
-                        self.display(loc),
-                        f"not where the store keeps its files ({where}): no command reads it",
-                    )
-                )
+                why = f"not where the store keeps its files ({where}): no command reads it"
+                out.append((kind, self.display(f.loc), why))
                 continue
-            reason = self._misplaced(loc, period, runs_at if kind in _RUN_FILES else {})
-            if reason is None and not self.remote:
-                reason, exact = self._judge(kind, loc, key)
+            reason = self._misplaced(f.name, _folder_period(rel[1]), runs_at if kind in _RUN_FILES else {})
+            if reason is not None:
+                out.append((kind, self.display(f.loc), reason))
+            else:
+                todo.append((kind, f))
+        for i in range(0, len(todo), 256):  # a batch at a time: a large store is never held whole
+            chunk = todo[i : i + 256]
+            sources = self.backend.sources([f for _, f in chunk], keep=False)
+            for kind, f in chunk:
+                reason, exact = self._judge(kind, f, sources[f.key])
                 if reason is None and (full or not exact):
-                    reason = self._load(kind, loc, key, keep=False)[1]
-            if reason is None and self.remote:
-                todo.append((kind, loc, key, self.display(loc)))
-                continue
-            if reason is not None:
-                out.append((kind, self.display(loc), reason))
-        for kind in sorted({t[0] for t in todo}):
-            self._fetch(kind, [(loc, key) for k, loc, key, _ in todo if k == kind], keep=False)
-        for kind, _loc, key, shown in todo:
-            reason = self._loaded.get(key, (None, None))[1]
-            if reason is not None:
-                out.append((kind, shown, reason))
+                    reason = self._load(kind, f, sources[f.key], keep=False)[1]
+                if reason is not None:
+                    out.append((kind, self.display(f.loc), reason))
         self.checked = len(found)
         return sorted(out, key=lambda t: t[1])
-
-    def _every_file(self) -> list[tuple[Any, tuple, tuple[str, ...]]]:
-        """(location, cache key, path parts below the store) of every file of the store that is
-        not hidden (no part starting with a dot)."""
-        out: list[tuple[Any, tuple, tuple[str, ...]]] = []
-        if not self.remote:
-            root = Path(self.root)
-            if not root.is_dir():
-                return out
-            for f in sorted(root.rglob("*")):
-                rel = f.relative_to(root).parts
-                if any(part.startswith(".") for part in rel):
-                    continue
-                try:
-                    st = f.lstat()
-                except OSError:
-                    continue
-                if f.is_dir() and not f.name.endswith(".parquet"):
-                    continue
-                out.append((f, (str(f), st.st_mtime_ns, st.st_size), rel))
-            return out
-        try:
-            self._fs.invalidate_cache()
-            found = self._fs.find(self._base, detail=True)
-        except FileNotFoundError:
-            return out
-        except Exception as exc:
-            raise StoreError(f"{self.root}: cannot list the store ({first_line(exc)})") from exc
-        for p in sorted(found):
-            info = found[p]
-            rel = tuple(p[len(self._base) + 1 :].split("/"))
-            if not p.startswith(self._base + "/") or any(part.startswith(".") for part in rel):
-                continue
-            key = (p, info.get("size"), info.get("ETag") or info.get("mtime") or info.get("created"))
-            out.append((p, key, rel))
-        return out
 
     def problems(self, full: bool = True) -> list[tuple[str, str]]:
         """Every store file that a reader skips or never reads, with the reason (``full``: read
