@@ -231,7 +231,7 @@ def test_one_message_per_unit_with_its_report(work, server):
     text = msg.get_body(("plain",)).get_content()
     html = msg.get_body(("html",)).get_content()
     assert f"{score:.2f} 分" in text and "排名第" in text
-    assert text.count("：失 ") == 3  # the three largest losses
+    assert text.count("：综合得分失 ") == 3  # the three largest losses
     assert f"{score:.2f}" in html and "<ol>" in html
 
     # The English contact gets English.
@@ -255,8 +255,10 @@ def test_losses_in_the_message_are_those_of_dq_explain(work, server):
         for line, loss in zip(listed, expected, strict=True):
             assert loss.rule in line and f"{loss.points:.2f}" in line
             # the table as the report names it (上报情况, 门急诊就诊记录), never its internal name
-            assert table_label(loss.table, load_catalogue(), "zh") in line and loss.table not in text
-        assert "数据质量评分" not in text and ("综合得分" in text)  # the report's term for the score
+            labels = {table_label(loss.table, load_catalogue(), lang) for lang in ("zh", "en")}
+            assert any(x in line for x in labels) and loss.table not in text
+        assert "数据质量评分" not in text  # the report's term for the score: 综合得分 / overall score
+        assert "综合得分" in text or "Overall score" in text
 
 
 def test_rows_to_fix_files_are_attached_to_their_unit_only(work, server):
