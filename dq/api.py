@@ -93,7 +93,8 @@ def audit(
 ) -> AuditResult:
     """Audit a site extract folder (``manifest.yaml`` + table files) or one table file; or one
     unit of a database (``path`` a ``postgresql://``, ``sqlite:///`` or ``duckdb:///`` URL, with
-    ``unit`` and ``period``; ``layout`` a :class:`dq.io.database.DatabaseLayout`, docs/databases.md).
+    ``unit`` and ``period``; ``layout`` a :class:`dq.io.database.DatabaseLayout`, docs/databases.md;
+    default: the ``project``'s ``[database]`` section, else the platform's usual names).
 
     ``suites``: suite files or folders (default: the shipped suites), or loaded :class:`Suite`\\ s.
     ``period``: the audited month ``YYYY-MM`` (default: the manifest's). ``samples``: failing rows
@@ -115,6 +116,8 @@ def audit(
 
     if is_database_url(path):
         chosen = _suites(suites, cat, project)
+        if layout is None and project is not None:
+            layout = project.database_layout(cat)
         return _audit_database(str(path), unit, period, layout, chosen, samples, cat, streaming)
     if unit is not None:
         raise UsageError(f"{path}: --unit names a unit of a database; an extract folder has one unit")
@@ -155,7 +158,7 @@ def audit(
 def _audit_database(
     url: str, unit: str | None, period: str | None, layout: Any, suites: list[Suite], samples: int,
     cat: Catalogue, streaming: bool,
-) -> AuditResult:
+) -> AuditResult:  # fmt: skip
     from dq.engine.evaluate import audit_extract
     from dq.io.database import DatabaseLayout, DatabaseUnit, mask_url, open_database_unit
 

@@ -37,11 +37,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dq.errors import Problem, SuiteError
+from dq.errors import DQError, Problem, SuiteError
 
 if TYPE_CHECKING:
     from dq.engine.suite import Suite
     from dq.io.catalogue import Catalogue
+    from dq.io.database import DatabaseLayout
     from dq.io.registry import Registry
     from dq.scoring.scores import ScoringConfig
 
@@ -158,6 +159,40 @@ class Project:
         """A section this loader keeps for another reader (e.g. ``database``); empty if absent."""
         return self.sections.get(name, {})
 
+    def database_layout(self, catalogue: Catalogue | None = None) -> DatabaseLayout:
+        """The database layout of the project's ``[database]`` section (docs/databases.md: unit-id
+        and upload-time columns, schema, renamed tables and columns, the declarations table,
+        per-unit source URLs of 开库采集 units …); the platform's usual names where a key is
+        not set. Command-line options override it (:func:`dq.cli.database.layout_from_args`).
+        With ``catalogue``, renamed tables and columns must be the catalogue's. A wrong value is
+        a :class:`SuiteError` naming the file and key (:func:`load_project` has already refused
+        one)."""
+        from dq.io.database import DatabaseLayout
+
+        section = {k: v for k, v in self.section("database").items() if k in DatabaseLayout.known_keys()}
+        found: list[Problem] = []
+        try:
+            layout = DatabaseLayout.from_mapping(section)
+        except DQError as exc:
+            found.append(self._database_problem("database", str(exc).removeprefix("database layout: ")))
+            raise SuiteError(found) from None
+        if catalogue is not None:
+            found += [self._database_problem(f"database.{key}", msg) for key, msg in layout.check(catalogue)]
+        if found:
+            raise SuiteError(found)
+        return layout
+
+    def _database_problem(self, key: str, message: str) -> Problem:
+        parts = key.split(".")
+        origin = next(
+            (self.origins[k] for n in range(len(parts), 1, -1) if (k := ".".join(parts[:n])) in self.origins),
+            "",
+        )
+        line = origin.rsplit(":", 1)[-1].split(" ")[0] if origin else ""
+        return Problem(
+            str(self.file or self.root), None, key, message, line=int(line) if line.isdigit() else None
+        )
+
     # -- command-line options -------------------------------------------------------------
     def override(self, origin: str = "command line", **values: Any) -> Project:
         """This project with the :class:`Defaults` in ``values`` replaced (``None`` values are
@@ -192,6 +227,13 @@ class Project:
         ]
         for f in dataclasses.fields(Defaults):
             values.append(entry(f"defaults.{f.name}", getattr(self.defaults, f.name)))
+        from dq.io.database import DatabaseLayout, mask_url
+
+        for key, value in self.section("database").items():  # the keys the file sets
+            if key in DatabaseLayout.known_keys():
+                if key == "unit_sources" and isinstance(value, Mapping):
+                    value = {u: mask_url(str(v)) for u, v in value.items()}
+                values.append(entry(f"database.{key}", value))
         return {
             "name": self.name,
             "root": str(self.root),
@@ -251,7 +293,7 @@ def _key_lines(text: str) -> dict[tuple[str, ...], int]:
         if m := re.match(r"^\[\s*([A-Za-z0-9_.\-\"' ]+?)\s*\]", s):
             section = tuple(part.strip().strip("\"'") for part in m.group(1).split("."))
             lines.setdefault(section, n)
-        elif m := re.match(r"^([A-Za-z0-9_\-\"']+)\s*=", s):
+        elif m := re.match(r"^(\"[^\"]*\"|'[^']*'|[A-Za-z0-9_\-]+)\s*=", s):
             lines.setdefault((*section, m.group(1).strip("\"'")), n)
     return lines
 
@@ -291,10 +333,14 @@ def parse_project(file: str | Path, found_by: str = "") -> tuple[Project, list[P
         n = lines.get(tuple(path)) or lines.get(tuple(path[:1]))
         return f"{file}:{n}" if n else str(file)
 
+    def line_of(path: tuple[str, ...]) -> int | None:
+        for n in range(len(path), 0, -1):  # the key's own line, else its table's, else its section's
+            if path[:n] in lines:
+                return lines[path[:n]]
+        return None
+
     def problem(path: tuple[str, ...], message: str) -> None:
-        problems.append(
-            Problem(str(file), None, ".".join(path), message, line=lines.get(path) or lines.get(path[:1]))
-        )
+        problems.append(Problem(str(file), None, ".".join(path), message, line=line_of(path)))
 
     origins: dict[str, str] = {}
     sections: dict[str, Mapping[str, Any]] = {}
@@ -376,6 +422,20 @@ def parse_project(file: str | Path, found_by: str = "") -> tuple[Project, list[P
                 checked = str(_resolve(checked, root))
             values[attr] = checked
             origins[f"defaults.{attr}"] = where(section, key)
+    database = raw.get("database")
+    if database is not None:
+        for key in _check_database(database, problem):
+            warnings.append(
+                f"{where('database', key)}: unknown key {key!r} in [database] (ignored; "
+                f"known: {', '.join(sorted(_database_keys()))})"
+            )
+        if isinstance(database, dict):
+            for key, value in database.items():
+                if key in _database_keys():
+                    origins[f"database.{key}"] = where("database", key)
+                    for sub in value if isinstance(value, dict) else ():  # a renamed table's own line
+                        if ("database", key, sub) in lines:
+                            origins[f"database.{key}.{sub}"] = where("database", key, sub)
     name = str(meta["name"]) if isinstance(meta.get("name"), str) else root.name
     if bundled:
         origins = {k: v + " (bundled)" for k, v in origins.items()}
@@ -396,6 +456,65 @@ def parse_project(file: str | Path, found_by: str = "") -> tuple[Project, list[P
         warnings=tuple(warnings),
     )
     return project, problems
+
+
+def _database_keys() -> tuple[str, ...]:
+    from dq.io.database import DatabaseLayout
+
+    return DatabaseLayout.known_keys()
+
+
+def _check_database(section: Any, problem: Any) -> list[str]:
+    """Check a ``[database]`` section key by key (each wrong value a problem with its line);
+    returns its unknown keys (warnings)."""
+    from dq.errors import UsageError
+    from dq.io.database import DatabaseLayout
+
+    if not isinstance(section, dict):
+        problem(("database",), "[database] must be a table of keys")
+        return []
+    unknown: list[str] = []
+    for key, value in section.items():
+        if _SECRET.search(key):
+            problem(("database", key), _NO_DB_PASSWORD)
+            continue
+        if key not in _database_keys():
+            unknown.append(key)
+            continue
+        if key == "unit_sources" and isinstance(value, dict):  # each unit's URL on its own line
+            for unit, url in value.items():
+                _check_source(unit, url, lambda msg, u=unit, k=key: problem(("database", k, u), msg))
+            continue
+        try:
+            DatabaseLayout.from_mapping({key: value})
+        except UsageError as exc:
+            problem(("database", key), str(exc).removeprefix("database layout: ").removeprefix(f"{key} "))
+    return unknown
+
+
+def _check_source(unit: Any, url: Any, problem: Any) -> None:
+    """A 开库采集 unit's source URL: a database URL, without a password in it."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    from dq.io.database import is_database_url, mask_url
+
+    if not isinstance(url, str) or not is_database_url(url):
+        shown = mask_url(url) if isinstance(url, str) else repr(url)
+        problem(f"unit {unit}: {shown} is not a database URL (postgresql://, sqlite:///, duckdb:///)")
+        return
+    parts = urlsplit(url)
+    try:
+        has_password = parts.password is not None
+    except ValueError:  # a malformed port
+        has_password = False
+    if has_password or "password" in {k.lower() for k, _ in parse_qsl(parts.query)}:
+        problem(f"the URL of unit {unit} carries a password: {_NO_DB_PASSWORD}")
+
+
+_NO_DB_PASSWORD = (
+    "never put a password in dq.toml: give it in the environment (PGPASSWORD), a password file "
+    "(~/.pgpass, PGPASSFILE) or a service file (PGSERVICE, ?service=NAME)"
+)
 
 
 @dataclass(frozen=True)
@@ -445,6 +564,11 @@ def validate_project(project: Project, problems: Iterable[Problem] = ()) -> list
     found = list(problems)
     catalogue, cat_problems = parse_catalogue(project.catalogue_path)
     found += cat_problems
+    if project.section("database") and not any(p.field and p.field.startswith("database") for p in found):
+        try:
+            project.database_layout(catalogue)
+        except SuiteError as exc:
+            found += exc.problems
     try:
         load_suites(list(project.suite_paths), catalogue)
     except SuiteError as exc:

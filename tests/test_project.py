@@ -106,8 +106,7 @@ def test_values_and_where_they_come_from(tmp_path: Path) -> None:
 def test_unknown_keys_warn_with_line_and_sections_are_kept(tmp_path: Path) -> None:
     f = write_toml(
         tmp_path,
-        '[defaults]\nlang = "en"\nlanguage = "zh"\n\n'
-        '[database]\nurl = "postgresql://h/db"\n\n[extras]\na = 1\n',
+        '[defaults]\nlang = "en"\nlanguage = "zh"\n\n[database]\nschema = "ods"\n\n[extras]\na = 1\n',
     )
     p, problems = parse_project(f)
     assert problems == []
@@ -116,8 +115,11 @@ def test_unknown_keys_warn_with_line_and_sections_are_kept(tmp_path: Path) -> No
         f"{f}:3: unknown key 'language' in [defaults] (ignored; known: contacts, lang, reports, samples, "
         "store, threads)",
     )
-    # [database] is reserved for the database source: kept for it, no warning
-    assert p.section("database") == {"url": "postgresql://h/db"}
+    # [database] is the database source's (docs/databases.md): kept for it, no warning
+    assert p.section("database") == {"schema": "ods"}
+    assert p.database_layout().schema == "ods" and p.origins["database.schema"] == f"{f}:6"
+    shown = {v["key"]: v for v in p.to_dict()["values"]}
+    assert shown["database.schema"] == {"key": "database.schema", "value": "ods", "from": f"{f}:6"}
     assert p.section("extras") == {"a": 1}
 
 

@@ -584,3 +584,36 @@ def test_volumes_follow_the_newsletters():
     assert by["H014"].declaration_status == "not_reported"
     assert by["D07"].counts["resident_record"] == round(938401 * 0.01)  # 江宁区 basic records
     assert by["H046"].source_period == "2018-03"  # only in the 2018 table
+
+
+def test_campaign_intensities_are_a_quota_not_independent_draws():
+    """Before the campaign each unit's data-management intensity u comes from its kind's Beta
+    distribution by quota (docs/campaign.md): at every seed the n units of a kind take the
+    midpoints of n equal-probability strata, only shuffled among them, so no seed has more well
+    managed districts than another. Checked against scipy's Beta quantile function."""
+    from scipy.stats import beta
+
+    from dq.synth.defects import INTENSITY, plan_batch, unit_intensities
+    from dq.synth.plan import load_units, parse_period
+
+    month = parse_period("2020-08")
+    plans = load_units(month, 0.001, 0, None, "parquet", "before")
+    kinds = {"district": [p.unit_id for p in plans if p.kind == "district"],
+             "hospital": [p.unit_id for p in plans if p.kind == "hospital"]}  # fmt: skip
+    assert len(kinds["district"]) == 12 and len(kinds["hospital"]) >= 26
+    assigned = {}
+    for seed in (1, 2, 3):
+        u = unit_intensities(plans, seed)
+        assert set(u) == {p.unit_id for p in plans}
+        for kind, ids in kinds.items():
+            n = len(ids)
+            expected = beta.ppf([(i + 0.5) / n for i in range(n)], *INTENSITY[kind])
+            # the generator reads its quantiles off a fixed sample of 200,000 draws
+            assert sorted(u[i] for i in ids) == pytest.approx(expected, abs=0.01)
+        assigned[seed] = tuple(u[i] for i in kinds["district"])
+        # the plan follows u: the least managed district carries more row defects than the best
+        uds = plan_batch(load_units(month, 0.001, seed, None, "parquet", "before"), month, seed, "before")
+        lo, hi = min(kinds["district"], key=u.get), max(kinds["district"], key=u.get)
+        assert len(uds[hi].row_defects()) > 2 * len(uds[lo].row_defects())
+    # who is well managed changes with the seed
+    assert len(set(assigned.values())) == 3

@@ -44,7 +44,14 @@ from dq.engine.results import RuleResult
 from dq.engine.suite import Rule, Suite, load_suites
 from dq.errors import DQError, InputError, OutputError, raise_if_interrupted
 from dq.io.catalogue import Catalogue, default_rules_dir, load_catalogue
-from dq.io.database import DatabaseLayout, DatabaseUnit, discover_database_units, is_database_url, mask_url
+from dq.io.database import (
+    DatabaseLayout,
+    DatabaseUnit,
+    discover_database_units,
+    is_database_url,
+    mask_url,
+    reuse_connections,
+)
 from dq.io.isolation import DEFAULT_LIMITS, Failure, Limits, WorkerPool
 from dq.io.masking import describe_error, mask_identifiers, mask_text
 from dq.io.period import Period
@@ -764,9 +771,9 @@ def score_batch(
 
     ``project``: the rule project whose catalogue, suites, scoring and registry are used
     (default: the bundled one). ``root`` may be a database URL (:mod:`dq.io.database`; ``layout``
-    says where the units' data are): its units of the period are audited the same way; a
-    database that cannot be reached is an :class:`~dq.io.database.UnreachableError` before anything
-    is written.
+    says where the units' data are, default the project's ``[database]`` section): its units of
+    the period are audited the same way; a database that cannot be reached is an
+    :class:`~dq.io.database.UnreachableError` before anything is written.
 
     ``map_units(fn, paths)`` runs ``fn`` (a picklable :func:`audit_unit` with everything but the
     folder bound) over the folders and yields the outcomes in any order, e.g. on a Dask cluster;
@@ -785,6 +792,8 @@ def score_batch(
     else:
         cat = project.catalogue()
         suites, cfg = project.suites(suite_paths, cat), project.scoring()
+        if layout is None and is_database_url(root):
+            layout = project.database_layout(cat)
     unit_dirs = discover_units(root, period, layout)
     fixes = {r.id: (r.fix_zh, r.fix_en) for s in suites for r in s.rules}
     show = sys.stderr.isatty() if progress is None else progress
@@ -823,6 +832,8 @@ def score_batch(
                 now=datetime.now(),  # one clock for the whole batch
             )  # fmt: skip
             stop = stack.enter_context(stop_between_units())
+            if is_database_url(root):  # each thread logs in once, not once per unit
+                stack.enter_context(reuse_connections())
             n_threads = DEFAULT_THREADS if threads is None else threads
             mapper = map_units or partial(in_threads, threads=n_threads, stop=stop)
             # Files a unit sends are read in a worker under limits; a database unit is read by its

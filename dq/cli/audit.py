@@ -15,9 +15,10 @@ import argparse
 import io
 import json
 import sys
+from typing import Any
 
 from dq.cli.common import add_format, console, count, debug, info, period, project_of, write_output
-from dq.cli.database import add_database_options, layout_from_args
+from dq.cli.database import add_database_options, project_layout
 
 __all__ = ["configure_parser", "render_text", "run"]
 
@@ -135,10 +136,10 @@ def render_text(
     return lines
 
 
-def _layout(args: argparse.Namespace):
+def _layout(args: argparse.Namespace, project: Any):
     from dq.io.database import is_database_url
 
-    return layout_from_args(args) if is_database_url(args.path) else None
+    return project_layout(args, project) if is_database_url(args.path) else None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -153,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
     audit = run_audit(
         args.path, args.suite or None, args.period, args.samples,
         table=args.table, encoding=args.encoding, streaming=args.streaming,
-        follow_symlinks=args.follow_symlinks, project=project, unit=args.unit, layout=_layout(args),
+        follow_symlinks=args.follow_symlinks, project=project, unit=args.unit, layout=_layout(args, project),
         limits=limits_from(args),
     )  # fmt: skip
     for p in audit.problems:

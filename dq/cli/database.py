@@ -1,7 +1,9 @@
 """Command-line options naming a database's layout (``dq score URL``, ``dq audit URL``).
 
-Each option sets one field of :class:`dq.io.database.DatabaseLayout`; the layout will also be read
-from a project file (``dq.toml``), which these options then override.
+Each option sets one field of :class:`dq.io.database.DatabaseLayout`. The layout comes from the
+project's ``[database]`` section (:meth:`dq.project.Project.database_layout`); an option given
+overrides its key (``--db-table`` / ``--db-column`` / ``--db-unit-source`` add to the file's
+names, replacing the same table, column or unit).
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-__all__ = ["add_database_options", "layout_from_args"]
+__all__ = ["add_database_options", "layout_from_args", "project_layout"]
 
 
 def _pair(text: str) -> tuple[str, str]:
@@ -69,11 +71,13 @@ def add_database_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--db-timeout", type=float, metavar="SECONDS", help="statement timeout (default 300)")
 
 
-def layout_from_args(args: argparse.Namespace, base: dict[str, Any] | None = None) -> Any:
-    """The :class:`~dq.io.database.DatabaseLayout` the options give (over ``base``, e.g. a project
-    file's ``[database]`` section)."""
+def layout_from_args(args: argparse.Namespace, base: Any = None) -> Any:
+    """The :class:`~dq.io.database.DatabaseLayout` the options give over ``base`` (a layout, e.g.
+    the project's :meth:`~dq.project.Project.database_layout`, or a mapping of its keys)."""
     from dq.io.database import DatabaseLayout
 
+    if isinstance(base, DatabaseLayout):
+        base = base.to_mapping()
     data: dict[str, Any] = dict(base or {})
     simple = {
         "db_schema": "schema",
@@ -94,3 +98,9 @@ def layout_from_args(args: argparse.Namespace, base: dict[str, Any] | None = Non
         if pairs:
             data[key] = {**data.get(key, {}), **dict(pairs)}
     return DatabaseLayout.from_mapping(data)
+
+
+def project_layout(args: argparse.Namespace, project: Any) -> Any:
+    """The layout of a command's database: the project's ``[database]`` section under the
+    command's ``--db-*`` options (:func:`layout_from_args`)."""
+    return layout_from_args(args, project.database_layout(project.catalogue()))

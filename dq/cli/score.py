@@ -19,7 +19,7 @@ from dq.cli.common import (
     print_rows,
     project_of,
 )
-from dq.cli.database import add_database_options, layout_from_args
+from dq.cli.database import add_database_options, project_layout
 from dq.errors import DQError
 
 if TYPE_CHECKING:
@@ -218,7 +218,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             from dq.io.database import is_database_url
 
-            layout = layout_from_args(args) if is_database_url(args.root) else None
+            layout = project_layout(args, project) if is_database_url(args.root) else None
             outcome = score_batch(
                 args.root, args.period, store, threads=args.threads, layout=layout,
                 limits=limits_from(args), **options

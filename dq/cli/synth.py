@@ -6,6 +6,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from dq.cli.common import EXIT_USAGE, add_format, period, print_json
 
@@ -167,11 +168,21 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _layout(args: argparse.Namespace) -> Any:
+    """The project's database layout (its ``[database]`` section): the names the batch is written
+    under, so that ``dq score URL`` with the same project reads it back."""
+    from dq.cli.common import project_of
+
+    return project_of(args).database_layout()
+
+
 def _run_database(args: argparse.Namespace, options: dict, t0: float) -> int:
     from dq.io.database import mask_url
     from dq.synth.database import write_database
 
-    counts = write_database(args.out, args.period, cities=getattr(args, "cities", None), **options)
+    counts = write_database(
+        args.out, args.period, cities=getattr(args, "cities", None), layout=_layout(args), **options
+    )
     rows = sum(counts.values())
     if args.format == "json":
         from dq.engine.results import SCHEMA_VERSION
@@ -233,7 +244,7 @@ def _run_months_database(args: argparse.Namespace, t0: float) -> int:
         )  # fmt: skip
         rows = 0
         for month in truth["months"]:
-            rows += sum(load_batch(tmp / month, args.out).values())
+            rows += sum(load_batch(tmp / month, args.out, _layout(args)).values())
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"dq synth: {len(truth['months'])} months, {rows:,} rows in {mask_url(args.out)}"

@@ -640,6 +640,9 @@ def audit_extract(
             by_table.setdefault(s.table, []).extend(s.rules)
     for table, rules in by_table.items():
         src = extract.tables.get(table)
+        if src is None and table in extract.unreadable:  # there, but refused: its rules' error
+            results += [result_of(r, "error", 0, 0, extract.unreadable[table]) for r in rules]
+            continue
         if src is None:
             missing = f"table {table} was not uploaded"
             results += [result_of(r, "not_applicable", 0, 0, missing) for r in rules]

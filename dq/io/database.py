@@ -14,7 +14,9 @@ defaults are the platform's usual names (docs/databases.md).
 
 Reading is what a careful database client does: one query per unit and table, selecting only the
 catalogue's columns that the table has, with the unit and the period's bounds as bound parameters
-(identifiers come from the catalogue and the layout, always quoted; no text is built from data);
+(on PostgreSQL bound once per unit into transaction settings that each query reads, so that ADBC
+streams it through COPY: :meth:`Connection.unit_filter`; identifiers come from the catalogue and
+the layout, always quoted; no text is built from data);
 each unit reads in one read-only transaction with a statement timeout; rows arrive as Arrow record
 batches (ADBC; DuckDB's own Arrow output) and a table larger than :attr:`DatabaseLayout.memory_rows`
 is spilled batch by batch to a temporary Parquet file, so a unit never holds more than that many
@@ -63,6 +65,7 @@ __all__ = [
     "is_database_url",
     "mask_url",
     "open_database_unit",
+    "reuse_connections",
 ]
 
 SCHEMES = ("postgresql", "postgres", "sqlite", "duckdb")
@@ -161,11 +164,29 @@ class DatabaseLayout:
             )
         out: dict[str, Any] = {}
         for key, value in data.items():
+            if key == "columns" and isinstance(value, Mapping):
+                # {"table.column": "dbcol"}, or by table: {"table": {"column": "dbcol"}} (TOML)
+                flat: dict[Any, Any] = {}
+                for k, v in value.items():
+                    if isinstance(v, Mapping):
+                        flat.update({f"{k}.{c}": d for c, d in v.items()})
+                    else:
+                        flat[k] = v
+                value = flat
             if key in ("tables", "columns", "unit_sources"):
                 if not isinstance(value, Mapping) or not all(
-                    isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+                    isinstance(k, str) and k and isinstance(v, str) and v for k, v in value.items()
                 ):
                     raise UsageError(f"database layout: {key} must map names to names")
+                if key == "columns" and not all("." in k for k in value):
+                    raise UsageError(f"database layout: {key} keys are TABLE.COLUMN (catalogue names)")
+                if key == "unit_sources":
+                    for unit, url in value.items():
+                        if not is_database_url(url):
+                            raise UsageError(
+                                f"database layout: unit_sources: {unit}: {mask_url(url)} is not a "
+                                "database URL (postgresql://, sqlite:///, duckdb:///)"
+                            )
                 out[key] = dict(value)
             elif key in ("statement_timeout_s",):
                 if isinstance(value, bool) or not isinstance(value, int | float):
@@ -175,13 +196,46 @@ class DatabaseLayout:
                 if isinstance(value, bool) or not isinstance(value, int):
                     raise UsageError(f"database layout: {key} must be a whole number")
                 out[key] = value
-            elif value is None and key in ("schema", "declarations_table", "reference_table", "order_column"):
-                out[key] = None
+            elif value in (None, "") and key in (
+                "schema",
+                "declarations_table",
+                "reference_table",
+                "order_column",
+            ):
+                out[key] = None  # "" (TOML has no null) or None: there is none
             elif not isinstance(value, str):
                 raise UsageError(f"database layout: {key} must be a name")
             else:
                 out[key] = value
         return cls(**out)
+
+    @classmethod
+    def known_keys(cls) -> tuple[str, ...]:
+        """The layout's keys (its field names): a ``[database]`` section's known keys."""
+        return tuple(f.name for f in fields(cls))
+
+    def to_mapping(self) -> dict[str, Any]:
+        """The layout as :meth:`from_mapping` takes it (every key)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {k: dict(v) if isinstance(v, Mapping) else v for k, v in out.items()}
+
+    def check(self, catalogue: Catalogue) -> list[tuple[str, str]]:
+        """(key, problem) for every name of ``tables`` and ``columns`` that is not the catalogue's
+        (a renamed table or column that does not exist would never be read)."""
+        found: list[tuple[str, str]] = []
+        for table in self.tables:
+            if catalogue.table(table) is None:
+                found.append((f"tables.{table}", f"{table} is not a table of the catalogue"))
+        for key in self.columns:
+            table, _, column = key.partition(".")
+            spec = catalogue.table(table)
+            if spec is None:
+                found.append((f"columns.{key}", f"{table} is not a table of the catalogue"))
+            elif column not in {c.name for c in spec.columns}:
+                found.append(
+                    (f"columns.{key}", f"{column} is not a column of table {table} in the catalogue")
+                )
+        return found
 
     def table_name(self, table: str) -> str:
         return self.tables.get(table, table)
@@ -271,6 +325,8 @@ class Connection:
         self.layout = layout
         self._conn: Any = None
         self._columns: dict[str, list[str] | None] = {}
+        self._types: dict[str, dict[str, str]] = {}
+        self._refused: dict[str, list[str]] = {}
         try:
             self._conn = self._open()
         except DQError:
@@ -351,14 +407,15 @@ class Connection:
     def read_only(self) -> Iterator[None]:
         """A read-only transaction with the layout's statement timeout (ended with ROLLBACK)."""
         s = self.where.scheme
-        if s == "postgresql":
-            self._execute("BEGIN READ ONLY").close()
-            ms = max(1, int(self.layout.statement_timeout_s * 1000))
-            self._execute(f"SET LOCAL statement_timeout = {ms}").close()  # a number we made, not data
-        elif s == "sqlite":
-            self._execute("BEGIN").close()
-        else:
-            self._conn.execute("BEGIN TRANSACTION READ ONLY")
+        try:
+            self._begin(s)
+        except DQError:
+            raise
+        except Exception as exc:
+            raise DatabaseError(
+                f"{self.where.masked}: cannot begin a read-only transaction on {self.where.host} "
+                f"({_clean(exc, self.where)})"
+            ) from None
         try:
             yield
         finally:
@@ -367,6 +424,35 @@ class Connection:
                     self._conn.execute("ROLLBACK")
                 else:
                     self._execute("ROLLBACK").close()
+
+    def alive(self) -> bool:
+        """Whether the connection still answers (a kept connection, before its next unit)."""
+        if self.where.scheme != "postgresql":
+            return self._conn is not None
+        try:
+            self._execute("SELECT 1").close()
+            return True
+        except Exception:
+            return False
+
+    def _begin(self, s: str) -> None:
+        if s == "postgresql":
+            self._execute("BEGIN READ ONLY").close()
+            ms = max(1, int(self.layout.statement_timeout_s * 1000))
+            self._execute(f"SET LOCAL statement_timeout = {ms}").close()  # a number we made, not data
+            # A unit's queries are cheap to plan and run once: JIT compilation cost more than it
+            # saved (~80 ms of server CPU a query at scale 0.1, measured; benchmarks/README.md).
+            # A unit's rows are a slice of each table found by the (unit, upload time) index: a
+            # bitmap scan reads just the slice's pages, in the table's order, where the planner
+            # chose a whole-table scan for a large unit (3.3x the pages for a unit with a quarter
+            # of a table) or a plain index scan that visits the slice's rows in upload-time
+            # order. Without such an index the table is scanned as before.
+            for setting in ("jit", "enable_seqscan", "enable_indexscan"):
+                self._execute(f"SET LOCAL {setting} = off").close()  # fixed text, no data
+        elif s == "sqlite":
+            self._execute("BEGIN").close()
+        else:
+            self._conn.execute("BEGIN TRANSACTION READ ONLY")
 
     # -- names
     def quote(self, name: str) -> str:
@@ -390,8 +476,12 @@ class Connection:
         elif s == "postgresql":
             # pg_attribute, not information_schema: the latter hides a table the user may not
             # read, which would pass for "not uploaded" instead of a permission error
+            # with each column's type (the unit's bounds are cast to it) and whether this user
+            # may read it (a column or table without SELECT is that table's error, not the unit's)
             sql = (
-                "SELECT attname FROM pg_catalog.pg_attribute WHERE attrelid = to_regclass($1) "
+                "SELECT attname, format_type(atttypid, atttypmod), "
+                "has_column_privilege(attrelid, attnum, 'SELECT') "
+                "FROM pg_catalog.pg_attribute WHERE attrelid = to_regclass($1) "
                 "AND attnum > 0 AND NOT attisdropped ORDER BY attnum"
             )
             params = [self.qualified(table)]
@@ -405,11 +495,68 @@ class Connection:
             params = [table, schema] if schema else [table]
         res = self._execute(sql, params)
         try:
-            names = [str(v) for v in res.read_all().column(0).to_pylist()]
+            got = res.read_all()
         finally:
             res.close()
+        names = [str(v) for v in got.column(0).to_pylist()]
+        if s == "postgresql":
+            types = [str(v) for v in got.column(1).to_pylist()]
+            allowed = got.column(2).to_pylist()
+            self._types[table] = dict(zip(names, types, strict=True))
+            self._refused[table] = [n for n, ok in zip(names, allowed, strict=True) if not ok]
         self._columns[table] = names or None
         return self._columns[table]
+
+    def refused(self, table: str) -> list[str]:
+        """The columns of ``table`` this user may not read (PostgreSQL's privileges; after
+        :meth:`columns`)."""
+        return self._refused.get(table, [])
+
+    def unit_filter(self, table: str, unit_id: str, period: str) -> tuple[list[str], list[Any]]:
+        """The conditions selecting a unit's rows of a period in ``table``, and their parameters.
+
+        SQLite and DuckDB: the unit and the bounds are the query's bound parameters. PostgreSQL:
+        they are bound parameters of one ``set_config`` statement per unit
+        (:meth:`bind_unit`), which each query reads back with ``current_setting`` (evaluated
+        once, cast to the column's type): a query without parameters is streamed by ADBC with
+        ``COPY … TO STDOUT`` batch by batch, where a query with parameters is held whole in the
+        client's memory first. Either way no text of the query comes from data."""
+        lay, p = self.layout, self._placeholder
+        u, t = self.quote(lay.unit_column), self.quote(lay.upload_time_column)
+        if self.where.scheme != "postgresql":
+            start, end = self._bounds(period)
+            return [f"{u} = {p(1)}", f"{t} >= {p(2)}", f"{t} < {p(3)}"], [unit_id, start, end]
+        types = self._types.get(table, {})
+
+        def setting(name: str, column: str) -> str:
+            # the type is the server's own name for the column's type (format_type), not data
+            return f"CAST((SELECT current_setting('dq.{name}')) AS {types.get(column) or 'text'})"
+
+        ut = lay.upload_time_column
+        return [
+            f"{u} = {setting('unit', lay.unit_column)}",
+            f"{t} >= {setting('start', ut)}",
+            f"{t} < {setting('end', ut)}",
+        ], []
+
+    def savepoint(self) -> None:
+        """PostgreSQL: a savepoint, so that one refused query does not abort the unit's transaction."""
+        self._execute("SAVEPOINT dq_table").close()
+
+    def rollback_to_savepoint(self) -> None:
+        self._execute("ROLLBACK TO SAVEPOINT dq_table").close()
+
+    def bind_unit(self, unit_id: str, period: str) -> None:
+        """PostgreSQL: the unit and its period's bounds, as bound parameters, in settings local to
+        the current (read-only) transaction that :meth:`unit_filter`'s conditions read."""
+        if self.where.scheme != "postgresql":
+            return
+        start, end = (b.strftime("%Y-%m-%d %H:%M:%S") for b in self._bounds(period))
+        self._execute(
+            "SELECT set_config('dq.unit', $1, true), set_config('dq.start', $2, true), "
+            "set_config('dq.end', $3, true)",
+            [unit_id, start, end],
+        ).close()
 
     def _bounds(self, period: str) -> tuple[Any, Any]:
         p = Period.parse(period)
@@ -474,15 +621,6 @@ def connect(url: str, layout: DatabaseLayout | None = None) -> Connection:
 
 
 # -- discovery --------------------------------------------------------------------------------
-
-
-def _unit_filter(conn: Connection, n0: int = 1) -> list[str]:
-    lay, p = conn.layout, conn._placeholder
-    return [
-        f"{conn.quote(lay.unit_column)} = {p(n0)}",
-        f"{conn.quote(lay.upload_time_column)} >= {p(n0 + 1)}",
-        f"{conn.quote(lay.upload_time_column)} < {p(n0 + 2)}",
-    ]
 
 
 def _declarations(conn: Connection, period: str, unit: str | None = None) -> dict[str, dict[str, Any]]:
@@ -666,10 +804,12 @@ def _manifest(
 
 
 def _to_frame(
-    batches: Iterator[Any], spill: Path, limit: int
+    batches: Iterator[Any], spill: Path, limit: int, order: str | None = None, drop: bool = False
 ) -> tuple[pl.LazyFrame | None, int, Path | None]:
     """Arrow batches as one LazyFrame: in memory up to ``limit`` rows, else written batch by
-    batch to ``spill`` (Parquet) and scanned from there."""
+    batch to ``spill`` (Parquet) and scanned from there. ``order``: a column to sort the rows by
+    (the platform's row number; here rather than in the server, which would sort on disk past
+    its ``work_mem``), dropped after with ``drop``."""
     import pyarrow as pa
 
     held: list[Any] = []
@@ -696,11 +836,18 @@ def _to_frame(
         if writer is not None:
             writer.close()
     if writer is not None:
-        return pl.scan_parquet(spill), n, spill
+        lazy = pl.scan_parquet(spill)
+        if order:
+            lazy = lazy.sort(order, nulls_last=True)
+        return (lazy.drop(order) if order and drop else lazy), n, spill
     if schema is None:
         return None, 0, None
     frame = pl.from_arrow(pa.Table.from_batches(held, schema=schema))
     assert isinstance(frame, pl.DataFrame)
+    if order:
+        frame = frame.sort(order, nulls_last=True)
+        if drop:
+            frame = frame.drop(order)
     return frame.lazy(), n, None
 
 
@@ -730,19 +877,24 @@ def _plain(batch: Any) -> Any:
 @contextlib.contextmanager
 def open_database_unit(unit: DatabaseUnit, catalogue: Catalogue | None = None) -> Iterator[Extract]:
     """The unit's :class:`~dq.io.sources.Extract` read from its database: one read-only transaction
-    with the layout's statement timeout, one bound-parameter query per catalogue table of the
-    unit's kind (a table with no row of the unit in the period is not uploaded). A 开库采集 unit
+    with the layout's statement timeout, one query per catalogue table of the unit's kind, the
+    unit and period bound as parameters (:meth:`Connection.unit_filter`); a table with no row of
+    the unit in the period is not uploaded. A 开库采集 unit
     with a source URL (``unit_sources`` or the declarations' ``source_url``) is read from that
     database instead. Spilled tables live in a temporary folder removed on exit.
 
-    A table the database refuses (no permission, a timeout) raises :class:`DatabaseError` naming
-    it; an unreachable server :class:`UnreachableError`."""
+    A table this database user may not read (no SELECT on it or on a column dq reads) is an
+    error of that table: :attr:`~dq.io.sources.Extract.unreadable` names it and the audit reports
+    its rules as errors; the other tables are read. A query past the statement timeout or
+    another failure raises :class:`DatabaseError` naming the table; an unreachable server
+    :class:`UnreachableError`. Within :func:`reuse_connections` (a batch) each thread keeps its
+    connection for the next unit."""
     cat = catalogue or load_catalogue()
     lay = unit.layout
     info = dict(unit.info)
     tmp = Path(tempfile.mkdtemp(prefix="dq-db-"))
     try:
-        with connect(unit.url, lay) as central, central.read_only():
+        with _connection(unit.url, lay) as central, central.read_only():
             # one connection and one read-only transaction for the unit's declarations, reference
             # counts and (unless it has a database of its own) its rows
             if not info and lay.declarations_table:
@@ -756,29 +908,91 @@ def open_database_unit(unit: DatabaseUnit, catalogue: Catalogue | None = None) -
             both = cat.tables_of("hospital") + cat.tables_of("district")
             names = cat.tables_of(kind) if kind in _KINDS else both
             if not source:
-                tables, problems = _read_tables(central, unit, tmp, cat, names)
+                tables, problems, unreadable = _read_tables(central, unit, tmp, cat, names)
         if source:
-            with connect(data_url, lay) as own, own.read_only():
-                tables, problems = _read_tables(own, unit, tmp, cat, names)
+            with _connection(data_url, lay) as own, own.read_only():
+                tables, problems, unreadable = _read_tables(own, unit, tmp, cat, names)
         manifest = _manifest(unit, info, list(tables), cat)
         kind_tables = set(cat.tables_of(manifest["kind"]))
         for t in list(tables):
             if t not in kind_tables:
                 problems.append(f"table {t}: rows of unit {unit.unit_id} in a table of another kind; ignored")
                 del tables[t]
-        yield Extract(Path(tmp), manifest, tables, reference, problems, where=mask_url(data_url))
+        for t in list(unreadable):
+            if t not in kind_tables:
+                del unreadable[t]
+        problems += unreadable.values()
+        yield Extract(
+            Path(tmp), manifest, tables, reference, problems, where=mask_url(data_url), unreadable=unreadable
+        )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+_POOLS: list[dict[tuple[int, str, int], Connection]] = []  # the open reuse_connections() blocks
+_POOLS_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def reuse_connections() -> Iterator[None]:
+    """Within this block :func:`open_database_unit` keeps each thread's connection to a database
+    open for that thread's next unit (a batch logs in once per thread and database, not once
+    per unit: a password login costs the server and dq ~0.1–0.3 s of CPU each); all are closed
+    on exit. A connection that failed in a unit is closed, never reused."""
+    pool: dict[tuple[int, str, int], Connection] = {}
+    with _POOLS_LOCK:
+        _POOLS.append(pool)
+    try:
+        yield
+    finally:
+        with _POOLS_LOCK:
+            _POOLS.remove(pool)
+            held = list(pool.values())
+            pool.clear()
+        for conn in held:
+            conn.close()
+
+
+@contextlib.contextmanager
+def _connection(url: str, layout: DatabaseLayout) -> Iterator[Connection]:
+    with _POOLS_LOCK:
+        pool = _POOLS[-1] if _POOLS else None
+        key = (threading.get_ident(), url, id(layout))
+        conn = pool.pop(key, None) if pool is not None else None
+    if conn is not None and not conn.alive():  # e.g. the server restarted since its last unit
+        conn.close()
+        conn = None
+    if conn is None:
+        conn = connect(url, layout)
+    ok = False
+    try:
+        yield conn
+        ok = True
+    finally:
+        with _POOLS_LOCK:
+            keep = ok and pool is not None and any(p is pool for p in _POOLS)
+            if keep and pool is not None:
+                pool[key] = conn
+        if not keep:
+            conn.close()
+
+
+def _permission_denied(exc: BaseException) -> bool:
+    return getattr(exc, "sqlstate", None) == "42501" or "permission denied" in str(exc).lower()
+
+
 def _read_tables(
     conn: Connection, unit: DatabaseUnit, tmp: Path, cat: Catalogue, names: Sequence[str]
-) -> tuple[dict[str, TableSource], list[str]]:
+) -> tuple[dict[str, TableSource], list[str], dict[str, str]]:
+    """The unit's tables, the problems met, and the tables it may not read (table → why: an
+    error of that table's rules, :attr:`dq.io.sources.Extract.unreadable`)."""
     lay = conn.layout
     tables: dict[str, TableSource] = {}
     problems: list[str] = []
+    unreadable: dict[str, str] = {}
     # inside the caller's read-only transaction
-    start, end = conn._bounds(unit.period)
+    conn.bind_unit(unit.unit_id, unit.period)
+    pg = conn.where.scheme == "postgresql"
     for table in names:
         spec = cat.tables[table]
         dbt = lay.table_name(table)
@@ -796,33 +1010,52 @@ def _read_tables(
         chosen = [(name, db) for name, db in wanted if db in have]
         if not chosen:
             continue
+        order = lay.order_column if lay.order_column in have else None
+        read = [db for _, db in chosen]
+        extra_order = order is not None and order not in read
+        refused = set(conn.refused(dbt)) & {*read, lay.unit_column, lay.upload_time_column, order}
+        if refused:
+            unreadable[table] = (
+                f"{where}: permission denied: this database user may not read "
+                + ("the table" if set(refused) >= set(read) else f"column(s) {', '.join(sorted(refused))}")
+                + f"; the rules of {table} could not run"
+            )
+            continue
+        filters, params = conn.unit_filter(dbt, unit.unit_id, unit.period)
         try:
-            order = lay.order_column if lay.order_column in have else None
-            # the row id (order column) comes along as the rows' locator (ROW_INDEX, dq.io.columns)
-            located = (
-                [*chosen, (ROW_INDEX, order)] if order and order not in dict(chosen).values() else chosen
-            )
-            res = conn.select(
-                dbt, [db for _, db in located], _unit_filter(conn), [unit.unit_id, start, end], order
-            )
+            if pg:
+                conn.savepoint()
+            res = conn.select(dbt, read + ([order] if extra_order and order else []), filters, params)
             try:
-                frame, n, spilled = _to_frame(res.batches(), tmp / f"{table}.parquet", lay.memory_rows)
+                frame, n, spilled = _to_frame(
+                    res.batches(), tmp / f"{table}.parquet", lay.memory_rows, order, drop=False
+                )
             finally:
                 res.close()
         except DQError:
             raise
         except Exception as exc:
+            if _permission_denied(exc) and not _connection_lost(exc):
+                if pg:
+                    conn.rollback_to_savepoint()
+                unreadable[table] = (
+                    f"{where}: cannot read the rows of unit {unit.unit_id} ({_clean(exc, conn.where)}); "
+                    f"the rules of {table} could not run"
+                )
+                continue
             raise DatabaseError(
                 f"{where}: cannot read the rows of unit {unit.unit_id} ({_clean(exc, conn.where)})"
             ) from None
         if frame is None or n == 0:
             continue  # nothing uploaded in the period: not uploaded
-        renames = {db: name for name, db in located if db != name}
+        renames = {db: name for name, db in chosen if db != name}
+        if extra_order and order:  # the row id stays as the rows' locator (ROW_INDEX, dq.io.columns)
+            renames[order] = ROW_INDEX
         if renames:
             frame = frame.rename(renames)
         frame = coerce_frame(where, frame, spec)
         tables[table] = TableSource(
             table, spilled or tmp / f"{table}.db", frame, spec, rows=n, where=where,
-            row_key=order if located is not chosen else None,
+            row_key=order if extra_order else None,
         )  # fmt: skip
-    return tables, problems
+    return tables, problems, unreadable

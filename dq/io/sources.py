@@ -672,6 +672,9 @@ class Extract:
     reference: dict[str, float] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     where: str | None = None  # a database (masked URL) the unit was read from, instead of root
+    #: Tables that are there but could not be read (table → why, naming it; e.g. a database table
+    #: this user has no permission on): their rules are errors, the other tables are audited.
+    unreadable: dict[str, str] = field(default_factory=dict)
 
     @property
     def location(self) -> str:

@@ -169,7 +169,9 @@ def summary_from_counts(
 
     def events(table: str) -> int | None:
         # A table that was not uploaded at all counts 0 events; one without a usable event
-        # time (or upload time) an unknown number.
+        # time (or upload time), or that could not be read (Extract.unreadable), an unknown number.
+        if table in extract.unreadable:
+            return None
         return counts.get(table, {}).get("events") if table in extract.tables else 0
 
     out_n = events(outpatient_table) if outpatient_table else None

@@ -52,7 +52,7 @@ from dq.synth.defects import (
     select_rows,
     truth_count,
 )
-from dq.synth.plan import Period, UnitPlan, load_units, parse_period
+from dq.synth.plan import SynthMonth, UnitPlan, load_units, parse_period
 from dq.synth.tables import EVENT_COLUMNS, UnitData
 from dq.synth.values import load_reference, stable_hash
 from dq.synth.writer import TableWriter, to_text
@@ -161,7 +161,7 @@ def _estimate(up: UnitPlan) -> int:
 
 
 def _prepare(
-    up: UnitPlan, ud_plan: UnitDefects, period: Period, seed: int, taken: dict[str, set[int]]
+    up: UnitPlan, ud_plan: UnitDefects, period: SynthMonth, seed: int, taken: dict[str, set[int]]
 ) -> UnitData:
     """Build the unit's skeleton and pick its defect rows. At small scales many units sit at the
     minimum size, and identical outpatient counts or data volumes across units are a finding of
@@ -189,7 +189,7 @@ def _write_unit(
     root: Path,
     up: UnitPlan,
     ud_plan: UnitDefects,
-    period: Period,
+    period: SynthMonth,
     seed: int,
     profile: str,
     fmt: str,

@@ -24,7 +24,7 @@ __all__ = [
     "DISTRICT_TABLES",
     "HOSPITAL_TABLES",
     "PUBLISHED_PERIODS",
-    "Period",
+    "SynthMonth",
     "UnitPlan",
     "load_units",
     "parse_period",
@@ -70,8 +70,11 @@ MIN_DERIVED = 30  # surgery_record, and any other table built from its parents
 
 
 @dataclass(frozen=True)
-class Period:
-    """A month: label 'YYYY-MM', first day as days since 1970-01-01, number of days."""
+class SynthMonth:
+    """The generator's month: label 'YYYY-MM', first day as days since 1970-01-01, number of days.
+
+    Not :class:`dq.io.period.Period` (the public calendar month, imported here as
+    ``CalendarPeriod``): this one is only the generator's arithmetic on epoch days."""
 
     label: str
     start_day: int
@@ -86,10 +89,10 @@ class Period:
         return (self.start_day + self.n_days) * 86400
 
 
-def parse_period(text: str) -> Period:
+def parse_period(text: str) -> SynthMonth:
     """A month ``YYYY-MM``; anything else raises the same :class:`~dq.errors.UsageError` as everywhere."""
     month = CalendarPeriod.parse(text)
-    return Period(str(month), (month.first_day - date(1970, 1, 1)).days, month.days)
+    return SynthMonth(str(month), (month.first_day - date(1970, 1, 1)).days, month.days)
 
 
 @dataclass
@@ -259,7 +262,7 @@ def _absent(row: dict, kind: str) -> tuple[str, ...]:
 
 
 def load_units(
-    period: Period,
+    period: SynthMonth,
     scale: float,
     seed: int,
     units: list[str] | None,

@@ -19,7 +19,7 @@ import math
 import numpy as np
 import polars as pl
 
-from dq.synth.plan import Period, UnitPlan
+from dq.synth.plan import SynthMonth, UnitPlan
 from dq.synth.values import (
     Reference,
     civil_from_days,
@@ -133,7 +133,7 @@ class UnitData:
     def __init__(
         self,
         plan: UnitPlan,
-        period: Period,
+        period: SynthMonth,
         seed: int,
         missing_days: list[int],
         ref: Reference,
