@@ -82,7 +82,8 @@ def _same(got: pl.DataFrame, want: pl.DataFrame) -> None:
     """The same typed columns and values; SQLite keeps dates as ISO text, so its frames may carry
     the uploaded text of parsed columns (``__raw``) that a typed Parquet file does not."""
     assert all(c.endswith("__raw") for c in set(got.columns) ^ set(want.columns))
-    same = [c for c in want.columns if c in got.columns and not c.endswith("__raw")]
+    # the row number: a file's record number, the database's row id (its own test)
+    same = [c for c in want.columns if c in got.columns and not c.endswith("__raw") and c != "__dq_row"]
     assert got.select(same).equals(want.select(same))
     assert got.select(same).schema == want.select(same).schema
 
@@ -208,7 +209,10 @@ def test_the_database_reader_gives_the_file_readers_frames(batch, tmp_path):
                 # only the companions holding the uploaded text (__raw) may differ
                 differ = set(got.columns) ^ set(want.columns)
                 assert all(c.endswith("__raw") for c in differ), (name, differ)
-                same = [c for c in want.columns if c in got.columns]
+                # the row number is the platform's row id in the database, the record in a file
+                ids = got["__dq_row"].to_list()
+                assert ids == sorted(ids) and len(set(ids)) == len(ids) and src.row_key == "row_id", name
+                same = [c for c in want.columns if c in got.columns and c != "__dq_row"]
                 assert got.select(same).equals(want.select(same)), name
                 assert got.select(same).schema == want.select(same).schema, name
                 assert unit.unit_id == _text_unit(batch) or not (set(want.columns) - set(got.columns))
@@ -832,3 +836,42 @@ def test_synth_months_into_one_database_then_score_a_month(tmp_path):
             url, month, Store(tmp_path / "store"), progress=False, threads=1, layout=EXPECTED
         )
         assert not outcome.errors and all(u.score is not None for u in outcome.units)
+
+
+def test_rows_to_fix_of_a_database_unit_are_found_by_their_row_id(batch, tmp_path):
+    """A unit read from the platform's database: each listed row says its table and row id, and
+    that row id, looked up in the database, is the row (its key and the rule's text columns)."""
+    import duckdb
+
+    from dq.batch.fixlist import fix_rules, locate
+    from dq.io.catalogue import load_catalogue
+    from dq.io.columns import LOCATOR
+
+    url = f"duckdb:///{tmp_path}/p.duckdb"
+    load_batch(batch, url)
+    store = Store(tmp_path / "store")
+    score_batch(url, PERIOD, store, progress=False, threads=1, layout=EXPECTED, fix_rows=20)
+    cat = load_catalogue()
+    con = duckdb.connect(f"{tmp_path}/p.duckdb", read_only=True)
+    checked = 0
+    for unit in UNITS:
+        for fr in fix_rules(store, PERIOD, unit, max_rows=20):
+            spec = cat.tables[fr.table]
+            for row in fr.rows:
+                at = row[LOCATOR]
+                assert at["table"] == fr.table and at["column"] == "row_id", at
+                where, number = locate(row, "zh")
+                assert where == f"数据库表 {fr.table}，row_id = {at['value']}" and number is None
+                cols = [c for c in (*spec.key, *fr.columns) if spec.column(c) and spec.column(c).type == "str"
+                        and not spec.column(c).pii and c != spec.patient]  # fmt: skip
+                cols = list(dict.fromkeys(cols))
+                got = con.execute(
+                    f"SELECT unit_id, {', '.join(cols)} FROM {fr.table} WHERE row_id = ?", [at["value"]]
+                ).fetchall()
+                assert len(got) == 1 and got[0][0] == unit
+                for c, v in zip(cols, got[0][1:], strict=True):
+                    if c in row:
+                        assert (row[c] or "") == (v or ""), (fr.rule, c)
+                checked += 1
+    con.close()
+    assert checked >= 10

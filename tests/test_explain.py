@@ -121,3 +121,26 @@ def test_cli_unknown_unit_is_a_usage_error(stores, capsys):
     code = main(["explain", "H999", "--period", "2020-08", "--store", str(stores[0].root)])
     assert code == 2
     assert "H999" in capsys.readouterr().err
+
+
+def test_cli_speaks_the_reports_words(stores, capsys):
+    """dq explain names the parts and the score as the report does (上报情况, 数据质量, 综合得分:
+    one term for each idea), and tables by their titles, never by internal names."""
+    from dq.io.catalogue import load_catalogue
+    from dq.report.i18n import LABELS
+    from dq.report.model import table_label
+
+    store = stores[0]
+    ul = unit_losses(store, "2020-08", "H010")
+    argv = ["explain", "H010", "--period", "2020-08", "--store", str(store.root), "--lang", "zh"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    zh = LABELS["zh"]
+    assert zh["part_submission"] in out and zh["part_records"] in out and zh["overall_score"] in out
+    assert "记录质量" not in out
+    for x in ul.losses:
+        assert table_label(x.table, load_catalogue(), "zh") in out
+    assert not any(x.table in out for x in ul.losses)
+    assert main([*argv[:-1], "en"]) == 0
+    out = capsys.readouterr().out
+    assert LABELS["en"]["part_records"] in out and "overall score" in out

@@ -344,6 +344,8 @@ def test_threshold_text():
     assert threshold_text(0.05, None, "zh") == "不合格比例 ≤ 5%"
     assert threshold_text(0.005, None, "en") == "failing share ≤ 0.50%"
     assert threshold_text(None, 10, "en") == "at most 10 failing"
+    assert threshold_text(None, 10, "zh") == "不合格 ≤ 10 条"
+    assert threshold_text(None, 2, "zh", "天") == "不合格 ≤ 2 天"  # days of the submission, not rows
 
 
 # ------------------------------------------------------------------------------- masking
@@ -458,11 +460,19 @@ def test_index_groups_sorted_by_rank_with_errors_last(tmp_path):
     assert page.campaigns == (("a → b", "../campaign_a_b.html"),)
 
 
-def test_sample_headers_name_raw_and_looked_up_columns():
-    rows = [{"visit_id": "V1", "visit_time__raw": "2020-13-05 08:12:00", "patient_index__name": RAW_NAME}]
+def test_sample_headers_are_labels_raw_folded_internal_hidden():
+    """Sample tables show the catalogue's labels with the field name beside, the text as uploaded
+    in its own column (no ``__raw`` column), never dq's row number."""
+    rows = [
+        {"__dq_row": 7, "visit_id": "V1", "visit_time": None, "visit_time__raw": "2020-13-05 08:12:00",
+         "patient_index__name": RAW_NAME},
+        {"visit_id": "V2", "visit_time__raw": "2020-09-05 08:12:00", "visit_time": "2020-09-05 08:12:00"},
+    ]  # fmt: skip
     zh = sample_table(rows, "outpatient_visit", CAT, "zh")
-    assert zh.columns == ("visit_id", "visit_time__raw", "patient_index__name")
-    assert zh.headers == ("visit_id", "visit_time（上传原文）", "患者基本信息·name")
-    assert zh.rows[0][2] == "王**"
+    assert zh.columns == ("visit_id", "visit_time", "patient_index__name")
+    assert zh.headers == ("就诊流水号 (visit_id)", "就诊时间 (visit_time)", "患者基本信息·姓名 (name)")
+    assert zh.rows[0][:3] == ("V1", "2020-13-05 08:12:00", "王**")
+    assert zh.rows[1][1] == "2020-09-05 08:12:00"
+    assert not any("__" in h for h in zh.headers)
     en = sample_table(rows, "outpatient_visit", CAT, "en")
-    assert en.headers[1:] == ("visit_time (as uploaded)", "Patient index·name")
+    assert en.headers == ("visit number (visit_id)", "visit time (visit_time)", "Patient index·name")

@@ -293,10 +293,11 @@ def test_rows_to_fix_round_decimals_to_the_column_scale(tmp_path):
     (rule,) = fix_rules(store, "2020-09", "H001")
     fees = [x["total_fee"] for x in rule.rows]
     assert fees == [-105.96, 0.3]
-    assert rule.rows[0]["total_fee__raw"] == "-105.96000000000001"  # the text as uploaded stays
+    assert "total_fee__raw" not in rule.rows[0]  # folded into total_fee, which parsed
     paths = write_fix_files(store, "2020-09", "H001", tmp_path / "out", "zh")
     text = next(p for p in paths if str(p).endswith(".csv")).read_text(encoding="utf-8-sig")
-    assert "total_fee=-105.96;" in text and "total_fee=0.3" in text and "0.30000000000000004" not in text
+    assert "总费用（元） (total_fee)=-105.96" in text and "(total_fee)=0.3" in text
+    assert "0.30000000000000004" not in text and "105.96000000000001" not in text
 
 
 # ------------------------------------------------------------------------------- length

@@ -31,7 +31,9 @@ from dq.cli import main
 from dq.delivery.contacts import load_contacts
 from dq.delivery.send import SmtpSettings, demo_outbox, largest_losses, send_period
 from dq.errors import UsageError
+from dq.io.catalogue import load_catalogue
 from dq.report.files import render_period
+from dq.report.model import table_label
 from dq.scoring.explain import unit_losses
 from dq.store.deliveries import DeliveryLog
 from dq.store.history import Store
@@ -229,7 +231,7 @@ def test_one_message_per_unit_with_its_report(work, server):
     text = msg.get_body(("plain",)).get_content()
     html = msg.get_body(("html",)).get_content()
     assert f"{score:.2f} 分" in text and "排名第" in text
-    assert text.count("：失 ") == 3  # the three largest losses
+    assert text.count("：综合得分失 ") == 3  # the three largest losses
     assert f"{score:.2f}" in html and "<ol>" in html
 
     # The English contact gets English.
@@ -252,6 +254,11 @@ def test_losses_in_the_message_are_those_of_dq_explain(work, server):
         assert len(listed) == len(expected)
         for line, loss in zip(listed, expected, strict=True):
             assert loss.rule in line and f"{loss.points:.2f}" in line
+            # the table as the report names it (上报情况, 门急诊就诊记录), never its internal name
+            labels = {table_label(loss.table, load_catalogue(), lang) for lang in ("zh", "en")}
+            assert any(x in line for x in labels) and loss.table not in text
+        assert "数据质量评分" not in text  # the report's term for the score: 综合得分 / overall score
+        assert "综合得分" in text or "Overall score" in text
 
 
 def test_rows_to_fix_files_are_attached_to_their_unit_only(work, server):

@@ -29,7 +29,10 @@ def write_csv(path: Path, text: str, encoding: str = "utf-8", bom: bool = False)
 
 
 def collect(path: Path, **kw) -> pl.DataFrame:
-    return read_table(path, catalogue=CATALOGUE, **kw).frame.collect()
+    """The table's own columns as read (the row number the reader adds is tested on its own)."""
+    df = read_table(path, catalogue=CATALOGUE, **kw).frame.collect()
+    assert df["__dq_row"].to_list() == list(range(df.height))
+    return df.drop("__dq_row")
 
 
 def expect_pi(df: pl.DataFrame) -> None:
@@ -363,7 +366,15 @@ def test_single_file_of_an_unknown_table_is_read_untyped(tmp_path: Path) -> None
     f = write_csv(tmp_path / "whatever.csv", "a,b\n1,2\n")
     ex = open_extract(f, catalogue=CATALOGUE)
     assert ex.kind is None and ex.tables["whatever"].spec is None
-    assert ex.tables["whatever"].frame.collect().schema == pl.Schema({"a": pl.String, "b": pl.String})
+    assert ex.tables["whatever"].frame.collect().schema == pl.Schema(
+        {"__dq_row": pl.UInt32, "a": pl.String, "b": pl.String}
+    )  # the row number the reader adds, then the file's columns
+
+
+def test_an_uploaded_row_number_column_is_refused(tmp_path: Path) -> None:
+    f = write_csv(tmp_path / "whatever.csv", "a,__dq_row\n1,2\n")
+    with pytest.raises(InputError, match="__dq_row clashes"):
+        read_table(f, catalogue=CATALOGUE)
 
 
 @pytest.mark.parametrize(

@@ -28,7 +28,8 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    from dq.report.i18n import dimension_label
+    from dq.report.i18n import dimension_label, tr
+    from dq.report.model import table_label
     from dq.scoring.explain import unit_losses
 
     store = open_store(store_path(args))
@@ -41,29 +42,41 @@ def run(args: argparse.Namespace) -> int:
         print_json(doc)
         return 0
     out = console()
-    zh = args.lang == "zh"
+    lang = "zh" if args.lang == "zh" else "en"
+    zh = lang == "zh"
+    # the report's words (dq.report.i18n): one term for each idea in report, explain and e-mail
     head = (
-        f"得分 {ul.score:.2f}（{ul.grade}），失分 {ul.lost:.2f}"
+        f"{tr(lang, 'overall_score')} {ul.score:.2f}（{ul.grade}），失分 {ul.lost:.2f}"
         if zh
-        else f"score {ul.score:.2f} ({ul.grade}), lost {ul.lost:.2f}"
+        else f"overall score {ul.score:.2f} ({ul.grade}), lost {ul.lost:.2f}"
     )
     out.print(f"{ul.unit_id} {ul.unit_name} · {ul.period} · {head}")
     parts = ul.by_part()
     out.print(
-        ("上报情况 " if zh else "submission ")
-        + f"{parts.get('submission', 0):.2f} · "
-        + ("记录质量 " if zh else "records ")
-        + f"{parts.get('records', 0):.2f}"
+        f"{tr(lang, 'part_submission')} {parts.get('submission', 0):.2f} · "
+        f"{tr(lang, 'part_records')} {parts.get('records', 0):.2f}"
     )
     sep = "，" if zh else ", "
-    dims = sep.join(f"{dimension_label(d, args.lang)} {v:.2f}" for d, v in ul.by_dimension().items() if v)
+    dims = sep.join(f"{dimension_label(d, lang)} {v:.2f}" for d, v in ul.by_dimension().items() if v)
     if dims:
-        out.print(("按维度：" if zh else "by dimension: ") + dims)
+        out.print(("按质量维度：" if zh else "by dimension: ") + dims)
     t = Table(show_edge=False)
-    for col in ("rule", "title", "table", "dimension", "points"):
-        t.add_column(col, justify="right" if col == "points" else "left")
+    heads = (
+        ("规则", "规则名称", "数据表", "质量维度", "失分")
+        if zh
+        else ("rule", "title", "table", "dimension", "points")
+    )
+    for i, col in enumerate(heads):
+        t.add_column(col, justify="right" if i == len(heads) - 1 else "left")
+    cat = project_of(args).catalogue()
     for x in losses:
         title = (x.title_zh if zh else x.title_en) or x.title_zh
-        t.add_row(x.rule, title, x.table, dimension_label(x.dimension, args.lang), f"{x.points:.2f}")
+        t.add_row(
+            x.rule,
+            title,
+            table_label(x.table, cat, lang),
+            dimension_label(x.dimension, lang),
+            f"{x.points:.2f}",
+        )
     out.print(t)
     return 0

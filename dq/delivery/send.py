@@ -152,36 +152,38 @@ def _report_words(lang: str) -> dict[str, str]:
         return {
             "subject": "【数据质量】{name}（{uid}）{month}评分 {score} 分 {grade}（{grade_label}）",
             "hello": "{name}（{uid}）：",
-            "score": "{month}数据质量评分 {score} 分，等级 {grade}（{grade_label}）。",
+            "score": "{month}综合得分 {score} 分，等级 {grade}（{grade_label}）。",
             "rank": "{among}排名第 {rank} / {of}。",
             "no_rank": "本月无排名。",
-            "losses": "失分最多的三项：",
-            "loss": "{title}（{table}，{rule}）：失 {points} 分",
+            "losses": "失分最多的三条规则：",
+            "loss": "{title}（{table}，规则 {rule}）：综合得分失 {points} 分",
             "no_losses": "本月没有失分的规则。",
             "report": "完整报告见附件 {file}（用浏览器打开，可打印）。",
-            "fixes": "需要修正的记录见附件 {files}。",
+            "fixes": "需整改的数据行（注明所在文件和行号）见附件 {files}。",
             "footer": "本邮件由数据质量审核系统 dq 自动发送。",
         }
     return {
         "subject": "[Data quality] {name} ({uid}) {month}: score {score}, grade {grade} ({grade_label})",
         "hello": "{name} ({uid}),",
-        "score": "Data-quality score for {month}: {score}, grade {grade} ({grade_label}).",
+        "score": "Overall score for {month}: {score}, grade {grade} ({grade_label}).",
         "rank": "Rank {rank} of {of} {among}.",
         "no_rank": "Not ranked this month.",
         "losses": "The three rules that cost the most points:",
-        "loss": "{title} ({table}, {rule}): −{points} points",
+        "loss": "{title} ({table}, rule {rule}): −{points} overall-score points",
         "no_losses": "No rule cost points this month.",
         "report": "The full report is attached as {file} (open it in a browser; it prints on A4).",
-        "fixes": "The rows to fix are attached as {files}.",
+        "fixes": "The rows to fix (with file and line) are attached as {files}.",
         "footer": "This message was sent automatically by dq, the data-quality audit system.",
     }
 
 
 def _texts(mail: UnitMail, lang: str) -> dict[str, Any]:
+    from dq.io.catalogue import load_catalogue
     from dq.report.i18n import period_label, tr
-    from dq.report.model import kind_label
+    from dq.report.model import kind_label, table_label
 
     w = _report_words(lang)
+    cat = load_catalogue()
     grade_label = tr(lang, f"grade_{mail.grade}") if mail.grade in ("A", "B", "C", "D") else ""
     fields = {
         "name": mail.unit_name,
@@ -199,7 +201,12 @@ def _texts(mail: UnitMail, lang: str) -> dict[str, Any]:
         else w["no_rank"]
     )
     losses = [
-        w["loss"].format(title=_loss_title(x, lang), table=x.table, rule=x.rule, points=f"{x.points:.2f}")
+        w["loss"].format(
+            title=_loss_title(x, lang),
+            table=table_label(x.table, cat, lang),
+            rule=x.rule,
+            points=f"{x.points:.2f}",
+        )
         for x in mail.losses
     ]
     return {

@@ -32,9 +32,10 @@ from dq.engine.results import FLAGGED, AuditResult, RuleResult, Status, TableInf
 from dq.engine.suite import Rule, Suite
 from dq.errors import CheckError, DQError, InputError, NotApplicable, raise_if_interrupted
 from dq.io.catalogue import Catalogue, load_catalogue
+from dq.io.columns import LOCATOR, ROW_INDEX
 from dq.io.masking import describe_error, mask_samples
 from dq.io.period import Period
-from dq.io.sources import Extract, TableSource
+from dq.io.sources import Extract, TableSource, row_locators
 
 __all__ = [
     "Plan",
@@ -66,7 +67,12 @@ def _compile(rule: Rule, ctx: Context, prefix: str, empty: pl.LazyFrame) -> Plan
         return _error(rule, f"cannot evaluate: {describe_error(exc)}")
 
 
+_PLAIN = frozenset((str, int, float, bool, type(None)))
+
+
 def _jsonable(v: Any) -> Any:
+    if type(v) in _PLAIN:  # nearly every value: one set lookup
+        return v
     if isinstance(v, dt.datetime | dt.date | dt.time):
         return v.isoformat(sep=" ") if isinstance(v, dt.datetime) else v.isoformat()
     if isinstance(v, decimal.Decimal):
@@ -227,6 +233,11 @@ def evaluate_table(
 
     joined = with_shared(apply_joins(frame, joins), [p.compiled for p in plans])
     sample_cols = {p.prefix: _sample_columns(p, schema, spec) for p in plans}
+    hidden: dict[str, list[str]] = {}  # by plan: columns of the rows to fix, not of the samples
+    if fix_rows > 0:  # rows to fix also carry where each row is, its patient and its time
+        located = [c for c in _locator_columns(spec) if c in schema]
+        hidden = {k: [c for c in located if c not in v] for k, v in sample_cols.items()}
+        sample_cols = {k: list(dict.fromkeys([*located, *v])) for k, v in sample_cols.items()}
     try:
         query = _one_pass(joined, plans, sample_cols, want, extra)
         row = _collect(query, streaming).row(0, named=True)
@@ -261,7 +272,7 @@ def evaluate_table(
 
     if failing:
         counts = (samples, fix_rows)
-        _add_samples(joined, failing, results, sample_cols, sampled, table, cat, counts, streaming)
+        _add_samples(joined, failing, results, sample_cols, sampled, table, cat, counts, streaming, hidden)
     values = {k: row[f"__x:{k}"] for k in extra}
     return TableEvaluation(n_rows, [results[r.id] for r in rules], values)
 
@@ -473,6 +484,16 @@ def _sample_columns(p: Plan, schema: Mapping[str, pl.DataType], spec) -> list[st
     return [c for c in dict.fromkeys(cols) if c in schema or (p.rule.lookup and "__" in c)]
 
 
+def _locator_columns(spec) -> tuple[str, ...]:
+    """What finds a failing row again, besides its key: its row number (:data:`ROW_INDEX`), the
+    patient it is about (the catalogue's ``patient``) and its time (the event time, else the
+    upload time)."""
+    if spec is None:
+        return (ROW_INDEX,)
+    time = spec.event_time or ("upload_time" if spec.column("upload_time") else None)
+    return tuple(c for c in (ROW_INDEX, spec.patient, time) if c)
+
+
 def _one_pass(
     joined: pl.LazyFrame,
     plans: Sequence[Plan],
@@ -549,9 +570,11 @@ def _add_samples(
     cat: Catalogue,
     counts: tuple[int, int],
     streaming: bool,
+    hidden: Mapping[str, Sequence[str]] | None = None,
 ) -> None:
     """Attach masked samples (and rows to fix): gathered in the main pass, or queried now
-    (set-wise checks). ``counts`` is (samples, fix_rows)."""
+    (set-wise checks). ``counts`` is (samples, fix_rows); ``hidden``, by plan: the columns
+    gathered for the rows to fix only (:func:`_locator_columns`), left out of the samples."""
     n_samples, n_fix = counts
     n = max(counts)
     queries: list[pl.LazyFrame] = []
@@ -573,9 +596,12 @@ def _add_samples(
     for p in chosen:
         got = sampled[p.rule.id] if p.rule.id in sampled else next(frames).iter_rows(named=True)
         rows = mask_samples(({k: _jsonable(v) for k, v in r.items()} for r in got), table, cat)
+        hide = (hidden or {}).get(p.prefix)
+        # the samples are copies: the rows to fix are completed in place (_located)
+        shown = [{k: v for k, v in r.items() if k not in (hide or ())} for r in rows[:n_samples]]
         old = results[p.rule.id]
         results[p.rule.id] = RuleResult(
-            **{**old.__dict__, "samples": tuple(rows[:n_samples]), "fix_rows": tuple(rows[:n_fix])}
+            **{**old.__dict__, "samples": tuple(shown[:n_samples]), "fix_rows": tuple(rows[:n_fix])}
         )
 
 
@@ -644,7 +670,7 @@ def audit_extract(
             hint = "; a row has more fields than the header" if "more fields" in str(exc) else ""
             raise InputError(f"{src.location}: cannot read the table ({describe_error(exc)}{hint})") from exc
         infos.append(TableInfo(table, ev.rows, src.location))
-        results += ev.results
+        results += _located(ev.results, src, ev.rows) if fix_rows > 0 else ev.results
         if ev.extra:
             values[table] = ev.extra
     for name, src in extract.tables.items():
@@ -656,6 +682,23 @@ def audit_extract(
                 values[name] = row.row(0, named=True)
     unit = {k: v for k, v in extract.manifest.items() if k not in ("generated_by",)}
     return AuditResult(unit, period, tuple(infos), tuple(results), tuple(extract.problems), values)
+
+
+def _located(results: list[RuleResult], src: TableSource, n_rows: int | None = None) -> list[RuleResult]:
+    """The rows to fix with their row number (:data:`ROW_INDEX`) turned into where the row is
+    in what was uploaded (:data:`LOCATOR`); the file is read again only for those rows."""
+    numbers = [row.get(ROW_INDEX) for r in results for row in r.fix_rows]
+    if not any(n is not None for n in numbers):
+        return results
+    try:
+        at = row_locators(src, numbers, n_rows)
+    except (OSError, InputError, ValueError, UnicodeError):  # the row number is kept instead
+        at = {}
+    for r in results:  # the rows are this evaluation's own (the samples are copies): in place
+        for row in r.fix_rows:
+            n = row.pop(ROW_INDEX, None)
+            row[LOCATOR] = at.get(n) or ({"row": n + 1} if isinstance(n, int) else None)
+    return results
 
 
 class History(Protocol):

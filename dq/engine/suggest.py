@@ -44,7 +44,7 @@ import polars as pl
 
 from dq.errors import UsageError
 from dq.io.catalogue import Catalogue, Column, TableSpec
-from dq.io.columns import parse_temporal
+from dq.io.columns import is_internal, parse_temporal
 from dq.io.sources import TABLE_SUFFIXES, read_table
 
 if TYPE_CHECKING:
@@ -180,7 +180,7 @@ _DTYPES = (
 
 
 def _infer_spec(name: str, frame: pl.LazyFrame, kind: str) -> TableSpec:
-    schema = frame.collect_schema()
+    schema = {c: t for c, t in frame.collect_schema().items() if not is_internal(c)}
     text = [c for c, t in schema.items() if t == pl.String]
     df = frame.select(text).collect() if text else pl.DataFrame()
     cols = []

@@ -31,7 +31,7 @@ from dq.engine.suite import Rule, Suite, load_suites
 from dq.errors import UsageError
 from dq.interop.gx_import import ImportedSuite, import_suite
 from dq.io.catalogue import Catalogue, load_catalogue
-from dq.io.columns import raw_column
+from dq.io.columns import is_internal, raw_column
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -182,6 +182,9 @@ def batch_frame(
     """
     cat = catalogue or load_catalogue()
     lf = frame.lazy()
+    own = [c for c in lf.collect_schema() if is_internal(c)]  # dq's row number is not the table's
+    if own:
+        lf = lf.drop(own)
     spec = cat.table(table) if table else None
     schema = lf.collect_schema()
     raw = [

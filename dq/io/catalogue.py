@@ -59,6 +59,13 @@ class Column:
     pii: str | None = None
     scale: int | None = None  # decimal places a decimal column is shown with (reports)
     format: str | None = None  # a regular expression every value matches (documentation; dq suggest)
+    label_zh: str | None = None  # what a hospital's IT staff call the field (rows to fix, reports)
+    label_en: str | None = None
+
+    def label(self, lang: str) -> str | None:
+        """The column's label in ``lang`` (zh or en; the other one when only it is given)."""
+        first, other = (self.label_en, self.label_zh) if lang == "en" else (self.label_zh, self.label_en)
+        return first or other
 
     @property
     def dtype(self) -> pl.DataType:
@@ -75,6 +82,7 @@ class TableSpec:
     key: tuple[str, ...] = ()
     event_time: str | None = None
     links: tuple[tuple[str, str], ...] = ()  # (column, "table.column") this table refers to
+    patient: str | None = None  # the column naming the patient (or resident) a row is about
 
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.name == name), None)
@@ -139,9 +147,38 @@ class Catalogue:
         col = spec.column(column) if spec is not None else None
         return col.scale if col is not None and col.type == "decimal" else None
 
+    def heading(self, table: str, column: str, lang: str = "zh") -> str:
+        """A column as a reader sees it above a table of rows: its label with the field name
+        beside, ``就诊时间 (visit_time)`` (the name alone without a label); a column looked up
+        from another table, ``patient_index__name``, as ``患者基本信息·姓名 (name)``; a
+        ``__raw`` copy as its column."""
+        column = column.removesuffix("__raw")
+        if "__" in column and not column.startswith("__"):
+            other, col = column.split("__", 1)
+            spec = self.tables.get(other)
+            if spec is not None:
+                title = spec.title_zh if lang == "zh" else spec.title_en
+                label = self.label(other, col, lang)
+                return f"{title}·{label} ({col})" if label and label != col else f"{title}·{col}"
+        label = self.label(table, column, lang)
+        return f"{label} ({column})" if label and label != column else column
 
-COLUMN_KEYS = {"name", "type", "required", "code_set", "pii", "scale", "format", "description"}
-TABLE_KEYS = {"kind", "title", "key", "event_time", "columns", "links", "description"}
+    def label(self, table: str, column: str, lang: str = "zh") -> str | None:
+        """The catalogue's label of a column of ``table`` in ``lang`` (a looked-up
+        ``other__col`` is ``other``'s; a ``__raw`` copy is its column's); None without one."""
+        column = column.removesuffix("__raw")
+        if "__" in column and not column.startswith("__"):
+            table, column = column.split("__", 1)
+        spec = self.tables.get(table)
+        col = spec.column(column) if spec is not None else None
+        return col.label(lang) if col is not None else None
+
+
+COLUMN_KEYS = {"name", "type", "required", "code_set", "pii", "scale", "format", "description", "label"}
+TABLE_KEYS = {"kind", "title", "key", "event_time", "patient", "columns", "links", "description"}
+#: The label of the ``upload_time`` column the loader adds to every table.
+UPLOAD_TIME_LABEL = {"zh": "上传时间", "en": "upload time"}
+MAX_LABEL_CHARS = 60
 TOP_KEYS = {"version", "code_sets", "kinds", "tables", "upload_time"}
 
 
@@ -176,8 +213,34 @@ def _column(raw: Any, where: tuple[str | int, ...], problems: list[_Found]) -> C
                 ((*where, "format"), None, f"column {name}: format is not a regular expression ({exc})")
             )
             fmt = None
+    label = _label(raw.get("label"), (*where, "label"), name, problems)
     return Column(name, typ, bool(raw.get("required", False)), raw.get("code_set"), pii, scale,
-                  None if fmt is None else str(fmt))  # fmt: skip
+                  None if fmt is None else str(fmt), label.get("zh"), label.get("en"))  # fmt: skip
+
+
+def _label(raw: Any, where: tuple[str | int, ...], name: str, problems: list[_Found]) -> dict[str, str]:
+    """A column's optional ``label``: ``{zh: 就诊时间, en: visit time}`` (either may be left
+    out) or one text for both; short plain text."""
+    if raw is None:
+        return {}
+    if isinstance(raw, str):
+        raw = {"zh": raw, "en": raw}
+    if not isinstance(raw, dict) or set(raw) - {"zh", "en"}:
+        problems.append((where, None, f"column {name}: label is {{zh: ..., en: ...}} or one text"))
+        return {}
+    out: dict[str, str] = {}
+    for lang, text in raw.items():
+        if not isinstance(text, str) or not text.strip() or len(text) > MAX_LABEL_CHARS or "\n" in text:
+            problems.append(
+                (
+                    (*where, lang),
+                    None,
+                    f"column {name}: label.{lang} is one line of at most {MAX_LABEL_CHARS} characters",
+                )
+            )
+            continue
+        out[lang] = text.strip()
+    return out
 
 
 _Found = tuple[tuple[str | int, ...], str | None, str]
@@ -236,7 +299,8 @@ def parse_catalogue(path: str | Path) -> tuple[Catalogue, list[Problem]]:
         for n in {n for n in names if names.count(n) > 1}:
             found.append(((*at, "columns"), None, f"table {tname}: column {n!r} declared twice"))
         if add_upload_time and "upload_time" not in names:
-            cols.append(Column("upload_time", "datetime", True))
+            cols.append(Column("upload_time", "datetime", True, label_zh=UPLOAD_TIME_LABEL["zh"],
+                               label_en=UPLOAD_TIME_LABEL["en"]))  # fmt: skip
         key = traw.get("key") or ()
         key = (key,) if isinstance(key, str) else tuple(key)
         for k in key:
@@ -247,6 +311,10 @@ def parse_catalogue(path: str | Path) -> tuple[Catalogue, list[Problem]]:
             found.append(
                 ((*at, "event_time"), None, f"table {tname}: event_time {event_time!r} is not a column")
             )
+        patient = traw.get("patient")
+        if patient is not None and patient not in [c.name for c in cols]:
+            found.append(((*at, "patient"), None, f"table {tname}: patient {patient!r} is not a column"))
+            patient = None
         links = traw.get("links") or {}
         if not isinstance(links, dict):
             found.append(((*at, "links"), None, f"table {tname}: links map a column to 'table.column'"))
@@ -263,6 +331,7 @@ def parse_catalogue(path: str | Path) -> tuple[Catalogue, list[Problem]]:
             key=key,
             event_time=event_time,
             links=tuple((str(c), str(t)) for c, t in links.items()),
+            patient=patient,
         )
     for tname, spec in tables.items():
         for col, target in spec.links:

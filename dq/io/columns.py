@@ -2,6 +2,10 @@
 export:
 
 * :func:`raw_column`: the name of the column keeping the uploaded text of a parsed value;
+* :data:`ROW_INDEX`: the row number the readers add to every table (a file's record number from
+  0, a database table's row id), so that a failing row can be found again in what was uploaded;
+  like every ``__dq`` column it is the engine's own, never a column of the table
+  (:func:`is_internal`);
 * :func:`parse_temporal`: text → date or datetime (every form the upload specification allows,
   ISO 8601 with ``Z`` or an offset converted to the platform's local time, Asia/Shanghai);
 """
@@ -12,11 +16,34 @@ from functools import partial
 
 import polars as pl
 
-__all__ = ["LOCAL_UTC_OFFSET_MINUTES", "RAW_SUFFIX", "parse_temporal", "raw_column"]
+__all__ = [
+    "LOCAL_UTC_OFFSET_MINUTES",
+    "LOCATOR",
+    "RAW_SUFFIX",
+    "ROW_INDEX",
+    "is_internal",
+    "parse_temporal",
+    "raw_column",
+]
 
 RAW_SUFFIX = "__raw"
 #: The platform's local time, Asia/Shanghai: UTC+08:00 all year (no daylight saving since 1991).
 LOCAL_UTC_OFFSET_MINUTES = 8 * 60
+
+
+#: The row number a reader adds to every table (:func:`dq.io.sources.read_table`, a database's
+#: row id): hidden from rules, column checks and every export, carried into the rows to fix.
+ROW_INDEX = "__dq_row"
+#: The key of a row to fix saying where the row is in what was uploaded (a file and line, a
+#: sheet and row, a database row id: :func:`dq.io.sources.row_locators`).
+LOCATOR = "__dq_at"
+INTERNAL_PREFIX = "__dq"
+
+
+def is_internal(col: str) -> bool:
+    """Whether a frame's column is dq's own (the row number, the engine's working columns),
+    not a column of the uploaded table."""
+    return col.startswith(INTERNAL_PREFIX)
 
 
 def raw_column(col: str) -> str:

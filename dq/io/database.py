@@ -48,6 +48,7 @@ import polars as pl
 
 from dq.errors import DQError, InputError, UsageError
 from dq.io.catalogue import Catalogue, load_catalogue
+from dq.io.columns import ROW_INDEX
 from dq.io.masking import describe_error
 from dq.io.period import Period
 from dq.io.sources import Extract, TableSource, coerce_frame
@@ -1027,7 +1028,7 @@ def _read_tables(
             res = conn.select(dbt, read + ([order] if extra_order and order else []), filters, params)
             try:
                 frame, n, spilled = _to_frame(
-                    res.batches(), tmp / f"{table}.parquet", lay.memory_rows, order, drop=extra_order
+                    res.batches(), tmp / f"{table}.parquet", lay.memory_rows, order, drop=False
                 )
             finally:
                 res.close()
@@ -1048,8 +1049,13 @@ def _read_tables(
         if frame is None or n == 0:
             continue  # nothing uploaded in the period: not uploaded
         renames = {db: name for name, db in chosen if db != name}
+        if extra_order and order:  # the row id stays as the rows' locator (ROW_INDEX, dq.io.columns)
+            renames[order] = ROW_INDEX
         if renames:
             frame = frame.rename(renames)
         frame = coerce_frame(where, frame, spec)
-        tables[table] = TableSource(table, spilled or tmp / f"{table}.db", frame, spec, rows=n, where=where)
+        tables[table] = TableSource(
+            table, spilled or tmp / f"{table}.db", frame, spec, rows=n, where=where,
+            row_key=order if extra_order else None,
+        )  # fmt: skip
     return tables, problems, unreadable

@@ -3,6 +3,8 @@
     id     320106199001011234 → 320106********1234   (first 6, last 4 kept)
     name   王小明 → 王**                                 (first character kept)
     phone  13812345678 → 138****5678                    (first 3, last 4 kept)
+    patient P000000253 → P0*****253                     (a patient number in the rows to fix:
+                                                         first 2, last 3 kept)
 
 Anything else tagged pii is replaced by asterisks of the same length. A value that looks like a
 resident ID number or a mobile/landline number is masked in any column, tagged or not, and inside
@@ -50,6 +52,10 @@ def mask_value(value: Any, how: str) -> Any:
         return s[0] + "*" * (len(s) - 1) if len(s) > 1 else "*"
     if how == "phone":
         return s[:3] + "*" * max(len(s) - 7, 0) + s[-4:] if len(s) > 7 else "*" * len(s)
+    if how == "patient":  # a patient number: enough kept to check a row against, not to find anyone
+        if len(s) >= 8:
+            return s[:2] + "*" * (len(s) - 5) + s[-3:]
+        return s[0] + "*" * (len(s) - 2) + s[-1] if len(s) >= 4 else "*" * len(s)
     return "*" * len(s)
 
 

@@ -25,6 +25,7 @@ import math
 import re
 import tempfile
 import zipfile
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ import polars as pl
 
 from dq.errors import InputError
 from dq.io.catalogue import Catalogue, TableSpec, load_catalogue
-from dq.io.columns import parse_temporal, raw_column
+from dq.io.columns import ROW_INDEX, parse_temporal, raw_column
 from dq.io.isolation import note_reading
 from dq.io.masking import describe_error, mask_text, quote_text
 from dq.io.period import Period
@@ -49,6 +50,7 @@ __all__ = [
     "open_extract",
     "parse_temporal",
     "read_table",
+    "row_locators",
 ]
 
 TABLE_SUFFIXES = (".parquet", ".csv", ".xlsx")
@@ -362,7 +364,14 @@ def _read_xlsx(path: Path) -> pl.LazyFrame:
     """The first sheet of a workbook; data on any other sheet is refused, never ignored.
     The workbook passes :func:`check_xlsx` first."""
     check_xlsx(path)
-    sheets = pl.read_excel(path, engine="calamine", sheet_id=0, infer_schema_length=0, raise_if_empty=False)
+    sheets = pl.read_excel(
+        path,
+        engine="calamine",
+        sheet_id=0,
+        infer_schema_length=0,
+        raise_if_empty=False,
+        drop_empty_rows=False,
+    )
     names = list(sheets)
     others = [n for n in names[1:] if sheets[n].height or sheets[n].width]
     if others:
@@ -372,7 +381,14 @@ def _read_xlsx(path: Path) -> pl.LazyFrame:
             f"{path}: sheet(s) {shown} hold data, but dq reads only the first sheet, which {first}; "
             "put one table per file, on its first sheet"
         )
-    return sheets[names[0]].lazy()
+    # The row index counts the sheet's rows below the header, empty ones too (so that it gives
+    # the row in Excel, :func:`row_locators`); empty rows are then left out, as Excel users expect.
+    _check_row_index(path, sheets[names[0]].schema)
+    frame = sheets[names[0]].with_row_index(ROW_INDEX)
+    values = [c for c in frame.columns if c != ROW_INDEX]
+    if values:
+        frame = frame.filter(pl.any_horizontal(pl.col(values).is_not_null()))
+    return frame.lazy()
 
 
 def _check_ragged(path: Path, lf: pl.LazyFrame, encoding: str | None = None) -> None:
@@ -483,6 +499,7 @@ class TableSource:
     spec: TableSpec | None
     rows: int | None = None  # known row count (a database read); None: estimated from the file
     where: str | None = None  # how messages name it when not a file (a masked database table)
+    row_key: str | None = None  # a database read: the column whose values ROW_INDEX holds (row_id)
 
     @property
     def location(self) -> str:
@@ -514,7 +531,112 @@ def read_table(
     lf = _scan(p, encoding)
     note_reading(None)
     _check_columns(p, lf, spec)
+    if p.suffix.lower() != ".xlsx":  # a workbook has its own (rows of the sheet)
+        _check_row_index(p, lf.collect_schema())
+        lf = lf.with_row_index(ROW_INDEX)
     return TableSource(name, p, _coerce(lf, spec), spec)
+
+
+def _check_row_index(path: Path, schema: Any) -> None:
+    if ROW_INDEX in schema:
+        raise InputError(
+            f"{path}: column {ROW_INDEX} clashes with the row number dq gives each row; rename or drop it"
+        )
+
+
+def row_locators(
+    src: TableSource, values: Iterable[Any], rows: int | None = None
+) -> dict[Any, dict[str, Any]]:
+    """Where each row of ``src`` whose :data:`~dq.io.columns.ROW_INDEX` is one of ``values``
+    sits in what was uploaded, as a small mapping (names from the submission masked):
+
+    * CSV: ``{"file": "outpatient_visit.csv", "line": 1234}``, the physical line, the header
+      being line 1 (a quoted value spanning lines moves the lines after it: counted);
+    * xlsx: ``{"file": …, "sheet": "Sheet1", "row": 1234}``, the row number Excel shows;
+    * Parquet: ``{"file": …, "row": 1234}``, the row number from 1;
+    * a database table: ``{"table": "outpatient_visit", "column": "row_id", "value": 5}``, the
+      platform's row id (:attr:`TableSource.row_key`).
+
+    ``rows``: the table's row count, if known (a CSV file with as many lines, header aside, has
+    no quoted line break: no need to parse it again). Counts a CSV file's line breaks (a fast
+    scan of its bytes) and parses it once more only when its lines are not one per row; reads
+    a workbook's first sheet only for the row of its header."""
+    wanted = sorted({v for v in values if isinstance(v, int) and not isinstance(v, bool)})
+    if not wanted:
+        return {}
+    if src.row_key is not None:
+        table = src.where.rsplit(" table ", 1)[-1] if src.where else src.table
+        return {
+            v: {"table": mask_text(table, 64), "column": mask_text(src.row_key, 64), "value": v}
+            for v in wanted
+        }
+    name = mask_text(src.path.name, 100)
+    suffix = src.path.suffix.lower()
+    if suffix == ".csv":
+        lines = _csv_lines(src.path, wanted, rows)
+        return {v: {"file": name, "line": lines[v]} for v in wanted if v in lines}
+    if suffix == ".xlsx":
+        sheet, first = _xlsx_first_row(src.path)
+        return {v: {"file": name, "sheet": mask_text(sheet, 31), "row": first + 1 + v} for v in wanted}
+    return {v: {"file": name, "row": v + 1} for v in wanted}
+
+
+def _csv_lines(path: Path, wanted: Sequence[int], rows: int | None = None) -> dict[int, int]:
+    """The physical line (from 1, the header's) on which each wanted record (from 0) starts."""
+    enc = detect_encoding(path)
+    newlines = 0
+    quotes = False
+    last = b""
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 22):
+            newlines += chunk.count(b"\n")
+            quotes = quotes or b'"' in chunk
+            last = chunk[-1:]
+    lines = newlines + (last not in (b"\n", b""))  # the header's line and one per record...
+    if not quotes or (rows is not None and lines == rows + 1):  # ...when no value spans lines
+        return {v: v + 2 for v in wanted if v + 2 <= lines}
+    out: dict[int, int] = {}
+    todo = set(wanted)
+    with path.open(encoding="utf-8-sig" if enc == "utf-8" else enc, newline="", errors="replace") as fh:
+        reader = csv.reader(fh)
+        next(reader, None)
+        start = reader.line_num + 1
+        for n, _ in enumerate(reader):
+            if n in todo:
+                out[n] = start
+                todo.discard(n)
+                if not todo:
+                    break
+            start = reader.line_num + 1
+    return out
+
+
+_FIRST_VALUE = re.compile(
+    rb'<c r="\$?[A-Za-z]{1,8}\$?([0-9]{1,12})"[^>]*?(?<!/)>\s*(?:<f[^>]*?(?:/>|>[^<]*</f>)\s*)?<(?:v|is)\b'
+)
+
+
+def _xlsx_first_row(path: Path) -> tuple[str, int]:
+    """The first sheet's name and the row of its first cell with a value: the header row the
+    reader takes (empty rows above it are skipped)."""
+    import fastexcel
+
+    sheet = str(fastexcel.read_excel(path).sheet_names[0])
+    first = 1
+    with zipfile.ZipFile(path) as z:
+        parts = _xlsx_worksheets(z)
+        part = (
+            "xl/worksheets/sheet1.xml"
+            if "xl/worksheets/sheet1.xml" in parts
+            else (parts[0] if parts else None)
+        )
+        if part is not None:
+            with z.open(part) as fh:
+                head = fh.read(1 << 22)
+            m = _FIRST_VALUE.search(head)
+            if m:
+                first = int(m.group(1))
+    return sheet, first
 
 
 def _check_columns(path: Path | str, lf: pl.LazyFrame, spec: TableSpec | None) -> None:

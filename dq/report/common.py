@@ -19,6 +19,7 @@ import polars as pl
 
 from dq.engine.results import Status
 from dq.io.catalogue import Catalogue
+from dq.io.columns import RAW_SUFFIX, is_internal
 from dq.io.masking import mask_sample
 from dq.report.i18n import tr
 from dq.scoring.scores import rank_units
@@ -66,19 +67,39 @@ class SampleTable:
 
 
 def column_header(table: str, column: str, cat: Catalogue, lang: str) -> str:
-    """A sample column as a reader sees it: ``visit_time``; ``visit_time__raw`` (the text as
-    uploaded when it did not parse) → ``visit_time（上传原文）``; a column looked up from another
-    table, ``patient_index__name`` → ``患者基本信息·name``."""
-    if column.endswith("__raw"):
-        base = column.removesuffix("__raw")
-        note = "（上传原文）" if lang == "zh" else " (as uploaded)"
-        return column_header(table, base, cat, lang) + note
-    if "__" in column:
-        other, col = column.split("__", 1)
-        spec = cat.table(other)
-        if spec is not None:
-            return f"{spec.title_zh if lang == 'zh' else spec.title_en}·{col}"
-    return column
+    """A sample column as a reader sees it: the catalogue's label with the field name beside,
+    ``就诊时间 (visit_time)``; a column looked up from another table, ``patient_index__name``
+    → ``患者基本信息·姓名 (name)``; a ``__raw`` copy (the text as uploaded) as its column."""
+    return cat.heading(table, column, lang)
+
+
+def table_label(table: str, cat: Catalogue, lang: str) -> str:
+    """A table as a reader names it: the catalogue's title (门急诊就诊记录), the submission
+    summary as 上报情况 / Submission; an unknown table as given."""
+    if table == "submission_summary":
+        return tr(lang, "table_submission")
+    spec = cat.table(table)
+    if spec is None:
+        return table
+    return spec.title_zh if lang == "zh" else spec.title_en
+
+
+def fold_raw(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A sample row as a reader sees it: each ``<column>__raw`` (the text as uploaded, kept by
+    the reader beside a parsed column) folded into its column -- the parsed value where there
+    is one, else the text that could not be parsed -- and dq's own columns (the row number,
+    ``__dq…``) left out."""
+    out: dict[str, Any] = {}
+    for k, v in row.items():
+        if is_internal(k):
+            continue
+        base = k.removesuffix(RAW_SUFFIX)
+        if base == k:
+            if v is not None or k not in out:
+                out[k] = v
+        elif out.get(base) is None:
+            out[base] = v if row.get(base) is None else row[base]
+    return out
 
 
 # ----------------------------------------------------------------------------- pure helpers
@@ -92,13 +113,16 @@ def fmt_num(x: float | None) -> str:
     return f"{x:.2f}".rstrip("0").rstrip(".") if x != int(x) else str(int(x))
 
 
-def threshold_text(max_fraction: float | None, max_count: int | None, lang: str) -> str:
-    """The rule's threshold in words: no failure allowed, a share, or a count."""
+def threshold_text(
+    max_fraction: float | None, max_count: int | None, lang: str, unit: str | None = None
+) -> str:
+    """The rule's threshold in words: no failure allowed, a share, or a count (of ``unit``:
+    rows by default, or days, tables, items of the submission)."""
     parts = []
     if max_fraction:
         parts.append(tr(lang, "threshold_fraction", pct=fmt_pct(100 * max_fraction).replace(".00%", "%")))
     if max_count:
-        parts.append(tr(lang, "threshold_count", n=max_count))
+        parts.append(tr(lang, "threshold_count", n=max_count, unit=unit or tr(lang, "unit_rows")))
     if not parts:
         return tr(lang, "threshold_none")
     return ("；" if lang == "zh" else "; ").join(parts)
@@ -142,7 +166,7 @@ def sample_table(samples: str | Sequence[Mapping[str, Any]] | None, table: str, 
     else:
         rows = list(samples or [])
     rows = [r for r in rows if isinstance(r, Mapping)][:MAX_SAMPLE_ROWS]
-    masked = [mask_sample(dict(r), table, cat) for r in rows]
+    masked = [fold_raw(mask_sample(dict(r), table, cat)) for r in rows]
     columns = tuple(dict.fromkeys(k for r in masked for k in r))
     scales = [column_scale(table, c, cat) for c in columns]
     body = tuple(

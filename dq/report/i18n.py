@@ -111,10 +111,10 @@ LABELS: dict[str, dict[str, str]] = {
         "no_summary": "本期没有上报情况汇总数据。",
         # failing rules
         "section_failing": "未通过的规则",
-        "failing_intro": "按扣分从多到少排列。每条规则给出不合格条数、阈值、脱敏后的样例和整改建议。",
+        "failing_intro": "按失分从多到少排列。每条规则给出不合格数、阈值、脱敏后的样例和整改建议。",
         "no_failing": "本期所有可评估的规则均已通过。",
         "points_lost": "规则扣 {lost} 分（满分 {max}）",
-        "loss_points": "总分 −{points}",
+        "loss_points": "综合得分 −{points}",
         "gain_points": "可得 +{points} 分",
         "section_losses": "失分在哪里",
         "index_change": "较上期",
@@ -133,13 +133,14 @@ LABELS: dict[str, dict[str, str]] = {
         "hospitals_before": "医院均分·整改前",
         "hospitals_after": "医院均分·整改后",
         "losses_intro": (
-            "总分 {score}，共失 {lost} 分。每条规则的失分按它在 100 − 总分 中的份额计算，各条相加等于总失分。"
+            "综合得分 {score}，共失 {lost} 分。"
+            "每条规则的失分是它在 100 − 综合得分 中所占的分值，各条相加等于总失分。"
         ),
         "losses_parts": "按部分",
         "losses_dims": "按质量维度",
         "losses_top": "收益最大的五项整改",
         "losses_none": "本期没有失分。",
-        "fix_files": "需整改的数据行（按主键，已脱敏）",
+        "fix_files": "需整改的数据行（注明所在文件和行号，已脱敏）",
         "failed_of": "不合格 {failed} / 评估 {evaluated} {unit}（{pct}）",
         "unit_rows": "条",
         "unit_days": "天",
@@ -156,7 +157,7 @@ LABELS: dict[str, dict[str, str]] = {
         "not_assessed_note": "本月没有上传任何数据，各维度均未评估；得分只反映上报情况。",
         "rules_table": "未通过的规则",
         "rules_table_intro": (
-            "按失分从多到少排列；失分为总分分值。前 {n} 条在下方给出样例与整改建议，"
+            "按失分从多到少排列；失分按综合得分计。前 {n} 条在下方给出样例与整改建议，"
             "全部需整改的数据行见附带的工作簿。"
         ),
         "col_rule": "规则",
@@ -170,7 +171,7 @@ LABELS: dict[str, dict[str, str]] = {
         "threshold": "阈值",
         "threshold_none": "不允许不合格",
         "threshold_fraction": "不合格比例 ≤ {pct}",
-        "threshold_count": "不合格 ≤ {n} 条",
+        "threshold_count": "不合格 ≤ {n} {unit}",
         "samples": "不合格样例（已脱敏）",
         "fix": "整改建议",
         "no_fix": "暂无整改建议，请联系平台运维。",
@@ -441,7 +442,7 @@ LABELS: dict[str, dict[str, str]] = {
         "losses_dims": "By quality dimension",
         "losses_top": "The five fixes that gain most",
         "losses_none": "No points lost this month.",
-        "fix_files": "Rows to fix (by primary key, masked)",
+        "fix_files": "Rows to fix (with file and line, masked)",
         "failed_of": "{failed} of {evaluated} {unit} failing ({pct})",
         "unit_rows": "rows",
         "unit_days": "days",

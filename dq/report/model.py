@@ -33,6 +33,7 @@ from dq.report.common import (
     rank_of,
     report_filename,
     sample_table,
+    table_label,
     threshold_text,
 )
 from dq.report.data import Side, resolve_side
@@ -84,5 +85,6 @@ __all__ = [
     "sample_table",
     "sort_failing",
     "submission_view",
+    "table_label",
     "threshold_text",
 ]

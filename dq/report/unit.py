@@ -34,6 +34,7 @@ from dq.report.common import (
     rule_title,
     sample_table,
     short_error,
+    table_label,
     threshold_text,
 )
 from dq.report.data import previous_results, read_period, rule_history
@@ -344,7 +345,7 @@ def _failing_rule(
             pct=fmt_pct(None if frac is None else 100 * frac),
             unit=count_unit(r, lang),
         ),
-        threshold_text=threshold_text(r.get("max_fraction"), r.get("max_count"), lang),
+        threshold_text=threshold_text(r.get("max_fraction"), r.get("max_count"), lang, count_unit(r, lang)),
         lost_text=tr(lang, "points_lost", lost=fmt_num(lost), max=fmt_num(max_points)),
         message=""
         if GENERIC_MESSAGE.match(message)
@@ -357,18 +358,9 @@ def _failing_rule(
         loss_text=tr(lang, "loss_points", points=f"{loss.points:.2f}")
         if loss and loss.points >= 0.005
         else "",
-        table_label=_table_label(str(r.get("table") or ""), cat, lang),
+        table_label=table_label(str(r.get("table") or ""), cat, lang),
         count_unit=count_unit(r, lang),
     )
-
-
-def _table_label(table: str, cat: Catalogue, lang: str) -> str:
-    if table == "submission_summary":
-        return tr(lang, "table_submission")
-    spec = cat.table(table)
-    if spec is None:
-        return table
-    return spec.title_zh if lang == "zh" else spec.title_en
 
 
 def sort_failing(rules: Iterable[FailingRule]) -> list[FailingRule]:

@@ -8,7 +8,6 @@ from typing import Any
 import polars as pl
 
 from dq.engine.checks.base import (
-    BLANK_PREFIX,
     Aggregate,
     CheckDef,
     CheckParams,
@@ -27,6 +26,7 @@ from dq.engine.checks.base import (
 )
 from dq.engine.messages import message
 from dq.errors import CheckError
+from dq.io.columns import is_internal
 
 __all__ = ["CHECKS", "ForeignKey", "GroupCount", "RowTotal"]
 
@@ -100,7 +100,7 @@ def _row_total(p: RowTotal, ctx: Context) -> Compiled:
     excluded = texts(p.exclude_columns)
     cols = list(
         p.columns
-        or [c for c in ctx.schema if c != label and c not in excluded and not c.startswith(BLANK_PREFIX)]
+        or [c for c in ctx.schema if c != label and c not in excluded and not is_internal(c)]  # nor dq's own
     )
     labels = pl.col(label).cast(pl.String).str.strip_chars()
     is_total = labels == total_label
