@@ -57,7 +57,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from dq.engine.checks import REGISTRY  # noqa: E402
-from dq.engine.checks.conformance import ICD10_PATTERN  # noqa: E402
+from dq.engine.checks._conformance import ICD10_PATTERN  # noqa: E402
 from dq.engine.evaluate import evaluate_frame  # noqa: E402
 from dq.engine.suite import Rule, Threshold  # noqa: E402
 

@@ -1,4 +1,4 @@
-"""What checking suite expressions by grammar costs (dq.engine.checks.grammar).
+"""What checking suite expressions by grammar costs (dq.engine.checks._grammar).
 
 Times, side by side, per expression: sqlglot's tokenizer, tokenizer + parser, dq's whole check
 (parse, walk the allow-list, render; once, as it caches by text), and Polars' own
@@ -18,7 +18,7 @@ import time
 import polars as pl
 import sqlglot
 
-from dq.engine.checks import grammar
+from dq.engine.checks import _grammar as grammar
 from dq.engine.suite import load_suites
 
 

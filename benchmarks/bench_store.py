@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from dq.batch.local import score_batch
-from dq.cli.history import history_rows
+from dq.cli._history import history_rows
 from dq.report.files import period_data
 from dq.store.history import Store
 from dq.synth import generate

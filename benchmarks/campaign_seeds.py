@@ -4,7 +4,7 @@ property of the generator, or of the seed it was tuned on?
     PYTHONPATH=. .venv/bin/python benchmarks/campaign_seeds.py               # evaluation: 11-20
     PYTHONPATH=. .venv/bin/python benchmarks/campaign_seeds.py --calibration # calibration: 1-7
 
-The generator's parameters (dq/synth/defects.py: INTENSITY, AFTER_PERSIST, ...) are set on the
+The generator's parameters (dq/synth/_defects.py: INTENSITY, AFTER_PERSIST, ...) are set on the
 calibration seeds 1-7 (7 is dq demo's); the evaluation seeds 11-20 are never used to set them,
 so their figures say whether the calibration holds for any seed (docs/campaign.md).
 

@@ -30,7 +30,7 @@ from typing import Any
 import dq
 from dq.engine.suggest import suggest, taken_prefixes, write_drafts
 from dq.project import init_project, load_project
-from dq.synth.defects import SUBMISSION_KINDS
+from dq.synth._defects import SUBMISSION_KINDS
 from dq.synth.generate import generate, no_defects
 
 DEFAULT_UNITS = ["H001", "H002", "H003", "H005", "D01", "D02"]

@@ -163,7 +163,7 @@ class Project:
         """The database layout of the project's ``[database]`` section (docs/databases.md: unit-id
         and upload-time columns, schema, renamed tables and columns, the declarations table,
         per-unit source URLs of 开库采集 units …); the platform's usual names where a key is
-        not set. Command-line options override it (:func:`dq.cli.database.layout_from_args`).
+        not set. Command-line options override it (:func:`dq.cli._database.layout_from_args`).
         With ``catalogue``, renamed tables and columns must be the catalogue's. A wrong value is
         a :class:`SuiteError` naming the file and key (:func:`load_project` has already refused
         one)."""

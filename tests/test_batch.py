@@ -397,7 +397,7 @@ def test_evaluate_submissions_all_units_at_once_equals_unit_by_unit():
 # ----------------------------------------------------------------------------- synthetic batch
 def _synth_available() -> bool:
     try:
-        import dq.cli.synth  # noqa: F401
+        import dq.cli._synth  # noqa: F401
     except ModuleNotFoundError:
         return False
     return True

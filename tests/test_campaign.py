@@ -169,7 +169,7 @@ def test_samples_show_blanks_and_round_binary_noise():
 def test_text_greys_have_enough_contrast():
     """WCAG AA: text colours of the report (muted and faint greys) reach 4.5:1 on the page and
     card backgrounds."""
-    from dq.report.render import TEMPLATES
+    from dq.report._render import TEMPLATES
 
     css = (TEMPLATES / "report.css").read_text(encoding="utf-8")
     var = dict(re.findall(r"--([a-z]+):\s*(#[0-9a-fA-F]{6})", css))
@@ -366,7 +366,7 @@ def test_unit_report_page_one_figures(campaign):
 
 
 def test_unit_report_table_of_every_failing_rule_and_ten_cards(campaign):
-    from dq.report.render import render_unit
+    from dq.report._render import render_unit
 
     _, store = campaign
     data = PeriodData(store, "2020-09")
@@ -397,7 +397,7 @@ def test_unit_report_table_of_every_failing_rule_and_ten_cards(campaign):
 
 
 def test_a_unit_that_uploaded_nothing_is_not_assessed(campaign):
-    from dq.report.render import render_unit
+    from dq.report._render import render_unit
 
     _, store = campaign
     r = PeriodData(store, "2020-08").unit("H022")  # nothing uploaded in 2020-08

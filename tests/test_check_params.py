@@ -20,6 +20,8 @@ from conftest import CATALOGUE, rule_dict, suite_yaml
 import dq
 from dq.cli import main
 from dq.engine.checks import REGISTRY
+from dq.engine.checks._consistency import RowTotal
+from dq.engine.checks._plausibility import Between
 from dq.engine.checks.base import (
     CheckDef,
     CheckParams,
@@ -30,9 +32,7 @@ from dq.engine.checks.base import (
     param,
     texts,
 )
-from dq.engine.checks.consistency import RowTotal
 from dq.engine.checks.history import HistoryChange
-from dq.engine.checks.plausibility import Between
 from dq.engine.suite import load_suites
 from dq.errors import SuiteError
 

@@ -1,4 +1,4 @@
-"""Checks over many units: proportion, peer_outlier, identical_across (dq/engine/checks/peers.py).
+"""Checks over many units: proportion, peer_outlier, identical_across (dq/engine/checks/_peers.py).
 
 Data-driven: each case is a tiny submission_summary frame, a rule and the expected
 (status, evaluated, failed). Robust z = 0.6745 * (x - median) / MAD; the arithmetic of every
@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from conftest import case, check_case, checks_covered, make_rule, run_one
 
-from dq.engine.checks import peers
+from dq.engine.checks import _peers as peers
 
 T = "submission_summary"
 

@@ -226,6 +226,6 @@ def test_help_imports_no_optional_part() -> None:
         "dask",
         "distributed",
         "dq.synth",
-        "dq.report.render",
+        "dq.report._render",
     }
     assert not heavy & {m.split(".")[0] if not m.startswith("dq.") else m for m in imported}

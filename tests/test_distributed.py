@@ -98,6 +98,7 @@ def test_an_existing_cluster_by_address_a_url_root_and_reports_as_tasks(
     address = client.scheduler.address
     out = tmp_path / "reports"
     url = f"file://{batch}"  # an fsspec URL: each worker copies its unit folder locally
+
     def reports(client) -> None:
         render_reports_on_cluster(client, store, PERIOD, out)
 

@@ -8,8 +8,8 @@ import random
 import polars as pl
 from conftest import CATALOGUE, NOW
 
+from dq.engine.checks._conformance import _WEIGHTS, id18_valid
 from dq.engine.checks.base import Context
-from dq.engine.checks.conformance import _WEIGHTS, id18_valid
 
 
 def _reference(value: str | None, today: dt.date) -> bool:

@@ -80,10 +80,7 @@ def section(heading: str) -> str:
 def names_in(text: str) -> set[str]:
     lines = "\n".join(ln for ln in text.splitlines() if ln.startswith("|"))
     return {
-        part
-        for span in re.findall(r"`([^`]+)`", lines)
-        for part in re.split(r"[\s,.…()\[\]]+", span)
-        if part
+        part for span in re.findall(r"`([^`]+)`", lines) for part in re.split(r"[\s,.…()\[\]]+", span) if part
     }
 
 

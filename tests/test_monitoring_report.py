@@ -12,9 +12,9 @@ from fixtures_results import record_result
 from dq.engine.checks.history import evaluate_history
 from dq.engine.metrics import load_metrics, unit_metrics
 from dq.engine.suite import load_suites
-from dq.report.index import build_index
+from dq.report._index import build_index
+from dq.report._render import render_index, render_unit
 from dq.report.model import PeriodData
-from dq.report.render import render_index, render_unit
 from dq.scoring.scores import load_scoring, score_unit
 from dq.scoring.summary import summary_frame
 from dq.store.history import Store

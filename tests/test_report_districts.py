@@ -6,8 +6,8 @@ from __future__ import annotations
 from fixtures_results import record_result
 
 from dq.io.registry import Registry
+from dq.report._index import build_index
 from dq.report.campaign import build_campaign
-from dq.report.index import build_index
 from dq.report.model import PeriodData
 from dq.scoring.scores import load_scoring, score_unit
 from dq.store.history import Store

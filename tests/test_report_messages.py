@@ -24,8 +24,8 @@ from dq.engine.metrics import load_metrics, unit_metrics
 from dq.engine.results import RuleResult
 from dq.engine.suite import load_suites
 from dq.io.catalogue import default_rules_dir, load_catalogue
+from dq.report._render import render_unit
 from dq.report.model import PeriodData
-from dq.report.render import render_unit
 from dq.scoring.scores import load_scoring, score_unit
 from dq.scoring.summary import summary_frame
 from dq.store.history import Store

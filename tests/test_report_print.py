@@ -16,9 +16,9 @@ from test_report_browser import CHROMIUM, Browser
 
 from dq.engine.results import RuleResult
 from dq.io.catalogue import load_catalogue
-from dq.report.common import sample_table
+from dq.report._common import sample_table
+from dq.report._render import TEMPLATES, css_string, print_header
 from dq.report.files import render_campaign_file, render_period
-from dq.report.render import TEMPLATES, css_string, print_header
 from dq.scoring.scores import load_scoring, score_unit
 from dq.store.history import Store
 

@@ -30,9 +30,9 @@ from dq.batch.local import score_batch
 from dq.cli import main
 from dq.engine.results import RuleResult
 from dq.io.catalogue import default_rules_dir, load_catalogue
+from dq.report._render import render_unit
 from dq.report.files import render_campaign_file, render_period
 from dq.report.model import PeriodData
-from dq.report.render import render_unit
 from dq.scoring.scores import load_scoring, score_unit
 from dq.store.history import Store
 

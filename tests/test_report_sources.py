@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dq.cli import main
 from dq.engine.results import RuleResult
-from dq.report.index import build_index
+from dq.report._index import build_index
 from dq.report.model import PeriodData
 from dq.scoring.scores import load_scoring, score_unit
 from dq.store.history import Store

@@ -468,7 +468,7 @@ def test_cli_validate_missing_file_exits_2(tmp_path: Path, capsys: pytest.Captur
 
 
 def test_a_when_that_is_not_a_condition_is_found_at_load(tmp_path: Path) -> None:
-    # The loader compiles rules as the engine does (dq.engine.plan.compile_rule), counts included, so
+    # The loader compiles rules as the engine does (dq.engine._plan.compile_rule), counts included, so
     # a text column used as a condition fails here rather than at the first audit.
     for check, params in [("row_count", {"min": 1}), ("not_null", {"column": "name"})]:
         bad_rule(

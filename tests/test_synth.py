@@ -17,10 +17,10 @@ import polars as pl
 import pytest
 import yaml
 
-from dq.cli.synth import main as synth_main
+from dq.cli._synth import main as synth_main
 from dq.io.catalogue import load_catalogue
 from dq.synth import CHECK_OF, generate
-from dq.synth.values import (
+from dq.synth._values import (
     ICD9CM3_PATTERN,
     ICD10_PATTERN,
     ID_CHECK_CHARS,
@@ -574,7 +574,7 @@ def test_cli_and_errors(tmp_path, capsys):
 
 
 def test_volumes_follow_the_newsletters():
-    from dq.synth.plan import load_units, parse_period
+    from dq.synth._plan import load_units, parse_period
 
     plans = load_units(parse_period(PERIOD), 0.01, 0, None, "parquet")
     ids = [p.unit_id for p in plans]
@@ -593,8 +593,8 @@ def test_campaign_intensities_are_a_quota_not_independent_draws():
     managed districts than another. Checked against scipy's Beta quantile function."""
     from scipy.stats import beta
 
-    from dq.synth.defects import INTENSITY, plan_batch, unit_intensities
-    from dq.synth.plan import load_units, parse_period
+    from dq.synth._defects import INTENSITY, plan_batch, unit_intensities
+    from dq.synth._plan import load_units, parse_period
 
     month = parse_period("2020-08")
     plans = load_units(month, 0.001, 0, None, "parquet", "before")

@@ -21,22 +21,22 @@ from typing import Any, NoReturn
 
 from dq import __version__
 from dq.cli import (
-    audit,
-    checks,
-    demo,
-    explain,
-    gx,
-    history,
-    init,
-    project,
-    report,
-    score,
-    send,
-    suggest,
-    suites,
-    synth,
+    _audit,
+    _checks,
+    _demo,
+    _explain,
+    _gx,
+    _history,
+    _init,
+    _project,
+    _report,
+    _score,
+    _send,
+    _suggest,
+    _suites,
+    _synth,
 )
-from dq.cli.common import EXIT_BUG, EXIT_OK, EXIT_USAGE
+from dq.cli._common import EXIT_BUG, EXIT_OK, EXIT_USAGE
 from dq.errors import DQError, UsageError
 from dq.project import PROJECT_ENV
 
@@ -44,20 +44,20 @@ __all__ = ["build_parser", "main"]
 
 # name, module, help: every command is imported statically so none can vanish from the parser.
 COMMANDS = (
-    ("audit", audit, "audit one site extract (folder) or one table file"),
-    ("score", score, "audit and score every unit of a batch"),
-    ("history", history, "list stored runs and scores"),
-    ("report", report, "render HTML score reports"),
-    ("explain", explain, "where a unit loses points, in overall-score points"),
-    ("send", send, "e-mail every unit its report, once, and record it"),
-    ("synth", synth, "generate a synthetic batch of site extracts with known defects"),
-    ("suites", suites, "list or validate rule suites (a whole project with validate)"),
-    ("project", project, "show the rule project in force and where each value came from"),
-    ("init", init, "create a rule project: dq.toml, catalogue, suites, scoring, registry"),
-    ("suggest", suggest, "profile a table file or an extract and draft its catalogue entry and suite"),
-    ("checks", checks, "list the check catalogue"),
-    ("gx", gx, "Great Expectations: export suites, validate them with GX, import GX suites"),
-    ("demo", demo, "run the main job end to end on the bundled data"),
+    ("audit", _audit, "audit one site extract (folder) or one table file"),
+    ("score", _score, "audit and score every unit of a batch"),
+    ("history", _history, "list stored runs and scores"),
+    ("report", _report, "render HTML score reports"),
+    ("explain", _explain, "where a unit loses points, in overall-score points"),
+    ("send", _send, "e-mail every unit its report, once, and record it"),
+    ("synth", _synth, "generate a synthetic batch of site extracts with known defects"),
+    ("suites", _suites, "list or validate rule suites (a whole project with validate)"),
+    ("project", _project, "show the rule project in force and where each value came from"),
+    ("init", _init, "create a rule project: dq.toml, catalogue, suites, scoring, registry"),
+    ("suggest", _suggest, "profile a table file or an extract and draft its catalogue entry and suite"),
+    ("checks", _checks, "list the check catalogue"),
+    ("gx", _gx, "Great Expectations: export suites, validate them with GX, import GX suites"),
+    ("demo", _demo, "run the main job end to end on the bundled data"),
 )
 
 

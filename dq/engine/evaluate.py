@@ -24,10 +24,10 @@ from typing import Any, Literal, Protocol
 
 import polars as pl
 
+from dq.engine._plan import Plan, apply_joins, compile_rule, when_mask, with_shared
 from dq.engine.checks import REGISTRY, Aggregate, Context, Join, RowLevel
 from dq.engine.checks.base import UnitHistory, blank_columns
 from dq.engine.metrics import unit_metrics
-from dq.engine.plan import Plan, apply_joins, compile_rule, when_mask, with_shared
 from dq.engine.results import FLAGGED, AuditResult, RuleResult, Status, TableInfo, result_of, status_for
 from dq.engine.suite import Rule, Suite
 from dq.errors import CheckError, DQError, InputError, NotApplicable, raise_if_interrupted

@@ -916,7 +916,7 @@ def suggest(
 ) -> list[Draft]:
     """Profile a table file (its table: ``table``, else the file's name) or every table file of an
     extract folder, and draft each table's catalogue entry (when the catalogue does not declare it)
-    and suite. Nothing is written; :mod:`dq.cli.suggest` writes the drafts."""
+    and suite. Nothing is written; :mod:`dq.cli._suggest` writes the drafts."""
     from dq.io.catalogue import load_catalogue
 
     cat = catalogue or (project.catalogue() if project is not None else load_catalogue())

@@ -36,9 +36,9 @@ from typing import Any
 
 import polars as pl
 
+from dq.engine._plan import MissingColumns, compile_rule
 from dq.engine.checks import DIMENSIONS, REGISTRY, Context
 from dq.engine.checks.base import PARAM_KINDS, CheckParams, sql
-from dq.engine.plan import MissingColumns, compile_rule
 from dq.engine.results import SEVERITIES, Dimension, Severity
 from dq.errors import CheckError, InputError, NotApplicable, Problem, SuiteError
 from dq.io.catalogue import Catalogue, default_rules_dir, load_catalogue

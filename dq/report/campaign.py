@@ -16,7 +16,15 @@ import polars as pl
 
 from dq.engine.results import Status
 from dq.errors import InputError, UsageError
-from dq.report.common import FAILING, KINDS_ORDER, generated_now, growth, kind_label, kind_of, report_filename
+from dq.report._common import (
+    FAILING,
+    KINDS_ORDER,
+    generated_now,
+    growth,
+    kind_label,
+    kind_of,
+    report_filename,
+)
 from dq.report.data import (
     Side,
     registry_order,

@@ -23,9 +23,9 @@ __all__ = ["render_reports_on_cluster"]
 def _render_units(store_root: str, period: str, unit_ids: list[str], out_dir: str, lang: str) -> list[str]:
     """On a worker: render the reports of some units of a period (the store read once)."""
     from dq.io.outputs import atomic_write_text, safe_filename
+    from dq.report._render import render_unit
     from dq.report.files import period_data
     from dq.report.model import report_filename
-    from dq.report.render import render_unit
     from dq.store.history import Store
 
     data = period_data(Store(store_root), period, lang)

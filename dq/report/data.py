@@ -1,6 +1,6 @@
 """Store access of the report views: every read of the history store the reports make.
 
-The views (:mod:`dq.report.unit`, :mod:`dq.report.index`, :mod:`dq.report.campaign`) take the
+The views (:mod:`dq.report._unit`, :mod:`dq.report._index`, :mod:`dq.report.campaign`) take the
 frames read here and never open the store themselves.
 """
 

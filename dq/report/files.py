@@ -44,8 +44,8 @@ def period_data(store: Store, period: str, lang: str):
 
 
 def render_index_file(data, out_dir: Path) -> Path:
+    from dq.report._render import render_index
     from dq.report.model import build_index
-    from dq.report.render import render_index
 
     out_dir = Path(out_dir)
     page = build_index(data, _campaign_links(out_dir, data.period))
@@ -63,8 +63,8 @@ def render_period(
     """Write every unit report of ``period`` (each with its rows-to-fix files, at most
     ``max_rows`` per rule) and the period's index; return every path written (each report
     followed by its rows-to-fix files, the index last)."""
+    from dq.report._render import render_unit
     from dq.report.model import report_filename
-    from dq.report.render import render_unit
 
     out = Path(out_dir)
     data = period_data(store, period, lang)
@@ -88,8 +88,8 @@ def render_unit_file(
 ) -> list[Path]:
     """Write one unit's report of ``period`` and its rows-to-fix files; return every path written,
     the report first."""
+    from dq.report._render import render_unit
     from dq.report.model import report_filename
-    from dq.report.render import render_unit
 
     data = period_data(store, period, lang)
     if unit_id not in data.unit_ids():
@@ -116,8 +116,8 @@ def render_campaign_file(
     """Write ``campaign_<before>_<after>.html`` and refresh the two periods' index pages (if they
     exist) so they link to it. Returns the paths written, the campaign report first.
     (:func:`campaign_report` gives the figures without writing anything.)"""
+    from dq.report._render import render_campaign
     from dq.report.model import report_filename
-    from dq.report.render import render_campaign
 
     out = Path(out_dir)
     report = report or campaign_report(store, before, after, lang, mixed=mixed)

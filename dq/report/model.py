@@ -2,27 +2,19 @@
 
 Three pages, each built from the history store (:class:`dq.store.history.Store`):
 
-* :class:`UnitReport`     one unit and period (:mod:`dq.report.unit`: :func:`build_unit_report`,
+* :class:`UnitReport`     one unit and period (:mod:`dq.report._unit`: :func:`build_unit_report`,
                           or :class:`PeriodData` for every unit of a period with the store read once);
 * :class:`CampaignReport` two periods or two runs, before and after (:mod:`dq.report.campaign`);
-* :class:`IndexPage`      every unit of a period (:mod:`dq.report.index`).
+* :class:`IndexPage`      every unit of a period (:mod:`dq.report._index`).
 
 Store access lives apart in :mod:`dq.report.data`; shared records and pure helpers in
-:mod:`dq.report.common`. This module gathers the public names of all of them.
+:mod:`dq.report._common`. This module gathers the public names of all of them.
 """
 
 from __future__ import annotations
 
 from dq.io.masking import mask_sample
-from dq.report.campaign import (
-    CampaignReport,
-    CampaignUnit,
-    KindGrowth,
-    RuleGain,
-    build_campaign,
-    rule_gains,
-)
-from dq.report.common import (
+from dq.report._common import (
     Bar,
     Day,
     SampleTable,
@@ -36,9 +28,8 @@ from dq.report.common import (
     table_label,
     threshold_text,
 )
-from dq.report.data import Side, resolve_side
-from dq.report.index import IndexGroup, IndexPage, IndexRow, build_index
-from dq.report.unit import (
+from dq.report._index import IndexGroup, IndexPage, IndexRow, build_index
+from dq.report._unit import (
     Changes,
     FailingRule,
     PeriodData,
@@ -50,6 +41,15 @@ from dq.report.unit import (
     sort_failing,
     submission_view,
 )
+from dq.report.campaign import (
+    CampaignReport,
+    CampaignUnit,
+    KindGrowth,
+    RuleGain,
+    build_campaign,
+    rule_gains,
+)
+from dq.report.data import Side, resolve_side
 
 __all__ = [
     "Bar",

@@ -1,5 +1,7 @@
+"""``python -m dq.synth ARGS`` is ``dq synth ARGS``."""
+
 import sys
 
-from dq.cli.synth import main
+from dq.cli import main
 
-sys.exit(main())
+sys.exit(main(["synth", *sys.argv[1:]]))

@@ -43,7 +43,7 @@ from dq.errors import UsageError
 from dq.io.catalogue import load_catalogue
 from dq.io.outputs import ensure_dir
 from dq.io.terminal import terminal_console
-from dq.synth.defects import (
+from dq.synth._defects import (
     CHECK_OF,
     UnitDefects,
     apply_rows,
@@ -52,10 +52,10 @@ from dq.synth.defects import (
     select_rows,
     truth_count,
 )
-from dq.synth.plan import SynthMonth, UnitPlan, load_units, parse_period
-from dq.synth.tables import EVENT_COLUMNS, UnitData
-from dq.synth.values import load_reference, stable_hash
-from dq.synth.writer import TableWriter, to_text
+from dq.synth._plan import SynthMonth, UnitPlan, load_units, parse_period
+from dq.synth._tables import EVENT_COLUMNS, UnitData
+from dq.synth._values import load_reference, stable_hash
+from dq.synth._writer import TableWriter, to_text
 
 __all__ = ["CHUNK_ROWS", "generate"]
 

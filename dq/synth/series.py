@@ -37,10 +37,10 @@ import numpy as np
 from dq.engine.checks.history import SPRING_FESTIVAL
 from dq.engine.results import FLAGGED, Status
 from dq.errors import UsageError
-from dq.synth.defects import DROPPABLE, Defect, UnitDefects
+from dq.synth._defects import DROPPABLE, Defect, UnitDefects
+from dq.synth._plan import UnitPlan
+from dq.synth._values import stable_hash
 from dq.synth.generate import generate
-from dq.synth.plan import UnitPlan
-from dq.synth.values import stable_hash
 
 __all__ = ["EVENT_KINDS", "detection", "month_range", "series"]
 
@@ -141,8 +141,8 @@ _COPIED = (
 def _reference(
     ids: list[str], seed: int, scale: float, fmt: str
 ) -> tuple[list[UnitPlan], dict[str, UnitDefects]]:
-    from dq.synth.defects import plan_batch
-    from dq.synth.plan import load_units, parse_period
+    from dq.synth._defects import plan_batch
+    from dq.synth._plan import load_units, parse_period
 
     per = parse_period(REFERENCE)
     plans = load_units(per, scale, seed, ids, fmt)

@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 from conftest import Case, case, check_case, checks_covered, make_rule, run_one
 
-from dq.engine.checks import completeness
+from dq.engine.checks import _completeness as completeness
 
 D = dt.date(1990, 1, 1)
 PI_REQUIRED = ["patient_id", "name", "sex_code", "birth_date", "upload_time"]

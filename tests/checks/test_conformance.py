@@ -26,7 +26,7 @@ from conftest import (
     wrong_check_char,
 )
 
-from dq.engine.checks import conformance
+from dq.engine.checks import _conformance as conformance
 
 VALID = id18("19900101", seq="123")  # 320106199001011238, male (3 is odd)
 FEMALE = id18("19900101", seq="124")

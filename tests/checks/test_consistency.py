@@ -10,7 +10,7 @@ from conftest import Case, case, check_case, checks_covered, make_rule, run, run
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dq.engine.checks import consistency
+from dq.engine.checks import _consistency as consistency
 
 OV, FS, ID = "outpatient_visit", "fee_settlement", "inpatient_diagnosis"
 PATIENTS = {"patient_index": {"patient_id": ["p1", "p2", "p2"]}}  # a repeated key must not duplicate rows

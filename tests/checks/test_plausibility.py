@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 from conftest import NOW, Case, case, check_case, checks_covered, make_rule, run
 
-from dq.engine.checks import plausibility
+from dq.engine.checks import _plausibility as plausibility
 
 D, DT = dt.date, dt.datetime
 HF, IR, OP, FS, OV = (

@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 from conftest import Case, case, check_case, checks_covered, make_rule, run_one
 
-from dq.engine.checks import timeliness
+from dq.engine.checks import _timeliness as timeliness
 
 D, DT = dt.date, dt.datetime
 OV, HF = "outpatient_visit", "hypertension_followup"

@@ -10,8 +10,8 @@ from conftest import Case, case, check_case, checks_covered, make_rule, run_one
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dq.engine.checks import uniqueness
-from dq.engine.checks.uniqueness import repeated_rows
+from dq.engine.checks import _uniqueness as uniqueness
+from dq.engine.checks._uniqueness import repeated_rows
 
 OP = "outpatient_prescription"
 

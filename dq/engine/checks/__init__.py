@@ -10,15 +10,15 @@ from __future__ import annotations
 from typing import Any
 
 from dq.engine.checks import (
-    completeness,
-    conformance,
-    consistency,
+    _completeness,
+    _conformance,
+    _consistency,
+    _peers,
+    _plausibility,
+    _timeliness,
+    _uniqueness,
     history,
-    peers,
-    plausibility,
     statistics,
-    timeliness,
-    uniqueness,
     values,
 )
 from dq.engine.checks.base import (
@@ -49,13 +49,13 @@ __all__ = [
 ]
 
 _FAMILIES = (
-    completeness,
-    conformance,
-    plausibility,
-    uniqueness,
-    timeliness,
-    consistency,
-    peers,
+    _completeness,
+    _conformance,
+    _plausibility,
+    _uniqueness,
+    _timeliness,
+    _consistency,
+    _peers,
     history,
     values,
     statistics,

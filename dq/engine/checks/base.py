@@ -27,7 +27,7 @@ from typing import Annotated, Any, Generic, Literal, Self, TypeVar, dataclass_tr
 
 import polars as pl
 
-from dq.engine.checks.grammar import checked_sql
+from dq.engine.checks._grammar import checked_sql
 from dq.engine.results import DIMENSIONS, Dimension, RuleResult
 from dq.errors import CheckError, NotApplicable
 from dq.io.catalogue import Catalogue, TableSpec
@@ -531,7 +531,7 @@ def gx_bound(v: Any, ctype: str | None) -> Any:
 
 
 def check_pure(text: str | float) -> str:
-    """``text`` checked against the expression grammar (:mod:`dq.engine.checks.grammar`): the SQL
+    """``text`` checked against the expression grammar (:mod:`dq.engine.checks._grammar`): the SQL
     rendered from its syntax tree. Raises :class:`CheckError` unless it is a column expression
     (columns, literals, operators, CASE and the allowed scalar functions); subqueries, tables,
     files, comments and unknown functions are refused. Opens no file, runs nothing."""

@@ -17,6 +17,7 @@ from typing import Any, Literal, get_args
 
 import polars as pl
 
+from dq.engine.checks._uniqueness import repeated_keys
 from dq.engine.checks.base import (
     CheckDef,
     CheckParams,
@@ -39,7 +40,6 @@ from dq.engine.checks.base import (
     present,
     texts,
 )
-from dq.engine.checks.uniqueness import repeated_keys
 from dq.errors import CheckError
 
 __all__ = [

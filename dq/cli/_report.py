@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from dq.cli.common import add_format, add_store, info, open_store, period, print_json, project_of, store_path
+from dq.cli._common import add_format, add_store, info, open_store, period, print_json, project_of, store_path
 
 __all__ = ["check_campaign", "configure_parser", "run"]
 

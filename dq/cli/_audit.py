@@ -17,8 +17,8 @@ import json
 import sys
 from typing import Any
 
-from dq.cli.common import add_format, console, count, debug, info, period, project_of, write_output
-from dq.cli.database import add_database_options, project_layout
+from dq.cli._common import add_format, console, count, debug, info, period, project_of, write_output
+from dq.cli._database import add_database_options, project_layout
 from dq.engine.results import Status
 
 __all__ = ["configure_parser", "render_text", "run"]
@@ -68,7 +68,7 @@ def configure_parser(a: argparse.ArgumentParser) -> None:
         help="follow symbolic links that stay inside the extract folder (refused by default)",
     )
     add_database_options(a)
-    from dq.cli.score import add_limits
+    from dq.cli._score import add_limits
 
     add_limits(a)
 
@@ -153,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
     import time
 
     from dq.api import audit as run_audit
-    from dq.cli.score import limits_from
+    from dq.cli._score import limits_from
 
     t0 = time.perf_counter()
     project = project_of(args).override(samples=args.samples, lang=args.lang)

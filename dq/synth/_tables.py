@@ -19,8 +19,8 @@ import math
 import numpy as np
 import polars as pl
 
-from dq.synth.plan import SynthMonth, UnitPlan
-from dq.synth.values import (
+from dq.synth._plan import SynthMonth, UnitPlan
+from dq.synth._values import (
     Reference,
     civil_from_days,
     id18_numbers,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from dq.cli.common import seconds
+from dq.cli._common import seconds
 
 __all__ = ["add_database_options", "layout_from_args", "project_layout"]
 

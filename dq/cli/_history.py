@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 
-from dq.cli.common import add_format, add_store, info, open_store, period, print_json, print_rows, store_path
+from dq.cli._common import add_format, add_store, info, open_store, period, print_json, print_rows, store_path
 
 __all__ = ["configure_parser", "history_rows", "run"]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from dq.cli.common import EXIT_OK, add_format, info, print_json, project_of
+from dq.cli._common import EXIT_OK, add_format, info, print_json, project_of
 
 __all__ = ["configure_parser", "run"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from dq.cli.common import EXIT_OK, add_format, info, print_json
+from dq.cli._common import EXIT_OK, add_format, info, print_json
 
 __all__ = ["configure_parser", "run"]
 

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 import polars as pl
 
 from dq.engine.checks import DIMENSIONS
-from dq.report.common import FAILING, KINDS_ORDER, grade_name, kind_label, report_filename
+from dq.report._common import FAILING, KINDS_ORDER, grade_name, kind_label, report_filename
+from dq.report._history import drop_units
+from dq.report._unit import PeriodData, uploaded_nothing
 from dq.report.data import registry_order
-from dq.report.history import drop_units
 from dq.report.i18n import dimension_label, period_label, tr
-from dq.report.unit import PeriodData, uploaded_nothing
 from dq.scoring.scores import UnitStatus, district_rollup, rank_units
 
 

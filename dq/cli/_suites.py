@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from dq.cli.common import EXIT_OK, add_format, info, print_json, print_rows
+from dq.cli._common import EXIT_OK, add_format, info, print_json, print_rows
 
 __all__ = ["configure_parser", "run"]
 

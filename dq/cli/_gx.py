@@ -13,7 +13,7 @@ import argparse
 import sys
 from typing import Any
 
-from dq.cli.common import EXIT_FAILED, EXIT_OK, add_format, info, print_json, print_rows
+from dq.cli._common import EXIT_FAILED, EXIT_OK, add_format, info, print_json, print_rows
 from dq.errors import UsageError
 
 __all__ = ["configure_parser", "run"]

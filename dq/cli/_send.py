@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from dq.cli.common import (
+from dq.cli._common import (
     EXIT_FAILED,
     EXIT_OK,
     add_store,

@@ -15,7 +15,7 @@ from dq.engine.checks import DIMENSIONS
 from dq.engine.messages import render_message
 from dq.engine.results import Status
 from dq.io.catalogue import Catalogue, load_catalogue
-from dq.report.common import (
+from dq.report._common import (
     FAILING,
     GENERIC_MESSAGE,
     RATE_STATUSES,
@@ -37,8 +37,8 @@ from dq.report.common import (
     table_label,
     threshold_text,
 )
+from dq.report._history import HistoryFlag, flagged_periods, history_flags
 from dq.report.data import previous_results, read_period, rule_history
-from dq.report.history import HistoryFlag, flagged_periods, history_flags
 from dq.report.i18n import dimension_label, period_label, tr
 from dq.scoring.explain import Loss, rule_losses
 from dq.scoring.scores import UnitStatus, load_scoring

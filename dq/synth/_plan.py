@@ -18,7 +18,7 @@ import numpy as np
 from dq.errors import UsageError
 from dq.io.catalogue import load_catalogue
 from dq.io.period import Period as CalendarPeriod
-from dq.synth.values import stable_hash, uscc
+from dq.synth._values import stable_hash, uscc
 
 __all__ = [
     "DISTRICT_TABLES",

@@ -6,8 +6,8 @@ import argparse
 import sys
 import time
 
-from dq.cli.common import add_format, count, print_json
-from dq.cli.synth import scale_arg
+from dq.cli._common import add_format, count, print_json
+from dq.cli._synth import scale_arg
 from dq.demo import run_demo
 
 __all__ = ["configure_parser", "run"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import difflib
 
-from dq.cli.common import EXIT_OK, add_format, print_json
+from dq.cli._common import EXIT_OK, add_format, print_json
 
 __all__ = ["configure_parser", "example_rule", "run"]
 

@@ -1,7 +1,7 @@
 """HTML from the view models: Jinja2 templates beside this module, autoescaping on.
 
 Every page is one self-contained file: the stylesheet (``templates/report.css``) is included
-into a ``<style>`` element, charts are inline SVG built by :mod:`dq.report.svg`, and the only
+into a ``<style>`` element, charts are inline SVG built by :mod:`dq.report._svg`, and the only
 script (the index's table sorter and filter) is inline. Nothing refers to a URL outside the page.
 
 Data reaches the templates only as view-model fields, which Jinja escapes; the templates never
@@ -20,7 +20,7 @@ import jinja2
 from markupsafe import Markup
 
 from dq import __version__
-from dq.report import svg
+from dq.report import _svg as svg
 from dq.report.i18n import LABELS, tr
 from dq.report.model import CampaignReport, IndexPage, UnitReport
 

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from dq.cli.common import EXIT_USAGE, add_format, count, period, print_json, whole
+from dq.cli._common import EXIT_USAGE, add_format, count, period, print_json, whole
 
 __all__ = ["configure_parser", "main", "run"]
 
@@ -156,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
 def _layout(args: argparse.Namespace) -> Any:
     """The project's database layout (its ``[database]`` section): the names the batch is written
     under, so that ``dq score URL`` with the same project reads it back."""
-    from dq.cli.common import project_of
+    from dq.cli._common import project_of
 
     return project_of(args).database_layout()
 

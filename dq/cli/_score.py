@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dq.cli.common import (
+from dq.cli._common import (
     DEFAULT_STORE,
     PUBLISHED_STORE,
     add_format,
@@ -20,7 +20,7 @@ from dq.cli.common import (
     project_of,
     seconds,
 )
-from dq.cli.database import add_database_options, project_layout
+from dq.cli._database import add_database_options, project_layout
 from dq.errors import UsageError
 
 if TYPE_CHECKING:
@@ -211,8 +211,13 @@ def run(args: argparse.Namespace) -> int:
 
             layout = project_layout(args, project) if is_database_url(args.root) else None
             outcome = score_batch(
-                args.root, args.period, store, threads=args.threads, layout=layout,
-                limits=limits_from(args), **options
+                args.root,
+                args.period,
+                store,
+                threads=args.threads,
+                layout=layout,
+                limits=limits_from(args),
+                **options,
             )
     else:
         raise UsageError("give a batch ROOT or --published DIR")

@@ -34,12 +34,12 @@ import numpy as np
 import polars as pl
 
 from dq.errors import UsageError
-from dq.synth.plan import SynthMonth, UnitPlan
-from dq.synth.tables import DATE_EVENTS, DAY, EVENT_COLUMNS, HOUR, ID_FORMAT, ids, record_ids, tod_clinic
-from dq.synth.values import civil_from_days, id15_numbers, id18_numbers, stable_hash
+from dq.synth._plan import SynthMonth, UnitPlan
+from dq.synth._tables import DATE_EVENTS, DAY, EVENT_COLUMNS, HOUR, ID_FORMAT, ids, record_ids, tod_clinic
+from dq.synth._values import civil_from_days, id15_numbers, id18_numbers, stable_hash
 
 if TYPE_CHECKING:
-    from dq.synth.tables import UnitData
+    from dq.synth._tables import UnitData
 
 __all__ = [
     "CHECK_OF",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from dq.cli.common import add_store, console, count, open_store, period, print_json, project_of, store_path
+from dq.cli._common import add_store, console, count, open_store, period, print_json, project_of, store_path
 
 __all__ = ["configure_parser", "run"]
 

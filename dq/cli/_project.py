@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from dq.cli.common import EXIT_OK, add_format, print_json, print_rows, project_of
+from dq.cli._common import EXIT_OK, add_format, print_json, print_rows, project_of
 
 __all__ = ["configure_parser", "run"]
 
