@@ -38,6 +38,7 @@ def campaign(tmp_path_factory):
     return root, store, b.join(a, on="unit_id")
 
 
+@pytest.mark.slow
 def test_growth_per_unit_within_five_points_of_the_newsletter(campaign):
     _, store, j = campaign
     lines = growth_lines(campaign_report(store, BEFORE, AFTER, "en"))

@@ -108,6 +108,7 @@ def test_sigkill_mid_batch_keeps_finished_units_and_resumes(batch: Path, tmp_pat
     assert a == b
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("threads", ["1", "3"])
 def test_ctrl_c_stops_between_units_and_records_the_run(batch: Path, tmp_path: Path, threads: str):
     # A SIGINT used to land inside a Polars query that was calling dq's Python column code:

@@ -43,6 +43,7 @@ def scored_series(work: Path, events: bool) -> tuple[dict, Store]:
     return truth, store
 
 
+@pytest.mark.slow
 def test_every_injected_event_is_flagged_in_its_month(tmp_path, cached_suites) -> None:
     truth, store = scored_series(tmp_path, events=True)
     assert truth["months"] == month_range(EVENT_MONTHS) and len(truth["months"]) == 10
@@ -60,6 +61,7 @@ def test_every_injected_event_is_flagged_in_its_month(tmp_path, cached_suites) -
     assert got["false_alarms"] == 0, got["false_alarm_unit_months"]
 
 
+@pytest.mark.slow
 def test_the_clean_series_has_at_most_one_false_alarm_per_100_unit_months(tmp_path, cached_suites) -> None:
     truth, store = scored_series(tmp_path, events=False)
     got = detection(truth, store)

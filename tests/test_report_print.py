@@ -327,6 +327,7 @@ def _close_tabs(browser: Browser) -> None:
             browser.send("Target.closeTarget", {"targetId": t["targetId"]})
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
 def test_every_demo_unit_report_prints_on_at_most_six_a4_pages(demo_site, tmp_path):
     """The short unit report: every unit of the demo campaign, before and after, prints on at

@@ -10,6 +10,7 @@ import random
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from dq.cli import main
 from dq.engine.suggest import suggest
@@ -173,6 +174,7 @@ def _benchmark():
     return module
 
 
+@pytest.mark.slow
 def test_a_draft_learnt_from_clean_data_passes_clean_data_and_finds_defects(tmp_path: Path) -> None:
     """benchmarks/suggest_recall.py on a small scale: learnt from a clean batch, the draft passes
     a clean batch of another seed and finds most record-level defect kinds of a defective one
