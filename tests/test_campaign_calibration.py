@@ -25,6 +25,9 @@ from dq.synth import generate
 
 SEED, SCALE = 7, 0.001  # dq demo's defaults
 
+# measurements over the whole demo city: pytest -m slow (CI runs them)
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def campaign(tmp_path_factory):
@@ -38,7 +41,6 @@ def campaign(tmp_path_factory):
     return root, store, b.join(a, on="unit_id")
 
 
-@pytest.mark.slow
 def test_growth_per_unit_within_five_points_of_the_newsletter(campaign):
     _, store, j = campaign
     lines = growth_lines(campaign_report(store, BEFORE, AFTER, "en"))
