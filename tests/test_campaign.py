@@ -330,7 +330,7 @@ def test_campaign_page_axes_footer_and_json(campaign, capsys):
         assert any(pu in f for f in foot)
         om = f"{abs(k.growth_of_mean):,.2f}%"
         assert not any(f'<td class="n">+{om}</td>' in f for f in foot)
-    assert "挽回总分" in page and "总分" in page
+    assert "挽回分数（各单位合计）" in page and "均为综合得分" in page
     args = ["report", "campaign", "--before", "2020-08", "--after", "2020-09", "--store", str(store.root)]
     assert main([*args, "--out", str(out), "--format", "json"]) == 0
     doc = json.loads(capsys.readouterr().out)

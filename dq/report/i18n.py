@@ -226,7 +226,7 @@ LABELS: dict[str, dict[str, str]] = {
         "rel_change": "相对变化",
         "rules_improved": "改进最多的规则",
         "rules_improved_note": (
-            "挽回分数 = 两期均评估该规则的单位中，整改前扣分之和 − 整改后扣分之和（总分分值）；"
+            "挽回分数 = 两期均评估该规则的单位中，整改前扣分之和 − 整改后扣分之和（综合得分分值）；"
             "“由不通过变为通过”为整改前未通过、整改后通过的单位数。"
         ),
         "regained": "挽回分数",
@@ -246,7 +246,7 @@ LABELS: dict[str, dict[str, str]] = {
         "score_after": "整改后得分",
         "kind": "类别",
         # campaign, round 2
-        "points_note": "本页所有“分”均为总分（0–100 分）的分值，与单位月报和 dq explain 一致。",
+        "points_note": "本页所有“分”均为综合得分（0–100 分）的分值，与单位月报和 dq explain 一致。",
         "median_growth": "中位数增长率",
         "without_no_upload": "不计整改前未上传数据的单位",
         "no_upload_story": (
@@ -270,7 +270,7 @@ LABELS: dict[str, dict[str, str]] = {
         "districts_no_hospitals": "以下各区没有两期均有得分的医院，医院列留空：{names}。",
         "new_losses": "扣分增加最多的规则",
         "new_loss_item": "{rule} {title}：{before} → {after} 分（多扣 {more} 分）",
-        "regained_total": "挽回总分（各单位合计）",
+        "regained_total": "挽回分数（各单位合计）",
         "regained_per_unit": "平均每单位挽回",
         "lost_before_after": "扣分 整改前 → 整改后",
         "mean_row": "平均",
