@@ -410,3 +410,40 @@ def test_a_unit_that_uploaded_nothing_is_not_assessed(campaign):
     assert "100.00" not in dims and "未评估" in dims
     assert "本月没有上传任何数据" in html
     assert not PeriodData(store, "2020-09").unit("H022").not_assessed
+
+
+def test_reports_use_the_projects_own_grades(campaign, capsys, tmp_path):
+    """A centre's project with its own grade thresholds: `dq report campaign --project` grades
+    every unit by them (not by the bundled scoring), as the scores were."""
+    _, store = campaign
+    assert main(["init", str(tmp_path / "own"), "--from", "nanjing"]) == 0
+    scoring = tmp_path / "own" / "scoring.yaml"
+    text = scoring.read_text(encoding="utf-8")
+    for grade, bundled, own in (("A", 90, 99.9), ("B", 80, 99.8), ("C", 60, 99.7)):
+        old = f"min: {bundled}}}"
+        assert old in text, grade
+        text = text.replace(old, f"min: {own}}}", 1)
+    scoring.write_text(text, encoding="utf-8")
+    capsys.readouterr()
+    args = ["report", "campaign", "--before", "2020-08", "--after", "2020-09", "--store", str(store.root),
+            "--out", str(tmp_path / "r"), "--format", "json"]  # fmt: skip
+    assert main(args) == 0
+    bundled = json.loads(capsys.readouterr().out)
+    assert main([*args, "--project", str(tmp_path / "own")]) == 0
+    own = json.loads(capsys.readouterr().out)
+    b = store.scores("2020-08").select("unit_id", "kind", pl.col("score").alias("b"))
+    j = b.join(store.scores("2020-09").select("unit_id", pl.col("score").alias("a")), on="unit_id")
+    for kind in ("district", "hospital"):
+        k = j.filter(pl.col("kind") == kind)
+
+        def own_grade(s: float) -> str:
+            return "A" if s >= 99.9 else "B" if s >= 99.8 else "C" if s >= 99.7 else "D"
+
+        want: dict[str, dict[str, int]] = {}
+        for sb, sa in zip(k["b"].to_list(), k["a"].to_list(), strict=True):
+            row = want.setdefault(own_grade(sb), {})
+            row[own_grade(sa)] = row.get(own_grade(sa), 0) + 1
+        got = {g: {h: n for h, n in row.items() if n} for g, row in own["kinds"][kind]["grades"].items()}
+        assert {g: row for g, row in got.items() if row} == want
+    # the bundled grades differ on this campaign, so the test sees which scoring was used
+    assert own["kinds"]["hospital"]["grades"] != bundled["kinds"]["hospital"]["grades"]

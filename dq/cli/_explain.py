@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
 
     store = open_store(store_path(args))
     args.lang = args.lang or project_of(args).defaults.lang
-    ul = unit_losses(store, args.period, args.unit)
+    ul = unit_losses(store, args.period, args.unit, project_of(args).scoring())  # the project's weights
     losses = ul.losses[: args.top] if args.top > 0 else ul.losses
     if args.format == "json":
         doc = ul.as_dict()

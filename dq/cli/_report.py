@@ -17,13 +17,14 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     common.add_argument("--out", help=f"output folder (default: the project's reports, else {DEFAULT_OUT})")
     common.add_argument("--lang", choices=("zh", "en"), help="language (default: the project's, else zh)")
     add_format(common)
-    # -q/-v after the action too (SUPPRESS: do not reset what was given before it).
+    # -q/-v/--project after the action too (SUPPRESS: do not reset what was given before it).
     common.add_argument(
         "-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
     )
     common.add_argument(
         "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
     )
+    common.add_argument("--project", metavar="DIR", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     sub = p.add_subparsers(dest="action", required=True, metavar="{unit,all,campaign}")
     u = sub.add_parser("unit", parents=[common], help="one unit's report for a period")
     u.add_argument("unit", help="unit id, e.g. H022")
@@ -58,7 +59,10 @@ def run(args: argparse.Namespace) -> int:
     from dq.report.files import campaign_report, render_campaign_file, render_period, render_unit_file
 
     store = open_store(store_path(args))
-    defaults = project_of(args).defaults
+    project = project_of(args)
+    defaults = project.defaults
+    # the project's catalogue (titles, labels) and scoring (weights, grades), where it has its own
+    own = {"catalogue": project.catalogue(), "scoring": project.scoring()}
     args.out, args.lang = args.out or defaults.reports, args.lang or defaults.lang
     if args.action == "campaign":
         for spec in (args.before, args.after):
@@ -67,13 +71,16 @@ def run(args: argparse.Namespace) -> int:
         check_campaign(store, args.before, args.after)
     ensure_dir(args.out)
     if args.action == "unit":
-        paths = render_unit_file(store, args.period, args.unit, args.out, args.lang)
+        paths = render_unit_file(store, args.period, args.unit, args.out, args.lang, **own)
     elif args.action == "all":
         echo = print if args.format == "table" else None
-        paths = list(render_period(store, args.period, args.out, args.lang, echo=echo))
+        paths = list(render_period(store, args.period, args.out, args.lang, echo=echo, **own))
     else:
-        report = campaign_report(store, args.before, args.after, args.lang, mixed=args.mixed)
-        paths = list(render_campaign_file(store, args.before, args.after, args.out, args.lang, report=report))
+        scoring = own["scoring"]
+        report = campaign_report(store, args.before, args.after, args.lang, mixed=args.mixed, scoring=scoring)
+        paths = list(
+            render_campaign_file(store, args.before, args.after, args.out, args.lang, report=report, **own)
+        )
         if args.format == "json":
             print_json({**report.figures(), "written": [str(p) for p in paths]})
             return 0

@@ -263,7 +263,11 @@ def run(args: argparse.Namespace) -> int:
         from dq.report.files import render_period
 
         echo = print if args.format != "json" else (lambda msg: print(msg, file=sys.stderr))
-        render_period(store, args.period, Path(args.out), lang=args.lang, echo=echo)
+        project = project_of(args)
+        render_period(
+            store, args.period, Path(args.out), lang=args.lang, echo=echo,
+            catalogue=project.catalogue(), scoring=project.scoring(),
+        )  # fmt: skip
     return 1 if outcome.errors else 0
 
 
@@ -272,6 +276,10 @@ def _reports_on_cluster(store, args: argparse.Namespace):
     from dq.report.cluster import render_reports_on_cluster
 
     def render(client) -> None:
-        render_reports_on_cluster(client, store, args.period, Path(args.out), lang=args.lang)
+        project = project_of(args)
+        render_reports_on_cluster(
+            client, store, args.period, Path(args.out), lang=args.lang,
+            catalogue=project.catalogue(), scoring=project.scoring(),
+        )  # fmt: skip
 
     return render

@@ -41,7 +41,7 @@ from dq.report._history import HistoryFlag, flagged_periods, history_flags
 from dq.report.data import previous_results, read_period, rule_history
 from dq.report.i18n import dimension_label, period_label, tr
 from dq.scoring.explain import Loss, rule_losses
-from dq.scoring.scores import UnitStatus, load_scoring
+from dq.scoring.scores import ScoringConfig, UnitStatus, load_scoring
 from dq.store.history import Store
 
 
@@ -373,14 +373,23 @@ def sort_failing(rules: Iterable[FailingRule]) -> list[FailingRule]:
 class PeriodData:
     """The store's frames for one period, read once, to build every unit report of it."""
 
-    def __init__(self, store: Store, period: str, lang: str = "zh", catalogue: Catalogue | None = None):
+    def __init__(
+        self,
+        store: Store,
+        period: str,
+        lang: str = "zh",
+        catalogue: Catalogue | None = None,
+        scoring: ScoringConfig | None = None,
+    ):
+        """``catalogue`` and ``scoring``: the project's (default: the bundled ones), for table
+        titles, column labels, the parts' weights and each rule's loss."""
         self.store, self.period, self.lang = store, period, lang
         self.cat = catalogue or load_catalogue()
         frames = read_period(store, period)
         self.facets, self.overall = frames.facets, frames.overall
         self.results, self.summaries, self.history = frames.results, frames.summaries, frames.history
         self.flags = frames.flags
-        self.cfg = load_scoring()
+        self.cfg = scoring or load_scoring()
         self.generated_at = generated_now()
         self.fix_files: dict[str, list[tuple[str, str]]] = {}  # unit -> (label, href), set by the writer
         self._rules_before: pl.DataFrame | None = None  # rule results of earlier months, read once

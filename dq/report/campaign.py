@@ -35,7 +35,7 @@ from dq.report.data import (
     side_summaries,
 )
 from dq.report.i18n import dimension_label
-from dq.scoring.scores import district_rollup, grade_for, load_scoring
+from dq.scoring.scores import ScoringConfig, district_rollup, grade_for, load_scoring
 from dq.store.history import Store
 
 # The 2020 newsletter's figures for the city's first campaign (average growth of the units'
@@ -61,7 +61,9 @@ class RuleGain:
     per_unit: float = 0.0
 
 
-def with_losses(results: pl.DataFrame, scores: Mapping[str, float]) -> pl.DataFrame:
+def with_losses(
+    results: pl.DataFrame, scores: Mapping[str, float], cfg: ScoringConfig | None = None
+) -> pl.DataFrame:
     """``results`` with a ``loss`` column: each rule's loss of its unit in overall-score points
     (:func:`dq.scoring.explain.rule_losses`, adding up to ``100 − score``); 0 for a rule that lost
     nothing, null for one not scored. Units without a score in ``scores`` keep null losses."""
@@ -69,7 +71,7 @@ def with_losses(results: pl.DataFrame, scores: Mapping[str, float]) -> pl.DataFr
 
     if results.is_empty():
         return results.with_columns(pl.lit(None, pl.Float64).alias("loss"))
-    cfg = load_scoring()
+    cfg = cfg or load_scoring()
     rows = []
     for (uid,), part in results.group_by("unit_id", maintain_order=True):
         score = scores.get(str(uid))
@@ -475,7 +477,13 @@ def _no_scores(store: Store, spec: str, side: Side) -> str:
 
 
 def build_campaign(
-    store: Store, before: str, after: str, lang: str = "zh", *, mixed: bool = False
+    store: Store,
+    before: str,
+    after: str,
+    lang: str = "zh",
+    *,
+    mixed: bool = False,
+    scoring: ScoringConfig | None = None,
 ) -> CampaignReport:
     """The campaign from ``before`` to ``after`` (periods YYYY-MM or run ids).
 
@@ -490,15 +498,15 @@ def build_campaign(
             raise InputError(_no_scores(store, spec, side))
     sources = set(b["source"].drop_nulls().to_list()) | set(a["source"].drop_nulls().to_list())
     check_sides(store, b_side, a_side, sources, mixed)
-    cfg = load_scoring()
+    cfg = scoring or load_scoring()  # the project's grades and weights, where it has its own
     nothing = no_upload_units(side_summaries(store, b_side))
     joined = b.join(a, on="unit_id", how="full", coalesce=True, suffix="_a")
     scored_b = {r[0]: r[1] for r in joined.select("unit_id", "score").iter_rows() if r[1] is not None}
     scored_a = {r[0]: r[1] for r in joined.select("unit_id", "score_a").iter_rows() if r[1] is not None}
     ids = sorted(set(scored_b) & set(scored_a))
     rb, ra = side_results(store, b_side), side_results(store, a_side)
-    rb = with_losses(rb.filter(pl.col("unit_id").is_in(ids)) if not rb.is_empty() else rb, scored_b)
-    ra = with_losses(ra.filter(pl.col("unit_id").is_in(ids)) if not ra.is_empty() else ra, scored_a)
+    rb = with_losses(rb.filter(pl.col("unit_id").is_in(ids)) if not rb.is_empty() else rb, scored_b, cfg)
+    ra = with_losses(ra.filter(pl.col("unit_id").is_in(ids)) if not ra.is_empty() else ra, scored_a, cfg)
     units: list[CampaignUnit] = []
     for r in joined.iter_rows(named=True):
         kind = kind_of(r["kind_a"] or r["kind"])

@@ -17,7 +17,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from dq.errors import InputError
+from dq.io.catalogue import Catalogue
 from dq.io.outputs import atomic_write_text, safe_filename
+from dq.scoring.scores import ScoringConfig
 from dq.store.history import Store
 
 __all__ = ["campaign_report", "render_campaign_file", "render_period", "render_unit_file"]
@@ -34,10 +36,19 @@ def _campaign_links(out_dir: Path, period: str) -> list[tuple[str, str]]:
     return links
 
 
-def period_data(store: Store, period: str, lang: str):
+def period_data(
+    store: Store,
+    period: str,
+    lang: str,
+    *,
+    catalogue: Catalogue | None = None,
+    scoring: ScoringConfig | None = None,
+):
+    """Every unit's report data of ``period`` (the store read once). ``catalogue`` and
+    ``scoring``: the project's, where it has its own (default: the bundled ones)."""
     from dq.report.model import PeriodData
 
-    data = PeriodData(store, period, lang)
+    data = PeriodData(store, period, lang, catalogue, scoring)
     if not data.unit_ids():
         raise InputError(f"{store.root}: no scores for {period} (run `dq score` first)")
     return data
@@ -59,6 +70,9 @@ def render_period(
     lang: str = "zh",
     echo: Callable[[str], None] | None = print,
     max_rows: int = 1000,
+    *,
+    catalogue: Catalogue | None = None,
+    scoring: ScoringConfig | None = None,
 ) -> list[Path]:
     """Write every unit report of ``period`` (each with its rows-to-fix files, at most
     ``max_rows`` per rule) and the period's index; return every path written (each report
@@ -67,7 +81,7 @@ def render_period(
     from dq.report.model import report_filename
 
     out = Path(out_dir)
-    data = period_data(store, period, lang)
+    data = period_data(store, period, lang, catalogue=catalogue, scoring=scoring)
     folder = out / safe_filename(period)
     written = []
     for uid in data.unit_ids():
@@ -84,14 +98,22 @@ def render_period(
 
 
 def render_unit_file(
-    store: Store, period: str, unit_id: str, out_dir: str | Path, lang: str = "zh", max_rows: int = 1000
+    store: Store,
+    period: str,
+    unit_id: str,
+    out_dir: str | Path,
+    lang: str = "zh",
+    max_rows: int = 1000,
+    *,
+    catalogue: Catalogue | None = None,
+    scoring: ScoringConfig | None = None,
 ) -> list[Path]:
     """Write one unit's report of ``period`` and its rows-to-fix files; return every path written,
     the report first."""
     from dq.report._render import render_unit
     from dq.report.model import report_filename
 
-    data = period_data(store, period, lang)
+    data = period_data(store, period, lang, catalogue=catalogue, scoring=scoring)
     if unit_id not in data.unit_ids():
         raise InputError(f"unit {unit_id} has no score for {period} in {store.root}")
     folder = Path(out_dir) / safe_filename(period)
@@ -112,6 +134,8 @@ def render_campaign_file(
     *,
     mixed: bool = False,
     report=None,
+    catalogue: Catalogue | None = None,
+    scoring: ScoringConfig | None = None,
 ) -> list[Path]:
     """Write ``campaign_<before>_<after>.html`` and refresh the two periods' index pages (if they
     exist) so they link to it. Returns the paths written, the campaign report first.
@@ -120,7 +144,7 @@ def render_campaign_file(
     from dq.report.model import report_filename
 
     out = Path(out_dir)
-    report = report or campaign_report(store, before, after, lang, mixed=mixed)
+    report = report or campaign_report(store, before, after, lang, mixed=mixed, scoring=scoring)
     indexes = {
         p: f"{safe_filename(p)}/index.html"
         for p in dict.fromkeys((report.before_period, report.after_period))
@@ -145,16 +169,26 @@ def render_campaign_file(
     path = atomic_write_text(out / name, render_campaign(report, indexes, hrefs))
     written = [path]
     for period in indexes:
-        written.append(render_index_file(period_data(store, period, lang), out))
+        written.append(
+            render_index_file(period_data(store, period, lang, catalogue=catalogue, scoring=scoring), out)
+        )
     return written
 
 
-def campaign_report(store: Store, before: str, after: str, lang: str = "zh", *, mixed: bool = False):
+def campaign_report(
+    store: Store,
+    before: str,
+    after: str,
+    lang: str = "zh",
+    *,
+    mixed: bool = False,
+    scoring: ScoringConfig | None = None,
+):
     """The campaign's view model (:class:`dq.report.campaign.CampaignReport`; its ``figures()``
     are the growth figures per kind). Raises InputError when no unit has both scores."""
     from dq.report.campaign import build_campaign
 
-    report = build_campaign(store, before, after, lang, mixed=mixed)
+    report = build_campaign(store, before, after, lang, mixed=mixed, scoring=scoring)
     if not report.kinds:
         raise InputError(f"no unit has a score in both {before} and {after} in {store.root}")
     return report
