@@ -364,3 +364,17 @@ def test_ctrl_c_at_the_terminal_stops_the_batch_and_its_workers(tmp_path):
         time.sleep(0.2)
     else:
         pytest.fail("processes of the interrupted batch are still running")
+
+
+def test_a_folder_named_dq_in_the_working_folder_does_not_stand_in_for_dq(tmp_path: Path):
+    """The workers' server is started as `python -c …`, which puts the working folder first on
+    its path: a user's folder named `dq` there must not be imported in place of dq."""
+    (tmp_path / "dq").mkdir()
+    (tmp_path / "dq" / "notes.txt").write_text("a folder of the user's, not the package", encoding="utf-8")
+    extract = Path(__file__).resolve().parents[1] / "examples" / "extract"
+    dq = Path(sys.executable).with_name("dq")
+    p = subprocess.run([str(dq), "audit", str(extract), "--format", "json"], capture_output=True, text=True,
+                       cwd=tmp_path, timeout=300)  # fmt: skip
+    assert p.returncode == 1, p.stderr
+    doc = json.loads(p.stdout)
+    assert doc["results"] and not [r for r in doc["results"] if r["status"] == "error"], p.stderr

@@ -220,16 +220,21 @@ def _context(polars_threads: int | None) -> multiprocessing.context.BaseContext:
 
         if getattr(forkserver._forkserver, "_forkserver_pid", None) is None:
             ctx.set_forkserver_preload(PRELOAD)
-            before = os.environ.get("POLARS_MAX_THREADS")
+            # PYTHONSAFEPATH: the server is started as `python -c …`, which would put the working
+            # folder first on sys.path, so a folder named `dq` there would stand in for dq itself.
+            wanted = {"PYTHONSAFEPATH": "1"}
             if polars_threads:
-                os.environ["POLARS_MAX_THREADS"] = str(polars_threads)
+                wanted["POLARS_MAX_THREADS"] = str(polars_threads)
+            before = {name: os.environ.get(name) for name in wanted}
+            os.environ.update(wanted)
             try:
                 forkserver.ensure_running()
             finally:
-                if before is None:
-                    os.environ.pop("POLARS_MAX_THREADS", None)
-                else:
-                    os.environ["POLARS_MAX_THREADS"] = before
+                for name, value in before.items():
+                    if value is None:
+                        os.environ.pop(name, None)
+                    else:
+                        os.environ[name] = value
     return ctx
 
 
