@@ -325,7 +325,7 @@ def test_every_command_points_at_its_own_help(capsys) -> None:
     from dq.cli import COMMANDS, build_parser
 
     parser = build_parser()
-    for name, _, _ in COMMANDS:
+    for name, *_ in COMMANDS:
         assert main([name, "--no-such-option"]) == 2
         assert f"(see dq {name} --help)" in capsys.readouterr().err, name
         assert parser.commands[name].prog == f"dq {name}"  # type: ignore[attr-defined]

@@ -159,7 +159,7 @@ def test_every_command_that_prints_results_takes_format_json() -> None:
 
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")
-    for name, _module, _help in COMMANDS:
+    for name, *_ in COMMANDS:
         p = sub.choices[name]
         subs = [a for a in p._actions if a.dest == "action" and a.choices]
         parsers = list(subs[0].choices.values()) if subs and isinstance(subs[0].choices, dict) else [p]

@@ -68,10 +68,7 @@ def test_no_module_takes_another_modules_private_names() -> None:
         f"{m}:{line} from {target} import {name}"
         for m, line, target, names in _imports()
         for name in names
-        if name.startswith("_")
-        and not name.startswith("__")
-        # a package may import its own internal modules (``from dq.report import _svg``)
-        and not (target in (m, m.rsplit(".", 1)[0]) and _is_module(f"{target}.{name}"))
+        if name.startswith("_") and not name.startswith("__")
     ]
     assert private == []
 

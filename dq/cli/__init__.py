@@ -20,44 +20,66 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from dq import __version__
-from dq.cli import (
-    _audit,
-    _checks,
-    _demo,
-    _explain,
-    _gx,
-    _history,
-    _init,
-    _project,
-    _report,
-    _score,
-    _send,
-    _suggest,
-    _suites,
-    _synth,
-)
+from dq.cli._audit import configure_parser as audit_options
+from dq.cli._audit import run as audit_run
+from dq.cli._checks import configure_parser as checks_options
+from dq.cli._checks import run as checks_run
 from dq.cli._common import EXIT_BUG, EXIT_OK, EXIT_USAGE
+from dq.cli._demo import configure_parser as demo_options
+from dq.cli._demo import run as demo_run
+from dq.cli._explain import configure_parser as explain_options
+from dq.cli._explain import run as explain_run
+from dq.cli._gx import configure_parser as gx_options
+from dq.cli._gx import run as gx_run
+from dq.cli._history import configure_parser as history_options
+from dq.cli._history import run as history_run
+from dq.cli._init import configure_parser as init_options
+from dq.cli._init import run as init_run
+from dq.cli._project import configure_parser as project_options
+from dq.cli._project import run as project_run
+from dq.cli._report import configure_parser as report_options
+from dq.cli._report import run as report_run
+from dq.cli._score import configure_parser as score_options
+from dq.cli._score import run as score_run
+from dq.cli._send import configure_parser as send_options
+from dq.cli._send import run as send_run
+from dq.cli._suggest import configure_parser as suggest_options
+from dq.cli._suggest import run as suggest_run
+from dq.cli._suites import configure_parser as suites_options
+from dq.cli._suites import run as suites_run
+from dq.cli._synth import configure_parser as synth_options
+from dq.cli._synth import run as synth_run
 from dq.errors import DQError, UsageError
 from dq.project import PROJECT_ENV
 
 __all__ = ["build_parser", "main"]
 
-# name, module, help: every command is imported statically so none can vanish from the parser.
+# name, its options, its run, help: every command is imported statically so none can vanish from the parser.
 COMMANDS = (
-    ("audit", _audit, "audit one site extract (folder) or one table file"),
-    ("score", _score, "audit and score every unit of a batch"),
-    ("history", _history, "list stored runs and scores"),
-    ("report", _report, "render HTML score reports"),
-    ("explain", _explain, "where a unit loses points, in overall-score points"),
-    ("send", _send, "e-mail every unit its report, once, and record it"),
-    ("synth", _synth, "generate a synthetic batch of site extracts with known defects"),
-    ("suites", _suites, "list or validate rule suites (a whole project with validate)"),
-    ("project", _project, "show the rule project in force and where each value came from"),
-    ("init", _init, "create a rule project: dq.toml, catalogue, suites, scoring, registry"),
-    ("suggest", _suggest, "profile a table file or an extract and draft its catalogue entry and suite"),
-    ("checks", _checks, "list the check catalogue"),
-    ("gx", _gx, "Great Expectations: export suites, validate them with GX, import GX suites"),
-    ("demo", _demo, "run the main job end to end on the bundled data"),
+    ("audit", audit_options, audit_run, "audit one site extract (folder) or one table file"),
+    ("score", score_options, score_run, "audit and score every unit of a batch"),
+    ("history", history_options, history_run, "list stored runs and scores"),
+    ("report", report_options, report_run, "render HTML score reports"),
+    ("explain", explain_options, explain_run, "where a unit loses points, in overall-score points"),
+    ("send", send_options, send_run, "e-mail every unit its report, once, and record it"),
+    ("synth", synth_options, synth_run, "generate a synthetic batch of site extracts with known defects"),
+    ("suites", suites_options, suites_run, "list or validate rule suites (a whole project with validate)"),
+    (
+        "project",
+        project_options,
+        project_run,
+        "show the rule project in force and where each value came from",
+    ),
+    ("init", init_options, init_run, "create a rule project: dq.toml, catalogue, suites, scoring, registry"),
+    (
+        "suggest",
+        suggest_options,
+        suggest_run,
+        "profile a table file or an extract and draft its catalogue entry and suite",
+    ),
+    ("checks", checks_options, checks_run, "list the check catalogue"),
+    ("gx", gx_options, gx_run, "Great Expectations: export suites, validate them with GX, import GX suites"),
+    ("demo", demo_options, demo_run, "run the main job end to end on the bundled data"),
 )
 
 
@@ -95,10 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"dq {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     common = _common_options()
-    for name, module, help_ in COMMANDS:
+    for name, options, run, help_ in COMMANDS:
         p = sub.add_parser(name, help=help_, parents=[common])
-        module.configure_parser(p)
-        p.set_defaults(func=module.run)
+        options(p)
+        p.set_defaults(func=run)
         parser.commands[name] = p
     return parser
 

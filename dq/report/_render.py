@@ -20,7 +20,7 @@ import jinja2
 from markupsafe import Markup
 
 from dq import __version__
-from dq.report import _svg as svg
+from dq.report._svg import calendar, campaign_dots, dumbbell, gauge, grade_of, hbars, loss_bars, spark, trend
 from dq.report.i18n import LABELS, tr
 from dq.report.model import CampaignReport, IndexPage, UnitReport
 
@@ -58,7 +58,7 @@ def environment() -> jinja2.Environment:
     env.filters["num"] = _num
     env.filters["int"] = _int
     env.filters["signed"] = _signed
-    env.filters["grade_class"] = svg.grade_of
+    env.filters["grade_class"] = grade_of
     return env
 
 
@@ -104,20 +104,20 @@ def _render(template: str, lang: str, generated_at: str, head: str = "", **conte
 def unit_charts(report: UnitReport) -> Mapping[str, Markup]:
     lang = report.lang
     charts = {
-        "gauge": svg.gauge(report.score, report.grade, tr(lang, "overall_score"), tr(lang, "no_score")),
-        "dimensions": svg.hbars(report.dimensions, tr(lang, "dimensions_chart"), tr(lang, "not_evaluated")),
-        "parts": svg.hbars(report.parts, tr(lang, "parts"), tr(lang, "not_evaluated"), width=460),
-        "trend": svg.trend(report.trend, tr(lang, "trend_chart")),
+        "gauge": gauge(report.score, report.grade, tr(lang, "overall_score"), tr(lang, "no_score")),
+        "dimensions": hbars(report.dimensions, tr(lang, "dimensions_chart"), tr(lang, "not_evaluated")),
+        "parts": hbars(report.parts, tr(lang, "parts"), tr(lang, "not_evaluated"), width=460),
+        "trend": trend(report.trend, tr(lang, "trend_chart")),
     }
     for f in report.failing:
-        charts[f"spark:{f.rule}"] = svg.spark(f.spark, f"{f.rule} {tr(lang, 'col_trend')}")
+        charts[f"spark:{f.rule}"] = spark(f.spark, f"{f.rule} {tr(lang, 'col_trend')}")
     if report.loss_parts:
         pts = "分" if lang == "zh" else "points"
-        charts["loss_parts"] = svg.loss_bars(report.loss_parts, tr(lang, "losses_parts"), pts, width=420)
-        charts["loss_dims"] = svg.loss_bars(report.loss_dims, tr(lang, "losses_dims"), pts, width=420)
+        charts["loss_parts"] = loss_bars(report.loss_parts, tr(lang, "losses_parts"), pts, width=420)
+        charts["loss_dims"] = loss_bars(report.loss_dims, tr(lang, "losses_dims"), pts, width=420)
     sub = report.submission
     if sub is not None and sub.calendar:
-        charts["calendar"] = svg.calendar(sub.calendar, tr(lang, "upload_days"), WEEKDAYS[lang])
+        charts["calendar"] = calendar(sub.calendar, tr(lang, "upload_days"), WEEKDAYS[lang])
     return charts
 
 
@@ -142,11 +142,11 @@ def render_campaign(
     """The campaign report; ``unit_hrefs`` (unit id → link to its report) makes names links."""
     lang = report.lang
     hrefs = dict(unit_hrefs or {})
-    chart = svg.campaign_dots(
+    chart = campaign_dots(
         report.kinds, tr(lang, "campaign_before"), tr(lang, "campaign_after"), tr(lang, "distribution")
     )
     dumbbells = {
-        k.kind: svg.dumbbell(
+        k.kind: dumbbell(
             k.units,
             report.before,
             report.after,

@@ -9,18 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from dq.engine.checks import (
-    _completeness,
-    _conformance,
-    _consistency,
-    _peers,
-    _plausibility,
-    _timeliness,
-    _uniqueness,
-    history,
-    statistics,
-    values,
-)
+from dq.engine.checks._completeness import CHECKS as COMPLETENESS
+from dq.engine.checks._conformance import CHECKS as CONFORMANCE
+from dq.engine.checks._consistency import CHECKS as CONSISTENCY
+from dq.engine.checks._peers import CHECKS as PEERS
+from dq.engine.checks._plausibility import CHECKS as PLAUSIBILITY
+from dq.engine.checks._timeliness import CHECKS as TIMELINESS
+from dq.engine.checks._uniqueness import CHECKS as UNIQUENESS
 from dq.engine.checks.base import (
     DIMENSIONS,
     Aggregate,
@@ -32,6 +27,9 @@ from dq.engine.checks.base import (
     Param,
     RowLevel,
 )
+from dq.engine.checks.history import CHECKS as HISTORY
+from dq.engine.checks.statistics import CHECKS as STATISTICS
+from dq.engine.checks.values import CHECKS as VALUES
 
 __all__ = [
     "DIMENSIONS",
@@ -49,21 +47,21 @@ __all__ = [
 ]
 
 _FAMILIES = (
-    _completeness,
-    _conformance,
-    _plausibility,
-    _uniqueness,
-    _timeliness,
-    _consistency,
-    _peers,
-    history,
-    values,
-    statistics,
+    COMPLETENESS,
+    CONFORMANCE,
+    PLAUSIBILITY,
+    UNIQUENESS,
+    TIMELINESS,
+    CONSISTENCY,
+    PEERS,
+    HISTORY,
+    VALUES,
+    STATISTICS,
 )
 
 REGISTRY: dict[str, CheckDef[Any]] = {}
 for _family in _FAMILIES:
-    for _check in _family.CHECKS:
+    for _check in _family:
         if _check.name in REGISTRY:  # pragma: no cover - a programming error
             raise RuntimeError(f"check {_check.name!r} is defined twice")
         REGISTRY[_check.name] = _check
