@@ -26,6 +26,8 @@ from dq.errors import UsageError
 if TYPE_CHECKING:
     import polars as pl
 
+    from dq.project import Project
+
 __all__ = ["add_limits", "configure_parser", "limits_from", "run"]
 
 
@@ -202,7 +204,7 @@ def run(args: argparse.Namespace) -> int:
 
             outcome = score_batch_on_cluster(
                 args.root, args.period, store, workers=args.workers, scheduler=args.scheduler,
-                then=_reports_on_cluster(store, args) if args.reports else None,
+                then=_reports_on_cluster(store, args, project) if args.reports else None,
                 memory_limit=None if args.no_isolation else limits_from(args).memory, **options,
             )  # fmt: skip
             args.reports = False  # rendered on the cluster
@@ -263,7 +265,6 @@ def run(args: argparse.Namespace) -> int:
         from dq.report.files import render_period
 
         echo = print if args.format != "json" else (lambda msg: print(msg, file=sys.stderr))
-        project = project_of(args)
         render_period(
             store, args.period, Path(args.out), lang=args.lang, echo=echo,
             catalogue=project.catalogue(), scoring=project.scoring(),
@@ -271,12 +272,12 @@ def run(args: argparse.Namespace) -> int:
     return 1 if outcome.errors else 0
 
 
-def _reports_on_cluster(store, args: argparse.Namespace):
-    """Render the period's reports on the cluster that scored it (``--reports`` with Dask)."""
+def _reports_on_cluster(store, args: argparse.Namespace, project: Project):
+    """Render the period's reports on the cluster that scored it (``--reports`` with Dask), with
+    the project's catalogue and scoring."""
     from dq.report.cluster import render_reports_on_cluster
 
     def render(client) -> None:
-        project = project_of(args)
         render_reports_on_cluster(
             client, store, args.period, Path(args.out), lang=args.lang,
             catalogue=project.catalogue(), scoring=project.scoring(),
